@@ -1,0 +1,199 @@
+// The one module that talks HTTP to Vault/OpenBao. It wraps hashi-vault-js
+// (typed calls where the library has them) and reaches the endpoints the
+// library lacks (sys/init, sys/auth, sys/policies, sys/mounts, KV v1 ...)
+// through the library's own axios instance, so every request shares one
+// connection setup, one error type and one request counter.
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import Vault from 'hashi-vault-js';
+
+/** How the operator authenticates to a Vault. */
+export type VaultAuth =
+  | { method: 'token'; token?: string; tokenFile?: string }
+  | { method: 'kubernetes'; role: string; mountPath?: string; jwtFile?: string; jwt?: () => Promise<string> };
+
+export interface VaultConnection {
+  /** e.g. https://vault.vault.svc:8200 */
+  address: string;
+  /** PEM CA bundle used to verify the Vault server. */
+  caCert?: string;
+  auth: VaultAuth;
+  timeoutMs?: number;
+}
+
+export type HttpMethod = 'GET' | 'LIST' | 'POST' | 'PUT' | 'DELETE';
+
+export interface VaultResponse<T> {
+  status: number;
+  data: T;
+}
+
+export interface RequestOptions {
+  /** Token to send; `null` sends none (sys/init, sys/unseal, login). Default: the client's own token. */
+  token?: string | null;
+  /** Statuses returned to the caller instead of thrown (e.g. 404 on a read of a missing path). */
+  allowStatus?: number[];
+}
+
+/** Counts requests by kind so tests and /metrics can prove "zero writes". */
+export interface VaultRequestStats {
+  reads: number;
+  writes: number;
+  byPath: Map<string, number>;
+}
+
+export class VaultError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly errors: string[],
+    /** true when Vault could not be reached at all (connection refused, timeout, DNS). */
+    readonly unreachable: boolean,
+  ) {
+    super(message);
+    this.name = 'VaultError';
+  }
+}
+
+type RequestListener = (method: HttpMethod, path: string, status: number | undefined) => void;
+
+const DEFAULT_SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+interface AxiosLikeResponse {
+  status: number;
+  data: unknown;
+}
+type AxiosLike = (options: Record<string, unknown>) => Promise<AxiosLikeResponse>;
+
+export class VaultClient {
+  readonly stats: VaultRequestStats = { reads: 0, writes: 0, byPath: new Map() };
+  private readonly library: Vault;
+  private readonly http: AxiosLike;
+  private cachedToken: { value: string; expiresAt: number } | undefined;
+  private readonly listeners: RequestListener[] = [];
+
+  constructor(readonly connection: VaultConnection) {
+    const url = new URL(connection.address);
+    this.library = new Vault({
+      https: url.protocol === 'https:',
+      baseUrl: `${url.origin}/v1`,
+      timeout: connection.timeoutMs ?? 10_000,
+    });
+    // hashi-vault-js only takes a CA *file*; give its axios instance an agent with the PEM instead.
+    const instance = (this.library as unknown as { instance: AxiosLike & { defaults: Record<string, unknown> } }).instance;
+    if (url.protocol === 'https:') {
+      instance.defaults.httpsAgent = new https.Agent({ ca: connection.caCert, keepAlive: true });
+    }
+    this.http = instance;
+  }
+
+  get address(): string {
+    return this.connection.address;
+  }
+
+  /** Observe every request (metrics). */
+  onRequest(listener: RequestListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** The token used for authenticated requests; logs in with Kubernetes auth when configured. */
+  async token(): Promise<string> {
+    const auth = this.connection.auth;
+    if (auth.method === 'token') {
+      if (auth.token) return auth.token;
+      if (auth.tokenFile) return readFileSync(auth.tokenFile, 'utf8').trim();
+      throw new VaultError('no Vault token configured (set a token or a token file)', undefined, [], false);
+    }
+    if (this.cachedToken && this.cachedToken.expiresAt > Date.now()) return this.cachedToken.value;
+    const jwt = auth.jwt ? await auth.jwt() : readFileSync(auth.jwtFile ?? DEFAULT_SA_TOKEN, 'utf8').trim();
+    const mount = auth.mountPath ?? 'kubernetes';
+    const res = await this.request<{ auth?: { client_token: string; lease_duration: number } }>(
+      'POST',
+      `auth/${mount}/login`,
+      { role: auth.role, jwt },
+      { token: null },
+    );
+    const login = res.data.auth;
+    if (!login) throw new VaultError(`Kubernetes auth login to ${mount} returned no token`, res.status, [], false);
+    // renew well before the lease ends; a zero lease means a non-expiring token
+    const ttlMs = login.lease_duration > 0 ? login.lease_duration * 1000 * 0.8 : 3_600_000;
+    this.cachedToken = { value: login.client_token, expiresAt: Date.now() + ttlMs };
+    return login.client_token;
+  }
+
+  /** Forget a cached login token (after a 403, or when the auth changed). */
+  resetToken(): void {
+    this.cachedToken = undefined;
+  }
+
+  /**
+   * One request to `/v1/<path>`. Throws VaultError for transport failures and
+   * for statuses not in `allowStatus`; the error message never contains the
+   * request body.
+   */
+  async request<T = Record<string, unknown>>(
+    method: HttpMethod,
+    path: string,
+    body?: unknown,
+    options: RequestOptions = {},
+  ): Promise<VaultResponse<T>> {
+    const token = options.token === undefined ? await this.token() : options.token;
+    const headers: Record<string, string> = {};
+    if (token) headers['X-Vault-Token'] = token;
+    const isWrite = method === 'POST' || method === 'PUT' || method === 'DELETE';
+    if (isWrite) this.stats.writes++;
+    else this.stats.reads++;
+    const key = `${method} ${path}`;
+    this.stats.byPath.set(key, (this.stats.byPath.get(key) ?? 0) + 1);
+    let status: number | undefined;
+    try {
+      const res = await this.http({
+        url: `/${path.replace(/^\/+/, '')}`,
+        method: method === 'LIST' ? 'get' : method.toLowerCase(),
+        params: method === 'LIST' ? { list: 'true' } : undefined,
+        data: body,
+        headers,
+        validateStatus: () => true,
+      });
+      status = res.status;
+      if (status >= 400 && !(options.allowStatus ?? []).includes(status)) {
+        const errors = errorList(res.data);
+        // an expired login token: log in again next time
+        if (status === 403 && this.connection.auth.method === 'kubernetes') this.resetToken();
+        throw new VaultError(
+          `Vault ${method} ${path} failed with ${status}${errors.length ? `: ${errors.join('; ')}` : ''}`,
+          status,
+          errors,
+          false,
+        );
+      }
+      return { status, data: (res.data ?? {}) as T };
+    } catch (err) {
+      if (err instanceof VaultError) throw err;
+      const code = (err as { code?: string }).code ?? (err as Error).message;
+      throw new VaultError(`Vault at ${this.address} is unreachable (${code})`, undefined, [], true);
+    } finally {
+      for (const listener of this.listeners) listener(method, path, status);
+    }
+  }
+
+  /** sys/seal-status, unauthenticated. */
+  async sealStatus(): Promise<SealStatus> {
+    return (await this.request<SealStatus>('GET', 'sys/seal-status', undefined, { token: null })).data;
+  }
+}
+
+export interface SealStatus {
+  initialized: boolean;
+  sealed: boolean;
+  t: number;
+  n: number;
+  progress: number;
+  version?: string;
+  cluster_name?: string;
+}
+
+function errorList(data: unknown): string[] {
+  const errors = (data as { errors?: unknown } | undefined)?.errors;
+  return Array.isArray(errors) ? errors.map(String) : [];
+}

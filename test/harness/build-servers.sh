@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Builds the real servers the integration suite runs against, from the Go
+# module proxy, at pinned versions. Binaries are cached outside the repository
+# (keyed by name + version + Go version) and a cached binary is never rebuilt.
+#
+#   test/harness/build-servers.sh [etcd|kube-apiserver|vault|local-kms ...]
+#
+# Prints the directory holding the binaries on its last line.
+set -euo pipefail
+
+ETCD_VERSION=v3.6.16
+KUBE_VERSION=v1.36.3
+VAULT_VERSION=v1.21.4          # OpenBao's pseudo-version is refused by the proxy (403)
+LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
+
+CACHE="${VAULT_AUTOPILOT_CACHE:-$HOME/.cache/vault-autopilot}"
+GOV="$(go env GOVERSION)"
+BIN="$CACHE/bin/$GOV"
+WORK="$CACHE/build"
+mkdir -p "$BIN" "$WORK"
+export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
+
+log() { printf '[build-servers %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# A dependency's own `replace ./local` lines are ignored by Go, so each server
+# is built from a small wrapper module that requires it and maps every local
+# replace to a published version.
+#   $1 module  $2 version  $3 function printing the version for a local path
+wrapper_module() {
+  local mod=$1 ver=$2 mapper=$3 dir=$4
+  local gomod
+  gomod=$(go mod download -json "$mod@$ver" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [ -n "$gomod" ] || { log "cannot download $mod@$ver"; return 1; }
+  mkdir -p "$dir"
+  {
+    echo "module wrapper"
+    echo
+    grep -E '^go [0-9]' "$gomod" | head -1
+    grep -E '^godebug' "$gomod" || true
+    echo
+    echo "require $mod $ver"
+    echo
+    # replace lines, either single-line or inside a replace ( ... ) block
+    awk '/^replace \(/{b=1;next} b&&/^\)/{b=0;next} b{print;next} /^replace /{sub(/^replace /,"");print}' "$gomod" |
+      while read -r from _v arrow to tover; do
+        [ "$_v" = "=>" ] && { tover=$to; to=$arrow; from=$from; }
+        [ -z "${to:-}" ] && continue
+        if [[ "$to" == ./* || "$to" == ../* ]]; then
+          local mapped; mapped=$($mapper "$from" "$gomod")
+          # a local module nothing requires (e.g. a test module) needs no mapping
+          if [ -n "$mapped" ]; then echo "replace $from => $from $mapped"; fi
+        else
+          echo "replace $from => $to ${tover:-}"
+        fi
+      done
+  } > "$dir/go.mod"
+}
+
+# k8s staging modules are published as v0.<minor>.<patch>
+k8s_staging_version() { echo "v0.${KUBE_VERSION#v1.}"; }
+# other local replaces: the version the module itself requires
+required_version() {
+  awk -v m="$1" '$1==m && $2 ~ /^v/ {print $2; exit} $1=="require" && $2==m {print $3; exit}' "$2"
+}
+
+build() {
+  local name=$1 mod=$2 ver=$3 pkg=$4 mapper=$5 ldflags=${6:-}
+  local out="$BIN/$name-$ver"
+  if [ -x "$out" ]; then log "$name $ver: cached ($out)"; return; fi
+  local dir="$WORK/$name-$ver"
+  log "$name $ver: preparing wrapper module in $dir"
+  wrapper_module "$mod" "$ver" "$mapper" "$dir"
+  log "$name $ver: resolving and downloading modules"
+  (cd "$dir" && go get "$pkg@$ver" 2>&1 | awk '/downloading/{n++} END{printf "  %d modules downloaded\n", n}' >&2)
+  log "$name $ver: compiling $pkg (this can take many minutes cold)"
+  local start=$SECONDS
+  local rc=0
+  (cd "$dir" && go build -v -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg") 2>&1 |
+    tee "$dir/build.log" | awk '{n++} n%250==0{printf "  ... %d packages compiled\n", n; fflush()}' >&2 || rc=$?
+  if [ ! -x "$out.tmp" ]; then
+    log "$name $ver: build failed:"; tail -30 "$dir/build.log" >&2; exit 1
+  fi
+  mv "$out.tmp" "$out"
+  log "$name $ver: built in $((SECONDS - start))s"
+}
+
+build_plain() {
+  local name=$1 mod=$2 ver=$3
+  local out="$BIN/$name-$ver"
+  if [ -x "$out" ]; then log "$name $ver: cached ($out)"; return; fi
+  log "$name $ver: go install"
+  GOBIN="$WORK/gobin-$name" go install -trimpath -ldflags "-s -w" "$mod@$ver"
+  mv "$WORK/gobin-$name/$name" "$out"
+}
+
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(local-kms etcd vault kube-apiserver)
+for t in "${targets[@]}"; do
+  case $t in
+    local-kms) build_plain local-kms github.com/nsmithuk/local-kms "$LOCAL_KMS_VERSION" ;;
+    etcd) build etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3 required_version ;;
+    vault) build vault github.com/hashicorp/vault "$VAULT_VERSION" github.com/hashicorp/vault required_version ;;
+    kube-apiserver) build kube-apiserver k8s.io/kubernetes "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-apiserver k8s_staging_version \
+      "-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${KUBE_VERSION#v1.}" ;;
+    *) log "unknown server $t"; exit 2 ;;
+  esac
+done
+echo "$BIN"
