@@ -1,0 +1,207 @@
+// TypeScript shape of the `Vault` custom resource (crds/vault.yaml is the
+// source of truth) and the condition types, reasons and event reasons of the
+// Vault lifecycle. Field names follow Bank-Vaults so that migrating is a
+// change of apiVersion.
+import type {
+  KubernetesObject,
+  V1Affinity,
+  V1PersistentVolumeClaim,
+  V1ResourceRequirements,
+  V1Toleration,
+} from '@kubernetes/client-node';
+
+export const VAULT_KIND = 'Vault';
+export const VAULT_PLURAL = 'vaults';
+
+/** Free-form Vault parameters (role fields, method config, tune options). */
+export type VaultParams = Record<string, unknown>;
+
+export interface PolicySpec {
+  name: string;
+  /** HCL (or JSON) policy document. */
+  rules: string;
+}
+
+export interface AuthRoleSpec extends VaultParams {
+  name: string;
+}
+
+export interface AuthMethodSpec {
+  type: string;
+  /** Mount path without slashes. Required (Bank-Vaults defaulted it to `type`). */
+  path: string;
+  description?: string;
+  /** The method's own configuration, written to auth/<path>/config. */
+  config?: VaultParams;
+  /** Mount tune parameters (default_lease_ttl, max_lease_ttl, listing_visibility, ...). */
+  options?: VaultParams;
+  roles?: AuthRoleSpec[];
+}
+
+export interface SecretEngineSpec {
+  type: string;
+  path?: string;
+  description?: string;
+  /** Mount options, e.g. `{version: "2"}` for kv. */
+  options?: VaultParams;
+  /** Mount config (default_lease_ttl, max_lease_ttl, ...). */
+  config?: VaultParams;
+}
+
+export interface AuditDeviceSpec {
+  type: string;
+  path?: string;
+  description?: string;
+  options?: VaultParams;
+}
+
+export interface ExternalConfig {
+  policies?: PolicySpec[];
+  auth?: AuthMethodSpec[];
+  secrets?: SecretEngineSpec[];
+  audit?: AuditDeviceSpec[];
+}
+
+export interface UnsealConfig {
+  options?: { secretShares?: number; secretThreshold?: number; storeRootToken?: boolean };
+  kubernetes?: { secretName?: string };
+  aws?: { kmsKeyId: string; kmsRegion?: string };
+}
+
+/** How the operator authenticates to an adopted Vault. */
+export type ExternalAuth =
+  | { method: 'token'; tokenSecretRef: { name: string; key?: string } }
+  | { method: 'kubernetes'; role: string; mountPath?: string };
+
+export interface ExternalVault {
+  /** e.g. https://vault.example.com:8200 */
+  address: string;
+  /** Name of a Secret in the CR's namespace holding the CA bundle under `ca.crt`. */
+  caSecret?: string;
+  /** PEM CA bundle inline. */
+  caCert?: string;
+  /** Omit to use the operator token the operator creates when it initialises the Vault. */
+  auth?: ExternalAuth;
+}
+
+export interface VaultSpec {
+  size?: number;
+  image?: string;
+  config?: Record<string, unknown>;
+  externalConfig?: ExternalConfig;
+  unsealConfig?: UnsealConfig;
+  existingTlsSecretName?: string;
+  tlsAdditionalHosts?: string[];
+  /** Go duration, default 168h: the serving certificate is renewed when it expires sooner. */
+  tlsExpiryThreshold?: string;
+  serviceType?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+  resources?: V1ResourceRequirements;
+  nodeSelector?: Record<string, string>;
+  tolerations?: V1Toleration[];
+  affinity?: V1Affinity;
+  volumeClaimTemplates?: V1PersistentVolumeClaim[];
+  serviceAccount?: string;
+  annotations?: Record<string, string>;
+  vaultLabels?: Record<string, string>;
+  external?: ExternalVault;
+  deleteUnsealKeysOnDelete?: boolean;
+}
+
+export interface VaultCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+/**
+ * What the operator applied to Vault and may therefore remove. Kept in the
+ * CR's status: it survives operator restarts, lives and dies with the CR, is
+ * visible to `kubectl get -o yaml`, and holds names only (never secrets).
+ */
+export interface ManagedRecord {
+  policies?: string[];
+  /** auth mount paths */
+  auth?: string[];
+  /** `<auth path>/<role name>` */
+  roles?: string[];
+  /** secret engine mount paths */
+  secrets?: string[];
+  /** audit device paths */
+  audit?: string[];
+}
+
+export interface VaultNodeStatus {
+  name: string;
+  address: string;
+  initialized?: boolean;
+  sealed?: boolean;
+  reachable: boolean;
+}
+
+export interface VaultStatus {
+  observedGeneration?: number;
+  conditions?: VaultCondition[];
+  mode?: 'managed' | 'external';
+  nodes?: VaultNodeStatus[];
+  leader?: string;
+  sealed?: boolean;
+  initialized?: boolean;
+  managed?: ManagedRecord;
+  /** Serving certificate expiry (managed mode, generated TLS). */
+  tlsNotAfter?: string;
+}
+
+export interface VaultResource extends KubernetesObject {
+  spec: VaultSpec;
+  status?: VaultStatus;
+}
+
+export const VaultConditionType = {
+  Initialized: 'Initialized',
+  Unsealed: 'Unsealed',
+  Configured: 'Configured',
+  Ready: 'Ready',
+} as const;
+export type VaultConditionType = (typeof VaultConditionType)[keyof typeof VaultConditionType];
+
+export const VaultReason = {
+  // Initialized
+  Initialized: 'Initialized',
+  InitFailed: 'InitFailed',
+  // Unsealed
+  Unsealed: 'Unsealed',
+  Sealed: 'Sealed',
+  UnsealKeysMissing: 'UnsealKeysMissing',
+  UnsealFailed: 'UnsealFailed',
+  // Configured
+  Applied: 'Applied',
+  InvalidEntries: 'InvalidEntries',
+  NotAuthorized: 'NotAuthorized',
+  WaitingForUnseal: 'WaitingForUnseal',
+  // Ready
+  Ready: 'Ready',
+  NotReady: 'NotReady',
+  // shared
+  VaultUnreachable: 'VaultUnreachable',
+  InvalidSpec: 'InvalidSpec',
+  KubernetesError: 'KubernetesError',
+  Pending: 'Pending',
+} as const;
+export type VaultReason = (typeof VaultReason)[keyof typeof VaultReason];
+
+/** Kubernetes Event reasons of the Vault lifecycle. */
+export const VaultEventReason = {
+  Initialized: 'Initialized',
+  Unsealed: 'Unsealed',
+  ConfigChanged: 'ConfigChanged',
+  ConfigInvalid: 'ConfigInvalid',
+  RootTokenRevoked: 'RootTokenRevoked',
+  ReconcileFailed: 'ReconcileFailed',
+  TlsRenewed: 'TlsRenewed',
+  UnsealKeysKept: 'UnsealKeysKept',
+  UnsealKeysDeleted: 'UnsealKeysDeleted',
+} as const;
+export type VaultEventReason = (typeof VaultEventReason)[keyof typeof VaultEventReason];
