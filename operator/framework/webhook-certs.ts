@@ -361,19 +361,17 @@ export interface KeyPairPem {
 export type KeyAlgorithm = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'ed25519';
 
 export function generateKeyPair(algorithm: KeyAlgorithm = 'ec-p256'): KeyPairPem {
-  const encoding = {
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  } as const;
+  const publicKeyEncoding = { type: 'spki', format: 'pem' } as const;
+  const privateKeyEncoding = { type: 'pkcs8', format: 'pem' } as const;
   switch (algorithm) {
     case 'ec-p256':
-      return generateKeyPairSync('ec', { namedCurve: 'P-256', ...encoding });
+      return generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding, privateKeyEncoding });
     case 'ec-p384':
-      return generateKeyPairSync('ec', { namedCurve: 'P-384', ...encoding });
+      return generateKeyPairSync('ec', { namedCurve: 'P-384', publicKeyEncoding, privateKeyEncoding });
     case 'rsa-2048':
-      return generateKeyPairSync('rsa', { modulusLength: 2048, ...encoding });
+      return generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding, privateKeyEncoding });
     case 'ed25519':
-      return generateKeyPairSync('ed25519', encoding);
+      return generateKeyPairSync('ed25519', { publicKeyEncoding, privateKeyEncoding });
   }
 }
 
