@@ -1,0 +1,332 @@
+// Auth methods and their roles: normalise desired, read actual, pure plan(), apply().
+// Mounts are enabled/tuned through sys/auth, the method's configuration is
+// written to auth/<path>/config, roles to auth/<path>/<role endpoint>/<name>.
+import type { AuthMethodSpec, VaultParams } from '../api/vault.js';
+import type { VaultClient } from './client.js';
+import {
+  applyChanges,
+  differingKeys,
+  duplicates,
+  paramsSatisfied,
+  trimPath,
+  type ApplyResult,
+  type Change,
+  type Plan,
+  type Problem,
+} from './config-plan.js';
+
+/** Where each method keeps its roles. Methods not listed cannot carry `roles`. */
+export const ROLE_ENDPOINTS: Readonly<Record<string, string>> = {
+  kubernetes: 'role',
+  approle: 'role',
+  jwt: 'role',
+  oidc: 'role',
+  aws: 'role',
+  gcp: 'role',
+  azure: 'role',
+  cert: 'certs',
+  userpass: 'users',
+};
+
+/** Paths Vault owns; the operator never mounts, tunes or removes them. */
+const RESERVED_AUTH_PATHS = ['token'];
+
+/** Bank-Vaults and older Vault role parameter names -> current token_* names. */
+const ROLE_ALIASES: Readonly<Record<string, string>> = {
+  policies: 'token_policies',
+  ttl: 'token_ttl',
+  max_ttl: 'token_max_ttl',
+  period: 'token_period',
+  bound_cidrs: 'token_bound_cidrs',
+};
+
+/** Defaults for the `kubernetes` method: the cluster the operator runs in. */
+export interface ClusterDefaults {
+  kubernetesHost?: string;
+  kubernetesCaCert?: string;
+}
+
+export interface DesiredRole {
+  name: string;
+  params: VaultParams;
+}
+
+export interface DesiredAuth {
+  path: string;
+  type: string;
+  description?: string;
+  /** tune parameters */
+  options: VaultParams;
+  /** auth/<path>/config; undefined when the spec sets none and there is no default */
+  config?: VaultParams;
+  roles: DesiredRole[];
+}
+
+export interface ActualAuthMount {
+  type: string;
+  description: string;
+  /** sys/auth's `config` block (tune values, durations in seconds) */
+  tune: VaultParams;
+  /** auth/<path>/config, when read */
+  config?: VaultParams;
+  /** role name -> parameters as read back, for the roles the plan asks about */
+  roles: Map<string, VaultParams>;
+  /** all role names the method lists */
+  roleNames: string[];
+}
+
+/** auth path -> mount */
+export type ActualAuth = Map<string, ActualAuthMount>;
+
+export function roleId(path: string, role: string): string {
+  return `${path}/${role}`;
+}
+
+/** `kubernetes/app` -> ['kubernetes', 'app'] (the role name never contains a slash). */
+export function splitRoleId(id: string): [string, string] {
+  const at = id.lastIndexOf('/');
+  return [id.slice(0, at), id.slice(at + 1)];
+}
+
+export function normaliseRoleParams(role: VaultParams): VaultParams {
+  const params: VaultParams = {};
+  for (const [key, value] of Object.entries(role)) {
+    if (key === 'name') continue;
+    const canonical = ROLE_ALIASES[key] ?? key;
+    // an explicit token_* wins over its alias
+    if (canonical !== key && role[canonical] !== undefined) continue;
+    params[canonical] = value;
+  }
+  return params;
+}
+
+export function normaliseAuth(
+  specs: AuthMethodSpec[] | undefined,
+  cluster: ClusterDefaults,
+): { desired: DesiredAuth[]; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const desired: DesiredAuth[] = [];
+  const paths = (specs ?? []).map((s) => trimPath(s.path ?? ''));
+  for (const path of duplicates(paths)) {
+    problems.push({ concern: 'auth', id: path, message: `auth path "${path}" is listed more than once` });
+  }
+  for (const spec of specs ?? []) {
+    const path = trimPath(spec.path ?? '');
+    const type = spec.type ?? '';
+    if (!path) {
+      problems.push({ concern: 'auth', id: type || '?', message: `auth method of type "${type}" has no path` });
+      continue;
+    }
+    if (!type) {
+      problems.push({ concern: 'auth', id: path, message: `auth method at "${path}" has no type` });
+      continue;
+    }
+    if (RESERVED_AUTH_PATHS.includes(path)) {
+      problems.push({ concern: 'auth', id: path, message: `auth path "${path}" is built into Vault and cannot be managed` });
+      continue;
+    }
+    if (desired.some((d) => d.path === path)) continue;
+    const roles: DesiredRole[] = [];
+    if (spec.roles?.length && !ROLE_ENDPOINTS[type]) {
+      problems.push({
+        concern: 'role',
+        id: path,
+        message: `auth method "${path}" of type "${type}" has roles, but the operator knows no role endpoint for that type`,
+      });
+    } else {
+      for (const name of duplicates((spec.roles ?? []).map((r) => r.name))) {
+        problems.push({ concern: 'role', id: roleId(path, name), message: `role "${name}" is listed more than once in auth "${path}"` });
+      }
+      for (const role of spec.roles ?? []) {
+        if (!role.name || role.name.includes('/')) {
+          problems.push({ concern: 'role', id: roleId(path, String(role.name)), message: `role name "${String(role.name)}" in auth "${path}" is invalid` });
+          continue;
+        }
+        if (roles.some((r) => r.name === role.name)) continue;
+        roles.push({ name: role.name, params: normaliseRoleParams(role) });
+      }
+    }
+    let config = spec.config ? { ...spec.config } : undefined;
+    if (type === 'kubernetes') {
+      config = { ...config };
+      if (config.kubernetes_host === undefined && cluster.kubernetesHost) config.kubernetes_host = cluster.kubernetesHost;
+      if (config.kubernetes_ca_cert === undefined && cluster.kubernetesCaCert) config.kubernetes_ca_cert = cluster.kubernetesCaCert;
+      if (Object.keys(config).length === 0) config = undefined;
+    }
+    desired.push({
+      path,
+      type,
+      ...(spec.description !== undefined ? { description: spec.description } : {}),
+      options: { ...(spec.options ?? {}) },
+      ...(config ? { config } : {}),
+      roles,
+    });
+  }
+  return { desired, problems };
+}
+
+interface SysAuthEntry {
+  type: string;
+  description?: string;
+  config?: VaultParams;
+}
+
+/** Reads sys/auth, and for the paths the spec or the record mention: config and roles. */
+export async function readAuth(
+  client: VaultClient,
+  desired: DesiredAuth[],
+  managedPaths: string[],
+  managedRoles: string[],
+): Promise<ActualAuth> {
+  const res = await client.request<{ data?: Record<string, SysAuthEntry> } & Record<string, unknown>>('GET', 'sys/auth');
+  const mounts = (res.data.data ?? res.data) as Record<string, SysAuthEntry>;
+  const actual: ActualAuth = new Map();
+  for (const [rawPath, entry] of Object.entries(mounts)) {
+    if (!entry || typeof entry !== 'object' || typeof entry.type !== 'string') continue;
+    actual.set(trimPath(rawPath), {
+      type: entry.type,
+      description: entry.description ?? '',
+      tune: entry.config ?? {},
+      roles: new Map(),
+      roleNames: [],
+    });
+  }
+  const interesting = new Set([...desired.map((d) => d.path), ...managedPaths, ...managedRoles.map((id) => splitRoleId(id)[0])]);
+  for (const path of interesting) {
+    const mount = actual.get(path);
+    if (!mount) continue;
+    const want = desired.find((d) => d.path === path);
+    if (want?.config) {
+      const cfg = await client.request<{ data?: VaultParams }>('GET', `auth/${path}/config`, undefined, { allowStatus: [404] });
+      if (cfg.status !== 404) mount.config = cfg.data.data ?? {};
+    }
+    const endpoint = ROLE_ENDPOINTS[mount.type];
+    if (!endpoint) continue;
+    const list = await client.request<{ data?: { keys?: string[] } }>('LIST', `auth/${path}/${endpoint}`, undefined, { allowStatus: [404] });
+    mount.roleNames = list.status === 404 ? [] : (list.data.data?.keys ?? []);
+    for (const role of want?.roles ?? []) {
+      if (!mount.roleNames.includes(role.name)) continue;
+      const got = await client.request<{ data?: VaultParams }>('GET', `auth/${path}/${endpoint}/${encodeURIComponent(role.name)}`, undefined, {
+        allowStatus: [404],
+      });
+      if (got.status !== 404) mount.roles.set(role.name, got.data.data ?? {});
+    }
+  }
+  return actual;
+}
+
+/**
+ * Auth mounts and their configuration (and removals of managed mounts).
+ * A mount whose type differs from the spec is a problem, not a remount:
+ * disabling an auth method drops every token it issued.
+ */
+export function planAuthMounts(desired: DesiredAuth[], actual: ActualAuth, managedPaths: string[]): Plan {
+  const changes: Change[] = [];
+  const problems: Problem[] = [];
+  for (const want of desired) {
+    const have = actual.get(want.path);
+    if (have && have.type !== want.type) {
+      problems.push({
+        concern: 'auth',
+        id: want.path,
+        message: `auth path "${want.path}" already holds a "${have.type}" method, the spec asks for "${want.type}"; disable it by hand to switch`,
+      });
+      continue;
+    }
+    if (!have) {
+      const writes: Change['writes'] = [
+        {
+          method: 'POST',
+          path: `sys/auth/${want.path}`,
+          body: { type: want.type, ...(want.description !== undefined ? { description: want.description } : {}), config: want.options },
+        },
+      ];
+      if (want.config) writes.push({ method: 'POST', path: `auth/${want.path}/config`, body: want.config });
+      changes.push({ concern: 'auth', action: 'create', id: want.path, writes, summary: `enabled auth method ${want.path} (${want.type})` });
+      continue;
+    }
+    const tuneKeys = differingKeys(want.options, have.tune);
+    const descriptionDiffers = want.description !== undefined && want.description !== have.description;
+    if (tuneKeys.length || descriptionDiffers) {
+      changes.push({
+        concern: 'auth',
+        action: 'update',
+        id: want.path,
+        writes: [
+          {
+            method: 'POST',
+            path: `sys/auth/${want.path}/tune`,
+            body: { ...want.options, ...(want.description !== undefined ? { description: want.description } : {}) },
+          },
+        ],
+        summary: `tuned auth method ${want.path} (${[...tuneKeys, ...(descriptionDiffers ? ['description'] : [])].join(', ')})`,
+      });
+    }
+    if (want.config && !paramsSatisfied(want.config, have.config)) {
+      const keys = have.config ? differingKeys(want.config, have.config) : Object.keys(want.config).sort();
+      changes.push({
+        concern: 'auth',
+        action: 'update',
+        id: want.path,
+        writes: [{ method: 'POST', path: `auth/${want.path}/config`, body: want.config }],
+        summary: `configured auth method ${want.path} (${keys.join(', ')})`,
+      });
+    }
+  }
+  const wanted = new Set(desired.map((d) => d.path));
+  for (const path of managedPaths) {
+    if (wanted.has(path) || RESERVED_AUTH_PATHS.includes(path) || !actual.has(path)) continue;
+    changes.push({ concern: 'auth', action: 'delete', id: path, writes: [{ method: 'DELETE', path: `sys/auth/${path}` }], summary: `disabled auth method ${path}` });
+  }
+  return { changes, problems };
+}
+
+/** Roles: write what differs, delete managed roles the spec dropped (down to a single role). */
+export function planRoles(desired: DesiredAuth[], actual: ActualAuth, managedRoles: string[]): Plan {
+  const changes: Change[] = [];
+  const problems: Problem[] = [];
+  const mountsBeingCreated = new Set(desired.filter((d) => !actual.has(d.path)).map((d) => d.path));
+  for (const want of desired) {
+    const have = actual.get(want.path);
+    if (have && have.type !== want.type) continue; // reported by planAuthMounts
+    const endpoint = ROLE_ENDPOINTS[want.type];
+    if (!endpoint) continue;
+    for (const role of want.roles) {
+      const current = have?.roles.get(role.name);
+      if (current && paramsSatisfied(role.params, current)) continue;
+      const fields = current ? differingKeys(role.params, current) : [];
+      changes.push({
+        concern: 'role',
+        action: current ? 'update' : 'create',
+        id: roleId(want.path, role.name),
+        writes: [{ method: 'POST', path: `auth/${want.path}/${endpoint}/${encodeURIComponent(role.name)}`, body: role.params }],
+        summary: current
+          ? `updated role ${role.name} in auth ${want.path} (${fields.join(', ')})`
+          : `created role ${role.name} in auth ${want.path}`,
+      });
+    }
+  }
+  const wanted = new Set(desired.flatMap((d) => d.roles.map((r) => roleId(d.path, r.name))));
+  const desiredPaths = new Set(desired.map((d) => d.path));
+  for (const id of managedRoles) {
+    if (wanted.has(id)) continue;
+    const [path, name] = splitRoleId(id);
+    const mount = actual.get(path);
+    // a mount that goes away takes its roles with it
+    if (!mount || !desiredPaths.has(path) || mountsBeingCreated.has(path)) continue;
+    const endpoint = ROLE_ENDPOINTS[mount.type];
+    if (!endpoint || !mount.roleNames.includes(name)) continue;
+    changes.push({
+      concern: 'role',
+      action: 'delete',
+      id,
+      writes: [{ method: 'DELETE', path: `auth/${path}/${endpoint}/${encodeURIComponent(name)}` }],
+      summary: `deleted role ${name} from auth ${path}`,
+    });
+  }
+  return { changes, problems };
+}
+
+export function applyAuth(client: VaultClient, changes: Change[]): Promise<ApplyResult> {
+  return applyChanges(client, changes);
+}

@@ -1,0 +1,139 @@
+// The vocabulary every configuration concern (audit, auth, policies, secret
+// engines) shares: a Change is a list of Vault writes with a human summary,
+// values are compared the way Vault reads them back, and one apply() runs the
+// changes, collecting failures per entry so one bad entry never stops the rest.
+import { VaultError, type VaultClient } from './client.js';
+
+export type Concern = 'audit' | 'auth' | 'role' | 'policy' | 'secret';
+
+export interface VaultWrite {
+  method: 'PUT' | 'POST' | 'DELETE';
+  path: string;
+  body?: Record<string, unknown>;
+}
+
+export interface Change {
+  concern: Concern;
+  action: 'create' | 'update' | 'delete';
+  /** The entry as a user names it: a policy name, a mount path, `<auth path>/<role>`. */
+  id: string;
+  writes: VaultWrite[];
+  /** What changed, for events and logs (never values: they may be secret). */
+  summary: string;
+}
+
+/** A spec entry that cannot be applied, found before any write. */
+export interface Problem {
+  concern: Concern;
+  id: string;
+  message: string;
+}
+
+export interface Plan {
+  changes: Change[];
+  problems: Problem[];
+}
+
+export interface ApplyResult {
+  applied: Change[];
+  failed: Array<{ change: Change; error: string }>;
+}
+
+/** Run changes in order; a failing change is recorded and the next one still runs. */
+export async function applyChanges(client: VaultClient, changes: Change[]): Promise<ApplyResult> {
+  const result: ApplyResult = { applied: [], failed: [] };
+  for (const change of changes) {
+    try {
+      for (const write of change.writes) await client.request(write.method, write.path, write.body);
+      result.applied.push(change);
+    } catch (err) {
+      // an unreachable Vault fails everything after it too: let the caller retry the reconcile
+      if (err instanceof VaultError && err.unreachable) throw err;
+      result.failed.push({ change, error: describeError(err) });
+    }
+  }
+  return result;
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof VaultError) return err.errors.length ? err.errors.join('; ') : err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** `/kubernetes/` -> `kubernetes`: mount paths as users write them. */
+export function trimPath(path: string): string {
+  return path.replace(/^\/+|\/+$/g, '');
+}
+
+const DURATION_UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Go-style duration ("1h30m", "90s", "300") to seconds; undefined when it is not one. */
+export function durationSeconds(value: string): number | undefined {
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)/g)) {
+    total += Number(amount) * (DURATION_UNIT_SECONDS[unit as string] ?? 0);
+  }
+  return Math.round(total);
+}
+
+function scalarText(value: unknown): string {
+  return typeof value === 'string' ? value.trim() : String(value);
+}
+
+function asList(value: unknown): unknown[] {
+  if (value === undefined || value === null || value === '') return [];
+  if (Array.isArray(value)) return value;
+  if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return [value];
+}
+
+/**
+ * Does Vault's read-back `actual` already hold what the spec asks for?
+ * Only keys the spec sets are compared (Vault fills in defaults); durations
+ * compare as seconds, lists as sets, "true"/true and "2"/2 as equal.
+ * A key Vault never returns (write-only, e.g. token_reviewer_jwt) cannot be
+ * verified and counts as equal.
+ */
+export function valueSatisfied(desired: unknown, actual: unknown): boolean {
+  if (desired === undefined || desired === null) return true;
+  if (actual === undefined) return true;
+  if (Array.isArray(desired) || Array.isArray(actual)) {
+    const want = asList(desired).map(scalarText).sort();
+    const have = asList(actual).map(scalarText).sort();
+    return want.length === have.length && want.every((v, i) => v === have[i]);
+  }
+  if (typeof desired === 'object') {
+    if (typeof actual !== 'object' || actual === null) return false;
+    return paramsSatisfied(desired as Record<string, unknown>, actual as Record<string, unknown>);
+  }
+  if (typeof desired === 'string' && typeof actual === 'number') {
+    const seconds = durationSeconds(desired);
+    return seconds !== undefined ? seconds === actual : Number(desired) === actual;
+  }
+  if (actual === null) return false;
+  return scalarText(desired) === scalarText(actual);
+}
+
+/** Every key of `desired` is satisfied by `actual`. */
+export function paramsSatisfied(desired: Record<string, unknown>, actual: Record<string, unknown> | undefined): boolean {
+  if (!actual) return Object.keys(desired).length === 0;
+  return Object.entries(desired).every(([key, value]) => valueSatisfied(value, actual[key]));
+}
+
+/** Keys of `desired` that `actual` does not satisfy: named in summaries. */
+export function differingKeys(desired: Record<string, unknown>, actual: Record<string, unknown> | undefined): string[] {
+  return Object.keys(desired)
+    .filter((key) => !valueSatisfied(desired[key], actual?.[key]))
+    .sort();
+}
+
+/** Names appearing more than once: a list-map in the CRD forbids them, a hand-edited list may not. */
+export function duplicates(ids: string[]): string[] {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const id of ids) (seen.has(id) ? dup : seen).add(id);
+  return [...dup];
+}
