@@ -1,0 +1,48 @@
+// Names the ServiceAccount auto-configuration lifecycle shares with users,
+// tests and the README: annotation suffixes, the values it accepts, and the
+// reasons of the Events it emits. ServiceAccounts have no status subresource,
+// so Events (plus one non-secret annotation) are how it reports.
+
+/**
+ * Annotation names without the prefix; the full name is
+ * `<annotation prefix><suffix>`, the prefix defaulting to `vault.autopilot.dev/`.
+ */
+export const ServiceAccountAnnotation = {
+  /** `"true"` asks for a Kubernetes-auth role and a policy for this ServiceAccount. */
+  AutoConfigure: 'auto-configure',
+  /** `<namespace>/<name>` of the target `Vault` resource; default from the operator setting. */
+  Vault: 'vault',
+  /**
+   * Written by the operator: `<namespace>/<name>` of the `Vault` resource that
+   * currently holds this ServiceAccount's entries, so a later change of target
+   * (or a deletion) knows where to remove them from. Never secret.
+   */
+  AppliedVault: 'applied-vault',
+} as const;
+
+/** The only value of the auto-configure annotation that turns it on. */
+export const AUTO_CONFIGURE_ENABLED = 'true';
+
+/** Event reasons (CamelCase, one place). */
+export const ServiceAccountReason = {
+  /** role and policy written into the target Vault resource */
+  Configured: 'VaultRoleConfigured',
+  /** role and policy removed from the Vault resource */
+  Removed: 'VaultRoleRemoved',
+  /** the auto-configure annotation has a value other than "true" */
+  InvalidAnnotation: 'InvalidAnnotation',
+  /** the vault annotation is not `<namespace>/<name>` */
+  InvalidTargetVault: 'InvalidTargetVault',
+  /** the `default` ServiceAccount is refused unless the operator allows it */
+  DefaultServiceAccountRefused: 'DefaultServiceAccountRefused',
+  /** the target Vault resource does not exist (retried) */
+  TargetVaultNotFound: 'TargetVaultNotFound',
+  /** another field manager owns a conflicting value (e.g. a hand-written role of the same name) */
+  ApplyConflict: 'ApplyConflict',
+  /** any other failure to write the Vault resource (retried) */
+  ApplyFailed: 'ApplyFailed',
+} as const;
+export type ServiceAccountReason = (typeof ServiceAccountReason)[keyof typeof ServiceAccountReason];
+
+/** Prefix of the server-side-apply field manager owned by one ServiceAccount. */
+export const SERVICE_ACCOUNT_FIELD_MANAGER_PREFIX = 'vault-autopilot-sa';

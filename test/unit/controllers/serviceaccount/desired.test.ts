@@ -1,0 +1,275 @@
+import test from 'ava';
+import { FINALIZER } from '../../../../operator/api/naming.js';
+import { ServiceAccountReason } from '../../../../operator/api/serviceaccount.js';
+import {
+  applyConfiguration,
+  decideIntent,
+  desiredEntries,
+  fieldManagerFor,
+  holdsEntries,
+  mentionsAutoConfigure,
+  planServiceAccount,
+  removalTargets,
+  vaultsToRead,
+  type ServiceAccountLike,
+  type VaultResourceLike,
+} from '../../../../operator/controllers/serviceaccount/desired.js';
+import { parseServiceAccountSettings } from '../../../../operator/controllers/serviceaccount/settings.js';
+
+const settings = parseServiceAccountSettings({});
+const P = 'vault.autopilot.dev/';
+
+function aServiceAccount(opts: {
+  name?: string;
+  namespace?: string;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  deleting?: boolean;
+} = {}): ServiceAccountLike {
+  return {
+    metadata: {
+      name: opts.name ?? 'cart',
+      namespace: opts.namespace ?? 'shop',
+      annotations: opts.annotations ?? { [`${P}auto-configure`]: 'true' },
+      finalizers: opts.finalizers ?? [],
+      ...(opts.deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}),
+    },
+  };
+}
+
+/** A Vault resource as the API server returns it after `manager` applied `sa`'s entries. */
+function aVaultHolding(sa: ServiceAccountLike, manager = fieldManagerFor(sa.metadata!.namespace!, sa.metadata!.name!)): VaultResourceLike {
+  const entries = desiredEntries(sa.metadata!.namespace!, sa.metadata!.name!, settings);
+  const config = applyConfiguration({ namespace: 'vault-system', name: 'vault' }, entries);
+  return {
+    metadata: { managedFields: [{ manager: 'kubectl', operation: 'Update' }, { manager, operation: 'Apply' }] },
+    spec: {
+      externalConfig: {
+        auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [{ name: 'hand-written' }, ...config.spec!.externalConfig.auth[0]!.roles] }],
+        policies: [{ name: 'ops', rules: 'path "*" {}' }, ...config.spec!.externalConfig.policies],
+      },
+    },
+  };
+}
+
+const emptyVault: VaultResourceLike = { metadata: { managedFields: [{ manager: 'kubectl', operation: 'Update' }] }, spec: {} };
+
+test('"true" configures a role bound to exactly this ServiceAccount in the default Vault', (t) => {
+  const intent = decideIntent(aServiceAccount(), settings);
+  if (intent.kind !== 'configure') return t.fail(JSON.stringify(intent));
+  t.deepEqual(intent.target, { namespace: 'vault-system', name: 'vault' });
+  t.deepEqual(intent.entries.role, {
+    name: 'sa.shop.cart',
+    bound_service_account_names: ['cart'],
+    bound_service_account_namespaces: ['shop'],
+    token_policies: ['sa.shop.cart'],
+    token_ttl: 300,
+    token_max_ttl: 3600,
+  });
+  t.is(intent.entries.policy.name, 'sa.shop.cart');
+  t.true(intent.entries.policy.rules.includes('path "secret/data/shop/cart/*"'));
+  t.is(intent.entries.authPath, 'kubernetes');
+});
+
+test('the vault annotation picks the target', (t) => {
+  const intent = decideIntent(aServiceAccount({ annotations: { [`${P}auto-configure`]: 'true', [`${P}vault`]: 'team-a/vault' } }), settings);
+  t.is(intent.kind, 'configure');
+  if (intent.kind === 'configure') t.deepEqual(intent.target, { namespace: 'team-a', name: 'vault' });
+});
+
+test('other values of auto-configure are refused with a message naming the accepted value', (t) => {
+  for (const value of ['True', 'yes', '1', '']) {
+    const intent = decideIntent(aServiceAccount({ annotations: { [`${P}auto-configure`]: value } }), settings);
+    t.is(intent.kind, 'unconfigure', value);
+    if (intent.kind !== 'unconfigure') continue;
+    t.is(intent.problem?.reason, ServiceAccountReason.InvalidAnnotation);
+    t.regex(intent.problem!.message, /only accepted value is "true"/);
+  }
+});
+
+test('a malformed vault annotation is refused', (t) => {
+  const intent = decideIntent(aServiceAccount({ annotations: { [`${P}auto-configure`]: 'true', [`${P}vault`]: 'just-a-name' } }), settings);
+  t.is(intent.kind, 'unconfigure');
+  if (intent.kind === 'unconfigure') {
+    t.is(intent.problem?.reason, ServiceAccountReason.InvalidTargetVault);
+    t.regex(intent.problem!.message, /<namespace>\/<name>.*vault-system\/vault/);
+  }
+});
+
+test('the default ServiceAccount is refused unless allowed', (t) => {
+  const sa = aServiceAccount({ name: 'default' });
+  const refused = decideIntent(sa, settings);
+  t.is(refused.kind, 'unconfigure');
+  if (refused.kind === 'unconfigure') t.is(refused.problem?.reason, ServiceAccountReason.DefaultServiceAccountRefused);
+  const allowed = decideIntent(sa, { ...settings, allowDefaultServiceAccount: true });
+  t.is(allowed.kind, 'configure');
+});
+
+test('no annotation or a deletion means unconfigure, without a problem', (t) => {
+  t.deepEqual(decideIntent(aServiceAccount({ annotations: {} }), settings), { kind: 'unconfigure' });
+  t.deepEqual(decideIntent(aServiceAccount({ deleting: true }), settings), { kind: 'unconfigure' });
+});
+
+test('another annotation prefix is honoured', (t) => {
+  const custom = { ...settings, annotationPrefix: 'vault.example.com/' };
+  t.is(decideIntent(aServiceAccount(), custom).kind, 'unconfigure');
+  t.is(decideIntent(aServiceAccount({ annotations: { 'vault.example.com/auto-configure': 'true' } }), custom).kind, 'configure');
+  t.false(mentionsAutoConfigure(aServiceAccount(), custom));
+  t.true(mentionsAutoConfigure(aServiceAccount(), settings));
+  t.true(mentionsAutoConfigure(aServiceAccount({ annotations: { [`${P}applied-vault`]: 'a/b' } }), settings));
+  t.false(mentionsAutoConfigure(aServiceAccount({ annotations: { other: 'x' } }), settings));
+});
+
+test('field managers are unique per ServiceAccount, even where a dash separator would collide, and at most 128 chars', (t) => {
+  t.is(fieldManagerFor('shop', 'cart'), 'vault-autopilot-sa/shop/cart');
+  t.not(fieldManagerFor('a-b', 'c'), fieldManagerFor('a', 'b-c'));
+  const longName = 'x'.repeat(253);
+  const m1 = fieldManagerFor('ns', longName);
+  const m2 = fieldManagerFor('ns', `${'x'.repeat(252)}y`);
+  t.true(m1.length <= 128);
+  t.not(m1, m2);
+  t.true(m1.startsWith('vault-autopilot-sa/ns/'));
+});
+
+test('the apply configuration carries exactly the role and policy, and nothing when removing', (t) => {
+  const entries = desiredEntries('shop', 'cart', settings);
+  const config = applyConfiguration({ namespace: 'vault-system', name: 'vault' }, entries);
+  t.deepEqual(config, {
+    apiVersion: 'vault.autopilot.dev/v1alpha1',
+    kind: 'Vault',
+    metadata: { name: 'vault', namespace: 'vault-system' },
+    spec: {
+      externalConfig: {
+        auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [entries.role] }],
+        policies: [entries.policy],
+      },
+    },
+  });
+  t.deepEqual(applyConfiguration({ namespace: 'vault-system', name: 'vault' }, undefined), {
+    apiVersion: 'vault.autopilot.dev/v1alpha1',
+    kind: 'Vault',
+    metadata: { name: 'vault', namespace: 'vault-system' },
+  });
+});
+
+test('holdsEntries needs our manager and every field of the role and the policy', (t) => {
+  const sa = aServiceAccount();
+  const entries = desiredEntries('shop', 'cart', settings);
+  const manager = fieldManagerFor('shop', 'cart');
+  t.true(holdsEntries(aVaultHolding(sa), entries, manager));
+  t.false(holdsEntries(aVaultHolding(sa, 'someone-else'), entries, manager));
+  t.false(holdsEntries(emptyVault, entries, manager));
+  const changedTtl = desiredEntries('shop', 'cart', { ...settings, tokenTtlSeconds: 60 });
+  t.false(holdsEntries(aVaultHolding(sa), changedTtl, manager));
+  const changedRules = desiredEntries('shop', 'cart', { ...settings, policyTemplate: 'path "x" {}' });
+  t.false(holdsEntries(aVaultHolding(sa), changedRules, manager));
+  const otherPath = desiredEntries('shop', 'cart', { ...settings, kubernetesAuthPath: 'k8s' });
+  t.false(holdsEntries(aVaultHolding(sa), otherPath, manager));
+});
+
+test('a configured ServiceAccount in sync plans nothing', (t) => {
+  const sa = aServiceAccount({
+    finalizers: [FINALIZER],
+    annotations: { [`${P}auto-configure`]: 'true', [`${P}applied-vault`]: 'vault-system/vault' },
+  });
+  t.deepEqual(vaultsToRead(sa, decideIntent(sa, settings), settings, FINALIZER), [{ namespace: 'vault-system', name: 'vault' }]);
+  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', aVaultHolding(sa)]]), FINALIZER);
+  t.is(plan.finalizer, undefined);
+  t.deepEqual(plan.removals, []);
+  t.is(plan.apply, undefined);
+  t.is(plan.targetMissing, undefined);
+  t.is(plan.appliedVault, undefined);
+});
+
+test('a new ServiceAccount: add the finalizer, apply, record the target', (t) => {
+  const sa = aServiceAccount();
+  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', emptyVault]]), FINALIZER);
+  t.is(plan.finalizer, 'add');
+  t.deepEqual(plan.apply?.target, { namespace: 'vault-system', name: 'vault' });
+  t.deepEqual(plan.apply?.config.spec?.externalConfig.policies.map((p) => p.name), ['sa.shop.cart']);
+  t.is(plan.appliedVault, 'vault-system/vault');
+  t.is(plan.fieldManager, 'vault-autopilot-sa/shop/cart');
+});
+
+test('a missing or terminating target Vault is reported, nothing applied', (t) => {
+  const sa = aServiceAccount();
+  for (const vault of [null, { ...emptyVault, metadata: { deletionTimestamp: '2026-01-01T00:00:00Z' } }]) {
+    const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', vault]]), FINALIZER);
+    t.deepEqual(plan.targetMissing, { namespace: 'vault-system', name: 'vault' });
+    t.is(plan.apply, undefined);
+    t.is(plan.appliedVault, undefined);
+  }
+});
+
+test('a changed target removes the entries from the old Vault and applies them to the new one', (t) => {
+  const sa = aServiceAccount({
+    finalizers: [FINALIZER],
+    annotations: { [`${P}auto-configure`]: 'true', [`${P}vault`]: 'team/vault', [`${P}applied-vault`]: 'vault-system/vault' },
+  });
+  const intent = decideIntent(sa, settings);
+  t.deepEqual(vaultsToRead(sa, intent, settings, FINALIZER), [
+    { namespace: 'vault-system', name: 'vault' },
+    { namespace: 'team', name: 'vault' },
+  ]);
+  const plan = planServiceAccount(
+    sa,
+    settings,
+    new Map([
+      ['vault-system/vault', aVaultHolding(sa)],
+      ['team/vault', emptyVault],
+    ]),
+    FINALIZER,
+  );
+  t.deepEqual(plan.removals.map((r) => r.target), [{ namespace: 'vault-system', name: 'vault' }]);
+  t.is(plan.removals[0]!.config.spec, undefined);
+  t.deepEqual(plan.apply?.target, { namespace: 'team', name: 'vault' });
+  t.is(plan.appliedVault, 'team/vault');
+});
+
+test('annotation removed: remove the entries, the record and the finalizer', (t) => {
+  const sa = aServiceAccount({ finalizers: [FINALIZER], annotations: { [`${P}applied-vault`]: 'vault-system/vault' } });
+  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', aVaultHolding(sa)]]), FINALIZER);
+  t.deepEqual(plan.removals.map((r) => r.target), [{ namespace: 'vault-system', name: 'vault' }]);
+  t.is(plan.apply, undefined);
+  t.is(plan.finalizer, 'remove');
+  t.is(plan.appliedVault, null);
+});
+
+test('deletion removes entries from the recorded and the annotated target, and only where our manager is', (t) => {
+  const sa = aServiceAccount({
+    deleting: true,
+    finalizers: [FINALIZER],
+    annotations: { [`${P}auto-configure`]: 'true', [`${P}vault`]: 'team/vault', [`${P}applied-vault`]: 'vault-system/vault' },
+  });
+  const intent = decideIntent(sa, settings);
+  t.deepEqual(removalTargets(sa, intent, settings, FINALIZER).length, 2);
+  const plan = planServiceAccount(
+    sa,
+    settings,
+    new Map([
+      ['vault-system/vault', emptyVault],
+      ['team/vault', aVaultHolding(sa)],
+    ]),
+    FINALIZER,
+  );
+  t.deepEqual(plan.removals.map((r) => r.target), [{ namespace: 'team', name: 'vault' }]);
+  t.is(plan.finalizer, 'remove');
+  t.is(plan.appliedVault, undefined, 'no annotation write on a ServiceAccount being deleted');
+});
+
+test('a refused ServiceAccount that never had entries reads no Vault and plans nothing', (t) => {
+  const sa = aServiceAccount({ name: 'default' });
+  t.deepEqual(vaultsToRead(sa, decideIntent(sa, settings), settings, FINALIZER), []);
+  const plan = planServiceAccount(sa, settings, new Map(), FINALIZER);
+  t.is(plan.intent.kind, 'unconfigure');
+  t.deepEqual(plan.removals, []);
+  t.is(plan.finalizer, undefined);
+  t.is(plan.appliedVault, undefined);
+});
+
+test('deleted target Vault during removal: nothing to remove, finalizer still released', (t) => {
+  const sa = aServiceAccount({ deleting: true, finalizers: [FINALIZER], annotations: { [`${P}applied-vault`]: 'vault-system/vault' } });
+  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', null]]), FINALIZER);
+  t.deepEqual(plan.removals, []);
+  t.is(plan.finalizer, 'remove');
+});
