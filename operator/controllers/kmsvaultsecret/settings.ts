@@ -1,0 +1,84 @@
+// Operator settings of the KMSVaultSecret lifecycle, from VAULT_AUTOPILOT_KMS_*.
+// The Vault connection itself is shared: see operator/vault/settings.ts.
+import { SettingsError } from '../../vault/settings.js';
+
+export const PathPolicy = {
+  /** An object in namespace N may only write under `<mount>/N/` (default). */
+  Namespace: 'namespace',
+  /** Any path (single-tenant clusters). */
+  Any: 'any',
+} as const;
+export type PathPolicy = (typeof PathPolicy)[keyof typeof PathPolicy];
+
+export const KmsVaultSecretSettingsEnv = {
+  syncPeriod: 'VAULT_AUTOPILOT_KMS_SYNC_PERIOD',
+  pathPolicy: 'VAULT_AUTOPILOT_KMS_PATH_POLICY',
+  region: 'VAULT_AUTOPILOT_KMS_REGION',
+  endpoint: 'VAULT_AUTOPILOT_KMS_ENDPOINT',
+  allowedKeyIds: 'VAULT_AUTOPILOT_KMS_ALLOWED_KEY_IDS',
+} as const;
+
+export interface KmsVaultSecretSettings {
+  /** How often an in-sync object is compared with Vault again (drift correction). */
+  syncPeriodMs: number;
+  pathPolicy: PathPolicy;
+  kms: {
+    region?: string;
+    endpoint?: string;
+    /** Key ids/ARNs/aliases whose ciphertext is accepted; empty = any the credentials can use. */
+    allowedKeyIds: string[];
+  };
+}
+
+export const DEFAULT_SYNC_PERIOD_MS = 120_000;
+
+export const defaultKmsVaultSecretSettings: KmsVaultSecretSettings = {
+  syncPeriodMs: DEFAULT_SYNC_PERIOD_MS,
+  pathPolicy: PathPolicy.Namespace,
+  kms: { allowedKeyIds: [] },
+};
+
+/** "90" (seconds, as kms-vault-operator's --sync-period-seconds), "500ms", "30s", "2m", "1h". Pure. */
+export function parseDurationMs(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!m) return undefined;
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  const ms = Math.round(Number(m[1]) * factor);
+  return ms > 0 ? ms : undefined;
+}
+
+/** Parse the settings; throws SettingsError listing every problem. Pure. */
+export function parseKmsVaultSecretSettings(env: Record<string, string | undefined>): KmsVaultSecretSettings {
+  const problems: string[] = [];
+  let syncPeriodMs = DEFAULT_SYNC_PERIOD_MS;
+  const period = env[KmsVaultSecretSettingsEnv.syncPeriod]?.trim();
+  if (period) {
+    const parsed = parseDurationMs(period);
+    if (parsed === undefined) problems.push(`${KmsVaultSecretSettingsEnv.syncPeriod} must be a duration like 120, 30s, 2m (got ${period})`);
+    else syncPeriodMs = parsed;
+  }
+  const policyText = env[KmsVaultSecretSettingsEnv.pathPolicy]?.trim() || PathPolicy.Namespace;
+  const policies = Object.values(PathPolicy) as string[];
+  if (!policies.includes(policyText)) problems.push(`${KmsVaultSecretSettingsEnv.pathPolicy} must be one of ${policies.join('|')} (got ${policyText})`);
+  const endpoint = env[KmsVaultSecretSettingsEnv.endpoint]?.trim() || undefined;
+  if (endpoint) {
+    try {
+      new URL(endpoint);
+    } catch {
+      problems.push(`${KmsVaultSecretSettingsEnv.endpoint} is not a URL: ${endpoint}`);
+    }
+  }
+  if (problems.length > 0) throw new SettingsError(problems);
+  return {
+    syncPeriodMs,
+    pathPolicy: policyText as PathPolicy,
+    kms: {
+      region: env[KmsVaultSecretSettingsEnv.region]?.trim() || env.AWS_REGION?.trim() || undefined,
+      endpoint,
+      allowedKeyIds: (env[KmsVaultSecretSettingsEnv.allowedKeyIds] ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    },
+  };
+}
