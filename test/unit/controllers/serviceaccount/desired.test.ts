@@ -45,7 +45,7 @@ function aVaultHolding(sa: ServiceAccountLike, manager = fieldManagerFor(sa.meta
     metadata: { managedFields: [{ manager: 'kubectl', operation: 'Update' }, { manager, operation: 'Apply' }] },
     spec: {
       externalConfig: {
-        auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [{ name: 'hand-written' }, ...config.spec!.externalConfig.auth[0]!.roles] }],
+        auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [{ name: 'hand-written' }, ...config.spec!.externalConfig.auth[0]!.roles.map((r) => ({ ...r }))] }],
         policies: [{ name: 'ops', rules: 'path "*" {}' }, ...config.spec!.externalConfig.policies],
       },
     },
