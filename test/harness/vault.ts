@@ -1,0 +1,91 @@
+// HashiCorp Vault on loopback, plain HTTP.
+//  - 'dev': in-memory, initialised and unsealed, root token chosen here. A
+//    restart keeps address and root token but NOT the data (dev storage is memory).
+//  - 'file': file storage, left uninitialised (for init/unseal tests); a
+//    restart keeps the data and comes back sealed.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { httpRequest } from './http.js';
+import { freePort } from './ports.js';
+import { ManagedProcess } from './proc.js';
+import { note, startAndWait, type Server } from './server.js';
+import { binaryPath } from './versions.js';
+
+export type VaultMode = 'dev' | 'file';
+
+/** Pure: the server configuration of the 'file' mode. */
+export function fileModeConfig(dataDir: string, port: number, clusterPort: number): string {
+  return [
+    `storage "file" {`,
+    `  path = ${JSON.stringify(dataDir)}`,
+    `}`,
+    `listener "tcp" {`,
+    `  address         = "127.0.0.1:${port}"`,
+    `  cluster_address = "127.0.0.1:${clusterPort}"`,
+    `  tls_disable     = true`,
+    `}`,
+    `api_addr      = "http://127.0.0.1:${port}"`,
+    `cluster_addr  = "https://127.0.0.1:${clusterPort}"`,
+    `disable_mlock = true`,
+    `ui            = false`,
+    '',
+  ].join('\n');
+}
+
+export class VaultServer implements Server {
+  readonly name = 'vault';
+  readonly version: string;
+  readonly process: ManagedProcess;
+  readonly address: string;
+  /** '' in 'file' mode: whoever initialises it gets the token. */
+  readonly rootToken: string;
+
+  private constructor(
+    readonly binary: string,
+    readonly mode: VaultMode,
+    dir: string,
+    port: number,
+  ) {
+    this.address = `http://127.0.0.1:${port}`;
+    this.version = /Vault (v\S+)/.exec(execFileSync(binary, ['version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+    const home = join(dir, 'vault-home');
+    mkdirSync(home, { recursive: true });
+    // HOME is private so nothing lands in the user's ~/.vault-token.
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home };
+    let args: string[];
+    if (mode === 'dev') {
+      this.rootToken = `root-${randomBytes(12).toString('hex')}`;
+      // The dev listener's cluster port is port + 1; freePort() checked it is free.
+      args = ['server', '-dev', `-dev-root-token-id=${this.rootToken}`, `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'];
+    } else {
+      this.rootToken = '';
+      const dataDir = join(dir, 'vault-data');
+      mkdirSync(dataDir, { recursive: true });
+      const config = join(dir, 'vault.hcl');
+      writeFileSync(config, fileModeConfig(dataDir, port, port + 1));
+      args = ['server', `-config=${config}`];
+    }
+    this.process = new ManagedProcess('vault', binary, args, { env, logFile: join(dir, `vault-${mode}.log`) });
+  }
+
+  static async create(dir: string, mode: VaultMode): Promise<VaultServer> {
+    return new VaultServer(binaryPath('vault'), mode, dir, await freePort({ alsoFree: [1] }));
+  }
+
+  async start(): Promise<void> {
+    const ms = await startAndWait(this, () => this.serving(), 60_000);
+    note(`vault ${this.version} (${this.mode}) serving ${this.address} (ready in ${ms} ms)`);
+  }
+
+  async stop(): Promise<void> {
+    await this.process.stop();
+  }
+
+  /** dev: ready when active and unsealed; file: as soon as the API answers (it answers 501 uninitialised, 503 sealed). */
+  private async serving(): Promise<boolean> {
+    const res = await httpRequest(`${this.address}/v1/sys/health`, { timeoutMs: 2000 });
+    return this.mode === 'dev' ? res.status === 200 : res.status > 0;
+  }
+}
