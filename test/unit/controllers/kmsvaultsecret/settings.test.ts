@@ -1,0 +1,52 @@
+import test from 'ava';
+import {
+  DEFAULT_SYNC_PERIOD_MS,
+  parseDurationMs,
+  parseKmsVaultSecretSettings,
+  PathPolicy,
+} from '../../../../operator/controllers/kmsvaultsecret/settings.js';
+
+test('parseDurationMs: plain seconds and units', (t) => {
+  t.is(parseDurationMs('120'), 120_000);
+  t.is(parseDurationMs('500ms'), 500);
+  t.is(parseDurationMs('30s'), 30_000);
+  t.is(parseDurationMs('2m'), 120_000);
+  t.is(parseDurationMs('1h'), 3_600_000);
+  t.is(parseDurationMs('0'), undefined);
+  t.is(parseDurationMs('soon'), undefined);
+});
+
+test('defaults: 2 minutes, namespace policy, no key restriction', (t) => {
+  const s = parseKmsVaultSecretSettings({});
+  t.is(s.syncPeriodMs, DEFAULT_SYNC_PERIOD_MS);
+  t.is(s.pathPolicy, PathPolicy.Namespace);
+  t.deepEqual(s.kms, { region: undefined, endpoint: undefined, allowedKeyIds: [] });
+});
+
+test('all settings parsed', (t) => {
+  const s = parseKmsVaultSecretSettings({
+    VAULT_AUTOPILOT_KMS_SYNC_PERIOD: '5s',
+    VAULT_AUTOPILOT_KMS_PATH_POLICY: 'any',
+    VAULT_AUTOPILOT_KMS_REGION: 'eu-west-1',
+    VAULT_AUTOPILOT_KMS_ENDPOINT: 'http://127.0.0.1:4599',
+    VAULT_AUTOPILOT_KMS_ALLOWED_KEY_IDS: 'alias/app, arn:aws:kms:eu-west-1:111122223333:key/abc,',
+  });
+  t.is(s.syncPeriodMs, 5000);
+  t.is(s.pathPolicy, PathPolicy.Any);
+  t.deepEqual(s.kms, {
+    region: 'eu-west-1',
+    endpoint: 'http://127.0.0.1:4599',
+    allowedKeyIds: ['alias/app', 'arn:aws:kms:eu-west-1:111122223333:key/abc'],
+  });
+});
+
+test('AWS_REGION is the fallback region', (t) => {
+  t.is(parseKmsVaultSecretSettings({ AWS_REGION: 'us-east-2' }).kms.region, 'us-east-2');
+});
+
+test('bad values are all reported', (t) => {
+  const err = t.throws(() =>
+    parseKmsVaultSecretSettings({ VAULT_AUTOPILOT_KMS_SYNC_PERIOD: 'often', VAULT_AUTOPILOT_KMS_PATH_POLICY: 'cluster', VAULT_AUTOPILOT_KMS_ENDPOINT: '::' }),
+  );
+  t.regex(err!.message, /SYNC_PERIOD.*PATH_POLICY.*ENDPOINT/);
+});
