@@ -3,8 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { ApiextensionsV1Api, CoreV1Api, KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
-import yaml from 'js-yaml';
+import { ApiextensionsV1Api, CoreV1Api, KubeConfig, loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { eventually } from './eventually.js';
 import { httpRequest } from './http.js';
 import { purgeNamespaces } from './kube-cleanup.js';
@@ -128,7 +127,9 @@ export class HarnessEnv implements TestEnv {
     const crds: V1CustomResourceDefinition[] = [];
     for (const file of files) {
       const text = readFileSync(isAbsolute(file) ? file : resolve(REPO_ROOT, file), 'utf8');
-      for (const doc of yaml.loadAll(text)) {
+      // client-node's loader maps YAML names (x-kubernetes-list-type, ...) to its model's; a plain
+      // js-yaml object loses every x-kubernetes-* extension when the typed client serialises it
+      for (const doc of loadAllYaml(text)) {
         if (doc === null || doc === undefined) continue;
         const crd = doc as V1CustomResourceDefinition;
         if (crd.kind !== 'CustomResourceDefinition') throw new Error(`${file}: expected CustomResourceDefinition, found ${String(crd.kind)}`);
