@@ -1,0 +1,164 @@
+// Settings of the pod mutating webhook, parsed from VAULT_AUTOPILOT_* environment
+// variables. Pure: an env map in, settings or an error naming the variable out.
+
+import { DEFAULT_ANNOTATION_PREFIX } from '../api/naming.js';
+import type { VaultRef } from './annotations.js';
+
+export type FailurePolicy = 'Fail' | 'Ignore';
+export type NativeSidecarMode = 'auto' | 'on' | 'off';
+
+export interface AgentResources {
+  requests: { cpu: string; memory: string };
+  limits: { cpu: string; memory: string };
+}
+
+/** What the pure mutator needs. */
+export interface PodMutationSettings {
+  annotationPrefix: string;
+  agentImage: string;
+  agentResources: AgentResources;
+  /** Used when a pod has no `vault` annotation. */
+  defaultVault: VaultRef;
+  /** Kubernetes auth mount, e.g. `auth/kubernetes`. */
+  defaultAuthPath: string;
+  /** Namespaces whose pods are never mutated (system namespaces and the operator's own). */
+  skipNamespaces: string[];
+  /** Vault Agent runs as this uid/gid (the image's `vault` user is 100, group 1000). */
+  agentRunAsUser: number;
+  agentRunAsGroup: number;
+}
+
+export interface WebhookSettings extends PodMutationSettings {
+  port: number;
+  host: string;
+  /** tls.crt / tls.key are read from here unless certificates are self-managed. */
+  certDir: string;
+  certReloadIntervalMs: number;
+  selfManagedCerts: boolean;
+  /** Secret (in the operator namespace) holding the self-managed CA and serving certificate. */
+  certSecretName: string;
+  /** The operator's MutatingWebhookConfiguration, whose caBundle the operator keeps current. */
+  configurationName: string;
+  /** Create/update the MutatingWebhookConfiguration (rules, selectors, failurePolicy); off = only patch caBundle. */
+  manageConfiguration: boolean;
+  /** Service in front of the operator's webhook port (DNS names of the self-managed certificate, clientConfig.service). */
+  serviceName: string;
+  servicePort: number;
+  /** When set, clientConfig.url (e.g. https://127.0.0.1:9443/mutate-pods) instead of a Service — for out-of-cluster runs and tests. */
+  url?: string;
+  failurePolicy: FailurePolicy;
+  timeoutSeconds: number;
+  nativeSidecars: NativeSidecarMode;
+  operatorNamespace: string;
+  /** Period of the ConfigMap CA sync (namespaces that received the Vault CA). */
+  caSyncIntervalMs: number;
+}
+
+export const WEBHOOK_SETTING = {
+  port: 'VAULT_AUTOPILOT_WEBHOOK_PORT',
+  host: 'VAULT_AUTOPILOT_WEBHOOK_HOST',
+  certDir: 'VAULT_AUTOPILOT_WEBHOOK_CERT_DIR',
+  certReloadInterval: 'VAULT_AUTOPILOT_WEBHOOK_CERT_RELOAD_INTERVAL_MS',
+  selfManagedCerts: 'VAULT_AUTOPILOT_WEBHOOK_SELF_MANAGED_CERTS',
+  certSecretName: 'VAULT_AUTOPILOT_WEBHOOK_CERT_SECRET',
+  configurationName: 'VAULT_AUTOPILOT_WEBHOOK_CONFIGURATION_NAME',
+  manageConfiguration: 'VAULT_AUTOPILOT_WEBHOOK_MANAGE_CONFIGURATION',
+  serviceName: 'VAULT_AUTOPILOT_WEBHOOK_SERVICE_NAME',
+  servicePort: 'VAULT_AUTOPILOT_WEBHOOK_SERVICE_PORT',
+  url: 'VAULT_AUTOPILOT_WEBHOOK_URL',
+  failurePolicy: 'VAULT_AUTOPILOT_WEBHOOK_FAILURE_POLICY',
+  timeoutSeconds: 'VAULT_AUTOPILOT_WEBHOOK_TIMEOUT_SECONDS',
+  nativeSidecars: 'VAULT_AUTOPILOT_WEBHOOK_NATIVE_SIDECARS',
+  agentImage: 'VAULT_AUTOPILOT_WEBHOOK_AGENT_IMAGE',
+  agentRequestsCpu: 'VAULT_AUTOPILOT_WEBHOOK_AGENT_REQUESTS_CPU',
+  agentRequestsMem: 'VAULT_AUTOPILOT_WEBHOOK_AGENT_REQUESTS_MEM',
+  agentLimitsCpu: 'VAULT_AUTOPILOT_WEBHOOK_AGENT_LIMITS_CPU',
+  agentLimitsMem: 'VAULT_AUTOPILOT_WEBHOOK_AGENT_LIMITS_MEM',
+  caSyncInterval: 'VAULT_AUTOPILOT_WEBHOOK_CA_SYNC_INTERVAL_MS',
+  // Shared with the other lifecycles, so a pod's default role and Vault match
+  // what the ServiceAccount controller creates.
+  annotationPrefix: 'VAULT_AUTOPILOT_ANNOTATION_PREFIX',
+  targetVault: 'VAULT_AUTOPILOT_TARGET_VAULT',
+  kubernetesAuthPath: 'VAULT_AUTOPILOT_KUBERNETES_AUTH_PATH',
+  operatorNamespace: 'VAULT_AUTOPILOT_NAMESPACE',
+} as const;
+
+/** Multi-arch (amd64/arm64) official image; the same Vault version the test suite runs. */
+export const DEFAULT_AGENT_IMAGE = 'hashicorp/vault:1.21.4';
+export const DEFAULT_CERT_DIR = '/tmp/k8s-webhook-server/serving-certs';
+export const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease'] as const;
+export const WEBHOOK_PATH = '/mutate-pods';
+
+export function parseWebhookSettings(env: Record<string, string | undefined>): WebhookSettings {
+  const str = (key: string, fallback: string): string => {
+    const value = env[key]?.trim();
+    return value ? value : fallback;
+  };
+  const int = (key: string, fallback: number, min: number, max: number): number => {
+    const raw = env[key]?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${key}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
+    return n;
+  };
+  const bool = (key: string, fallback: boolean): boolean => {
+    const raw = env[key]?.trim();
+    if (!raw) return fallback;
+    if (raw !== 'true' && raw !== 'false') throw new Error(`${key}=${JSON.stringify(raw)}: expected "true" or "false"`);
+    return raw === 'true';
+  };
+  const oneOf = <T extends string>(key: string, fallback: T, accepted: readonly T[]): T => {
+    const raw = env[key]?.trim();
+    if (!raw) return fallback;
+    if (!(accepted as readonly string[]).includes(raw)) throw new Error(`${key}=${JSON.stringify(raw)}: expected one of ${accepted.join(', ')}`);
+    return raw as T;
+  };
+
+  const prefix = str(WEBHOOK_SETTING.annotationPrefix, DEFAULT_ANNOTATION_PREFIX);
+  if (!prefix.endsWith('/')) throw new Error(`${WEBHOOK_SETTING.annotationPrefix}=${JSON.stringify(prefix)}: must end with "/"`);
+  const target = str(WEBHOOK_SETTING.targetVault, 'vault-system/vault');
+  const [vaultNs, vaultName, extra] = target.split('/');
+  if (!vaultNs || !vaultName || extra !== undefined) throw new Error(`${WEBHOOK_SETTING.targetVault}=${JSON.stringify(target)}: expected "<namespace>/<name>"`);
+  const operatorNamespace = str(WEBHOOK_SETTING.operatorNamespace, str('POD_NAMESPACE', 'vault-autopilot'));
+  const authMount = str(WEBHOOK_SETTING.kubernetesAuthPath, 'kubernetes').replace(/^\/+|\/+$/g, '');
+  const url = env[WEBHOOK_SETTING.url]?.trim();
+
+  return {
+    annotationPrefix: prefix,
+    agentImage: str(WEBHOOK_SETTING.agentImage, DEFAULT_AGENT_IMAGE),
+    agentResources: {
+      requests: { cpu: str(WEBHOOK_SETTING.agentRequestsCpu, '50m'), memory: str(WEBHOOK_SETTING.agentRequestsMem, '64Mi') },
+      limits: { cpu: str(WEBHOOK_SETTING.agentLimitsCpu, '500m'), memory: str(WEBHOOK_SETTING.agentLimitsMem, '128Mi') },
+    },
+    defaultVault: { namespace: vaultNs, name: vaultName },
+    defaultAuthPath: authMount.startsWith('auth/') ? authMount : `auth/${authMount}`,
+    skipNamespaces: [...SYSTEM_NAMESPACES, operatorNamespace],
+    agentRunAsUser: 100,
+    agentRunAsGroup: 1000,
+    port: int(WEBHOOK_SETTING.port, 9443, 0, 65535),
+    host: str(WEBHOOK_SETTING.host, '0.0.0.0'),
+    certDir: str(WEBHOOK_SETTING.certDir, DEFAULT_CERT_DIR),
+    certReloadIntervalMs: int(WEBHOOK_SETTING.certReloadInterval, 10_000, 100, 3_600_000),
+    selfManagedCerts: bool(WEBHOOK_SETTING.selfManagedCerts, false),
+    certSecretName: str(WEBHOOK_SETTING.certSecretName, 'vault-autopilot-webhook-tls'),
+    configurationName: str(WEBHOOK_SETTING.configurationName, 'vault-autopilot-webhook'),
+    manageConfiguration: bool(WEBHOOK_SETTING.manageConfiguration, true),
+    serviceName: str(WEBHOOK_SETTING.serviceName, 'vault-autopilot-webhook'),
+    servicePort: int(WEBHOOK_SETTING.servicePort, 443, 1, 65535),
+    ...(url ? { url } : {}),
+    failurePolicy: oneOf<FailurePolicy>(WEBHOOK_SETTING.failurePolicy, 'Fail', ['Fail', 'Ignore']),
+    timeoutSeconds: int(WEBHOOK_SETTING.timeoutSeconds, 10, 1, 30),
+    nativeSidecars: oneOf<NativeSidecarMode>(WEBHOOK_SETTING.nativeSidecars, 'auto', ['auto', 'on', 'off']),
+    operatorNamespace,
+    caSyncIntervalMs: int(WEBHOOK_SETTING.caSyncInterval, 60_000, 100, 86_400_000),
+  };
+}
+
+/** Native sidecars (init containers with restartPolicy: Always) are on by default from Kubernetes 1.29. */
+export function supportsNativeSidecars(mode: NativeSidecarMode, version: { major: string; minor: string } | undefined): boolean {
+  if (mode !== 'auto') return mode === 'on';
+  if (!version) return false;
+  const major = Number.parseInt(version.major, 10);
+  const minor = Number.parseInt(version.minor, 10); // "29+" on some distributions
+  return major > 1 || (major === 1 && minor >= 29);
+}
