@@ -70,6 +70,7 @@ export type Intent =
 /** The parts of a `Vault` resource this lifecycle reads. */
 export interface VaultResourceLike {
   metadata?: {
+    uid?: string;
     managedFields?: Array<{ manager?: string; operation?: string }>;
     deletionTimestamp?: Date | string;
   };
@@ -214,10 +215,16 @@ export function fieldManagerFor(namespace: string, name: string): string {
 /**
  * The object applied with the ServiceAccount's field manager. With entries it
  * claims exactly its role and policy; without, it owns nothing, and the API
- * server removes every field only that manager owned.
+ * server removes every field only that manager owned. `uid` (of the resource
+ * as read) is a precondition: an apply would otherwise *create* a `Vault`
+ * deleted in the meantime, and the API server answers 409 instead.
  */
-export function applyConfiguration(target: VaultRef, entries: ServiceAccountEntries | undefined): VaultApplyConfiguration {
-  const metadata = { name: target.name, namespace: target.namespace };
+export function applyConfiguration(
+  target: VaultRef,
+  entries: ServiceAccountEntries | undefined,
+  uid?: string,
+): VaultApplyConfiguration {
+  const metadata = { name: target.name, namespace: target.namespace, ...(uid ? { uid } : {}) };
   if (!entries) return { apiVersion: API_GROUP_VERSION, kind: 'Vault', metadata };
   return {
     apiVersion: API_GROUP_VERSION,
@@ -235,7 +242,7 @@ export function applyConfiguration(target: VaultRef, entries: ServiceAccountEntr
 export interface VaultApplyConfiguration {
   apiVersion: string;
   kind: 'Vault';
-  metadata: { name: string; namespace: string };
+  metadata: { name: string; namespace: string; uid?: string };
   spec?: {
     externalConfig: {
       auth: Array<{ path: string; type: 'kubernetes'; roles: KubernetesAuthRole[] }>;
@@ -315,12 +322,13 @@ export function planServiceAccount(
   const appliedKey = annotationName(settings, ServiceAccountAnnotation.AppliedVault);
   const recorded = sa.metadata?.annotations?.[appliedKey];
 
-  const removals = removalTargets(sa, intent, settings, finalizerName)
-    .filter((ref) => {
-      const vault = vaults.get(formatVaultRef(ref));
-      return vault != null && hasFieldManager(vault, manager);
-    })
-    .map((target) => ({ target, config: applyConfiguration(target, undefined) }));
+  const removals: ServiceAccountPlan['removals'] = [];
+  for (const target of removalTargets(sa, intent, settings, finalizerName)) {
+    const vault = vaults.get(formatVaultRef(target));
+    if (vault && hasFieldManager(vault, manager)) {
+      removals.push({ target, config: applyConfiguration(target, undefined, vault.metadata?.uid) });
+    }
+  }
 
   if (intent.kind === 'unconfigure') {
     return {
@@ -343,7 +351,10 @@ export function planServiceAccount(
     intent,
     finalizer: hasFinalizer ? undefined : 'add',
     removals,
-    apply: missing || inSync ? undefined : { target: intent.target, config: applyConfiguration(intent.target, intent.entries) },
+    apply:
+      missing || inSync
+        ? undefined
+        : { target: intent.target, config: applyConfiguration(intent.target, intent.entries, vault.metadata?.uid) },
     targetMissing: missing ? intent.target : undefined,
     appliedVault: missing || recorded === targetKey ? undefined : targetKey,
     fieldManager: manager,

@@ -42,7 +42,7 @@ function aVaultHolding(sa: ServiceAccountLike, manager = fieldManagerFor(sa.meta
   const entries = desiredEntries(sa.metadata!.namespace!, sa.metadata!.name!, settings);
   const config = applyConfiguration({ namespace: 'vault-system', name: 'vault' }, entries);
   return {
-    metadata: { managedFields: [{ manager: 'kubectl', operation: 'Update' }, { manager, operation: 'Apply' }] },
+    metadata: { uid: 'uid-holding', managedFields: [{ manager: 'kubectl', operation: 'Update' }, { manager, operation: 'Apply' }] },
     spec: {
       externalConfig: {
         auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [{ name: 'hand-written' }, ...config.spec!.externalConfig.auth[0]!.roles.map((r) => ({ ...r }))] }],
@@ -52,7 +52,7 @@ function aVaultHolding(sa: ServiceAccountLike, manager = fieldManagerFor(sa.meta
   };
 }
 
-const emptyVault: VaultResourceLike = { metadata: { managedFields: [{ manager: 'kubectl', operation: 'Update' }] }, spec: {} };
+const emptyVault: VaultResourceLike = { metadata: { uid: 'uid-empty', managedFields: [{ manager: 'kubectl', operation: 'Update' }] }, spec: {} };
 
 test('"true" configures a role bound to exactly this ServiceAccount in the default Vault', (t) => {
   const intent = decideIntent(aServiceAccount(), settings);
@@ -272,4 +272,23 @@ test('deleted target Vault during removal: nothing to remove, finalizer still re
   const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', null]]), FINALIZER);
   t.deepEqual(plan.removals, []);
   t.is(plan.finalizer, 'remove');
+});
+
+test('applies carry the uid of the Vault resource read, so a Vault deleted meanwhile is not re-created', (t) => {
+  const sa = aServiceAccount({
+    finalizers: [FINALIZER],
+    annotations: { [`${P}auto-configure`]: 'true', [`${P}vault`]: 'team/vault', [`${P}applied-vault`]: 'vault-system/vault' },
+  });
+  const plan = planServiceAccount(
+    sa,
+    settings,
+    new Map([
+      ['vault-system/vault', aVaultHolding(sa)],
+      ['team/vault', emptyVault],
+    ]),
+    FINALIZER,
+  );
+  t.is(plan.removals[0]!.config.metadata.uid, 'uid-holding');
+  t.is(plan.apply!.config.metadata.uid, 'uid-empty');
+  t.is(applyConfiguration({ namespace: 'a', name: 'b' }, undefined).metadata.uid, undefined);
 });
