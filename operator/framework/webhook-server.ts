@@ -1,0 +1,297 @@
+// HTTPS server for admission webhooks (AdmissionReview v1). The serving
+// certificate comes from a CertificateSource and is swapped in place with
+// `setSecureContext`, so a rotation never restarts the listener or drops a
+// request: connections already open keep their handshake, new ones get the
+// new certificate.
+
+import { promises as fs } from 'node:fs';
+import * as https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
+import type { AdmissionHandler, AdmissionRequest, AdmissionReview, AdmissionWebhookHost } from './admission.js';
+
+export interface CertificatePair {
+  cert: string;
+  key: string;
+}
+
+/** Where the serving certificate comes from (files, or the self-managed Secret). */
+export interface CertificateSource {
+  /** Resolves with the first valid pair; calls `onChange` with every later one. */
+  start(onChange: (pair: CertificatePair) => void): Promise<CertificatePair>;
+  stop(): Promise<void>;
+}
+
+/** The subset of the framework Logger this file uses (winston's Logger satisfies it). */
+export interface WebhookLog {
+  info(message: string, meta?: Record<string, unknown>): unknown;
+  warn(message: string, meta?: Record<string, unknown>): unknown;
+  error(message: string, meta?: Record<string, unknown>): unknown;
+  debug(message: string, meta?: Record<string, unknown>): unknown;
+}
+
+/** Rejects a mismatched or unparsable pair before it replaces a working one. */
+export function validateCertificatePair(pair: CertificatePair): void {
+  createSecureContext({ cert: pair.cert, key: pair.key });
+}
+
+/**
+ * tls.crt / tls.key in a directory (OLM's and cert-manager's mount), polled
+ * for changes. Kubernetes updates a Secret volume by swapping a symlink, which
+ * inotify-based watchers miss on some filesystems; a stat poll does not.
+ */
+export class FileCertificateSource implements CertificateSource {
+  readonly #certFile: string;
+  readonly #keyFile: string;
+  readonly #intervalMs: number;
+  readonly #log: WebhookLog | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #lastSignature = '';
+
+  constructor(opts: { dir?: string; certFile?: string; keyFile?: string; pollIntervalMs?: number; log?: WebhookLog }) {
+    this.#certFile = opts.certFile ?? join(opts.dir ?? '', 'tls.crt');
+    this.#keyFile = opts.keyFile ?? join(opts.dir ?? '', 'tls.key');
+    this.#intervalMs = opts.pollIntervalMs ?? 10_000;
+    this.#log = opts.log;
+  }
+
+  async start(onChange: (pair: CertificatePair) => void): Promise<CertificatePair> {
+    const first = await this.#read();
+    if (!first) throw new Error(`no serving certificate: cannot read a valid pair from ${this.#certFile} and ${this.#keyFile}`);
+    this.#lastSignature = first.signature;
+    this.#timer = setInterval(() => {
+      void this.#poll(onChange);
+    }, this.#intervalMs);
+    this.#timer.unref();
+    return first.pair;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async #poll(onChange: (pair: CertificatePair) => void): Promise<void> {
+    const next = await this.#read();
+    if (!next || next.signature === this.#lastSignature) return;
+    this.#lastSignature = next.signature;
+    this.#log?.info('webhook serving certificate reloaded from files', { certFile: this.#certFile });
+    onChange(next.pair);
+  }
+
+  /** The pair and a change signature, or undefined when the files are missing or (mid-update) do not match. */
+  async #read(): Promise<{ pair: CertificatePair; signature: string } | undefined> {
+    try {
+      const [cert, key] = await Promise.all([fs.readFile(this.#certFile, 'utf8'), fs.readFile(this.#keyFile, 'utf8')]);
+      const pair = { cert, key };
+      validateCertificatePair(pair);
+      // Content, not mtime: a copy with the same bytes is not a change, and a
+      // same-second rewrite is still seen.
+      return { pair, signature: `${cert.length}:${cert}` };
+    } catch (err) {
+      this.#log?.warn('webhook serving certificate files not usable yet', { certFile: this.#certFile, error: (err as Error).message });
+      return undefined;
+    }
+  }
+}
+
+/** A source whose pair the caller sets (tests, and the self-managed manager). */
+export class StaticCertificateSource implements CertificateSource {
+  #pair: CertificatePair;
+  #onChange: ((pair: CertificatePair) => void) | undefined;
+  constructor(pair: CertificatePair) {
+    this.#pair = pair;
+  }
+  async start(onChange: (pair: CertificatePair) => void): Promise<CertificatePair> {
+    this.#onChange = onChange;
+    return this.#pair;
+  }
+  async stop(): Promise<void> {
+    this.#onChange = undefined;
+  }
+  set(pair: CertificatePair): void {
+    validateCertificatePair(pair);
+    this.#pair = pair;
+    this.#onChange?.(pair);
+  }
+}
+
+export interface WebhookServerOptions {
+  port: number;
+  host?: string;
+  certificates: CertificateSource;
+  log: WebhookLog;
+  /** AdmissionReview bodies larger than this are refused (a Pod is at most ~1.5 MiB in etcd). */
+  maxBodyBytes?: number;
+  /** Called after every review: for metrics. */
+  observe?(sample: { path: string; durationMs: number; allowed: boolean | undefined; patched: boolean }): void;
+}
+
+export class WebhookServer implements AdmissionWebhookHost {
+  readonly #opts: WebhookServerOptions;
+  readonly #handlers = new Map<string, AdmissionHandler>();
+  #server: https.Server | undefined;
+  #serving = false;
+  #port = 0;
+  #certificateVersion = 0;
+
+  constructor(opts: WebhookServerOptions) {
+    this.#opts = opts;
+  }
+
+  register(path: string, handler: AdmissionHandler): void {
+    if (!path.startsWith('/')) throw new Error(`webhook path must start with "/": ${path}`);
+    if (this.#handlers.has(path)) throw new Error(`webhook path ${path} is already registered`);
+    this.#handlers.set(path, handler);
+  }
+
+  async start(): Promise<void> {
+    if (this.#server) return;
+    const first = await this.#opts.certificates.start((pair) => this.#swapCertificate(pair));
+    const server = https.createServer({ cert: first.cert, key: first.key, minVersion: 'TLSv1.2' }, (req, res) => {
+      void this.#serve(req, res);
+    });
+    // The apiserver keeps connections open between reviews.
+    server.keepAliveTimeout = 60_000;
+    server.headersTimeout = 30_000;
+    server.requestTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#opts.port, this.#opts.host ?? '0.0.0.0', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#server = server;
+    this.#port = (server.address() as AddressInfo).port;
+    this.#serving = true;
+    this.#opts.log.info('admission webhook server listening', { port: this.#port, paths: [...this.#handlers.keys()] });
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    this.#serving = false;
+    await this.#opts.certificates.stop();
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 5_000).unref();
+    });
+  }
+
+  isServing(): boolean {
+    return this.#serving;
+  }
+
+  /** The bound port (useful with port 0). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Increments on every certificate swap (tests and metrics). */
+  get certificateVersion(): number {
+    return this.#certificateVersion;
+  }
+
+  #swapCertificate(pair: CertificatePair): void {
+    try {
+      validateCertificatePair(pair);
+      this.#server?.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' });
+      this.#certificateVersion++;
+      this.#opts.log.info('admission webhook serving certificate swapped', { version: this.#certificateVersion });
+    } catch (err) {
+      this.#opts.log.error('rejected a new webhook serving certificate; keeping the current one', { error: (err as Error).message });
+    }
+  }
+
+  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (req.method === 'GET' && path === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    const handler = this.#handlers.get(path);
+    if (!handler) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.writeHead(405, { Allow: 'POST' }).end();
+      return;
+    }
+    const started = performance.now();
+    let review: AdmissionReview;
+    try {
+      review = JSON.parse(await readBody(req, this.#opts.maxBodyBytes ?? 8 * 1024 * 1024)) as AdmissionReview;
+    } catch (err) {
+      res.writeHead(400, { 'Content-Type': 'text/plain' }).end(`bad AdmissionReview: ${(err as Error).message}\n`);
+      return;
+    }
+    const request = review?.request;
+    if (review?.apiVersion !== 'admission.k8s.io/v1' || review.kind !== 'AdmissionReview' || !request?.uid) {
+      res.writeHead(400, { 'Content-Type': 'text/plain' }).end('expected an admission.k8s.io/v1 AdmissionReview with a request\n');
+      return;
+    }
+    let body: AdmissionReview;
+    try {
+      body = toResponse(request, await handler(request));
+    } catch (err) {
+      // An HTTP error lets the apiserver apply the configured failurePolicy
+      // (Fail: refused; Ignore: admitted unmutated) instead of us guessing.
+      this.#opts.log.error('admission handler failed', { path, uid: request.uid, namespace: request.namespace, error: (err as Error).message });
+      res.writeHead(500, { 'Content-Type': 'text/plain' }).end('admission handler failed\n');
+      this.#opts.observe?.({ path, durationMs: performance.now() - started, allowed: undefined, patched: false });
+      return;
+    }
+    const json = JSON.stringify(body);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) }).end(json);
+    const durationMs = performance.now() - started;
+    this.#opts.observe?.({ path, durationMs, allowed: body.response!.allowed, patched: body.response!.patch !== undefined });
+    this.#opts.log.debug('admission reviewed', {
+      path,
+      uid: request.uid,
+      operation: request.operation,
+      namespace: request.namespace,
+      name: request.name,
+      allowed: body.response!.allowed,
+      patched: body.response!.patch !== undefined,
+      durationMs: Math.round(durationMs * 100) / 100,
+    });
+  }
+}
+
+function toResponse(request: AdmissionRequest, decision: Awaited<ReturnType<AdmissionHandler>>): AdmissionReview {
+  const response: NonNullable<AdmissionReview['response']> = { uid: request.uid, allowed: decision.allowed };
+  if (decision.allowed) {
+    if (decision.patch && decision.patch.length > 0) {
+      response.patchType = 'JSONPatch';
+      response.patch = Buffer.from(JSON.stringify(decision.patch)).toString('base64');
+    }
+    if (decision.warnings?.length) response.warnings = decision.warnings;
+  } else {
+    response.status = { code: decision.code ?? 403, message: decision.message };
+  }
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new Error(`body larger than ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

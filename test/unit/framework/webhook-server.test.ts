@@ -1,0 +1,150 @@
+import test from 'ava';
+import * as https from 'node:https';
+import * as tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCertificateAuthority, createServingCertificate, type IssuedPair } from '../../../operator/framework/webhook-certs.js';
+import { FileCertificateSource, StaticCertificateSource, WebhookServer, type WebhookLog } from '../../../operator/framework/webhook-server.js';
+import type { AdmissionReview } from '../../../operator/framework/admission.js';
+
+const silent: WebhookLog = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
+
+function issue(ca: IssuedPair, cn: string): IssuedPair {
+  const now = Date.now();
+  return createServingCertificate({ ca, commonName: cn, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], notBefore: new Date(now - 60_000), notAfter: new Date(now + 3_600_000) });
+}
+function newCa(): IssuedPair {
+  const now = Date.now();
+  return createCertificateAuthority({ commonName: 'test', notBefore: new Date(now - 60_000), notAfter: new Date(now + 3_600_000) });
+}
+
+async function post(port: number, ca: string, path: string, body: unknown, agent?: https.Agent): Promise<{ status: number; body: string; peerCn: string }> {
+  return new Promise((resolve, reject) => {
+    const data = typeof body === 'string' ? body : JSON.stringify(body);
+    const req = https.request(
+      { host: '127.0.0.1', port, path, method: 'POST', ca, agent: agent ?? false, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } },
+      (res) => {
+        const socket = res.socket as tls.TLSSocket;
+        const peer = socket.getPeerCertificate();
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, peerCn: String(peer.subject?.CN ?? '') }));
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+function review(uid: string, object: Record<string, unknown> = {}): AdmissionReview {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      operation: 'CREATE',
+      namespace: 'ns',
+      object,
+    },
+  };
+}
+
+test('serves AdmissionReview v1: patch, denial, handler failure, bad input, unknown path', async (t) => {
+  const ca = newCa();
+  const server = new WebhookServer({ port: 0, host: '127.0.0.1', certificates: new StaticCertificateSource(issue(ca, 'one')), log: silent });
+  server.register('/patch', async () => ({ allowed: true, patch: [{ op: 'add', path: '/metadata/labels', value: { a: 'b' } }], warnings: ['careful'] }));
+  server.register('/deny', async (req) => ({ allowed: false, message: `no for ${req.namespace}` }));
+  server.register('/none', async () => ({ allowed: true, patch: [] }));
+  server.register('/boom', async () => {
+    throw new Error('kaput');
+  });
+  t.throws(() => server.register('/deny', async () => ({ allowed: true })), { message: /already registered/ });
+  t.false(server.isServing());
+  await server.start();
+  t.teardown(() => server.stop());
+  t.true(server.isServing());
+
+  const p = await post(server.port, ca.cert, '/patch', review('u1'));
+  t.is(p.status, 200);
+  const pr = JSON.parse(p.body) as AdmissionReview;
+  t.is(pr.response!.uid, 'u1');
+  t.true(pr.response!.allowed);
+  t.is(pr.response!.patchType, 'JSONPatch');
+  t.deepEqual(JSON.parse(Buffer.from(pr.response!.patch!, 'base64').toString()), [{ op: 'add', path: '/metadata/labels', value: { a: 'b' } }]);
+  t.deepEqual(pr.response!.warnings, ['careful']);
+
+  const d = JSON.parse((await post(server.port, ca.cert, '/deny', review('u2'))).body) as AdmissionReview;
+  t.false(d.response!.allowed);
+  t.deepEqual(d.response!.status, { code: 403, message: 'no for ns' });
+
+  const n = JSON.parse((await post(server.port, ca.cert, '/none', review('u3'))).body) as AdmissionReview;
+  t.true(n.response!.allowed);
+  t.is(n.response!.patch, undefined);
+  t.is(n.response!.patchType, undefined);
+
+  t.is((await post(server.port, ca.cert, '/boom', review('u4'))).status, 500);
+  t.is((await post(server.port, ca.cert, '/patch', '{not json')).status, 400);
+  t.is((await post(server.port, ca.cert, '/patch', { apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: { uid: 'x' } })).status, 400);
+  t.is((await post(server.port, ca.cert, '/nope', review('u5'))).status, 404);
+});
+
+test('a swapped certificate is served to new connections without a restart; open keep-alive connections keep working', async (t) => {
+  const ca = newCa();
+  const source = new StaticCertificateSource(issue(ca, 'first'));
+  const server = new WebhookServer({ port: 0, host: '127.0.0.1', certificates: source, log: silent });
+  server.register('/ok', async () => ({ allowed: true }));
+  await server.start();
+  t.teardown(() => server.stop());
+  const keepAlive = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => keepAlive.destroy());
+
+  t.is((await post(server.port, ca.cert, '/ok', review('a'), keepAlive)).peerCn, 'first');
+  const port = server.port;
+  source.set(issue(ca, 'second'));
+  t.is(server.certificateVersion, 1);
+  t.is(server.port, port);
+  const onOld = await post(server.port, ca.cert, '/ok', review('b'), keepAlive);
+  t.is(onOld.status, 200, 'request on the connection opened before the swap succeeds');
+  t.is((await post(server.port, ca.cert, '/ok', review('c'))).peerCn, 'second');
+  t.throws(() => source.set({ cert: issue(ca, 'x').cert, key: issue(ca, 'y').key }), undefined, 'a mismatched pair is refused');
+  t.is((await post(server.port, ca.cert, '/ok', review('d'))).peerCn, 'second');
+});
+
+test('FileCertificateSource: reloads when tls.crt/tls.key change (atomic rename), ignores a half-written pair', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wh-certs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = newCa();
+  const first = issue(ca, 'from-file-1');
+  writeFileSync(join(dir, 'tls.crt'), first.cert);
+  writeFileSync(join(dir, 'tls.key'), first.key);
+  const server = new WebhookServer({ port: 0, host: '127.0.0.1', certificates: new FileCertificateSource({ dir, pollIntervalMs: 50 }), log: silent });
+  server.register('/ok', async () => ({ allowed: true }));
+  await server.start();
+  t.teardown(() => server.stop());
+  t.is((await post(server.port, ca.cert, '/ok', review('a'))).peerCn, 'from-file-1');
+
+  // Half-written: new cert, old key -> mismatch, must be ignored.
+  const second = issue(ca, 'from-file-2');
+  writeFileSync(join(dir, 'tls.crt'), second.cert);
+  await new Promise((r) => setTimeout(r, 200));
+  t.is((await post(server.port, ca.cert, '/ok', review('b'))).peerCn, 'from-file-1');
+  t.is(server.certificateVersion, 0);
+
+  writeFileSync(join(dir, 'tls.key.tmp'), second.key);
+  renameSync(join(dir, 'tls.key.tmp'), join(dir, 'tls.key'));
+  const deadline = Date.now() + 5_000;
+  while (server.certificateVersion === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.is(server.certificateVersion, 1);
+  const after = await post(server.port, ca.cert, '/ok', review('c'));
+  t.is(after.peerCn, 'from-file-2');
+  t.is(new X509Certificate(second.cert).subject.includes('from-file-2'), true);
+});
+
+test('FileCertificateSource: start fails with a clear message when no files exist', async (t) => {
+  const source = new FileCertificateSource({ dir: '/nonexistent-dir-for-test' });
+  await t.throwsAsync(source.start(() => {}), { message: /no serving certificate: cannot read a valid pair from \/nonexistent-dir-for-test\/tls\.crt/ });
+});
