@@ -1,0 +1,153 @@
+import test from 'ava';
+import yaml from 'js-yaml';
+import { runCli } from '../../../operator/cli/index.js';
+import { nameFromPath } from '../../../operator/cli/seal.js';
+import type { KMSVaultSecret, PartialKMSVaultSecret } from '../../../operator/api/kmsvaultsecret.js';
+import { captureIO, FakeKms } from './fake-kms.js';
+
+const VALUES = ['s3cret-Password!', 'api-token-0123456789'];
+
+function manifestOf(text: string): KMSVaultSecret {
+  return yaml.load(text) as KMSVaultSecret;
+}
+
+test('seal prints a KMSVaultSecret without the values; verify accepts it', async (t) => {
+  const kms = new FakeKms();
+  const io = captureIO(kms);
+  const code = await runCli(
+    ['seal', '--key-id', 'alias/app', '--path', 'secret/team-a/app', '--namespace', 'team-a', '--context', 'team=a', `DB_PASSWORD=${VALUES[0]}`, `API_TOKEN=${VALUES[1]}`],
+    io,
+  );
+  t.is(code, 0, io.err.join(''));
+  const text = io.stdoutText();
+  for (const v of VALUES) t.false(text.includes(v), 'value echoed');
+  const m = manifestOf(text);
+  t.is(m.apiVersion, 'vault.autopilot.dev/v1alpha1');
+  t.is(m.kind, 'KMSVaultSecret');
+  t.deepEqual(m.metadata, { name: 'app', namespace: 'team-a' });
+  t.is(m.spec.path, 'secret/team-a/app');
+  t.deepEqual(m.spec.kvSettings, { engineVersion: 'v2' });
+  t.deepEqual(m.spec.secretContext, { team: 'a' });
+  t.deepEqual(m.spec.secrets!.map((s) => s.key), ['DB_PASSWORD', 'API_TOKEN']);
+  // the ciphertext really decrypts to the value, with the context
+  const blob = Buffer.from(m.spec.secrets![0]!.encryptedSecret!, 'base64');
+  const out = await kms.decrypt({ ciphertext: blob, context: { team: 'a' } });
+  t.is(Buffer.from(out.plaintext).toString(), VALUES[0]);
+
+  const vio = captureIO(kms, { '/m.yaml': text });
+  t.is(await runCli(['verify', '/m.yaml'], vio), 0, vio.stdoutText());
+  t.regex(vio.stdoutText(), /OK {3}KMSVaultSecret\/team-a\/app DB_PASSWORD/);
+  t.regex(vio.stdoutText(), /2 ok, 0 failed/);
+  for (const v of VALUES) t.false(vio.stdoutText().includes(v));
+});
+
+test('seal --from-env-file and stdin, v1, partial', async (t) => {
+  const kms = new FakeKms();
+  const io = captureIO(kms, { '/app.env': 'A=1\nB="two"\n' });
+  t.is(await runCli(['seal', '--key-id', 'k', '--path', 'kv/ns/x', '--engine', 'v1', '--from-env-file', '/app.env'], io), 0);
+  const m = manifestOf(io.stdoutText());
+  t.is(m.spec.kvSettings.engineVersion, 'v1');
+  t.deepEqual(m.spec.secrets!.map((s) => s.key), ['A', 'B']);
+  t.false('namespace' in m.metadata!);
+
+  const pio = captureIO(kms, {}, 'SHARED=x\n');
+  t.is(await runCli(['seal', '--key-id', 'k', '--partial', '--name', 'shared', '--from-env-file', '-'], pio), 0);
+  const p = yaml.load(pio.stdoutText()) as PartialKMSVaultSecret;
+  t.is(p.kind, 'PartialKMSVaultSecret');
+  t.deepEqual(p.spec.secrets!.map((s) => s.key), ['SHARED']);
+  t.false('path' in p.spec);
+});
+
+test('verify reports each failing key with its cause and exits 1', async (t) => {
+  const kms = new FakeKms();
+  const io = captureIO(kms);
+  await runCli(['seal', '--key-id', 'alias/app', '--path', 'secret/ns/app', '--context', 'team=a', 'GOOD=1', 'CTX=2'], io);
+  const m = manifestOf(io.stdoutText());
+  m.spec.secrets![1]!.secretContext = { team: 'b' };
+  m.spec.secrets!.push({ key: 'NOTB64', encryptedSecret: '***' }, { key: 'EMPTY', emptySecret: true });
+  m.spec.includeSecrets = ['elsewhere'];
+  const vio = captureIO(kms, { '/m.yaml': yaml.dump(m) });
+  t.is(await runCli(['verify', '/m.yaml'], vio), 1);
+  const out = vio.stdoutText();
+  t.regex(out, /OK {3}KMSVaultSecret\/app GOOD/);
+  t.regex(out, /FAIL KMSVaultSecret\/app CTX: InvalidCiphertextException: .*encryption context/);
+  t.regex(out, /FAIL KMSVaultSecret\/app NOTB64: .*base64/);
+  t.regex(out, /OK {3}KMSVaultSecret\/app EMPTY: emptySecret/);
+  t.regex(out, /NOTE .*"elsewhere".*not checked/);
+  t.regex(out, /2 ok, 2 failed/);
+});
+
+test('verify --key-id fails keys of another key; partials use the parent context', async (t) => {
+  const kms = new FakeKms();
+  const a = captureIO(kms);
+  await runCli(['seal', '--key-id', 'alias/app', '--path', 'secret/ns/app', '--context', 'team=a', 'MINE=1'], a);
+  const b = captureIO(kms);
+  await runCli(['seal', '--key-id', 'alias/other', '--partial', '--name', 'p', '--context', 'team=a', 'THEIRS=1'], b);
+  const parent = manifestOf(a.stdoutText());
+  parent.spec.includeSecrets = ['p'];
+  const partial = yaml.load(b.stdoutText()) as PartialKMSVaultSecret;
+  delete partial.spec.secretContext; // falls back to the parent's team=a
+  const file = `${yaml.dump(parent)}---\n${yaml.dump(partial)}`;
+  const vio = captureIO(kms, { '/f.yaml': file });
+  t.is(await runCli(['verify', '--key-id', 'alias/app', '/f.yaml'], vio), 1);
+  t.regex(vio.stdoutText(), /OK {3}KMSVaultSecret\/app MINE/);
+  t.regex(vio.stdoutText(), /FAIL KMSVaultSecret\/app THEIRS: .*does not accept/);
+  const all = captureIO(kms, { '/f.yaml': file });
+  t.is(await runCli(['verify', '/f.yaml'], all), 0, all.stdoutText());
+});
+
+test('usage errors exit 2 with a hint, and never echo a value', async (t) => {
+  const kms = new FakeKms();
+  const cases: Array<[string[], RegExp]> = [
+    [['seal', '--path', 'secret/a/b', 'A=1'], /--key-id is required/],
+    [['seal', '--key-id', 'k', 'A=1'], /--path is required/],
+    [['seal', '--key-id', 'k', '--path', 'secret/a/b'], /no values to seal/],
+    [['seal', '--key-id', 'k', '--path', 'secret/a/b', '--engine', 'v3', 'A=1'], /--engine must be v1 or v2/],
+    [['seal', '--key-id', 'k', '--path', 'secret/a/b', 'A=1', 'A=2'], /more than once/],
+    [['seal', '--key-id', 'k', '--path', 'secret/a/b', '--bogus', 'A=1'], /bogus/],
+    [['seal', '--key-id', 'k', '--path', 'secret/a/b', 'hunter2'], /argument 1 .* not KEY=VALUE/],
+    [['verify'], /at least one YAML file/],
+    [['verify', '/nope.yaml'], /cannot read \/nope\.yaml \(ENOENT\)/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+  ];
+  for (const [argv, expected] of cases) {
+    const io = captureIO(kms);
+    t.is(await runCli(argv, io), 2, argv.join(' '));
+    const err = io.err.join('');
+    t.regex(err, expected, argv.join(' '));
+    t.regex(err, /--help/);
+    t.false(err.includes('hunter2'));
+  }
+  t.is(kms.store.size, 0, 'nothing was encrypted');
+});
+
+test('a region is required; flags beat the environment', async (t) => {
+  const kms = new FakeKms();
+  const noRegion = captureIO(kms, {}, '', {});
+  t.is(await runCli(['seal', '--key-id', 'k', '--path', 'secret/a/b', 'A=1'], noRegion), 2);
+  t.regex(noRegion.err.join(''), /region/);
+  const io = captureIO(kms, {}, '', { VAULT_AUTOPILOT_KMS_REGION: 'eu-west-1', VAULT_AUTOPILOT_KMS_ENDPOINT: 'http://env:1' });
+  await runCli(['seal', '--key-id', 'k', '--path', 'secret/a/b', '--endpoint', 'http://flag:2', 'A=1'], io);
+  t.deepEqual(kms.options.at(-1), { region: 'eu-west-1', endpoint: 'http://flag:2' });
+});
+
+test('KMS failures exit 1 with the cause', async (t) => {
+  const kms = new FakeKms();
+  const io = captureIO(kms);
+  t.is(await runCli(['seal', '--key-id', 'alias/missing', '--path', 'secret/a/b', 'A=topsecret'], io), 1);
+  t.regex(io.err.join(''), /encrypting A with alias\/missing failed \(NotFoundException/);
+  t.false(io.err.join('').includes('topsecret'));
+  t.is(io.stdoutText(), '');
+});
+
+test('--help for each command', async (t) => {
+  for (const cmd of [['--help'], ['seal', '--help'], ['verify', '-h']]) {
+    const io = captureIO(new FakeKms());
+    t.is(await runCli(cmd, io), 0);
+    t.regex(io.stdoutText(), /Usage/);
+  }
+});
+
+test('nameFromPath makes a Kubernetes name', (t) => {
+  t.is(nameFromPath('secret/team-a/My_App/'), 'my-app');
+});
