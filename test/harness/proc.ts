@@ -120,7 +120,10 @@ export class ManagedProcess {
         this.record(`[harness] cannot start ${this.command}: ${err.message}\n`);
         finish(null);
       });
-      child.once('exit', (code) => finish(code));
+      child.once('exit', (code, signal) => {
+        if (signal) this.record(`[harness] ${this.name} killed by ${signal}\n`);
+        finish(code);
+      });
     });
   }
 
