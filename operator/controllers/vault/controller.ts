@@ -1,0 +1,673 @@
+// The Vault lifecycle's I/O: gather (Kubernetes objects, Vault seal state,
+// stored keys) -> compute (desired objects, TLS decision, config plan) ->
+// apply -> status. Decisions live in desired-objects.ts, tls.ts,
+// configure.ts and operator/vault/*; this file only moves data.
+import { PatchStrategy, type KubernetesObject, type KubernetesObjectApi, type V1Secret } from '@kubernetes/client-node';
+import { FINALIZER, API_GROUP, API_VERSION } from '../../api/naming.js';
+import {
+  VAULT_KIND,
+  VAULT_PLURAL,
+  VaultConditionType,
+  VaultEventReason,
+  VaultReason,
+  type ManagedRecord,
+  type VaultCondition,
+  type VaultNodeStatus,
+  type VaultResource,
+  type VaultStatus,
+} from '../../api/vault.js';
+import type { Clock } from '../../framework/clock.js';
+import { setConditions, type ConditionUpdate } from '../../framework/conditions.js';
+import type { KubeClients } from '../../framework/kube.js';
+import { errorCode } from '../../framework/kube.js';
+import { errorMessage, markSecret, secret, type Logger, type Secret } from '../../framework/logger.js';
+import { deepEqual } from '../../framework/status.js';
+import { AwsKms } from '../../kms/aws-kms.js';
+import type { Decryptor, Encryptor } from '../../kms/decryptor.js';
+import { VaultClient, VaultError, type VaultAuth } from '../../vault/client.js';
+import { describeError } from '../../vault/config-plan.js';
+import { createOperatorToken, initParameters, initVault, needsRenewal, renewToken, revokeToken, tokenTtl } from '../../vault/init.js';
+import {
+  ROOT_TOKEN_KEY,
+  decodeKeysSecretData,
+  encodeKeysSecretData,
+  hasStoredKeys,
+  kmsContext,
+  unsealNode,
+  type KeyCipher,
+  type StoredKeys,
+} from '../../vault/unseal.js';
+import { configureVault } from './configure.js';
+import {
+  authDelegatorBindingName,
+  caSecretName,
+  containsDesired,
+  desiredObjects,
+  generatedTlsSecretName,
+  operatorTokenSecretName,
+  ownerReference,
+  podAddress,
+  podName,
+  tlsSecretName,
+  unsealKeysSecretName,
+  vaultSize,
+} from './desired-objects.js';
+import type { VaultControllerSettings } from './settings.js';
+import { decideTls, issueTls, thresholdMs, vaultTlsNames } from './tls.js';
+
+export const FIELD_MANAGER = 'vault-autopilot-vault';
+const KMS_KEY_ANNOTATION = `${API_GROUP}/kms-key-id`;
+
+/** The part of the framework's ReconcileContext this controller uses. */
+export interface VaultReconcileContext {
+  log: Logger;
+  kube: KubeClients;
+  clock: Clock;
+  event(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+  patchStatus(status: Record<string, unknown>): Promise<void>;
+}
+
+export interface VaultControllerDeps {
+  settings: VaultControllerSettings;
+  /** KMS for unsealConfig.aws; default AWS KMS in the key's region (endpoint from settings). */
+  kms?: (region: string | undefined) => Encryptor & Decryptor;
+  /** Observe every VaultClient made (tests sum their stats to prove zero writes). */
+  onVaultClient?: (client: VaultClient) => void;
+  /** Observe every Kubernetes write this controller makes (tests count them). */
+  onKubeWrite?: (what: string) => void;
+}
+
+/** A node the operator talks to: a managed pod or the adopted Vault. */
+interface VaultNode {
+  name: string;
+  address: string;
+}
+
+interface Gathered {
+  nodes: VaultNode[];
+  caCert?: string;
+  keysSecret?: V1Secret;
+}
+
+/** Thrown to end a reconcile with conditions already decided. */
+class ReconcileStop extends Error {
+  constructor(
+    readonly updates: ConditionUpdate[],
+    message: string,
+    readonly retry: boolean,
+  ) {
+    super(message);
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return errorCode(err) === 404;
+}
+
+/** Where clients reach a Vault resource: for the webhook and for other lifecycles. */
+export function vaultEndpoint(vault: VaultResource): { address: string; caSecretName?: string; caCert?: string } {
+  const name = vault.metadata!.name!;
+  const namespace = vault.metadata!.namespace!;
+  if (vault.spec.external) {
+    return {
+      address: vault.spec.external.address,
+      ...(vault.spec.external.caSecret ? { caSecretName: vault.spec.external.caSecret } : {}),
+      ...(vault.spec.external.caCert ? { caCert: vault.spec.external.caCert } : {}),
+    };
+  }
+  return { address: `https://${name}.${namespace}.svc:8200`, caSecretName: tlsSecretName(vault) };
+}
+
+export class VaultController {
+  private readonly nodeClients = new Map<string, VaultClient>();
+  private readonly configClients = new Map<string, VaultClient>();
+
+  constructor(private readonly deps: VaultControllerDeps) {}
+
+  // ---------------------------------------------------------------- reconcile
+
+  async reconcile(vault: VaultResource, ctx: VaultReconcileContext): Promise<{ requeueAfterMs?: number } | void> {
+    const generation = vault.metadata?.generation;
+    const status: VaultStatus = { ...(vault.status ?? {}) };
+    status.mode = vault.spec.external ? 'external' : 'managed';
+    const updates: ConditionUpdate[] = [];
+    let requeueAfterMs: number | undefined;
+    let failure: unknown;
+    try {
+      const gathered = await this.gather(vault, ctx, status);
+      const result = await this.converge(vault, ctx, gathered, status, updates);
+      requeueAfterMs = result.requeueAfterMs;
+    } catch (err) {
+      if (err instanceof ReconcileStop) {
+        updates.push(...err.updates);
+        if (err.retry) requeueAfterMs = this.deps.settings.sealedRecheckMs;
+      } else {
+        failure = err;
+        const unreachable = err instanceof VaultError && err.unreachable;
+        const reason = unreachable ? VaultReason.VaultUnreachable : err instanceof VaultError ? VaultReason.NotAuthorized : VaultReason.KubernetesError;
+        updates.push({ type: VaultConditionType.Ready, status: 'False', reason, message: errorMessage(err) });
+      }
+    }
+    await this.writeStatus(vault, ctx, status, updates, generation);
+    if (failure) {
+      await ctx.event('Warning', VaultEventReason.ReconcileFailed, errorMessage(failure));
+      throw failure; // the framework logs it and retries with backoff
+    }
+    return requeueAfterMs ? { requeueAfterMs } : undefined;
+  }
+
+  /** Conditions -> Ready, then one status write (skipped by the framework when nothing changed). */
+  private async writeStatus(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus, updates: ConditionUpdate[], generation: number | undefined): Promise<void> {
+    const now = ctx.clock.now();
+    let conditions = setConditions(vault.status?.conditions, updates.map((u) => ({ ...u, ...(generation !== undefined ? { observedGeneration: generation } : {}) })), now);
+    if (!updates.some((u) => u.type === VaultConditionType.Ready)) {
+      conditions = setConditions(conditions, [{ ...readiness(conditions), ...(generation !== undefined ? { observedGeneration: generation } : {}) }], now);
+    }
+    const next: VaultStatus = { ...status, conditions: conditions as VaultCondition[] };
+    if (generation !== undefined) next.observedGeneration = generation;
+    if (deepEqual(JSON.parse(JSON.stringify(next)), vault.status ?? {})) return;
+    await ctx.patchStatus(next as unknown as Record<string, unknown>);
+    vault.status = next;
+  }
+
+  // ------------------------------------------------------------------ gather
+
+  private async gather(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus): Promise<Gathered> {
+    const name = vault.metadata!.name!;
+    const namespace = vault.metadata!.namespace!;
+    const keysSecret = await this.readSecret(ctx, namespace, unsealKeysSecretName(vault));
+    if (vault.spec.external) {
+      let caCert = vault.spec.external.caCert;
+      if (!caCert && vault.spec.external.caSecret) {
+        const ca = await this.readSecret(ctx, namespace, vault.spec.external.caSecret);
+        if (!ca?.data?.['ca.crt']) {
+          throw new ReconcileStop(
+            [{ type: VaultConditionType.Ready, status: 'False', reason: VaultReason.InvalidSpec, message: `Secret ${vault.spec.external.caSecret} has no ca.crt` }],
+            'missing CA',
+            true,
+          );
+        }
+        caCert = Buffer.from(ca.data['ca.crt'], 'base64').toString('utf8');
+      }
+      return { nodes: [{ name: 'external', address: vault.spec.external.address }], ...(caCert ? { caCert } : {}), ...(keysSecret ? { keysSecret } : {}) };
+    }
+    const caCert = await this.ensureManagedObjects(vault, ctx, status);
+    const nodes = Array.from({ length: vaultSize(vault) }, (_, i) => ({ name: podName(name, i), address: podAddress(name, namespace, i) }));
+    return { nodes, ...(caCert ? { caCert } : {}), ...(keysSecret ? { keysSecret } : {}) };
+  }
+
+  // ----------------------------------------------------------------- managed
+
+  /** StatefulSet, Services, config, RBAC, PDB and TLS. Returns the CA clients use. */
+  private async ensureManagedObjects(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus): Promise<string | undefined> {
+    const objects = ctx.kube.objects;
+    const caCert = await this.ensureTls(vault, ctx, status);
+    for (const desired of desiredObjects(vault, this.deps.settings.defaultImage)) {
+      // a ServiceAccount may be shared or pre-created: create it, never take it over
+      await this.ensureObject(objects, desired, desired.kind === 'ServiceAccount');
+    }
+    return caCert;
+  }
+
+  private async ensureObject(objects: KubernetesObjectApi, desired: KubernetesObject, createOnly: boolean): Promise<void> {
+    let actual: KubernetesObject | undefined;
+    try {
+      actual = await objects.read({ apiVersion: desired.apiVersion!, kind: desired.kind!, metadata: { name: desired.metadata!.name!, namespace: desired.metadata!.namespace! } } as KubernetesObject & { metadata: { name: string; namespace: string } });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (actual && (createOnly || containsDesired(desired, actual))) return;
+    this.deps.onKubeWrite?.(`${actual ? 'apply' : 'create'} ${desired.kind}/${desired.metadata!.name}`);
+    await objects.patch(desired, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+  }
+
+  private async ensureTls(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus): Promise<string | undefined> {
+    const name = vault.metadata!.name!;
+    const namespace = vault.metadata!.namespace!;
+    if (vault.spec.existingTlsSecretName) {
+      const existing = await this.readSecret(ctx, namespace, vault.spec.existingTlsSecretName);
+      delete status.tlsNotAfter;
+      return existing?.data?.['ca.crt'] ? Buffer.from(existing.data['ca.crt'], 'base64').toString('utf8') : undefined;
+    }
+    const caSecret = await this.readSecret(ctx, namespace, caSecretName(name));
+    const tlsSecret = await this.readSecret(ctx, namespace, generatedTlsSecretName(name));
+    const text = (s: V1Secret | undefined, key: string) => (s?.data?.[key] ? Buffer.from(s.data[key], 'base64').toString('utf8') : undefined);
+    const stored = {
+      ca: { cert: text(caSecret, 'tls.crt'), key: text(caSecret, 'tls.key') },
+      serving: { cert: text(tlsSecret, 'tls.crt'), key: text(tlsSecret, 'tls.key'), caCert: text(tlsSecret, 'ca.crt') },
+    };
+    const names = vaultTlsNames(name, namespace, vault.spec.tlsAdditionalHosts);
+    const now = ctx.clock.now();
+    const decision = decideTls(stored, names, now, thresholdMs(vault.spec.tlsExpiryThreshold));
+    if (decision.action === 'keep') {
+      status.tlsNotAfter = decision.notAfter.toISOString();
+      return stored.ca.cert;
+    }
+    const existingCa = !decision.newCa && stored.ca.cert && stored.ca.key ? { cert: stored.ca.cert, key: stored.ca.key } : undefined;
+    const issued = issueTls(name, names, existingCa, { now, caValidityDays: this.deps.settings.caValidityDays, certValidityDays: this.deps.settings.certValidityDays });
+    markSecret(issued.ca.key);
+    markSecret(issued.serving.key);
+    const owner = [ownerReference(vault)];
+    if (decision.newCa) {
+      await this.writeSecret(ctx, caSecret, {
+        metadata: { name: caSecretName(name), namespace, ownerReferences: owner },
+        type: 'kubernetes.io/tls',
+        data: { 'tls.crt': b64(issued.ca.cert), 'tls.key': b64(issued.ca.key) },
+      });
+    }
+    await this.writeSecret(ctx, tlsSecret, {
+      metadata: { name: generatedTlsSecretName(name), namespace, ownerReferences: owner },
+      type: 'kubernetes.io/tls',
+      data: { 'ca.crt': b64(issued.ca.cert), 'tls.crt': b64(issued.serving.cert), 'tls.key': b64(issued.serving.key) },
+    });
+    const notAfter = new Date(now.getTime() + this.deps.settings.certValidityDays * 86_400_000);
+    status.tlsNotAfter = notAfter.toISOString();
+    await ctx.event('Normal', VaultEventReason.TlsRenewed, `issued serving certificate in Secret ${generatedTlsSecretName(name)} (${decision.reason})`);
+    return issued.ca.cert;
+  }
+
+  // ---------------------------------------------------------------- converge
+
+  private async converge(
+    vault: VaultResource,
+    ctx: VaultReconcileContext,
+    gathered: Gathered,
+    status: VaultStatus,
+    updates: ConditionUpdate[],
+  ): Promise<{ requeueAfterMs?: number }> {
+    const namespace = vault.metadata!.namespace!;
+    const keysName = unsealKeysSecretName(vault);
+    const params = initParameters(vault.spec.unsealConfig);
+    if ('error' in params) {
+      throw new ReconcileStop([{ type: VaultConditionType.Initialized, status: 'Unknown', reason: VaultReason.InvalidSpec, message: params.error }], params.error, false);
+    }
+    const cipher = this.cipher(vault);
+
+    // seal state of every node
+    const nodeStates = await Promise.all(gathered.nodes.map((n) => this.nodeState(n, gathered.caCert)));
+    status.nodes = nodeStates.map((s) => s.status);
+    const reachable = nodeStates.filter((s) => s.status.reachable);
+    if (reachable.length === 0) {
+      status.sealed = true;
+      const message = `no Vault node answers (${gathered.nodes.map((n) => n.address).join(', ')})`;
+      throw new ReconcileStop(
+        [
+          { type: VaultConditionType.Initialized, status: 'Unknown', reason: VaultReason.VaultUnreachable, message },
+          { type: VaultConditionType.Unsealed, status: 'Unknown', reason: VaultReason.VaultUnreachable, message },
+        ],
+        message,
+        true,
+      );
+    }
+
+    // initialise: the first node that answers uninitialised, if no node is initialised
+    let keysSecret = gathered.keysSecret;
+    if (!reachable.some((s) => s.status.initialized)) {
+      const first = reachable[0]!;
+      if (hasStoredKeys(keysSecret?.data)) {
+        const message = `Vault at ${first.node.address} is not initialised but Secret ${keysName} already holds unseal keys; the operator will not overwrite them. Move the Secret away (or set unsealConfig.kubernetes.secretName) to initialise a new Vault.`;
+        throw new ReconcileStop([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.InitFailed, message }], message, true);
+      }
+      keysSecret = await this.initialise(vault, ctx, first.node, gathered.caCert, params, cipher, keysSecret);
+      first.status.initialized = true;
+    }
+    status.initialized = true;
+    updates.push({ type: VaultConditionType.Initialized, status: 'True', reason: VaultReason.Initialized, message: 'Vault is initialised' });
+
+    // unseal every sealed node
+    const stored = hasStoredKeys(keysSecret?.data) ? await decodeKeysSecretData(keysSecret!.data, cipher) : undefined;
+    const sealed: string[] = [];
+    for (const state of nodeStates) {
+      if (!state.status.reachable || !state.status.sealed) continue;
+      if (!stored) {
+        sealed.push(state.node.name);
+        continue;
+      }
+      const outcome = await unsealNode(this.nodeClient(state.node.address, gathered.caCert), stored.keys);
+      state.status.sealed = outcome.sealed;
+      state.status.initialized = outcome.status.initialized;
+      if (outcome.sealed) sealed.push(state.node.name);
+      else await ctx.event('Normal', VaultEventReason.Unsealed, `unsealed ${state.node.name} (${state.node.address})`);
+    }
+    status.nodes = nodeStates.map((s) => s.status);
+    const unreachable = nodeStates.filter((s) => !s.status.reachable).map((s) => s.node.name);
+    status.sealed = sealed.length > 0 || unreachable.length > 0;
+    status.leader = await this.leader(nodeStates.filter((s) => s.status.reachable && !s.status.sealed), gathered.caCert);
+    if (!status.leader) delete status.leader;
+    if (sealed.length) {
+      const reason = stored ? VaultReason.Sealed : VaultReason.UnsealKeysMissing;
+      const message = stored
+        ? `sealed: ${sealed.join(', ')}; unsealing did not complete`
+        : `sealed: ${sealed.join(', ')}, and Secret ${keysName} in ${namespace} holds no unseal keys`;
+      if (!stored) await ctx.event('Warning', VaultEventReason.ReconcileFailed, message);
+      throw new ReconcileStop(
+        [
+          { type: VaultConditionType.Unsealed, status: 'False', reason, message },
+          { type: VaultConditionType.Configured, status: 'False', reason: VaultReason.WaitingForUnseal, message: 'waiting until Vault is unsealed' },
+        ],
+        message,
+        true,
+      );
+    }
+    updates.push(
+      unreachable.length
+        ? { type: VaultConditionType.Unsealed, status: 'Unknown', reason: VaultReason.VaultUnreachable, message: `unreachable: ${unreachable.join(', ')}; the others are unsealed` }
+        : { type: VaultConditionType.Unsealed, status: 'True', reason: VaultReason.Unsealed, message: `${nodeStates.length} of ${nodeStates.length} nodes unsealed` },
+    );
+
+    // the operator's own access, then the configuration
+    const active = nodeStates.find((s) => s.status.name === status.leader) ?? nodeStates.find((s) => s.status.reachable && !s.status.sealed)!;
+    const client = await this.operatorAccess(vault, ctx, active.node.address, gathered.caCert, stored, params.storeRootToken);
+    await this.configure(vault, ctx, client, status, updates);
+    return unreachable.length ? { requeueAfterMs: this.deps.settings.sealedRecheckMs } : {};
+  }
+
+  private async nodeState(node: VaultNode, caCert: string | undefined): Promise<{ node: VaultNode; status: VaultNodeStatus }> {
+    try {
+      const seal = await this.nodeClient(node.address, caCert).sealStatus();
+      return { node, status: { name: node.name, address: node.address, reachable: true, initialized: seal.initialized, sealed: seal.sealed } };
+    } catch (err) {
+      if (err instanceof VaultError && err.unreachable) return { node, status: { name: node.name, address: node.address, reachable: false } };
+      throw err;
+    }
+  }
+
+  private async leader(states: Array<{ node: VaultNode }>, caCert: string | undefined): Promise<string | undefined> {
+    for (const state of states) {
+      try {
+        const res = await this.nodeClient(state.node.address, caCert).request<{ ha_enabled?: boolean; is_self?: boolean }>('GET', 'sys/leader', undefined, { token: null });
+        if (!res.data.ha_enabled || res.data.is_self) return state.node.name;
+      } catch {
+        // a node that cannot say is not the leader
+      }
+    }
+    return undefined;
+  }
+
+  private cipher(vault: VaultResource): KeyCipher | undefined {
+    const aws = vault.spec.unsealConfig?.aws;
+    if (!aws) return undefined;
+    const kms = this.deps.kms
+      ? this.deps.kms(aws.kmsRegion ?? this.deps.settings.kms.region)
+      : new AwsKms({ region: aws.kmsRegion ?? this.deps.settings.kms.region, ...(this.deps.settings.kms.endpoint ? { endpoint: this.deps.settings.kms.endpoint } : {}) });
+    return { kms, keyId: aws.kmsKeyId, context: kmsContext(vault.metadata!.namespace!, vault.metadata!.name!) };
+  }
+
+  /**
+   * sys/init, with the keys Secret created empty BEFORE the call: if the
+   * operator may not write it, nothing is initialised and no key is lost.
+   * The root token is stored too until the operator's own token exists
+   * (so a crash in between never locks the operator out); it is removed and
+   * revoked afterwards unless storeRootToken.
+   */
+  private async initialise(
+    vault: VaultResource,
+    ctx: VaultReconcileContext,
+    node: VaultNode,
+    caCert: string | undefined,
+    params: { secretShares: number; secretThreshold: number },
+    cipher: KeyCipher | undefined,
+    existing: V1Secret | undefined,
+  ): Promise<V1Secret> {
+    const namespace = vault.metadata!.namespace!;
+    const keysName = unsealKeysSecretName(vault);
+    const annotations = cipher ? { [KMS_KEY_ANNOTATION]: cipher.keyId } : undefined;
+    // no owner reference: the keys must outlive the resource
+    const placeholder = existing ?? (await this.writeSecret(ctx, undefined, { metadata: { name: keysName, namespace, ...(annotations ? { annotations } : {}) }, type: 'Opaque', data: {} }));
+    const result = await initVault(this.nodeClient(node.address, caCert), { ...params, storeRootToken: true });
+    const data = await encodeKeysSecretData({ keys: result.keys, rootToken: result.rootToken }, cipher);
+    let saved: V1Secret | undefined;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 5 && !saved; attempt++) {
+      try {
+        const current = attempt === 0 ? placeholder : await this.readSecret(ctx, namespace, keysName);
+        saved = await this.writeSecret(ctx, current, { metadata: { name: keysName, namespace, ...(annotations ? { annotations } : {}) }, type: 'Opaque', data });
+      } catch (err) {
+        lastError = err;
+        await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+      }
+    }
+    if (!saved) throw new Error(`Vault was initialised but the unseal keys could not be stored in Secret ${keysName}: ${errorMessage(lastError)}`);
+    await ctx.event(
+      'Normal',
+      VaultEventReason.Initialized,
+      `initialised ${node.address} with ${params.secretShares} key shares (threshold ${params.secretThreshold}); keys stored in Secret ${keysName}${cipher ? ' encrypted with KMS' : ''}`,
+    );
+    ctx.log.info('vault initialised', { vault: `${namespace}/${vault.metadata!.name}`, secret: keysName });
+    return saved;
+  }
+
+  /**
+   * A client the operator may configure Vault with. In order: spec.external.auth;
+   * the operator token kept in `<name>-operator-token`; bootstrapping that token
+   * with a stored root token. The root token is revoked and removed once the
+   * operator token exists, unless storeRootToken.
+   */
+  private async operatorAccess(
+    vault: VaultResource,
+    ctx: VaultReconcileContext,
+    address: string,
+    caCert: string | undefined,
+    stored: StoredKeys | undefined,
+    storeRootToken: boolean,
+  ): Promise<VaultClient> {
+    const name = vault.metadata!.name!;
+    const namespace = vault.metadata!.namespace!;
+    const external = vault.spec.external?.auth;
+    if (external?.method === 'kubernetes') {
+      return this.configClient(address, caCert, { method: 'kubernetes', role: external.role, ...(external.mountPath ? { mountPath: external.mountPath } : {}) }, `k8s:${external.mountPath ?? 'kubernetes'}:${external.role}`);
+    }
+    if (external?.method === 'token') {
+      const ref = await this.readSecret(ctx, namespace, external.tokenSecretRef.name);
+      const raw = ref?.data?.[external.tokenSecretRef.key ?? 'token'];
+      if (!raw) throw this.notAuthorized(`Secret ${external.tokenSecretRef.name} has no key ${external.tokenSecretRef.key ?? 'token'}`);
+      const token = Buffer.from(raw, 'base64').toString('utf8').trim();
+      markSecret(token);
+      return this.configClient(address, caCert, { method: 'token', token }, token);
+    }
+
+    const nodeClient = this.nodeClient(address, caCert);
+    const tokenSecret = await this.readSecret(ctx, namespace, operatorTokenSecretName(name));
+    let token: Secret | undefined;
+    if (tokenSecret?.data?.token) {
+      const value = Buffer.from(tokenSecret.data.token, 'base64').toString('utf8');
+      markSecret(value);
+      token = secret(value);
+      const ttl = await tokenTtl(nodeClient, token);
+      if (!ttl.valid) token = undefined;
+      else if (needsRenewal(ttl.ttl, ttl.period)) await renewToken(nodeClient, token);
+    }
+    if (!token) {
+      if (!stored?.rootToken) {
+        throw this.notAuthorized(
+          `the operator has no valid token for this Vault: put one in Secret ${operatorTokenSecretName(name)} (key token) or set spec.external.auth`,
+        );
+      }
+      token = await createOperatorToken(nodeClient, stored.rootToken);
+      await this.writeSecret(ctx, tokenSecret, {
+        metadata: { name: operatorTokenSecretName(name), namespace, ownerReferences: [ownerReference(vault)] },
+        type: 'Opaque',
+        data: { token: b64(token.reveal()) },
+      });
+      ctx.log.info('operator token created', { vault: `${namespace}/${name}` });
+    }
+    if (stored?.rootToken && !storeRootToken) {
+      await revokeToken(nodeClient, stored.rootToken);
+      const keysSecret = await this.readSecret(ctx, namespace, unsealKeysSecretName(vault));
+      if (keysSecret?.data?.[ROOT_TOKEN_KEY]) {
+        const data = { ...keysSecret.data };
+        delete data[ROOT_TOKEN_KEY];
+        await this.writeSecret(ctx, keysSecret, { ...keysSecret, data });
+      }
+      delete stored.rootToken;
+      await ctx.event('Normal', VaultEventReason.RootTokenRevoked, 'revoked the root token; the operator uses its own token (storeRootToken is false)');
+    }
+    return this.configClient(address, caCert, { method: 'token', token: token.reveal() }, token.reveal());
+  }
+
+  private notAuthorized(message: string): ReconcileStop {
+    return new ReconcileStop([{ type: VaultConditionType.Configured, status: 'False', reason: VaultReason.NotAuthorized, message }], message, true);
+  }
+
+  private async configure(vault: VaultResource, ctx: VaultReconcileContext, client: VaultClient, status: VaultStatus, updates: ConditionUpdate[]): Promise<void> {
+    const cluster = {
+      ...(this.deps.settings.kubernetesHost ? { kubernetesHost: this.deps.settings.kubernetesHost } : {}),
+      ...(this.deps.settings.kubernetesCaCert ? { kubernetesCaCert: this.deps.settings.kubernetesCaCert } : {}),
+    };
+    const saveRecord = async (record: ManagedRecord) => {
+      status.managed = record;
+      // written at once (not with the final status) so a crash cannot lose it
+      await ctx.patchStatus({ managed: record });
+      vault.status = { ...(vault.status ?? {}), managed: record };
+    };
+    let outcome;
+    try {
+      outcome = await configureVault(client, vault.spec.externalConfig, cluster, vault.status?.managed, saveRecord);
+    } catch (err) {
+      if (err instanceof VaultError && !err.unreachable && (err.status === 403 || err.status === 401)) {
+        throw this.notAuthorized(`Vault refused the operator's token: ${describeError(err)}`);
+      }
+      throw err;
+    }
+    status.managed = outcome.record;
+    for (const change of outcome.result.applied) {
+      await ctx.event('Normal', VaultEventReason.ConfigChanged, change.summary);
+      ctx.log.info('vault config changed', { vault: `${vault.metadata!.namespace}/${vault.metadata!.name}`, change: change.summary });
+    }
+    const issues = [
+      ...outcome.plan.problems.map((p) => `${p.concern} ${p.id}: ${p.message}`),
+      ...outcome.result.failed.map((f) => `${f.change.concern} ${f.change.id}: ${f.error}`),
+    ];
+    if (issues.length) {
+      const message = `${issues.length} entr${issues.length === 1 ? 'y' : 'ies'} not applied (the rest is): ${issues.join('; ')}`;
+      await ctx.event('Warning', VaultEventReason.ConfigInvalid, message);
+      updates.push({ type: VaultConditionType.Configured, status: 'False', reason: VaultReason.InvalidEntries, message });
+      return;
+    }
+    const record = outcome.record;
+    const count = (k: keyof ManagedRecord) => record[k]?.length ?? 0;
+    updates.push({
+      type: VaultConditionType.Configured,
+      status: 'True',
+      reason: VaultReason.Applied,
+      message: `externalConfig applied: ${count('policies')} policies, ${count('auth')} auth methods, ${count('roles')} roles, ${count('secrets')} secret engines, ${count('audit')} audit devices`,
+    });
+  }
+
+  // ---------------------------------------------------------------- finalize
+
+  async finalize(vault: VaultResource, ctx: VaultReconcileContext): Promise<void> {
+    const name = vault.metadata!.name!;
+    const namespace = vault.metadata!.namespace!;
+    if (!vault.spec.external) {
+      try {
+        this.deps.onKubeWrite?.(`delete ClusterRoleBinding/${authDelegatorBindingName(namespace, name)}`);
+        await ctx.kube.rbac.deleteClusterRoleBinding({ name: authDelegatorBindingName(namespace, name) });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    const keysName = unsealKeysSecretName(vault);
+    const keys = await this.readSecret(ctx, namespace, keysName);
+    if (keys) {
+      if (vault.spec.deleteUnsealKeysOnDelete) {
+        this.deps.onKubeWrite?.(`delete Secret/${keysName}`);
+        await ctx.kube.core.deleteNamespacedSecret({ name: keysName, namespace });
+        await ctx.event('Warning', VaultEventReason.UnsealKeysDeleted, `deleted Secret ${keysName} with the unseal keys (deleteUnsealKeysOnDelete is true)`);
+      } else {
+        await ctx.event('Warning', VaultEventReason.UnsealKeysKept, `kept Secret ${keysName} with the unseal keys; delete it by hand once the Vault data is gone`);
+      }
+    }
+    for (const [key] of this.configClients) if (key.startsWith(`${namespace}/${name}`)) this.configClients.delete(key);
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private nodeClient(address: string, caCert: string | undefined): VaultClient {
+    const key = `${address}|${caCert ?? ''}`;
+    let client = this.nodeClients.get(key);
+    if (!client) {
+      client = new VaultClient({ address, ...(caCert ? { caCert } : {}), auth: { method: 'token' } });
+      this.nodeClients.set(key, client);
+      this.deps.onVaultClient?.(client);
+    }
+    return client;
+  }
+
+  private configClient(address: string, caCert: string | undefined, auth: VaultAuth, identity: string): VaultClient {
+    const key = `${address}|${caCert ?? ''}|${identity}`;
+    let client = this.configClients.get(key);
+    if (!client) {
+      client = new VaultClient({ address, ...(caCert ? { caCert } : {}), auth });
+      this.configClients.set(key, client);
+      this.deps.onVaultClient?.(client);
+    }
+    return client;
+  }
+
+  private async readSecret(ctx: VaultReconcileContext, namespace: string, name: string): Promise<V1Secret | undefined> {
+    try {
+      return await ctx.kube.core.readNamespacedSecret({ name, namespace });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Create, or replace the current version (optimistic concurrency through resourceVersion). */
+  private async writeSecret(ctx: VaultReconcileContext, current: V1Secret | undefined, body: V1Secret): Promise<V1Secret> {
+    const namespace = body.metadata!.namespace!;
+    const name = body.metadata!.name!;
+    const full: V1Secret = { apiVersion: 'v1', kind: 'Secret', ...body };
+    this.deps.onKubeWrite?.(`${current ? 'replace' : 'create'} Secret/${name}`);
+    if (!current) return ctx.kube.core.createNamespacedSecret({ namespace, body: full });
+    full.metadata = { ...current.metadata, ...body.metadata };
+    return ctx.kube.core.replaceNamespacedSecret({ name, namespace, body: full });
+  }
+}
+
+function b64(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64');
+}
+
+/** Ready follows the other three conditions; the first one not True explains why. */
+export function readiness(conditions: readonly VaultCondition[] | readonly { type: string; status: string; reason: string; message: string }[]): ConditionUpdate {
+  for (const type of [VaultConditionType.Initialized, VaultConditionType.Unsealed, VaultConditionType.Configured]) {
+    const c = conditions.find((x) => x.type === type);
+    if (!c) return { type: VaultConditionType.Ready, status: 'False', reason: VaultReason.Pending, message: `${type} not yet known` };
+    if (c.status !== 'True') return { type: VaultConditionType.Ready, status: 'False', reason: VaultReason.NotReady, message: `${type}: ${c.message}` };
+  }
+  return { type: VaultConditionType.Ready, status: 'True', reason: VaultReason.Ready, message: 'Vault is initialised, unsealed and configured' };
+}
+
+/** What the framework's ControllerSpec needs from us (structural, see operator/README.md). */
+export interface ControllerHost {
+  registerController(spec: {
+    kind: string;
+    group: string;
+    version: string;
+    plural: string;
+    namespace?: string;
+    finalizer?: string;
+    reconcile(obj: VaultResource, ctx: VaultReconcileContext): Promise<{ requeueAfterMs?: number } | void>;
+    finalize?(obj: VaultResource, ctx: VaultReconcileContext): Promise<void>;
+    resyncPeriodMs?: number;
+  }): Promise<void>;
+}
+
+/** Registers the Vault lifecycle on the operator; call from the operator's init(). */
+export async function registerVaultController(operator: ControllerHost, deps: VaultControllerDeps): Promise<VaultController> {
+  const controller = new VaultController(deps);
+  await operator.registerController({
+    kind: VAULT_KIND,
+    group: API_GROUP,
+    version: API_VERSION,
+    plural: VAULT_PLURAL,
+    ...(deps.settings.namespace ? { namespace: deps.settings.namespace } : {}),
+    finalizer: FINALIZER,
+    reconcile: (obj, ctx) => controller.reconcile(obj, ctx),
+    finalize: (obj, ctx) => controller.finalize(obj, ctx),
+    resyncPeriodMs: deps.settings.resyncPeriodMs,
+  });
+  return controller;
+}

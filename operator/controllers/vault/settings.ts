@@ -1,0 +1,90 @@
+// Settings of the Vault lifecycle, parsed from VAULT_AUTOPILOT_* variables.
+import { readFileSync } from 'node:fs';
+
+export const VaultControllerEnv = {
+  kubernetesHost: 'VAULT_AUTOPILOT_KUBERNETES_HOST',
+  kubernetesCa: 'VAULT_AUTOPILOT_KUBERNETES_CA',
+  kubernetesCaFile: 'VAULT_AUTOPILOT_KUBERNETES_CA_FILE',
+  resyncSeconds: 'VAULT_AUTOPILOT_VAULT_RESYNC_SECONDS',
+  sealedRecheckSeconds: 'VAULT_AUTOPILOT_VAULT_SEALED_RECHECK_SECONDS',
+  defaultImage: 'VAULT_AUTOPILOT_VAULT_IMAGE',
+  caValidityDays: 'VAULT_AUTOPILOT_VAULT_TLS_CA_DAYS',
+  certValidityDays: 'VAULT_AUTOPILOT_VAULT_TLS_CERT_DAYS',
+  watchNamespace: 'VAULT_AUTOPILOT_VAULT_NAMESPACE',
+  kmsRegion: 'VAULT_AUTOPILOT_KMS_REGION',
+  kmsEndpoint: 'VAULT_AUTOPILOT_KMS_ENDPOINT',
+} as const;
+
+const IN_CLUSTER_CA = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
+
+export interface VaultControllerSettings {
+  /** Default kubernetes_host of `kubernetes` auth methods. */
+  kubernetesHost?: string;
+  /** Default kubernetes_ca_cert of `kubernetes` auth methods (PEM). */
+  kubernetesCaCert?: string;
+  /** Every Vault resource is reconciled this often, undoing drift. */
+  resyncPeriodMs: number;
+  /** How soon a sealed or unreachable Vault is looked at again. */
+  sealedRecheckMs: number;
+  defaultImage: string;
+  caValidityDays: number;
+  certValidityDays: number;
+  /** Watch only this namespace (default: all). */
+  namespace?: string;
+  kms: { region?: string; endpoint?: string };
+}
+
+type Env = Record<string, string | undefined>;
+
+function positive(env: Env, key: string, fallback: number, problems: string[]): number {
+  const raw = env[key]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    problems.push(`${key} must be a positive number, got "${raw}"`);
+    return fallback;
+  }
+  return value;
+}
+
+/** Throws listing every problem; in-cluster defaults come from KUBERNETES_SERVICE_* and the mounted CA. */
+export function parseVaultControllerSettings(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): VaultControllerSettings {
+  const problems: string[] = [];
+  let kubernetesHost = env[VaultControllerEnv.kubernetesHost]?.trim();
+  if (!kubernetesHost && env.KUBERNETES_SERVICE_HOST) {
+    const host = env.KUBERNETES_SERVICE_HOST.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST;
+    kubernetesHost = `https://${host}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`;
+  }
+  let kubernetesCaCert = env[VaultControllerEnv.kubernetesCa]?.trim() || undefined;
+  const caFile = env[VaultControllerEnv.kubernetesCaFile]?.trim();
+  if (!kubernetesCaCert && caFile) {
+    try {
+      kubernetesCaCert = readFile(caFile);
+    } catch {
+      problems.push(`${VaultControllerEnv.kubernetesCaFile}: cannot read ${caFile}`);
+    }
+  }
+  if (!kubernetesCaCert && env.KUBERNETES_SERVICE_HOST) {
+    try {
+      kubernetesCaCert = readFile(IN_CLUSTER_CA);
+    } catch {
+      // outside a pod: leave the CA unset, Vault then uses its own trust store
+    }
+  }
+  const settings: VaultControllerSettings = {
+    ...(kubernetesHost ? { kubernetesHost } : {}),
+    ...(kubernetesCaCert ? { kubernetesCaCert } : {}),
+    resyncPeriodMs: positive(env, VaultControllerEnv.resyncSeconds, 300, problems) * 1000,
+    sealedRecheckMs: positive(env, VaultControllerEnv.sealedRecheckSeconds, 10, problems) * 1000,
+    defaultImage: env[VaultControllerEnv.defaultImage]?.trim() || 'hashicorp/vault:1.21.4',
+    caValidityDays: positive(env, VaultControllerEnv.caValidityDays, 3650, problems),
+    certValidityDays: positive(env, VaultControllerEnv.certValidityDays, 365, problems),
+    ...(env[VaultControllerEnv.watchNamespace]?.trim() ? { namespace: env[VaultControllerEnv.watchNamespace]!.trim() } : {}),
+    kms: {
+      ...(env[VaultControllerEnv.kmsRegion]?.trim() || env.AWS_REGION ? { region: env[VaultControllerEnv.kmsRegion]?.trim() || env.AWS_REGION } : {}),
+      ...(env[VaultControllerEnv.kmsEndpoint]?.trim() ? { endpoint: env[VaultControllerEnv.kmsEndpoint]!.trim() } : {}),
+    },
+  };
+  if (problems.length) throw new Error(`invalid Vault controller settings: ${problems.join('; ')}`);
+  return settings;
+}
