@@ -1,0 +1,21 @@
+// The framework's public API: everything other folders import comes from here.
+export { createLogger, secret, markSecret, redactText, errorMessage, Secret, REDACTED, type Logger, type LoggerOptions } from './logger.js';
+export { systemClock, FakeClock, type Clock, type TimerHandle } from './clock.js';
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+export { WorkQueue, type WorkQueueOptions, type ProcessResult } from './work-queue.js';
+export { setCondition, setConditions, getCondition, isConditionTrue, removeCondition, toKubeTime, type Condition, type ConditionStatus, type ConditionUpdate } from './conditions.js';
+export { isStatusUnchanged, deepEqual, applyMergePatch } from './status.js';
+export { makeKubeClients, resourcePath, errorCode, KubeApiError, RawKube, PATCH, type KubeClients, type RawRequest } from './kube.js';
+export { EventRecorder, type EventType } from './events.js';
+export { ResilientWatch, diffRelist, objectKey, type WatchEventType, type ResourceRef } from './watch.js';
+export { MetricsRegistry, Counter, Gauge, Histogram, createOperatorMetrics, metrics, defaultRegistry, type OperatorMetrics, type Labels } from './metrics.js';
+export { startHealthServer, healthRequestHandler, type HealthServer, type HealthServerOptions } from './health-server.js';
+export {
+  AutopilotOperator,
+  isRelevantChange,
+  type AutopilotOperatorOptions,
+  type ControllerSpec,
+  type ReconcileContext,
+  type ReconcileResult,
+} from './operator.js';
+export type { AdmissionHandler, AdmissionDecision, AdmissionRequest, AdmissionReview, AdmissionWebhookHost, JsonPatchOperation } from './admission.js';

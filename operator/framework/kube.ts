@@ -1,0 +1,170 @@
+// Kubernetes clients (client-node 1.x) and one raw request helper for the
+// calls the typed clients cannot make generically (list/watch/patch of any
+// group/version/plural, core or custom, including the /status subresource).
+import * as http from 'node:http';
+import * as https from 'node:https';
+import {
+  AdmissionregistrationV1Api,
+  ApiextensionsV1Api,
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  EventsV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  PolicyV1Api,
+  RbacAuthorizationV1Api,
+} from '@kubernetes/client-node';
+
+export interface KubeClients {
+  kubeConfig: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  rbac: RbacAuthorizationV1Api;
+  policy: PolicyV1Api;
+  custom: CustomObjectsApi;
+  objects: KubernetesObjectApi;
+  admission: AdmissionregistrationV1Api;
+  events: EventsV1Api;
+  apiextensions: ApiextensionsV1Api;
+  coordination: CoordinationV1Api;
+  raw: RawKube;
+}
+
+export function makeKubeClients(kubeConfig: KubeConfig): KubeClients {
+  return {
+    kubeConfig,
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    apps: kubeConfig.makeApiClient(AppsV1Api),
+    rbac: kubeConfig.makeApiClient(RbacAuthorizationV1Api),
+    policy: kubeConfig.makeApiClient(PolicyV1Api),
+    custom: kubeConfig.makeApiClient(CustomObjectsApi),
+    objects: KubernetesObjectApi.makeApiClient(kubeConfig),
+    admission: kubeConfig.makeApiClient(AdmissionregistrationV1Api),
+    events: kubeConfig.makeApiClient(EventsV1Api),
+    apiextensions: kubeConfig.makeApiClient(ApiextensionsV1Api),
+    coordination: kubeConfig.makeApiClient(CoordinationV1Api),
+    raw: new RawKube(kubeConfig),
+  };
+}
+
+/** Path of a resource collection: core group "" lives under /api, others under /apis. */
+export function resourcePath(group: string, version: string, plural: string, namespace?: string, name?: string, subresource?: string): string {
+  let path = group ? `/apis/${group}/${version}` : `/api/${version}`;
+  if (namespace) path += `/namespaces/${encodeURIComponent(namespace)}`;
+  path += `/${plural}`;
+  if (name) path += `/${encodeURIComponent(name)}`;
+  if (subresource) path += `/${subresource}`;
+  return path;
+}
+
+/** A non-2xx answer from the apiserver. `code` mirrors client-node's ApiException. */
+export class KubeApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly body: unknown,
+    method: string,
+    path: string,
+  ) {
+    const status = body as { message?: string; reason?: string } | undefined;
+    super(`${method} ${path}: HTTP ${code}${status?.reason ? ` ${status.reason}` : ''}${status?.message ? `: ${status.message}` : ''}`);
+    this.name = 'KubeApiError';
+  }
+}
+
+/** Status code of an error from client-node 1.x (ApiException) or RawKube, if any. */
+export function errorCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown; statusCode?: unknown } | undefined)?.code ?? (err as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export const PATCH = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+} as const;
+
+export interface RawRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+export interface RawStream {
+  /** Resolves when the response headers arrived with 200, rejects otherwise. */
+  response: http.IncomingMessage;
+  abort(): void;
+}
+
+export class RawKube {
+  constructor(private readonly kubeConfig: KubeConfig) {}
+
+  async request<T = unknown>(req: RawRequest): Promise<T> {
+    const { res, abort } = await this.#open(req);
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+    } finally {
+      abort();
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      // non-JSON body: keep the text
+    }
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw new KubeApiError(status, body, req.method, req.path);
+    return body as T;
+  }
+
+  /** Opens a streaming GET (watch). Non-200 answers reject with KubeApiError. */
+  async stream(req: Omit<RawRequest, 'method' | 'body' | 'contentType'>): Promise<RawStream> {
+    const { res, abort } = await this.#open({ ...req, method: 'GET' });
+    if (res.statusCode !== 200) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+      abort();
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        body = undefined;
+      }
+      throw new KubeApiError(res.statusCode ?? 0, body, 'GET', req.path);
+    }
+    return { response: res, abort };
+  }
+
+  async #open(req: RawRequest): Promise<{ res: http.IncomingMessage; abort: () => void }> {
+    const cluster = this.kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    const url = new URL(cluster.server.replace(/\/$/, '') + req.path);
+    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const opts: https.RequestOptions = { method: req.method, headers: {} };
+    await this.kubeConfig.applyToHTTPSOptions(opts);
+    const headers = opts.headers as Record<string, string>;
+    headers.Accept = 'application/json';
+    let payload: string | undefined;
+    if (req.body !== undefined) {
+      payload = JSON.stringify(req.body);
+      headers['Content-Type'] = req.contentType ?? 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(payload));
+    }
+    const transport = url.protocol === 'http:' ? http : https;
+    if (url.protocol === 'http:') delete opts.agent;
+    return new Promise((resolve, reject) => {
+      const request = transport.request(url, opts, (res) => resolve({ res, abort: () => request.destroy() }));
+      request.on('error', reject);
+      if (req.timeoutMs) {
+        request.setTimeout(req.timeoutMs, () => request.destroy(new Error(`${req.method} ${req.path}: no answer within ${req.timeoutMs} ms`)));
+      }
+      if (payload !== undefined) request.write(payload);
+      request.end();
+    });
+  }
+}

@@ -1,0 +1,530 @@
+// AutopilotOperator: our hardening subclass of the @dot-i/k8s-operator Operator.
+// Handlers stay "registered through the framework" (watchResource, finalizers,
+// status), but every rough edge of the base class is replaced:
+//  - watches: resilient list+watch (resume, bookmarks, 410 relist, backoff, never exit);
+//  - events feed a keyed work queue (one reconcile per object, bounded concurrency, backoff);
+//  - finalizer and status writes THROW on failure instead of logging and carrying on;
+//  - Kubernetes Events, metrics, readiness, graceful shutdown, webhook registration.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import P, { type ResourceEvent, type ResourceMeta } from '@dot-i/k8s-operator';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { AdmissionHandler, AdmissionWebhookHost } from './admission.js';
+import { DEFAULT_BACKOFF } from './backoff.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { EventRecorder, type EventType } from './events.js';
+import { errorCode, makeKubeClients, PATCH, resourcePath, type KubeClients } from './kube.js';
+import { errorMessage, type Logger } from './logger.js';
+import { metrics as defaultMetrics, type OperatorMetrics } from './metrics.js';
+import { isStatusUnchanged } from './status.js';
+import { ResilientWatch, type ResourceRef, type WatchEventType } from './watch.js';
+import { WorkQueue } from './work-queue.js';
+
+const Operator = P.default;
+const { ResourceMetaImpl } = P;
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+export interface ReconcileContext<T extends KubernetesObject> {
+  log: Logger;
+  kube: KubeClients;
+  clock: Clock;
+  /** Records a core/v1 Event on the object being reconciled. Never throws. */
+  event(type: EventType, reason: string, message: string): Promise<void>;
+  /** Merge-patches the /status subresource; makes no request when nothing would change. */
+  patchStatus(status: Record<string, unknown>): Promise<void>;
+  /** The latest copy of the object (updated by patchStatus). */
+  current(): T;
+}
+
+export interface ControllerSpec<T extends KubernetesObject> {
+  kind: string;
+  group: string;
+  version: string;
+  plural: string;
+  namespace?: string;
+  /** Added automatically before the first reconcile; finalize() runs on deletion, then it is removed. */
+  finalizer?: string;
+  /**
+   * Objects it rejects are not reconciled. An object that carries the finalizer
+   * but no longer passes the filter has left our care: finalize() runs and the
+   * finalizer is removed (e.g. the opt-in annotation was taken off).
+   */
+  filter?(obj: T): boolean;
+  reconcile(obj: T, ctx: ReconcileContext<T>): Promise<ReconcileResult | void>;
+  finalize?(obj: T, ctx: ReconcileContext<T>): Promise<void>;
+  resyncPeriodMs?: number;
+}
+
+export interface AutopilotOperatorOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** Event source; default "vault-autopilot". */
+  component?: string;
+  /** Reconciles in flight across objects (default 8). */
+  concurrency?: number;
+  /** Every object is re-enqueued this often (default 10 min). */
+  resyncPeriodMs?: number;
+  /** Failed reconcile retry (default 1 s .. 5 min). */
+  backoff?: { baseMs: number; maxMs: number };
+  /** Watch reconnect backoff (default 250 ms .. 5 s). */
+  watchBackoff?: { baseMs: number; maxMs: number };
+  /** How long stop() waits for reconciles in flight (default 30 s). */
+  shutdownTimeoutMs?: number;
+  clock?: Clock;
+  webhookServer?: AdmissionWebhookHost;
+  metrics?: OperatorMetrics;
+}
+
+interface Controller {
+  spec: ControllerSpec<KubernetesObject>;
+  watch: ResilientWatch;
+  resyncTimer?: TimerHandle;
+}
+
+// The base constructor loads the DEFAULT kubeconfig with its own client-node
+// 0.20 and throws if that is missing or odd. We never use that config: point
+// it at an inert file while the base constructor runs.
+let inertKubeconfigPath: string | undefined;
+function inertKubeconfig(): string {
+  if (!inertKubeconfigPath) {
+    const dir = mkdtempSync(join(tmpdir(), 'vault-autopilot-'));
+    inertKubeconfigPath = join(dir, 'inert-kubeconfig.yaml');
+    writeFileSync(
+      inertKubeconfigPath,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: unused, cluster: {server: "https://127.0.0.1:1"}}]',
+        'users: [{name: unused, user: {}}]',
+        'contexts: [{name: unused, context: {cluster: unused, user: unused}}]',
+        'current-context: unused',
+        '',
+      ].join('\n'),
+    );
+  }
+  return inertKubeconfigPath;
+}
+let savedKubeconfigEnv: string | undefined;
+function beforeBaseConstructor<V>(value: V): V {
+  savedKubeconfigEnv = process.env.KUBECONFIG;
+  process.env.KUBECONFIG = inertKubeconfig();
+  return value;
+}
+function afterBaseConstructor(): void {
+  if (savedKubeconfigEnv === undefined) delete process.env.KUBECONFIG;
+  else process.env.KUBECONFIG = savedKubeconfigEnv;
+}
+
+function queueKey(kind: string, namespace: string | undefined, name: string): string {
+  return `${kind}/${namespace ?? ''}/${name}`;
+}
+function parseQueueKey(key: string): { kind: string; namespace: string | undefined; name: string } {
+  const [kind = '', namespace = '', name = ''] = key.split('/');
+  return { kind, namespace: namespace || undefined, name };
+}
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/**
+ * Whether a MODIFIED event can change what a reconcile does. Status-only
+ * writes (our own, mostly) bump resourceVersion but not generation: skipping
+ * them keeps a controller from reconciling after each of its own status writes.
+ */
+export function isRelevantChange(oldObj: KubernetesObject | undefined, newObj: KubernetesObject): boolean {
+  if (!oldObj) return true;
+  const o = oldObj.metadata ?? {};
+  const n = newObj.metadata ?? {};
+  if (n.generation === undefined || o.generation === undefined) return true;
+  return (
+    o.generation !== n.generation ||
+    !sameJson(o.labels, n.labels) ||
+    !sameJson(o.annotations, n.annotations) ||
+    !sameJson(o.finalizers, n.finalizers) ||
+    !sameJson(o.ownerReferences, n.ownerReferences) ||
+    !sameJson(o.deletionTimestamp, n.deletionTimestamp)
+  );
+}
+
+export class AutopilotOperator extends Operator {
+  readonly kube: KubeClients;
+  readonly events: EventRecorder;
+  override readonly logger: Logger;
+  readonly clock: Clock;
+  readonly metrics: OperatorMetrics;
+  readonly #options: AutopilotOperatorOptions;
+  readonly #queue: WorkQueue;
+  readonly #controllers = new Map<string, Controller>();
+  readonly #resourceRefs = new Map<string, ResourceRef>();
+  readonly #plainWatches: ResilientWatch[] = [];
+  #started = false;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: AutopilotOperatorOptions) {
+    super(beforeBaseConstructor(options.logger));
+    afterBaseConstructor();
+    this.#options = options;
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock;
+    this.metrics = options.metrics ?? defaultMetrics;
+    this.kube = makeKubeClients(options.kubeConfig);
+    this.events = new EventRecorder({
+      raw: this.kube.raw,
+      component: options.component ?? 'vault-autopilot',
+      clock: this.clock,
+      logger: this.logger,
+    });
+    this.#queue = new WorkQueue({
+      concurrency: options.concurrency ?? 8,
+      backoff: options.backoff ? { ...options.backoff, jitter: 0.1 } : DEFAULT_BACKOFF,
+      clock: this.clock,
+      process: (key) => this.#process(key),
+      onRetry: (key, error, attempt, delayMs) => {
+        const { kind, namespace, name } = parseQueueKey(key);
+        this.logger.error('reconcile failed, will retry', {
+          controller: kind,
+          namespace,
+          name,
+          attempt,
+          retryInMs: delayMs,
+          error: errorMessage(error),
+        });
+      },
+      onProcessed: (key, durationMs, error) => {
+        const { kind } = parseQueueKey(key);
+        this.metrics.reconcileTotal.inc({ kind, result: error === undefined ? 'success' : 'error' });
+        if (error !== undefined) this.metrics.reconcileErrors.inc({ kind });
+        this.metrics.reconcileDuration.observe({ kind }, durationMs / 1000);
+      },
+    });
+    this.metrics.queueDepth.onCollect(() => this.metrics.queueDepth.set(undefined, this.#queue.depth));
+    this.metrics.inFlight.onCollect(() => this.metrics.inFlight.set(undefined, this.#queue.inFlight));
+  }
+
+  /** Override to register controllers; the default registers nothing. */
+  protected async init(): Promise<void> {}
+
+  // ----- registration -----------------------------------------------------
+
+  async registerController<T extends KubernetesObject>(spec: ControllerSpec<T>): Promise<void> {
+    if (this.#controllers.has(spec.kind)) throw new Error(`a controller for ${spec.kind} is already registered`);
+    if (spec.kind.includes('/')) throw new Error(`invalid kind ${spec.kind}`);
+    const generic = spec as unknown as ControllerSpec<KubernetesObject>;
+    const watch = this.#makeWatch(spec, (type, obj, previous) => this.#onControllerEvent(generic, type, obj, previous));
+    this.#controllers.set(spec.kind, { spec: generic, watch });
+    this.#rememberRef(spec);
+    if (this.#started) this.#startController(this.#controllers.get(spec.kind) as Controller);
+  }
+
+  registerMutatingWebhook(path: string, handler: AdmissionHandler): void {
+    const host = this.#options.webhookServer;
+    if (!host) throw new Error('registerMutatingWebhook needs the webhookServer option');
+    host.register(path, handler);
+  }
+
+  /** Reconcile an object soon (e.g. a Vault after one of its inputs changed). */
+  enqueue(kind: string, namespace: string | undefined, name: string): void {
+    this.#queue.add(queueKey(kind, namespace, name));
+  }
+
+  // ----- lifecycle --------------------------------------------------------
+
+  override async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.init();
+    if (this.#options.webhookServer) await this.#options.webhookServer.start();
+    for (const c of this.#controllers.values()) this.#startController(c);
+    for (const w of this.#plainWatches) w.start();
+    this.#queue.start();
+    this.logger.info('operator started', { controllers: [...this.#controllers.keys()] });
+  }
+
+  /** Stops watches, lets reconciles in flight finish (bounded), stops the webhook server. */
+  override stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.logger.info('operator stopping');
+    for (const c of this.#controllers.values()) if (c.resyncTimer) this.clock.clearTimeout(c.resyncTimer);
+    await Promise.all([...[...this.#controllers.values()].map((c) => c.watch.stop()), ...this.#plainWatches.map((w) => w.stop())]);
+    const timeoutMs = this.#options.shutdownTimeoutMs ?? 30_000;
+    const drained = await this.#queue.drain(timeoutMs);
+    if (!drained) this.logger.warn('reconciles still running at shutdown timeout', { timeoutMs, inFlight: this.#queue.inFlight });
+    if (this.#options.webhookServer) await this.#options.webhookServer.stop();
+    this.logger.info('operator stopped', { drained });
+  }
+
+  /** SIGTERM/SIGINT -> stop() -> exit 0. Returns a function that removes the handlers. */
+  installSignalHandlers(exit: (code: number) => void = (code) => process.exit(code)): () => void {
+    const onSignal = (signal: NodeJS.Signals) => {
+      this.logger.info('signal received, shutting down', { signal });
+      this.stop().then(
+        () => exit(0),
+        (err: unknown) => {
+          this.logger.error('error during shutdown', { error: errorMessage(err) });
+          exit(0);
+        },
+      );
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    return () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    };
+  }
+
+  /** Every watch has completed its initial list, and the webhook server (if any) serves. */
+  isReady(): boolean {
+    if (!this.#started || this.#stopping) return false;
+    for (const c of this.#controllers.values()) if (!c.watch.synced) return false;
+    for (const w of this.#plainWatches) if (!w.synced) return false;
+    const host = this.#options.webhookServer;
+    return host ? host.isServing() : true;
+  }
+
+  /** Resolves once every watch has listed (tests, start-up logging). */
+  async waitForSync(): Promise<void> {
+    await Promise.all([...[...this.#controllers.values()].map((c) => c.watch.waitForSync()), ...this.#plainWatches.map((w) => w.waitForSync())]);
+  }
+
+  // ----- the base class's API, hardened ----------------------------------
+
+  /**
+   * A resilient watch (see watch.ts). Handlers of one watch run one at a time,
+   * in order; a handler that throws is logged, not swallowed.
+   */
+  protected override async watchResource(
+    group: string,
+    version: string,
+    plural: string,
+    onEvent: (event: ResourceEvent) => Promise<void>,
+    namespace?: string,
+  ): Promise<void> {
+    let chain: Promise<void> = Promise.resolve();
+    const ref: ResourceRef = { group, version, plural, namespace };
+    this.#rememberRef(ref);
+    const watch = this.#makeWatch(ref, (type, obj) => {
+      const event = { meta: ResourceMetaImpl.createWithPlural(plural, obj as never), object: obj, type } as unknown as ResourceEvent;
+      chain = chain.then(() =>
+        onEvent(event).catch((err: unknown) => {
+          this.logger.error('watch handler failed', { watch: watch.id, error: errorMessage(err) });
+        }),
+      );
+    });
+    this.#plainWatches.push(watch);
+    if (this.#started) watch.start();
+  }
+
+  /** Like the base method, but a failed patch throws and the event object is not mutated. */
+  protected override async handleResourceFinalizer(
+    event: ResourceEvent,
+    finalizer: string,
+    deleteAction: (event: ResourceEvent) => Promise<void>,
+  ): Promise<boolean> {
+    const metadata = event.object.metadata;
+    if (!metadata || (event.type !== 'ADDED' && event.type !== 'MODIFIED')) return false;
+    const finalizers = metadata.finalizers ?? [];
+    if (!metadata.deletionTimestamp && !finalizers.includes(finalizer)) {
+      await this.setResourceFinalizers(event.meta, [...finalizers, finalizer]);
+      return true;
+    }
+    if (metadata.deletionTimestamp) {
+      if (finalizers.includes(finalizer)) {
+        await deleteAction(event);
+        await this.setResourceFinalizers(
+          event.meta,
+          finalizers.filter((f) => f !== finalizer),
+        );
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Sets metadata.finalizers with a merge patch that carries the resourceVersion
+   * we read, so a concurrent change is a 409 (thrown) instead of a lost finalizer.
+   */
+  protected override async setResourceFinalizers(meta: ResourceMeta, finalizers: string[]): Promise<void> {
+    const ref = this.#refFor(meta.id);
+    await this.kube.raw.request({
+      method: 'PATCH',
+      path: resourcePath(ref.group, ref.version, ref.plural, meta.namespace, meta.name),
+      body: { metadata: { finalizers, resourceVersion: meta.resourceVersion } },
+      contentType: PATCH.merge,
+      timeoutMs: 30_000,
+    });
+  }
+
+  /** PUT /status; throws on failure (the base returned null). */
+  protected override async setResourceStatus(meta: ResourceMeta, status: unknown): Promise<ResourceMeta | null> {
+    return this.#statusRequest('PUT', meta, status);
+  }
+
+  /** Merge-patches /status; throws on failure (the base returned null). */
+  protected override async patchResourceStatus(meta: ResourceMeta, status: unknown): Promise<ResourceMeta | null> {
+    return this.#statusRequest('PATCH', meta, status);
+  }
+
+  protected override getCustomResourceApiUri(group: string, version: string, plural: string, namespace?: string): string {
+    const server = this.kube.kubeConfig.getCurrentCluster()?.server ?? '';
+    return server.replace(/\/$/, '') + resourcePath(group, version, plural, namespace);
+  }
+
+  async #statusRequest(method: 'PUT' | 'PATCH', meta: ResourceMeta, status: unknown): Promise<ResourceMeta> {
+    const ref = this.#refFor(meta.id);
+    const body: Record<string, unknown> = {
+      apiVersion: meta.apiVersion,
+      kind: meta.kind,
+      metadata: { name: meta.name, namespace: meta.namespace, resourceVersion: meta.resourceVersion },
+      status,
+    };
+    const updated = await this.kube.raw.request<KubernetesObject>({
+      method,
+      path: resourcePath(ref.group, ref.version, ref.plural, meta.namespace, meta.name, 'status'),
+      body,
+      contentType: method === 'PATCH' ? PATCH.merge : 'application/json',
+      timeoutMs: 30_000,
+    });
+    return ResourceMetaImpl.createWithId(meta.id, updated as never);
+  }
+
+  // ----- internals ---------------------------------------------------------
+
+  #rememberRef(ref: ResourceRef): void {
+    const apiVersion = ref.group ? `${ref.group}/${ref.version}` : ref.version;
+    this.#resourceRefs.set(`${ref.plural}.${apiVersion}`, ref);
+  }
+
+  #refFor(id: string): ResourceRef {
+    const ref = this.#resourceRefs.get(id);
+    if (!ref) throw new Error(`unknown resource ${id}: watch or register it first`);
+    return ref;
+  }
+
+  #makeWatch(ref: ResourceRef, onEvent: (type: WatchEventType, obj: KubernetesObject, previous: KubernetesObject | undefined) => void): ResilientWatch {
+    return new ResilientWatch({
+      ...ref,
+      raw: this.kube.raw,
+      clock: this.clock,
+      logger: this.logger,
+      backoff: this.#options.watchBackoff ? { ...this.#options.watchBackoff, jitter: 0.2 } : undefined,
+      onEvent,
+      onError: () => this.metrics.watchErrors.inc({ resource: `${ref.plural}.${ref.group || 'core'}` }),
+    });
+  }
+
+  #startController(c: Controller): void {
+    c.watch.start();
+    const period = c.spec.resyncPeriodMs ?? this.#options.resyncPeriodMs ?? 10 * 60_000;
+    const resync = () => {
+      for (const obj of c.watch.list()) this.#queue.add(queueKey(c.spec.kind, obj.metadata?.namespace, obj.metadata?.name ?? ''));
+      c.resyncTimer = this.clock.setTimeout(resync, period);
+    };
+    if (period > 0) c.resyncTimer = this.clock.setTimeout(resync, period);
+  }
+
+  #onControllerEvent(spec: ControllerSpec<KubernetesObject>, type: WatchEventType, obj: KubernetesObject, previous: KubernetesObject | undefined): void {
+    const name = obj.metadata?.name;
+    if (!name) return;
+    const key = queueKey(spec.kind, obj.metadata?.namespace, name);
+    if (type === 'DELETED') {
+      this.#queue.forget(key);
+      return;
+    }
+    if (type === 'MODIFIED' && !isRelevantChange(previous, obj)) return;
+    if (!this.#wantsObject(spec, obj)) return;
+    this.#queue.add(key);
+  }
+
+  #wantsObject(spec: ControllerSpec<KubernetesObject>, obj: KubernetesObject): boolean {
+    if (spec.finalizer && obj.metadata?.finalizers?.includes(spec.finalizer)) return true;
+    return !spec.filter || spec.filter(obj);
+  }
+
+  async #process(key: string): Promise<ReconcileResult | void> {
+    const { kind, namespace, name } = parseQueueKey(key);
+    const controller = this.#controllers.get(kind);
+    if (!controller) return;
+    const { spec, watch } = controller;
+    // Always the LATEST object: events only say "look at this key".
+    const obj = watch.get(namespace, name);
+    if (!obj) return;
+    const ctx = this.#context(spec, obj);
+    const hasFinalizer = !!spec.finalizer && (obj.metadata?.finalizers ?? []).includes(spec.finalizer);
+    const inScope = !spec.filter || spec.filter(obj);
+
+    if (obj.metadata?.deletionTimestamp || !inScope) {
+      if (!hasFinalizer) return;
+      if (spec.finalize) await spec.finalize(obj, ctx);
+      // Only after finalize() succeeded: a throw above leaves the finalizer for the retry.
+      await this.#setFinalizers(spec, ctx.current(), (obj.metadata?.finalizers ?? []).filter((f) => f !== spec.finalizer));
+      ctx.log.info('finalized', { finalizer: spec.finalizer });
+      return;
+    }
+    if (spec.finalizer && !hasFinalizer) {
+      // Add it and return: the resulting MODIFIED event brings us back.
+      await this.#setFinalizers(spec, obj, [...(obj.metadata?.finalizers ?? []), spec.finalizer]);
+      return;
+    }
+    return (await spec.reconcile(obj, ctx)) ?? undefined;
+  }
+
+  async #setFinalizers(spec: ControllerSpec<KubernetesObject>, obj: KubernetesObject, finalizers: string[]): Promise<void> {
+    const meta = ResourceMetaImpl.createWithPlural(spec.plural, this.#withTypeMeta(spec, obj) as never);
+    await this.setResourceFinalizers(meta, finalizers);
+  }
+
+  #withTypeMeta(spec: ControllerSpec<KubernetesObject>, obj: KubernetesObject): KubernetesObject {
+    return {
+      ...obj,
+      apiVersion: obj.apiVersion ?? (spec.group ? `${spec.group}/${spec.version}` : spec.version),
+      kind: obj.kind ?? spec.kind,
+    };
+  }
+
+  #context(spec: ControllerSpec<KubernetesObject>, obj: KubernetesObject): ReconcileContext<KubernetesObject> {
+    let current = obj;
+    const namespace = obj.metadata?.namespace;
+    const name = obj.metadata?.name ?? '';
+    const log = this.logger.child({ controller: spec.kind, namespace, name });
+    return {
+      log,
+      kube: this.kube,
+      clock: this.clock,
+      current: () => current,
+      event: (type, reason, message) => this.events.record(this.#withTypeMeta(spec, current), type, reason, message),
+      patchStatus: async (status) => {
+        for (let attempt = 1; ; attempt++) {
+          const existing = (current as { status?: unknown }).status;
+          if (isStatusUnchanged(existing, status)) return;
+          try {
+            current = await this.kube.raw.request<KubernetesObject>({
+              method: 'PATCH',
+              path: resourcePath(spec.group, spec.version, spec.plural, namespace, name, 'status'),
+              body: { status },
+              contentType: PATCH.merge,
+              timeoutMs: 30_000,
+            });
+            return;
+          } catch (err) {
+            if (errorCode(err) !== 409 || attempt >= 3) throw err;
+            // Conflict: read the object again and re-check against its status.
+            current = await this.kube.raw.request<KubernetesObject>({
+              method: 'GET',
+              path: resourcePath(spec.group, spec.version, spec.plural, namespace, name),
+              timeoutMs: 30_000,
+            });
+          }
+        }
+      },
+    };
+  }
+}
