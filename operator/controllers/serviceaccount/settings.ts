@@ -3,6 +3,9 @@
 // reader is injected) and rejects bad values with a message naming the variable.
 import { readFileSync } from 'node:fs';
 import { DEFAULT_ANNOTATION_PREFIX } from '../../api/naming.js';
+import { SettingsError } from '../../vault/settings.js';
+
+export { SettingsError };
 
 export interface VaultRef {
   namespace: string;
@@ -59,13 +62,6 @@ path "secret/metadata/{{namespace}}/{{name}}/*" {
 export const POLICY_TEMPLATE_PLACEHOLDERS = ['namespace', 'name'] as const;
 const PLACEHOLDER = /\{\{\s*([^}\s]*)\s*\}\}/g;
 
-export class SettingsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SettingsError';
-  }
-}
-
 export function parseServiceAccountSettings(
   env: Record<string, string | undefined>,
   readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
@@ -75,17 +71,17 @@ export function parseServiceAccountSettings(
   const target = nonEmpty(env[S.targetVault]) ?? DEFAULT_TARGET_VAULT;
   const defaultTargetVault = parseVaultRef(target);
   if (!defaultTargetVault) {
-    throw new SettingsError(`${S.targetVault} must be <namespace>/<name> of a Vault resource, got "${target}"`);
+    throw new SettingsError([`${S.targetVault} must be <namespace>/<name> of a Vault resource, got "${target}"`]);
   }
   const authPath = (nonEmpty(env[S.kubernetesAuthPath]) ?? DEFAULT_KUBERNETES_AUTH_PATH).replace(/^\/+|\/+$/g, '');
   if (!/^[\w.-]+(\/[\w.-]+)*$/.test(authPath)) {
-    throw new SettingsError(`${S.kubernetesAuthPath} must be a Vault mount path such as "kubernetes", got "${authPath}"`);
+    throw new SettingsError([`${S.kubernetesAuthPath} must be a Vault mount path such as "kubernetes", got "${authPath}"`]);
   }
 
   const inlineTemplate = nonEmpty(env[S.policyTemplate]);
   const templateFile = nonEmpty(env[S.policyTemplateFile]);
   if (inlineTemplate && templateFile) {
-    throw new SettingsError(`set either ${S.policyTemplate} or ${S.policyTemplateFile}, not both`);
+    throw new SettingsError([`set either ${S.policyTemplate} or ${S.policyTemplateFile}, not both`]);
   }
   let policyTemplate = DEFAULT_POLICY_TEMPLATE;
   if (inlineTemplate) policyTemplate = inlineTemplate;
@@ -93,16 +89,16 @@ export function parseServiceAccountSettings(
     try {
       policyTemplate = readFile(templateFile);
     } catch (err) {
-      throw new SettingsError(`${S.policyTemplateFile}: cannot read ${templateFile} (${(err as Error).message})`);
+      throw new SettingsError([`${S.policyTemplateFile}: cannot read ${templateFile} (${(err as Error).message})`]);
     }
   }
   const templateProblem = checkPolicyTemplate(policyTemplate);
-  if (templateProblem) throw new SettingsError(`policy template: ${templateProblem}`);
+  if (templateProblem) throw new SettingsError([`policy template: ${templateProblem}`]);
 
   const tokenTtlSeconds = parseDurationSetting(S.tokenTtl, env[S.tokenTtl] ?? DEFAULT_TOKEN_TTL);
   const tokenMaxTtlSeconds = parseDurationSetting(S.tokenMaxTtl, env[S.tokenMaxTtl] ?? DEFAULT_TOKEN_MAX_TTL);
   if (tokenMaxTtlSeconds !== 0 && tokenTtlSeconds > tokenMaxTtlSeconds) {
-    throw new SettingsError(`${S.tokenTtl} (${tokenTtlSeconds}s) must not exceed ${S.tokenMaxTtl} (${tokenMaxTtlSeconds}s)`);
+    throw new SettingsError([`${S.tokenTtl} (${tokenTtlSeconds}s) must not exceed ${S.tokenMaxTtl} (${tokenMaxTtlSeconds}s)`]);
   }
 
   return {
@@ -159,7 +155,7 @@ export function parseDuration(value: string): number | undefined {
 function parseDurationSetting(variable: string, value: string): number {
   const seconds = parseDuration(value);
   if (seconds === undefined) {
-    throw new SettingsError(`${variable} must be a duration such as 300, 30s, 5m or 1h, got "${value}"`);
+    throw new SettingsError([`${variable} must be a duration such as 300, 30s, 5m or 1h, got "${value}"`]);
   }
   return seconds;
 }
@@ -168,7 +164,7 @@ function parseBoolean(variable: string, value: string | undefined): boolean {
   const text = (value ?? '').trim().toLowerCase();
   if (text === '' || text === 'false' || text === '0') return false;
   if (text === 'true' || text === '1') return true;
-  throw new SettingsError(`${variable} must be true or false, got "${value}"`);
+  throw new SettingsError([`${variable} must be true or false, got "${value}"`]);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
