@@ -1,0 +1,248 @@
+// The ServiceAccount auto-configuration controller (I/O only): gather the
+// `Vault` resources a ServiceAccount touches, plan with the pure desired.ts,
+// apply with server-side apply under the ServiceAccount's own field manager,
+// report through Events. It never talks to Vault: the Vault controller applies
+// what lands in `spec.externalConfig`.
+import type { V1ServiceAccount } from '@kubernetes/client-node';
+import { API_GROUP, API_VERSION, FINALIZER } from '../../api/naming.js';
+import { ServiceAccountAnnotation, ServiceAccountReason } from '../../api/serviceaccount.js';
+import { VAULT_PLURAL } from '../../api/vault.js';
+import { errorCode, PATCH, resourcePath, type KubeClients } from '../../framework/kube.js';
+import { errorMessage, type Logger } from '../../framework/logger.js';
+import {
+  annotationName,
+  mentionsAutoConfigure,
+  planServiceAccount,
+  vaultsToRead,
+  decideIntent,
+  type ServiceAccountPlan,
+  type VaultApplyConfiguration,
+  type VaultResourceLike,
+} from './desired.js';
+import { formatVaultRef, type ServiceAccountSettings, type VaultRef } from './settings.js';
+
+/** The part of the framework's ReconcileContext this controller uses. */
+export interface ServiceAccountReconcileContext {
+  log: Logger;
+  kube: KubeClients;
+  event(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+}
+
+/** What the framework's `registerController` needs from us (structural, see operator/README.md). */
+export interface ServiceAccountControllerHost {
+  registerController(spec: {
+    kind: string;
+    group: string;
+    version: string;
+    plural: string;
+    namespace?: string;
+    filter?(obj: V1ServiceAccount): boolean;
+    reconcile(obj: V1ServiceAccount, ctx: ServiceAccountReconcileContext): Promise<void>;
+    resyncPeriodMs?: number;
+  }): Promise<void>;
+}
+
+export interface ServiceAccountControllerDeps {
+  settings: ServiceAccountSettings;
+  /** Watch only this namespace (default: all). */
+  namespace?: string;
+  resyncPeriodMs?: number;
+}
+
+const APPLY_PATCH = 'application/apply-patch+yaml';
+
+export async function registerServiceAccountController(
+  operator: ServiceAccountControllerHost,
+  deps: ServiceAccountControllerDeps,
+): Promise<void> {
+  const { settings } = deps;
+  await operator.registerController({
+    kind: 'ServiceAccount',
+    group: '',
+    version: 'v1',
+    plural: 'serviceaccounts',
+    ...(deps.namespace ? { namespace: deps.namespace } : {}),
+    ...(deps.resyncPeriodMs ? { resyncPeriodMs: deps.resyncPeriodMs } : {}),
+    // the finalizer is managed here, not by the framework: it belongs only on
+    // ServiceAccounts that actually get entries, not on every annotated one
+    filter: (sa) => mentionsAutoConfigure(sa, settings),
+    reconcile: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings),
+  });
+}
+
+/** A failed step: Warning Event + log, then throw so the framework retries with backoff. */
+class ReconcileFailure extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ReconcileFailure';
+  }
+}
+
+async function fail(ctx: ServiceAccountReconcileContext, reason: string, message: string): Promise<never> {
+  await ctx.event('Warning', reason, message);
+  ctx.log.warn(message, { reason });
+  throw new ReconcileFailure(reason, message);
+}
+
+export async function reconcileServiceAccount(
+  sa: V1ServiceAccount,
+  ctx: ServiceAccountReconcileContext,
+  settings: ServiceAccountSettings,
+): Promise<void> {
+  // gather
+  const intent = decideIntent(sa, settings);
+  const vaults = new Map<string, VaultResourceLike | null>();
+  for (const ref of vaultsToRead(sa, intent, settings, FINALIZER)) {
+    vaults.set(formatVaultRef(ref), await readVault(ctx, ref));
+  }
+  // compute
+  const plan = planServiceAccount(sa, settings, vaults, FINALIZER);
+  // apply
+  await execute(sa, plan, ctx, settings);
+}
+
+async function execute(
+  sa: V1ServiceAccount,
+  plan: ServiceAccountPlan,
+  ctx: ServiceAccountReconcileContext,
+  settings: ServiceAccountSettings,
+): Promise<void> {
+  const { intent } = plan;
+  if (intent.kind === 'unconfigure' && intent.problem) {
+    await ctx.event('Warning', intent.problem.reason, intent.problem.message);
+  }
+  let current = sa;
+  // the finalizer goes on before the first entry lands, so a deletion while the operator is down still cleans up
+  if (plan.finalizer === 'add') current = await patchMetadata(ctx.kube, current, { finalizer: 'add' });
+
+  const entryNames = describeEntries(sa, settings);
+  for (const removal of plan.removals) {
+    await applyWithManager(ctx, removal.config, plan.fieldManager);
+    const message = `removed ${entryNames} from Vault ${formatVaultRef(removal.target)}`;
+    ctx.log.info(message, { reason: ServiceAccountReason.Removed });
+    await ctx.event('Normal', ServiceAccountReason.Removed, message);
+  }
+
+  if (plan.targetMissing) {
+    await fail(
+      ctx,
+      ServiceAccountReason.TargetVaultNotFound,
+      `Vault ${formatVaultRef(plan.targetMissing)} does not exist (or is being deleted); ${entryNames} will be written once it exists. ` +
+        `Name another one with the ${annotationName(settings, ServiceAccountAnnotation.Vault)} annotation (<namespace>/<name>).`,
+    );
+  }
+  if (plan.apply) {
+    await applyWithManager(ctx, plan.apply.config, plan.fieldManager);
+    const message = `wrote ${entryNames} into Vault ${formatVaultRef(plan.apply.target)}; the Vault controller applies them to Vault`;
+    ctx.log.info(message, { reason: ServiceAccountReason.Configured });
+    await ctx.event('Normal', ServiceAccountReason.Configured, message);
+  }
+
+  const releaseFinalizer = plan.finalizer === 'remove';
+  if (plan.appliedVault !== undefined || releaseFinalizer) {
+    await patchMetadata(ctx.kube, current, {
+      ...(releaseFinalizer ? { finalizer: 'remove' as const } : {}),
+      ...(plan.appliedVault !== undefined
+        ? { annotations: { [annotationName(settings, ServiceAccountAnnotation.AppliedVault)]: plan.appliedVault } }
+        : {}),
+    });
+  }
+}
+
+function describeEntries(sa: V1ServiceAccount, settings: ServiceAccountSettings): string {
+  const ns = sa.metadata?.namespace ?? '';
+  const name = sa.metadata?.name ?? '';
+  const role = `sa.${ns}.${name}`;
+  return `Kubernetes-auth role ${role} (auth/${settings.kubernetesAuthPath}) and policy ${role}`;
+}
+
+async function readVault(ctx: ServiceAccountReconcileContext, ref: VaultRef): Promise<VaultResourceLike | null> {
+  try {
+    return await ctx.kube.raw.request<VaultResourceLike>({
+      method: 'GET',
+      path: resourcePath(API_GROUP, API_VERSION, VAULT_PLURAL, ref.namespace, ref.name),
+      timeoutMs: 30_000,
+    });
+  } catch (err) {
+    if (errorCode(err) === 404) return null;
+    return fail(ctx, ServiceAccountReason.ApplyFailed, `cannot read Vault ${formatVaultRef(ref)}: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Server-side apply under the ServiceAccount's own field manager. Not forced:
+ * a field someone else owns with another value (a hand-written role of the
+ * same name) is a conflict the user must resolve, not something to take over.
+ */
+async function applyWithManager(
+  ctx: ServiceAccountReconcileContext,
+  config: VaultApplyConfiguration,
+  fieldManager: string,
+): Promise<void> {
+  const ref = { namespace: config.metadata.namespace, name: config.metadata.name };
+  try {
+    await ctx.kube.raw.request({
+      method: 'PATCH',
+      path: resourcePath(API_GROUP, API_VERSION, VAULT_PLURAL, ref.namespace, ref.name),
+      query: { fieldManager, force: false },
+      body: config,
+      contentType: APPLY_PATCH,
+      timeoutMs: 30_000,
+    });
+  } catch (err) {
+    const code = errorCode(err);
+    const conflicts = conflictFields(err);
+    if (code === 409 && conflicts.length > 0) {
+      await fail(
+        ctx,
+        ServiceAccountReason.ApplyConflict,
+        `Vault ${formatVaultRef(ref)} already has different values, written by someone else, at ${conflicts.join(', ')}; ` +
+          'remove or rename that hand-written entry so this ServiceAccount can own its role and policy',
+      );
+    }
+    if (code === 409 && /uid mismatch/i.test(errorMessage(err))) {
+      await fail(ctx, ServiceAccountReason.TargetVaultNotFound, `Vault ${formatVaultRef(ref)} was deleted or replaced while being updated; retrying`);
+    }
+    await fail(ctx, ServiceAccountReason.ApplyFailed, `cannot update Vault ${formatVaultRef(ref)}: ${errorMessage(err)}`);
+  }
+}
+
+function conflictFields(err: unknown): string[] {
+  const causes = (err as { body?: { details?: { causes?: Array<{ reason?: string; field?: string }> } } }).body?.details?.causes;
+  return (causes ?? []).filter((c) => c.reason === 'FieldManagerConflict' && c.field).map((c) => c.field!);
+}
+
+/**
+ * Merge patch of the ServiceAccount's finalizers/annotations, guarded by its
+ * resourceVersion (a concurrent change -> 409 -> retry with a fresh copy).
+ */
+async function patchMetadata(
+  kube: KubeClients,
+  sa: V1ServiceAccount,
+  change: { finalizer?: 'add' | 'remove'; annotations?: Record<string, string | null> },
+): Promise<V1ServiceAccount> {
+  const meta = sa.metadata ?? {};
+  const metadata: Record<string, unknown> = { resourceVersion: meta.resourceVersion };
+  const finalizers = meta.finalizers ?? [];
+  if (change.finalizer === 'add' && !finalizers.includes(FINALIZER)) metadata['finalizers'] = [...finalizers, FINALIZER];
+  if (change.finalizer === 'remove' && finalizers.includes(FINALIZER)) metadata['finalizers'] = finalizers.filter((f) => f !== FINALIZER);
+  const annotationsChange = Object.entries(change.annotations ?? {}).filter(([key, value]) => (meta.annotations?.[key] ?? null) !== value);
+  if (annotationsChange.length > 0) metadata['annotations'] = Object.fromEntries(annotationsChange);
+  if (Object.keys(metadata).length === 1) return sa;
+  try {
+    return await kube.raw.request<V1ServiceAccount>({
+      method: 'PATCH',
+      path: resourcePath('', 'v1', 'serviceaccounts', meta.namespace, meta.name),
+      body: { metadata },
+      contentType: PATCH.merge,
+      timeoutMs: 30_000,
+    });
+  } catch (err) {
+    // already gone: releasing its finalizer is moot
+    if (errorCode(err) === 404 && change.finalizer === 'remove') return sa;
+    throw err;
+  }
+}
