@@ -181,6 +181,22 @@ export function checkTenancy(loc: KvLocation, namespace: string, policy: PathPol
   };
 }
 
+/**
+ * Tenancy before asking Vault anything: under the namespace policy the
+ * namespace must be a segment of the path (after the first, before the last),
+ * whatever the mount turns out to be. checkTenancy() decides exactly later.
+ */
+export function precheckTenancy(path: string, namespace: string, policy: PathPolicy): Failure | undefined {
+  if (policy === PathPolicy.Any) return undefined;
+  const segments = path.replace(/^\/+|\/+$/g, '').split('/');
+  if (segments.slice(1, -1).includes(namespace)) return undefined;
+  return {
+    reason: KmsVaultSecretReason.PathNotAllowed,
+    message: `path "${path}" is not under <mount>/${namespace}/, the only place objects in namespace ${namespace} may write (operator path policy "${policy}")`,
+    transient: false,
+  };
+}
+
 /** A pre-check that needs no Vault: a path with empty, "." or ".." segments can never be allowed. */
 export function checkPathSyntax(path: string): Failure | undefined {
   const segments = path.replace(/^\/+|\/+$/g, '').split('/');

@@ -269,3 +269,12 @@ test('staleLocation: only when the path moved and the policy is Delete', (t) => 
   t.is(staleLocation(retain, moved), undefined);
   t.is(staleLocation(obj, moved), undefined, 'never synced: nothing to clean');
 });
+
+test('precheckTenancy needs no Vault: the namespace must be a folder in the path', async (t) => {
+  const { precheckTenancy } = await import('../../../../operator/controllers/kmsvaultsecret/plan.js');
+  t.is(precheckTenancy('secret/team-a/app', 'team-a', PathPolicy.Namespace), undefined);
+  t.is(precheckTenancy('kv/teams/team-a/app', 'team-a', PathPolicy.Namespace), undefined);
+  t.is(precheckTenancy('secret/team-b/app', 'team-a', PathPolicy.Namespace)?.reason, KmsVaultSecretReason.PathNotAllowed);
+  t.truthy(precheckTenancy('secret/app/team-a', 'team-a', PathPolicy.Namespace), 'the last segment is the secret, not a folder');
+  t.is(precheckTenancy('secret/x', 'team-a', PathPolicy.Any), undefined);
+});

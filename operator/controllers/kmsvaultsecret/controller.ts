@@ -1,0 +1,296 @@
+// KMSVaultSecret lifecycle, the I/O half: gather (partials, Vault mount,
+// KMS plaintext, Vault's current value) -> compute (plan.ts) -> apply (one
+// Vault write only when Vault differs) -> status/events. Plaintext exists only
+// in this process's memory, is registered with the logger's redaction, and is
+// never part of an error, event or status.
+import {
+  API_GROUP,
+  API_VERSION,
+  DeletionPolicy,
+  KMS_VAULT_SECRET_KIND,
+  KMS_VAULT_SECRET_PLURAL,
+  KmsVaultSecretEventReason,
+  PARTIAL_KMS_VAULT_SECRET_KIND,
+  PARTIAL_KMS_VAULT_SECRET_PLURAL,
+  type KMSVaultSecret,
+  type PartialKMSVaultSecret,
+} from '../../api/kmsvaultsecret.js';
+import { FINALIZER } from '../../api/naming.js';
+import { errorCode, resourcePath } from '../../framework/kube.js';
+import { markSecret } from '../../framework/logger.js';
+import type { AutopilotOperator, ReconcileContext, ReconcileResult } from '../../framework/operator.js';
+import { KmsError, KmsFailure, type Decryptor } from '../../kms/decryptor.js';
+import { VaultError, type VaultClient } from '../../vault/client.js';
+import { deleteKv, detectMount, kvDataMatches, logicalPath, readKv, writeKv, type KvLocation } from '../../vault/kv.js';
+import {
+  checkPathSyntax,
+  checkTenancy,
+  collectKeys,
+  decodeKeys,
+  failedStatus,
+  failureEvents,
+  includeNames,
+  precheckTenancy,
+  resolveLocation,
+  staleLocation,
+  summariseDecryptFailures,
+  syncedStatus,
+  syncEvents,
+  vaultFailure,
+  writeCause,
+  type DecodedKey,
+  type Failure,
+  type KeyDecryptFailure,
+  type PlannedEvent,
+  type VaultPhase,
+  type WriteCause,
+} from './plan.js';
+import type { KmsVaultSecretSettings } from './settings.js';
+
+export interface KmsVaultSecretDeps {
+  /** The operator's configured Vault connection. */
+  vault: VaultClient;
+  decryptor: Decryptor;
+  settings: KmsVaultSecretSettings;
+  /**
+   * Which Vault an object writes to. Default: `vault` for every object; the
+   * seam for a later per-object reference to a `Vault` resource.
+   */
+  vaultFor?: (obj: KMSVaultSecret) => Promise<VaultClient> | VaultClient;
+}
+
+/** A failure that the framework should retry with backoff; its message is safe to log. */
+export class SyncFailure extends Error {
+  constructor(readonly failure: Failure) {
+    super(`${failure.reason}: ${failure.message}`);
+    this.name = 'SyncFailure';
+  }
+}
+
+type Ctx = ReconcileContext<KMSVaultSecret>;
+
+type SyncOutcome =
+  | { ok: true; loc: KvLocation; keys: string[]; cause: WriteCause | undefined }
+  | { ok: false; failure: Failure };
+
+const failed = (failure: Failure): SyncOutcome => ({ ok: false, failure });
+
+/** KMS calls in flight per object: enough to be quick, few enough not to be throttled. */
+const DECRYPT_CONCURRENCY = 8;
+
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export class KmsVaultSecretController {
+  constructor(private readonly deps: KmsVaultSecretDeps) {}
+
+  async reconcile(obj: KMSVaultSecret, ctx: Ctx): Promise<ReconcileResult> {
+    const outcome = await this.sync(obj, ctx);
+    if (!outcome.ok) return this.fail(obj, ctx, outcome.failure);
+    const { loc, keys, cause } = outcome;
+    await ctx.patchStatus({ ...syncedStatus(obj, loc, keys, cause !== undefined, ctx.clock.now()) });
+    await this.emit(ctx, syncEvents(obj, loc, keys.length, cause));
+    if (cause) ctx.log.info('secret written to Vault', { path: logicalPath(loc), keys: keys.length, cause });
+    return { requeueAfterMs: this.deps.settings.syncPeriodMs };
+  }
+
+  async finalize(obj: KMSVaultSecret, ctx: Ctx): Promise<void> {
+    const policy = obj.spec.deletionPolicy ?? DeletionPolicy.Delete;
+    const s = obj.status;
+    // Only what this object wrote (recorded in status) is removed, and only inside its tenancy.
+    if (!s?.vaultPath || !s.vaultMount || !s.engineVersion) {
+      ctx.log.info('nothing written to Vault; nothing to clean up');
+      return;
+    }
+    const loc: KvLocation = { mount: s.vaultMount, version: s.engineVersion, secretPath: s.vaultPath.slice(s.vaultMount.length + 1) };
+    if (policy === DeletionPolicy.Retain) {
+      await ctx.event('Normal', KmsVaultSecretEventReason.SecretRetained, `deletionPolicy Retain: left ${s.vaultPath} in Vault`);
+      return;
+    }
+    if (checkTenancy(loc, obj.metadata?.namespace ?? '', this.deps.settings.pathPolicy) || checkPathSyntax(s.vaultPath)) {
+      ctx.log.warn('recorded Vault path is outside this namespace; not deleting it', { path: s.vaultPath });
+      return;
+    }
+    const vault = await this.vaultFor(obj);
+    try {
+      await deleteKv(vault, loc);
+    } catch (err) {
+      const failure = this.vaultError(err, 'delete', s.vaultPath);
+      await ctx.patchStatus({ ...failedStatus(obj, failure, ctx.clock.now()) });
+      await this.emit(ctx, failureEvents(obj, failure));
+      throw new SyncFailure(failure);
+    }
+    await ctx.event('Normal', KmsVaultSecretEventReason.SecretDeleted, `deleted ${s.vaultPath} from Vault${loc.version === 'v2' ? ' (metadata and all versions)' : ''}`);
+    ctx.log.info('secret deleted from Vault', { path: s.vaultPath });
+  }
+
+  /** gather -> compute -> apply. Returns the failure instead of throwing for everything the user should see. */
+  private async sync(obj: KMSVaultSecret, ctx: Ctx): Promise<SyncOutcome> {
+    const namespace = obj.metadata?.namespace ?? '';
+    const { pathPolicy } = this.deps.settings;
+    const pathProblem = checkPathSyntax(obj.spec.path) ?? precheckTenancy(obj.spec.path, namespace, pathPolicy);
+    if (pathProblem) return failed(pathProblem);
+
+    const partials = await this.readPartials(obj, ctx);
+    const planned = collectKeys(obj, partials);
+    if (!planned.ok) return failed(planned.failure);
+    const decoded = decodeKeys(planned.value);
+    if (!decoded.ok) return failed(decoded.failure);
+
+    const vault = await this.vaultFor(obj);
+    let loc: KvLocation;
+    try {
+      const resolved = resolveLocation(obj, await detectMount(vault, obj.spec.path));
+      if (!resolved.ok) return failed(resolved.failure);
+      loc = resolved.value;
+    } catch (err) {
+      return failed(this.vaultError(err, 'detect', obj.spec.path));
+    }
+    const tenancy = checkTenancy(loc, namespace, pathPolicy);
+    if (tenancy) return failed(tenancy);
+
+    // Decrypt everything before touching Vault: the secret is written whole or not at all.
+    const decrypted = await this.decryptAll(decoded.value);
+    if (!decrypted.ok) return failed(decrypted.failure);
+    const desired = decrypted.value;
+    const path = logicalPath(loc);
+
+    let cause: WriteCause | undefined;
+    try {
+      const current = await readKv(vault, loc);
+      cause = writeCause(obj, current.data !== undefined, kvDataMatches(current.data, desired), loc);
+      if (cause) await writeKv(vault, loc, desired, loc.version === 'v2' ? { cas: current.version ?? 0 } : {});
+    } catch (err) {
+      return failed(this.vaultError(err, cause ? 'write' : 'read', path));
+    }
+
+    const stale = staleLocation(obj, loc);
+    if (stale) {
+      const old: KvLocation = { mount: stale.mount, version: stale.version, secretPath: stale.path.slice(stale.mount.length + 1) };
+      if (!checkTenancy(old, namespace, pathPolicy)) {
+        try {
+          await deleteKv(vault, old);
+          ctx.log.info('removed the secret from its previous path', { path: stale.path });
+        } catch (err) {
+          return failed(this.vaultError(err, 'delete', stale.path));
+        }
+      }
+    }
+    return { ok: true, loc, keys: Object.keys(desired), cause };
+  }
+
+  private async decryptAll(keys: readonly DecodedKey[]): Promise<{ ok: true; value: Record<string, string> } | { ok: false; failure: Failure }> {
+    const failures: KeyDecryptFailure[] = [];
+    const values: Record<string, string> = {};
+    await forEachLimited(keys, DECRYPT_CONCURRENCY, async (k) => {
+      if (!k.ciphertext) {
+        values[k.key] = '';
+        return;
+      }
+      try {
+        const out = await this.deps.decryptor.decrypt({ ciphertext: k.ciphertext, context: k.context });
+        const text = Buffer.from(out.plaintext).toString('utf8');
+        out.plaintext.fill(0);
+        markSecret(text);
+        values[k.key] = text;
+      } catch (err) {
+        const failure = err instanceof KmsError ? err.failure : KmsFailure.Other;
+        failures.push({ key: k.key, failure, hasContext: k.context !== undefined });
+      }
+    });
+    if (failures.length > 0) {
+      failures.sort((a, b) => a.key.localeCompare(b.key));
+      return { ok: false, failure: summariseDecryptFailures(failures) };
+    }
+    // keep the spec's key order so messages and status read naturally
+    const ordered: Record<string, string> = {};
+    for (const k of keys) ordered[k.key] = values[k.key] as string;
+    return { ok: true, value: ordered };
+  }
+
+  private async readPartials(obj: KMSVaultSecret, ctx: Ctx): Promise<Map<string, PartialKMSVaultSecret | undefined>> {
+    const namespace = obj.metadata?.namespace;
+    const found = new Map<string, PartialKMSVaultSecret | undefined>();
+    for (const name of includeNames(obj)) {
+      try {
+        const partial = await ctx.kube.raw.request<PartialKMSVaultSecret>({
+          method: 'GET',
+          path: resourcePath(API_GROUP, API_VERSION, PARTIAL_KMS_VAULT_SECRET_PLURAL, namespace, name),
+          timeoutMs: 30_000,
+        });
+        found.set(name, partial);
+      } catch (err) {
+        if (errorCode(err) !== 404) throw err; // transient: the framework retries
+        found.set(name, undefined);
+      }
+    }
+    return found;
+  }
+
+  /** The single failure exit: condition, Warning event (once per distinct failure), log, retry. */
+  private async fail(obj: KMSVaultSecret, ctx: Ctx, failure: Failure): Promise<ReconcileResult> {
+    await ctx.patchStatus({ ...failedStatus(obj, failure, ctx.clock.now()) });
+    await this.emit(ctx, failureEvents(obj, failure));
+    // Causes outside the object retry with backoff (the framework logs each retry);
+    // bad input waits for an edit, and is re-checked every sync period.
+    if (failure.transient) throw new SyncFailure(failure);
+    ctx.log.warn('cannot sync', { reason: failure.reason, message: failure.message });
+    return { requeueAfterMs: this.deps.settings.syncPeriodMs };
+  }
+
+  private async emit(ctx: Ctx, events: readonly PlannedEvent[]): Promise<void> {
+    for (const e of events) await ctx.event(e.type, e.reason, e.message);
+  }
+
+  private vaultError(err: unknown, phase: VaultPhase, path: string): Failure {
+    if (err instanceof VaultError) return vaultFailure({ unreachable: err.unreachable, status: err.status, message: err.message }, phase, path);
+    throw err;
+  }
+
+  private async vaultFor(obj: KMSVaultSecret): Promise<VaultClient> {
+    return this.deps.vaultFor ? this.deps.vaultFor(obj) : this.deps.vault;
+  }
+}
+
+/**
+ * Register the KMSVaultSecret lifecycle with the operator: the controller
+ * (finalizer added automatically) and a watch on PartialKMSVaultSecrets that
+ * re-reconciles the objects including a partial when it changes.
+ */
+export async function registerKmsVaultSecretController(operator: AutopilotOperator, deps: KmsVaultSecretDeps): Promise<KmsVaultSecretController> {
+  const controller = new KmsVaultSecretController(deps);
+  await operator.registerController<KMSVaultSecret>({
+    kind: KMS_VAULT_SECRET_KIND,
+    group: API_GROUP,
+    version: API_VERSION,
+    plural: KMS_VAULT_SECRET_PLURAL,
+    finalizer: FINALIZER,
+    reconcile: (obj, ctx) => controller.reconcile(obj, ctx),
+    finalize: (obj, ctx) => controller.finalize(obj, ctx),
+  });
+  await operator.registerController<PartialKMSVaultSecret>({
+    kind: PARTIAL_KMS_VAULT_SECRET_KIND,
+    group: API_GROUP,
+    version: API_VERSION,
+    plural: PARTIAL_KMS_VAULT_SECRET_PLURAL,
+    reconcile: async (partial, ctx) => {
+      const namespace = partial.metadata?.namespace;
+      const list = await ctx.kube.raw.request<{ items?: KMSVaultSecret[] }>({
+        method: 'GET',
+        path: resourcePath(API_GROUP, API_VERSION, KMS_VAULT_SECRET_PLURAL, namespace),
+        timeoutMs: 30_000,
+      });
+      for (const parent of list.items ?? []) {
+        if (includeNames(parent).includes(partial.metadata?.name ?? '')) {
+          operator.enqueue(KMS_VAULT_SECRET_KIND, namespace, parent.metadata?.name ?? '');
+        }
+      }
+    },
+  });
+  return controller;
+}

@@ -1,0 +1,9 @@
+// The KMSVaultSecret lifecycle: what main.ts wires.
+export { KmsVaultSecretController, registerKmsVaultSecretController, SyncFailure, type KmsVaultSecretDeps } from './controller.js';
+export {
+  defaultKmsVaultSecretSettings,
+  KmsVaultSecretSettingsEnv,
+  parseKmsVaultSecretSettings,
+  PathPolicy,
+  type KmsVaultSecretSettings,
+} from './settings.js';
