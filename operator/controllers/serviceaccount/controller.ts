@@ -4,7 +4,7 @@
 // report through Events. It never talks to Vault: the Vault controller applies
 // what lands in `spec.externalConfig`.
 import type { V1ServiceAccount } from '@kubernetes/client-node';
-import { API_GROUP, API_VERSION, FINALIZER } from '../../api/naming.js';
+import { API_GROUP, API_VERSION, FINALIZER, serviceAccountPolicyName, serviceAccountRoleName } from '../../api/naming.js';
 import { ServiceAccountAnnotation, ServiceAccountReason } from '../../api/serviceaccount.js';
 import { VAULT_PLURAL } from '../../api/vault.js';
 import { errorCode, PATCH, resourcePath, type KubeClients } from '../../framework/kube.js';
@@ -155,8 +155,7 @@ async function execute(
 function describeEntries(sa: V1ServiceAccount, settings: ServiceAccountSettings): string {
   const ns = sa.metadata?.namespace ?? '';
   const name = sa.metadata?.name ?? '';
-  const role = `sa.${ns}.${name}`;
-  return `Kubernetes-auth role ${role} (auth/${settings.kubernetesAuthPath}) and policy ${role}`;
+  return `Kubernetes-auth role ${serviceAccountRoleName(ns, name)} (auth/${settings.kubernetesAuthPath}) and policy ${serviceAccountPolicyName(ns, name)}`;
 }
 
 async function readVault(ctx: ServiceAccountReconcileContext, ref: VaultRef): Promise<VaultResourceLike | null> {
