@@ -18,7 +18,10 @@ GOV="$(go env GOVERSION)"
 BIN="$CACHE/bin/$GOV"
 WORK="$CACHE/build"
 mkdir -p "$BIN" "$WORK"
-export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
+# GOTOOLCHAIN=local unless the caller chose a toolchain (.ci/run may, when
+# the machine's Go is older than the servers need).
+export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+command -v flock >/dev/null || { echo "build-servers.sh needs flock (util-linux)" >&2; exit 1; }
 
 log() { printf '[build-servers %s] %s\n' "$(date +%T)" "$*" >&2; }
 
@@ -56,6 +59,8 @@ wrapper_module() {
   } > "$dir/go.mod"
 }
 
+# v1.36.3 -> 36
+minor() { local v=${1#v*.}; echo "${v%%.*}"; }
 # k8s staging modules are published as v0.<minor>.<patch>
 k8s_staging_version() { echo "v0.${KUBE_VERSION#v1.}"; }
 # other local replaces: the version the module itself requires
@@ -63,10 +68,27 @@ required_version() {
   awk -v m="$1" '$1==m && $2 ~ /^v/ {print $2; exit} $1=="require" && $2==m {print $3; exit}' "$2"
 }
 
+# One build of a server at a time, machine-wide: a second caller waits for
+# the first and then finds the binary cached.
+lock() {
+  exec {LOCK_FD}>"$WORK/$1.lock"
+  if ! flock -n "$LOCK_FD"; then
+    log "$1: another build of it is running; waiting for it"
+    flock "$LOCK_FD"
+  fi
+  # a build started by an older copy of this script holds no lock
+  while pgrep -f -- "-o $BIN/$1.tmp" >/dev/null 2>&1; do
+    log "$1: waiting for a running go build of it"; sleep 30
+  done
+}
+unlock() { flock -u "$LOCK_FD"; exec {LOCK_FD}>&-; }
+
 build() {
   local name=$1 mod=$2 ver=$3 pkg=$4 mapper=$5 ldflags=${6:-}
   local out="$BIN/$name-$ver"
   if [ -x "$out" ]; then log "$name $ver: cached ($out)"; return; fi
+  lock "$name-$ver"
+  if [ -x "$out" ]; then log "$name $ver: built meanwhile by another run ($out)"; unlock; return; fi
   local dir="$WORK/$name-$ver"
   log "$name $ver: preparing wrapper module in $dir"
   wrapper_module "$mod" "$ver" "$mapper" "$dir"
@@ -82,17 +104,25 @@ build() {
   fi
   mv "$out.tmp" "$out"
   log "$name $ver: built in $((SECONDS - start))s"
+  unlock
 }
 
 build_plain() {
   local name=$1 mod=$2 ver=$3
   local out="$BIN/$name-$ver"
   if [ -x "$out" ]; then log "$name $ver: cached ($out)"; return; fi
+  lock "$name-$ver"
+  if [ -x "$out" ]; then log "$name $ver: built meanwhile by another run ($out)"; unlock; return; fi
   log "$name $ver: go install"
+  local start=$SECONDS
   GOBIN="$WORK/gobin-$name" go install -trimpath -ldflags "-s -w" "$mod@$ver"
   mv "$WORK/gobin-$name/$name" "$out"
+  log "$name $ver: built in $((SECONDS - start))s"
+  unlock
 }
 
+command -v go >/dev/null || { log "Go is not installed (needs Go 1.26; see README)"; exit 1; }
+ALL_START=$SECONDS
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(local-kms etcd vault kube-apiserver)
 for t in "${targets[@]}"; do
@@ -101,8 +131,9 @@ for t in "${targets[@]}"; do
     etcd) build etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3 required_version ;;
     vault) build vault github.com/hashicorp/vault "$VAULT_VERSION" github.com/hashicorp/vault required_version ;;
     kube-apiserver) build kube-apiserver k8s.io/kubernetes "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-apiserver k8s_staging_version \
-      "-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${KUBE_VERSION#v1.}" ;;
+      "-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(minor "$KUBE_VERSION")" ;;
     *) log "unknown server $t"; exit 2 ;;
   esac
 done
+log "done in $((SECONDS - ALL_START))s; binaries in $BIN"
 echo "$BIN"

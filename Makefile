@@ -1,0 +1,45 @@
+# vault-autopilot — `make help` lists the targets.
+# Every target that needs them installs the npm dependencies and builds the
+# real test servers first (both cached; a warm run skips them).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NPM_STAMP := node_modules/.package-lock.json
+
+.PHONY: help deps build lint test test-unit test-integration servers test-env demo clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(NPM_STAMP): package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: $(NPM_STAMP) ## Install npm dependencies (npm ci) when package-lock.json changed
+
+build: deps ## Compile TypeScript to dist/
+	npm run build
+
+lint: deps ## Type-check everything (strict)
+	npm run lint
+
+servers: ## Build etcd, kube-apiserver, Vault, local-kms from the Go module proxy (cached in ~/.cache/vault-autopilot)
+	bash test/harness/build-servers.sh
+
+test: deps servers ## Unit + integration tests (integration against the real servers); fails if either fails
+	@rc=0; npm run test:unit || rc=1; npm run test:integration || rc=1; exit $$rc
+
+test-unit: deps ## Unit tests only (no servers)
+	npm run test:unit
+
+test-integration: deps servers ## Integration tests against one shared set of real servers (ARGS="file.test.ts --match ..." to narrow)
+	npm run test:integration -- $(ARGS)
+
+test-env: deps servers ## Start the test servers for manual use and print how to connect; Ctrl-C stops them
+	npm run test-env
+
+demo: deps servers ## Start the local servers, apply crds/, run the operator against them; Ctrl-C stops
+	npm run demo
+
+clean: ## Remove build output (dist/); the server cache stays (rm -rf ~/.cache/vault-autopilot to drop it)
+	rm -rf dist
