@@ -166,7 +166,7 @@ export class VaultController {
     const next: VaultStatus = { ...status, conditions: conditions as VaultCondition[] };
     if (generation !== undefined) next.observedGeneration = generation;
     if (deepEqual(JSON.parse(JSON.stringify(next)), vault.status ?? {})) return;
-    await ctx.patchStatus(next as unknown as Record<string, unknown>);
+    await ctx.patchStatus(mergePatchFor(vault.status, next));
     vault.status = next;
   }
 
@@ -517,7 +517,7 @@ export class VaultController {
     const saveRecord = async (record: ManagedRecord) => {
       status.managed = record;
       // written at once (not with the final status) so a crash cannot lose it
-      await ctx.patchStatus({ managed: record });
+      await ctx.patchStatus(mergePatchFor({ managed: vault.status?.managed ?? {} }, { managed: record }));
       vault.status = { ...(vault.status ?? {}), managed: record };
     };
     let outcome;
@@ -624,6 +624,26 @@ export class VaultController {
     full.metadata = { ...current.metadata, ...body.metadata };
     return ctx.kube.core.replaceNamespacedSecret({ name, namespace, body: full });
   }
+}
+
+/**
+ * A JSON merge patch turning `previous` into `next`: keys that disappeared
+ * become null (merge patch cannot delete otherwise); lists are replaced whole.
+ */
+export function mergePatchFor(previous: object | undefined, next: object): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...(next as Record<string, unknown>) };
+  const prev = (previous ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(prev)) {
+    const before = prev[key];
+    const after = patch[key];
+    if (after === undefined) patch[key] = null;
+    else if (isPlainRecord(before) && isPlainRecord(after)) patch[key] = mergePatchFor(before, after);
+  }
+  return patch;
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function b64(text: string): string {

@@ -1,0 +1,121 @@
+import test from 'ava';
+import { normaliseAuth, normaliseRoleParams, planAuthMounts, planRoles, splitRoleId, type ActualAuth, type ActualAuthMount } from '../../../operator/vault/auth.js';
+
+const cluster = { kubernetesHost: 'https://10.0.0.1:443', kubernetesCaCert: 'PEM' };
+
+function mount(type: string, extra: Partial<ActualAuthMount> = {}): ActualAuthMount {
+  return { type, description: '', tune: { default_lease_ttl: 0, max_lease_ttl: 0 }, roles: new Map(), roleNames: [], ...extra };
+}
+
+test('Bank-Vaults role aliases become token_* names; an explicit token_* wins', (t) => {
+  t.deepEqual(normaliseRoleParams({ name: 'r', policies: ['p'], ttl: '1h' }), { token_policies: ['p'], token_ttl: '1h' });
+  t.deepEqual(normaliseRoleParams({ name: 'r', policies: ['old'], token_policies: ['new'] }), { token_policies: ['new'] });
+});
+
+test('the kubernetes method defaults host and CA to the cluster, the spec wins', (t) => {
+  const { desired } = normaliseAuth(
+    [
+      { type: 'kubernetes', path: 'kubernetes' },
+      { type: 'kubernetes', path: 'other', config: { kubernetes_host: 'https://elsewhere' } },
+      { type: 'approle', path: 'approle' },
+    ],
+    cluster,
+  );
+  t.deepEqual(desired[0]!.config, { kubernetes_host: 'https://10.0.0.1:443', kubernetes_ca_cert: 'PEM' });
+  t.deepEqual(desired[1]!.config, { kubernetes_host: 'https://elsewhere', kubernetes_ca_cert: 'PEM' });
+  t.is(desired[2]!.config, undefined);
+});
+
+test('bad entries are problems naming the entry, the others still normalise', (t) => {
+  const { desired, problems } = normaliseAuth(
+    [
+      { type: '', path: 'notype', roles: [{ name: 'r' }] },
+      { type: 'token', path: 'token' },
+      { type: 'github', path: 'github', roles: [{ name: 'r' }] },
+      { type: 'kubernetes', path: 'kubernetes', roles: [{ name: 'ok' }] },
+    ],
+    {},
+  );
+  // the github mount itself is still applied, only its roles are refused
+  t.deepEqual(desired.map((d) => [d.path, d.roles.length]), [['github', 0], ['kubernetes', 1]]);
+  t.true(problems.some((p) => p.id === 'notype' && /no type/.test(p.message)));
+  t.true(problems.some((p) => p.id === 'token'));
+  t.true(problems.some((p) => p.id === 'github' && /role endpoint/.test(p.message)));
+});
+
+test('a missing mount is enabled and configured in one change', (t) => {
+  const { desired } = normaliseAuth([{ type: 'kubernetes', path: 'k8s', description: 'd', options: { default_lease_ttl: '1h' } }], cluster);
+  const plan = planAuthMounts(desired, new Map(), []);
+  t.is(plan.changes.length, 1);
+  t.deepEqual(plan.changes[0]!.writes.map((w) => `${w.method} ${w.path}`), ['POST sys/auth/k8s', 'POST auth/k8s/config']);
+  t.deepEqual(plan.changes[0]!.writes[0]!.body, { type: 'kubernetes', description: 'd', config: { default_lease_ttl: '1h' } });
+});
+
+test('an in-sync mount makes no change; tune and config differences are separate changes', (t) => {
+  const { desired } = normaliseAuth([{ type: 'kubernetes', path: 'k8s', options: { default_lease_ttl: '1h' } }], cluster);
+  const inSync: ActualAuth = new Map([['k8s', mount('kubernetes', { tune: { default_lease_ttl: 3600 }, config: { kubernetes_host: 'https://10.0.0.1:443', kubernetes_ca_cert: 'PEM\n' } })]]);
+  t.deepEqual(planAuthMounts(desired, inSync, ['k8s']).changes, []);
+  const drifted: ActualAuth = new Map([['k8s', mount('kubernetes', { tune: { default_lease_ttl: 60 }, config: { kubernetes_host: 'https://old', kubernetes_ca_cert: 'PEM' } })]]);
+  const plan = planAuthMounts(desired, drifted, ['k8s']);
+  t.deepEqual(plan.changes.map((c) => c.writes[0]!.path), ['sys/auth/k8s/tune', 'auth/k8s/config']);
+  t.regex(plan.changes[1]!.summary, /kubernetes_host/);
+});
+
+test('a type clash is a problem, never a remount; only managed mounts are disabled', (t) => {
+  const { desired } = normaliseAuth([{ type: 'kubernetes', path: 'taken' }], {});
+  const actual: ActualAuth = new Map([
+    ['taken', mount('userpass')],
+    ['old', mount('approle')],
+    ['handmade', mount('approle')],
+  ]);
+  const plan = planAuthMounts(desired, actual, ['old']);
+  t.is(plan.problems.length, 1);
+  t.is(plan.problems[0]!.id, 'taken');
+  t.deepEqual(plan.changes.map((c) => `${c.action} ${c.id}`), ['delete old']);
+});
+
+test('roles: create missing, restore changed fields, keep equal ones, delete a single dropped managed role', (t) => {
+  const { desired } = normaliseAuth(
+    [
+      {
+        type: 'kubernetes',
+        path: 'kubernetes',
+        roles: [
+          { name: 'new', bound_service_account_names: ['a'], bound_service_account_namespaces: ['ns'], policies: ['p'] },
+          { name: 'same', bound_service_account_names: 'a', token_ttl: '5m' },
+          { name: 'drifted', token_policies: ['p'] },
+        ],
+      },
+    ],
+    {},
+  );
+  const actual: ActualAuth = new Map([
+    [
+      'kubernetes',
+      mount('kubernetes', {
+        roleNames: ['same', 'drifted', 'dropped', 'handmade'],
+        roles: new Map([
+          ['same', { bound_service_account_names: ['a'], token_ttl: 300, token_max_ttl: 0 }],
+          ['drifted', { token_policies: ['other'] }],
+        ]),
+      }),
+    ],
+  ]);
+  const plan = planRoles(desired, actual, ['kubernetes/same', 'kubernetes/drifted', 'kubernetes/dropped']);
+  t.deepEqual(plan.changes.map((c) => `${c.action} ${c.id}`), ['create kubernetes/new', 'update kubernetes/drifted', 'delete kubernetes/dropped']);
+  t.deepEqual(plan.changes[0]!.writes[0], {
+    method: 'POST',
+    path: 'auth/kubernetes/role/new',
+    body: { bound_service_account_names: ['a'], bound_service_account_namespaces: ['ns'], token_policies: ['p'] },
+  });
+  t.regex(plan.changes[1]!.summary, /token_policies/);
+});
+
+test('roles of a mount being removed are not deleted one by one', (t) => {
+  const actual: ActualAuth = new Map([['old', mount('approle', { roleNames: ['r'] })]]);
+  t.deepEqual(planRoles([], actual, ['old/r']).changes, []);
+});
+
+test('role ids split at the last slash', (t) => {
+  t.deepEqual(splitRoleId('a/b/role'), ['a/b', 'role']);
+});

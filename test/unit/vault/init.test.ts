@@ -1,0 +1,25 @@
+import test from 'ava';
+import { OPERATOR_POLICY, initParameters, needsRenewal } from '../../../operator/vault/init.js';
+
+test('init defaults to 5 shares / threshold 3 without the root token', (t) => {
+  t.deepEqual(initParameters(undefined), { secretShares: 5, secretThreshold: 3, storeRootToken: false });
+  t.deepEqual(initParameters({ options: { secretShares: 1 } }), { secretShares: 1, secretThreshold: 1, storeRootToken: false });
+});
+
+test('impossible thresholds are rejected with the field name', (t) => {
+  const tooHigh = initParameters({ options: { secretShares: 2, secretThreshold: 3 } });
+  t.true('error' in tooHigh && /secretThreshold/.test(tooHigh.error));
+  const one = initParameters({ options: { secretShares: 3, secretThreshold: 1 } });
+  t.true('error' in one);
+});
+
+test('a periodic token is renewed only once less than half its period is left', (t) => {
+  t.false(needsRenewal(1000, 1000));
+  t.true(needsRenewal(400, 1000));
+  t.false(needsRenewal(0, 0));
+});
+
+test('the operator policy cannot read secrets', (t) => {
+  t.notRegex(OPERATOR_POLICY, /path "secret/);
+  t.notRegex(OPERATOR_POLICY, /path "\*"/);
+});

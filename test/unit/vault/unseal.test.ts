@@ -1,0 +1,45 @@
+import test from 'ava';
+import { secret } from '../../../operator/framework/logger.js';
+import type { Decryptor, Encryptor } from '../../../operator/kms/decryptor.js';
+import { decodeKeysSecretData, encodeKeysSecretData, hasStoredKeys, kmsContext, unsealKeyNames } from '../../../operator/vault/unseal.js';
+
+/** Reversible stand-in for KMS that also checks the context round-trips. */
+function fakeKms(): Encryptor & Decryptor & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    async encrypt({ plaintext, context, keyId }) {
+      calls.push(`enc ${keyId} ${JSON.stringify(context)}`);
+      return { ciphertext: Buffer.from(Buffer.from(plaintext).toString('utf8').split('').reverse().join('') + '|' + JSON.stringify(context)), keyId };
+    },
+    async decrypt({ ciphertext, context }) {
+      const [body, ctx] = Buffer.from(ciphertext).toString('utf8').split('|');
+      if (ctx !== JSON.stringify(context)) throw new Error('context mismatch');
+      return { plaintext: Buffer.from(body!.split('').reverse().join('')), keyId: 'k' };
+    },
+  };
+}
+
+test('keys round-trip through the Secret layout in share order', async (t) => {
+  const data = await encodeKeysSecretData({ keys: ['k0', 'k1', 'k2'].map(secret), rootToken: secret('root') }, undefined);
+  t.deepEqual(Object.keys(data).sort(), ['vault-root', 'vault-unseal-0', 'vault-unseal-1', 'vault-unseal-2']);
+  const back = await decodeKeysSecretData(data, undefined);
+  t.deepEqual(back.keys.map((k) => k.reveal()), ['k0', 'k1', 'k2']);
+  t.is(back.rootToken?.reveal(), 'root');
+});
+
+test('with KMS the stored values are ciphertext bound to the resource', async (t) => {
+  const kms = fakeKms();
+  const cipher = { kms, keyId: 'alias/vault', context: kmsContext('ns', 'v') };
+  const data = await encodeKeysSecretData({ keys: [secret('plainkey')] }, cipher);
+  t.false(Buffer.from(data['vault-unseal-0']!, 'base64').toString().includes('plainkey'));
+  t.is((await decodeKeysSecretData(data, cipher)).keys[0]!.reveal(), 'plainkey');
+  await t.throwsAsync(decodeKeysSecretData(data, { kms, context: kmsContext('ns', 'other') }), { message: /context/ });
+});
+
+test('unseal key names sort numerically and ignore other keys', (t) => {
+  const data = { 'vault-unseal-10': 'a', 'vault-unseal-2': 'b', 'vault-root': 'c', 'vault-unseal-x': 'd' };
+  t.deepEqual(unsealKeyNames(data), ['vault-unseal-2', 'vault-unseal-10']);
+  t.true(hasStoredKeys(data));
+  t.false(hasStoredKeys({}));
+});
