@@ -1,0 +1,354 @@
+// KMSVaultSecret against a real kube-apiserver, Vault and local-kms: round
+// trips, updates, partials, drift, steady state, deletion, bad input, and a
+// final check that no plaintext reached logs, events or status.
+import test from 'ava';
+import { eventually, useTestEnv } from '../../harness/index.js';
+import type { KMSVaultSecretSpec } from '../../../operator/api/kmsvaultsecret.js';
+import { CRD_FILES, Objects, sealValue, startInProcessOperator, VaultProbe, type RunningOperator } from './helpers.js';
+
+const env = useTestEnv(test);
+const SYNC_PERIOD_MS = 1500;
+
+let op: RunningOperator;
+let objects: Objects;
+let probe: VaultProbe;
+let ns: string;
+let v1Mount: string;
+let v2Mount: string;
+/** Every plaintext this file puts through the operator. */
+const plaintexts = new Set<string>();
+
+function secretValue(label: string): string {
+  const value = `pt-${label}-${Math.random().toString(36).slice(2, 10)}`;
+  plaintexts.add(value);
+  return value;
+}
+
+test.before(async () => {
+  const e = env();
+  await e.applyCrds(...CRD_FILES);
+  ns = await e.namespace('kmsvs');
+  v1Mount = await e.vaultMount('kv-v1');
+  v2Mount = await e.vaultMount('kv-v2');
+  objects = new Objects(e.kubeConfig());
+  probe = new VaultProbe(e);
+  op = await startInProcessOperator(e, { syncPeriodMs: SYNC_PERIOD_MS });
+});
+
+test.after.always(async () => {
+  await op?.stop();
+});
+
+async function sealed(key: string, value: string, context?: Record<string, string>) {
+  return { key, encryptedSecret: await sealValue(env(), value, context) };
+}
+
+test.serial('KV v2 round trip: decrypted into Vault, Ready=True, finalizer, event', async (t) => {
+  const password = secretValue('v2-password');
+  const token = secretValue('v2-token');
+  const spec: KMSVaultSecretSpec = {
+    path: `${v2Mount}/${ns}/app`,
+    kvSettings: { engineVersion: 'v2' },
+    secretContext: { app: 'web' },
+    secrets: [await sealed('password', password, { app: 'web' }), await sealed('token', token, { app: 'web' }), { key: 'empty', emptySecret: true }],
+  };
+  await objects.create(ns, 'app-v2', spec);
+  const obj = await objects.waitReady(ns, 'app-v2', 'True', 'Synced');
+  t.deepEqual(await probe.read(v2Mount, 'v2', `${ns}/app`), { password, token, empty: '' });
+  t.deepEqual(obj.metadata?.finalizers, ['vault.autopilot.dev/cleanup']);
+  t.is(obj.status?.vaultPath, `${v2Mount}/${ns}/app`);
+  t.is(obj.status?.engineVersion, 'v2');
+  t.deepEqual(obj.status?.keys, ['empty', 'password', 'token']);
+  t.truthy(obj.status?.lastSyncTime);
+  const events = await objects.events(ns, 'app-v2');
+  t.true(events.some((e) => e.type === 'Normal' && e.reason === 'SecretWritten' && /created/.test(e.message)), JSON.stringify(events));
+});
+
+test.serial('KV v1 round trip (path given with a leading slash)', async (t) => {
+  const value = secretValue('v1');
+  await objects.create(ns, 'app-v1', { path: `/${v1Mount}/${ns}/db`, kvSettings: { engineVersion: 'v1' }, secrets: [await sealed('dsn', value)] });
+  const obj = await objects.waitReady(ns, 'app-v1', 'True', 'Synced');
+  t.deepEqual(await probe.read(v1Mount, 'v1', `${ns}/db`), { dsn: value });
+  t.is(obj.status?.engineVersion, 'v1');
+});
+
+test.serial('updating a key updates Vault (and removing a key removes it)', async (t) => {
+  const newValue = secretValue('v1-updated');
+  const extra = secretValue('v1-extra');
+  const dsn = await sealed('dsn', newValue);
+  const extraKey = await sealed('extra', extra);
+  await objects.updateSpec(ns, 'app-v1', (spec) => ({ ...spec, secrets: [dsn, extraKey] }));
+  await objects.waitReady(ns, 'app-v1', 'True', 'Synced');
+  t.deepEqual(await probe.read(v1Mount, 'v1', `${ns}/db`), { dsn: newValue, extra });
+  await objects.updateSpec(ns, 'app-v1', (spec) => ({ ...spec, secrets: [extraKey] }));
+  await eventually(async () => {
+    const data = await probe.read(v1Mount, 'v1', `${ns}/db`);
+    if (JSON.stringify(data) !== JSON.stringify({ extra })) throw new Error('not yet');
+  });
+  t.pass();
+});
+
+test.serial('includes from a partial: merged with context fallback; the partial changing re-syncs', async (t) => {
+  const own = secretValue('own');
+  const shared = secretValue('shared');
+  await objects.createPartial(ns, 'shared', { secrets: [await sealed('shared', shared, { team: 'x' })] });
+  await objects.create(ns, 'with-partial', {
+    path: `${v2Mount}/${ns}/merged`,
+    kvSettings: { engineVersion: 'v2' },
+    secretContext: { team: 'x' },
+    includeSecrets: ['shared'],
+    secrets: [await sealed('own', own, { team: 'x' })],
+  });
+  await objects.waitReady(ns, 'with-partial', 'True');
+  t.deepEqual(await probe.read(v2Mount, 'v2', `${ns}/merged`), { own, shared });
+
+  const shared2 = secretValue('shared2');
+  await objects.deletePartial(ns, 'shared');
+  await objects.createPartial(ns, 'shared', { secretContext: { team: 'x' }, secrets: [await sealed('shared', shared2, { team: 'x' })] });
+  await eventually(async () => {
+    const data = await probe.read(v2Mount, 'v2', `${ns}/merged`);
+    if (data?.shared !== shared2) throw new Error('partial change not synced');
+  }, { timeoutMs: 20_000 });
+  t.pass();
+});
+
+test.serial('a missing include: IncludeNotFound, nothing written; recovers when the partial appears', async (t) => {
+  const a = secretValue('later-a');
+  const b = secretValue('later-b');
+  await objects.create(ns, 'waits', {
+    path: `${v2Mount}/${ns}/waits`,
+    kvSettings: { engineVersion: 'v2' },
+    includeSecrets: ['later'],
+    secrets: [await sealed('a', a)],
+  });
+  const obj = await objects.waitReady(ns, 'waits', 'False', 'IncludeNotFound');
+  t.regex(obj.status!.conditions![0]!.message, /"later"/);
+  t.false(await probe.metadataExists(v2Mount, `${ns}/waits`));
+  await objects.createPartial(ns, 'later', { secrets: [await sealed('b', b)] });
+  await objects.waitReady(ns, 'waits', 'True', 'Synced');
+  t.deepEqual(await probe.read(v2Mount, 'v2', `${ns}/waits`), { a, b });
+  const events = await objects.events(ns, 'waits');
+  t.true(events.some((e) => e.type === 'Warning' && e.reason === 'IncludeNotFound'));
+  t.true(events.some((e) => e.type === 'Normal' && e.reason === 'Recovered'));
+});
+
+test.serial('a key defined twice: DuplicateKey, nothing written', async (t) => {
+  await objects.createPartial(ns, 'dup', { secrets: [await sealed('same', secretValue('dup1'))] });
+  await objects.create(ns, 'dups', {
+    path: `${v2Mount}/${ns}/dups`,
+    kvSettings: { engineVersion: 'v2' },
+    includeSecrets: ['dup'],
+    secrets: [await sealed('same', secretValue('dup2'))],
+  });
+  const obj = await objects.waitReady(ns, 'dups', 'False', 'DuplicateKey');
+  t.regex(obj.status!.conditions![0]!.message, /key "same" is defined in spec\.secrets and PartialKMSVaultSecret\/dup/);
+  t.false(await probe.metadataExists(v2Mount, `${ns}/dups`));
+});
+
+test.serial('drift: a value changed in Vault by hand is restored within a sync period', async (t) => {
+  const before = await probe.read(v2Mount, 'v2', `${ns}/app`);
+  await probe.write(v2Mount, 'v2', `${ns}/app`, { password: 'changed-by-hand' });
+  const started = Date.now();
+  await eventually(
+    async () => {
+      const now = await probe.read(v2Mount, 'v2', `${ns}/app`);
+      if (JSON.stringify(now) !== JSON.stringify(before)) throw new Error('not restored');
+    },
+    { timeoutMs: SYNC_PERIOD_MS * 4, intervalMs: 100 },
+  );
+  const restoredAfterMs = Date.now() - started;
+  t.log(`drift restored after ${restoredAfterMs} ms (sync period ${SYNC_PERIOD_MS} ms)`);
+  t.true(restoredAfterMs < SYNC_PERIOD_MS * 2 + 1000);
+  await eventually(async () => {
+    const events = await objects.events(ns, 'app-v2');
+    if (!events.some((e) => e.reason === 'SecretWritten' && /restored/.test(e.message))) throw new Error('no drift event');
+  });
+});
+
+test.serial('steady state: several sync periods make zero Vault writes and zero Kubernetes writes', async (t) => {
+  // everything settled first
+  for (const name of ['app-v2', 'app-v1', 'with-partial', 'waits']) await objects.waitReady(ns, name, 'True');
+  await new Promise((r) => setTimeout(r, SYNC_PERIOD_MS));
+  const names = ['app-v2', 'app-v1', 'with-partial', 'waits'];
+  const versionsBefore = await Promise.all(names.map(async (n) => (await objects.get(ns, n))?.metadata?.resourceVersion));
+  const eventsBefore = (await objects.events(ns)).reduce((sum, e) => sum + e.count, 0);
+  const writesBefore = op.vault.stats.writes;
+  const readsBefore = op.vault.stats.reads;
+  await new Promise((r) => setTimeout(r, SYNC_PERIOD_MS * 3));
+  const versionsAfter = await Promise.all(names.map(async (n) => (await objects.get(ns, n))?.metadata?.resourceVersion));
+  const eventsAfter = (await objects.events(ns)).reduce((sum, e) => sum + e.count, 0);
+  const reads = op.vault.stats.reads - readsBefore;
+  t.log(`steady state over ${SYNC_PERIOD_MS * 3} ms: ${reads} Vault reads, ${op.vault.stats.writes - writesBefore} Vault writes`);
+  t.true(reads >= names.length * 2, 'the objects were re-checked against Vault');
+  t.is(op.vault.stats.writes, writesBefore, 'no Vault writes');
+  t.deepEqual(versionsAfter, versionsBefore, 'no object (or status) writes');
+  t.is(eventsAfter, eventsBefore, 'no new events');
+});
+
+async function expectRefused(t: import('ava').ExecutionContext, name: string, spec: KMSVaultSecretSpec, reason: string, message: RegExp, mount: string) {
+  await objects.create(ns, name, spec);
+  const obj = await objects.waitReady(ns, name, 'False', reason);
+  const ready = obj.status!.conditions!.find((c) => c.type === 'Ready')!;
+  t.regex(ready.message, message, name);
+  const secretPath = spec.path.slice(mount.length + 1);
+  t.false(await probe.metadataExists(mount, secretPath), `${name}: nothing written`);
+  const events = await objects.events(ns, name);
+  t.true(events.some((e) => e.type === 'Warning' && e.reason === reason), `${name}: Warning event`);
+  t.is(obj.status?.vaultPath, undefined);
+}
+
+test.serial('invalid base64: DecodingFailed, nothing written (not even the good key)', async (t) => {
+  await expectRefused(
+    t,
+    'bad-b64',
+    { path: `${v2Mount}/${ns}/bad-b64`, kvSettings: { engineVersion: 'v2' }, secrets: [await sealed('good', secretValue('good1')), { key: 'broken', encryptedSecret: 'not*base64!' }] },
+    'DecodingFailed',
+    /key "broken".*not valid base64/,
+    v2Mount,
+  );
+});
+
+test.serial('ciphertext from a key the operator does not accept: DecryptionFailed naming the key', async (t) => {
+  const other = await sealValue(env(), secretValue('other-key'), undefined, env().kms.otherKeyId);
+  await expectRefused(
+    t,
+    'other-key',
+    { path: `${v2Mount}/${ns}/other-key`, kvSettings: { engineVersion: 'v2' }, secrets: [await sealed('good', secretValue('good2')), { key: 'foreign', encryptedSecret: other }] },
+    'DecryptionFailed',
+    /key "foreign": encrypted with a KMS key the operator does not accept/,
+    v2Mount,
+  );
+});
+
+test.serial('wrong encryption context: DecryptionFailed saying the context does not match', async (t) => {
+  await expectRefused(
+    t,
+    'wrong-ctx',
+    {
+      path: `${v2Mount}/${ns}/wrong-ctx`,
+      kvSettings: { engineVersion: 'v2' },
+      secretContext: { app: 'billing' },
+      secrets: [await sealed('k', secretValue('ctx'), { app: 'web' })],
+    },
+    'DecryptionFailed',
+    /key "k": KMS rejected the ciphertext: the encryption context \(secretContext\) does not match/,
+    v2Mount,
+  );
+});
+
+test.serial('missing context: DecryptionFailed suggesting secretContext', async (t) => {
+  await expectRefused(
+    t,
+    'no-ctx',
+    { path: `${v2Mount}/${ns}/no-ctx`, kvSettings: { engineVersion: 'v2' }, secrets: [await sealed('k', secretValue('noctx'), { app: 'web' })] },
+    'DecryptionFailed',
+    /set secretContext/,
+    v2Mount,
+  );
+});
+
+test.serial('a path outside the namespace: PathNotAllowed, nothing written', async (t) => {
+  await expectRefused(
+    t,
+    'elsewhere',
+    { path: `${v2Mount}/another-team/app`, kvSettings: { engineVersion: 'v2' }, secrets: [await sealed('k', secretValue('elsewhere'))] },
+    'PathNotAllowed',
+    /only place objects in namespace/,
+    v2Mount,
+  );
+});
+
+test.serial('engine version that differs from the mount: MountMismatch, nothing written', async (t) => {
+  await expectRefused(
+    t,
+    'mismatch',
+    { path: `${v2Mount}/${ns}/mismatch`, kvSettings: { engineVersion: 'v1' }, secrets: [await sealed('k', secretValue('mismatch'))] },
+    'MountMismatch',
+    /is a KV v2 mount but kvSettings\.engineVersion is v1/,
+    v2Mount,
+  );
+});
+
+test.serial('fixing a refused object makes it sync (and a Recovered event)', async (t) => {
+  const value = secretValue('fixed');
+  const fixed = await sealed('broken', value);
+  await objects.updateSpec(ns, 'bad-b64', (spec) => ({ ...spec, secrets: [fixed] }));
+  await objects.waitReady(ns, 'bad-b64', 'True', 'Synced');
+  t.deepEqual(await probe.read(v2Mount, 'v2', `${ns}/bad-b64`), { broken: value });
+  t.true((await objects.events(ns, 'bad-b64')).some((e) => e.reason === 'Recovered'));
+});
+
+test.serial('schema violations are rejected by the apiserver', async (t) => {
+  const good = await sealed('k', secretValue('schema'));
+  const base = { path: `${v2Mount}/${ns}/schema`, kvSettings: { engineVersion: 'v2' }, secrets: [good] };
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['no engineVersion', { ...base, kvSettings: {} }, /engineVersion: Required/],
+    ['engine v3', { ...base, kvSettings: { engineVersion: 'v3' } }, /engineVersion: Unsupported value/],
+    ['no path', { kvSettings: base.kvSettings, secrets: [good] }, /spec\.path: Required/],
+    ['dot-dot path', { ...base, path: `${v2Mount}/${ns}/../x` }, /"\." or "\.\."/],
+    ['bad key', { ...base, secrets: [{ ...good, key: 'has space' }] }, /secrets\[0\]\.key/],
+    ['empty encryptedSecret', { ...base, secrets: [{ key: 'k', encryptedSecret: '' }] }, /encryptedSecret must be non-empty unless emptySecret/],
+    ['duplicate key in list', { ...base, secrets: [good, good] }, /Duplicate value/],
+    ['nothing to write', { path: base.path, kvSettings: base.kvSettings }, /at least one key/],
+    ['bad deletionPolicy', { ...base, deletionPolicy: 'Keep' }, /deletionPolicy: Unsupported value/],
+  ];
+  for (const [label, spec, expected] of cases) {
+    const err = await t.throwsAsync(
+      objects.createRaw(ns, { apiVersion: 'vault.autopilot.dev/v1alpha1', kind: 'KMSVaultSecret', metadata: { name: 'schema' }, spec }),
+      undefined,
+      label,
+    );
+    const body = String((err as { body?: unknown })?.body ?? err?.message);
+    t.is((err as { code?: number }).code, 422, `${label}: ${body}`);
+    t.regex(body, expected, label);
+  }
+  const partialErr = await t.throwsAsync(
+    objects.createRaw(ns, { apiVersion: 'vault.autopilot.dev/v1alpha1', kind: 'PartialKMSVaultSecret', metadata: { name: 'p' }, spec: { secrets: [] } }, 'partialkmsvaultsecrets'),
+  );
+  t.is((partialErr as { code?: number }).code, 422);
+  t.false(await probe.metadataExists(v2Mount, `${ns}/schema`));
+});
+
+test.serial('delete with deletionPolicy Delete removes the secret and all its versions', async (t) => {
+  t.true(await probe.metadataExists(v2Mount, `${ns}/app`));
+  await objects.delete(ns, 'app-v2');
+  await objects.waitGone(ns, 'app-v2');
+  t.false(await probe.metadataExists(v2Mount, `${ns}/app`));
+  t.is(await probe.read(v2Mount, 'v2', `${ns}/app`), undefined);
+});
+
+test.serial('delete with deletionPolicy Retain leaves the secret in Vault', async (t) => {
+  const value = secretValue('retained');
+  await objects.create(ns, 'keeper', {
+    path: `${v1Mount}/${ns}/keeper`,
+    kvSettings: { engineVersion: 'v1' },
+    deletionPolicy: 'Retain',
+    secrets: [await sealed('k', value)],
+  });
+  await objects.waitReady(ns, 'keeper', 'True');
+  await objects.delete(ns, 'keeper');
+  await objects.waitGone(ns, 'keeper');
+  t.deepEqual(await probe.read(v1Mount, 'v1', `${ns}/keeper`), { k: value });
+});
+
+test.serial('deleting a refused object leaves Vault alone (it never wrote)', async (t) => {
+  // a secret that exists at the refused path must survive the refused object's deletion
+  await probe.write(v2Mount, 'v2', `${ns}/mismatch`, { untouched: 'yes' });
+  await objects.delete(ns, 'mismatch');
+  await objects.waitGone(ns, 'mismatch');
+  t.deepEqual(await probe.read(v2Mount, 'v2', `${ns}/mismatch`), { untouched: 'yes' });
+});
+
+test.serial('no plaintext in captured logs, events or any status', async (t) => {
+  t.true(plaintexts.size >= 15);
+  const logs = op.logs.text();
+  t.true(logs.length > 0);
+  const events = JSON.stringify(await objects.events(ns));
+  const statuses = objects.statusesSeen.join('\n');
+  t.true(objects.statusesSeen.length > 10);
+  for (const value of plaintexts) {
+    t.false(logs.includes(value), 'a plaintext is in the logs');
+    t.false(events.includes(value), 'a plaintext is in an event');
+    t.false(statuses.includes(value), 'a plaintext is in a status');
+  }
+});
