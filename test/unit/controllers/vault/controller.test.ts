@@ -1,0 +1,25 @@
+import test from 'ava';
+import { mergePatchFor, readiness, vaultEndpoint } from '../../../../operator/controllers/vault/controller.js';
+import { aVault } from './builders.js';
+
+const c = (type: string, status: 'True' | 'False') => ({ type, status, reason: 'R', message: `${type} msg` });
+
+test('Ready is True only when Initialized, Unsealed and Configured are', (t) => {
+  t.is(readiness([c('Initialized', 'True'), c('Unsealed', 'True'), c('Configured', 'True')]).status, 'True');
+  const notReady = readiness([c('Initialized', 'True'), c('Unsealed', 'False'), c('Configured', 'True')]);
+  t.is(notReady.status, 'False');
+  t.regex(notReady.message, /Unsealed/);
+  t.is(readiness([]).reason, 'Pending');
+});
+
+test('the status merge patch deletes keys that went away, lists replace', (t) => {
+  t.deepEqual(mergePatchFor({ leader: 'a', managed: { policies: ['x'], auth: ['k'] } }, { managed: { auth: [] } }), {
+    leader: null,
+    managed: { policies: null, auth: [] },
+  });
+});
+
+test('vaultEndpoint: managed Vaults are reached through the client Service with the TLS Secret CA', (t) => {
+  t.deepEqual(vaultEndpoint(aVault()), { address: 'https://vault.vault-ns.svc:8200', caSecretName: 'vault-tls' });
+  t.deepEqual(vaultEndpoint(aVault({ external: { address: 'https://v:8200', caSecret: 'ca' } })), { address: 'https://v:8200', caSecretName: 'ca' });
+});

@@ -1,0 +1,24 @@
+import test from 'ava';
+import { parseVaultControllerSettings } from '../../../../operator/controllers/vault/settings.js';
+
+test('defaults', (t) => {
+  const s = parseVaultControllerSettings({}, () => {
+    throw new Error('no file');
+  });
+  t.is(s.resyncPeriodMs, 300_000);
+  t.is(s.kubernetesHost, undefined);
+  t.is(s.defaultImage, 'hashicorp/vault:1.21.4');
+});
+
+test('in a pod, the kubernetes host and CA default to the service account mount', (t) => {
+  const s = parseVaultControllerSettings({ KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, () => 'CA PEM');
+  t.is(s.kubernetesHost, 'https://10.0.0.1:443');
+  t.is(s.kubernetesCaCert, 'CA PEM');
+});
+
+test('explicit settings win and bad numbers are reported', (t) => {
+  const s = parseVaultControllerSettings({ VAULT_AUTOPILOT_KUBERNETES_HOST: 'https://api', VAULT_AUTOPILOT_KUBERNETES_CA: 'X', VAULT_AUTOPILOT_VAULT_RESYNC_SECONDS: '30' });
+  t.is(s.kubernetesHost, 'https://api');
+  t.is(s.resyncPeriodMs, 30_000);
+  t.throws(() => parseVaultControllerSettings({ VAULT_AUTOPILOT_VAULT_RESYNC_SECONDS: 'never' }), { message: /RESYNC/ });
+});
