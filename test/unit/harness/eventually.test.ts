@@ -1,0 +1,32 @@
+import test from 'ava';
+import { eventually } from '../../harness/eventually.js';
+
+test('retries until the function resolves and returns its value', async (t) => {
+  let calls = 0;
+  const value = await eventually(
+    async () => {
+      calls++;
+      if (calls < 3) throw new Error('not yet');
+      return 'done';
+    },
+    { intervalMs: 5, timeoutMs: 1000 },
+  );
+  t.is(value, 'done');
+  t.is(calls, 3);
+});
+
+test('after the timeout it throws with the message and the last error', async (t) => {
+  let calls = 0;
+  const error = await t.throwsAsync(
+    eventually(
+      async () => {
+        calls++;
+        throw new Error(`failure ${calls}`);
+      },
+      { intervalMs: 10, timeoutMs: 60, message: 'widget ready' },
+    ),
+  );
+  t.regex(error!.message, /^widget ready after \d+ attempts in 60 ms: failure \d+$/);
+  t.true(error!.message.endsWith(`failure ${calls}`));
+  t.true(calls >= 2);
+});
