@@ -43,3 +43,32 @@ demo: deps servers ## Start the local servers, apply crds/, run the operator aga
 
 clean: ## Remove build output (dist/); the server cache stays (rm -rf ~/.cache/vault-autopilot to drop it)
 	rm -rf dist
+
+# --- Packaging and distribution (operator/deploy/, olm-bundle/, Dockerfile) ---
+.PHONY: bundle install-manifest bundle-check image image-smoke image-buildx e2e-k3d
+
+IMAGE_REPO ?= ghcr.io/vault-autopilot/vault-autopilot
+VERSION := $(shell node -p "require('./package.json').version")
+
+bundle: deps ## Regenerate the OLM bundle (olm-bundle/manifests, metadata, bundle.Dockerfile) from crds/, samples/ and operator/deploy/
+	npx tsx operator/deploy/generate.ts bundle
+
+install-manifest: deps ## Regenerate olm-bundle/install.yaml (kubectl install) from crds/ and operator/deploy/
+	npx tsx operator/deploy/generate.ts install-manifest
+
+bundle-check: deps ## Fail if olm-bundle/ is not what `make bundle install-manifest` would write
+	npx tsx operator/deploy/generate.ts all --check
+
+image: ## Two-arch (amd64+arm64) OCI image archive in build/, without a Docker daemon (buildah/skopeo; SOURCE_REF=WORKTREE to build uncommitted code)
+	bash operator/deploy/image/build-image.sh
+
+image-smoke: ## Unpack the arm64 image and run node, --version and --self-check under qemu-aarch64-static; ctr import check when containerd is installed
+	bash operator/deploy/image/smoke-image.sh
+	@if command -v containerd >/dev/null; then bash operator/deploy/image/verify-ctr-import.sh; else echo "containerd not installed: ctr import check skipped"; fi
+
+image-buildx: ## docker buildx build --platform linux/amd64,linux/arm64 (needs Docker; PUSH=1 pushes to IMAGE_REPO)
+	docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=$(VERSION) \
+	  -t $(IMAGE_REPO):$(VERSION) $(if $(PUSH),--push,) .
+
+e2e-k3d: ## Full cluster test on k3d (needs Docker; not part of CI): import image, install, apply samples, wait for Ready, tear down
+	bash test/e2e-k3d/run.sh

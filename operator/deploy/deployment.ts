@@ -1,0 +1,124 @@
+// The operator's Deployment, Services and namespace. Sized for a Raspberry Pi 4
+// (4 GB, 4 cores) sharing the node with the workloads it serves.
+
+import type { V1Deployment, V1EnvVar, V1Namespace, V1Service } from '@kubernetes/client-node';
+import { installEnvironment, NAME, PORT, type InstallSettings } from './install-settings.js';
+import { commonLabels, selectorLabels } from './labels.js';
+
+/** Measured idle RSS is well under the request; the limit leaves room for a burst of reconciles. */
+export const RESOURCES = {
+  requests: { cpu: '50m', memory: '128Mi' },
+  limits: { cpu: '500m', memory: '256Mi' },
+} as const;
+
+/** V8's heap is kept below the container limit so Node collects garbage instead of being OOM-killed. */
+export const MAX_OLD_SPACE_MB = 160;
+
+/** The arm64 and amd64 variants of the image exist; nothing else does. */
+export const SUPPORTED_ARCHITECTURES = ['amd64', 'arm64'] as const;
+
+export function namespace(settings: InstallSettings): V1Namespace {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: settings.namespace, labels: commonLabels(settings) } };
+}
+
+function environment(settings: InstallSettings): V1EnvVar[] {
+  const fromField = (name: string, fieldPath: string): V1EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+  return [
+    fromField('POD_NAMESPACE', 'metadata.namespace'),
+    fromField('POD_NAME', 'metadata.name'),
+    fromField('VAULT_AUTOPILOT_NAMESPACE', 'metadata.namespace'),
+    ...Object.entries(installEnvironment(settings)).map(([name, value]) => ({ name, value })),
+    { name: 'NODE_OPTIONS', value: `--max-old-space-size=${MAX_OLD_SPACE_MB}` },
+  ];
+}
+
+export function deployment(settings: InstallSettings): V1Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: NAME.deployment, namespace: settings.namespace, labels: { ...commonLabels(settings), ...selectorLabels() } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: selectorLabels() },
+      // A new pod is ready (and leader-elected) before the old one goes.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: {
+          labels: { ...commonLabels(settings), ...selectorLabels() },
+          annotations: { 'kubectl.kubernetes.io/default-container': 'operator' },
+        },
+        spec: {
+          serviceAccountName: NAME.serviceAccount,
+          automountServiceAccountToken: true,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            runAsGroup: 65532,
+            fsGroup: 65532,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [{
+                  matchExpressions: [
+                    { key: 'kubernetes.io/arch', operator: 'In', values: [...SUPPORTED_ARCHITECTURES] },
+                    { key: 'kubernetes.io/os', operator: 'In', values: ['linux'] },
+                  ],
+                }],
+              },
+            },
+          },
+          terminationGracePeriodSeconds: 30,
+          containers: [{
+            name: 'operator',
+            image: settings.image,
+            imagePullPolicy: 'IfNotPresent',
+            env: environment(settings),
+            ports: [
+              { name: 'webhook', containerPort: PORT.webhook, protocol: 'TCP' },
+              { name: 'health', containerPort: PORT.health, protocol: 'TCP' },
+            ],
+            resources: { requests: { ...RESOURCES.requests }, limits: { ...RESOURCES.limits } },
+            securityContext: {
+              allowPrivilegeEscalation: false,
+              readOnlyRootFilesystem: true,
+              runAsNonRoot: true,
+              capabilities: { drop: ['ALL'] },
+            },
+            // A Pi's SD card can make the first start slow: allow up to 2 minutes.
+            startupProbe: { httpGet: { path: '/healthz', port: 'health' }, periodSeconds: 2, failureThreshold: 60 },
+            livenessProbe: { httpGet: { path: '/healthz', port: 'health' }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
+            readinessProbe: { httpGet: { path: '/readyz', port: 'health' }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+            volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+          }],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+        },
+      },
+    },
+  };
+}
+
+export function webhookService(settings: InstallSettings): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: NAME.webhookService, namespace: settings.namespace, labels: commonLabels(settings) },
+    spec: {
+      selector: selectorLabels(),
+      ports: [{ name: 'https', port: PORT.webhookService, targetPort: 'webhook', protocol: 'TCP' }],
+    },
+  };
+}
+
+export function metricsService(settings: InstallSettings): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: NAME.metricsService, namespace: settings.namespace, labels: { ...commonLabels(settings), 'app.kubernetes.io/component': 'metrics' } },
+    spec: {
+      selector: selectorLabels(),
+      ports: [{ name: 'metrics', port: PORT.health, targetPort: 'health', protocol: 'TCP' }],
+    },
+  };
+}

@@ -1,0 +1,96 @@
+// What differs between the two ways vault-autopilot is installed, and the
+// names every generated object shares. The kubectl install manages its own
+// webhook certificates; under OLM, OLM issues them, creates the webhook
+// Service and MutatingWebhookConfiguration, and mounts tls.crt/tls.key.
+
+import { WEBHOOK_PATH, WEBHOOK_SETTING, DEFAULT_CERT_DIR } from '../webhook/settings.js';
+
+export const InstallMode = {
+  /** `kubectl apply -f olm-bundle/install.yaml`: self-managed webhook certificates. */
+  Kubectl: 'kubectl',
+  /** Operator Lifecycle Manager: OLM owns webhook certificates, Service and configuration. */
+  Olm: 'olm',
+} as const;
+export type InstallMode = (typeof InstallMode)[keyof typeof InstallMode];
+
+export interface InstallSettings {
+  mode: InstallMode;
+  /** package.json version, without a leading "v". */
+  version: string;
+  /** Image reference the Deployment runs (tag or digest). */
+  image: string;
+  /** Namespace the operator runs in (kubectl install; under OLM the OperatorGroup's namespace). */
+  namespace: string;
+}
+
+/** Names of the objects both install modes create. */
+export const NAME = {
+  app: 'vault-autopilot',
+  serviceAccount: 'vault-autopilot',
+  deployment: 'vault-autopilot',
+  clusterRole: 'vault-autopilot',
+  role: 'vault-autopilot',
+  /** Self-managed mode: Service in front of the webhook port (matches the webhook's default setting). */
+  webhookService: 'vault-autopilot-webhook',
+  metricsService: 'vault-autopilot-metrics',
+  webhookConfiguration: 'vault-autopilot-webhook',
+  /** The webhook entry's name (must be a fully qualified DNS name). */
+  webhook: 'pods.vault.autopilot.dev',
+  /** Self-managed mode: Secret holding the CA and serving certificate. */
+  webhookCertSecret: 'vault-autopilot-webhook-tls',
+  leaderElectionLease: 'vault-autopilot-leader',
+} as const;
+
+export const PORT = {
+  /** HTTPS admission webhook (container). */
+  webhook: 9443,
+  /** Service port the apiserver calls. */
+  webhookService: 443,
+  /** Plain HTTP /healthz, /readyz, /metrics. */
+  health: 8080,
+} as const;
+
+export { WEBHOOK_PATH, DEFAULT_CERT_DIR };
+
+/** The container registry repository the images are published to. */
+export const IMAGE_REPOSITORY = 'ghcr.io/vault-autopilot/vault-autopilot';
+export const DEFAULT_NAMESPACE = 'vault-autopilot';
+export const OLM_CHANNEL = 'stable';
+
+/** OLM names the webhook Service `<deploymentName>-service`. */
+export function olmWebhookServiceName(deploymentName: string): string {
+  return `${deploymentName}-service`;
+}
+
+export function defaultInstallSettings(mode: InstallMode, version: string): InstallSettings {
+  return { mode, version, image: `${IMAGE_REPOSITORY}:${version}`, namespace: DEFAULT_NAMESPACE };
+}
+
+/** Operator settings (environment) that depend on how it is installed. */
+export function installEnvironment(settings: InstallSettings): Record<string, string> {
+  const selfManaged = settings.mode === InstallMode.Kubectl;
+  return {
+    [WEBHOOK_SETTING.port]: String(PORT.webhook),
+    [WEBHOOK_SETTING.selfManagedCerts]: String(selfManaged),
+    // The configuration comes from install.yaml or from OLM; the operator only
+    // keeps the caBundle current in self-managed mode (get/patch on its name).
+    [WEBHOOK_SETTING.manageConfiguration]: 'false',
+    [WEBHOOK_SETTING.configurationName]: NAME.webhookConfiguration,
+    [WEBHOOK_SETTING.serviceName]: selfManaged ? NAME.webhookService : olmWebhookServiceName(NAME.deployment),
+    [WEBHOOK_SETTING.servicePort]: String(PORT.webhookService),
+    [WEBHOOK_SETTING.certSecretName]: NAME.webhookCertSecret,
+    [WEBHOOK_SETTING.certDir]: DEFAULT_CERT_DIR,
+    [WEBHOOK_SETTING.failurePolicy]: WEBHOOK_FAILURE_POLICY,
+    VAULT_AUTOPILOT_HEALTH_PORT: String(PORT.health),
+    VAULT_AUTOPILOT_LEADER_ELECTION_LEASE: NAME.leaderElectionLease,
+    VAULT_AUTOPILOT_LOG_LEVEL: 'info',
+  };
+}
+
+/**
+ * Ignore: while the operator is down (a single replica on a small cluster, an
+ * upgrade), pods still start -- without the agent -- instead of every pod
+ * creation in the cluster failing. The same choice as the Vault Agent
+ * injector's default.
+ */
+export const WEBHOOK_FAILURE_POLICY = 'Ignore';
