@@ -18,6 +18,7 @@ import {
   sign,
 } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
+import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 
 // ---------------------------------------------------------------------------
 // DER encoding (X.690) — only the types a certificate uses.
@@ -425,4 +426,391 @@ export function createServingCertificate(opts: {
 /** Splits a PEM bundle into its certificates (in order). */
 export function splitPemBundle(bundle: string): string[] {
   return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g)?.map((c) => (c.endsWith('\n') ? c : `${c}\n`)) ?? [];
+}
+
+// ---------------------------------------------------------------------------
+// Self-managed webhook certificates: a CA and a serving certificate kept in a
+// Secret, rotated before expiry without a failed admission.
+//
+// CA rotation runs in three steps, each persisted before the next, so any
+// replica (or a restarted operator) continues where the last one stopped:
+//   1. create the next CA and publish [current, next] as the caBundle;
+//   2. after `propagationMs` (every apiserver has the new bundle), serve a
+//      certificate signed by the next CA, which becomes current; the old CA
+//      stays in the bundle as "previous";
+//   3. after another `propagationMs` (every replica serves the new cert),
+//      drop the previous CA from the bundle.
+// A serving certificate signed by the current CA is renewed on its own.
+
+export interface WebhookCertState {
+  ca?: IssuedPair;
+  /** Generated, not yet serving; in the bundle once `nextCaPublishedAt` is set. */
+  nextCa?: IssuedPair;
+  nextCaPublishedAt?: Date;
+  /** The CA before the last switch; trusted until `caSwitchedAt + propagationMs`. */
+  previousCa?: string;
+  caSwitchedAt?: Date;
+  serving?: IssuedPair;
+}
+
+export interface RotationPolicy {
+  caValidityMs: number;
+  servingValidityMs: number;
+  /** Renew when less than this fraction of the lifetime remains (default 1/3). */
+  renewBeforeFraction: number;
+  /** How long a caBundle change (or a Secret change) takes to reach every apiserver (or replica). */
+  propagationMs: number;
+  commonName: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+}
+
+export type RotationStep =
+  | 'created'
+  | 'next-ca-created'
+  | 'next-ca-published'
+  | 'switched-to-next-ca'
+  | 'dropped-previous-ca'
+  | 'renewed-serving-certificate';
+
+export interface RotationPlan {
+  state: WebhookCertState;
+  /** What changed (in order); empty when nothing needs doing now. */
+  steps: RotationStep[];
+  /** When to look again at the latest. */
+  nextCheckAt: Date;
+}
+
+function validity(pem: string): { notBefore: number; notAfter: number } {
+  const cert = new X509Certificate(pem);
+  return { notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
+}
+
+function renewAt(pem: string, fraction: number): number {
+  const { notBefore, notAfter } = validity(pem);
+  return notAfter - (notAfter - notBefore) * fraction;
+}
+
+function pairIsUsable(pair: IssuedPair | undefined): pair is IssuedPair {
+  if (!pair) return false;
+  try {
+    return new X509Certificate(pair.cert).checkPrivateKey(createPrivateKey(pair.key));
+  } catch {
+    return false;
+  }
+}
+
+function sameNames(pem: string, policy: RotationPolicy): boolean {
+  const san = new X509Certificate(pem).subjectAltName ?? '';
+  const want = [...policy.dnsNames.map((d) => `DNS:${d}`), ...policy.ipAddresses.map((ip) => `IP Address:${ip}`)];
+  const have = san.split(', ').filter(Boolean);
+  return want.length === have.length && want.every((w) => have.some((h) => h.toLowerCase() === w.toLowerCase()));
+}
+
+/**
+ * The CA bundle webhook clients must trust in this state (PEM, oldest first):
+ * the previous CA while replicas may still serve its certificate, the current
+ * CA, and the next CA once it is being published.
+ */
+export function trustBundle(state: WebhookCertState): string {
+  return [state.previousCa, state.ca?.cert, state.nextCa?.cert].filter((c): c is string => !!c).join('');
+}
+
+/**
+ * Pure: what the state should become at `now`. Applies every step that is due.
+ * `publishedBundle` is the caBundle clients currently trust; the next CA only
+ * counts as published once it is in there.
+ */
+export function planRotation(current: WebhookCertState, now: Date, policy: RotationPolicy, publishedBundle: string | undefined): RotationPlan {
+  const t = now.getTime();
+  const state: WebhookCertState = { ...current };
+  const steps: RotationStep[] = [];
+  // Backdate a little: clocks of apiservers and nodes drift.
+  const notBefore = new Date(t - 5 * 60_000);
+  const newCa = (): IssuedPair =>
+    createCertificateAuthority({ commonName: `${policy.commonName}-ca-${t}`, notBefore, notAfter: new Date(t + policy.caValidityMs) });
+  const newServing = (ca: IssuedPair): IssuedPair =>
+    createServingCertificate({
+      ca,
+      commonName: policy.commonName,
+      dnsNames: policy.dnsNames,
+      ipAddresses: policy.ipAddresses,
+      notBefore,
+      notAfter: new Date(Math.min(t + policy.servingValidityMs, validity(ca.cert).notAfter)),
+    });
+
+  if (!pairIsUsable(state.ca) || validity(state.ca.cert).notAfter <= t) {
+    // Nothing to roll over from (first start, or a CA already expired): start afresh.
+    state.ca = newCa();
+    state.serving = newServing(state.ca);
+    delete state.nextCa;
+    delete state.nextCaPublishedAt;
+    delete state.previousCa;
+    delete state.caSwitchedAt;
+    steps.push('created');
+  }
+
+  if (state.previousCa && (!state.caSwitchedAt || t - state.caSwitchedAt.getTime() >= policy.propagationMs)) {
+    delete state.previousCa;
+    delete state.caSwitchedAt;
+    steps.push('dropped-previous-ca');
+  }
+
+  if (state.nextCa && !pairIsUsable(state.nextCa)) {
+    delete state.nextCa;
+    delete state.nextCaPublishedAt;
+  }
+  if (!state.nextCa && !state.previousCa && t >= renewAt(state.ca!.cert, policy.renewBeforeFraction)) {
+    state.nextCa = newCa();
+    steps.push('next-ca-created');
+  }
+  if (state.nextCa && !state.nextCaPublishedAt && publishedBundle?.includes(state.nextCa.cert)) {
+    state.nextCaPublishedAt = now;
+    steps.push('next-ca-published');
+  }
+  if (state.nextCa && state.nextCaPublishedAt && t - state.nextCaPublishedAt.getTime() >= policy.propagationMs) {
+    state.previousCa = state.ca!.cert;
+    state.caSwitchedAt = now;
+    state.ca = state.nextCa;
+    state.serving = newServing(state.ca);
+    delete state.nextCa;
+    delete state.nextCaPublishedAt;
+    steps.push('switched-to-next-ca');
+  }
+
+  const serving = state.serving;
+  const servingOk =
+    pairIsUsable(serving) &&
+    new X509Certificate(serving.cert).checkIssued(new X509Certificate(state.ca!.cert)) &&
+    new X509Certificate(serving.cert).verify(new X509Certificate(state.ca!.cert).publicKey) &&
+    t < renewAt(serving.cert, policy.renewBeforeFraction) &&
+    sameNames(serving.cert, policy);
+  if (!servingOk) {
+    state.serving = newServing(state.ca!);
+    steps.push('renewed-serving-certificate');
+  }
+
+  const candidates = [renewAt(state.serving!.cert, policy.renewBeforeFraction), renewAt(state.ca!.cert, policy.renewBeforeFraction)];
+  if (state.nextCaPublishedAt) candidates.push(state.nextCaPublishedAt.getTime() + policy.propagationMs);
+  if (state.nextCa && !state.nextCaPublishedAt) candidates.push(t);
+  if (state.caSwitchedAt) candidates.push(state.caSwitchedAt.getTime() + policy.propagationMs);
+  return { state, steps, nextCheckAt: new Date(Math.max(t, Math.min(...candidates))) };
+}
+
+/** Secret keys and annotations of the stored state. */
+export const CERT_SECRET = {
+  caCert: 'ca.crt',
+  caKey: 'ca.key',
+  nextCaCert: 'next-ca.crt',
+  nextCaKey: 'next-ca.key',
+  previousCaCert: 'previous-ca.crt',
+  servingCert: 'tls.crt',
+  servingKey: 'tls.key',
+  nextCaPublishedAt: 'vault.autopilot.dev/next-ca-published-at',
+  caSwitchedAt: 'vault.autopilot.dev/ca-switched-at',
+} as const;
+
+export function stateFromSecret(data: Record<string, string> | undefined, annotations: Record<string, string> | undefined): WebhookCertState {
+  const d = (key: string): string | undefined => (data?.[key] ? Buffer.from(data[key], 'base64').toString('utf8') : undefined);
+  const pair = (c: string, k: string): IssuedPair | undefined => {
+    const cert = d(c);
+    const key = d(k);
+    return cert && key ? { cert, key } : undefined;
+  };
+  const date = (key: string): Date | undefined => {
+    const v = annotations?.[key];
+    const ms = v ? Date.parse(v) : NaN;
+    return Number.isNaN(ms) ? undefined : new Date(ms);
+  };
+  const state: WebhookCertState = {};
+  const ca = pair(CERT_SECRET.caCert, CERT_SECRET.caKey);
+  if (ca) state.ca = ca;
+  const next = pair(CERT_SECRET.nextCaCert, CERT_SECRET.nextCaKey);
+  if (next) state.nextCa = next;
+  const published = date(CERT_SECRET.nextCaPublishedAt);
+  if (published && next) state.nextCaPublishedAt = published;
+  const previous = d(CERT_SECRET.previousCaCert);
+  if (previous) state.previousCa = previous;
+  const switched = date(CERT_SECRET.caSwitchedAt);
+  if (switched && previous) state.caSwitchedAt = switched;
+  const serving = pair(CERT_SECRET.servingCert, CERT_SECRET.servingKey);
+  if (serving) state.serving = serving;
+  return state;
+}
+
+export function secretFromState(state: WebhookCertState): { data: Record<string, string>; annotations: Record<string, string> } {
+  const data: Record<string, string> = {};
+  const put = (key: string, value: string | undefined): void => {
+    if (value) data[key] = Buffer.from(value, 'utf8').toString('base64');
+  };
+  put(CERT_SECRET.caCert, state.ca?.cert);
+  put(CERT_SECRET.caKey, state.ca?.key);
+  put(CERT_SECRET.nextCaCert, state.nextCa?.cert);
+  put(CERT_SECRET.nextCaKey, state.nextCa?.key);
+  put(CERT_SECRET.previousCaCert, state.previousCa);
+  put(CERT_SECRET.servingCert, state.serving?.cert);
+  put(CERT_SECRET.servingKey, state.serving?.key);
+  const annotations: Record<string, string> = {};
+  if (state.nextCaPublishedAt) annotations[CERT_SECRET.nextCaPublishedAt] = state.nextCaPublishedAt.toISOString();
+  if (state.caSwitchedAt) annotations[CERT_SECRET.caSwitchedAt] = state.caSwitchedAt.toISOString();
+  return { data, annotations };
+}
+
+/** Where the trust bundle goes: the caBundle of the operator's webhook configuration. */
+export interface BundlePublisher {
+  /** The bundle clients trust now (PEM), or undefined when unknown / not consistent. */
+  read(): Promise<string | undefined>;
+  /** Makes `bundle` the trusted bundle; throws when it could not. */
+  publish(bundle: string): Promise<void>;
+}
+
+export interface SelfManagedCertificatesOptions {
+  core: CoreV1Api;
+  namespace: string;
+  secretName: string;
+  publisher: BundlePublisher;
+  policy: RotationPolicy;
+  log: {
+    info(message: string, meta?: Record<string, unknown>): unknown;
+    warn(message: string, meta?: Record<string, unknown>): unknown;
+  };
+  /** Longest wait between checks; also how soon a replica sees a Secret another replica rotated. */
+  maxCheckIntervalMs?: number;
+  now?: () => Date;
+}
+
+/**
+ * A CertificateSource (see webhook-server.ts) backed by a Secret it creates and
+ * rotates itself. Every write is conditional on the Secret's resourceVersion,
+ * so several replicas can run it: the loser of a race re-reads and continues.
+ */
+export class SelfManagedCertificates {
+  readonly #opts: SelfManagedCertificatesOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #onChange: ((pair: IssuedPair) => void) | undefined;
+  #served: IssuedPair | undefined;
+  #stopped = false;
+  #running: Promise<void> | undefined;
+
+  constructor(opts: SelfManagedCertificatesOptions) {
+    this.#opts = opts;
+  }
+
+  async start(onChange: (pair: IssuedPair) => void): Promise<IssuedPair> {
+    this.#stopped = false;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      try {
+        const { serving, nextCheckAt } = await this.reconcile();
+        this.#served = serving;
+        this.#onChange = onChange;
+        this.#schedule(nextCheckAt);
+        return serving;
+      } catch (err) {
+        lastError = err;
+        this.#opts.log.warn('self-managed webhook certificate not ready; retrying', { error: (err as Error).message, attempt });
+        await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 5_000)));
+      }
+    }
+    throw new Error(`self-managed webhook certificate: ${(lastError as Error)?.message ?? lastError}`);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#onChange = undefined;
+    await this.#running?.catch(() => undefined);
+  }
+
+  /** One pass: read, plan, persist, publish — until nothing is due. Returns the pair to serve. */
+  async reconcile(): Promise<{ serving: IssuedPair; nextCheckAt: Date }> {
+    const { core, namespace, secretName, publisher, policy, log } = this.#opts;
+    const now = this.#opts.now ?? (() => new Date());
+    for (let pass = 0; pass < 10; pass++) {
+      const secret = await readSecretOrUndefined(core, namespace, secretName);
+      const state = stateFromSecret(secret?.data, secret?.metadata?.annotations);
+      const published = await publisher.read();
+      const plan = planRotation(state, now(), policy, published);
+      if (plan.steps.length > 0) {
+        const { data, annotations } = secretFromState(plan.state);
+        const body: V1Secret = {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          type: 'Opaque',
+          metadata: {
+            name: secretName,
+            namespace,
+            labels: { 'app.kubernetes.io/managed-by': 'vault-autopilot', ...(secret?.metadata?.labels ?? {}) },
+            annotations: { ...withoutRotationAnnotations(secret?.metadata?.annotations), ...annotations },
+            ...(secret?.metadata?.resourceVersion ? { resourceVersion: secret.metadata.resourceVersion } : {}),
+          },
+          data,
+        };
+        try {
+          if (secret) await core.replaceNamespacedSecret({ name: secretName, namespace, body });
+          else await core.createNamespacedSecret({ namespace, body });
+        } catch (err) {
+          if (errorCode(err) === 409) continue; // another replica wrote first: re-read
+          throw err;
+        }
+        log.info('webhook certificates rotated', { steps: plan.steps, nextCheckAt: plan.nextCheckAt.toISOString() });
+      }
+      const bundle = trustBundle(plan.state);
+      if (bundle !== published) {
+        await publisher.publish(bundle);
+        log.info('webhook caBundle published', { certificates: splitPemBundle(bundle).length });
+        if (plan.state.nextCa && !plan.state.nextCaPublishedAt) continue; // record the publication
+      }
+      if (plan.steps.length > 0) continue; // re-read what we wrote (and let a due step follow)
+      return { serving: plan.state.serving!, nextCheckAt: plan.nextCheckAt };
+    }
+    throw new Error('webhook certificate rotation did not settle after 10 passes');
+  }
+
+  #schedule(at: Date): void {
+    if (this.#stopped) return;
+    const now = (this.#opts.now ?? (() => new Date()))().getTime();
+    const wait = Math.max(50, Math.min(at.getTime() - now, this.#opts.maxCheckIntervalMs ?? 60_000));
+    this.#timer = setTimeout(() => {
+      this.#running = this.#tick();
+    }, wait);
+    this.#timer.unref();
+  }
+
+  async #tick(): Promise<void> {
+    let nextCheckAt = new Date(Date.now() + 5_000);
+    try {
+      const result = await this.reconcile();
+      nextCheckAt = result.nextCheckAt;
+      if (!this.#served || result.serving.cert !== this.#served.cert) {
+        this.#served = result.serving;
+        this.#onChange?.(result.serving);
+      }
+    } catch (err) {
+      this.#opts.log.warn('webhook certificate check failed; retrying', { error: (err as Error).message });
+    }
+    this.#schedule(nextCheckAt);
+  }
+}
+
+function withoutRotationAnnotations(annotations: Record<string, string> | undefined): Record<string, string> {
+  const out = { ...(annotations ?? {}) };
+  delete out[CERT_SECRET.nextCaPublishedAt];
+  delete out[CERT_SECRET.caSwitchedAt];
+  return out;
+}
+
+async function readSecretOrUndefined(core: CoreV1Api, namespace: string, name: string): Promise<V1Secret | undefined> {
+  try {
+    return await core.readNamespacedSecret({ name, namespace });
+  } catch (err) {
+    if (errorCode(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+function errorCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
 }
