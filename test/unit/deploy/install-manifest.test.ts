@@ -1,0 +1,115 @@
+// install.yaml: what `kubectl apply` gets, checked object by object and
+// against the operator's own settings parsers (so the two cannot drift).
+import test from 'ava';
+import yaml from 'js-yaml';
+import type { KubernetesObject, V1Deployment, V1MutatingWebhookConfiguration, V1Service } from '@kubernetes/client-node';
+import { generatedFiles } from '../../../operator/deploy/generate.js';
+import { installObjects } from '../../../operator/deploy/install-manifest.js';
+import { defaultInstallSettings, InstallMode, NAME, PORT } from '../../../operator/deploy/install-settings.js';
+import { SUPPORTED_ARCHITECTURES } from '../../../operator/deploy/deployment.js';
+import { parseWebhookSettings, WEBHOOK_PATH } from '../../../operator/webhook/settings.js';
+
+const text = generatedFiles('install-manifest', {}).get('install.yaml')!;
+const objects = yaml.loadAll(text) as KubernetesObject[];
+const byKind = <T extends KubernetesObject>(kind: string): T[] => objects.filter((o) => o.kind === kind) as T[];
+const deployment = byKind<V1Deployment>('Deployment')[0]!;
+const container = deployment.spec!.template.spec!.containers[0]!;
+const namespace = byKind('Namespace')[0]!.metadata!.name!;
+
+/** The environment the container sees (fieldRef values resolved as the kubelet would). */
+function containerEnv(): Record<string, string> {
+  return Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace' ? namespace : 'pod-0')]));
+}
+
+test('apply order: Namespace first, CRDs before anything else, webhook configuration last', (t) => {
+  const kinds = objects.map((o) => o.kind);
+  t.is(kinds[0], 'Namespace');
+  const lastCrd = kinds.lastIndexOf('CustomResourceDefinition');
+  t.true(lastCrd > 0);
+  t.true(kinds.slice(1, lastCrd + 1).every((k) => k === 'CustomResourceDefinition'));
+  t.is(kinds.at(-1), 'MutatingWebhookConfiguration');
+  t.true(kinds.indexOf('ServiceAccount') < kinds.indexOf('Deployment'));
+  t.deepEqual(byKind('CustomResourceDefinition').map((c) => c.metadata?.name).sort(),
+    ['kmsvaultsecrets.vault.autopilot.dev', 'partialkmsvaultsecrets.vault.autopilot.dev', 'vaults.vault.autopilot.dev']);
+});
+
+test('every namespaced object is in the operator namespace; cluster-scoped ones have none', (t) => {
+  const clusterScoped = ['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration'];
+  for (const o of objects) {
+    if (clusterScoped.includes(o.kind!)) t.is(o.metadata?.namespace, undefined, `${o.kind}`);
+    else t.is(o.metadata?.namespace, namespace, `${o.kind}/${o.metadata?.name}`);
+  }
+});
+
+test('the Deployment runs non-root with a read-only root filesystem, probes and Raspberry-Pi-sized resources', (t) => {
+  const pod = deployment.spec!.template.spec!;
+  t.true(pod.securityContext?.runAsNonRoot);
+  t.is(pod.securityContext?.runAsUser, 65532);
+  t.is(container.securityContext?.readOnlyRootFilesystem, true);
+  t.is(container.securityContext?.allowPrivilegeEscalation, false);
+  t.deepEqual(container.securityContext?.capabilities?.drop, ['ALL']);
+  t.is(container.livenessProbe?.httpGet?.path, '/healthz');
+  t.is(container.readinessProbe?.httpGet?.path, '/readyz');
+  const healthPort = container.ports?.find((p) => p.name === container.readinessProbe?.httpGet?.port);
+  t.is(healthPort?.containerPort, PORT.health);
+  const mebibytes = (q: string) => Number(/^(\d+)Mi$/.exec(q)![1]);
+  t.true(mebibytes(container.resources!.limits!['memory']!) <= 512, 'fits a Raspberry Pi 4 next to its workloads');
+  t.true(mebibytes(container.resources!.requests!['memory']!) <= mebibytes(container.resources!.limits!['memory']!));
+  const heap = /--max-old-space-size=(\d+)/.exec(containerEnv()['NODE_OPTIONS'] ?? '');
+  t.truthy(heap);
+  t.true(Number(heap![1]) < mebibytes(container.resources!.limits!['memory']!), 'V8 heap below the container limit');
+  t.is(pod.serviceAccountName, NAME.serviceAccount);
+});
+
+test('the Deployment schedules on arm64 and amd64 Linux nodes and mounts an emptyDir on /tmp', (t) => {
+  const pod = deployment.spec!.template.spec!;
+  const terms = pod.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms;
+  const arch = terms[0]!.matchExpressions!.find((e) => e.key === 'kubernetes.io/arch')!;
+  t.is(arch.operator, 'In');
+  t.deepEqual([...arch.values!].sort(), [...SUPPORTED_ARCHITECTURES].sort());
+  t.deepEqual([...arch.values!].sort(), ['amd64', 'arm64']);
+  const tmp = container.volumeMounts!.find((m) => m.mountPath === '/tmp')!;
+  t.truthy(pod.volumes!.find((v) => v.name === tmp.name)!.emptyDir);
+});
+
+test("the container's environment parses with the webhook's own settings parser into a consistent self-managed setup", (t) => {
+  const settings = parseWebhookSettings(containerEnv());
+  t.true(settings.selfManagedCerts);
+  t.false(settings.manageConfiguration);
+  t.is(settings.operatorNamespace, namespace);
+  t.true(settings.skipNamespaces.includes(namespace));
+  t.true((container.ports ?? []).some((p) => p.name === 'webhook' && p.containerPort === settings.port));
+  const service = byKind<V1Service>('Service').find((s) => s.metadata?.name === settings.serviceName);
+  t.truthy(service, `the Service ${settings.serviceName} the certificate is issued for exists`);
+  t.is(service!.spec!.ports![0]!.port, settings.servicePort);
+  t.is(service!.spec!.ports![0]!.targetPort, 'webhook');
+  t.deepEqual(service!.spec!.selector, deployment.spec!.selector.matchLabels);
+  const configuration = byKind<V1MutatingWebhookConfiguration>('MutatingWebhookConfiguration')[0]!;
+  t.is(configuration.metadata?.name, settings.configurationName);
+  const webhook = configuration.webhooks![0]!;
+  t.is(webhook.failurePolicy, settings.failurePolicy);
+});
+
+test('the webhook configuration: pods CREATE only, explicit failurePolicy, no caBundle, system and own namespaces excluded', (t) => {
+  const webhook = byKind<V1MutatingWebhookConfiguration>('MutatingWebhookConfiguration')[0]!.webhooks![0]!;
+  t.deepEqual(webhook.rules, [{ apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE'], scope: 'Namespaced' }]);
+  t.true(['Fail', 'Ignore'].includes(webhook.failurePolicy!));
+  t.is(webhook.sideEffects, 'None');
+  t.deepEqual(webhook.admissionReviewVersions, ['v1']);
+  t.is(webhook.clientConfig.caBundle, undefined);
+  t.deepEqual(webhook.clientConfig.service, { namespace, name: NAME.webhookService, path: WEBHOOK_PATH, port: PORT.webhookService });
+  const excluded = webhook.namespaceSelector!.matchExpressions!.find((e) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn')!.values!;
+  for (const ns of ['kube-system', namespace]) t.true(excluded.includes(ns), ns);
+  t.deepEqual(webhook.objectSelector!.matchExpressions, [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: [NAME.app] }]);
+  t.is(deployment.spec!.template.metadata!.labels!['app.kubernetes.io/name'], NAME.app, "the operator's own pods are not sent to its webhook");
+});
+
+test('bindings point at the operator ServiceAccount in its namespace', (t) => {
+  for (const b of [...byKind<KubernetesObject & { subjects: { kind: string; name: string; namespace: string }[] }>('ClusterRoleBinding'), ...byKind<KubernetesObject & { subjects: { kind: string; name: string; namespace: string }[] }>('RoleBinding')]) {
+    t.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: NAME.serviceAccount, namespace }]);
+  }
+});
+
+test('installObjects refuses the OLM mode (OLM creates the webhook objects itself)', (t) => {
+  t.throws(() => installObjects(defaultInstallSettings(InstallMode.Olm, '1.0.0'), []));
+});

@@ -1,0 +1,92 @@
+import test from 'ava';
+import {
+  apiRequestOf,
+  clusterRole,
+  operatorPermissions,
+  permissionFor,
+  policyRules,
+  role,
+  Scope,
+  unusedPermissionVerbs,
+  type ApiRequest,
+} from '../../../operator/deploy/rbac.js';
+import { defaultInstallSettings, InstallMode, NAME } from '../../../operator/deploy/install-settings.js';
+
+const kubectl = defaultInstallSettings(InstallMode.Kubectl, '1.2.3');
+const olm = defaultInstallSettings(InstallMode.Olm, '1.2.3');
+
+test('apiRequestOf maps HTTP requests to RBAC verbs, groups, resources and subresources', (t) => {
+  t.deepEqual(apiRequestOf('GET', '/apis/vault.autopilot.dev/v1alpha1/vaults?watch=true&resourceVersion=5'), { verb: 'watch', apiGroup: 'vault.autopilot.dev', resource: 'vaults' });
+  t.deepEqual(apiRequestOf('GET', '/api/v1/namespaces/a/secrets'), { verb: 'list', apiGroup: '', resource: 'secrets', namespace: 'a' });
+  t.deepEqual(apiRequestOf('GET', '/api/v1/namespaces/a/secrets/s1'), { verb: 'get', apiGroup: '', resource: 'secrets', namespace: 'a', name: 's1' });
+  t.deepEqual(apiRequestOf('PATCH', '/apis/vault.autopilot.dev/v1alpha1/namespaces/a/vaults/v/status'), { verb: 'patch', apiGroup: 'vault.autopilot.dev', resource: 'vaults/status', namespace: 'a', name: 'v' });
+  t.deepEqual(apiRequestOf('POST', '/api/v1/namespaces/a/serviceaccounts/sa/token'), { verb: 'create', apiGroup: '', resource: 'serviceaccounts/token', namespace: 'a', name: 'sa' });
+  t.deepEqual(apiRequestOf('PUT', '/apis/coordination.k8s.io/v1/namespaces/op/leases/l'), { verb: 'update', apiGroup: 'coordination.k8s.io', resource: 'leases', namespace: 'op', name: 'l' });
+  t.deepEqual(apiRequestOf('DELETE', '/apis/apps/v1/namespaces/a/statefulsets/x'), { verb: 'delete', apiGroup: 'apps', resource: 'statefulsets', namespace: 'a', name: 'x' });
+  t.deepEqual(apiRequestOf('DELETE', '/api/v1/namespaces/a/pods'), { verb: 'deletecollection', apiGroup: '', resource: 'pods', namespace: 'a' });
+  t.deepEqual(apiRequestOf('GET', '/api/v1/namespaces'), { verb: 'list', apiGroup: '', resource: 'namespaces' });
+  t.deepEqual(apiRequestOf('GET', '/api/v1/namespaces/a'), { verb: 'get', apiGroup: '', resource: 'namespaces', name: 'a' });
+  t.is(apiRequestOf('GET', '/version'), undefined);
+  t.is(apiRequestOf('GET', '/apis'), undefined);
+  t.is(apiRequestOf('GET', '/apis/apps/v1'), undefined);
+});
+
+test('permissionFor honours resourceNames and the operator-namespace scope', (t) => {
+  const permissions = operatorPermissions(kubectl);
+  const webhook: ApiRequest = { verb: 'patch', apiGroup: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name: NAME.webhookConfiguration };
+  t.truthy(permissionFor(webhook, permissions, 'op'));
+  t.is(permissionFor({ ...webhook, name: 'someone-elses' }, permissions, 'op'), undefined);
+  const lease: ApiRequest = { verb: 'update', apiGroup: 'coordination.k8s.io', resource: 'leases', namespace: 'op', name: 'x' };
+  t.truthy(permissionFor(lease, permissions, 'op'));
+  t.is(permissionFor({ ...lease, namespace: 'other' }, permissions, 'op'), undefined);
+  t.is(permissionFor({ verb: 'create', apiGroup: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' }, permissions, 'op'), undefined);
+});
+
+test('unusedPermissionVerbs lists exactly the verbs no request used', (t) => {
+  const permissions = [
+    { apiGroup: '', resource: 'secrets', verbs: ['get' as const, 'list' as const], scope: Scope.Cluster, why: 'x' },
+    { apiGroup: 'coordination.k8s.io', resource: 'leases', verbs: ['get' as const], scope: Scope.OperatorNamespace, why: 'y' },
+  ];
+  t.deepEqual(unusedPermissionVerbs(permissions, [{ verb: 'get', apiGroup: '', resource: 'secrets', namespace: 'a', name: 'b' }], 'op'),
+    ['core/secrets:list', 'coordination.k8s.io/leases:get (own namespace)']);
+  t.deepEqual(unusedPermissionVerbs(permissions, [
+    { verb: 'get', apiGroup: '', resource: 'secrets', name: 'b' },
+    { verb: 'list', apiGroup: '', resource: 'secrets' },
+    { verb: 'get', apiGroup: 'coordination.k8s.io', resource: 'leases', namespace: 'op', name: 'l' },
+  ], 'op'), []);
+});
+
+test('least privilege: no wildcards, no CRD writes, no escalate/impersonate, bind only on system:auth-delegator', (t) => {
+  for (const settings of [kubectl, olm]) {
+    for (const p of operatorPermissions(settings)) {
+      t.false(p.verbs.includes('*' as never));
+      t.false(p.resource.includes('*'));
+      t.false(p.resource === 'customresourcedefinitions');
+      t.false(p.verbs.includes('escalate' as never) || p.verbs.includes('impersonate' as never));
+      if (p.verbs.includes('bind')) t.deepEqual(p.resourceNames, ['system:auth-delegator']);
+      t.true(p.why.length > 10, `${p.resource} says why`);
+    }
+  }
+});
+
+test('the webhook configuration is reachable only by name and only in the kubectl install', (t) => {
+  const find = (settings: typeof kubectl) => operatorPermissions(settings).filter((p) => p.resource === 'mutatingwebhookconfigurations');
+  t.deepEqual(find(kubectl).map((p) => p.resourceNames), [[NAME.webhookConfiguration]]);
+  t.false(find(kubectl)[0]!.verbs.includes('create'));
+  t.deepEqual(find(olm), []);
+});
+
+test('the Role holds only namespace-scoped needs (leases); the ClusterRole everything else', (t) => {
+  const r = role(kubectl);
+  t.is(r.metadata?.namespace, kubectl.namespace);
+  t.deepEqual(r.rules?.map((rule) => rule.resources?.[0]), ['leases']);
+  const c = clusterRole(kubectl);
+  t.false((c.rules ?? []).some((rule) => rule.resources?.includes('leases')));
+  t.is((c.rules ?? []).length + (r.rules ?? []).length, operatorPermissions(kubectl).length);
+  t.deepEqual(policyRules(operatorPermissions(kubectl), Scope.Cluster), c.rules);
+});
+
+test('one rule per (group, resource, resourceNames): no duplicate that would hide an unused verb', (t) => {
+  const keys = operatorPermissions(kubectl).map((p) => `${p.scope}|${p.apiGroup}|${p.resource}|${(p.resourceNames ?? []).join(',')}`);
+  t.is(new Set(keys).size, keys.length);
+});
