@@ -1,0 +1,191 @@
+// Shared pieces of the Vault lifecycle integration tests: the controller
+// running in-process on the real apiserver, with captured logs, a movable
+// clock, and counters for reconciles, Kubernetes writes and Vault requests.
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { CustomObjectsApi, CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
+import { VAULT_PLURAL, type VaultResource, type VaultSpec } from '../../../operator/api/vault.js';
+import { registerVaultController, type ControllerHost, type VaultController } from '../../../operator/controllers/vault/controller.js';
+import type { VaultControllerSettings } from '../../../operator/controllers/vault/settings.js';
+import { createLogger, systemClock, type Clock } from '../../../operator/framework/index.js';
+import { AutopilotOperator } from '../../../operator/framework/operator.js';
+import { AwsKms } from '../../../operator/kms/aws-kms.js';
+import type { VaultClient } from '../../../operator/vault/client.js';
+import { eventually, type TestEnv } from '../../harness/index.js';
+
+export const CRD_FILE = 'crds/vault.yaml';
+
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: () => void): void {
+    this.lines.push(chunk.toString());
+    done();
+  }
+  text(): string {
+    return this.lines.join('');
+  }
+}
+
+/** Real time plus an offset the test moves (TLS expiry). */
+export class ShiftedClock implements Clock {
+  offsetMs = 0;
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+  setTimeout(fn: () => void, ms: number) {
+    return systemClock.setTimeout(fn, ms);
+  }
+  clearTimeout(handle: object): void {
+    systemClock.clearTimeout(handle);
+  }
+}
+
+export interface RunningVaultOperator {
+  operator: AutopilotOperator;
+  controller: VaultController;
+  logs: LogCapture;
+  clock: ShiftedClock;
+  reconciles: () => number;
+  kubeWrites: string[];
+  vaultClients: VaultClient[];
+  vaultWrites(): number;
+  vaultRequests(): number;
+  stop(): Promise<void>;
+}
+
+export function testSettings(env: TestEnv, overrides: Partial<VaultControllerSettings> = {}): VaultControllerSettings {
+  return {
+    kubernetesHost: env.apiserverUrl,
+    kubernetesCaCert: readFileSync(env.apiserverCaFile, 'utf8'),
+    resyncPeriodMs: 60 * 60_000,
+    sealedRecheckMs: 1000,
+    defaultImage: 'hashicorp/vault:1.21.4',
+    caValidityDays: 3650,
+    certValidityDays: 30,
+    namespace: undefined,
+    kms: { region: env.kms.region, endpoint: env.kms.endpoint },
+    ...overrides,
+  };
+}
+
+export async function startVaultOperator(env: TestEnv, namespace: string, overrides: Partial<VaultControllerSettings> = {}): Promise<RunningVaultOperator> {
+  const logs = new LogCapture();
+  const clock = new ShiftedClock();
+  const operator = new AutopilotOperator({
+    kubeConfig: env.kubeConfig(),
+    logger: createLogger({ stream: logs, level: 'debug' }),
+    backoff: { baseMs: 300, maxMs: 3000 },
+    clock,
+  });
+  let reconciles = 0;
+  // count reconciles by wrapping the spec on its way to the framework
+  const host: ControllerHost = {
+    registerController: (spec) =>
+      operator.registerController({
+        ...spec,
+        reconcile: async (obj, ctx) => {
+          reconciles++;
+          return spec.reconcile(obj, ctx);
+        },
+      }),
+  };
+  const kubeWrites: string[] = [];
+  const vaultClients: VaultClient[] = [];
+  const settings = testSettings(env, { namespace, ...overrides });
+  const controller = await registerVaultController(host, {
+    settings,
+    kms: (region) => new AwsKms({ region: region ?? env.kms.region, endpoint: env.kms.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
+    onVaultClient: (c) => vaultClients.push(c),
+    onKubeWrite: (w) => kubeWrites.push(w),
+  });
+  await operator.start();
+  await operator.waitForSync();
+  return {
+    operator,
+    controller,
+    logs,
+    clock,
+    reconciles: () => reconciles,
+    kubeWrites,
+    vaultClients,
+    vaultWrites: () => vaultClients.reduce((n, c) => n + c.stats.writes, 0),
+    vaultRequests: () => vaultClients.reduce((n, c) => n + c.stats.writes + c.stats.reads, 0),
+    stop: () => operator.stop(),
+  };
+}
+
+/** A Vault CR from a sample file, renamed into a namespace, with spec overrides. */
+export function fromSample(file: string, namespace: string, name: string, spec: Partial<VaultSpec> = {}): VaultResource {
+  const doc = yaml.load(readFileSync(file, 'utf8')) as VaultResource;
+  return { ...doc, metadata: { name, namespace }, spec: { ...doc.spec, ...spec } };
+}
+
+export class Vaults {
+  readonly custom: CustomObjectsApi;
+  readonly core: CoreV1Api;
+  constructor(kubeConfig: KubeConfig) {
+    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+  }
+  async create(vault: VaultResource): Promise<void> {
+    await this.custom.createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: vault.metadata!.namespace!, plural: VAULT_PLURAL, body: vault });
+  }
+  async get(namespace: string, name: string): Promise<VaultResource> {
+    return (await this.custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace, plural: VAULT_PLURAL, name })) as VaultResource;
+  }
+  /** Merge-patches the spec (null deletes a field). */
+  async patchSpec(namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {
+    await this.custom.patchNamespacedCustomObject(
+      { group: API_GROUP, version: API_VERSION, namespace, plural: VAULT_PLURAL, name, body: { spec } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  }
+  async delete(namespace: string, name: string): Promise<void> {
+    await this.custom.deleteNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace, plural: VAULT_PLURAL, name });
+  }
+  async condition(namespace: string, name: string, type: string) {
+    return (await this.get(namespace, name)).status?.conditions?.find((c) => c.type === type);
+  }
+  async waitForCondition(namespace: string, name: string, type: string, status: string, opts: { reason?: string; timeoutMs?: number; message?: RegExp } = {}) {
+    return eventually(
+      async () => {
+        const c = await this.condition(namespace, name, type);
+        if (c?.status !== status || (opts.reason && c.reason !== opts.reason) || (opts.message && !opts.message.test(c.message))) {
+          throw new Error(`${type} is ${c?.status}/${c?.reason}: ${c?.message}`);
+        }
+        return c;
+      },
+      { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 200, message: `${namespace}/${name} ${type}=${status}` },
+    );
+  }
+  async events(namespace: string, name: string): Promise<CoreV1Event[]> {
+    const list = await this.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+    return list.items;
+  }
+  async secretData(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+    try {
+      const s = await this.core.readNamespacedSecret({ name, namespace });
+      return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return undefined;
+      throw err;
+    }
+  }
+}
+
+/** Waits until `count()` stops changing for `quietMs`. */
+export async function settle(count: () => number, quietMs = 1500, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = count();
+  let since = Date.now();
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = count();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return;
+  }
+}
