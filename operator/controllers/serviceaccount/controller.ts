@@ -36,8 +36,10 @@ export interface ServiceAccountControllerHost {
     version: string;
     plural: string;
     namespace?: string;
+    finalizer?: string;
     filter?(obj: V1ServiceAccount): boolean;
     reconcile(obj: V1ServiceAccount, ctx: ServiceAccountReconcileContext): Promise<void>;
+    finalize?(obj: V1ServiceAccount, ctx: ServiceAccountReconcileContext): Promise<void>;
     resyncPeriodMs?: number;
   }): Promise<void>;
 }
@@ -63,10 +65,15 @@ export async function registerServiceAccountController(
     plural: 'serviceaccounts',
     ...(deps.namespace ? { namespace: deps.namespace } : {}),
     ...(deps.resyncPeriodMs ? { resyncPeriodMs: deps.resyncPeriodMs } : {}),
-    // the finalizer is managed here, not by the framework: it belongs only on
-    // ServiceAccounts that actually get entries, not on every annotated one
+    // The framework adds the finalizer before the first reconcile (so a deletion
+    // while the operator is down still cleans up) and runs finalize() on
+    // deletion. A ServiceAccount whose annotation was taken off stays in scope
+    // while it still carries the applied-vault record: reconcile() removes its
+    // entries, then the record and the finalizer in one write.
+    finalizer: FINALIZER,
     filter: (sa) => mentionsAutoConfigure(sa, settings),
-    reconcile: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings),
+    reconcile: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: true }),
+    finalize: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: false }),
   });
 }
 
@@ -87,10 +94,15 @@ async function fail(ctx: ServiceAccountReconcileContext, reason: string, message
   throw new ReconcileFailure(reason, message);
 }
 
+/**
+ * One pass for one ServiceAccount. `manageFinalizer: false` when the framework
+ * owns the finalizer step (finalize() of a deleted or out-of-scope object).
+ */
 export async function reconcileServiceAccount(
   sa: V1ServiceAccount,
   ctx: ServiceAccountReconcileContext,
   settings: ServiceAccountSettings,
+  opts: { manageFinalizer: boolean } = { manageFinalizer: true },
 ): Promise<void> {
   // gather
   const intent = decideIntent(sa, settings);
@@ -101,7 +113,7 @@ export async function reconcileServiceAccount(
   // compute
   const plan = planServiceAccount(sa, settings, vaults, FINALIZER);
   // apply
-  await execute(sa, plan, ctx, settings);
+  await execute(sa, opts.manageFinalizer ? plan : { ...plan, finalizer: undefined, appliedVault: undefined }, ctx, settings);
 }
 
 async function execute(

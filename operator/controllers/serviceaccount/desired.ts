@@ -289,7 +289,10 @@ export function vaultsToRead(
 /** Everything one reconcile of a ServiceAccount should do, in order. */
 export interface ServiceAccountPlan {
   intent: Intent;
-  /** add the finalizer before touching any Vault resource; remove it once every removal succeeded */
+  /**
+   * add the finalizer before touching any Vault resource; remove it once every
+   * removal succeeded and the ServiceAccount leaves the controller's care
+   */
   finalizer: 'add' | 'remove' | undefined;
   /** empty applies (per-ServiceAccount manager) that take this ServiceAccount's entries out of these resources */
   removals: Array<{ target: VaultRef; config: VaultApplyConfiguration }>;
@@ -331,9 +334,12 @@ export function planServiceAccount(
   }
 
   if (intent.kind === 'unconfigure') {
+    // an annotated but refused ServiceAccount stays in the controller's care (and keeps the finalizer);
+    // one without the annotation, or being deleted, leaves it
+    const leaving = deleting || !(annotationName(settings, ServiceAccountAnnotation.AutoConfigure) in (sa.metadata?.annotations ?? {}));
     return {
       intent,
-      finalizer: hasFinalizer ? 'remove' : undefined,
+      finalizer: hasFinalizer && leaving ? 'remove' : undefined,
       removals,
       apply: undefined,
       targetMissing: undefined,

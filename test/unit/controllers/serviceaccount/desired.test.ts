@@ -292,3 +292,15 @@ test('applies carry the uid of the Vault resource read, so a Vault deleted meanw
   t.is(plan.apply!.config.metadata.uid, 'uid-empty');
   t.is(applyConfiguration({ namespace: 'a', name: 'b' }, undefined).metadata.uid, undefined);
 });
+
+test('a refused ServiceAccount that still carries the annotation keeps the finalizer, loses its entries and record', (t) => {
+  const sa = aServiceAccount({
+    finalizers: [FINALIZER],
+    annotations: { [`${P}auto-configure`]: 'yes', [`${P}applied-vault`]: 'vault-system/vault' },
+  });
+  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', aVaultHolding(sa)]]), FINALIZER);
+  t.is(plan.intent.kind, 'unconfigure');
+  t.is(plan.removals.length, 1);
+  t.is(plan.finalizer, undefined);
+  t.is(plan.appliedVault, null);
+});

@@ -1,0 +1,214 @@
+// The ServiceAccount controller against the REAL kube-apiserver (in-process
+// operator): what lands in the `Vault` resource on annotate / un-annotate /
+// delete / retarget, refusals and their Events, missing targets, hand-written
+// entries, conflicts, the finalizer while the operator is down, and zero
+// writes for a ServiceAccount already in sync.
+import test from 'ava';
+import { FINALIZER, serviceAccountRoleName } from '../../../operator/api/naming.js';
+import { ServiceAccountReason } from '../../../operator/api/serviceaccount.js';
+import { eventually, useTestEnv } from '../../harness/index.js';
+import { Cluster, entryNames, startOperator, VAULT_CRD, type RunningOperator } from './helpers.js';
+
+const env = useTestEnv(test, { vault: false, kms: false });
+const AUTO = 'vault.autopilot.dev/auto-configure';
+const TARGET = 'vault.autopilot.dev/vault';
+const APPLIED = 'vault.autopilot.dev/applied-vault';
+const HAND_WRITTEN = {
+  auth: [{ path: 'kubernetes', type: 'kubernetes', config: { kubernetes_host: 'https://example.invalid' }, roles: [{ name: 'hand-written', policies: ['ops'] }] }],
+  policies: [{ name: 'ops', rules: 'path "sys/health" { capabilities = ["read"] }' }],
+};
+const PLACEHOLDER_VAULT = { external: { address: 'http://127.0.0.1:1' } };
+
+let cluster: Cluster;
+let ns: string;
+let op: RunningOperator | undefined;
+
+test.before(async () => {
+  await env().applyCrds(VAULT_CRD);
+  cluster = new Cluster(env());
+  ns = await env().namespace('sa-controller');
+  await cluster.createVault(ns, 'vault', { ...PLACEHOLDER_VAULT, externalConfig: HAND_WRITTEN });
+  op = await startOperator(env(), { env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` } });
+});
+
+test.after.always(async () => {
+  await op?.stop();
+});
+
+async function waitForEntries(name: string, present: boolean, vault = 'vault'): Promise<void> {
+  const role = serviceAccountRoleName(ns, name);
+  await eventually(
+    async () => {
+      const names = entryNames(await cluster.externalConfig(ns, vault));
+      if (names.roles.includes(role) !== present || names.policies.includes(role) !== present) {
+        throw new Error(`${role} ${present ? 'missing from' : 'still in'} ${vault}: ${JSON.stringify(names)}`);
+      }
+    },
+    { timeoutMs: 20_000, intervalMs: 100 },
+  );
+}
+
+/** The applied-vault record, once it is written (it follows the apply). */
+async function recordOf(name: string): Promise<string> {
+  return eventually(async () => {
+    const value = (await cluster.getServiceAccount(ns, name))?.metadata?.annotations?.[APPLIED];
+    if (value === undefined) throw new Error(`${name} has no ${APPLIED} yet`);
+    return value;
+  });
+}
+
+async function waitForEvent(name: string, reason: string): Promise<string> {
+  return eventually(
+    async () => {
+      const event = (await cluster.events(ns, name)).find((e) => e.reason === reason);
+      if (!event) throw new Error(`no ${reason} event for ${name}`);
+      return event.message ?? '';
+    },
+    { timeoutMs: 20_000, intervalMs: 200 },
+  );
+}
+
+test.serial('annotate: role bound to exactly the ServiceAccount and its policy land in the Vault resource; hand-written entries untouched', async (t) => {
+  await cluster.createServiceAccount(ns, 'orders', { [AUTO]: 'true' });
+  await waitForEntries('orders', true);
+  const config = await cluster.externalConfig(ns, 'vault');
+  const auth = config.auth!.find((a) => a.path === 'kubernetes')!;
+  const role = auth.roles!.find((r) => r.name === serviceAccountRoleName(ns, 'orders'))!;
+  t.deepEqual(role.bound_service_account_names, ['orders']);
+  t.deepEqual(role.bound_service_account_namespaces, [ns]);
+  t.deepEqual(role.token_policies, [serviceAccountRoleName(ns, 'orders')]);
+  t.is(role.token_ttl, 300);
+  const policy = config.policies!.find((p) => p.name === serviceAccountRoleName(ns, 'orders'))!;
+  t.true(policy.rules.includes(`path "secret/data/${ns}/orders/*"`));
+  // hand-written entries are exactly as written
+  t.deepEqual(auth.config, HAND_WRITTEN.auth[0]!.config);
+  t.deepEqual(auth.roles!.find((r) => r.name === 'hand-written'), HAND_WRITTEN.auth[0]!.roles[0]);
+  t.deepEqual(config.policies!.find((p) => p.name === 'ops'), HAND_WRITTEN.policies[0]);
+  t.is(await recordOf('orders'), `${ns}/vault`);
+  t.deepEqual((await cluster.getServiceAccount(ns, 'orders'))?.metadata?.finalizers, [FINALIZER]);
+  t.regex(await waitForEvent('orders', ServiceAccountReason.Configured), /wrote Kubernetes-auth role/);
+});
+
+test.serial('a ServiceAccount already in sync costs reads only: no write to the Vault resource or the ServiceAccount', async (t) => {
+  await cluster.createServiceAccount(ns, 'steady', { [AUTO]: 'true' });
+  await waitForEntries('steady', true);
+  await recordOf('steady');
+  const before = await cluster.getVault(ns, 'vault');
+  const saBefore = await cluster.getServiceAccount(ns, 'steady');
+  await new Promise((r) => setTimeout(r, 500)); // let the events of the last writes pass
+  const start = op!.kubeRequests.length;
+  op!.operator.enqueue('ServiceAccount', ns, 'steady');
+  const vaultGet = `GET ${cluster.vaultPath(ns, 'vault')}`;
+  await eventually(async () => {
+    if (!op!.kubeRequests.slice(start).includes(vaultGet)) throw new Error('not reconciled yet');
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const sent = op!.kubeRequests.slice(start);
+  t.deepEqual(sent.filter((r) => !r.startsWith('GET ')), [], `requests: ${sent.join(', ')}`);
+  t.is((await cluster.getVault(ns, 'vault'))?.metadata?.resourceVersion, before?.metadata?.resourceVersion);
+  t.is((await cluster.getServiceAccount(ns, 'steady'))?.metadata?.resourceVersion, saBefore?.metadata?.resourceVersion);
+});
+
+test.serial('un-annotate: entries, record and finalizer go; the ServiceAccount stays', async (t) => {
+  await cluster.createServiceAccount(ns, 'leaver', { [AUTO]: 'true' });
+  await waitForEntries('leaver', true);
+  await cluster.annotate(ns, 'leaver', { [AUTO]: null });
+  await waitForEntries('leaver', false);
+  const sa = await eventually(async () => {
+    const current = await cluster.getServiceAccount(ns, 'leaver');
+    if (current?.metadata?.finalizers?.length || current?.metadata?.annotations?.[APPLIED]) throw new Error('finalizer/record still there');
+    return current;
+  });
+  t.truthy(sa);
+  t.regex(await waitForEvent('leaver', ServiceAccountReason.Removed), /removed Kubernetes-auth role/);
+  // other ServiceAccounts' and hand-written entries stay
+  const names = entryNames(await cluster.externalConfig(ns, 'vault'));
+  t.true(names.roles.includes('hand-written'));
+  t.true(names.roles.includes(serviceAccountRoleName(ns, 'orders')));
+  t.true(names.policies.includes('ops'));
+});
+
+test.serial('delete: entries go, then the ServiceAccount', async (t) => {
+  await cluster.createServiceAccount(ns, 'doomed', { [AUTO]: 'true' });
+  await waitForEntries('doomed', true);
+  await cluster.deleteServiceAccount(ns, 'doomed');
+  await waitForEntries('doomed', false);
+  await eventually(async () => {
+    if (await cluster.getServiceAccount(ns, 'doomed')) throw new Error('still there');
+  });
+  t.pass();
+});
+
+test.serial('other values of the annotation: Warning Event naming the accepted value, nothing written', async (t) => {
+  await cluster.createServiceAccount(ns, 'typo', { [AUTO]: 'yes' });
+  const message = await waitForEvent('typo', ServiceAccountReason.InvalidAnnotation);
+  t.regex(message, /only accepted value is "true"/);
+  const names = entryNames(await cluster.externalConfig(ns, 'vault'));
+  t.false(names.roles.includes(serviceAccountRoleName(ns, 'typo')));
+  // fixing the value configures it
+  await cluster.annotate(ns, 'typo', { [AUTO]: 'true' });
+  await waitForEntries('typo', true);
+  // and breaking it again removes the entries (the value is the state)
+  await cluster.annotate(ns, 'typo', { [AUTO]: 'false' });
+  await waitForEntries('typo', false);
+});
+
+test.serial('the default ServiceAccount is refused with a Warning Event', async (t) => {
+  await cluster.createServiceAccount(ns, 'default', { [AUTO]: 'true' }).catch(async () => cluster.annotate(ns, 'default', { [AUTO]: 'true' }));
+  const message = await waitForEvent('default', ServiceAccountReason.DefaultServiceAccountRefused);
+  t.regex(message, /every pod of the namespace/);
+  t.regex(message, /VAULT_AUTOPILOT_ALLOW_DEFAULT_SERVICEACCOUNT=true/);
+  t.false(entryNames(await cluster.externalConfig(ns, 'vault')).roles.includes(serviceAccountRoleName(ns, 'default')));
+});
+
+test.serial('a missing target Vault: Warning Event, retried, applied once it appears; never created by the controller', async (t) => {
+  await cluster.createServiceAccount(ns, 'early', { [AUTO]: 'true', [TARGET]: `${ns}/later` });
+  const message = await waitForEvent('early', ServiceAccountReason.TargetVaultNotFound);
+  t.regex(message, new RegExp(`Vault ${ns}/later does not exist`));
+  await new Promise((r) => setTimeout(r, 1000));
+  t.is(await cluster.getVault(ns, 'later'), undefined, 'server-side apply must not create the Vault resource');
+  await cluster.createVault(ns, 'later', PLACEHOLDER_VAULT);
+  await waitForEntries('early', true, 'later');
+  t.is(await recordOf('early'), `${ns}/later`);
+});
+
+test.serial('changing the target moves the entries: out of the old Vault resource, into the new one', async (t) => {
+  await cluster.createVault(ns, 'second', PLACEHOLDER_VAULT);
+  await cluster.createServiceAccount(ns, 'mover', { [AUTO]: 'true' });
+  await waitForEntries('mover', true, 'vault');
+  await cluster.annotate(ns, 'mover', { [TARGET]: `${ns}/second` });
+  await waitForEntries('mover', true, 'second');
+  await waitForEntries('mover', false, 'vault');
+  t.is(await recordOf('mover'), `${ns}/second`);
+});
+
+test.serial('a hand-written role of the same name is not taken over: ApplyConflict Warning', async (t) => {
+  const role = serviceAccountRoleName(ns, 'squatted');
+  await cluster.createVault(ns, 'squat', {
+    ...PLACEHOLDER_VAULT,
+    externalConfig: { auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [{ name: role, token_ttl: 1 }] }] },
+  });
+  await cluster.createServiceAccount(ns, 'squatted', { [AUTO]: 'true', [TARGET]: `${ns}/squat` });
+  const message = await waitForEvent('squatted', ServiceAccountReason.ApplyConflict);
+  t.regex(message, /token_ttl/);
+  const kept = (await cluster.externalConfig(ns, 'squat')).auth![0]!.roles!.find((r) => r.name === role);
+  t.is(kept?.token_ttl, 1);
+});
+
+test.serial('deleted while the operator is down: the finalizer holds it; the restarted operator cleans up', async (t) => {
+  await cluster.createServiceAccount(ns, 'orphan', { [AUTO]: 'true' });
+  await waitForEntries('orphan', true);
+  await op!.stop();
+  op = undefined;
+  await cluster.deleteServiceAccount(ns, 'orphan');
+  await new Promise((r) => setTimeout(r, 500));
+  const held = await cluster.getServiceAccount(ns, 'orphan');
+  t.truthy(held?.metadata?.deletionTimestamp, 'the finalizer keeps the deleted ServiceAccount');
+  t.true(entryNames(await cluster.externalConfig(ns, 'vault')).roles.includes(serviceAccountRoleName(ns, 'orphan')));
+  op = await startOperator(env(), { env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` } });
+  await waitForEntries('orphan', false);
+  await eventually(async () => {
+    if (await cluster.getServiceAccount(ns, 'orphan')) throw new Error('still there');
+  });
+  t.true(entryNames(await cluster.externalConfig(ns, 'vault')).roles.includes(serviceAccountRoleName(ns, 'orders')));
+});
