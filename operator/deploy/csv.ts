@@ -201,7 +201,7 @@ export function clusterServiceVersion(settings: InstallSettings, crds: V1CustomR
         },
       },
       customresourcedefinitions: { owned: crds.map(ownedCrd) },
-      webhookdefinitions: [olmWebhookDefinition()],
+      webhookdefinitions: [olmWebhookDefinition(settings)],
       relatedImages: relatedImages(settings.image),
     },
   };

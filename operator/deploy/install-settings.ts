@@ -73,7 +73,7 @@ export function installEnvironment(settings: InstallSettings): Record<string, st
     [WEBHOOK_SETTING.port]: String(PORT.webhook),
     [WEBHOOK_SETTING.selfManagedCerts]: String(selfManaged),
     // The configuration comes from install.yaml or from OLM; the operator only
-    // keeps the caBundle current in self-managed mode (get/patch on its name).
+    // keeps the caBundle current in self-managed mode (get/update on its name).
     [WEBHOOK_SETTING.manageConfiguration]: 'false',
     [WEBHOOK_SETTING.configurationName]: NAME.webhookConfiguration,
     [WEBHOOK_SETTING.serviceName]: selfManaged ? NAME.webhookService : olmWebhookServiceName(NAME.deployment),
@@ -88,9 +88,8 @@ export function installEnvironment(settings: InstallSettings): Record<string, st
 }
 
 /**
- * Ignore: while the operator is down (a single replica on a small cluster, an
- * upgrade), pods still start -- without the agent -- instead of every pod
- * creation in the cluster failing. The same choice as the Vault Agent
- * injector's default.
+ * Fail (the webhook's own default): a pod that asked for Vault secrets never
+ * starts without them. System namespaces and the operator's own are excluded,
+ * so the operator can always start even while its webhook cannot answer.
  */
-export const WEBHOOK_FAILURE_POLICY = 'Ignore';
+export const WEBHOOK_FAILURE_POLICY = 'Fail';

@@ -106,7 +106,7 @@ export function operatorPermissions(settings: Pick<InstallSettings, 'mode'>): Pe
   if (settings.mode === InstallMode.Kubectl) {
     permissions.push(
       {
-        apiGroup: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verbs: ['get', 'list', 'watch', 'patch'],
+        apiGroup: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verbs: ['get', 'update'],
         resourceNames: [NAME.webhookConfiguration], scope: Scope.Cluster,
         why: 'self-managed certificates: keep the webhook configuration\'s caBundle current (its own configuration only)',
       },

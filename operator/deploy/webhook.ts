@@ -1,55 +1,29 @@
 // The pod mutating webhook's registration: a MutatingWebhookConfiguration for
 // the kubectl install (caBundle filled in by the running operator) and the
 // equivalent `webhookdefinitions` entry of the OLM CSV (OLM fills it in).
+// Both come from the webhook lifecycle's own desiredWebhookConfiguration(), fed
+// the settings the Deployment gives the operator, so they cannot disagree.
 
-import type { V1MutatingWebhookConfiguration, V1LabelSelector, V1RuleWithOperations } from '@kubernetes/client-node';
-import { SYSTEM_NAMESPACES } from '../webhook/settings.js';
-import { NAME, PORT, WEBHOOK_FAILURE_POLICY, WEBHOOK_PATH, type InstallSettings } from './install-settings.js';
+import type { V1LabelSelector, V1MutatingWebhookConfiguration, V1RuleWithOperations } from '@kubernetes/client-node';
+import { desiredWebhookConfiguration } from '../webhook/configuration.js';
+import { parseWebhookSettings, type WebhookSettings } from '../webhook/settings.js';
+import { installEnvironment, NAME, PORT, WEBHOOK_PATH, type InstallSettings } from './install-settings.js';
 import { commonLabels } from './labels.js';
 
-export const WEBHOOK_TIMEOUT_SECONDS = 10;
+/** The webhook settings the operator will parse from the Deployment's environment. */
+export function operatorWebhookSettings(settings: InstallSettings): WebhookSettings {
+  return parseWebhookSettings({ ...installEnvironment(settings), VAULT_AUTOPILOT_NAMESPACE: settings.namespace });
+}
 
-const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
-
-export const POD_CREATE_RULES: V1RuleWithOperations[] = [
-  { apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE'], scope: 'Namespaced' },
-];
-
-/**
- * System namespaces and the operator's own are never mutated: the operator
- * must be able to start even when its webhook cannot answer.
- */
-export function webhookNamespaceSelector(operatorNamespace: string): V1LabelSelector {
-  const excluded: string[] = [...SYSTEM_NAMESPACES, operatorNamespace];
-  return { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: 'NotIn', values: excluded }] };
+export function mutatingWebhookConfiguration(settings: InstallSettings): V1MutatingWebhookConfiguration {
+  // No caBundle: the operator issues its own CA and publishes it at start-up.
+  const desired = desiredWebhookConfiguration(operatorWebhookSettings(settings), undefined);
+  return { ...desired, metadata: { ...desired.metadata, name: NAME.webhookConfiguration, labels: { ...commonLabels(settings), ...desired.metadata?.labels } } };
 }
 
 /** The operator's own pods never wait for the operator's webhook. */
 export function notTheOperatorsPods(): V1LabelSelector {
   return { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: [NAME.app] }] };
-}
-
-export function mutatingWebhookConfiguration(settings: InstallSettings): V1MutatingWebhookConfiguration {
-  return {
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'MutatingWebhookConfiguration',
-    metadata: { name: NAME.webhookConfiguration, labels: commonLabels(settings) },
-    webhooks: [{
-      name: NAME.webhook,
-      admissionReviewVersions: ['v1'],
-      // caBundle is absent on purpose: the operator issues its own CA and
-      // patches it in at start-up (self-managed certificates).
-      clientConfig: { service: { namespace: settings.namespace, name: NAME.webhookService, path: WEBHOOK_PATH, port: PORT.webhookService } },
-      rules: POD_CREATE_RULES,
-      failurePolicy: WEBHOOK_FAILURE_POLICY,
-      matchPolicy: 'Equivalent',
-      sideEffects: 'None',
-      timeoutSeconds: WEBHOOK_TIMEOUT_SECONDS,
-      reinvocationPolicy: 'Never',
-      namespaceSelector: webhookNamespaceSelector(settings.namespace),
-      objectSelector: notTheOperatorsPods(),
-    }],
-  };
 }
 
 /** OLM's spec.webhookdefinitions entry for the same webhook. */
@@ -60,7 +34,7 @@ export interface OlmWebhookDefinition {
   containerPort: number;
   targetPort: number;
   admissionReviewVersions: string[];
-  sideEffects: 'None';
+  sideEffects: string;
   failurePolicy: string;
   matchPolicy: string;
   timeoutSeconds: number;
@@ -71,21 +45,22 @@ export interface OlmWebhookDefinition {
   objectSelector: V1LabelSelector;
 }
 
-export function olmWebhookDefinition(): OlmWebhookDefinition {
+export function olmWebhookDefinition(settings: InstallSettings): OlmWebhookDefinition {
+  const webhook = desiredWebhookConfiguration(operatorWebhookSettings(settings), undefined).webhooks![0]!;
   return {
     type: 'MutatingAdmissionWebhook',
-    generateName: NAME.webhook,
+    generateName: webhook.name,
     deploymentName: NAME.deployment,
     // OLM's Service listens on containerPort and forwards to targetPort.
     containerPort: PORT.webhookService,
     targetPort: PORT.webhook,
-    admissionReviewVersions: ['v1'],
-    sideEffects: 'None',
-    failurePolicy: WEBHOOK_FAILURE_POLICY,
-    matchPolicy: 'Equivalent',
-    timeoutSeconds: WEBHOOK_TIMEOUT_SECONDS,
-    reinvocationPolicy: 'Never',
-    rules: POD_CREATE_RULES,
+    admissionReviewVersions: webhook.admissionReviewVersions,
+    sideEffects: webhook.sideEffects,
+    failurePolicy: webhook.failurePolicy!,
+    matchPolicy: webhook.matchPolicy!,
+    timeoutSeconds: webhook.timeoutSeconds!,
+    reinvocationPolicy: webhook.reinvocationPolicy!,
+    rules: webhook.rules!,
     webhookPath: WEBHOOK_PATH,
     // System namespaces are skipped by the operator's own code (webhook
     // settings skipNamespaces); its own pods are kept out here.

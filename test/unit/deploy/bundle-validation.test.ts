@@ -234,7 +234,10 @@ test('webhook definition: deployment exists, no forbidden rules, ports and path 
     t.true(deployments.includes(w.deploymentName));
     t.regex(w.generateName, /^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'fully qualified generateName');
     t.true(['Fail', 'Ignore'].includes(w.failurePolicy));
-    t.is(w.sideEffects, 'None');
+    t.true(['None', 'NoneOnDryRun'].includes(w.sideEffects));
+    t.deepEqual(w.objectSelector.matchExpressions, [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: ['vault-autopilot'] }]);
+    t.is(csv.spec.install.spec.deployments.find((d) => d.name === w.deploymentName)!.spec.template.metadata!.labels!['app.kubernetes.io/name'], 'vault-autopilot',
+      "the operator's own pods are not sent to its webhook");
     t.true(w.webhookPath.startsWith('/'));
     const container = csv.spec.install.spec.deployments.find((d) => d.name === w.deploymentName)!.spec.template.spec!.containers[0]!;
     t.true((container.ports ?? []).some((p) => p.containerPort === w.targetPort), 'targetPort is a container port');

@@ -33,7 +33,7 @@ test('apiRequestOf maps HTTP requests to RBAC verbs, groups, resources and subre
 
 test('permissionFor honours resourceNames and the operator-namespace scope', (t) => {
   const permissions = operatorPermissions(kubectl);
-  const webhook: ApiRequest = { verb: 'patch', apiGroup: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name: NAME.webhookConfiguration };
+  const webhook: ApiRequest = { verb: 'update', apiGroup: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name: NAME.webhookConfiguration };
   t.truthy(permissionFor(webhook, permissions, 'op'));
   t.is(permissionFor({ ...webhook, name: 'someone-elses' }, permissions, 'op'), undefined);
   const lease: ApiRequest = { verb: 'update', apiGroup: 'coordination.k8s.io', resource: 'leases', namespace: 'op', name: 'x' };
