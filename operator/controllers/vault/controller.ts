@@ -339,7 +339,9 @@ export class VaultController {
       const message = stored
         ? `sealed: ${sealed.join(', ')}; unsealing did not complete`
         : `sealed: ${sealed.join(', ')}, and Secret ${keysName} in ${namespace} holds no unseal keys`;
-      if (!stored) await ctx.event('Warning', VaultEventReason.ReconcileFailed, message);
+      // once per episode, not on every re-check
+      const previous = vault.status?.conditions?.find((c) => c.type === VaultConditionType.Unsealed);
+      if (!stored && previous?.reason !== VaultReason.UnsealKeysMissing) await ctx.event('Warning', VaultEventReason.ReconcileFailed, message);
       throw new ReconcileStop(
         [
           { type: VaultConditionType.Unsealed, status: 'False', reason, message },
