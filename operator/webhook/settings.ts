@@ -52,6 +52,12 @@ export interface WebhookSettings extends PodMutationSettings {
   operatorNamespace: string;
   /** Period of the ConfigMap CA sync (namespaces that received the Vault CA). */
   caSyncIntervalMs: number;
+  /** Self-managed certificates: lifetimes, and how long a caBundle/Secret change needs to reach every apiserver/replica. */
+  caValidityMs: number;
+  servingValidityMs: number;
+  rotationPropagationMs: number;
+  /** Longest wait between two looks at the certificate Secret (must be below rotationPropagationMs). */
+  certCheckIntervalMs: number;
 }
 
 export const WEBHOOK_SETTING = {
@@ -75,6 +81,10 @@ export const WEBHOOK_SETTING = {
   agentLimitsCpu: 'VAULT_AUTOPILOT_WEBHOOK_AGENT_LIMITS_CPU',
   agentLimitsMem: 'VAULT_AUTOPILOT_WEBHOOK_AGENT_LIMITS_MEM',
   caSyncInterval: 'VAULT_AUTOPILOT_WEBHOOK_CA_SYNC_INTERVAL_MS',
+  caValidity: 'VAULT_AUTOPILOT_WEBHOOK_CA_VALIDITY_MS',
+  servingValidity: 'VAULT_AUTOPILOT_WEBHOOK_CERT_VALIDITY_MS',
+  rotationPropagation: 'VAULT_AUTOPILOT_WEBHOOK_ROTATION_PROPAGATION_MS',
+  certCheckInterval: 'VAULT_AUTOPILOT_WEBHOOK_CERT_CHECK_INTERVAL_MS',
   // Shared with the other lifecycles, so a pod's default role and Vault match
   // what the ServiceAccount controller creates.
   annotationPrefix: 'VAULT_AUTOPILOT_ANNOTATION_PREFIX',
@@ -122,6 +132,17 @@ export function parseWebhookSettings(env: Record<string, string | undefined>): W
   const operatorNamespace = str(WEBHOOK_SETTING.operatorNamespace, str('POD_NAMESPACE', 'vault-autopilot'));
   const authMount = str(WEBHOOK_SETTING.kubernetesAuthPath, 'kubernetes').replace(/^\/+|\/+$/g, '');
   const url = env[WEBHOOK_SETTING.url]?.trim();
+  const DAY = 86_400_000;
+  const caValidityMs = int(WEBHOOK_SETTING.caValidity, 365 * DAY, 60_000, 10 * 365 * DAY);
+  const servingValidityMs = int(WEBHOOK_SETTING.servingValidity, 30 * DAY, 30_000, 365 * DAY);
+  const rotationPropagationMs = int(WEBHOOK_SETTING.rotationPropagation, 5 * 60_000, 0, DAY);
+  const certCheckIntervalMs = int(WEBHOOK_SETTING.certCheckInterval, 60_000, 50, DAY);
+  if (servingValidityMs > caValidityMs) {
+    throw new Error(`${WEBHOOK_SETTING.servingValidity} (${servingValidityMs}) must not exceed ${WEBHOOK_SETTING.caValidity} (${caValidityMs})`);
+  }
+  if (rotationPropagationMs > 0 && certCheckIntervalMs >= rotationPropagationMs) {
+    throw new Error(`${WEBHOOK_SETTING.certCheckInterval} must be below ${WEBHOOK_SETTING.rotationPropagation}: replicas must see a new certificate before the old CA is dropped`);
+  }
 
   return {
     annotationPrefix: prefix,
@@ -151,6 +172,10 @@ export function parseWebhookSettings(env: Record<string, string | undefined>): W
     nativeSidecars: oneOf<NativeSidecarMode>(WEBHOOK_SETTING.nativeSidecars, 'auto', ['auto', 'on', 'off']),
     operatorNamespace,
     caSyncIntervalMs: int(WEBHOOK_SETTING.caSyncInterval, 60_000, 100, 86_400_000),
+    caValidityMs,
+    servingValidityMs,
+    rotationPropagationMs,
+    certCheckIntervalMs,
   };
 }
 

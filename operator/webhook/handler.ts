@@ -1,0 +1,67 @@
+// The I/O edge of the pod webhook: turns an AdmissionRequest into a decision.
+// Looks up the target Vault (address + CA), makes the CA available in the
+// pod's namespace, then calls the pure mutator.
+
+import type { V1Pod } from '@kubernetes/client-node';
+import type { AdmissionDecision, AdmissionHandler, AdmissionRequest } from '../framework/admission.js';
+import { parsePodAnnotations, type VaultRef } from './annotations.js';
+import { mutatePod, type VaultTarget } from './mutate.js';
+import type { PodMutationSettings } from './settings.js';
+import type { VaultResolver } from './vault-target.js';
+
+export interface PodHandlerDeps {
+  settings: PodMutationSettings;
+  nativeSidecars: boolean;
+  resolveVault: VaultResolver;
+  /** Makes the CA available as a ConfigMap in `namespace`; returns its name. Not called on dry runs. */
+  ensureCa(namespace: string, vault: VaultRef, caPem: string): Promise<string>;
+  /** Name the CA ConfigMap would have (for dry runs). */
+  caConfigMapName(vault: VaultRef): string;
+  log: { info(message: string, meta?: Record<string, unknown>): unknown };
+}
+
+const ALLOW: AdmissionDecision = { allowed: true };
+
+export function createPodAdmissionHandler(deps: PodHandlerDeps): AdmissionHandler {
+  return async (request: AdmissionRequest): Promise<AdmissionDecision> => {
+    // Only pod CREATE (not DELETE, UPDATE, or subresources such as pods/binding) is ours.
+    if (request.operation !== 'CREATE' || request.resource.resource !== 'pods' || request.resource.group !== '' || request.subResource) return ALLOW;
+    const pod = request.object as V1Pod | null | undefined;
+    if (!pod) return ALLOW;
+    const namespace = request.namespace ?? pod.metadata?.namespace ?? '';
+    if (deps.settings.skipNamespaces.includes(namespace)) return ALLOW;
+
+    const parsed = parsePodAnnotations(pod, deps.settings.annotationPrefix);
+    if (parsed.kind === 'none') return ALLOW;
+    if (parsed.kind === 'invalid') return deny(parsed.problems.join('; '));
+    const needsVault = parsed.request.agent !== undefined || parsed.request.envContainers.length > 0;
+
+    let vault: VaultTarget | undefined;
+    if (needsVault) {
+      const ref: VaultRef = parsed.request.vault ?? deps.settings.defaultVault;
+      const resolved = await deps.resolveVault(ref);
+      if (!resolved.found) return deny(`${deps.settings.annotationPrefix}vault: ${resolved.message}`);
+      vault = { address: resolved.address };
+      if (resolved.caPem) {
+        vault.caConfigMapName = request.dryRun ? deps.caConfigMapName(ref) : await deps.ensureCa(namespace, ref, resolved.caPem);
+      }
+    }
+
+    const outcome = mutatePod(pod, namespace, { ...deps.settings, nativeSidecars: deps.nativeSidecars, vault });
+    switch (outcome.action) {
+      case 'skip':
+        return ALLOW;
+      case 'deny':
+        return deny(outcome.message);
+      case 'patch':
+        if (outcome.patch.length > 0) {
+          deps.log.info('pod mutated', { namespace, pod: pod.metadata?.name ?? pod.metadata?.generateName, operations: outcome.patch.length, dryRun: request.dryRun === true });
+        }
+        return { allowed: true, patch: outcome.patch, ...(outcome.warnings.length ? { warnings: outcome.warnings } : {}) };
+    }
+  };
+}
+
+function deny(message: string): AdmissionDecision {
+  return { allowed: false, code: 400, message };
+}

@@ -1,0 +1,117 @@
+// Wiring of the pod webhook: the HTTPS server with its certificate source,
+// and the pod handler registered through the framework.
+//
+//   const server = createWebhookServer(settings, kube, logger);   // -> AutopilotOperator({ webhookServer: server })
+//   const pod = await registerPodWebhook(operator, { settings });  // before operator.start()
+//   ... on shutdown: pod.stop()
+
+import { isIP } from 'node:net';
+import { VersionApi } from '@kubernetes/client-node';
+import type { AutopilotOperator } from '../framework/operator.js';
+import type { KubeClients } from '../framework/kube.js';
+import { SelfManagedCertificates, type RotationPolicy } from '../framework/webhook-certs.js';
+import { FileCertificateSource, WebhookServer, type CertificateSource, type WebhookLog } from '../framework/webhook-server.js';
+import { CaConfigMaps, caConfigMapName } from './ca-configmap.js';
+import { WebhookConfigurationPublisher } from './configuration.js';
+import { createPodAdmissionHandler } from './handler.js';
+import { supportsNativeSidecars, WEBHOOK_PATH, type WebhookSettings } from './settings.js';
+import { cachedResolver, kubeVaultResolver, type VaultResolver } from './vault-target.js';
+
+export { parseWebhookSettings, WEBHOOK_SETTING, WEBHOOK_PATH, type WebhookSettings } from './settings.js';
+export { desiredWebhookConfiguration, POD_WEBHOOK_NAME } from './configuration.js';
+export { mutatePod, INJECTED_NAMES } from './mutate.js';
+export { PodAnnotation } from './annotations.js';
+
+/** DNS names / IPs the self-managed serving certificate must cover. */
+export function servingNames(settings: Pick<WebhookSettings, 'serviceName' | 'operatorNamespace' | 'url'>): { dnsNames: string[]; ipAddresses: string[] } {
+  const svc = settings.serviceName;
+  const ns = settings.operatorNamespace;
+  const dnsNames = [svc, `${svc}.${ns}`, `${svc}.${ns}.svc`, `${svc}.${ns}.svc.cluster.local`];
+  const ipAddresses: string[] = [];
+  if (settings.url) {
+    const host = new URL(settings.url).hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host)) ipAddresses.push(host);
+    else if (!dnsNames.includes(host)) dnsNames.push(host);
+  }
+  return { dnsNames, ipAddresses };
+}
+
+export function rotationPolicy(settings: WebhookSettings): RotationPolicy {
+  return {
+    caValidityMs: settings.caValidityMs,
+    servingValidityMs: settings.servingValidityMs,
+    renewBeforeFraction: 1 / 3,
+    propagationMs: settings.rotationPropagationMs,
+    commonName: settings.serviceName,
+    ...servingNames(settings),
+  };
+}
+
+/**
+ * The admission HTTPS server. File certificates (OLM / cert-manager mount) by
+ * default; with `selfManagedCerts`, a CA + serving certificate in a Secret and
+ * the caBundle of the MutatingWebhookConfiguration kept current.
+ */
+export function createWebhookServer(settings: WebhookSettings, kube: Pick<KubeClients, 'core' | 'admission'>, log: WebhookLog): WebhookServer {
+  let certificates: CertificateSource;
+  if (settings.selfManagedCerts) {
+    certificates = new SelfManagedCertificates({
+      core: kube.core,
+      namespace: settings.operatorNamespace,
+      secretName: settings.certSecretName,
+      publisher: new WebhookConfigurationPublisher(kube.admission, settings, settings.manageConfiguration),
+      policy: rotationPolicy(settings),
+      log,
+      maxCheckIntervalMs: settings.certCheckIntervalMs,
+    });
+  } else {
+    certificates = new FileCertificateSource({ dir: settings.certDir, pollIntervalMs: settings.certReloadIntervalMs, log });
+  }
+  return new WebhookServer({ port: settings.port, host: settings.host, certificates, log });
+}
+
+export interface PodWebhook {
+  nativeSidecars: boolean;
+  caConfigMaps: CaConfigMaps;
+  stop(): void;
+}
+
+/** Reads the apiserver's version; undefined when it cannot (then native sidecars stay off in "auto"). */
+export async function detectServerVersion(kube: Pick<KubeClients, 'kubeConfig'>): Promise<{ major: string; minor: string } | undefined> {
+  try {
+    const info = await kube.kubeConfig.makeApiClient(VersionApi).getCode();
+    return { major: info.major, minor: info.minor };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Registers the pod mutator at WEBHOOK_PATH and starts the CA ConfigMap sync. Call before `operator.start()`. */
+export async function registerPodWebhook(
+  operator: AutopilotOperator,
+  deps: { settings: WebhookSettings; nativeSidecars?: boolean; resolveVault?: VaultResolver; vaultCacheTtlMs?: number },
+): Promise<PodWebhook> {
+  const { settings } = deps;
+  const log = operator.logger;
+  let nativeSidecars = deps.nativeSidecars;
+  if (nativeSidecars === undefined) {
+    const version = settings.nativeSidecars === 'auto' ? await detectServerVersion(operator.kube) : undefined;
+    nativeSidecars = supportsNativeSidecars(settings.nativeSidecars, version);
+    log.info('pod webhook: sidecar mode chosen', { nativeSidecars, mode: settings.nativeSidecars, serverVersion: version ? `${version.major}.${version.minor}` : undefined });
+  }
+  const uncached = deps.resolveVault ?? kubeVaultResolver(operator.kube);
+  const caConfigMaps = new CaConfigMaps({ core: operator.kube.core, resolve: uncached, log });
+  operator.registerMutatingWebhook(
+    WEBHOOK_PATH,
+    createPodAdmissionHandler({
+      settings,
+      nativeSidecars,
+      resolveVault: cachedResolver(uncached, deps.vaultCacheTtlMs ?? 10_000),
+      ensureCa: (namespace, vault, caPem) => caConfigMaps.ensure(namespace, vault, caPem),
+      caConfigMapName,
+      log,
+    }),
+  );
+  caConfigMaps.start(settings.caSyncIntervalMs);
+  return { nativeSidecars, caConfigMaps, stop: () => caConfigMaps.stop() };
+}
