@@ -2,7 +2,7 @@
 // never run, so this checks the objects the operator creates and keeps).
 import { X509Certificate } from 'node:crypto';
 import test from 'ava';
-import { AppsV1Api, CoreV1Api, PolicyV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, PolicyV1Api, RbacAuthorizationV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { FINALIZER } from '../../../operator/api/naming.js';
 import { eventually, useTestEnv } from '../../harness/index.js';
 import { CRD_FILE, Vaults, fromSample, settle, startVaultOperator, type RunningVaultOperator } from './helpers.js';
@@ -171,6 +171,43 @@ test.serial('no private key appears in logs, events or status', async (t) => {
     t.false(events.includes(key));
     t.false(status.includes(key));
   }
+});
+
+test.serial('server-side apply contract: another field manager owns single roles and policies', async (t) => {
+  const objects = KubernetesObjectApi.makeApiClient(env().kubeConfig());
+  const apply = (roles: unknown[], policies: unknown[]) =>
+    objects.patch(
+      {
+        apiVersion: 'vault.autopilot.dev/v1alpha1',
+        kind: 'Vault',
+        metadata: { name: NAME, namespace: ns },
+        spec: { externalConfig: { auth: [{ path: 'kubernetes', type: 'kubernetes', roles }], policies } },
+      } as KubernetesObject,
+      undefined,
+      undefined,
+      'vault-autopilot-serviceaccounts',
+      true,
+      PatchStrategy.ServerSideApply,
+    );
+  const role = { name: `sa.${ns}.app`, bound_service_account_names: ['app'], bound_service_account_namespaces: [ns], token_policies: [`sa.${ns}.app`], token_ttl: '5m' };
+  await apply([role], [{ name: `sa.${ns}.app`, rules: 'path "x" { capabilities = ["read"] }' }]);
+  let ec = (await vaults.get(ns, NAME)).spec.externalConfig!;
+  t.deepEqual(ec.auth!.find((a) => a.path === 'kubernetes')!.roles!.map((r) => r.name), ['default', `sa.${ns}.app`]);
+  t.deepEqual(ec.policies!.map((p) => p.name), ['allow-apps-read', `sa.${ns}.app`]);
+  t.is(ec.auth!.find((a) => a.path === 'kubernetes')!.roles![1]!.token_ttl, '5m', 'free-form role fields are kept');
+  await apply([], []);
+  ec = (await vaults.get(ns, NAME)).spec.externalConfig!;
+  t.deepEqual(ec.auth!.find((a) => a.path === 'kubernetes')!.roles!.map((r) => r.name), ['default']);
+  t.deepEqual(ec.policies!.map((p) => p.name), ['allow-apps-read']);
+});
+
+test.serial('the schema rejects an auth entry without path and a role without name', async (t) => {
+  const bad = fromSample('samples/vault-managed.yaml', ns, 'bad', { externalConfig: { auth: [{ type: 'kubernetes' } as never] } });
+  const err = await t.throwsAsync(vaults.create(bad));
+  t.regex(String((err as unknown as { body?: string }).body ?? err?.message), /path/);
+  const bad2 = fromSample('samples/vault-managed.yaml', ns, 'bad2', { externalConfig: { auth: [{ type: 'approle', path: 'approle', roles: [{ token_ttl: '1m' } as never] }] } });
+  const err2 = await t.throwsAsync(vaults.create(bad2));
+  t.regex(String((err2 as unknown as { body?: string }).body ?? err2?.message), /name/);
 });
 
 test.serial('deleting the resource removes the cluster-scoped binding and the finalizer', async (t) => {
