@@ -3,7 +3,7 @@
 // apply with server-side apply under the ServiceAccount's own field manager,
 // report through Events. It never talks to Vault: the Vault controller applies
 // what lands in `spec.externalConfig`.
-import type { V1ServiceAccount } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ServiceAccount } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, FINALIZER, serviceAccountPolicyName, serviceAccountRoleName } from '../../api/naming.js';
 import { ServiceAccountAnnotation, ServiceAccountReason } from '../../api/serviceaccount.js';
 import { VAULT_PLURAL } from '../../api/vault.js';
@@ -28,20 +28,48 @@ export interface ServiceAccountReconcileContext {
   event(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
-/** What the framework's `registerController` needs from us (structural, see operator/README.md). */
+/** What the framework's operator offers us (structural, see operator/README.md). */
 export interface ServiceAccountControllerHost {
-  registerController(spec: {
+  registerController<T extends KubernetesObject>(spec: {
     kind: string;
     group: string;
     version: string;
     plural: string;
     namespace?: string;
     finalizer?: string;
-    filter?(obj: V1ServiceAccount): boolean;
-    reconcile(obj: V1ServiceAccount, ctx: ServiceAccountReconcileContext): Promise<void>;
-    finalize?(obj: V1ServiceAccount, ctx: ServiceAccountReconcileContext): Promise<void>;
+    filter?(obj: T): boolean;
+    reconcile(obj: T, ctx: ServiceAccountReconcileContext): Promise<void>;
+    finalize?(obj: T, ctx: ServiceAccountReconcileContext): Promise<void>;
     resyncPeriodMs?: number;
   }): Promise<void>;
+  enqueue(kind: string, namespace: string | undefined, name: string): void;
+}
+
+const SERVICE_ACCOUNT_KIND = 'ServiceAccount';
+/** Queue kind of the second watch, on `Vault` resources (the Vault controller owns the kind `Vault`). */
+const VAULT_WAITERS_KIND = 'VaultForServiceAccounts';
+
+/** ServiceAccounts whose target `Vault` resource did not exist, by that resource. */
+export class VaultWaiters {
+  readonly #byVault = new Map<string, Set<string>>();
+
+  wait(vault: string, serviceAccount: string): void {
+    this.settle(serviceAccount);
+    const set = this.#byVault.get(vault) ?? new Set<string>();
+    set.add(serviceAccount);
+    this.#byVault.set(vault, set);
+  }
+
+  settle(serviceAccount: string): void {
+    for (const [vault, set] of this.#byVault) {
+      set.delete(serviceAccount);
+      if (set.size === 0) this.#byVault.delete(vault);
+    }
+  }
+
+  waitingFor(vault: string): string[] {
+    return [...(this.#byVault.get(vault) ?? [])];
+  }
 }
 
 export interface ServiceAccountControllerDeps {
@@ -58,8 +86,9 @@ export async function registerServiceAccountController(
   deps: ServiceAccountControllerDeps,
 ): Promise<void> {
   const { settings } = deps;
-  await operator.registerController({
-    kind: 'ServiceAccount',
+  const waiters = new VaultWaiters();
+  await operator.registerController<V1ServiceAccount>({
+    kind: SERVICE_ACCOUNT_KIND,
     group: '',
     version: 'v1',
     plural: 'serviceaccounts',
@@ -72,9 +101,29 @@ export async function registerServiceAccountController(
     // entries, then the record and the finalizer in one write.
     finalizer: FINALIZER,
     filter: (sa) => mentionsAutoConfigure(sa, settings),
-    reconcile: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: true }),
-    finalize: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: false }),
+    reconcile: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: true, waiters }),
+    finalize: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: false, waiters }),
   });
+  // A ServiceAccount waiting for a missing `Vault` is retried the moment that
+  // resource appears, not at its next backoff. Read-only: this never writes.
+  await operator.registerController<KubernetesObject>({
+    kind: VAULT_WAITERS_KIND,
+    group: API_GROUP,
+    version: API_VERSION,
+    plural: VAULT_PLURAL,
+    resyncPeriodMs: 0,
+    filter: (vault) => waiters.waitingFor(objectRef(vault)).length > 0,
+    reconcile: async (vault) => {
+      for (const key of waiters.waitingFor(objectRef(vault))) {
+        const [namespace, name] = key.split('/');
+        operator.enqueue(SERVICE_ACCOUNT_KIND, namespace, name!);
+      }
+    },
+  });
+}
+
+function objectRef(obj: KubernetesObject): string {
+  return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 }
 
 /** A failed step: Warning Event + log, then throw so the framework retries with backoff. */
@@ -102,7 +151,7 @@ export async function reconcileServiceAccount(
   sa: V1ServiceAccount,
   ctx: ServiceAccountReconcileContext,
   settings: ServiceAccountSettings,
-  opts: { manageFinalizer: boolean } = { manageFinalizer: true },
+  opts: { manageFinalizer: boolean; waiters?: VaultWaiters } = { manageFinalizer: true },
 ): Promise<void> {
   // gather
   const intent = decideIntent(sa, settings);
@@ -112,6 +161,9 @@ export async function reconcileServiceAccount(
   }
   // compute
   const plan = planServiceAccount(sa, settings, vaults, FINALIZER);
+  const self = objectRef(sa);
+  if (plan.targetMissing) opts.waiters?.wait(formatVaultRef(plan.targetMissing), self);
+  else opts.waiters?.settle(self);
   // apply
   await execute(sa, opts.manageFinalizer ? plan : { ...plan, finalizer: undefined, appliedVault: undefined }, ctx, settings);
 }
