@@ -525,17 +525,22 @@ export function planRotation(current: WebhookCertState, now: Date, policy: Rotat
   const t = now.getTime();
   const state: WebhookCertState = { ...current };
   const steps: RotationStep[] = [];
-  // Backdate a little: clocks of apiservers and nodes drift.
-  const notBefore = new Date(t - 5 * 60_000);
+  // Backdate a little (clocks of apiservers and nodes drift), but by no more
+  // than a tenth of the lifetime so the renewal point stays after issuance.
+  const backdated = (validityMs: number): Date => new Date(t - Math.min(5 * 60_000, validityMs / 10));
   const newCa = (): IssuedPair =>
-    createCertificateAuthority({ commonName: `${policy.commonName}-ca-${t}`, notBefore, notAfter: new Date(t + policy.caValidityMs) });
+    createCertificateAuthority({
+      commonName: `${policy.commonName}-ca-${t}`,
+      notBefore: backdated(policy.caValidityMs),
+      notAfter: new Date(t + policy.caValidityMs),
+    });
   const newServing = (ca: IssuedPair): IssuedPair =>
     createServingCertificate({
       ca,
       commonName: policy.commonName,
       dnsNames: policy.dnsNames,
       ipAddresses: policy.ipAddresses,
-      notBefore,
+      notBefore: backdated(policy.servingValidityMs),
       notAfter: new Date(Math.min(t + policy.servingValidityMs, validity(ca.cert).notAfter)),
     });
 

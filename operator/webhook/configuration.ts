@@ -9,7 +9,7 @@ export const POD_WEBHOOK_NAME = 'pods.vault.autopilot.dev';
 
 type ConfigurationSettings = Pick<
   WebhookSettings,
-  'configurationName' | 'failurePolicy' | 'timeoutSeconds' | 'skipNamespaces' | 'operatorNamespace' | 'serviceName' | 'servicePort' | 'url'
+  'configurationName' | 'failurePolicy' | 'timeoutSeconds' | 'namespaceLabels' | 'skipNamespaces' | 'operatorNamespace' | 'serviceName' | 'servicePort' | 'url'
 >;
 
 /**
@@ -46,6 +46,7 @@ export function desiredWebhookConfiguration(settings: ConfigurationSettings, caB
         timeoutSeconds: settings.timeoutSeconds,
         reinvocationPolicy: 'Never',
         namespaceSelector: {
+          ...(Object.keys(settings.namespaceLabels).length > 0 ? { matchLabels: { ...settings.namespaceLabels } } : {}),
           matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...new Set(settings.skipNamespaces)] }],
         },
       },

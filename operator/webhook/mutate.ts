@@ -100,7 +100,10 @@ function injectAgent(pod: V1Pod, namespace: string, agent: AgentRequest, setting
     projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3600 } }] },
   });
 
-  const role = agent.role ?? serviceAccountRoleName(namespace, spec.serviceAccountName || 'default');
+  // A projected token needs a named ServiceAccount; the ServiceAccount admission
+  // plugin normally defaults it before us, but say it explicitly when it did not.
+  if (!spec.serviceAccountName) spec.serviceAccountName = 'default';
+  const role = agent.role ?? serviceAccountRoleName(namespace, spec.serviceAccountName);
   const container = (name: string, exitAfterAuth: boolean): V1Container => {
     const config = renderAgentConfig({
       vaultAddress: vault.address,

@@ -48,6 +48,8 @@ export interface WebhookSettings extends PodMutationSettings {
   url?: string;
   failurePolicy: FailurePolicy;
   timeoutSeconds: number;
+  /** Optional opt-in: only namespaces with these labels are sent to the webhook (e.g. {"vault.autopilot.dev/injection": "enabled"}). */
+  namespaceLabels: Record<string, string>;
   nativeSidecars: NativeSidecarMode;
   operatorNamespace: string;
   /** Period of the ConfigMap CA sync (namespaces that received the Vault CA). */
@@ -74,6 +76,7 @@ export const WEBHOOK_SETTING = {
   url: 'VAULT_AUTOPILOT_WEBHOOK_URL',
   failurePolicy: 'VAULT_AUTOPILOT_WEBHOOK_FAILURE_POLICY',
   timeoutSeconds: 'VAULT_AUTOPILOT_WEBHOOK_TIMEOUT_SECONDS',
+  namespaceSelector: 'VAULT_AUTOPILOT_WEBHOOK_NAMESPACE_SELECTOR',
   nativeSidecars: 'VAULT_AUTOPILOT_WEBHOOK_NATIVE_SIDECARS',
   agentImage: 'VAULT_AUTOPILOT_WEBHOOK_AGENT_IMAGE',
   agentRequestsCpu: 'VAULT_AUTOPILOT_WEBHOOK_AGENT_REQUESTS_CPU',
@@ -169,6 +172,7 @@ export function parseWebhookSettings(env: Record<string, string | undefined>): W
     ...(url ? { url } : {}),
     failurePolicy: oneOf<FailurePolicy>(WEBHOOK_SETTING.failurePolicy, 'Fail', ['Fail', 'Ignore']),
     timeoutSeconds: int(WEBHOOK_SETTING.timeoutSeconds, 10, 1, 30),
+    namespaceLabels: parseLabels(WEBHOOK_SETTING.namespaceSelector, env[WEBHOOK_SETTING.namespaceSelector]),
     nativeSidecars: oneOf<NativeSidecarMode>(WEBHOOK_SETTING.nativeSidecars, 'auto', ['auto', 'on', 'off']),
     operatorNamespace,
     caSyncIntervalMs: int(WEBHOOK_SETTING.caSyncInterval, 60_000, 100, 86_400_000),
@@ -177,6 +181,17 @@ export function parseWebhookSettings(env: Record<string, string | undefined>): W
     rotationPropagationMs,
     certCheckIntervalMs,
   };
+}
+
+/** "a=b,c=d" -> {a: "b", c: "d"} (equality selectors only). */
+function parseLabels(key: string, raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9./_-]+)=([A-Za-z0-9._-]*)$/.exec(part);
+    if (!m) throw new Error(`${key}=${JSON.stringify(raw)}: expected "label=value[,label=value]"`);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
 }
 
 /** Native sidecars (init containers with restartPolicy: Always) are on by default from Kubernetes 1.29. */

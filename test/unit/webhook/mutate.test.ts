@@ -121,6 +121,7 @@ test('annotations override role, auth path, image, resources and templates', (t)
 test('default role uses the "default" ServiceAccount when the pod names none', (t) => {
   const { pod: out } = patched(mutatePod(aPod({ annotations: ann(secretAnn) }), 'team-b', someSettings()));
   t.is(agentConfig(init(out, 'vault-agent-init')!).auto_auth.method[0]!.config.role, 'sa.team-b.default');
+  t.is(out.spec!.serviceAccountName, 'default', 'a projected token needs a named ServiceAccount (the apiserver refuses it otherwise)');
 });
 
 test('inject-env: VAULT_ADDR, VAULT_CACERT and the CA mount in exactly the named containers', (t) => {
