@@ -26,6 +26,40 @@ import {
   type DesiredSecretEngine,
 } from '../../vault/secret-engines.js';
 
+/** The Kubernetes-auth mount and role through which the operator logs in. */
+export const OPERATOR_AUTH_PATH = 'vault-autopilot';
+export const OPERATOR_AUTH_ROLE = 'operator';
+
+/**
+ * externalConfig plus the operator's own Kubernetes-auth mount and role, so
+ * they are diffed, kept and restored like every other entry. An entry the
+ * user wrote at the same path wins.
+ */
+export function withOperatorAuth(config: ExternalConfig | undefined, operator: { name: string; namespace: string } | undefined, policy: string): ExternalConfig | undefined {
+  if (!operator) return config;
+  if (config?.auth?.some((a) => a.path === OPERATOR_AUTH_PATH)) return config;
+  return {
+    ...(config ?? {}),
+    auth: [
+      ...(config?.auth ?? []),
+      {
+        type: 'kubernetes',
+        path: OPERATOR_AUTH_PATH,
+        description: 'vault-autopilot operator login',
+        roles: [
+          {
+            name: OPERATOR_AUTH_ROLE,
+            bound_service_account_names: [operator.name],
+            bound_service_account_namespaces: [operator.namespace],
+            token_policies: [policy],
+            token_ttl: '1h',
+          },
+        ],
+      },
+    ],
+  };
+}
+
 export interface DesiredVaultConfig {
   audit: DesiredAuditDevice[];
   auth: DesiredAuth[];

@@ -26,7 +26,7 @@ import { AwsKms } from '../../kms/aws-kms.js';
 import type { Decryptor, Encryptor } from '../../kms/decryptor.js';
 import { VaultClient, VaultError, type VaultAuth } from '../../vault/client.js';
 import { describeError } from '../../vault/config-plan.js';
-import { createOperatorToken, initParameters, initVault, needsRenewal, renewToken, revokeToken, tokenTtl } from '../../vault/init.js';
+import { OPERATOR_POLICY_NAME, createOperatorToken, initParameters, initVault, needsRenewal, renewToken, revokeToken, tokenTtl } from '../../vault/init.js';
 import {
   ROOT_TOKEN_KEY,
   decodeKeysSecretData,
@@ -37,7 +37,7 @@ import {
   type KeyCipher,
   type StoredKeys,
 } from '../../vault/unseal.js';
-import { configureVault } from './configure.js';
+import { OPERATOR_AUTH_PATH, OPERATOR_AUTH_ROLE, configureVault, withOperatorAuth } from './configure.js';
 import {
   authDelegatorBindingName,
   caSecretName,
@@ -73,6 +73,8 @@ export interface VaultControllerDeps {
   kms?: (region: string | undefined) => Encryptor & Decryptor;
   /** Observe every VaultClient made (tests sum their stats to prove zero writes). */
   onVaultClient?: (client: VaultClient) => void;
+  /** The operator ServiceAccount's JWT for Kubernetes-auth login; default: the mounted token file. */
+  operatorJwt?: () => Promise<string>;
   /** Observe every Kubernetes write this controller makes (tests count them). */
   onKubeWrite?: (what: string) => void;
 }
@@ -479,12 +481,7 @@ export class VaultController {
       if (!ttl.valid) token = undefined;
       else if (needsRenewal(ttl.ttl, ttl.period)) await renewToken(nodeClient, token);
     }
-    if (!token) {
-      if (!stored?.rootToken) {
-        throw this.notAuthorized(
-          `the operator has no valid token for this Vault: put one in Secret ${operatorTokenSecretName(name)} (key token) or set spec.external.auth`,
-        );
-      }
+    if (!token && stored?.rootToken) {
       token = await createOperatorToken(nodeClient, stored.rootToken);
       await this.writeSecret(ctx, tokenSecret, {
         metadata: { name: operatorTokenSecretName(name), namespace, ownerReferences: [ownerReference(vault)] },
@@ -493,7 +490,8 @@ export class VaultController {
       });
       ctx.log.info('operator token created', { vault: `${namespace}/${name}` });
     }
-    if (stored?.rootToken && !storeRootToken) {
+    // only once the operator has its own token is the root token given up
+    if (token && stored?.rootToken && !storeRootToken) {
       await revokeToken(nodeClient, stored.rootToken);
       const keysSecret = await this.readSecret(ctx, namespace, unsealKeysSecretName(vault));
       if (keysSecret?.data?.[ROOT_TOKEN_KEY]) {
@@ -503,6 +501,28 @@ export class VaultController {
       }
       delete stored.rootToken;
       await ctx.event('Normal', VaultEventReason.RootTokenRevoked, 'revoked the root token; the operator uses its own token (storeRootToken is false)');
+    }
+    // the Kubernetes-auth role (kept by configure()) is preferred once it works;
+    // the stored token stays the way back in
+    if (this.deps.settings.operatorServiceAccount) {
+      const k8s = this.configClient(
+        address,
+        caCert,
+        { method: 'kubernetes', role: OPERATOR_AUTH_ROLE, mountPath: OPERATOR_AUTH_PATH, ...(this.deps.operatorJwt ? { jwt: this.deps.operatorJwt } : {}) },
+        `k8s:${OPERATOR_AUTH_PATH}:${OPERATOR_AUTH_ROLE}`,
+      );
+      try {
+        await k8s.token();
+        return k8s;
+      } catch (err) {
+        if (err instanceof VaultError && err.unreachable) throw err;
+        ctx.log.debug('operator Kubernetes-auth login not possible yet, using the operator token', { error: describeError(err) });
+      }
+    }
+    if (!token) {
+      throw this.notAuthorized(
+        `the operator has no valid token for this Vault: put one in Secret ${operatorTokenSecretName(name)} (key token), set spec.external.auth, or give the operator a Kubernetes-auth role (VAULT_AUTOPILOT_OPERATOR_SERVICE_ACCOUNT)`,
+      );
     }
     return this.configClient(address, caCert, { method: 'token', token: token.reveal() }, token.reveal());
   }
@@ -524,7 +544,10 @@ export class VaultController {
     };
     let outcome;
     try {
-      outcome = await configureVault(client, vault.spec.externalConfig, cluster, vault.status?.managed, saveRecord);
+      // with spec.external.auth the user decides how the operator gets in
+      const identity = vault.spec.external?.auth ? undefined : this.deps.settings.operatorServiceAccount;
+      const config = withOperatorAuth(vault.spec.externalConfig, identity, OPERATOR_POLICY_NAME);
+      outcome = await configureVault(client, config, cluster, vault.status?.managed, saveRecord);
     } catch (err) {
       if (err instanceof VaultError && !err.unreachable && (err.status === 403 || err.status === 401)) {
         throw this.notAuthorized(`Vault refused the operator's token: ${describeError(err)}`);

@@ -11,11 +11,14 @@ export const VaultControllerEnv = {
   caValidityDays: 'VAULT_AUTOPILOT_VAULT_TLS_CA_DAYS',
   certValidityDays: 'VAULT_AUTOPILOT_VAULT_TLS_CERT_DAYS',
   watchNamespace: 'VAULT_AUTOPILOT_VAULT_NAMESPACE',
+  operatorServiceAccount: 'VAULT_AUTOPILOT_OPERATOR_SERVICE_ACCOUNT',
+  operatorNamespace: 'VAULT_AUTOPILOT_OPERATOR_NAMESPACE',
   kmsRegion: 'VAULT_AUTOPILOT_KMS_REGION',
   kmsEndpoint: 'VAULT_AUTOPILOT_KMS_ENDPOINT',
 } as const;
 
 const IN_CLUSTER_CA = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
+const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 export interface VaultControllerSettings {
   /** Default kubernetes_host of `kubernetes` auth methods. */
@@ -32,6 +35,11 @@ export interface VaultControllerSettings {
   /** Watch only this namespace (default: all). */
   namespace?: string;
   kms: { region?: string; endpoint?: string };
+  /**
+   * The operator's own ServiceAccount: when set, the operator also gets a
+   * Kubernetes-auth role in every Vault it manages and logs in with it.
+   */
+  operatorServiceAccount?: { name: string; namespace: string };
 }
 
 type Env = Record<string, string | undefined>;
@@ -85,6 +93,18 @@ export function parseVaultControllerSettings(env: Env, readFile: (path: string) 
       ...(env[VaultControllerEnv.kmsEndpoint]?.trim() ? { endpoint: env[VaultControllerEnv.kmsEndpoint]!.trim() } : {}),
     },
   };
+  const operatorSa = env[VaultControllerEnv.operatorServiceAccount]?.trim();
+  if (operatorSa) {
+    let operatorNamespace = env[VaultControllerEnv.operatorNamespace]?.trim();
+    if (!operatorNamespace) {
+      try {
+        operatorNamespace = readFile(IN_CLUSTER_NAMESPACE).trim();
+      } catch {
+        problems.push(`${VaultControllerEnv.operatorServiceAccount} is set but the operator's namespace is unknown: set ${VaultControllerEnv.operatorNamespace}`);
+      }
+    }
+    if (operatorNamespace) settings.operatorServiceAccount = { name: operatorSa, namespace: operatorNamespace };
+  }
   if (problems.length) throw new Error(`invalid Vault controller settings: ${problems.join('; ')}`);
   return settings;
 }

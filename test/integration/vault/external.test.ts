@@ -4,6 +4,7 @@
 // add/change/remove with removals limited to what the operator created;
 // in-sync reconciles make zero writes; no key or token leaks.
 import test from 'ava';
+import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { startServers, eventually, type Servers } from '../../harness/index.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
@@ -18,6 +19,8 @@ let admin: VaultClient; // an orphan root-policy token the test makes for itself
 let rootToken = '';
 const NAME = 'ext';
 const leakCandidates: string[] = [];
+const OPERATOR_SA = 'vault-autopilot';
+let operatorJwt: () => Promise<string>;
 
 const raw = (token: string | null) => new VaultClient({ address: servers.vault.address, auth: { method: 'token', token: token ?? '' }, timeoutMs: 3000 });
 const sealStatus = () => raw(null).sealStatus();
@@ -27,7 +30,28 @@ test.before(async () => {
   await servers.env.applyCrds(CRD_FILE);
   ns = await servers.env.namespace('vault-external');
   vaults = new Vaults(servers.env.kubeConfig());
-  op = await startVaultOperator(servers.env, ns, { resyncPeriodMs: 2000, sealedRecheckMs: 500 });
+  // the operator's own ServiceAccount, allowed to have its tokens reviewed (Vault's Kubernetes auth calls TokenReview with it)
+  const kc = servers.env.kubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: OPERATOR_SA } } });
+  await kc.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+    body: {
+      metadata: { name: `${ns}-operator-auth-delegator` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:auth-delegator' },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_SA, namespace: ns }],
+    },
+  });
+  operatorJwt = async () => {
+    const res = await core.createNamespacedServiceAccountToken({ name: OPERATOR_SA, namespace: ns, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+    leakCandidates.push(res.status!.token);
+    return res.status!.token;
+  };
+  op = await startVaultOperator(
+    servers.env,
+    ns,
+    { resyncPeriodMs: 2000, sealedRecheckMs: 500, operatorServiceAccount: { name: OPERATOR_SA, namespace: ns } },
+    { operatorJwt },
+  );
 });
 
 let second: Servers | undefined;
@@ -92,9 +116,9 @@ test.serial('an uninitialised Vault is initialised, its keys stored, unsealed an
   t.is(mounts['apps/']?.type, 'kv');
   t.is(mounts['apps/']?.options.version, '1');
   t.deepEqual((await vaults.get(ns, NAME)).status!.managed, {
-    auth: ['approle', 'kubernetes'],
+    auth: ['approle', 'kubernetes', 'vault-autopilot'],
     policies: ['apps-read'],
-    roles: ['approle/ci', 'kubernetes/app'],
+    roles: ['approle/ci', 'kubernetes/app', 'vault-autopilot/operator'],
     secrets: ['apps'],
   });
   const events = await vaults.events(ns, NAME);
@@ -199,7 +223,34 @@ test.serial('add, change and remove a policy, a role, a mount and an auth method
   t.is((await admin.request('GET', 'auth/approle/role/handmade')).status, 200);
   const mounts = (await admin.request<{ data: Record<string, unknown> }>('GET', 'sys/mounts')).data.data;
   t.true('handmade-kv/' in mounts);
-  t.deepEqual((await vaults.get(ns, NAME)).status!.managed, { auth: ['approle'], policies: ['apps-read'], roles: ['approle/ci'], secrets: ['apps'] });
+  t.deepEqual((await vaults.get(ns, NAME)).status!.managed, {
+    auth: ['approle', 'vault-autopilot'],
+    policies: ['apps-read'],
+    roles: ['approle/ci', 'vault-autopilot/operator'],
+    secrets: ['apps'],
+  });
+});
+
+test.serial('the operator logs in with its own Kubernetes-auth role; the stored token is only the way back in', async (t) => {
+  const role = (await admin.request<{ data: { bound_service_account_names: string[]; token_policies: string[] } }>('GET', 'auth/vault-autopilot/role/operator')).data.data;
+  t.deepEqual(role.bound_service_account_names, [OPERATOR_SA]);
+  t.deepEqual(role.token_policies, ['vault-autopilot-operator']);
+  const login = await raw(null).request<{ auth: { policies: string[]; client_token: string } }>('POST', 'auth/vault-autopilot/login', { role: 'operator', jwt: await operatorJwt() }, { token: null });
+  leakCandidates.push(login.data.auth.client_token);
+  t.true(login.data.auth.policies.includes('vault-autopilot-operator'));
+  // without the stored token the operator still gets in and applies changes
+  await vaults.core.deleteNamespacedSecret({ name: `${NAME}-operator-token`, namespace: ns });
+  const ec = (await vaults.get(ns, NAME)).spec.externalConfig!;
+  await vaults.patchSpec(ns, NAME, { externalConfig: { ...ec, policies: [...ec.policies!, { name: 'via-k8s', rules: 'path "k/*" { capabilities = ["read"] }' }] } });
+  await eventually(async () => {
+    if ((await admin.request('GET', 'sys/policies/acl/via-k8s', undefined, { allowStatus: [404] })).status !== 200) throw new Error('not applied');
+  });
+  await vaults.waitForCondition(ns, NAME, 'Ready', 'True');
+  await vaults.patchSpec(ns, NAME, { externalConfig: ec });
+  await eventually(async () => {
+    if ((await admin.request('GET', 'sys/policies/acl/via-k8s', undefined, { allowStatus: [404] })).status !== 404) throw new Error('not removed');
+  });
+  t.pass();
 });
 
 test.serial('a role changed by hand is restored by the periodic reconcile', async (t) => {

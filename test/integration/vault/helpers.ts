@@ -7,7 +7,7 @@ import { CustomObjectsApi, CoreV1Api, PatchStrategy, setHeaderOptions, type Core
 import yaml from 'js-yaml';
 import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
 import { VAULT_PLURAL, type VaultResource, type VaultSpec } from '../../../operator/api/vault.js';
-import { registerVaultController, type ControllerHost, type VaultController } from '../../../operator/controllers/vault/controller.js';
+import { registerVaultController, type ControllerHost, type VaultController, type VaultControllerDeps } from '../../../operator/controllers/vault/controller.js';
 import type { VaultControllerSettings } from '../../../operator/controllers/vault/settings.js';
 import { createLogger, systemClock, type Clock } from '../../../operator/framework/index.js';
 import { AutopilotOperator } from '../../../operator/framework/operator.js';
@@ -70,7 +70,12 @@ export function testSettings(env: TestEnv, overrides: Partial<VaultControllerSet
   };
 }
 
-export async function startVaultOperator(env: TestEnv, namespace: string, overrides: Partial<VaultControllerSettings> = {}): Promise<RunningVaultOperator> {
+export async function startVaultOperator(
+  env: TestEnv,
+  namespace: string,
+  overrides: Partial<VaultControllerSettings> = {},
+  extraDeps: Partial<VaultControllerDeps> = {},
+): Promise<RunningVaultOperator> {
   const logs = new LogCapture();
   const clock = new ShiftedClock();
   const operator = new AutopilotOperator({
@@ -99,6 +104,7 @@ export async function startVaultOperator(env: TestEnv, namespace: string, overri
     kms: (region) => new AwsKms({ region: region ?? env.kms.region, endpoint: env.kms.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
     onVaultClient: (c) => vaultClients.push(c),
     onKubeWrite: (w) => kubeWrites.push(w),
+    ...extraDeps,
   });
   await operator.start();
   await operator.waitForSync();

@@ -24,3 +24,14 @@ test('problems of every concern are collected while the rest is planned', (t) =>
   t.deepEqual(plan.problems.map((p) => p.id).sort(), ['root', 'sys']);
   t.deepEqual(plan.changes.map((c) => c.id), ['ok']);
 });
+
+test('the operator gets its own Kubernetes-auth role unless the user wrote that path', async (t) => {
+  const { withOperatorAuth, OPERATOR_AUTH_PATH } = await import('../../../../operator/controllers/vault/configure.js');
+  t.is(withOperatorAuth(undefined, undefined, 'p'), undefined);
+  const config = withOperatorAuth({ policies: [] }, { name: 'op', namespace: 'sys' }, 'p')!;
+  const entry = config.auth!.find((a) => a.path === OPERATOR_AUTH_PATH)!;
+  t.is(entry.type, 'kubernetes');
+  t.like(entry.roles![0], { bound_service_account_names: ['op'], bound_service_account_namespaces: ['sys'], token_policies: ['p'] });
+  const mine = { auth: [{ type: 'kubernetes', path: OPERATOR_AUTH_PATH }] };
+  t.is(withOperatorAuth(mine, { name: 'op', namespace: 'sys' }, 'p'), mine);
+});

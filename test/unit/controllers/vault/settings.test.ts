@@ -22,3 +22,9 @@ test('explicit settings win and bad numbers are reported', (t) => {
   t.is(s.resyncPeriodMs, 30_000);
   t.throws(() => parseVaultControllerSettings({ VAULT_AUTOPILOT_VAULT_RESYNC_SECONDS: 'never' }), { message: /RESYNC/ });
 });
+
+test('the operator ServiceAccount takes its namespace from the setting or the pod', (t) => {
+  const s = parseVaultControllerSettings({ VAULT_AUTOPILOT_OPERATOR_SERVICE_ACCOUNT: 'op' }, (p) => (p.endsWith('namespace') ? 'ops\n' : 'x'));
+  t.deepEqual(s.operatorServiceAccount, { name: 'op', namespace: 'ops' });
+  t.throws(() => parseVaultControllerSettings({ VAULT_AUTOPILOT_OPERATOR_SERVICE_ACCOUNT: 'op' }, () => { throw new Error('none'); }), { message: /OPERATOR_NAMESPACE/ });
+});
