@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// The vault-autopilot binary. Wiring only: settings -> clients -> controllers -> start.
+//
+//   vault-autopilot                 run the operator (kubeconfig: $KUBECONFIG or in-cluster)
+//   vault-autopilot seal|verify ... the user CLI (operator/cli)
+//   vault-autopilot --version       print the version
+//   vault-autopilot --self-check    load every module and parse the settings, print OK
+import { readFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { isCliCommand, runCli } from './cli/index.js';
+import { registerKmsVaultSecretController } from './controllers/kmsvaultsecret/index.js';
+import { parseKmsVaultSecretSettings } from './controllers/kmsvaultsecret/settings.js';
+import { registerServiceAccountController } from './controllers/serviceaccount/controller.js';
+import { parseServiceAccountSettings } from './controllers/serviceaccount/settings.js';
+import { registerVaultController } from './controllers/vault/controller.js';
+import { parseVaultControllerSettings } from './controllers/vault/settings.js';
+import { AutopilotOperator, createLogger, errorMessage, makeKubeClients, metrics, startHealthServer, type Logger } from './framework/index.js';
+import { AwsKms } from './kms/aws-kms.js';
+import { Lifecycle, parseOperatorSettings, type OperatorSettings } from './settings.js';
+import { VaultClient } from './vault/client.js';
+import { parseVaultConnectionSettings } from './vault/settings.js';
+import { createWebhookServer, parseWebhookSettings, registerPodWebhook } from './webhook/index.js';
+
+type Env = Record<string, string | undefined>;
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL(findPackageJson(), import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+// main.ts runs from operator/ (tsx) or dist/operator/ (compiled)
+function findPackageJson(): string {
+  return import.meta.url.includes('/dist/operator/') ? '../../package.json' : '../package.json';
+}
+
+/** Every lifecycle's settings, parsed up front so a bad value stops the start with one clear message. */
+function parseAllSettings(env: Env) {
+  const operator = parseOperatorSettings(env);
+  const runs = (l: Lifecycle) => operator.lifecycles.includes(l);
+  return {
+    operator,
+    vaultConnection: parseVaultConnectionSettings(env),
+    vault: runs(Lifecycle.Vault) ? parseVaultControllerSettings(env) : undefined,
+    kms: runs(Lifecycle.KmsVaultSecret) ? parseKmsVaultSecretSettings(env) : undefined,
+    serviceAccount: runs(Lifecycle.ServiceAccount) ? parseServiceAccountSettings(env) : undefined,
+    webhook: runs(Lifecycle.Webhook) ? parseWebhookSettings(env) : undefined,
+  };
+}
+type AllSettings = ReturnType<typeof parseAllSettings>;
+
+class VaultAutopilot extends AutopilotOperator {
+  constructor(
+    kubeConfig: KubeConfig,
+    logger: Logger,
+    private readonly settings: AllSettings,
+  ) {
+    const s: OperatorSettings = settings.operator;
+    const webhookServer = settings.webhook ? createWebhookServer(settings.webhook, makeKubeClients(kubeConfig), logger) : undefined;
+    super({
+      kubeConfig,
+      logger,
+      concurrency: s.concurrency,
+      resyncPeriodMs: s.resyncPeriodMs,
+      shutdownTimeoutMs: s.shutdownTimeoutMs,
+      webhookServer,
+    });
+  }
+
+  protected override async init(): Promise<void> {
+    const { settings } = this;
+    const countRequests = (client: VaultClient) =>
+      client.onRequest((method, _path, status) => metrics.vaultRequests.inc({ method, status: status ? `${Math.floor(status / 100)}xx` : 'none' }));
+    if (settings.vault) {
+      await registerVaultController(this, { settings: settings.vault, onVaultClient: countRequests });
+    }
+    if (settings.kms) {
+      if (settings.vaultConnection) {
+        const vault = new VaultClient(settings.vaultConnection);
+        countRequests(vault);
+        const decryptor = new AwsKms({ region: settings.kms.kms.region, endpoint: settings.kms.kms.endpoint, allowedKeyIds: settings.kms.kms.allowedKeyIds });
+        await registerKmsVaultSecretController(this, { vault, decryptor, settings: settings.kms });
+      } else {
+        this.logger.warn('KMSVaultSecret lifecycle not started: no Vault connection configured (set VAULT_AUTOPILOT_VAULT_ADDR)');
+      }
+    }
+    if (settings.serviceAccount) {
+      await registerServiceAccountController(this, { settings: settings.serviceAccount });
+    }
+    if (settings.webhook) {
+      await registerPodWebhook(this, { settings: settings.webhook });
+    }
+  }
+}
+
+async function runOperator(env: Env): Promise<void> {
+  const settings = parseAllSettings(env);
+  const logger = createLogger({ level: settings.operator.logLevel });
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  logger.info('vault-autopilot starting', { version: version(), lifecycles: settings.operator.lifecycles, cluster: kubeConfig.getCurrentCluster()?.server });
+  const operator = new VaultAutopilot(kubeConfig, logger, settings);
+  const health = await startHealthServer({ port: settings.operator.healthPort, isReady: () => operator.isReady(), registry: metrics.registry });
+  logger.info('health endpoints listening', { port: health.port, paths: ['/healthz', '/readyz', '/metrics'] });
+  operator.installSignalHandlers((code) => {
+    void health.close().finally(() => process.exit(code));
+  });
+  await operator.start();
+}
+
+/** Loads every module (done by the imports above) and checks the settings; used by image smoke tests. */
+function selfCheck(env: Env): number {
+  parseAllSettings(env);
+  process.stdout.write(`vault-autopilot ${version()} self-check OK (node ${process.version}, ${process.arch})\n`);
+  return 0;
+}
+
+const USAGE = `Usage: vault-autopilot [--version | --self-check | --help]
+       vault-autopilot seal|verify ...   (see "vault-autopilot seal --help")
+Without arguments, runs the operator; settings come from VAULT_AUTOPILOT_* environment variables.
+`;
+
+async function main(argv: string[]): Promise<number | undefined> {
+  if (isCliCommand(argv)) return runCli(argv);
+  switch (argv[0]) {
+    case '--version':
+    case 'version':
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    case '--self-check':
+      return selfCheck(process.env);
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(USAGE);
+      return 0;
+    case undefined:
+      await runOperator(process.env);
+      return undefined; // keeps running until a signal
+    default:
+      process.stderr.write(`unknown argument "${argv[0]}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+try {
+  const code = await main(process.argv.slice(2));
+  if (code !== undefined) process.exitCode = code;
+} catch (err) {
+  // settings errors and start-up failures: one clear line, no stack of secrets
+  process.stderr.write(`vault-autopilot: ${errorMessage(err)}\n`);
+  process.exitCode = 1;
+}
