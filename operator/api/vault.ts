@@ -186,6 +186,8 @@ export const VaultReason = {
   NotReady: 'NotReady',
   // shared
   VaultUnreachable: 'VaultUnreachable',
+  /** Vault answered with an error the operator cannot act on (5xx, unexpected 4xx). */
+  VaultRequestFailed: 'VaultRequestFailed',
   InvalidSpec: 'InvalidSpec',
   KubernetesError: 'KubernetesError',
   Pending: 'Pending',

@@ -145,8 +145,7 @@ export class VaultController {
         if (err.retry) requeueAfterMs = this.deps.settings.sealedRecheckMs;
       } else {
         failure = err;
-        const unreachable = err instanceof VaultError && err.unreachable;
-        const reason = unreachable ? VaultReason.VaultUnreachable : err instanceof VaultError ? VaultReason.NotAuthorized : VaultReason.KubernetesError;
+        const reason = failureReason(err);
         updates.push({ type: VaultConditionType.Ready, status: 'False', reason, message: errorMessage(err) });
       }
     }
@@ -669,6 +668,16 @@ export function mergePatchFor(previous: object | undefined, next: object): Recor
 
 function isPlainRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Why an unexpected error stopped a reconcile. */
+export function failureReason(err: unknown): VaultReason {
+  if (err instanceof VaultError) {
+    if (err.unreachable) return VaultReason.VaultUnreachable;
+    if (err.status === 401 || err.status === 403) return VaultReason.NotAuthorized;
+    return VaultReason.VaultRequestFailed;
+  }
+  return errorCode(err) !== undefined ? VaultReason.KubernetesError : VaultReason.NotReady;
 }
 
 function b64(text: string): string {

@@ -23,3 +23,12 @@ test('vaultEndpoint: managed Vaults are reached through the client Service with 
   t.deepEqual(vaultEndpoint(aVault()), { address: 'https://vault.vault-ns.svc:8200', caSecretName: 'vault-tls' });
   t.deepEqual(vaultEndpoint(aVault({ external: { address: 'https://v:8200', caSecret: 'ca' } })), { address: 'https://v:8200', caSecretName: 'ca' });
 });
+
+test('unexpected failures are told apart: unreachable, refused, Vault error, Kubernetes error', async (t) => {
+  const { failureReason } = await import('../../../../operator/controllers/vault/controller.js');
+  const { VaultError } = await import('../../../../operator/vault/client.js');
+  t.is(failureReason(new VaultError('x', undefined, [], true)), 'VaultUnreachable');
+  t.is(failureReason(new VaultError('x', 403, [], false)), 'NotAuthorized');
+  t.is(failureReason(new VaultError('x', 503, [], false)), 'VaultRequestFailed');
+  t.is(failureReason(Object.assign(new Error('conflict'), { code: 409 })), 'KubernetesError');
+});
