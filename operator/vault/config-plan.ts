@@ -47,8 +47,8 @@ export async function applyChanges(client: VaultClient, changes: Change[]): Prom
       for (const write of change.writes) await client.request(write.method, write.path, write.body);
       result.applied.push(change);
     } catch (err) {
-      // an unreachable Vault fails everything after it too: let the caller retry the reconcile
-      if (err instanceof VaultError && err.unreachable) throw err;
+      // an unreachable or failing Vault (5xx) is not the entry's fault: let the caller retry the reconcile
+      if (err instanceof VaultError && (err.unreachable || (err.status ?? 0) >= 500)) throw err;
       result.failed.push({ change, error: describeError(err) });
     }
   }
