@@ -91,6 +91,8 @@ export interface RawRequest {
   body?: unknown;
   contentType?: string;
   timeoutMs?: number;
+  /** Aborting destroys the request, also while it waits for response headers. */
+  signal?: AbortSignal;
 }
 
 export interface RawStream {
@@ -157,9 +159,11 @@ export class RawKube {
     }
     const transport = url.protocol === 'http:' ? http : https;
     if (url.protocol === 'http:') delete opts.agent;
+    if (req.signal?.aborted) throw new Error(`${req.method} ${req.path}: aborted`);
     return new Promise((resolve, reject) => {
       const request = transport.request(url, opts, (res) => resolve({ res, abort: () => request.destroy() }));
       request.on('error', reject);
+      req.signal?.addEventListener('abort', () => request.destroy(new Error(`${req.method} ${req.path}: aborted`)), { once: true });
       if (req.timeoutMs) {
         request.setTimeout(req.timeoutMs, () => request.destroy(new Error(`${req.method} ${req.path}: no answer within ${req.timeoutMs} ms`)));
       }

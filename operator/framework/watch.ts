@@ -78,7 +78,7 @@ export class ResilientWatch {
   #synced = false;
   #stopped = false;
   #failures = 0;
-  #abortCurrent: (() => void) | undefined;
+  #abortCurrent: AbortController | undefined;
   #sleepTimer: { handle: TimerHandle; wake: () => void } | undefined;
   #loop: Promise<void> | undefined;
   #syncWaiters: Array<() => void> = [];
@@ -117,7 +117,7 @@ export class ResilientWatch {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#abortCurrent?.();
+    this.#abortCurrent?.abort();
     if (this.#sleepTimer) {
       this.#o.clock.clearTimeout(this.#sleepTimer.handle);
       this.#sleepTimer.wake();
@@ -177,12 +177,16 @@ export class ResilientWatch {
     let continueToken: string | undefined;
     let resourceVersion: string | undefined;
     do {
+      const abort = new AbortController();
+      this.#abortCurrent = abort;
       const page = await this.#o.raw.request<ListBody>({
         method: 'GET',
         path: this.#path(),
         query: { limit: this.#o.pageSize ?? 500, continue: continueToken },
         timeoutMs: 60_000,
+        signal: abort.signal,
       });
+      this.#abortCurrent = undefined;
       if (page.kind && page.kind.endsWith('List')) this.#kind = page.kind.slice(0, -'List'.length);
       items.push(...(page.items ?? []));
       continueToken = page.metadata?.continue || undefined;
@@ -217,18 +221,29 @@ export class ResilientWatch {
     const openedAt = this.#o.clock.now().getTime();
     let lines = 0;
     const timeoutSeconds = this.#o.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300);
-    const stream = await this.#o.raw.stream({
-      path: this.#path(),
-      query: { watch: 'true', resourceVersion: this.#resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds },
-    });
+    const abort = new AbortController();
+    this.#abortCurrent = abort;
+    // A connection that goes silent past the server timeout (or never answers) is dead: drop it.
+    const watchdogMs = (timeoutSeconds + 30) * 1000;
+    let watchdog = this.#o.clock.setTimeout(() => abort.abort(), watchdogMs);
+    let stream;
+    try {
+      stream = await this.#o.raw.stream({
+        path: this.#path(),
+        query: { watch: 'true', resourceVersion: this.#resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds },
+        signal: abort.signal,
+      });
+    } catch (err) {
+      this.#o.clock.clearTimeout(watchdog);
+      this.#abortCurrent = undefined;
+      throw err;
+    }
     if (this.#stopped) {
+      this.#o.clock.clearTimeout(watchdog);
       stream.abort();
       return true;
     }
-    this.#abortCurrent = stream.abort;
-    // If the connection goes silent past the server timeout, it is dead: drop it.
-    const watchdogMs = (timeoutSeconds + 30) * 1000;
-    let watchdog = this.#o.clock.setTimeout(() => stream.abort(), watchdogMs);
+    abort.signal.addEventListener('abort', () => stream.abort(), { once: true });
     const res = stream.response;
     let buffer = '';
     let failure: unknown;
@@ -237,7 +252,7 @@ export class ResilientWatch {
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           this.#o.clock.clearTimeout(watchdog);
-          watchdog = this.#o.clock.setTimeout(() => stream.abort(), watchdogMs);
+          watchdog = this.#o.clock.setTimeout(() => abort.abort(), watchdogMs);
           buffer += chunk;
           let nl: number;
           while ((nl = buffer.indexOf('\n')) >= 0) {
