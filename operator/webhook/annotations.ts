@@ -100,7 +100,7 @@ function containerNames(pod: V1Pod): string[] {
  * (nothing to do); `invalid` with one message per bad annotation, each naming
  * the annotation and what it accepts.
  */
-export function parsePodAnnotations(pod: V1Pod, prefix: string): ParsedAnnotations {
+export function parsePodAnnotations(pod: V1Pod, prefix: string, namespace: string = pod.metadata?.namespace ?? ''): ParsedAnnotations {
   const all = pod.metadata?.annotations ?? {};
   const ours = new Map<string, string>();
   for (const [key, value] of Object.entries(all)) if (key.startsWith(prefix)) ours.set(key.slice(prefix.length), value);
@@ -197,7 +197,7 @@ export function parsePodAnnotations(pod: V1Pod, prefix: string): ParsedAnnotatio
   const vaultValue = ours.get(PodAnnotation.Vault);
   if (vaultValue !== undefined) {
     const parts = vaultValue.split('/');
-    const [ns, vname] = parts.length === 2 ? parts : [pod.metadata?.namespace ?? '', parts[0]];
+    const [ns, vname] = parts.length === 2 ? parts : [namespace, parts[0]];
     if (parts.length > 2 || !vname || !DNS_LABEL.test(vname) || (parts.length === 2 && !DNS_LABEL.test(ns ?? ''))) {
       problems.push(`annotation ${name(PodAnnotation.Vault)}: ${JSON.stringify(vaultValue)} is not accepted; expected "<namespace>/<name>" of a Vault resource`);
     } else {

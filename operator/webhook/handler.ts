@@ -31,7 +31,7 @@ export function createPodAdmissionHandler(deps: PodHandlerDeps): AdmissionHandle
     const namespace = request.namespace ?? pod.metadata?.namespace ?? '';
     if (deps.settings.skipNamespaces.includes(namespace)) return ALLOW;
 
-    const parsed = parsePodAnnotations(pod, deps.settings.annotationPrefix);
+    const parsed = parsePodAnnotations(pod, deps.settings.annotationPrefix, namespace);
     if (parsed.kind === 'none') return ALLOW;
     if (parsed.kind === 'invalid') return deny(parsed.problems.join('; '));
     const needsVault = parsed.request.agent !== undefined || parsed.request.envContainers.length > 0;

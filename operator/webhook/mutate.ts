@@ -54,7 +54,7 @@ export type MutationOutcome =
 
 export function mutatePod(pod: V1Pod, namespace: string, settings: MutationSettings): MutationOutcome {
   if (settings.skipNamespaces.includes(namespace)) return { action: 'skip', reason: `namespace ${namespace} is excluded` };
-  const parsed = parsePodAnnotations(pod, settings.annotationPrefix);
+  const parsed = parsePodAnnotations(pod, settings.annotationPrefix, namespace);
   if (parsed.kind === 'none') return { action: 'skip', reason: 'no annotations' };
   if (parsed.kind === 'invalid') return { action: 'deny', message: parsed.problems.join('; ') };
   const request = parsed.request;

@@ -102,3 +102,11 @@ test('cachedResolver caches found Vaults for the TTL only, and never caches "not
   await resolve(ref);
   t.is(calls, 4);
 });
+
+test("a bare Vault name means a Vault in the pod's namespace (taken from the request)", async (t) => {
+  const { handler, calls } = harness();
+  const pod = aPod({ annotations: ann({ 'inject-env': 'app', vault: 'own' }) });
+  delete pod.metadata!.namespace;
+  await handler(request(pod, { namespace: 'team-z' }));
+  t.deepEqual(calls.resolve, [{ namespace: 'team-z', name: 'own' }]);
+});
