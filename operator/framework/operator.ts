@@ -425,7 +425,9 @@ export class AutopilotOperator extends Operator {
     c.watch.start();
     const period = c.spec.resyncPeriodMs ?? this.#options.resyncPeriodMs ?? 10 * 60_000;
     const resync = () => {
-      for (const obj of c.watch.list()) this.#queue.add(queueKey(c.spec.kind, obj.metadata?.namespace, obj.metadata?.name ?? ''));
+      for (const obj of c.watch.list()) {
+        if (this.#wantsObject(c.spec, obj)) this.#queue.add(queueKey(c.spec.kind, obj.metadata?.namespace, obj.metadata?.name ?? ''));
+      }
       c.resyncTimer = this.clock.setTimeout(resync, period);
     };
     if (period > 0) c.resyncTimer = this.clock.setTimeout(resync, period);
