@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { startServers } from '../../harness/index.js';
 import type { AdmissionReview } from '../../../operator/framework/admission.js';
-import { createVaultFixture, injectedNamespace, startPodWebhook } from '../../integration/webhook/fixture.js';
+import { createVaultFixture, injectedNamespace, startPodWebhook } from '../../integration/webhook/helpers/fixture.js';
 
 const { values } = parseArgs({
   options: {

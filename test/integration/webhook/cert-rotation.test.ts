@@ -6,7 +6,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { useTestEnv, eventually } from '../../harness/index.js';
 import { splitPemBundle } from '../../../operator/framework/webhook-certs.js';
-import { createVaultFixture, injectedNamespace, startPodWebhook, type RunningWebhook } from './fixture.js';
+import { createVaultFixture, injectedNamespace, startPodWebhook, type RunningWebhook } from './helpers/fixture.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 const runId = randomBytes(4).toString('hex');
@@ -95,4 +95,15 @@ test('certificate rotation while pods are being created: no failed admission', a
     splitPemBundle(Buffer.from((await core.readNamespacedSecret({ name: webhook.settings.certSecretName, namespace: operatorNs })).data!['ca.crt']!, 'base64').toString())[0]!,
   ).fingerprint256;
   t.not(currentCa, firstCa, 'the CA was replaced');
+
+  // Private keys never reach a log line.
+  const secret = await core.readNamespacedSecret({ name: webhook.settings.certSecretName, namespace: operatorNs });
+  const logs = webhook.logs();
+  t.true(logs.length > 0);
+  t.false(logs.includes('PRIVATE KEY'));
+  for (const key of ['tls.key', 'ca.key']) {
+    const pem = Buffer.from(secret.data![key]!, 'base64').toString();
+    const body = pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    t.false(logs.includes(body.slice(0, 40)), `${key} not in the logs`);
+  }
 });

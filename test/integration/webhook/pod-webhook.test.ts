@@ -8,7 +8,7 @@ import { useTestEnv, eventually } from '../../harness/index.js';
 import type { AdmissionReview } from '../../../operator/framework/admission.js';
 import type { AgentConfig } from '../../../operator/webhook/agent-config.js';
 import { caConfigMapName } from '../../../operator/webhook/ca-configmap.js';
-import { createVaultFixture, injectedNamespace, startPodWebhook, type RunningWebhook, type VaultFixture } from './fixture.js';
+import { createVaultFixture, injectedNamespace, startPodWebhook, type RunningWebhook, type VaultFixture } from './helpers/fixture.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 const runId = randomBytes(4).toString('hex');

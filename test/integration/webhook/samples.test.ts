@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import yaml from 'js-yaml';
 import { CoreV1Api, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { useTestEnv, eventually } from '../../harness/index.js';
-import { createVaultFixture, injectedNamespace, startPodWebhook, type RunningWebhook } from './fixture.js';
+import { createVaultFixture, injectedNamespace, startPodWebhook, type RunningWebhook } from './helpers/fixture.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 const runId = randomBytes(4).toString('hex');

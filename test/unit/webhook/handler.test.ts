@@ -4,7 +4,7 @@ import type { AdmissionRequest } from '../../../operator/framework/admission.js'
 import { createPodAdmissionHandler } from '../../../operator/webhook/handler.js';
 import { cachedResolver, type ResolvedVault } from '../../../operator/webhook/vault-target.js';
 import type { VaultRef } from '../../../operator/webhook/annotations.js';
-import { aPod, ann, someSettings } from './builders.js';
+import { aPod, ann, someSettings } from './helpers/builders.js';
 
 function request(pod: V1Pod, overrides: Partial<AdmissionRequest> = {}): AdmissionRequest {
   return {

@@ -4,7 +4,7 @@ import { INJECTED_NAMES, mutatePod, type MutationOutcome } from '../../../operat
 import { jsonEqual } from '../../../operator/webhook/json-patch.js';
 import type { AgentConfig } from '../../../operator/webhook/agent-config.js';
 import { applyPatch } from './helpers/apply-patch.js';
-import { PREFIX, aPod, ann, someSettings } from './builders.js';
+import { PREFIX, aPod, ann, someSettings } from './helpers/builders.js';
 
 function patched(outcome: MutationOutcome): { pod: V1Pod; patchLength: number; warnings: string[] } {
   if (outcome.action !== 'patch') throw new Error(`expected a patch, got ${JSON.stringify(outcome)}`);

@@ -1,6 +1,6 @@
 // Small object builders for the webhook tests.
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
-import type { MutationSettings } from '../../../operator/webhook/mutate.js';
+import type { MutationSettings } from '../../../../operator/webhook/mutate.js';
 
 export const PREFIX = 'vault.autopilot.dev/';
 

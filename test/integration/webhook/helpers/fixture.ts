@@ -3,13 +3,13 @@
 // with the pod webhook registered, reached by the REAL kube-apiserver over TLS.
 import { PassThrough } from 'node:stream';
 import { CoreV1Api, CustomObjectsApi, AdmissionregistrationV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { AutopilotOperator } from '../../../operator/framework/operator.js';
-import { createLogger } from '../../../operator/framework/logger.js';
-import { createCertificateAuthority } from '../../../operator/framework/webhook-certs.js';
-import type { WebhookServer } from '../../../operator/framework/webhook-server.js';
-import { createWebhookServer, parseWebhookSettings, registerPodWebhook, type PodWebhook, type WebhookSettings } from '../../../operator/webhook/index.js';
-import type { TestEnv } from '../../harness/index.js';
-import { freePort } from '../../harness/ports.js';
+import { AutopilotOperator } from '../../../../operator/framework/operator.js';
+import { createLogger } from '../../../../operator/framework/logger.js';
+import { createCertificateAuthority } from '../../../../operator/framework/webhook-certs.js';
+import type { WebhookServer } from '../../../../operator/framework/webhook-server.js';
+import { createWebhookServer, parseWebhookSettings, registerPodWebhook, type PodWebhook, type WebhookSettings } from '../../../../operator/webhook/index.js';
+import type { TestEnv } from '../../../harness/index.js';
+import { freePort } from '../../../harness/ports.js';
 
 export const INJECTION_LABEL = 'vault.autopilot.dev/test-injection';
 
