@@ -19,3 +19,4 @@ export {
   type ReconcileResult,
 } from './operator.js';
 export type { AdmissionHandler, AdmissionDecision, AdmissionRequest, AdmissionReview, AdmissionWebhookHost, JsonPatchOperation } from './admission.js';
+export { LeaderElector, decideLease, type LeaderElectionOptions, type LeaseDecision, type LeaseRecord } from './leader-election.js';

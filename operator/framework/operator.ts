@@ -6,7 +6,7 @@
 //  - finalizer and status writes THROW on failure instead of logging and carrying on;
 //  - Kubernetes Events, metrics, readiness, graceful shutdown, webhook registration.
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import P, { type ResourceEvent, type ResourceMeta } from '@dot-i/k8s-operator';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
@@ -15,6 +15,7 @@ import { DEFAULT_BACKOFF } from './backoff.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { EventRecorder, type EventType } from './events.js';
 import { errorCode, makeKubeClients, PATCH, resourcePath, type KubeClients } from './kube.js';
+import { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
 import { errorMessage, type Logger } from './logger.js';
 import { metrics as defaultMetrics, type OperatorMetrics } from './metrics.js';
 import { isStatusUnchanged } from './status.js';
@@ -77,6 +78,13 @@ export interface AutopilotOperatorOptions {
   clock?: Clock;
   webhookServer?: AdmissionWebhookHost;
   metrics?: OperatorMetrics;
+  /**
+   * Off by default. When set, only the replica holding this Lease runs
+   * watches and reconciles; the others serve webhooks and wait. A leader that
+   * loses the lease calls `onLost` (default: stop(), then exit 1 so the pod
+   * restarts as a candidate).
+   */
+  leaderElection?: LeaderElectionOptions & { onLost?: () => void };
 }
 
 interface Controller {
@@ -161,7 +169,9 @@ export class AutopilotOperator extends Operator {
   readonly #resourceRefs = new Map<string, ResourceRef>();
   readonly #plainWatches: ResilientWatch[] = [];
   #started = false;
+  #controllersStarted = false;
   #stopping: Promise<void> | undefined;
+  #elector: LeaderElector | undefined;
 
   constructor(options: AutopilotOperatorOptions) {
     super(beforeBaseConstructor(options.logger));
@@ -216,7 +226,7 @@ export class AutopilotOperator extends Operator {
     const watch = this.#makeWatch(spec, (type, obj, previous) => this.#onControllerEvent(generic, type, obj, previous));
     this.#controllers.set(spec.kind, { spec: generic, watch });
     this.#rememberRef(spec);
-    if (this.#started) this.#startController(this.#controllers.get(spec.kind) as Controller);
+    if (this.#controllersStarted) this.#startController(this.#controllers.get(spec.kind) as Controller);
   }
 
   registerMutatingWebhook(path: string, handler: AdmissionHandler): void {
@@ -237,6 +247,35 @@ export class AutopilotOperator extends Operator {
     this.#started = true;
     await this.init();
     if (this.#options.webhookServer) await this.#options.webhookServer.start();
+    const election = this.#options.leaderElection;
+    if (!election) {
+      this.#startControllers();
+      return;
+    }
+    this.#elector = new LeaderElector({
+      ...election,
+      identity: election.identity ?? `${hostname()}-${process.pid}`,
+      raw: this.kube.raw,
+      clock: this.clock,
+      logger: this.logger,
+      onStartedLeading: () => this.#startControllers(),
+      onStoppedLeading: () => {
+        if (election.onLost) election.onLost();
+        else void this.stop().finally(() => process.exit(1));
+      },
+    });
+    this.#elector.start();
+    this.logger.info('operator started, waiting for leadership', { lease: `${election.namespace}/${election.leaseName}`, identity: this.#elector.identity });
+  }
+
+  /** True when this replica runs the controllers (always, without leader election). */
+  isLeader(): boolean {
+    return this.#controllersStarted;
+  }
+
+  #startControllers(): void {
+    if (this.#controllersStarted || this.#stopping) return;
+    this.#controllersStarted = true;
     for (const c of this.#controllers.values()) this.#startController(c);
     for (const w of this.#plainWatches) w.start();
     this.#queue.start();
@@ -256,6 +295,8 @@ export class AutopilotOperator extends Operator {
     const timeoutMs = this.#options.shutdownTimeoutMs ?? 30_000;
     const drained = await this.#queue.drain(timeoutMs);
     if (!drained) this.logger.warn('reconciles still running at shutdown timeout', { timeoutMs, inFlight: this.#queue.inFlight });
+    // Release the lease only after our reconciles finished, so two leaders never overlap.
+    if (this.#elector) await this.#elector.stop();
     if (this.#options.webhookServer) await this.#options.webhookServer.stop();
     this.logger.info('operator stopped', { drained });
   }
@@ -283,9 +324,11 @@ export class AutopilotOperator extends Operator {
   /** Every watch has completed its initial list, and the webhook server (if any) serves. */
   isReady(): boolean {
     if (!this.#started || this.#stopping) return false;
+    const host = this.#options.webhookServer;
+    // A standby replica is ready when it serves webhooks: it has nothing else to sync.
+    if (this.#elector && !this.#controllersStarted) return host ? host.isServing() : true;
     for (const c of this.#controllers.values()) if (!c.watch.synced) return false;
     for (const w of this.#plainWatches) if (!w.synced) return false;
-    const host = this.#options.webhookServer;
     return host ? host.isServing() : true;
   }
 
@@ -319,7 +362,7 @@ export class AutopilotOperator extends Operator {
       );
     });
     this.#plainWatches.push(watch);
-    if (this.#started) watch.start();
+    if (this.#controllersStarted) watch.start();
   }
 
   /** Like the base method, but a failed patch throws and the event object is not mutated. */

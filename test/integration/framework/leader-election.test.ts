@@ -1,0 +1,94 @@
+// Two operators, one Lease on the REAL kube-apiserver: only the leader
+// reconciles; when it stops it releases the lease and the standby takes over.
+import test from 'ava';
+import { Writable } from 'node:stream';
+import { CoordinationV1Api } from '@kubernetes/client-node';
+import { eventually, useTestEnv } from '../../harness/index.js';
+import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
+import { widgetController, WidgetRecorder, WIDGET_CRD_FILE } from './fixtures/widget-controller.js';
+import { sleep, widgets } from './widgets.js';
+
+const env = useTestEnv(test, { vault: false, kms: false });
+const operators: AutopilotOperator[] = [];
+
+test.after.always(async () => {
+  await Promise.all(operators.map((o) => o.stop()));
+});
+
+function candidate(identity: string, ns: string, recorder: WidgetRecorder, lost: string[]) {
+  const op = new AutopilotOperator({
+    kubeConfig: env().kubeConfig(),
+    logger: createLogger({ stream: process.env.FW_DEBUG ? process.stderr : new Writable({ write: (_c, _e, cb) => cb() }) }),
+    metrics: createOperatorMetrics(new MetricsRegistry()),
+    leaderElection: { namespace: ns, leaseName: 'widget-operator', identity, leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 300, onLost: () => lost.push(identity) },
+  });
+  void op.registerController(widgetController(recorder, { namespace: ns }));
+  operators.push(op);
+  return op;
+}
+
+test.serial('only the lease holder reconciles; on stop it hands over to the standby', async (t) => {
+  await env().applyCrds(WIDGET_CRD_FILE);
+  const ns = await env().namespace('fw-leader');
+  const w = widgets(env().kubeConfig(), ns);
+  const lost: string[] = [];
+  const recA = new WidgetRecorder();
+  const recB = new WidgetRecorder();
+  const a = candidate('replica-a', ns, recA, lost);
+  await a.start();
+  await eventually(async () => {
+    if (!a.isLeader()) throw new Error('a is not leader yet');
+  });
+  const b = candidate('replica-b', ns, recB, lost);
+  await b.start();
+  t.true(b.isReady(), 'a standby is ready (nothing to sync)');
+
+  await w.create('first', { value: '1' });
+  await eventually(async () => {
+    if ((await w.get('first')).status?.observedValue !== '1') throw new Error('not reconciled');
+  });
+  await sleep(1000);
+  t.false(b.isLeader());
+  t.is(recB.attempts.size, 0, 'the standby reconciled nothing');
+  t.is(recA.attempts.get(`${ns}/first`), 1);
+
+  const lease = await env().kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'widget-operator', namespace: ns });
+  t.is(lease.spec?.holderIdentity, 'replica-a');
+
+  const stoppedAt = Date.now();
+  await a.stop();
+  await eventually(async () => {
+    if (!b.isLeader()) throw new Error('b has not taken over');
+  });
+  const takeoverMs = Date.now() - stoppedAt;
+  t.true(takeoverMs < 3000, `released lease taken over in ${takeoverMs} ms (less than its 4 s duration)`);
+  t.log(`takeover after release: ${takeoverMs} ms`);
+  await w.create('second', { value: '2' });
+  await eventually(async () => {
+    if ((await w.get('second')).status?.observedValue !== '2') throw new Error('not reconciled');
+  });
+  t.is(recB.attempts.get(`${ns}/second`), 1);
+  t.is(recA.attempts.get(`${ns}/second`), undefined);
+  t.deepEqual(lost, []);
+});
+
+test.serial('a lease left by a dead holder is taken over only after its duration', async (t) => {
+  const ns = await env().namespace('fw-leader-dead');
+  const coordination = env().kubeConfig().makeApiClient(CoordinationV1Api);
+  // A holder that will never renew (no renewTime: client-node 1.4 mis-serialises MicroTime).
+  await coordination.createNamespacedLease({ namespace: ns, body: { metadata: { name: 'widget-operator' }, spec: { holderIdentity: 'ghost', leaseDurationSeconds: 3 } } });
+  const lost: string[] = [];
+  const c = candidate('replica-c', ns, new WidgetRecorder(), lost);
+  const started = Date.now();
+  await c.start();
+  await sleep(1500);
+  t.false(c.isLeader(), 'still held by the ghost');
+  await eventually(async () => {
+    if (!c.isLeader()) throw new Error('not leader yet');
+  }, { timeoutMs: 15_000 });
+  const waited = Date.now() - started;
+  t.true(waited >= 3000, `took over after ${waited} ms`);
+  const lease = await coordination.readNamespacedLease({ name: 'widget-operator', namespace: ns });
+  t.is(lease.spec?.holderIdentity, 'replica-c');
+  t.is(lease.spec?.leaseTransitions, 1);
+});
