@@ -142,6 +142,7 @@ export interface ClusterServiceVersion {
 export function clusterServiceVersion(settings: InstallSettings, crds: V1CustomResourceDefinition[], samples: KubernetesObject[]): ClusterServiceVersion {
   if (settings.mode !== InstallMode.Olm) throw new Error('the CSV describes the OLM install');
   const permissions = operatorPermissions(settings);
+  const namespaceRules = policyRules(permissions, Scope.OperatorNamespace);
   const operatorDeployment = deployment(settings);
   return {
     apiVersion: 'operators.coreos.com/v1alpha1',
@@ -196,7 +197,7 @@ export function clusterServiceVersion(settings: InstallSettings, crds: V1CustomR
         strategy: 'deployment',
         spec: {
           deployments: [{ name: NAME.deployment, label: operatorDeployment.metadata!.labels!, spec: operatorDeployment.spec! }],
-          permissions: [{ serviceAccountName: NAME.serviceAccount, rules: policyRules(permissions, Scope.OperatorNamespace) }],
+          permissions: namespaceRules.length ? [{ serviceAccountName: NAME.serviceAccount, rules: namespaceRules }] : [],
           clusterPermissions: [{ serviceAccountName: NAME.serviceAccount, rules: policyRules(permissions, Scope.Cluster) }],
         },
       },

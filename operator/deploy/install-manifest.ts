@@ -4,20 +4,21 @@ import type { KubernetesObject, V1CustomResourceDefinition } from '@kubernetes/c
 import { deployment, metricsService, namespace, webhookService } from './deployment.js';
 import { InstallMode, type InstallSettings } from './install-settings.js';
 import { yamlStream } from './manifests.js';
-import { clusterRole, clusterRoleBinding, role, roleBinding, serviceAccount } from './rbac.js';
+import { clusterRole, clusterRoleBinding, operatorPermissions, role, roleBinding, Scope, serviceAccount } from './rbac.js';
 import { mutatingWebhookConfiguration } from './webhook.js';
 
 /** Pure: the objects of a kubectl install, in the order they must be applied. */
 export function installObjects(settings: InstallSettings, crds: V1CustomResourceDefinition[]): KubernetesObject[] {
   if (settings.mode !== InstallMode.Kubectl) throw new Error('install.yaml is the kubectl install (self-managed webhook certificates)');
+  const namespaced = operatorPermissions(settings).some((p) => p.scope === Scope.OperatorNamespace);
   return [
     namespace(settings),
     ...crds,
     serviceAccount(settings),
     clusterRole(settings),
     clusterRoleBinding(settings),
-    role(settings),
-    roleBinding(settings),
+    // Only when something is scoped to the operator's namespace (e.g. leader-election leases).
+    ...(namespaced ? [role(settings), roleBinding(settings)] : []),
     webhookService(settings),
     metricsService(settings),
     deployment(settings),

@@ -31,62 +31,67 @@ export interface Permission {
 }
 
 const core = '';
-const CRUD: Verb[] = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
 
-/** Everything the operator does with the Kubernetes API, for one install mode. Pure. */
+/**
+ * Everything the operator does with the Kubernetes API, for one install mode.
+ * Pure. Proven exact by test/integration/deploy/install-rbac.test.ts: a verb
+ * missing here is a 403 there, a verb no lifecycle uses fails it too.
+ * Server-side apply (the Vault controller's children, the ServiceAccount
+ * controller's entries) is `patch`, plus `create` when it creates the object.
+ */
 export function operatorPermissions(settings: Pick<InstallSettings, 'mode'>): Permission[] {
-  const kinds = ['vaults', 'kmsvaultsecrets', 'partialkmsvaultsecrets'];
+  const reconciled = ['vaults', 'kmsvaultsecrets'];
   const permissions: Permission[] = [
     // --- the operator's own resources
-    ...kinds.map((plural): Permission => ({
-      apiGroup: API_GROUP, resource: plural, verbs: ['get', 'list', 'watch', 'patch', 'update'], scope: Scope.Cluster,
-      why: `watch ${plural}; add/remove the finalizer (patch/update of metadata)`,
+    {
+      apiGroup: API_GROUP, resource: 'vaults', verbs: ['get', 'list', 'watch', 'patch'], scope: Scope.Cluster,
+      why: 'watch Vaults; finalizer (merge patch); the ServiceAccount controller server-side-applies its roles/policies into the target Vault; the webhook reads the target Vault',
+    },
+    {
+      apiGroup: API_GROUP, resource: 'kmsvaultsecrets', verbs: ['get', 'list', 'watch', 'patch'], scope: Scope.Cluster,
+      why: 'watch KMSVaultSecrets; add/remove the finalizer (merge patch); list those including a changed partial; re-read on a status conflict',
+    },
+    {
+      apiGroup: API_GROUP, resource: 'partialkmsvaultsecrets', verbs: ['get', 'list', 'watch'], scope: Scope.Cluster,
+      why: 'read the partials a KMSVaultSecret includes; watch them to re-sync their includers (no finalizer, no status)',
+    },
+    ...reconciled.map((plural): Permission => ({
+      apiGroup: API_GROUP, resource: `${plural}/status`, verbs: ['patch'], scope: Scope.Cluster,
+      why: `write ${plural} status (conditions, observedGeneration) as a merge patch`,
     })),
-    ...kinds.map((plural): Permission => ({
-      apiGroup: API_GROUP, resource: `${plural}/status`, verbs: ['get', 'patch', 'update'], scope: Scope.Cluster,
-      why: `write ${plural} status (conditions, observedGeneration)`,
-    })),
-    ...kinds.map((plural): Permission => ({
-      apiGroup: API_GROUP, resource: `${plural}/finalizers`, verbs: ['update'], scope: Scope.Cluster,
-      why: `set ownerReferences with blockOwnerDeletion to ${plural} (OwnerReferencesPermissionEnforcement)`,
-    })),
+    {
+      apiGroup: API_GROUP, resource: 'vaults/finalizers', verbs: ['update'], scope: Scope.Cluster,
+      why: "the Vault controller's children carry ownerReferences with blockOwnerDeletion to their Vault (OwnerReferencesPermissionEnforcement, e.g. OpenShift)",
+    },
     // --- ServiceAccount controller; the Vault controller's Vault ServiceAccount
     {
-      apiGroup: core, resource: 'serviceaccounts', verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'], scope: Scope.Cluster,
-      why: 'ServiceAccount controller watches annotated ServiceAccounts (finalizer: patch); the Vault controller creates the Vault ServiceAccount',
+      apiGroup: core, resource: 'serviceaccounts', verbs: ['get', 'list', 'watch', 'create', 'patch'], scope: Scope.Cluster,
+      why: 'ServiceAccount controller watches annotated ServiceAccounts (finalizer, applied-vault record: patch); the Vault controller applies the Vault ServiceAccount',
+    },
+    // --- Vault controller (managed Vault clusters) and the webhook certificates
+    {
+      apiGroup: core, resource: 'secrets', verbs: ['get', 'create', 'update', 'patch', 'delete'], scope: Scope.Cluster,
+      why: "Vault config/TLS/CA/unseal-key/operator-token Secrets; the webhook's self-managed certificate Secret (rotation: update); unseal keys removed on delete",
     },
     {
-      apiGroup: core, resource: 'serviceaccounts/token', verbs: ['create'], scope: Scope.Cluster,
-      why: 'TokenRequest: a short-lived token for Vault\'s Kubernetes auth (token_reviewer_jwt)',
-    },
-    // --- Vault controller (managed Vault clusters)
-    {
-      apiGroup: core, resource: 'secrets', verbs: CRUD, scope: Scope.Cluster,
-      why: 'Vault config, TLS, CA, unseal keys and operator token Secrets of managed Vaults',
+      apiGroup: core, resource: 'configmaps', verbs: ['get', 'list', 'create', 'update'], scope: Scope.Cluster,
+      why: "the webhook's Vault CA ConfigMaps in application namespaces, and their periodic sync (list across namespaces)",
     },
     {
-      apiGroup: core, resource: 'configmaps', verbs: CRUD, scope: Scope.Cluster,
-      why: 'Vault CA bundle ConfigMaps injected into application namespaces',
-    },
-    {
-      apiGroup: core, resource: 'services', verbs: CRUD, scope: Scope.Cluster,
+      apiGroup: core, resource: 'services', verbs: ['get', 'create', 'patch'], scope: Scope.Cluster,
       why: 'client and headless peer Services of managed Vaults',
     },
     {
-      apiGroup: core, resource: 'pods', verbs: ['get', 'list', 'watch'], scope: Scope.Cluster,
-      why: 'find the Vault pods to initialise and unseal',
-    },
-    {
-      apiGroup: 'apps', resource: 'statefulsets', verbs: CRUD, scope: Scope.Cluster,
+      apiGroup: 'apps', resource: 'statefulsets', verbs: ['get', 'create', 'patch'], scope: Scope.Cluster,
       why: 'the StatefulSet of a managed Vault',
     },
     {
-      apiGroup: 'policy', resource: 'poddisruptionbudgets', verbs: CRUD, scope: Scope.Cluster,
+      apiGroup: 'policy', resource: 'poddisruptionbudgets', verbs: ['get', 'create', 'patch'], scope: Scope.Cluster,
       why: 'keep a quorum of Vault pods during node drains',
     },
     {
-      apiGroup: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', verbs: CRUD, scope: Scope.Cluster,
-      why: 'bind the Vault ServiceAccount to system:auth-delegator (TokenReview for Kubernetes auth)',
+      apiGroup: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', verbs: ['get', 'create', 'patch', 'delete'], scope: Scope.Cluster,
+      why: 'bind the Vault ServiceAccount to system:auth-delegator (TokenReview for Kubernetes auth); removed with the Vault',
     },
     {
       apiGroup: 'rbac.authorization.k8s.io', resource: 'clusterroles', verbs: ['bind'], resourceNames: ['system:auth-delegator'], scope: Scope.Cluster,
@@ -95,22 +100,15 @@ export function operatorPermissions(settings: Pick<InstallSettings, 'mode'>): Pe
     // --- every lifecycle
     {
       apiGroup: core, resource: 'events', verbs: ['create', 'patch'], scope: Scope.Cluster,
-      why: 'Normal/Warning Events on the objects it reconciles (patch: repeat count)',
-    },
-    // --- the operator process itself, in its own namespace
-    {
-      apiGroup: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'], scope: Scope.OperatorNamespace,
-      why: 'leader election: one active replica',
+      why: 'Normal/Warning Events on the objects it reconciles (patch: the count of a repeated Event)',
     },
   ];
   if (settings.mode === InstallMode.Kubectl) {
-    permissions.push(
-      {
-        apiGroup: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verbs: ['get', 'update'],
-        resourceNames: [NAME.webhookConfiguration], scope: Scope.Cluster,
-        why: 'self-managed certificates: keep the webhook configuration\'s caBundle current (its own configuration only)',
-      },
-    );
+    permissions.push({
+      apiGroup: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verbs: ['get', 'update'],
+      resourceNames: [NAME.webhookConfiguration], scope: Scope.Cluster,
+      why: "self-managed certificates: keep the webhook configuration's caBundle current (its own configuration only)",
+    });
   }
   return permissions;
 }
@@ -252,4 +250,39 @@ export function unusedPermissionVerbs(permissions: Permission[], requests: ApiRe
 
 export function permissionVerbKey(p: Pick<Permission, 'apiGroup' | 'resource' | 'scope'>, verb: string): string {
   return `${p.apiGroup || 'core'}/${p.resource}:${verb}${p.scope === Scope.OperatorNamespace ? ' (own namespace)' : ''}`;
+}
+
+/** The owned kinds' plurals, for the ownerReferences check below. */
+const OWNED_PLURALS: Record<string, string> = { Vault: 'vaults', KMSVaultSecret: 'kmsvaultsecrets', PartialKMSVaultSecret: 'partialkmsvaultsecrets' };
+
+/**
+ * Authorization checks the apiserver makes for a write beyond its own verb,
+ * which a recording of the HTTP requests does not show. Pure.
+ *  - server-side apply that creates the object (201) is also checked as `create`;
+ *  - creating/changing a (Cluster)RoleBinding checks `bind` on its role unless
+ *    the caller already holds the role's permissions (RBAC escalation check);
+ *  - an ownerReference with blockOwnerDeletion checks `update` on the owner's
+ *    `finalizers` subresource (OwnerReferencesPermissionEnforcement).
+ */
+export function impliedRequests(request: ApiRequest, status: number, body: Record<string, unknown> | undefined): ApiRequest[] {
+  if (status >= 400 || !['create', 'update', 'patch'].includes(request.verb)) return [];
+  const implied: ApiRequest[] = [];
+  if (request.verb === 'patch' && status === 201) implied.push({ ...request, verb: 'create' });
+  const roleRef = body?.['roleRef'] as { kind?: string; name?: string } | undefined;
+  if (request.apiGroup === 'rbac.authorization.k8s.io' && /^(cluster)?rolebindings$/.test(request.resource) && roleRef?.name) {
+    implied.push({
+      verb: 'bind',
+      apiGroup: 'rbac.authorization.k8s.io',
+      resource: roleRef.kind === 'ClusterRole' ? 'clusterroles' : 'roles',
+      name: roleRef.name,
+      ...(roleRef.kind === 'Role' && request.namespace ? { namespace: request.namespace } : {}),
+    });
+  }
+  const metadata = body?.['metadata'] as { ownerReferences?: { apiVersion?: string; kind?: string; name?: string; blockOwnerDeletion?: boolean }[] } | undefined;
+  for (const owner of metadata?.ownerReferences ?? []) {
+    const plural = owner.kind ? OWNED_PLURALS[owner.kind] : undefined;
+    if (!owner.blockOwnerDeletion || !plural || !owner.apiVersion?.startsWith(`${API_GROUP}/`)) continue;
+    implied.push({ verb: 'update', apiGroup: API_GROUP, resource: `${plural}/finalizers`, ...(request.namespace ? { namespace: request.namespace } : {}), ...(owner.name ? { name: owner.name } : {}) });
+  }
+  return implied;
 }

@@ -1,6 +1,7 @@
 import test from 'ava';
 import {
   apiRequestOf,
+  impliedRequests,
   clusterRole,
   operatorPermissions,
   permissionFor,
@@ -32,7 +33,10 @@ test('apiRequestOf maps HTTP requests to RBAC verbs, groups, resources and subre
 });
 
 test('permissionFor honours resourceNames and the operator-namespace scope', (t) => {
-  const permissions = operatorPermissions(kubectl);
+  const permissions = [
+    ...operatorPermissions(kubectl),
+    { apiGroup: 'coordination.k8s.io', resource: 'leases', verbs: ['get' as const, 'update' as const], scope: Scope.OperatorNamespace, why: 'leader election' },
+  ];
   const webhook: ApiRequest = { verb: 'update', apiGroup: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name: NAME.webhookConfiguration };
   t.truthy(permissionFor(webhook, permissions, 'op'));
   t.is(permissionFor({ ...webhook, name: 'someone-elses' }, permissions, 'op'), undefined);
@@ -76,17 +80,38 @@ test('the webhook configuration is reachable only by name and only in the kubect
   t.deepEqual(find(olm), []);
 });
 
-test('the Role holds only namespace-scoped needs (leases); the ClusterRole everything else', (t) => {
+test('the Role holds the namespace-scoped needs; the ClusterRole everything else; one rule per permission', (t) => {
   const r = role(kubectl);
   t.is(r.metadata?.namespace, kubectl.namespace);
-  t.deepEqual(r.rules?.map((rule) => rule.resources?.[0]), ['leases']);
   const c = clusterRole(kubectl);
-  t.false((c.rules ?? []).some((rule) => rule.resources?.includes('leases')));
   t.is((c.rules ?? []).length + (r.rules ?? []).length, operatorPermissions(kubectl).length);
   t.deepEqual(policyRules(operatorPermissions(kubectl), Scope.Cluster), c.rules);
+  const mixed = [
+    { apiGroup: '', resource: 'secrets', verbs: ['get' as const], scope: Scope.Cluster, why: 'x' },
+    { apiGroup: 'coordination.k8s.io', resource: 'leases', verbs: ['get' as const], resourceNames: ['l'], scope: Scope.OperatorNamespace, why: 'y' },
+  ];
+  t.deepEqual(policyRules(mixed, Scope.OperatorNamespace), [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['l'], verbs: ['get'] }]);
+  t.deepEqual(policyRules(mixed, Scope.Cluster), [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }]);
 });
 
 test('one rule per (group, resource, resourceNames): no duplicate that would hide an unused verb', (t) => {
   const keys = operatorPermissions(kubectl).map((p) => `${p.scope}|${p.apiGroup}|${p.resource}|${(p.resourceNames ?? []).join(',')}`);
   t.is(new Set(keys).size, keys.length);
+});
+
+test('impliedRequests: apply-create, bind on the bound role, finalizers of a blocking owner', (t) => {
+  const sts: ApiRequest = { verb: 'patch', apiGroup: 'apps', resource: 'statefulsets', namespace: 'a', name: 'vault' };
+  t.deepEqual(impliedRequests(sts, 200, {}), []);
+  t.deepEqual(impliedRequests(sts, 201, {}), [{ ...sts, verb: 'create' }]);
+  t.deepEqual(impliedRequests(sts, 403, {}), []);
+  const owned = { metadata: { ownerReferences: [{ apiVersion: 'vault.autopilot.dev/v1alpha1', kind: 'Vault', name: 'vault', blockOwnerDeletion: true }] } };
+  t.deepEqual(impliedRequests(sts, 200, owned), [{ verb: 'update', apiGroup: 'vault.autopilot.dev', resource: 'vaults/finalizers', namespace: 'a', name: 'vault' }]);
+  const notBlocking = { metadata: { ownerReferences: [{ apiVersion: 'vault.autopilot.dev/v1alpha1', kind: 'Vault', name: 'vault' }] } };
+  t.deepEqual(impliedRequests(sts, 200, notBlocking), []);
+  const crb: ApiRequest = { verb: 'patch', apiGroup: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', name: 'b' };
+  t.deepEqual(impliedRequests(crb, 201, { roleRef: { kind: 'ClusterRole', name: 'system:auth-delegator' } }), [
+    { ...crb, verb: 'create' },
+    { verb: 'bind', apiGroup: 'rbac.authorization.k8s.io', resource: 'clusterroles', name: 'system:auth-delegator' },
+  ]);
+  t.deepEqual(impliedRequests({ ...crb, verb: 'get' }, 200, { roleRef: { kind: 'ClusterRole', name: 'x' } }), []);
 });

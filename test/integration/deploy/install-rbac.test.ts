@@ -1,0 +1,354 @@
+// The least-privilege proof: apply the generated install.yaml to the real
+// kube-apiserver, then run the operator's lifecycles IN-PROCESS with a token
+// of the ServiceAccount that install.yaml creates (TokenRequest), through a
+// proxy that records every request. The last test fails if any request was
+// forbidden (a permission is missing) or any verb of any permission in
+// operator/deploy/rbac.ts was never used (a permission is superfluous).
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import test from 'ava';
+import yaml from 'js-yaml';
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  loadAllYaml,
+  PatchStrategy,
+  RbacAuthorizationV1Api,
+  type KubernetesObject,
+  type V1MutatingWebhookConfiguration,
+} from '@kubernetes/client-node';
+import { eventually, useTestEnv } from '../../harness/index.js';
+import { generatedFiles } from '../../../operator/deploy/generate.js';
+import { defaultInstallSettings, InstallMode, NAME } from '../../../operator/deploy/install-settings.js';
+import { apiRequestOf, impliedRequests, operatorPermissions, permissionFor, permissionVerbKey, unusedPermissionVerbs, type ApiRequest } from '../../../operator/deploy/rbac.js';
+import { operatorWebhookSettings } from '../../../operator/deploy/webhook.js';
+import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
+import { AutopilotOperator, createLogger } from '../../../operator/framework/index.js';
+import { SelfManagedCertificates } from '../../../operator/framework/webhook-certs.js';
+import { WebhookConfigurationPublisher } from '../../../operator/webhook/configuration.js';
+import { CaConfigMaps, caConfigMapName } from '../../../operator/webhook/ca-configmap.js';
+import { kubeVaultResolver } from '../../../operator/webhook/vault-target.js';
+import { registerKmsVaultSecretController } from '../../../operator/controllers/kmsvaultsecret/controller.js';
+import { defaultKmsVaultSecretSettings } from '../../../operator/controllers/kmsvaultsecret/settings.js';
+import { registerVaultController } from '../../../operator/controllers/vault/controller.js';
+import { parseVaultControllerSettings } from '../../../operator/controllers/vault/settings.js';
+import { registerServiceAccountController } from '../../../operator/controllers/serviceaccount/controller.js';
+import { parseServiceAccountSettings } from '../../../operator/controllers/serviceaccount/settings.js';
+import { AwsKms } from '../../../operator/kms/aws-kms.js';
+import { VaultClient } from '../../../operator/vault/client.js';
+import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
+
+const env = useTestEnv(test);
+const FIELD_MANAGER = 'vault-autopilot-install-test';
+const KMS_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+const WAIT = { timeoutMs: 45_000, intervalMs: 300 };
+
+class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: () => void): void {
+    this.lines.push(chunk.toString());
+    done();
+  }
+}
+
+let installNs: string;
+let appNs: string;
+let admin: KubeConfig;
+let proxy: RecordingProxy;
+let operator: AutopilotOperator;
+let certificates: SelfManagedCertificates;
+let kms: AwsKms;
+const logs = new LogCapture();
+/** Moves the webhook certificates' clock (renewal without waiting months). */
+let certClockOffsetMs = 0;
+const clusterScoped: KubernetesObject[] = [];
+
+function custom(): CustomObjectsApi {
+  return admin.makeApiClient(CustomObjectsApi);
+}
+
+/**
+ * The install, generated for this test's namespace: the real YAML text, parsed
+ * by client-node's loader (a plain YAML object would lose every x-kubernetes-*
+ * schema extension when the typed client serialises it).
+ */
+function installObjectsFor(namespace: string): KubernetesObject[] {
+  const text = generatedFiles('install-manifest', { NAMESPACE: namespace }).get('install.yaml')!;
+  return loadAllYaml(text).filter((o): o is KubernetesObject => o != null);
+}
+
+/**
+ * Pods of other test files (sharing this apiserver) must never be sent to a
+ * webhook no server answers (failurePolicy Fail): the configuration is applied
+ * as generated except that it only matches this file's application namespace.
+ * Its name -- all RBAC cares about -- is unchanged.
+ */
+function limitWebhookToNamespace(obj: KubernetesObject, namespace: string): KubernetesObject {
+  if (obj.kind !== 'MutatingWebhookConfiguration') return obj;
+  const config = structuredClone(obj) as V1MutatingWebhookConfiguration;
+  for (const w of config.webhooks ?? []) w.namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': namespace } };
+  return config;
+}
+
+async function serviceAccountKubeConfig(namespace: string, server: string): Promise<KubeConfig> {
+  const core = admin.makeApiClient(CoreV1Api);
+  const tokenRequest = await core.createNamespacedServiceAccountToken({
+    name: NAME.serviceAccount,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const token = tokenRequest.status!.token;
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'proxy', server, skipTLSVerify: true }],
+    users: [{ name: NAME.serviceAccount, token }],
+    contexts: [{ name: 'operator', cluster: 'proxy', user: NAME.serviceAccount }],
+    currentContext: 'operator',
+  });
+  return kc;
+}
+
+test.before(async () => {
+  const e = env();
+  admin = e.kubeConfig();
+  installNs = await e.namespace('va-install');
+  appNs = await e.namespace('va-apps');
+  const objects = admin.makeApiClient(KubernetesObjectApi);
+  for (const obj of installObjectsFor(installNs).map((o) => limitWebhookToNamespace(o, appNs))) {
+    if (obj.kind === 'Namespace') continue; // the harness created (and will delete) it
+    await objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    if (!obj.metadata?.namespace && obj.kind !== 'CustomResourceDefinition') clusterScoped.push(obj);
+  }
+  // CRDs must be served before the operator lists them.
+  await eventually(async () => {
+    await custom().listNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, plural: 'vaults', namespace: appNs });
+    await custom().listNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, plural: 'kmsvaultsecrets', namespace: appNs });
+  }, WAIT);
+
+  proxy = await startRecordingProxy(e.apiserverUrl, readFileSync(e.apiserverCaFile, 'utf8'));
+  const kubeConfig = await serviceAccountKubeConfig(installNs, proxy.url);
+  const logger = createLogger({ stream: logs, level: 'debug' });
+  operator = new AutopilotOperator({ kubeConfig, logger, backoff: { baseMs: 200, maxMs: 2000 }, shutdownTimeoutMs: 5000 });
+
+  kms = new AwsKms({ region: e.kms.region, endpoint: e.kms.endpoint, credentials: KMS_CREDENTIALS, allowedKeyIds: [e.kms.keyId], maxAttempts: 1, requestTimeoutMs: 3000 });
+  const vault = new VaultClient({ address: e.vault.address, auth: { method: 'token', token: e.vault.rootToken }, timeoutMs: 3000 });
+  await registerKmsVaultSecretController(operator, {
+    vault,
+    decryptor: kms,
+    settings: { ...defaultKmsVaultSecretSettings, syncPeriodMs: 2000, kms: { region: e.kms.region, endpoint: e.kms.endpoint, allowedKeyIds: [e.kms.keyId] } },
+  });
+  await registerVaultController(operator, {
+    settings: { ...parseVaultControllerSettings({ VAULT_AUTOPILOT_KUBERNETES_HOST: e.apiserverUrl }), sealedRecheckMs: 1000 },
+    kms: (region) => new AwsKms({ region: region ?? e.kms.region, endpoint: e.kms.endpoint, credentials: KMS_CREDENTIALS }),
+  });
+  await registerServiceAccountController(operator, {
+    settings: parseServiceAccountSettings({ VAULT_AUTOPILOT_TARGET_VAULT: `${appNs}/vault` }),
+  });
+  const webhookSettings = operatorWebhookSettings(defaultInstallSettings(InstallMode.Kubectl, '0.0.0'));
+  certificates = new SelfManagedCertificates({
+    core: operator.kube.core,
+    namespace: installNs,
+    secretName: webhookSettings.certSecretName,
+    publisher: new WebhookConfigurationPublisher(operator.kube.admission, { ...webhookSettings, operatorNamespace: installNs }, webhookSettings.manageConfiguration),
+    policy: {
+      caValidityMs: 3650 * 86_400_000,
+      servingValidityMs: 365 * 86_400_000,
+      renewBeforeFraction: 1 / 3,
+      propagationMs: 60_000,
+      commonName: `${webhookSettings.serviceName}.${installNs}.svc`,
+      dnsNames: [`${webhookSettings.serviceName}.${installNs}.svc`],
+      ipAddresses: [],
+    },
+    log: logger,
+    now: () => new Date(Date.now() + certClockOffsetMs),
+  });
+  await operator.start();
+  await operator.waitForSync();
+});
+
+test.after.always(async () => {
+  setTimeout(() => {
+    const handles = (process as unknown as { _getActiveHandles(): { constructor: { name: string } }[] })._getActiveHandles();
+    console.error('still open:', handles.map((h) => h.constructor.name).join(', '));
+  }, 5000).unref();
+  await certificates?.stop();
+  await operator?.stop();
+  kms?.destroy();
+  await proxy?.close();
+  if (admin) {
+    const objects = admin.makeApiClient(KubernetesObjectApi);
+    for (const obj of clusterScoped) await objects.delete(obj).catch(() => undefined);
+  }
+});
+
+test.serial('install.yaml applies to the real apiserver and the operator starts with only its ServiceAccount token', async (t) => {
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  const role = await rbac.readClusterRole({ name: NAME.clusterRole });
+  t.is(role.rules?.length, operatorPermissions({ mode: InstallMode.Kubectl }).filter((p) => p.scope === 'cluster').length);
+  t.true(operator.isReady() || proxy.requests.length > 0);
+  t.true(proxy.requests.some((r) => r.url.includes('/vaults')), 'the operator reached the apiserver through the recording proxy');
+});
+
+test.serial('webhook certificates: Secret in its namespace, caBundle published into its own configuration, renewal', async (t) => {
+  const first = await certificates.start(() => undefined);
+  const admission = admin.makeApiClient(AdmissionregistrationV1Api);
+  const config = await admission.readMutatingWebhookConfiguration({ name: NAME.webhookConfiguration });
+  t.truthy(config.webhooks?.[0]?.clientConfig.caBundle);
+  const secret = await admin.makeApiClient(CoreV1Api).readNamespacedSecret({ name: NAME.webhookCertSecret, namespace: installNs });
+  t.truthy(secret.data);
+  // 300 days on, the serving certificate is due: the Secret is rewritten.
+  certClockOffsetMs = 300 * 86_400_000;
+  const renewed = await certificates.reconcile();
+  t.not(renewed.serving.cert, first.cert);
+});
+
+const vaultSample = (): KubernetesObject & { spec: Record<string, unknown> } => {
+  const doc = yaml.load(readFileSync('samples/vault-managed.yaml', 'utf8')) as KubernetesObject & { spec: Record<string, unknown> };
+  // deleteUnsealKeysOnDelete: the finalizer also removes the unseal-keys Secret.
+  return { ...doc, metadata: { name: 'vault', namespace: appNs }, spec: { ...doc.spec, deleteUnsealKeysOnDelete: true } };
+};
+
+test.serial('Vault (managed): the StatefulSet, Services, Secrets, PDB and auth-delegator binding are created', async (t) => {
+  await custom().createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', body: vaultSample() });
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  await eventually(async () => {
+    const sts = await admin.makeApiClient(KubernetesObjectApi).read({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'vault', namespace: appNs } });
+    t.truthy(sts);
+    const bindings = await rbac.listClusterRoleBinding();
+    if (!bindings.items.some((b) => b.roleRef.name === 'system:auth-delegator' && b.subjects?.some((s) => s.namespace === appNs))) throw new Error('no auth-delegator binding yet');
+  }, WAIT);
+});
+
+test.serial('webhook Vault CA ConfigMaps: created, updated, synced from the Vault', async (t) => {
+  const vaultRef = { namespace: appNs, name: 'vault' };
+  const resolve = kubeVaultResolver(operator.kube);
+  const core = admin.makeApiClient(CoreV1Api);
+  await new CaConfigMaps({ core: operator.kube.core, resolve, log: operator.logger }).ensure(appNs, vaultRef, 'stale-ca');
+  await new CaConfigMaps({ core: operator.kube.core, resolve, log: operator.logger }).ensure(appNs, vaultRef, 'other-stale-ca');
+  t.is((await core.readNamespacedConfigMap({ name: caConfigMapName(vaultRef), namespace: appNs })).data?.['ca.crt'] ?? '', 'other-stale-ca');
+  await eventually(async () => {
+    const resolved = await resolve(vaultRef);
+    if (!resolved.found || !resolved.caPem) throw new Error(`no CA yet: ${JSON.stringify(resolved)}`);
+  }, WAIT);
+  const result = await new CaConfigMaps({ core: operator.kube.core, resolve, log: operator.logger }).syncAll();
+  t.true(result.updated >= 1);
+  t.regex(Object.values((await core.readNamespacedConfigMap({ name: caConfigMapName(vaultRef), namespace: appNs })).data ?? {}).join(''), /BEGIN CERTIFICATE/);
+});
+
+test.serial('ServiceAccount auto-configure: the role lands in the Vault resource, and leaves with the ServiceAccount', async (t) => {
+  const core = admin.makeApiClient(CoreV1Api);
+  await core.createNamespacedServiceAccount({
+    namespace: appNs,
+    body: { metadata: { name: 'orders', annotations: { 'vault.autopilot.dev/auto-configure': 'true', 'vault.autopilot.dev/vault': `${appNs}/vault` } } },
+  });
+  const mentionsOrders = async () => JSON.stringify((await custom().getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'vault' })).spec).includes(`sa.${appNs}.orders`);
+  await eventually(async () => {
+    if (!(await mentionsOrders())) throw new Error('role not written yet');
+  }, WAIT).catch((err) => {
+    t.log(logs.lines.filter((l) => l.includes('orders') || l.includes('ServiceAccount')).slice(-15).join(''));
+    throw err;
+  });
+  await core.deleteNamespacedServiceAccount({ name: 'orders', namespace: appNs });
+  await eventually(async () => {
+    if (await mentionsOrders()) throw new Error('role still there');
+  }, WAIT);
+  t.pass();
+});
+
+test.serial('a hand-written role in the way: the Warning repeats and is aggregated into one Event', async (t) => {
+  const role = `sa.${appNs}.squatter`;
+  await custom().createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', body: {
+    apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'Vault', metadata: { name: 'squat' },
+    spec: { external: { address: 'http://127.0.0.1:1' }, externalConfig: { auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [{ name: role, token_ttl: 1 }] }] } },
+  } });
+  const core = admin.makeApiClient(CoreV1Api);
+  await core.createNamespacedServiceAccount({
+    namespace: appNs,
+    body: { metadata: { name: 'squatter', annotations: { 'vault.autopilot.dev/auto-configure': 'true', 'vault.autopilot.dev/vault': `${appNs}/squat` } } },
+  });
+  await eventually(async () => {
+    const events = await core.listNamespacedEvent({ namespace: appNs, fieldSelector: 'involvedObject.name=squatter' });
+    if (!events.items.some((e) => e.type === 'Warning' && (e.count ?? 0) >= 2)) throw new Error('no repeated Warning yet');
+  }, WAIT);
+  await core.deleteNamespacedServiceAccount({ name: 'squatter', namespace: appNs });
+  await custom().deleteNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'squat' });
+  await eventually(async () => {
+    const list = (await custom().listNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults' })) as { items: { metadata: { name: string } }[] };
+    if (list.items.some((v) => v.metadata.name === 'squat')) throw new Error('Vault squat still there');
+    const sas = await core.listNamespacedServiceAccount({ namespace: appNs });
+    if (sas.items.some((sa) => sa.metadata?.name === 'squatter')) throw new Error('ServiceAccount still there (finalizer)');
+  }, WAIT);
+  t.pass();
+});
+
+test.serial('KMSVaultSecret + PartialKMSVaultSecret: decrypted into Vault, then removed on delete', async (t) => {
+  const e = env();
+  const mount = await e.vaultMount('kv-v2');
+  const seal = async (value: string) => {
+    const out = await kms.encrypt({ keyId: e.kms.keyId, plaintext: Buffer.from(value) });
+    return Buffer.from(out.ciphertext).toString('base64');
+  };
+  const api = custom();
+  await api.createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'partialkmsvaultsecrets', body: {
+    apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'PartialKMSVaultSecret', metadata: { name: 'shared' },
+    spec: { secrets: [{ key: 'shared', encryptedSecret: await seal('s1') }] },
+  } });
+  await api.createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'kmsvaultsecrets', body: {
+    apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'KMSVaultSecret', metadata: { name: 'app' },
+    spec: { path: `${mount}/${appNs}/app`, kvSettings: { engineVersion: 'v2' }, secrets: [{ key: 'password', encryptedSecret: await seal('p1') }], includeSecrets: ['shared'] },
+  } });
+  const ready = async () => {
+    const obj = (await api.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'kmsvaultsecrets', name: 'app' })) as { status?: { conditions?: { type: string; status: string; message?: string }[] } };
+    const c = obj.status?.conditions?.find((x) => x.type === 'Ready');
+    if (c?.status !== 'True') throw new Error(`not Ready: ${c?.message ?? 'no condition'}`);
+  };
+  await eventually(ready, WAIT);
+  await api.deleteNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'kmsvaultsecrets', name: 'app' });
+  await api.deleteNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'partialkmsvaultsecrets', name: 'shared' });
+  await eventually(async () => {
+    const list = (await api.listNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'kmsvaultsecrets' })) as { items: unknown[] };
+    if (list.items.length) throw new Error('KMSVaultSecret still there (finalizer)');
+  }, WAIT);
+  t.pass();
+});
+
+test.serial('Vault deletion: cleanup runs (binding, unseal keys) and the finalizer goes', async (t) => {
+  // As if the Vault had been initialised: deleteUnsealKeysOnDelete removes this Secret.
+  const core = admin.makeApiClient(CoreV1Api);
+  await core.createNamespacedSecret({ namespace: appNs, body: { metadata: { name: 'vault-unseal-keys' }, stringData: { placeholder: 'not-a-key' } } });
+  await custom().deleteNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'vault' });
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  await eventually(async () => {
+    const list = (await custom().listNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults' })) as { items: unknown[] };
+    if (list.items.length) throw new Error('Vault still there (finalizer)');
+    const bindings = await rbac.listClusterRoleBinding();
+    if (bindings.items.some((b) => b.roleRef.name === 'system:auth-delegator' && b.subjects?.some((s) => s.namespace === appNs))) throw new Error('binding not removed');
+  }, WAIT);
+  const secrets = await core.listNamespacedSecret({ namespace: appNs });
+  t.false(secrets.items.some((s) => s.metadata?.name === 'vault-unseal-keys'));
+});
+
+test.serial('least privilege: no request was forbidden and every permission verb was used', (t) => {
+  const permissions = operatorPermissions({ mode: InstallMode.Kubectl });
+  const seen: (ApiRequest & { status: number })[] = proxy.requests.flatMap((r) => {
+    const parsed = apiRequestOf(r.method, r.url);
+    if (!parsed) return [];
+    // Checks the apiserver made beyond the verb (apply-create, bind, owner finalizers).
+    const implied = impliedRequests(parsed, r.status, r.body).map((i) => ({ ...i, status: r.status }));
+    return [{ ...parsed, status: r.status }, ...implied];
+  });
+  const forbidden = seen.filter((r) => r.status === 403).map((r) => `${r.verb} ${r.apiGroup || 'core'}/${r.resource} ${r.namespace ?? ''}/${r.name ?? ''}`);
+  const uncovered = seen.filter((r) => r.status !== 403 && !permissionFor(r, permissions, installNs)).map((r) => `${r.verb} ${r.apiGroup || 'core'}/${r.resource}`);
+  const usage = new Map<string, number>();
+  for (const r of seen) {
+    const p = permissionFor(r, permissions, installNs);
+    if (p) usage.set(permissionVerbKey(p, r.verb), (usage.get(permissionVerbKey(p, r.verb)) ?? 0) + 1);
+  }
+  t.log(`${proxy.requests.length} requests; per permission verb:\n${[...usage].map(([k, n]) => `  ${k} x${n}`).join('\n')}`);
+  t.deepEqual([...new Set(forbidden)], [], 'requests the ServiceAccount was not allowed to make (missing permissions)');
+  t.deepEqual([...new Set(uncovered)], [], 'requests no permission in rbac.ts explains');
+  t.deepEqual(unusedPermissionVerbs(permissions, seen.filter((r) => r.status !== 403), installNs), [], 'permission verbs no lifecycle used (superfluous)');
+});
