@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { VersionApi } from '@kubernetes/client-node';
 import type { AutopilotOperator } from '../framework/operator.js';
 import type { KubeClients } from '../framework/kube.js';
+import { metrics as defaultMetrics, type OperatorMetrics } from '../framework/metrics.js';
 import { SelfManagedCertificates, type RotationPolicy } from '../framework/webhook-certs.js';
 import { FileCertificateSource, WebhookServer, type CertificateSource, type WebhookLog } from '../framework/webhook-server.js';
 import { CaConfigMaps, caConfigMapName } from './ca-configmap.js';
@@ -52,7 +53,12 @@ export function rotationPolicy(settings: WebhookSettings): RotationPolicy {
  * default; with `selfManagedCerts`, a CA + serving certificate in a Secret and
  * the caBundle of the MutatingWebhookConfiguration kept current.
  */
-export function createWebhookServer(settings: WebhookSettings, kube: Pick<KubeClients, 'core' | 'admission'>, log: WebhookLog): WebhookServer {
+export function createWebhookServer(
+  settings: WebhookSettings,
+  kube: Pick<KubeClients, 'core' | 'admission'>,
+  log: WebhookLog,
+  metrics: OperatorMetrics = defaultMetrics,
+): WebhookServer {
   let certificates: CertificateSource;
   if (settings.selfManagedCerts) {
     certificates = new SelfManagedCertificates({
@@ -67,7 +73,16 @@ export function createWebhookServer(settings: WebhookSettings, kube: Pick<KubeCl
   } else {
     certificates = new FileCertificateSource({ dir: settings.certDir, pollIntervalMs: settings.certReloadIntervalMs, log });
   }
-  return new WebhookServer({ port: settings.port, host: settings.host, certificates, log });
+  return new WebhookServer({
+    port: settings.port,
+    host: settings.host,
+    certificates,
+    log,
+    observe: ({ path, durationMs, allowed }) => {
+      metrics.webhookAdmissions.inc({ path, result: allowed === undefined ? 'error' : allowed ? 'allowed' : 'denied' });
+      metrics.webhookLatency.observe({ path }, durationMs / 1000);
+    },
+  });
 }
 
 export interface PodWebhook {

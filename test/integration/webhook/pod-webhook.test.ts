@@ -209,3 +209,11 @@ test('the CA ConfigMap follows a change of the Vault TLS Secret', async (t) => {
   );
   t.pass();
 });
+
+test('admissions are counted and timed in the operator metrics', async (t) => {
+  const { defaultRegistry } = await import('../../../operator/framework/metrics.js');
+  const text = defaultRegistry.render();
+  t.regex(text, /vault_autopilot_webhook_admissions_total\{[^}]*path="\/mutate-pods"[^}]*result="denied"[^}]*\} [1-9]/);
+  t.regex(text, /vault_autopilot_webhook_admissions_total\{[^}]*result="allowed"[^}]*\} [1-9]/);
+  t.regex(text, /vault_autopilot_webhook_latency_seconds_count\{[^}]*path="\/mutate-pods"[^}]*\} [1-9]/);
+});
