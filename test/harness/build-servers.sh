@@ -10,7 +10,7 @@ set -euo pipefail
 
 ETCD_VERSION=v3.6.16
 KUBE_VERSION=v1.36.3
-VAULT_VERSION=v1.21.4          # OpenBao's pseudo-version is refused by the proxy (403)
+VAULT_VERSION=v1.21.0          # OpenBao is refused by the proxy (403); v1.21.1+ need an untagged sdk
 LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
 
 CACHE="${VAULT_AUTOPILOT_CACHE:-$HOME/.cache/vault-autopilot}"
