@@ -1,0 +1,74 @@
+// filter + finalizer semantics against the REAL kube-apiserver: objects the
+// filter rejects are never touched; an object that carries the finalizer but
+// leaves the filter (opt-in label removed) is finalized once and released.
+import test from 'ava';
+import { Writable } from 'node:stream';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { eventually, useTestEnv } from '../../harness/index.js';
+import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
+import { WIDGET, WIDGET_CRD_FILE, WIDGET_FINALIZER, type Widget } from './fixtures/widget-controller.js';
+import { sleep, widgets } from './widgets.js';
+
+const env = useTestEnv(test, { vault: false, kms: false });
+const OPT_IN = 'fwtest.vault.autopilot.dev/managed';
+let operator: AutopilotOperator;
+
+test.after.always(async () => {
+  await operator?.stop();
+});
+
+test.serial('filtered objects are ignored; leaving the filter finalizes once and removes the finalizer', async (t) => {
+  await env().applyCrds(WIDGET_CRD_FILE);
+  const ns = await env().namespace('fw-filter');
+  const w = widgets(env().kubeConfig(), ns);
+  const custom = env().kubeConfig().makeApiClient(CustomObjectsApi);
+  const setLabels = (name: string, labels: Record<string, string | null>) =>
+    custom.patchNamespacedCustomObject(
+      { group: WIDGET.group, version: WIDGET.version, plural: WIDGET.plural, namespace: ns, name, body: { metadata: { labels } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  const reconciled: string[] = [];
+  const finalized: string[] = [];
+  operator = new AutopilotOperator({
+    kubeConfig: env().kubeConfig(),
+    logger: createLogger({ stream: new Writable({ write: (_c, _e, cb) => cb() }) }),
+    metrics: createOperatorMetrics(new MetricsRegistry()),
+  });
+  await operator.registerController<Widget>({
+    ...WIDGET,
+    kind: 'OptInWidget',
+    namespace: ns,
+    finalizer: WIDGET_FINALIZER,
+    filter: (obj) => obj.metadata?.labels?.[OPT_IN] === 'true',
+    reconcile: async (obj) => void reconciled.push(obj.metadata?.name ?? ''),
+    finalize: async (obj) => void finalized.push(obj.metadata?.name ?? ''),
+  });
+  await operator.start();
+  await operator.waitForSync();
+
+  await w.create('ignored', { value: 'x' });
+  await w.create('managed', { value: 'y' });
+  await setLabels('managed', { [OPT_IN]: 'true' });
+  await eventually(async () => {
+    const obj = await w.get('managed');
+    if (!obj.metadata?.finalizers?.includes(WIDGET_FINALIZER)) throw new Error('no finalizer');
+    if (!reconciled.includes('managed')) throw new Error('not reconciled');
+  });
+  t.deepEqual((await w.get('ignored')).metadata?.finalizers ?? [], [], 'a rejected object gets no finalizer');
+  t.false(reconciled.includes('ignored'));
+
+  await setLabels('managed', { [OPT_IN]: null });
+  await eventually(async () => {
+    const obj = await w.get('managed');
+    if (obj.metadata?.finalizers?.includes(WIDGET_FINALIZER)) throw new Error('finalizer still there');
+  });
+  await sleep(500);
+  t.deepEqual(finalized, ['managed']);
+  t.is((await w.get('managed')).metadata?.name, 'managed', 'the object itself stays');
+  // After release the object is out of scope: further changes are ignored.
+  const before = reconciled.length;
+  await w.patchSpec('managed', { value: 'z' });
+  await sleep(500);
+  t.is(reconciled.length, before);
+  t.deepEqual(finalized, ['managed']);
+});
