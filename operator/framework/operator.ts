@@ -5,11 +5,11 @@
 //  - events feed a keyed work queue (one reconcile per object, bounded concurrency, backoff);
 //  - finalizer and status writes THROW on failure instead of logging and carrying on;
 //  - Kubernetes Events, metrics, readiness, graceful shutdown, webhook registration.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import P, { type ResourceEvent, type ResourceMeta } from '@dot-i/k8s-operator';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { loadYaml, type KubeConfig, type KubernetesObject, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import type { AdmissionHandler, AdmissionWebhookHost } from './admission.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
@@ -100,6 +100,7 @@ let inertKubeconfigPath: string | undefined;
 function inertKubeconfig(): string {
   if (!inertKubeconfigPath) {
     const dir = mkdtempSync(join(tmpdir(), 'vault-autopilot-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     inertKubeconfigPath = join(dir, 'inert-kubeconfig.yaml');
     writeFileSync(
       inertKubeconfigPath,
@@ -414,6 +415,19 @@ export class AutopilotOperator extends Operator {
   /** Merge-patches /status; throws on failure (the base returned null). */
   protected override async patchResourceStatus(meta: ResourceMeta, status: unknown): Promise<ResourceMeta | null> {
     return this.#statusRequest('PATCH', meta, status);
+  }
+
+  /** Creates the CRD in the file (an existing one is left alone, as the base did), with our client. */
+  protected override async registerCustomResourceDefinition(crdFile: string) {
+    const crd = loadYaml<V1CustomResourceDefinition>(readFileSync(crdFile, 'utf8'));
+    if (!crd.apiVersion?.startsWith('apiextensions.k8s.io/')) throw new Error(`${crdFile}: not a CustomResourceDefinition`);
+    try {
+      await this.kube.apiextensions.createCustomResourceDefinition({ body: crd });
+      this.logger.info('registered custom resource definition', { name: crd.metadata?.name });
+    } catch (err) {
+      if (errorCode(err) !== 409) throw err;
+    }
+    return { group: crd.spec.group, versions: crd.spec.versions as never, plural: crd.spec.names.plural };
   }
 
   protected override getCustomResourceApiUri(group: string, version: string, plural: string, namespace?: string): string {
