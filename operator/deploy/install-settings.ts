@@ -38,7 +38,6 @@ export const NAME = {
   webhook: 'pods.vault.autopilot.dev',
   /** Self-managed mode: Secret holding the CA and serving certificate. */
   webhookCertSecret: 'vault-autopilot-webhook-tls',
-  leaderElectionLease: 'vault-autopilot-leader',
 } as const;
 
 export const PORT = {
@@ -82,7 +81,6 @@ export function installEnvironment(settings: InstallSettings): Record<string, st
     [WEBHOOK_SETTING.certDir]: DEFAULT_CERT_DIR,
     [WEBHOOK_SETTING.failurePolicy]: WEBHOOK_FAILURE_POLICY,
     VAULT_AUTOPILOT_HEALTH_PORT: String(PORT.health),
-    VAULT_AUTOPILOT_LEADER_ELECTION_LEASE: NAME.leaderElectionLease,
     VAULT_AUTOPILOT_LOG_LEVEL: 'info',
   };
 }

@@ -16,21 +16,20 @@ import {
   KubernetesObjectApi,
   loadAllYaml,
   PatchStrategy,
+  setHeaderOptions,
   RbacAuthorizationV1Api,
   type KubernetesObject,
   type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { eventually, useTestEnv } from '../../harness/index.js';
 import { generatedFiles } from '../../../operator/deploy/generate.js';
-import { defaultInstallSettings, InstallMode, NAME } from '../../../operator/deploy/install-settings.js';
+import { defaultInstallSettings, installEnvironment, InstallMode, NAME } from '../../../operator/deploy/install-settings.js';
 import { apiRequestOf, impliedRequests, operatorPermissions, permissionFor, permissionVerbKey, unusedPermissionVerbs, type ApiRequest } from '../../../operator/deploy/rbac.js';
-import { operatorWebhookSettings } from '../../../operator/deploy/webhook.js';
 import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
-import { AutopilotOperator, createLogger } from '../../../operator/framework/index.js';
-import { SelfManagedCertificates } from '../../../operator/framework/webhook-certs.js';
-import { WebhookConfigurationPublisher } from '../../../operator/webhook/configuration.js';
-import { CaConfigMaps, caConfigMapName } from '../../../operator/webhook/ca-configmap.js';
-import { kubeVaultResolver } from '../../../operator/webhook/vault-target.js';
+import { AutopilotOperator, createLogger, makeKubeClients } from '../../../operator/framework/index.js';
+import { createWebhookServer, parseWebhookSettings, registerPodWebhook, WEBHOOK_PATH, type PodWebhook } from '../../../operator/webhook/index.js';
+import { caConfigMapName } from '../../../operator/webhook/ca-configmap.js';
+import { freePort } from '../../harness/ports.js';
 import { registerKmsVaultSecretController } from '../../../operator/controllers/kmsvaultsecret/controller.js';
 import { defaultKmsVaultSecretSettings } from '../../../operator/controllers/kmsvaultsecret/settings.js';
 import { registerVaultController } from '../../../operator/controllers/vault/controller.js';
@@ -59,11 +58,11 @@ let appNs: string;
 let admin: KubeConfig;
 let proxy: RecordingProxy;
 let operator: AutopilotOperator;
-let certificates: SelfManagedCertificates;
+let podWebhook: PodWebhook;
+let webhookUrl: string;
+let firstCertSecret = '';
 let kms: AwsKms;
 const logs = new LogCapture();
-/** Moves the webhook certificates' clock (renewal without waiting months). */
-let certClockOffsetMs = 0;
 const clusterScoped: KubernetesObject[] = [];
 
 function custom(): CustomObjectsApi {
@@ -81,15 +80,19 @@ function installObjectsFor(namespace: string): KubernetesObject[] {
 }
 
 /**
- * Pods of other test files (sharing this apiserver) must never be sent to a
- * webhook no server answers (failurePolicy Fail): the configuration is applied
- * as generated except that it only matches this file's application namespace.
- * Its name -- all RBAC cares about -- is unchanged.
+ * Two changes to the generated webhook configuration, neither of which RBAC
+ * looks at (its name is unchanged): it only matches this file's application
+ * namespace, so pods of other test files sharing this apiserver never wait for
+ * it (failurePolicy Fail); and the apiserver reaches the in-process webhook by
+ * URL, there being no Service routing on loopback.
  */
-function limitWebhookToNamespace(obj: KubernetesObject, namespace: string): KubernetesObject {
+function adaptWebhookForTest(obj: KubernetesObject, namespace: string, url: string): KubernetesObject {
   if (obj.kind !== 'MutatingWebhookConfiguration') return obj;
   const config = structuredClone(obj) as V1MutatingWebhookConfiguration;
-  for (const w of config.webhooks ?? []) w.namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': namespace } };
+  for (const w of config.webhooks ?? []) {
+    w.namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': namespace } };
+    w.clientConfig = { url };
+  }
   return config;
 }
 
@@ -116,8 +119,10 @@ test.before(async () => {
   admin = e.kubeConfig();
   installNs = await e.namespace('va-install');
   appNs = await e.namespace('va-apps');
+  const webhookPort = await freePort();
+  webhookUrl = `https://127.0.0.1:${webhookPort}${WEBHOOK_PATH}`;
   const objects = admin.makeApiClient(KubernetesObjectApi);
-  for (const obj of installObjectsFor(installNs).map((o) => limitWebhookToNamespace(o, appNs))) {
+  for (const obj of installObjectsFor(installNs).map((o) => adaptWebhookForTest(o, appNs, webhookUrl))) {
     if (obj.kind === 'Namespace') continue; // the harness created (and will delete) it
     await objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
     if (!obj.metadata?.namespace && obj.kind !== 'CustomResourceDefinition') clusterScoped.push(obj);
@@ -131,7 +136,24 @@ test.before(async () => {
   proxy = await startRecordingProxy(e.apiserverUrl, readFileSync(e.apiserverCaFile, 'utf8'));
   const kubeConfig = await serviceAccountKubeConfig(installNs, proxy.url);
   const logger = createLogger({ stream: logs, level: 'debug' });
-  operator = new AutopilotOperator({ kubeConfig, logger, backoff: { baseMs: 200, maxMs: 2000 }, shutdownTimeoutMs: 5000 });
+  // As main.ts wires it, with the settings the Deployment gives the operator
+  // (installEnvironment) plus what differs on loopback: ports, URL, short periods.
+  const webhookSettings = parseWebhookSettings({
+    ...installEnvironment(defaultInstallSettings(InstallMode.Kubectl, '0.0.0')),
+    POD_NAMESPACE: installNs,
+    VAULT_AUTOPILOT_NAMESPACE: installNs,
+    VAULT_AUTOPILOT_TARGET_VAULT: `${appNs}/vault`,
+    VAULT_AUTOPILOT_WEBHOOK_HOST: '127.0.0.1',
+    VAULT_AUTOPILOT_WEBHOOK_PORT: String(webhookPort),
+    VAULT_AUTOPILOT_WEBHOOK_URL: webhookUrl,
+    // a 30 s serving certificate is renewed after 20 s: the rotation happens during this file
+    VAULT_AUTOPILOT_WEBHOOK_CERT_VALIDITY_MS: '30000',
+    VAULT_AUTOPILOT_WEBHOOK_CERT_CHECK_INTERVAL_MS: '500',
+    VAULT_AUTOPILOT_WEBHOOK_ROTATION_PROPAGATION_MS: '1000',
+    VAULT_AUTOPILOT_WEBHOOK_CA_SYNC_INTERVAL_MS: '500',
+  });
+  const webhookServer = createWebhookServer(webhookSettings, makeKubeClients(kubeConfig), logger);
+  operator = new AutopilotOperator({ kubeConfig, logger, backoff: { baseMs: 200, maxMs: 2000 }, shutdownTimeoutMs: 5000, webhookServer });
 
   kms = new AwsKms({ region: e.kms.region, endpoint: e.kms.endpoint, credentials: KMS_CREDENTIALS, allowedKeyIds: [e.kms.keyId], maxAttempts: 1, requestTimeoutMs: 3000 });
   const vault = new VaultClient({ address: e.vault.address, auth: { method: 'token', token: e.vault.rootToken }, timeoutMs: 3000 });
@@ -147,34 +169,13 @@ test.before(async () => {
   await registerServiceAccountController(operator, {
     settings: parseServiceAccountSettings({ VAULT_AUTOPILOT_TARGET_VAULT: `${appNs}/vault` }),
   });
-  const webhookSettings = operatorWebhookSettings(defaultInstallSettings(InstallMode.Kubectl, '0.0.0'));
-  certificates = new SelfManagedCertificates({
-    core: operator.kube.core,
-    namespace: installNs,
-    secretName: webhookSettings.certSecretName,
-    publisher: new WebhookConfigurationPublisher(operator.kube.admission, { ...webhookSettings, operatorNamespace: installNs }, webhookSettings.manageConfiguration),
-    policy: {
-      caValidityMs: 3650 * 86_400_000,
-      servingValidityMs: 365 * 86_400_000,
-      renewBeforeFraction: 1 / 3,
-      propagationMs: 60_000,
-      commonName: `${webhookSettings.serviceName}.${installNs}.svc`,
-      dnsNames: [`${webhookSettings.serviceName}.${installNs}.svc`],
-      ipAddresses: [],
-    },
-    log: logger,
-    now: () => new Date(Date.now() + certClockOffsetMs),
-  });
+  podWebhook = await registerPodWebhook(operator, { settings: webhookSettings });
   await operator.start();
   await operator.waitForSync();
 });
 
 test.after.always(async () => {
-  setTimeout(() => {
-    const handles = (process as unknown as { _getActiveHandles(): { constructor: { name: string } }[] })._getActiveHandles();
-    console.error('still open:', handles.map((h) => h.constructor.name).join(', '));
-  }, 5000).unref();
-  await certificates?.stop();
+  podWebhook?.stop();
   await operator?.stop();
   kms?.destroy();
   await proxy?.close();
@@ -192,17 +193,15 @@ test.serial('install.yaml applies to the real apiserver and the operator starts 
   t.true(proxy.requests.some((r) => r.url.includes('/vaults')), 'the operator reached the apiserver through the recording proxy');
 });
 
-test.serial('webhook certificates: Secret in its namespace, caBundle published into its own configuration, renewal', async (t) => {
-  const first = await certificates.start(() => undefined);
+test.serial('webhook certificates: a Secret in its namespace, the caBundle published into its own configuration', async (t) => {
   const admission = admin.makeApiClient(AdmissionregistrationV1Api);
-  const config = await admission.readMutatingWebhookConfiguration({ name: NAME.webhookConfiguration });
-  t.truthy(config.webhooks?.[0]?.clientConfig.caBundle);
+  await eventually(async () => {
+    const config = await admission.readMutatingWebhookConfiguration({ name: NAME.webhookConfiguration });
+    if (!config.webhooks?.[0]?.clientConfig.caBundle) throw new Error('no caBundle yet');
+  }, WAIT);
   const secret = await admin.makeApiClient(CoreV1Api).readNamespacedSecret({ name: NAME.webhookCertSecret, namespace: installNs });
   t.truthy(secret.data);
-  // 300 days on, the serving certificate is due: the Secret is rewritten.
-  certClockOffsetMs = 300 * 86_400_000;
-  const renewed = await certificates.reconcile();
-  t.not(renewed.serving.cert, first.cert);
+  firstCertSecret = JSON.stringify(secret.data);
 });
 
 const vaultSample = (): KubernetesObject & { spec: Record<string, unknown> } => {
@@ -222,20 +221,26 @@ test.serial('Vault (managed): the StatefulSet, Services, Secrets, PDB and auth-d
   }, WAIT);
 });
 
-test.serial('webhook Vault CA ConfigMaps: created, updated, synced from the Vault', async (t) => {
-  const vaultRef = { namespace: appNs, name: 'vault' };
-  const resolve = kubeVaultResolver(operator.kube);
+test.serial('a pod asking for an agent is mutated through the apiserver, and the Vault CA ConfigMap follows the Vault', async (t) => {
   const core = admin.makeApiClient(CoreV1Api);
-  await new CaConfigMaps({ core: operator.kube.core, resolve, log: operator.logger }).ensure(appNs, vaultRef, 'stale-ca');
-  await new CaConfigMaps({ core: operator.kube.core, resolve, log: operator.logger }).ensure(appNs, vaultRef, 'other-stale-ca');
-  t.is((await core.readNamespacedConfigMap({ name: caConfigMapName(vaultRef), namespace: appNs })).data?.['ca.crt'] ?? '', 'other-stale-ca');
+  const vaultRef = { namespace: appNs, name: 'vault' };
+  const pod = await core.createNamespacedPod({
+    namespace: appNs,
+    body: {
+      metadata: { name: 'app', annotations: { 'vault.autopilot.dev/agent-inject': 'true', 'vault.autopilot.dev/agent-inject-secret-config': 'apps/data/app', 'vault.autopilot.dev/role': 'app', 'vault.autopilot.dev/inject-env': 'app' } },
+      spec: { containers: [{ name: 'app', image: 'busybox:1.36', command: ['sleep', '3600'] }] },
+    },
+  });
+  const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+  t.true(names.length > 1, `the webhook added the agent: ${names.join(', ')}`);
+  const caName = caConfigMapName(vaultRef);
+  const caOf = async () => (await core.readNamespacedConfigMap({ name: caName, namespace: appNs })).data?.['ca.crt'] ?? '';
+  t.regex(await caOf(), /BEGIN CERTIFICATE/);
+  // A ConfigMap whose CA drifted from its Vault's is put back by the periodic sync.
+  await core.patchNamespacedConfigMap({ name: caName, namespace: appNs, body: { data: { 'ca.crt': 'stale' } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
   await eventually(async () => {
-    const resolved = await resolve(vaultRef);
-    if (!resolved.found || !resolved.caPem) throw new Error(`no CA yet: ${JSON.stringify(resolved)}`);
+    if (!(await caOf()).includes('BEGIN CERTIFICATE')) throw new Error('not synced back yet');
   }, WAIT);
-  const result = await new CaConfigMaps({ core: operator.kube.core, resolve, log: operator.logger }).syncAll();
-  t.true(result.updated >= 1);
-  t.regex(Object.values((await core.readNamespacedConfigMap({ name: caConfigMapName(vaultRef), namespace: appNs })).data ?? {}).join(''), /BEGIN CERTIFICATE/);
 });
 
 test.serial('ServiceAccount auto-configure: the role lands in the Vault resource, and leaves with the ServiceAccount', async (t) => {
@@ -329,6 +334,15 @@ test.serial('Vault deletion: cleanup runs (binding, unseal keys) and the finaliz
   }, WAIT);
   const secrets = await core.listNamespacedSecret({ namespace: appNs });
   t.false(secrets.items.some((s) => s.metadata?.name === 'vault-unseal-keys'));
+});
+
+test.serial('the self-managed serving certificate is renewed (30 s validity in this test)', async (t) => {
+  const core = admin.makeApiClient(CoreV1Api);
+  await eventually(async () => {
+    const secret = await core.readNamespacedSecret({ name: NAME.webhookCertSecret, namespace: installNs });
+    if (JSON.stringify(secret.data) === firstCertSecret) throw new Error('not renewed yet');
+  }, { timeoutMs: 60_000, intervalMs: 1000 });
+  t.pass();
 });
 
 test.serial('least privilege: no request was forbidden and every permission verb was used', (t) => {
