@@ -48,12 +48,14 @@ test.serial('kube-apiserver stopped and restarted: the process stays up, reconne
   await sleep(3000); // the operator's watch fails and retries meanwhile
   t.false(exitedEarly(), 'operator exited while the apiserver was down');
   await servers.apiserver.start();
+  const backAt = Date.now();
   // Right after the apiserver is back, before the watch has reconnected.
   await w.create('during', { value: 'new' });
   await w.patchSpec('before', { value: 'two' });
 
-  await observed(w, 'during', 'new');
+  await observed(w, 'during', 'new', 60_000);
   await observed(w, 'before', 'two');
+  t.log(`reconciled ${Date.now() - backAt} ms after the apiserver was back`);
   t.false(exitedEarly());
   const out = proc.output();
   t.regex(out, /watch failed, retrying/);
@@ -70,7 +72,9 @@ test.serial('SIGTERM: the reconcile in flight finishes, then the process exits 0
   const { proc } = await startOperator(ns);
   await w.create('slow', { value: 'done', sleepMs: 3000 });
   await proc.waitForOutput(new RegExp(`reconcile started ${ns}/slow attempt 1`), 30_000);
+  const signalledAt = Date.now();
   const code = await proc.kill('SIGTERM');
+  t.log(`exited ${Date.now() - signalledAt} ms after SIGTERM (reconcile in flight: 3 s sleep)`);
   t.is(code, 0);
   const out = proc.output();
   const finished = out.indexOf(`reconcile finished ${ns}/slow attempt 1`);
