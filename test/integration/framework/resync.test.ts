@@ -1,0 +1,42 @@
+// Periodic resync against the REAL kube-apiserver: an unchanged object is
+// reconciled again every resyncPeriodMs, and (being in sync) nothing is written.
+import test from 'ava';
+import { Writable } from 'node:stream';
+import { eventually, useTestEnv } from '../../harness/index.js';
+import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
+import { widgetController, WidgetRecorder, WIDGET_CRD_FILE } from './fixtures/widget-controller.js';
+import { sleep, widgets } from './widgets.js';
+
+const env = useTestEnv(test, { vault: false, kms: false });
+let operator: AutopilotOperator;
+
+test.after.always(async () => {
+  await operator?.stop();
+});
+
+test.serial('every object is resynced periodically; an in-sync resync writes nothing', async (t) => {
+  await env().applyCrds(WIDGET_CRD_FILE);
+  const ns = await env().namespace('fw-resync');
+  const w = widgets(env().kubeConfig(), ns);
+  const recorder = new WidgetRecorder();
+  operator = new AutopilotOperator({
+    kubeConfig: env().kubeConfig(),
+    logger: createLogger({ stream: new Writable({ write: (_c, _e, cb) => cb() }) }),
+    metrics: createOperatorMetrics(new MetricsRegistry()),
+    resyncPeriodMs: 700,
+  });
+  await operator.registerController(widgetController(recorder, { namespace: ns }));
+  await operator.start();
+  await w.create('r1', { value: 'v' });
+  const synced = await eventually(async () => {
+    const obj = await w.get('r1');
+    if (obj.status?.observedValue !== 'v') throw new Error('not yet');
+    return obj;
+  });
+  const key = `${ns}/r1`;
+  const before = recorder.attempts.get(key) ?? 0;
+  await sleep(2500);
+  const after = recorder.attempts.get(key) ?? 0;
+  t.true(after - before >= 2, `resynced ${after - before} times in 2.5 s at a 700 ms period`);
+  t.is((await w.get('r1')).metadata?.resourceVersion, synced.metadata?.resourceVersion, 'no write while in sync');
+});
