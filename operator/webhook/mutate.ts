@@ -74,7 +74,15 @@ export function mutatePod(pod: V1Pod, namespace: string, settings: MutationSetti
     ensureVolume(out, { name: INJECTED_NAMES.caVolume, configMap: { name: vault.caConfigMapName, items: [{ key: INJECTED_NAMES.caKey, path: INJECTED_NAMES.caKey }] } });
   }
 
-  if (request.agent) injectAgent(out, namespace, request.agent, settings, vault);
+  const warnings = [...request.warnings];
+  if (request.agent) {
+    injectAgent(out, namespace, request.agent, settings, vault);
+    if (!request.agent.role && out.spec!.serviceAccountName === 'default') {
+      warnings.push(
+        `the pod runs as ServiceAccount "default": its Vault role ${serviceAccountRoleName(namespace, 'default')} exists only if the ServiceAccount controller may configure "default"; give the pod its own ServiceAccount or set ${settings.annotationPrefix}${PodAnnotation.Role}`,
+      );
+    }
+  }
 
   for (const name of request.envContainers) {
     const container = [...spec.containers, ...(spec.initContainers ?? [])].find((c) => c.name === name)!;
@@ -85,7 +93,7 @@ export function mutatePod(pod: V1Pod, namespace: string, settings: MutationSetti
     }
   }
 
-  return { action: 'patch', pod: out, patch: diffToJsonPatch(pod, out), warnings: request.warnings };
+  return { action: 'patch', pod: out, patch: diffToJsonPatch(pod, out), warnings };
 }
 
 function injectAgent(pod: V1Pod, namespace: string, agent: AgentRequest, settings: MutationSettings, vault: VaultTarget): void {

@@ -122,6 +122,10 @@ test('default role uses the "default" ServiceAccount when the pod names none', (
   const { pod: out } = patched(mutatePod(aPod({ annotations: ann(secretAnn) }), 'team-b', someSettings()));
   t.is(agentConfig(init(out, 'vault-agent-init')!).auto_auth.method[0]!.config.role, 'sa.team-b.default');
   t.is(out.spec!.serviceAccountName, 'default', 'a projected token needs a named ServiceAccount (the apiserver refuses it otherwise)');
+  const { warnings } = patched(mutatePod(aPod({ annotations: ann(secretAnn) }), 'team-b', someSettings()));
+  t.regex(warnings.join(), /runs as ServiceAccount "default"/);
+  const named = patched(mutatePod(aPod({ annotations: ann(secretAnn), serviceAccountName: 'orders' }), 'team-b', someSettings()));
+  t.deepEqual(named.warnings, []);
 });
 
 test('inject-env: VAULT_ADDR, VAULT_CACERT and the CA mount in exactly the named containers', (t) => {
