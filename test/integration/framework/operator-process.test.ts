@@ -84,3 +84,33 @@ test.serial('SIGTERM: the reconcile in flight finishes, then the process exits 0
   t.regex(out, /"drained":true/);
   t.is((await w.get('slow')).status?.observedValue, 'done');
 });
+
+test.serial('started while the apiserver is down: stays up, /readyz is 503 until the watch has listed, then 200', async (t) => {
+  const ns = await servers.env.namespace('fw-cold');
+  const w = widgets(servers.env.kubeConfig(), ns);
+  await w.create('waiting', { value: 'ok' });
+  await servers.apiserver.stop();
+  const proc = await startOperatorProcess({
+    entry: ENTRY,
+    env: { KUBECONFIG: servers.env.kubeconfigPath, WIDGET_NAMESPACE: ns, HEALTH_PORT: '0' },
+  });
+  let exited = false;
+  void proc.exited().then(() => (exited = true));
+  await proc.waitForOutput(/health server listening/, 30_000);
+  const port = Number(/"port":(\d+)/.exec(proc.output().split('\n').find((l) => l.includes('health server listening')) ?? '')?.[1]);
+  const get = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`)).status;
+  t.is(await get('/healthz'), 200);
+  t.is(await get('/readyz'), 503);
+  await sleep(2000);
+  t.false(exited, 'operator exited while the apiserver was down');
+  t.is(await get('/readyz'), 503);
+
+  await servers.apiserver.start();
+  await proc.waitForOutput(/widget operator ready/, 60_000);
+  t.is(await get('/readyz'), 200);
+  await observed(w, 'waiting', 'ok');
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  t.regex(metrics, /vault_autopilot_reconcile_total\{kind="Widget",result="success"\} [1-9]/);
+  t.regex(metrics, /vault_autopilot_watch_errors_total\{resource="widgets.fwtest.vault.autopilot.dev"\} [1-9]/);
+  t.is(await proc.kill('SIGTERM'), 0);
+});
