@@ -126,7 +126,7 @@ export class RawKube {
 
   /** Opens a streaming GET (watch). Non-200 answers reject with KubeApiError. */
   async stream(req: Omit<RawRequest, 'method' | 'body' | 'contentType'>): Promise<RawStream> {
-    const { res, abort } = await this.#open({ ...req, method: 'GET' });
+    const { res, abort } = await this.#open({ ...req, method: 'GET' }, true);
     if (res.statusCode !== 200) {
       const chunks: Buffer[] = [];
       for await (const chunk of res) chunks.push(chunk as Buffer);
@@ -142,7 +142,7 @@ export class RawKube {
     return { response: res, abort };
   }
 
-  async #open(req: RawRequest): Promise<{ res: http.IncomingMessage; abort: () => void }> {
+  async #open(req: RawRequest, longLived = false): Promise<{ res: http.IncomingMessage; abort: () => void }> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/$/, '') + req.path);
@@ -163,6 +163,8 @@ export class RawKube {
     return new Promise((resolve, reject) => {
       const request = transport.request(url, opts, (res) => resolve({ res, abort: () => request.destroy() }));
       request.on('error', reject);
+      // TCP keepalive on long-lived watches, so a dead peer is noticed by the kernel too.
+      if (longLived) request.on('socket', (socket) => socket.setKeepAlive(true, 30_000));
       req.signal?.addEventListener('abort', () => request.destroy(new Error(`${req.method} ${req.path}: aborted`)), { once: true });
       if (req.timeoutMs) {
         request.setTimeout(req.timeoutMs, () => request.destroy(new Error(`${req.method} ${req.path}: no answer within ${req.timeoutMs} ms`)));

@@ -25,7 +25,7 @@ export interface ResilientWatchOptions extends ResourceRef {
   clock: Clock;
   logger: Logger;
   backoff?: BackoffPolicy;
-  /** Server-side timeout of one watch request; a new one starts after it (default 5-10 min, randomised). */
+  /** Server-side timeout of one watch request; a new one starts after it (default 1-2 min, randomised). */
   watchTimeoutSeconds?: number;
   pageSize?: number;
   /** `previous` is the cached copy before this event, if any. */
@@ -220,7 +220,9 @@ export class ResilientWatch {
   async #watchOnce(): Promise<boolean> {
     const openedAt = this.#o.clock.now().getTime();
     let lines = 0;
-    const timeoutSeconds = this.#o.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300);
+    // Short server-side timeouts (1-2 min) bound how long a silently dead connection
+    // can go unnoticed (watchdog = timeout + 30 s); resuming costs no relist.
+    const timeoutSeconds = this.#o.watchTimeoutSeconds ?? 60 + Math.floor(Math.random() * 60);
     const abort = new AbortController();
     this.#abortCurrent = abort;
     // A connection that goes silent past the server timeout (or never answers) is dead: drop it.

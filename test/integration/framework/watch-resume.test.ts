@@ -1,0 +1,63 @@
+// ResilientWatch directly against the REAL kube-apiserver: after the server
+// ends each watch (short timeoutSeconds), the next one resumes from the last
+// resourceVersion — no relist, no replayed events.
+import test from 'ava';
+import { Writable } from 'node:stream';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { useTestEnv } from '../../harness/index.js';
+import { createLogger, RawKube, ResilientWatch, systemClock, type RawRequest, type WatchEventType } from '../../../operator/framework/index.js';
+import { WIDGET, WIDGET_CRD_FILE } from './fixtures/widget-controller.js';
+import { sleep, widgets } from './widgets.js';
+
+const env = useTestEnv(test, { vault: false, kms: false });
+
+class CountingRawKube extends RawKube {
+  watches: Array<string | undefined> = [];
+  lists = 0;
+  override stream(req: Omit<RawRequest, 'method' | 'body' | 'contentType'>) {
+    this.watches.push(req.query?.resourceVersion === undefined ? undefined : String(req.query.resourceVersion));
+    return super.stream(req);
+  }
+  override request<T>(req: RawRequest): Promise<T> {
+    if (req.method === 'GET') this.lists++;
+    return super.request<T>(req);
+  }
+}
+
+test.serial('watches end every 2 s and resume from the last resourceVersion without relisting or replaying', async (t) => {
+  await env().applyCrds(WIDGET_CRD_FILE);
+  const ns = await env().namespace('fw-resume');
+  const w = widgets(env().kubeConfig(), ns);
+  await w.create('existing', { value: '0' });
+  const raw = new CountingRawKube(env().kubeConfig());
+  const logs: string[] = [];
+  const events: Array<[WatchEventType, string]> = [];
+  const watch = new ResilientWatch({
+    ...WIDGET,
+    namespace: ns,
+    raw,
+    clock: systemClock,
+    logger: createLogger({ stream: new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }) }),
+    watchTimeoutSeconds: 2,
+    onEvent: (type, obj: KubernetesObject) => events.push([type, obj.metadata?.name ?? '']),
+  });
+  t.teardown(() => watch.stop());
+  watch.start();
+  await watch.waitForSync();
+  await w.create('a', { value: '1' });
+  await sleep(5000); // at least two server-side watch timeouts
+  await w.create('b', { value: '1' });
+  await sleep(1000);
+  t.deepEqual(events, [
+    ['ADDED', 'existing'],
+    ['ADDED', 'a'],
+    ['ADDED', 'b'],
+  ]);
+  t.true(raw.watches.length >= 3, `${raw.watches.length} watch requests`);
+  t.is(raw.lists, 1, 'listed once');
+  t.false(logs.some((l) => l.includes('relisting')));
+  // Every watch after the first resumes from a resourceVersion at least as new as the last one.
+  const rvs = raw.watches.map(Number);
+  rvs.forEach((rv, i) => t.true(i === 0 || rv >= (rvs[i - 1] ?? 0), `watch ${i} from ${rv}`));
+  t.true((rvs.at(-1) ?? 0) >= Number(watch.get(ns, 'a')?.metadata?.resourceVersion), 'resumed past the event it saw');
+});
