@@ -101,9 +101,18 @@ const plainErrors = winston.format((info) => {
 
 /** The one redaction point: runs on the finished JSON line. */
 const redact = winston.format((info) => {
-  const rendered = (info as unknown as Record<symbol, unknown>)[MESSAGE];
-  if (typeof rendered === 'string') {
-    (info as unknown as Record<symbol, unknown>)[MESSAGE] = redactText(rendered);
+  const slot = info as unknown as Record<symbol, unknown>;
+  const rendered = slot[MESSAGE];
+  if (typeof rendered !== 'string') return info;
+  const redacted = redactText(rendered);
+  if (redacted === rendered) return info;
+  try {
+    // A marked value made of JSON syntax (a quote, a brace) could break the
+    // line's structure: then withhold the whole line rather than emit a mangled one.
+    JSON.parse(redacted);
+    slot[MESSAGE] = redacted;
+  } catch {
+    slot[MESSAGE] = JSON.stringify({ level: info.level, message: `${REDACTED} (log line withheld: it contained a secret)` });
   }
   return info;
 });

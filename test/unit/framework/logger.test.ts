@@ -110,3 +110,18 @@ test('errorMessage() handles errors, strings and objects', (t) => {
   t.is(errorMessage('text'), 'text');
   t.is(errorMessage({ code: 1 }), '{"code":1}');
 });
+
+// Serial (ava runs these before the concurrent tests) and cleared afterwards:
+// this mark would withhold every other line while it is active.
+test.serial('a marked value made of JSON syntax never yields a broken line or a leak', async (t) => {
+  const c = capture();
+  const log = createLogger({ stream: c.stream });
+  markSecret('","');
+  log.info('a', { x: 'p","q' });
+  await flush();
+  const line = c.lines[0] ?? '';
+  t.notThrows(() => JSON.parse(line));
+  t.false(line.includes('p","q'));
+  t.is((JSON.parse(line) as { level: string }).level, 'info');
+  clearMarkedSecrets();
+});
