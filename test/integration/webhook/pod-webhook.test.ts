@@ -217,3 +217,28 @@ test('admissions are counted and timed in the operator metrics', async (t) => {
   t.regex(text, /vault_autopilot_webhook_admissions_total\{[^}]*result="allowed"[^}]*\} [1-9]/);
   t.regex(text, /vault_autopilot_webhook_latency_seconds_count\{[^}]*path="\/mutate-pods"[^}]*\} [1-9]/);
 });
+
+test('every shape the mutator produces (classic and native sidecars, init order, env only) passes the apiserver validation', async (t) => {
+  const { mutatePod } = await import('../../../operator/webhook/mutate.js');
+  const { someSettings } = await import('../../unit/webhook/helpers/builders.js');
+  const shapes: Array<Record<string, string>> = [
+    { [`${P}agent-inject`]: 'true', [`${P}agent-inject-secret-a`]: 'secret/data/a' },
+    { [`${P}agent-inject`]: 'true', [`${P}agent-inject-secret-a`]: 'secret/data/a', [`${P}agent-pre-populate-only`]: 'true' },
+    { [`${P}agent-inject`]: 'true', [`${P}agent-inject-secret-a`]: 'secret/data/a', [`${P}agent-init-first`]: 'false', [`${P}inject-env`]: 'app,prep' },
+    { [`${P}inject-env`]: 'other' },
+  ];
+  let checked = 0;
+  for (const annotations of shapes) {
+    for (const nativeSidecars of [true, false]) {
+      const pod = podSpec(`shape-${checked}`, annotations);
+      pod.spec!.initContainers = [{ name: 'prep', image: 'busybox:1.36' }];
+      const outcome = mutatePod(pod, plainNs, someSettings({ nativeSidecars, vault: { address: 'https://v.vs.svc:8200', caConfigMapName: 'ca' } }));
+      if (outcome.action !== 'patch') return t.fail(JSON.stringify(outcome));
+      // plainNs is not selected by the webhook: this is the mutator's output, validated as is.
+      const stored = await create(plainNs, outcome.pod, true);
+      t.is(stored.spec!.containers.length, outcome.pod.spec!.containers.length);
+      checked++;
+    }
+  }
+  t.is(checked, 8);
+});
