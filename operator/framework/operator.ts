@@ -211,7 +211,15 @@ export class AutopilotOperator extends Operator {
         this.metrics.reconcileDuration.observe({ kind }, durationMs / 1000);
       },
     });
-    this.metrics.queueDepth.onCollect(() => this.metrics.queueDepth.set(undefined, this.#queue.depth));
+    this.metrics.queueDepth.onCollect(() => {
+      // Per kind, and 0 for kinds with nothing waiting so the series do not go stale.
+      const depth = new Map<string, number>([...this.#controllers.keys()].map((k) => [k, 0]));
+      for (const key of this.#queue.pendingKeys()) {
+        const { kind } = parseQueueKey(key);
+        depth.set(kind, (depth.get(kind) ?? 0) + 1);
+      }
+      for (const [kind, n] of depth) this.metrics.queueDepth.set({ kind }, n);
+    });
     this.metrics.inFlight.onCollect(() => this.metrics.inFlight.set(undefined, this.#queue.inFlight));
   }
 

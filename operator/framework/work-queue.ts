@@ -57,6 +57,10 @@ export class WorkQueue {
   get delayedCount(): number {
     return this.#delayed.size;
   }
+  /** Keys waiting to run now, in order (for per-kind depth metrics). */
+  pendingKeys(): readonly string[] {
+    return [...this.#ready];
+  }
   failuresOf(key: string): number {
     return this.#failures.get(key) ?? 0;
   }

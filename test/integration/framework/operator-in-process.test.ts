@@ -201,5 +201,5 @@ test.serial('metrics count reconciles per kind', (t) => {
   t.true(metrics.reconcileTotal.get({ kind: 'Widget', result: 'success' }) >= 50);
   const text = metrics.registry.render();
   t.regex(text, /vault_autopilot_reconcile_duration_seconds_count\{kind="Widget"\} \d+/);
-  t.regex(text, /vault_autopilot_queue_depth \d+/);
+  t.regex(text, /vault_autopilot_queue_depth\{kind="Widget"\} \d+/);
 });

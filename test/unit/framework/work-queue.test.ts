@@ -227,3 +227,15 @@ test('nothing runs before start()', async (t) => {
   await flushMicrotasks();
   t.is(p.calls.length, 1);
 });
+
+test('pendingKeys lists what waits to run, in order', async (t) => {
+  const { p, q } = makeQueue(1);
+  q.start();
+  q.add('Vault/ns/a');
+  q.add('KMSVaultSecret/ns/b');
+  q.add('Vault/ns/c');
+  await flushMicrotasks();
+  t.deepEqual(q.pendingKeys(), ['KMSVaultSecret/ns/b', 'Vault/ns/c']);
+  await p.finish('Vault/ns/a');
+  t.deepEqual(q.pendingKeys(), ['Vault/ns/c']);
+});
