@@ -4,7 +4,7 @@
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { eventually, useTestEnv } from '../../harness/index.js';
-import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry, type OperatorMetrics } from '../../../operator/framework/index.js';
+import { AutopilotOperator, createLogger, createOperatorMetrics, markSecret, MetricsRegistry, REDACTED, type OperatorMetrics } from '../../../operator/framework/index.js';
 import { widgetController, WidgetRecorder, WIDGET_CRD_FILE, WIDGET_FINALIZER } from './fixtures/widget-controller.js';
 import { sleep, widgets } from './widgets.js';
 
@@ -41,6 +41,15 @@ test.before(async () => {
   spec.reconcile = async (obj, ctx) => {
     const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
     starts.set(key, [...(starts.get(key) ?? []), Date.now()]);
+    if (obj.metadata?.name === 'leaky') {
+      // A controller that handles a secret carelessly: every framework path must still redact it.
+      const value = obj.spec?.value ?? '';
+      markSecret(value);
+      ctx.log.info('handling a secret', { value });
+      await ctx.event('Warning', 'LeakAttempt', `value is ${value}`);
+      if ((starts.get(key) ?? []).length === 1) throw new Error(`cannot use ${value}`);
+      return;
+    }
     try {
       return await reconcile(obj, ctx);
     } catch (err) {
@@ -195,6 +204,26 @@ test.serial('a reconcile of an object already in sync writes nothing', async (t)
   await sleep(300);
   const after = await w.get('steady');
   t.is(after.metadata?.resourceVersion, synced.metadata?.resourceVersion);
+});
+
+test.serial('a secret handled by a reconcile reaches no log line and no Event (logs, events, retry errors)', async (t) => {
+  const value = 's.leaky-token-5f2a9c';
+  await w.create('leaky', { value });
+  const key = `${ns}/leaky`;
+  await eventually(async () => {
+    if ((starts.get(key) ?? []).length < 2) throw new Error('not retried yet');
+  });
+  await sleep(300);
+  const all = logLines.join('\n');
+  t.false(all.includes(value));
+  t.true(logLines.some((l) => l.includes('reconcile failed, will retry') && l.includes(`cannot use ${REDACTED}`)));
+  t.true(logLines.some((l) => l.includes('handling a secret') && l.includes(REDACTED)));
+  const events = (await w.events('leaky')).filter((e) => e.reason === 'LeakAttempt');
+  t.true(events.length >= 1);
+  for (const e of events) {
+    t.false((e.message ?? '').includes(value));
+    t.is(e.message, `value is ${REDACTED}`);
+  }
 });
 
 test.serial('metrics count reconciles per kind', (t) => {
