@@ -8,6 +8,10 @@ import { installObjects } from '../../../operator/deploy/install-manifest.js';
 import { defaultInstallSettings, InstallMode, NAME, PORT } from '../../../operator/deploy/install-settings.js';
 import { SUPPORTED_ARCHITECTURES } from '../../../operator/deploy/deployment.js';
 import { parseWebhookSettings, WEBHOOK_PATH } from '../../../operator/webhook/settings.js';
+import { parseOperatorSettings } from '../../../operator/settings.js';
+import { parseVaultControllerSettings } from '../../../operator/controllers/vault/settings.js';
+import { parseServiceAccountSettings } from '../../../operator/controllers/serviceaccount/settings.js';
+import { parseKmsVaultSecretSettings } from '../../../operator/controllers/kmsvaultsecret/settings.js';
 
 const text = generatedFiles('install-manifest', {}).get('install.yaml')!;
 const objects = yaml.loadAll(text) as KubernetesObject[];
@@ -110,4 +114,17 @@ test('bindings point at the operator ServiceAccount in its namespace', (t) => {
 
 test('installObjects refuses the OLM mode (OLM creates the webhook objects itself)', (t) => {
   t.throws(() => installObjects(defaultInstallSettings(InstallMode.Olm, '1.0.0'), []));
+});
+
+test("every lifecycle's settings parser accepts the Deployment's environment, and the health port matches the probes", (t) => {
+  const env = containerEnv();
+  const operator = parseOperatorSettings(env);
+  t.is(operator.healthPort, PORT.health);
+  t.is(container.ports?.find((p) => p.name === 'health')?.containerPort, operator.healthPort);
+  t.notThrows(() => parseVaultControllerSettings(env, () => 'ca'));
+  t.notThrows(() => parseServiceAccountSettings(env));
+  t.notThrows(() => parseKmsVaultSecretSettings(env));
+  t.notThrows(() => parseWebhookSettings(env));
+  // and a broken value is caught by the same parsers
+  t.throws(() => parseWebhookSettings({ ...env, VAULT_AUTOPILOT_WEBHOOK_FAILURE_POLICY: 'Sometimes' }));
 });
