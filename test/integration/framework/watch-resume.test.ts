@@ -3,8 +3,8 @@
 // resourceVersion — no relist, no replayed events.
 import test from 'ava';
 import { Writable } from 'node:stream';
-import type { KubernetesObject } from '@kubernetes/client-node';
-import { useTestEnv } from '../../harness/index.js';
+import { CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
+import { eventually, useTestEnv } from '../../harness/index.js';
 import { createLogger, RawKube, ResilientWatch, systemClock, type RawRequest, type WatchEventType } from '../../../operator/framework/index.js';
 import { WIDGET, WIDGET_CRD_FILE } from './fixtures/widget-controller.js';
 import { sleep, widgets } from './widgets.js';
@@ -60,4 +60,36 @@ test.serial('watches end every 2 s and resume from the last resourceVersion with
   const rvs = raw.watches.map(Number);
   rvs.forEach((rv, i) => t.true(i === 0 || rv >= (rvs[i - 1] ?? 0), `watch ${i} from ${rv}`));
   t.true((rvs.at(-1) ?? 0) >= Number(watch.get(ns, 'a')?.metadata?.resourceVersion), 'resumed past the event it saw');
+});
+
+test.serial('core-group resources (/api/v1) list and watch too; list items get apiVersion and kind', async (t) => {
+  const ns = await env().namespace('fw-core');
+  const core = env().kubeConfig().makeApiClient(CoreV1Api);
+  await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'listed' }, data: { a: '1' } } });
+  const events: Array<[WatchEventType, string, string | undefined, string | undefined]> = [];
+  const watch = new ResilientWatch({
+    group: '',
+    version: 'v1',
+    plural: 'configmaps',
+    namespace: ns,
+    raw: new RawKube(env().kubeConfig()),
+    clock: systemClock,
+    logger: createLogger({ stream: new Writable({ write: (_c, _e, cb) => cb() }) }),
+    onEvent: (type, obj) => events.push([type, obj.metadata?.name ?? '', obj.apiVersion, obj.kind]),
+  });
+  t.teardown(() => watch.stop());
+  watch.start();
+  await watch.waitForSync();
+  await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'watched' }, data: { a: '1' } } });
+  await core.deleteNamespacedConfigMap({ namespace: ns, name: 'listed' });
+  await eventually(async () => {
+    if (!events.some(([type]) => type === 'DELETED')) throw new Error(JSON.stringify(events));
+  });
+  // (no controller-manager here, so no kube-root-ca.crt; filter it anyway for real clusters)
+  const mine = events.filter(([, name]) => name !== 'kube-root-ca.crt');
+  t.deepEqual(mine, [
+    ['ADDED', 'listed', 'v1', 'ConfigMap'],
+    ['ADDED', 'watched', 'v1', 'ConfigMap'],
+    ['DELETED', 'listed', 'v1', 'ConfigMap'],
+  ]);
 });
