@@ -87,7 +87,7 @@ try {
     (r) => [
       `ServiceAccount ${r.serviceAccount}: ${Object.entries(r.annotations).map(([k, v]) => `${k}=${v}`).join(', ')}`,
       `Vault role auth/${flow.authPath}/role/${flow.role}: bound to ${String(r.role['bound_service_account_names'])} in ${String(r.role['bound_service_account_namespaces'])}, policies ${String(r.role['token_policies'])}, ttl ${String(r.role['token_ttl'])}s`,
-      `Vault policy ${flow.role}: ${r.policy.trim().split('\n').filter((l) => l.startsWith('path')).join(' ')}`,
+      `Vault policy ${flow.role}: read, list on ${[...r.policy.matchAll(/path "([^"]+)"/g)].map((m) => m[1]).join(', ')}`,
     ],
   );
   const jwt = await step(
