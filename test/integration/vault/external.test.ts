@@ -324,9 +324,9 @@ test.serial('unsealConfig.aws: keys are stored KMS-encrypted and still unseal af
   const kms = new AwsKms({ region: kmsEnv.region, endpoint: kmsEnv.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   for (const value of Object.values(secret.data!)) {
     const ciphertext = Buffer.from(value, 'base64');
-    t.notRegex(ciphertext.toString('latin1'), /^[0-9a-f]{64}$/, 'not a plaintext key');
+    t.notRegex(ciphertext.toString('latin1'), /^[0-9a-f]{64,66}$/, 'not a plaintext key');
     const plain = Buffer.from((await kms.decrypt({ ciphertext, context: kmsContext(ns, 'kms') })).plaintext).toString('utf8');
-    t.regex(plain, /^[0-9a-f]{64}$/);
+    t.regex(plain, /^[0-9a-f]{64,66}$/);
     leakCandidates.push(plain);
   }
   await t.throwsAsync(kms.decrypt({ ciphertext: Buffer.from(secret.data!['vault-unseal-0']!, 'base64'), context: kmsContext(ns, 'other') }));
