@@ -87,7 +87,7 @@ try {
     (r) => [
       `ServiceAccount ${r.serviceAccount}: ${Object.entries(r.annotations).map(([k, v]) => `${k}=${v}`).join(', ')}`,
       `Vault role auth/${flow.authPath}/role/${flow.role}: bound to ${String(r.role['bound_service_account_names'])} in ${String(r.role['bound_service_account_namespaces'])}, policies ${String(r.role['token_policies'])}, ttl ${String(r.role['token_ttl'])}s`,
-      `Vault policy ${flow.role}: read, list on ${[...r.policy.matchAll(/path "([^"]+)"/g)].map((m) => m[1]).join(', ')}`,
+      `Vault policy ${flow.role}: ${[...r.policy.matchAll(/path "([^"]+)"\s*\{\s*capabilities\s*=\s*\[([^\]]*)\]/g)].map((m) => `${m[1]} [${m[2]!.replace(/"/g, '')}]`).join('; ')}`,
     ],
   );
   const jwt = await step(
