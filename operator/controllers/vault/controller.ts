@@ -73,6 +73,11 @@ export interface VaultControllerDeps {
   kms?: (region: string | undefined) => Encryptor & Decryptor;
   /** Observe every VaultClient made (tests sum their stats to prove zero writes). */
   onVaultClient?: (client: VaultClient) => void;
+  /**
+   * How the operator reaches pod `ordinal` of a managed Vault; default its
+   * peer DNS name. Tests without a kubelet point it at a real Vault server.
+   */
+  podAddress?: (name: string, namespace: string, ordinal: number) => string;
   /** The operator ServiceAccount's JWT for Kubernetes-auth login; default: the mounted token file. */
   operatorJwt?: () => Promise<string>;
   /** Observe every Kubernetes write this controller makes (tests count them). */
@@ -193,7 +198,8 @@ export class VaultController {
       return { nodes: [{ name: 'external', address: vault.spec.external.address }], ...(caCert ? { caCert } : {}), ...(keysSecret ? { keysSecret } : {}) };
     }
     const caCert = await this.ensureManagedObjects(vault, ctx, status);
-    const nodes = Array.from({ length: vaultSize(vault) }, (_, i) => ({ name: podName(name, i), address: podAddress(name, namespace, i) }));
+    const address = this.deps.podAddress ?? podAddress;
+    const nodes = Array.from({ length: vaultSize(vault) }, (_, i) => ({ name: podName(name, i), address: address(name, namespace, i) }));
     return { nodes, ...(caCert ? { caCert } : {}), ...(keysSecret ? { keysSecret } : {}) };
   }
 

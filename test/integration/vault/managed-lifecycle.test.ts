@@ -1,0 +1,70 @@
+// Managed mode end to end against a REAL Vault: without a kubelet the pods
+// never run, so "pod 0" is pointed at an uninitialised file-storage Vault
+// (the podAddress edge). Init through pod 0, unseal, configure, status per
+// node, a node that does not answer, and deletion that asks for the keys to go.
+import test from 'ava';
+import { startServers, eventually, type Servers } from '../../harness/index.js';
+import { VaultClient } from '../../../operator/vault/client.js';
+import { CRD_FILE, Vaults, fromSample, startVaultOperator, type RunningVaultOperator } from './helpers.js';
+
+let servers: Servers;
+let op: RunningVaultOperator;
+let ns: string;
+let vaults: Vaults;
+const NAME = 'vault';
+
+test.before(async () => {
+  servers = await startServers({ vault: 'file', kms: false });
+  await servers.env.applyCrds(CRD_FILE);
+  ns = await servers.env.namespace('vault-managed-life');
+  vaults = new Vaults(servers.env.kubeConfig());
+  op = await startVaultOperator(servers.env, ns, { resyncPeriodMs: 2000, sealedRecheckMs: 500 }, {
+    // pod 0 is the real server; other ordinals refuse connections
+    podAddress: (_name, _ns, ordinal) => (ordinal === 0 ? servers.vault.address : 'http://127.0.0.1:1'),
+  });
+});
+
+test.after.always(async () => {
+  await op?.stop();
+  await servers?.stopAll();
+});
+
+test.serial('the managed sample is initialised through pod 0, unsealed and configured', async (t) => {
+  await vaults.create(fromSample('samples/vault-managed.yaml', ns, NAME, { size: 1, deleteUnsealKeysOnDelete: true }));
+  await vaults.waitForCondition(ns, NAME, 'Ready', 'True', { timeoutMs: 60_000 });
+  const status = (await vaults.get(ns, NAME)).status!;
+  t.deepEqual(status.nodes, [{ name: `${NAME}-0`, address: servers.vault.address, reachable: true, initialized: true, sealed: false }]);
+  t.is(status.leader, `${NAME}-0`);
+  const keys = (await vaults.secretData(ns, `${NAME}-unseal-keys`))!;
+  t.deepEqual(Object.keys(keys).sort(), ['vault-unseal-0', 'vault-unseal-1', 'vault-unseal-2', 'vault-unseal-3', 'vault-unseal-4']);
+  const seal = await new VaultClient({ address: servers.vault.address, auth: { method: 'token' } }).sealStatus();
+  t.is(seal.t, 3);
+  t.false(seal.sealed);
+  const token = (await vaults.secretData(ns, `${NAME}-operator-token`))!.token!;
+  const vault = new VaultClient({ address: servers.vault.address, auth: { method: 'token', token } });
+  const role = (await vault.request<{ data: { token_policies: string[]; token_ttl: number } }>('GET', 'auth/kubernetes/role/default')).data.data;
+  t.deepEqual(role.token_policies, ['allow-apps-read']);
+  t.is(role.token_ttl, 3600);
+  const mounts = (await vault.request<{ data: Record<string, { options: { version?: string } }> }>('GET', 'sys/mounts')).data.data;
+  t.is(mounts['apps/']?.options.version, '2');
+});
+
+test.serial('a second pod that does not answer: Unsealed=Unknown naming it, the first still configured', async (t) => {
+  await vaults.patchSpec(ns, NAME, { size: 2 });
+  const c = await vaults.waitForCondition(ns, NAME, 'Unsealed', 'Unknown', { reason: 'VaultUnreachable' });
+  t.regex(c.message, new RegExp(`${NAME}-1`));
+  t.is((await vaults.condition(ns, NAME, 'Ready'))?.status, 'False');
+  t.is((await vaults.condition(ns, NAME, 'Configured'))?.status, 'True');
+  const nodes = (await vaults.get(ns, NAME)).status!.nodes!;
+  t.deepEqual(nodes.map((n) => [n.name, n.reachable]), [[`${NAME}-0`, true], [`${NAME}-1`, false]]);
+  await vaults.patchSpec(ns, NAME, { size: 1 });
+  await vaults.waitForCondition(ns, NAME, 'Ready', 'True');
+});
+
+test.serial('deleteUnsealKeysOnDelete: the keys Secret goes with the resource (Warning event)', async (t) => {
+  await vaults.delete(ns, NAME);
+  await eventually(async () => {
+    if (await vaults.secretData(ns, `${NAME}-unseal-keys`)) throw new Error('keys still there');
+  });
+  t.true((await vaults.events(ns, NAME)).some((e) => e.type === 'Warning' && e.reason === 'UnsealKeysDeleted'));
+});
