@@ -44,7 +44,11 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
-export async function startInProcessOperator(env: TestEnv, settings: Partial<KmsVaultSecretSettings> = {}): Promise<RunningOperator> {
+export async function startInProcessOperator(
+  env: TestEnv,
+  settings: Partial<KmsVaultSecretSettings> = {},
+  options: { vault?: VaultClient } = {},
+): Promise<RunningOperator> {
   const logs = new LogCapture();
   const logger = createLogger({ stream: logs, level: 'debug' });
   const full: KmsVaultSecretSettings = {
@@ -52,7 +56,8 @@ export async function startInProcessOperator(env: TestEnv, settings: Partial<Kms
     ...settings,
     kms: { region: env.kms.region, endpoint: env.kms.endpoint, allowedKeyIds: [env.kms.keyId], ...settings.kms },
   };
-  const vault = new VaultClient({ address: env.vault.address, auth: { method: 'token', token: env.vault.rootToken }, timeoutMs: 3000 });
+  const vault =
+    options.vault ?? new VaultClient({ address: env.vault.address, auth: { method: 'token', token: env.vault.rootToken }, timeoutMs: 3000 });
   const kms = new AwsKms({
     region: full.kms.region,
     endpoint: full.kms.endpoint,
