@@ -49,7 +49,7 @@ export class VaultServer implements Server {
     port: number,
   ) {
     this.address = `http://127.0.0.1:${port}`;
-    this.version = /Vault (v\S+)/.exec(execFileSync(binary, ['version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+    this.version = /Vault (v[0-9][^\s,]*)/.exec(execFileSync(binary, ['version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
     const home = join(dir, 'vault-home');
     mkdirSync(home, { recursive: true });
     // HOME is private so nothing lands in the user's ~/.vault-token.
