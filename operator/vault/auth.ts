@@ -293,6 +293,17 @@ export function planRoles(desired: DesiredAuth[], actual: ActualAuth, managedRol
     if (!endpoint) continue;
     for (const role of want.roles) {
       const current = have?.roles.get(role.name);
+      if (current) {
+        // a role read returns every field the method knows: one it does not return is a typo Vault ignored
+        const unknown = Object.keys(role.params).filter((key) => current[key] === undefined);
+        if (unknown.length) {
+          problems.push({
+            concern: 'role',
+            id: roleId(want.path, role.name),
+            message: `role "${role.name}" in auth "${want.path}" sets ${unknown.join(', ')}, which Vault does not know (ignored)`,
+          });
+        }
+      }
       if (current && paramsSatisfied(role.params, current)) continue;
       const fields = current ? differingKeys(role.params, current) : [];
       changes.push({

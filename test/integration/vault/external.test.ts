@@ -272,13 +272,18 @@ test.serial('invalid entries: Configured=False naming each, the rest still appli
     externalConfig: {
       ...ec,
       policies: [...ec.policies!, { name: 'broken', rules: 'path "x" { capabilities = ' }, { name: 'fine', rules: 'path "fine/*" { capabilities = ["read"] }' }],
-      auth: [...ec.auth!, { type: 'no-such-method', path: 'weird' }, { path: 'typeless', roles: [{ name: 'orphan' }] }],
+      auth: [
+        ...ec.auth!.map((a) => (a.path === 'approle' ? { ...a, roles: a.roles!.map((r) => (r.name === 'ci' ? { ...r, tokn_ttl: '1m' } : r)) } : a)),
+        { type: 'no-such-method', path: 'weird' },
+        { path: 'typeless', roles: [{ name: 'orphan' }] },
+      ],
     },
   });
   const c = await vaults.waitForCondition(ns, NAME, 'Configured', 'False', { reason: 'InvalidEntries' });
   t.regex(c.message, /policy broken/);
   t.regex(c.message, /auth weird/);
   t.regex(c.message, /typeless/);
+  await vaults.waitForCondition(ns, NAME, 'Configured', 'False', { message: /tokn_ttl/ });
   t.is((await admin.request('GET', 'sys/policies/acl/fine')).status, 200, 'the valid entry was applied');
   t.is((await vaults.condition(ns, NAME, 'Ready'))?.status, 'False');
   t.true((await vaults.events(ns, NAME)).some((e) => e.type === 'Warning' && e.reason === 'ConfigInvalid'));

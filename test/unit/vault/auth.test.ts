@@ -119,3 +119,13 @@ test('roles of a mount being removed are not deleted one by one', (t) => {
 test('role ids split at the last slash', (t) => {
   t.deepEqual(splitRoleId('a/b/role'), ['a/b', 'role']);
 });
+
+test('a role field Vault does not return is reported as unknown (a typo Vault silently ignored)', (t) => {
+  const { desired } = normaliseAuth([{ type: 'approle', path: 'approle', roles: [{ name: 'ci', tokn_ttl: '5m', token_ttl: '5m' }] }], {});
+  const actual: ActualAuth = new Map([['approle', mount('approle', { roleNames: ['ci'], roles: new Map([['ci', { token_ttl: 300, token_policies: [] }]]) })]]);
+  const plan = planRoles(desired, actual, ['approle/ci']);
+  t.deepEqual(plan.changes, []);
+  t.is(plan.problems.length, 1);
+  t.is(plan.problems[0]!.id, 'approle/ci');
+  t.regex(plan.problems[0]!.message, /tokn_ttl/);
+});
