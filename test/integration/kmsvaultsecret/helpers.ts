@@ -18,6 +18,7 @@ import { defaultKmsVaultSecretSettings, type KmsVaultSecretSettings } from '../.
 import { createLogger } from '../../../operator/framework/logger.js';
 import { AutopilotOperator } from '../../../operator/framework/operator.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
+import type { Decryptor } from '../../../operator/kms/decryptor.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { eventually, type TestEnv } from '../../harness/index.js';
 
@@ -40,6 +41,8 @@ export interface RunningOperator {
   operator: AutopilotOperator;
   vault: VaultClient;
   kms: AwsKms;
+  /** KMS Decrypt calls made by the controller. */
+  kmsDecrypts(): number;
   logs: LogCapture;
   stop(): Promise<void>;
 }
@@ -73,13 +76,21 @@ export async function startInProcessOperator(
     watchBackoff: { baseMs: 100, maxMs: 1000 },
     shutdownTimeoutMs: 5000,
   });
-  await registerKmsVaultSecretController(operator, { vault, decryptor: kms, settings: full });
+  let decrypts = 0;
+  const counting: Decryptor = {
+    decrypt: (request) => {
+      decrypts++;
+      return kms.decrypt(request);
+    },
+  };
+  await registerKmsVaultSecretController(operator, { vault, decryptor: counting, settings: full });
   await operator.start();
   await operator.waitForSync();
   return {
     operator,
     vault,
     kms,
+    kmsDecrypts: () => decrypts,
     logs,
     stop: async () => {
       await operator.stop();
