@@ -102,7 +102,37 @@ export interface RawStream {
 }
 
 export class RawKube {
+  // One keep-alive agent per TLS identity: without it every request pays a TLS
+  // handshake (client-node builds a fresh agent per call).
+  #agent: { agent: https.Agent; tls: Array<unknown> } | undefined;
+
   constructor(private readonly kubeConfig: KubeConfig) {}
+
+  #keepAliveAgent(opts: https.RequestOptions): https.Agent {
+    const tls = [opts.ca, opts.cert, opts.key, opts.rejectUnauthorized, opts.servername];
+    const same = this.#agent && this.#agent.tls.every((v, i) => sameTlsValue(v, tls[i]));
+    if (!same) {
+      this.#agent?.agent.destroy();
+      this.#agent = {
+        tls,
+        agent: new https.Agent({
+          keepAlive: true,
+          ca: opts.ca,
+          cert: opts.cert,
+          key: opts.key,
+          servername: opts.servername,
+          ...(opts.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: opts.rejectUnauthorized }),
+        }),
+      };
+    }
+    return (this.#agent as { agent: https.Agent }).agent;
+  }
+
+  /** Closes pooled connections (tests, shutdown). */
+  close(): void {
+    this.#agent?.agent.destroy();
+    this.#agent = undefined;
+  }
 
   async request<T = unknown>(req: RawRequest): Promise<T> {
     const { res, abort } = await this.#open(req);
@@ -159,6 +189,7 @@ export class RawKube {
     }
     const transport = url.protocol === 'http:' ? http : https;
     if (url.protocol === 'http:') delete opts.agent;
+    else opts.agent = this.#keepAliveAgent(opts);
     if (req.signal?.aborted) throw new Error(`${req.method} ${req.path}: aborted`);
     return new Promise((resolve, reject) => {
       const request = transport.request(url, opts, (res) => resolve({ res, abort: () => request.destroy() }));
@@ -173,4 +204,9 @@ export class RawKube {
       request.end();
     });
   }
+}
+
+function sameTlsValue(a: unknown, b: unknown): boolean {
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  return a === b;
 }
