@@ -201,6 +201,7 @@ export const VaultEventReason = {
   ConfigChanged: 'ConfigChanged',
   ConfigInvalid: 'ConfigInvalid',
   RootTokenRevoked: 'RootTokenRevoked',
+  OperatorTokenRecovered: 'OperatorTokenRecovered',
   ReconcileFailed: 'ReconcileFailed',
   TlsRenewed: 'TlsRenewed',
   UnsealKeysKept: 'UnsealKeysKept',

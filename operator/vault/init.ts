@@ -126,3 +126,38 @@ export function needsRenewal(ttl: number, period: number): boolean {
 export async function renewToken(client: VaultClient, token: Secret): Promise<void> {
   await client.request('POST', 'auth/token/renew-self', {}, { token: token.reveal() });
 }
+
+/**
+ * The way back in when every operator credential is gone: generate a new
+ * root token with the unseal keys (sys/generate-root, one-time-pad flow).
+ * The caller turns it into an operator token and revokes it at once.
+ */
+export async function generateRootToken(client: VaultClient, keys: Secret[]): Promise<Secret> {
+  // a half-finished attempt (ours or someone's) would swallow our shares
+  const status = await client.request<{ started?: boolean }>('GET', 'sys/generate-root/attempt', undefined, { token: null });
+  if (status.data.started) await client.request('DELETE', 'sys/generate-root/attempt', undefined, { token: null });
+  const attempt = await client.request<{ nonce: string; otp: string }>('PUT', 'sys/generate-root/attempt', {}, { token: null });
+  const { nonce, otp } = attempt.data;
+  if (!nonce || !otp) throw new Error('sys/generate-root/attempt returned no nonce/otp (Vault older than 1.10?)');
+  markSecret(otp);
+  let encoded: string | undefined;
+  for (const key of keys) {
+    const res = await client.request<{ complete?: boolean; encoded_token?: string }>('PUT', 'sys/generate-root/update', { key: key.reveal(), nonce }, { token: null });
+    if (res.data.complete) {
+      encoded = res.data.encoded_token;
+      break;
+    }
+  }
+  if (!encoded) throw new Error('generating a root token did not complete: not enough unseal keys');
+  const token = decodeOtpToken(encoded, otp);
+  markSecret(token);
+  return secret(token);
+}
+
+/** encoded_token is base64(token XOR otp). */
+export function decodeOtpToken(encoded: string, otp: string): string {
+  const bytes = Buffer.from(encoded, 'base64');
+  const pad = Buffer.from(otp, 'utf8');
+  if (bytes.length !== pad.length) throw new Error('encoded token and one-time pad differ in length');
+  return Buffer.from(bytes.map((b, i) => b ^ pad[i]!)).toString('utf8');
+}

@@ -26,7 +26,7 @@ import { AwsKms } from '../../kms/aws-kms.js';
 import type { Decryptor, Encryptor } from '../../kms/decryptor.js';
 import { VaultClient, VaultError, type VaultAuth } from '../../vault/client.js';
 import { describeError } from '../../vault/config-plan.js';
-import { OPERATOR_POLICY_NAME, createOperatorToken, initParameters, initVault, needsRenewal, renewToken, revokeToken, tokenTtl } from '../../vault/init.js';
+import { OPERATOR_POLICY_NAME, createOperatorToken, generateRootToken, initParameters, initVault, needsRenewal, renewToken, revokeToken, tokenTtl } from '../../vault/init.js';
 import {
   ROOT_TOKEN_KEY,
   decodeKeysSecretData,
@@ -523,6 +523,25 @@ export class VaultController {
         if (err instanceof VaultError && err.unreachable) throw err;
         ctx.log.debug('operator Kubernetes-auth login not possible yet, using the operator token', { error: describeError(err) });
       }
+    }
+    if (!token && stored?.keys.length) {
+      // every credential is gone: the unseal keys can still make a root token
+      const root = await generateRootToken(nodeClient, stored.keys);
+      try {
+        token = await createOperatorToken(nodeClient, root);
+        await this.writeSecret(ctx, tokenSecret, {
+          metadata: { name: operatorTokenSecretName(name), namespace, ownerReferences: [ownerReference(vault)] },
+          type: 'Opaque',
+          data: { token: b64(token.reveal()) },
+        });
+      } finally {
+        await revokeToken(nodeClient, root);
+      }
+      await ctx.event(
+        'Normal',
+        VaultEventReason.OperatorTokenRecovered,
+        `the operator had no valid token: generated a root token with the unseal keys, created a new operator token in Secret ${operatorTokenSecretName(name)}, revoked the root token`,
+      );
     }
     if (!token) {
       throw this.notAuthorized(

@@ -49,6 +49,25 @@ test.serial('the managed sample is initialised through pod 0, unsealed and confi
   t.is(mounts['apps/']?.options.version, '2');
 });
 
+test.serial('the way back in: with its token revoked, the operator makes a new one from the unseal keys', async (t) => {
+  const old = (await vaults.secretData(ns, `${NAME}-operator-token`))!.token!;
+  const client = (token: string) => new VaultClient({ address: servers.vault.address, auth: { method: 'token', token } });
+  await client(old).request('POST', 'auth/token/revoke-self');
+  const fresh = await eventually(async () => {
+    const token = (await vaults.secretData(ns, `${NAME}-operator-token`))?.token;
+    if (!token || token === old) throw new Error('no new token yet');
+    return token;
+  });
+  t.is((await client(fresh).request('GET', 'auth/token/lookup-self', undefined, { allowStatus: [403] })).status, 200);
+  const attempt = await client(fresh).request<{ started: boolean }>('GET', 'sys/generate-root/attempt', undefined, { token: null });
+  t.false(attempt.data.started, 'no root generation left open');
+  t.true((await vaults.events(ns, NAME)).some((e) => e.reason === 'OperatorTokenRecovered'));
+  await vaults.waitForCondition(ns, NAME, 'Ready', 'True');
+  const logs = op.logs.text();
+  t.false(logs.includes(fresh));
+  t.false(logs.includes(old));
+});
+
 test.serial('a second pod that does not answer: Unsealed=Unknown naming it, the first still configured', async (t) => {
   await vaults.patchSpec(ns, NAME, { size: 2 });
   const c = await vaults.waitForCondition(ns, NAME, 'Unsealed', 'Unknown', { reason: 'VaultUnreachable' });

@@ -23,3 +23,12 @@ test('the operator policy cannot read secrets', (t) => {
   t.notRegex(OPERATOR_POLICY, /path "secret/);
   t.notRegex(OPERATOR_POLICY, /path "\*"/);
 });
+
+test('a generated root token is decoded from base64(token XOR otp)', async (t) => {
+  const { decodeOtpToken } = await import('../../../operator/vault/init.js');
+  const token = 'hvs.ABCDEFGHIJKLMNOPQRSTUVWX';
+  const otp = 'q2w3e4r5t6y7u8i9o0p1a2s3d4f5'.slice(0, token.length);
+  const encoded = Buffer.from(Buffer.from(token).map((b, i) => b ^ otp.charCodeAt(i))).toString('base64').replace(/=+$/, '');
+  t.is(decodeOtpToken(encoded, otp), token);
+  t.throws(() => decodeOtpToken(encoded, `${otp}x`), { message: /length/ });
+});
