@@ -48,8 +48,8 @@ export function operatorPermissions(settings: Pick<InstallSettings, 'mode'>): Pe
       why: 'watch Vaults; finalizer (merge patch); the ServiceAccount controller server-side-applies its roles/policies into the target Vault; the webhook reads the target Vault',
     },
     {
-      apiGroup: API_GROUP, resource: 'kmsvaultsecrets', verbs: ['get', 'list', 'watch', 'patch'], scope: Scope.Cluster,
-      why: 'watch KMSVaultSecrets; add/remove the finalizer (merge patch); list those including a changed partial; re-read on a status conflict',
+      apiGroup: API_GROUP, resource: 'kmsvaultsecrets', verbs: ['list', 'watch', 'patch'], scope: Scope.Cluster,
+      why: 'watch KMSVaultSecrets; add/remove the finalizer (merge patch); list those that include a changed partial',
     },
     {
       apiGroup: API_GROUP, resource: 'partialkmsvaultsecrets', verbs: ['get', 'list', 'watch'], scope: Scope.Cluster,

@@ -77,9 +77,9 @@ try {
     (r) => [`KMSVaultSecret ${r.resource} (${r.ciphertextBytes}-byte ciphertext in git, no plaintext)`, `decrypted in memory and written to ${r.vaultPath}`],
   );
   await step(
-    'another team seals its own secret the same way',
-    () => flow.sealSecret(flow.otherNamespace, `another-teams-${fingerprint(flow.plaintext)}`),
-    (r) => [`written to ${r.vaultPath}`],
+    'another team has a secret at the same ServiceAccount name in its own namespace',
+    () => flow.otherTeamSecret(`another-teams-${fingerprint(flow.plaintext)}`),
+    (r) => [`in Vault at ${r.vaultPath}`],
   );
   await step(
     'service owner: apply samples/serviceaccount.yaml (one annotation)',

@@ -50,6 +50,23 @@ export function fingerprint(value: string): string {
   return createHash('sha256').update(value).digest('hex').slice(0, 12);
 }
 
+/**
+ * The operator, with every controller registered through it watching only
+ * `namespace` (the KMSVaultSecret controller has no namespace setting of its
+ * own). A `filter` would not do: the framework finalizes objects that carry
+ * its finalizer but fail the filter. Methods stay bound to the real operator.
+ */
+function onlyNamespace(operator: AutopilotOperator, namespace: string): AutopilotOperator {
+  const registerController: AutopilotOperator['registerController'] = (spec) => operator.registerController({ ...spec, namespace });
+  return new Proxy(operator, {
+    get(target, property) {
+      if (property === 'registerController') return registerController;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 export class SelfServiceFlow {
   readonly kube: KubeClients;
   readonly logs = new Capture();
@@ -100,13 +117,16 @@ export class SelfServiceFlow {
       watchBackoff: { baseMs: 100, maxMs: 1000 },
       shutdownTimeoutMs: 10_000,
     });
-    await registerVaultController(operator, { settings: vaultControllerSettings(this.env) });
-    await registerKmsVaultSecretController(operator, {
+    // test files share the servers and run side by side: every controller
+    // here looks only at this flow's namespaces
+    await registerVaultController(operator, { settings: vaultControllerSettings(this.env, this.vaultNamespace) });
+    await registerKmsVaultSecretController(onlyNamespace(operator, this.appNamespace), {
       vault: new VaultClient({ address: this.env.vault.address, auth: { method: 'token', token: this.env.vault.rootToken } }),
       decryptor: new AwsKms({ region: this.env.kms.region, endpoint: this.env.kms.endpoint, credentials: KMS_CREDENTIALS }),
       settings: { ...defaultKmsVaultSecretSettings, kms: { region: this.env.kms.region, endpoint: this.env.kms.endpoint, allowedKeyIds: [] } },
     });
     await registerServiceAccountController(operator, {
+      namespace: this.appNamespace,
       settings: parseServiceAccountSettings({
         VAULT_AUTOPILOT_TARGET_VAULT: `${this.vaultNamespace}/vault`,
         VAULT_AUTOPILOT_KUBERNETES_AUTH_PATH: this.authPath,
@@ -168,8 +188,19 @@ export class SelfServiceFlow {
     return { vault: `${this.vaultNamespace}/vault`, ready, authPath: this.authPath };
   }
 
+  /**
+   * Another team's secret at the same ServiceAccount name in their namespace,
+   * written straight into Vault (their own KMSVaultSecret would do the same).
+   */
+  async otherTeamSecret(value: string): Promise<{ vaultPath: string }> {
+    const res = await this.vaultRoot('POST', `secret/data/${this.secretPath(this.otherNamespace)}`, { data: { password: value } });
+    if (res.status >= 300) throw new Error(`writing secret/${this.secretPath(this.otherNamespace)}: HTTP ${res.status}`);
+    return { vaultPath: `secret/${this.secretPath(this.otherNamespace)}` };
+  }
+
   /** The service owner seals a value with KMS and commits a KMSVaultSecret at the ServiceAccount's path. */
-  async sealSecret(namespace = this.appNamespace, plaintext = this.plaintext): Promise<{ resource: string; vaultPath: string; ciphertextBytes: number }> {
+  async sealSecret(plaintext = this.plaintext): Promise<{ resource: string; vaultPath: string; ciphertextBytes: number }> {
+    const namespace = this.appNamespace;
     const sealed = await this.kms.encrypt({ keyId: this.env.kms.keyId, plaintext: Buffer.from(plaintext) });
     const encryptedSecret = Buffer.from(sealed.ciphertext).toString('base64');
     const name = `${this.serviceAccount}-config`;
@@ -267,30 +298,29 @@ export class SelfServiceFlow {
 
   /** Everything this flow created outside its namespaces; then the operator stops. */
   async tearDown(): Promise<void> {
-    for (const namespace of [this.appNamespace, this.otherNamespace]) {
-      if (!namespace) continue;
-      // let the KMSVaultSecret finalizer delete the Vault secrets while the operator still runs
-      await this.kube.raw
-        .request({ method: 'DELETE', path: resourcePath(API_GROUP, API_VERSION, KMS_VAULT_SECRET_PLURAL, namespace, `${this.serviceAccount}-config`) })
-        .catch(() => undefined);
-    }
+    const kmsVaultSecret = this.appNamespace
+      ? resourcePath(API_GROUP, API_VERSION, KMS_VAULT_SECRET_PLURAL, this.appNamespace, `${this.serviceAccount}-config`)
+      : undefined;
+    // let the KMSVaultSecret finalizer delete the Vault secret while the operator still runs
+    if (kmsVaultSecret) await this.kube.raw.request({ method: 'DELETE', path: kmsVaultSecret }).catch(() => undefined);
     if (this.operator) {
-      await eventually(
-        async () => {
-          for (const namespace of [this.appNamespace, this.otherNamespace]) {
-            if (!namespace) continue;
+      if (kmsVaultSecret) {
+        await eventually(
+          async () => {
             try {
-              await this.kube.raw.request({ method: 'GET', path: resourcePath(API_GROUP, API_VERSION, KMS_VAULT_SECRET_PLURAL, namespace, `${this.serviceAccount}-config`) });
-              throw new Error('KMSVaultSecret still there');
+              await this.kube.raw.request({ method: 'GET', path: kmsVaultSecret });
             } catch (err) {
-              if (errorCode(err) !== 404) throw err;
+              if (errorCode(err) === 404) return;
+              throw err;
             }
-          }
-        },
-        { timeoutMs: 20_000 },
-      ).catch(() => undefined);
+            throw new Error('KMSVaultSecret still there');
+          },
+          { timeoutMs: 20_000 },
+        ).catch(() => undefined);
+      }
       await this.operator.stop();
     }
+    if (this.otherNamespace) await this.vaultRoot('DELETE', `secret/metadata/${this.secretPath(this.otherNamespace)}`).catch(() => undefined);
     this.kms.destroy();
     if (this.clusterRoleBinding) await this.kube.rbac.deleteClusterRoleBinding({ name: this.clusterRoleBinding }).catch(() => undefined);
     await this.vaultRoot('DELETE', `sys/auth/${this.authPath}`).catch(() => undefined);

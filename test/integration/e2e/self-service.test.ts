@@ -30,11 +30,11 @@ test.serial('platform team: a Vault resource adopts the Vault and mounts Kuberne
   t.is(config.json.data?.kubernetes_host, env().apiserverUrl);
 });
 
-test.serial('service owner: KMS-sealed secrets land in Vault at their namespaces\' paths', async (t) => {
+test.serial('service owner: a KMS-sealed KMSVaultSecret lands in Vault at the ServiceAccount\'s path', async (t) => {
   const own = await flow.sealSecret();
   t.is(own.vaultPath, `secret/${flow.appNamespace}/orders/config`);
-  // another team's secret, sealed the same way, at the same ServiceAccount name in their namespace
-  const other = await flow.sealSecret(flow.otherNamespace, 'another-teams-secret');
+  // another team's secret, at the same ServiceAccount name in their namespace
+  const other = await flow.otherTeamSecret('another-teams-secret');
   t.is(other.vaultPath, `secret/${flow.otherNamespace}/orders/config`);
   const stored = await flow.vaultRoot('GET', `secret/data/${flow.secretPath()}`);
   t.is(stored.json.data?.data?.password, flow.plaintext);

@@ -28,7 +28,7 @@ test.before(async () => {
   cluster = new Cluster(env());
   ns = await env().namespace('sa-controller');
   await cluster.createVault(ns, 'vault', { ...PLACEHOLDER_VAULT, externalConfig: HAND_WRITTEN });
-  op = await startOperator(env(), { env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` } });
+  op = await startOperator(env(), { namespace: ns, env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` } });
 });
 
 test.after.always(async () => {
@@ -164,7 +164,7 @@ test.serial('the default ServiceAccount is refused with a Warning Event', async 
 test.serial('a missing target Vault: Warning Event, applied the moment it appears (not at the next backoff); never created by the controller', async (t) => {
   // an operator whose retry backoff is a minute: only the watch on Vault resources can be this quick
   await op!.stop();
-  op = await startOperator(env(), { env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` }, backoff: { baseMs: 60_000, maxMs: 60_000 } });
+  op = await startOperator(env(), { namespace: ns, env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` }, backoff: { baseMs: 60_000, maxMs: 60_000 } });
   try {
     await cluster.createServiceAccount(ns, 'early', { [AUTO]: 'true', [TARGET]: `${ns}/later` });
     const message = await waitForEvent('early', ServiceAccountReason.TargetVaultNotFound);
@@ -180,7 +180,7 @@ test.serial('a missing target Vault: Warning Event, applied the moment it appear
     t.is(await recordOf('early'), `${ns}/later`);
   } finally {
     await op!.stop();
-    op = await startOperator(env(), { env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` } });
+    op = await startOperator(env(), { namespace: ns, env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` } });
   }
 });
 
@@ -217,7 +217,7 @@ test.serial('deleted while the operator is down: the finalizer holds it; the res
   const held = await cluster.getServiceAccount(ns, 'orphan');
   t.truthy(held?.metadata?.deletionTimestamp, 'the finalizer keeps the deleted ServiceAccount');
   t.true(entryNames(await cluster.externalConfig(ns, 'vault')).roles.includes(serviceAccountRoleName(ns, 'orphan')));
-  op = await startOperator(env(), { env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` } });
+  op = await startOperator(env(), { namespace: ns, env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` } });
   await waitForEntries('orphan', false);
   await eventually(async () => {
     if (await cluster.getServiceAccount(ns, 'orphan')) throw new Error('still there');

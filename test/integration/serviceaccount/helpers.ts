@@ -37,6 +37,11 @@ export interface RunningOperator {
 }
 
 export interface OperatorOptions {
+  /**
+   * Watch only this namespace, for ServiceAccounts and (with vaultController)
+   * Vault resources: test files share the servers and run side by side.
+   */
+  namespace: string;
   /** VAULT_AUTOPILOT_* variables for the ServiceAccount settings. */
   env?: Record<string, string>;
   /** Also run the Vault controller (external mode against the harness's Vault). */
@@ -61,7 +66,7 @@ export function vaultControllerSettings(env: TestEnv, namespace?: string): Vault
   };
 }
 
-export async function startOperator(env: TestEnv, opts: OperatorOptions = {}): Promise<RunningOperator> {
+export async function startOperator(env: TestEnv, opts: OperatorOptions): Promise<RunningOperator> {
   const logs = new LogCapture();
   const operator = new AutopilotOperator({
     kubeConfig: env.kubeConfig(),
@@ -80,8 +85,8 @@ export async function startOperator(env: TestEnv, opts: OperatorOptions = {}): P
     return request<T>(req);
   };
   const settings = parseServiceAccountSettings(opts.env ?? {});
-  await registerServiceAccountController(operator, { settings });
-  if (opts.vaultController) await registerVaultController(operator, { settings: vaultControllerSettings(env) });
+  await registerServiceAccountController(operator, { settings, namespace: opts.namespace });
+  if (opts.vaultController) await registerVaultController(operator, { settings: vaultControllerSettings(env, opts.namespace) });
   if (opts.register) await opts.register(operator);
   await operator.start();
   await operator.waitForSync();

@@ -33,6 +33,7 @@ test.before(async () => {
     policies: [{ name: `hand-written-${ns}`, rules: 'path "sys/health" { capabilities = ["read"] }' }],
   });
   op = await startOperator(env(), {
+    namespace: ns,
     env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault`, VAULT_AUTOPILOT_KUBERNETES_AUTH_PATH: authPath },
     vaultController: true,
   });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { Ajv } from 'ajv';
 import yaml from 'js-yaml';
-import type { AuthMethodSpec, ExternalConfig, UnsealConfig, VaultSpec, VaultStatus } from '../../../operator/api/vault.js';
+import type { AuthMethodSpec, ExternalConfig, UnsealConfig, VaultSpec, VaultStatus } from '../../../../operator/api/vault.js';
 
 type Schema = { type?: string; properties?: Record<string, Schema>; items?: Schema; required?: string[]; [k: string]: unknown };
 const crd = yaml.load(readFileSync('crds/vault.yaml', 'utf8')) as { spec: { versions: Array<{ schema: { openAPIV3Schema: Schema } }> } };
