@@ -307,6 +307,7 @@ export class AutopilotOperator extends Operator {
     // Release the lease only after our reconciles finished, so two leaders never overlap.
     if (this.#elector) await this.#elector.stop();
     if (this.#options.webhookServer) await this.#options.webhookServer.stop();
+    this.kube.raw.close();
     this.logger.info('operator stopped', { drained });
   }
 
