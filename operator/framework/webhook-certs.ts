@@ -735,7 +735,12 @@ export class SelfManagedCertificates {
     for (let pass = 0; pass < 10; pass++) {
       const secret = await readSecretOrUndefined(core, namespace, secretName);
       const state = stateFromSecret(secret?.data, secret?.metadata?.annotations);
-      const published = await publisher.read();
+      let published: string | undefined;
+      try {
+        published = await publisher.read();
+      } catch (err) {
+        log.warn('cannot read the published webhook caBundle; will publish again', { error: (err as Error).message });
+      }
       const plan = planRotation(state, now(), policy, published);
       if (plan.steps.length > 0) {
         const { data, annotations } = secretFromState(plan.state);
@@ -763,7 +768,15 @@ export class SelfManagedCertificates {
       }
       const bundle = trustBundle(plan.state);
       if (bundle !== published) {
-        await publisher.publish(bundle);
+        try {
+          await publisher.publish(bundle);
+        } catch (err) {
+          // Keep serving what the Secret holds (a pending next CA is not used
+          // before it is published) and try again soon; a missing webhook
+          // configuration or permission must not stop the operator.
+          log.warn('cannot publish the webhook caBundle; retrying', { error: (err as Error).message });
+          return { serving: plan.state.serving!, nextCheckAt: new Date(now().getTime() + 5_000) };
+        }
         log.info('webhook caBundle published', { certificates: splitPemBundle(bundle).length });
         if (plan.state.nextCa && !plan.state.nextCaPublishedAt) continue; // record the publication
       }

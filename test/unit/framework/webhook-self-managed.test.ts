@@ -1,4 +1,5 @@
 import test from 'ava';
+import { X509Certificate } from 'node:crypto';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import {
   SelfManagedCertificates,
@@ -109,4 +110,29 @@ test('a CA roll-over is driven across passes: publish next CA, wait, switch, wai
   await manager.reconcile();
   t.is(splitPemBundle(publisher.bundle!).length, 1, 'old CA dropped');
   t.not(first.serving.cert, switched.serving.cert);
+});
+
+test('a failing publisher does not stop serving, and the next CA is never used before it is published', async (t) => {
+  const secrets = new FakeSecrets();
+  const publisher = new FakePublisher();
+  let nowMs = Date.parse('2026-11-28T00:00:00Z');
+  const manager = new SelfManagedCertificates({ core: secrets.api(), namespace: 'ops', secretName: 's', publisher, policy, log, now: () => new Date(nowMs) });
+  const first = await manager.reconcile();
+  const broken = publisher.publish.bind(publisher);
+  publisher.publish = async () => {
+    throw new Error('forbidden');
+  };
+  nowMs += 7 * 86_400_000; // next CA due
+  const r1 = await manager.reconcile();
+  nowMs += 10 * 60_000; // well past the propagation time, but never published
+  const r2 = await manager.reconcile();
+  const publishedCa = new X509Certificate(splitPemBundle(publisher.bundle!)[0]!);
+  t.is(splitPemBundle(publisher.bundle!).length, 1);
+  t.true(new X509Certificate(r1.serving.cert).checkIssued(publishedCa), 'serving (renewed or not) by the published CA');
+  t.true(new X509Certificate(r2.serving.cert).checkIssued(publishedCa), 'still signed by the published CA');
+  t.true(new X509Certificate(first.serving.cert).checkIssued(publishedCa));
+  t.falsy(secrets.secret!.metadata!.annotations?.['vault.autopilot.dev/next-ca-published-at']);
+  publisher.publish = broken;
+  await manager.reconcile();
+  t.is(splitPemBundle(publisher.bundle!).length, 2, 'published once the publisher works again');
 });
