@@ -2,6 +2,7 @@
 // stored keys) -> compute (desired objects, TLS decision, config plan) ->
 // apply -> status. Decisions live in desired-objects.ts, tls.ts,
 // configure.ts and operator/vault/*; this file only moves data.
+import { X509Certificate } from 'node:crypto';
 import { PatchStrategy, type KubernetesObject, type KubernetesObjectApi, type V1Secret } from '@kubernetes/client-node';
 import { FINALIZER, API_GROUP, API_VERSION } from '../../api/naming.js';
 import {
@@ -208,12 +209,12 @@ export class VaultController {
   /** StatefulSet, Services, config, RBAC, PDB and TLS. Returns the CA clients use. */
   private async ensureManagedObjects(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus): Promise<string | undefined> {
     const objects = ctx.kube.objects;
-    const caCert = await this.ensureTls(vault, ctx, status);
-    for (const desired of desiredObjects(vault, this.deps.settings.defaultImage)) {
+    const tls = await this.ensureTls(vault, ctx, status);
+    for (const desired of desiredObjects(vault, this.deps.settings.defaultImage, tls.cert)) {
       // a ServiceAccount may be shared or pre-created: create it, never take it over
       await this.ensureObject(objects, desired, desired.kind === 'ServiceAccount');
     }
-    return caCert;
+    return tls.caCert;
   }
 
   private async ensureObject(objects: KubernetesObjectApi, desired: KubernetesObject, createOnly: boolean): Promise<void> {
@@ -228,13 +229,15 @@ export class VaultController {
     await objects.patch(desired, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
   }
 
-  private async ensureTls(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus): Promise<string | undefined> {
+  /** The CA clients use, and the serving certificate the pods must run with. */
+  private async ensureTls(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus): Promise<{ caCert?: string; cert?: string }> {
     const name = vault.metadata!.name!;
     const namespace = vault.metadata!.namespace!;
     if (vault.spec.existingTlsSecretName) {
       const existing = await this.readSecret(ctx, namespace, vault.spec.existingTlsSecretName);
       delete status.tlsNotAfter;
-      return existing?.data?.['ca.crt'] ? Buffer.from(existing.data['ca.crt'], 'base64').toString('utf8') : undefined;
+      const text = (key: string) => (existing?.data?.[key] ? Buffer.from(existing.data[key], 'base64').toString('utf8') : undefined);
+      return { caCert: text('ca.crt'), cert: text('tls.crt') };
     }
     const caSecret = await this.readSecret(ctx, namespace, caSecretName(name));
     const tlsSecret = await this.readSecret(ctx, namespace, generatedTlsSecretName(name));
@@ -248,7 +251,7 @@ export class VaultController {
     const decision = decideTls(stored, names, now, thresholdMs(vault.spec.tlsExpiryThreshold));
     if (decision.action === 'keep') {
       status.tlsNotAfter = decision.notAfter.toISOString();
-      return stored.ca.cert;
+      return { caCert: stored.ca.cert, cert: stored.serving.cert };
     }
     const existingCa = !decision.newCa && stored.ca.cert && stored.ca.key ? { cert: stored.ca.cert, key: stored.ca.key } : undefined;
     const issued = issueTls(name, names, existingCa, { now, caValidityDays: this.deps.settings.caValidityDays, certValidityDays: this.deps.settings.certValidityDays });
@@ -267,10 +270,9 @@ export class VaultController {
       type: 'kubernetes.io/tls',
       data: { 'ca.crt': b64(issued.ca.cert), 'tls.crt': b64(issued.serving.cert), 'tls.key': b64(issued.serving.key) },
     });
-    const notAfter = new Date(now.getTime() + this.deps.settings.certValidityDays * 86_400_000);
-    status.tlsNotAfter = notAfter.toISOString();
+    status.tlsNotAfter = new Date(Date.parse(new X509Certificate(issued.serving.cert).validTo)).toISOString();
     await ctx.event('Normal', VaultEventReason.TlsRenewed, `issued serving certificate in Secret ${generatedTlsSecretName(name)} (${decision.reason})`);
-    return issued.ca.cert;
+    return { caCert: issued.ca.cert, cert: issued.serving.cert };
   }
 
   // ---------------------------------------------------------------- converge

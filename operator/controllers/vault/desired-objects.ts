@@ -25,6 +25,8 @@ const CONFIG_DIR = '/vault/config';
 const TLS_DIR = '/vault/tls';
 const DATA_DIR = '/vault/data';
 export const CONFIG_CHECKSUM_ANNOTATION = `${API_GROUP}/config-checksum`;
+/** Vault reads its certificate at start only: a new certificate rolls the pods (the operator unseals them again). */
+export const TLS_CHECKSUM_ANNOTATION = `${API_GROUP}/tls-checksum`;
 /** Labels on cluster-scoped objects, which cannot carry an owner reference to a namespaced resource. */
 export const OWNER_NAMESPACE_LABEL = `${API_GROUP}/vault-namespace`;
 export const OWNER_NAME_LABEL = `${API_GROUP}/vault-name`;
@@ -191,7 +193,7 @@ function dataClaims(vault: VaultResource): V1PersistentVolumeClaim[] {
   ];
 }
 
-export function desiredStatefulSet(vault: VaultResource, defaultImage: string = DEFAULT_VAULT_IMAGE): V1StatefulSet {
+export function desiredStatefulSet(vault: VaultResource, defaultImage: string = DEFAULT_VAULT_IMAGE, tlsCert?: string): V1StatefulSet {
   const name = vault.metadata!.name!;
   const namespace = vault.metadata!.namespace!;
   // a change of the user's server config rolls the pods; a change of size alone does not
@@ -209,7 +211,11 @@ export function desiredStatefulSet(vault: VaultResource, defaultImage: string = 
       template: {
         metadata: {
           labels: { ...(vault.spec.vaultLabels ?? {}), ...labels(name) },
-          annotations: { ...(vault.spec.annotations ?? {}), [CONFIG_CHECKSUM_ANNOTATION]: checksum },
+          annotations: {
+            ...(vault.spec.annotations ?? {}),
+            [CONFIG_CHECKSUM_ANNOTATION]: checksum,
+            ...(tlsCert ? { [TLS_CHECKSUM_ANNOTATION]: createHash('sha256').update(tlsCert).digest('hex').slice(0, 16) } : {}),
+          },
         },
         spec: {
           serviceAccountName: serviceAccountName(vault),
@@ -262,7 +268,7 @@ export function desiredStatefulSet(vault: VaultResource, defaultImage: string = 
 }
 
 /** Every object of managed mode except TLS (decided separately, see tls.ts), in creation order. */
-export function desiredObjects(vault: VaultResource, defaultImage?: string): KubernetesObject[] {
+export function desiredObjects(vault: VaultResource, defaultImage?: string, tlsCert?: string): KubernetesObject[] {
   return [
     desiredServiceAccount(vault),
     desiredAuthDelegatorBinding(vault),
@@ -270,7 +276,7 @@ export function desiredObjects(vault: VaultResource, defaultImage?: string): Kub
     desiredPeerService(vault),
     desiredClientService(vault),
     desiredPodDisruptionBudget(vault),
-    desiredStatefulSet(vault, defaultImage),
+    desiredStatefulSet(vault, defaultImage, tlsCert),
   ];
 }
 

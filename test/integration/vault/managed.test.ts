@@ -123,6 +123,8 @@ test.serial('scaling size updates the StatefulSet and the peers in the config', 
 test.serial('a serving certificate near expiry is renewed with the same CA (clock moved)', async (t) => {
   const before = (await vaults.secretData(ns, `${NAME}-tls`))!;
   const leaf = new X509Certificate(before['tls.crt']!);
+  const tlsSum = async () => (await sts()).spec!.template.metadata!.annotations!['vault.autopilot.dev/tls-checksum'];
+  const sumBefore = await tlsSum();
   // 1 hour inside the default 168h threshold
   op.clock.offsetMs = Date.parse(leaf.validTo) - Date.now() - 167 * 3_600_000;
   op.operator.enqueue('Vault', ns, NAME);
@@ -137,6 +139,10 @@ test.serial('a serving certificate near expiry is renewed with the same CA (cloc
   t.true(renewed.verify(new X509Certificate(after['ca.crt']!).publicKey));
   const events = await vaults.events(ns, NAME);
   t.true(events.some((e) => e.reason === 'TlsRenewed' && /expires/.test(e.message ?? '')));
+  // Vault reads its certificate at start: the pods roll onto the new one
+  await eventually(async () => {
+    if ((await tlsSum()) === sumBefore) throw new Error('pod template not updated');
+  });
   // renewed once, then stable
   await settle(() => op.kubeWrites.length);
   const n = op.kubeWrites.filter((w) => w.includes(`Secret/${NAME}-tls`)).length;

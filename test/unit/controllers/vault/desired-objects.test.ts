@@ -1,5 +1,6 @@
 import test from 'ava';
 import {
+  DEFAULT_VAULT_IMAGE,
   containsDesired,
   deepMerge,
   desiredAuthDelegatorBinding,
@@ -86,4 +87,11 @@ test('deepMerge merges objects and replaces lists', (t) => {
 test('keys secret name defaults to <name>-unseal-keys', (t) => {
   t.is(unsealKeysSecretName(aVault()), 'vault-unseal-keys');
   t.is(unsealKeysSecretName(aVault({ unsealConfig: { kubernetes: { secretName: 'k' } } })), 'k');
+});
+
+test('a new serving certificate rolls the pods; the same one does not', (t) => {
+  const sum = (cert?: string) => desiredStatefulSet(aVault(), DEFAULT_VAULT_IMAGE, cert).spec!.template.metadata!.annotations!['vault.autopilot.dev/tls-checksum'];
+  t.is(sum('A'), sum('A'));
+  t.not(sum('A'), sum('B'));
+  t.is(sum(undefined), undefined);
 });
