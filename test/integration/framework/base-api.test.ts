@@ -7,8 +7,8 @@ import { Writable } from 'node:stream';
 import type { ResourceEvent, ResourceMeta } from '@dot-i/k8s-operator';
 import { eventually, useTestEnv } from '../../harness/index.js';
 import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
-import { WIDGET, WIDGET_CRD_FILE, WIDGET_FINALIZER } from './fixtures/widget-controller.js';
-import { sleep, widgets } from './widgets.js';
+import { WIDGET, WIDGET_FINALIZER } from './fixtures/widget-controller.js';
+import { applyWidgetCrd, sleep, widgets } from './widgets.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 const logLines: string[] = [];
@@ -48,7 +48,7 @@ test.after.always(async () => {
 });
 
 test.serial('watchResource + handleResourceFinalizer: add, honour on delete (cleanup once), failed patch throws, handler errors logged', async (t) => {
-  await env().applyCrds(WIDGET_CRD_FILE);
+  await applyWidgetCrd(env());
   const ns = await env().namespace('fw-base');
   const w = widgets(env().kubeConfig(), ns);
   const op = new BaseStyle(ns, {

@@ -7,7 +7,7 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/c
 import { eventually, useTestEnv } from '../../harness/index.js';
 import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
 import { WIDGET, WIDGET_CRD_FILE, WIDGET_FINALIZER, type Widget } from './fixtures/widget-controller.js';
-import { sleep, widgets } from './widgets.js';
+import { applyWidgetCrd, sleep, widgets } from './widgets.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 const OPT_IN = 'fwtest.vault.autopilot.dev/managed';
@@ -18,7 +18,7 @@ test.after.always(async () => {
 });
 
 test.serial('filtered objects are ignored; leaving the filter finalizes once and removes the finalizer', async (t) => {
-  await env().applyCrds(WIDGET_CRD_FILE);
+  await applyWidgetCrd(env());
   const ns = await env().namespace('fw-filter');
   const w = widgets(env().kubeConfig(), ns);
   const custom = env().kubeConfig().makeApiClient(CustomObjectsApi);

@@ -5,8 +5,8 @@ import { Writable } from 'node:stream';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { eventually, useTestEnv } from '../../harness/index.js';
 import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
-import { widgetController, WidgetRecorder, WIDGET_CRD_FILE } from './fixtures/widget-controller.js';
-import { sleep, widgets } from './widgets.js';
+import { widgetController, WidgetRecorder } from './fixtures/widget-controller.js';
+import { applyWidgetCrd, sleep, widgets } from './widgets.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 const operators: AutopilotOperator[] = [];
@@ -28,7 +28,7 @@ function candidate(identity: string, ns: string, recorder: WidgetRecorder, lost:
 }
 
 test.serial('only the lease holder reconciles; on stop it hands over to the standby', async (t) => {
-  await env().applyCrds(WIDGET_CRD_FILE);
+  await applyWidgetCrd(env());
   const ns = await env().namespace('fw-leader');
   const w = widgets(env().kubeConfig(), ns);
   const lost: string[] = [];

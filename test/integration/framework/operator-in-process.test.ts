@@ -5,8 +5,8 @@ import test from 'ava';
 import { Writable } from 'node:stream';
 import { eventually, useTestEnv } from '../../harness/index.js';
 import { AutopilotOperator, createLogger, createOperatorMetrics, markSecret, MetricsRegistry, REDACTED, type OperatorMetrics } from '../../../operator/framework/index.js';
-import { widgetController, WidgetRecorder, WIDGET_CRD_FILE, WIDGET_FINALIZER } from './fixtures/widget-controller.js';
-import { sleep, widgets } from './widgets.js';
+import { widgetController, WidgetRecorder, WIDGET_FINALIZER } from './fixtures/widget-controller.js';
+import { applyWidgetCrd, sleep, widgets } from './widgets.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 const recorder = new WidgetRecorder();
@@ -18,7 +18,7 @@ let w: ReturnType<typeof widgets>;
 let ns: string;
 
 test.before(async () => {
-  await env().applyCrds(WIDGET_CRD_FILE);
+  await applyWidgetCrd(env());
   ns = await env().namespace('framework');
   w = widgets(env().kubeConfig(), ns);
   const stream = new Writable({

@@ -3,15 +3,14 @@
 // and SIGTERM lets the reconcile in flight finish before exiting 0.
 import test from 'ava';
 import { eventually, startOperatorProcess, startServers, type OperatorProcess, type Servers } from '../../harness/index.js';
-import { WIDGET_CRD_FILE } from './fixtures/widget-controller.js';
-import { sleep, widgets } from './widgets.js';
+import { applyWidgetCrd, sleep, widgets } from './widgets.js';
 
 const ENTRY = 'test/integration/framework/fixtures/operator-entry.ts';
 let servers: Servers;
 
 test.before(async () => {
   servers = await startServers({ vault: false, kms: false });
-  await servers.env.applyCrds(WIDGET_CRD_FILE);
+  await applyWidgetCrd(servers.env);
 });
 test.after.always(async () => {
   await servers?.stopAll();

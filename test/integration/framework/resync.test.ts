@@ -4,8 +4,8 @@ import test from 'ava';
 import { Writable } from 'node:stream';
 import { eventually, useTestEnv } from '../../harness/index.js';
 import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
-import { widgetController, WidgetRecorder, WIDGET_CRD_FILE } from './fixtures/widget-controller.js';
-import { sleep, widgets } from './widgets.js';
+import { widgetController, WidgetRecorder } from './fixtures/widget-controller.js';
+import { applyWidgetCrd, sleep, widgets } from './widgets.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 let operator: AutopilotOperator;
@@ -15,7 +15,7 @@ test.after.always(async () => {
 });
 
 test.serial('every object is resynced periodically; an in-sync resync writes nothing', async (t) => {
-  await env().applyCrds(WIDGET_CRD_FILE);
+  await applyWidgetCrd(env());
   const ns = await env().namespace('fw-resync');
   const w = widgets(env().kubeConfig(), ns);
   const recorder = new WidgetRecorder();

@@ -6,8 +6,8 @@ import { Writable } from 'node:stream';
 import { CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { eventually, useTestEnv } from '../../harness/index.js';
 import { createLogger, RawKube, ResilientWatch, systemClock, type RawRequest, type WatchEventType } from '../../../operator/framework/index.js';
-import { WIDGET, WIDGET_CRD_FILE } from './fixtures/widget-controller.js';
-import { sleep, widgets } from './widgets.js';
+import { WIDGET } from './fixtures/widget-controller.js';
+import { applyWidgetCrd, sleep, widgets } from './widgets.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 
@@ -25,7 +25,7 @@ class CountingRawKube extends RawKube {
 }
 
 test.serial('watches end every 2 s and resume from the last resourceVersion without relisting or replaying', async (t) => {
-  await env().applyCrds(WIDGET_CRD_FILE);
+  await applyWidgetCrd(env());
   const ns = await env().namespace('fw-resume');
   const w = widgets(env().kubeConfig(), ns);
   await w.create('existing', { value: '0' });

@@ -1,6 +1,7 @@
 // Small helpers the framework integration tests share to create, patch and read Widgets.
 import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { WIDGET, type Widget } from './fixtures/widget-controller.js';
+import { eventually } from '../../harness/index.js';
+import { WIDGET, WIDGET_CRD_FILE, type Widget } from './fixtures/widget-controller.js';
 
 export function widgets(kubeConfig: KubeConfig, namespace: string) {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
@@ -18,3 +19,11 @@ export function widgets(kubeConfig: KubeConfig, namespace: string) {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Applies the Widget CRD. Several test files may do so at once against the
+ * shared apiserver (a concurrent replace is a 409): retry until it sticks.
+ */
+export async function applyWidgetCrd(env: { applyCrds(...files: string[]): Promise<void> }): Promise<void> {
+  await eventually(() => env.applyCrds(WIDGET_CRD_FILE), { timeoutMs: 60_000, intervalMs: 500, message: 'apply the Widget CRD' });
+}
