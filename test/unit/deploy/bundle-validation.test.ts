@@ -13,6 +13,8 @@ import { generatedFiles, REPO_ROOT } from '../../../operator/deploy/generate.js'
 import { BUNDLE_ANNOTATIONS } from '../../../operator/deploy/bundle.js';
 import { crdValidator, errorsText, kubernetesAjv, readCrdFile } from './helpers/schema.js';
 import type { ClusterServiceVersion } from '../../../operator/deploy/csv.js';
+import { operatorPermissions, policyRules, Scope } from '../../../operator/deploy/rbac.js';
+import { InstallMode } from '../../../operator/deploy/install-settings.js';
 
 const CSV_SCHEMA = join(REPO_ROOT, '..', 'shared', 'data', 'olm', 'operators.coreos.com_clusterserviceversions.yaml');
 const files = generatedFiles('bundle', {});
@@ -286,4 +288,12 @@ test('the compressed bundle is under 1 MiB', (t) => {
   const size = gzipSync(all).length;
   t.log(`bundle: ${all.length} bytes, ${size} gzipped`);
   t.true(size < 1024 * 1024);
+});
+
+test("the deployment runs as the ServiceAccount the CSV's permissions are for, and the OLM set is the kubectl set without the webhook configuration", (t) => {
+  const accounts = new Set([...csv.spec.install.spec.clusterPermissions, ...csv.spec.install.spec.permissions].map((p) => p.serviceAccountName));
+  for (const d of csv.spec.install.spec.deployments) t.true(accounts.has(d.spec.template.spec!.serviceAccountName!), d.name);
+  const kubectlRules = policyRules(operatorPermissions({ mode: InstallMode.Kubectl }), Scope.Cluster);
+  const olmRules = csv.spec.install.spec.clusterPermissions.flatMap((p) => p.rules);
+  t.deepEqual(olmRules, kubectlRules.filter((r) => !(r.resources ?? []).includes('mutatingwebhookconfigurations')));
 });
