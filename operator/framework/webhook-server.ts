@@ -153,8 +153,11 @@ export class WebhookServer implements AdmissionWebhookHost {
     const server = https.createServer({ cert: first.cert, key: first.key, minVersion: 'TLSv1.2' }, (req, res) => {
       void this.#serve(req, res);
     });
-    // The apiserver keeps connections open between reviews.
-    server.keepAliveTimeout = 60_000;
+    // The apiserver keeps connections open between reviews. Let the client be
+    // the one that closes an idle connection (Go's default idle timeout is
+    // 90 s): a server-side close racing a new POST fails that admission, as Go
+    // does not retry a request it has already written.
+    server.keepAliveTimeout = 120_000;
     server.headersTimeout = 30_000;
     server.requestTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {

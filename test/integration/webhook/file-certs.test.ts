@@ -38,7 +38,7 @@ function installFiles(pair: IssuedPair): void {
 
 function servedCommonName(port: number, trust: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, ca: trust }, () => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ...(trust ? { ca: trust } : { rejectUnauthorized: false }) }, () => {
       const cn = String(socket.getPeerCertificate().subject?.CN ?? '');
       socket.end();
       resolve(cn);
@@ -123,4 +123,26 @@ test('serving certificate and CA replaced on disk while pods are created: no fai
   t.deepEqual(failures, []);
   t.true(created > 50);
   t.is(webhook.server.certificateVersion, 2, 'two replacements, and the half-written pairs in between were never served');
+
+  // Control: a certificate from a CA the apiserver was never given is refused,
+  // and with failurePolicy Fail the pod is refused too — so the zero above means something.
+  // (Connections already open keep their handshake: a bundle change makes the
+  // apiserver open new ones, as every rotation step above did.)
+  installFiles(serving(ca('ca-unpublished'), 'four'));
+  await eventually(async () => {
+    if ((await servedCommonName(webhook!.port, '')) !== 'four') throw new Error('not reloaded yet');
+  }, { timeoutMs: 10_000 });
+  await publish(ca2.cert + ca('ca-unrelated').cert);
+  const refusal = await eventually(
+    async () => {
+      try {
+        await core.createNamespacedPod({ namespace: ns, body: pod(`control-${Date.now()}`) });
+      } catch (err) {
+        return (err as { body?: string }).body ?? '';
+      }
+      throw new Error('still admitted');
+    },
+    { timeoutMs: 15_000 },
+  );
+  t.regex(refusal, /failed calling webhook .*(x509|certificate)/);
 });
