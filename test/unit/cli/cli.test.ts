@@ -151,3 +151,14 @@ test('--help for each command', async (t) => {
 test('nameFromPath makes a Kubernetes name', (t) => {
   t.is(nameFromPath('secret/team-a/My_App/'), 'my-app');
 });
+
+test('verify reads kms-vault-operator manifests (k8s.patoarvizu.dev) too', async (t) => {
+  const kms = new FakeKms();
+  const io = captureIO(kms);
+  await runCli(['seal', '--key-id', 'k', '--path', 'secret/ns/old', 'OLD=1'], io);
+  const m = manifestOf(io.stdoutText());
+  m.apiVersion = 'k8s.patoarvizu.dev/v1alpha1';
+  const vio = captureIO(kms, { '/old.yaml': yaml.dump(m) });
+  t.is(await runCli(['verify', '/old.yaml'], vio), 0);
+  t.regex(vio.stdoutText(), /OK {3}KMSVaultSecret\/old OLD/);
+});
