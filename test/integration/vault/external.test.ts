@@ -353,6 +353,27 @@ test.serial('unsealConfig.aws: keys are stored KMS-encrypted and still unseal af
   t.pass();
 });
 
+test.serial('adopting an initialised Vault with spec.external.auth (token from a Secret)', async (t) => {
+  const adminToken = admin.connection.auth.method === 'token' ? admin.connection.auth.token! : '';
+  await vaults.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'adopt-admin' }, stringData: { token: adminToken } } });
+  await vaults.create({
+    apiVersion: 'vault.autopilot.dev/v1alpha1',
+    kind: 'Vault',
+    metadata: { name: 'adopt', namespace: ns },
+    spec: {
+      external: { address: servers.vault.address, auth: { method: 'token', tokenSecretRef: { name: 'adopt-admin' } } },
+      externalConfig: { policies: [{ name: 'adopted', rules: 'path "adopted/*" { capabilities = ["read"] }' }] },
+    },
+  });
+  await vaults.waitForCondition(ns, 'adopt', 'Ready', 'True');
+  t.is((await admin.request('GET', 'sys/policies/acl/adopted')).status, 200);
+  const status = (await vaults.get(ns, 'adopt')).status!;
+  t.deepEqual(status.managed, { policies: ['adopted'] }, 'no operator auth mount when the spec says how to log in');
+  t.is(await vaults.secretData(ns, 'adopt-unseal-keys'), undefined, 'nothing initialised, no keys Secret');
+  t.is(await vaults.secretData(ns, 'adopt-operator-token'), undefined);
+  await vaults.delete(ns, 'adopt');
+});
+
 test.serial('no unseal key, root token or operator token in logs, events or status', async (t) => {
   t.true(leakCandidates.length >= 5);
   const logs = op.logs.text();
