@@ -29,6 +29,9 @@ export const PodAnnotationFamily = {
 
 export const INJECTED = 'injected';
 
+/** Name families the webhook owns under the prefix; an unknown member is a typo and is refused. */
+const WEBHOOK_FAMILIES = ['agent-', 'inject-'] as const;
+
 export interface VaultRef {
   namespace: string;
   name: string;
@@ -102,14 +105,21 @@ function containerNames(pod: V1Pod): string[] {
  */
 export function parsePodAnnotations(pod: V1Pod, prefix: string, namespace: string = pod.metadata?.namespace ?? ''): ParsedAnnotations {
   const all = pod.metadata?.annotations ?? {};
+  const known = new Set<string>(Object.values(PodAnnotation));
+  // The prefix is shared with the rest of the operator (the Vault controller
+  // puts config-checksum on its own pods): only known names and the agent-* /
+  // inject-* families are the webhook's, everything else is someone else's.
   const ours = new Map<string, string>();
-  for (const [key, value] of Object.entries(all)) if (key.startsWith(prefix)) ours.set(key.slice(prefix.length), value);
+  for (const [key, value] of Object.entries(all)) {
+    if (!key.startsWith(prefix)) continue;
+    const suffix = key.slice(prefix.length);
+    if (known.has(suffix) || WEBHOOK_FAMILIES.some((f) => suffix.startsWith(f))) ours.set(suffix, value);
+  }
   if (ours.size === 0) return { kind: 'none' };
 
   const problems: string[] = [];
   const warnings: string[] = [];
   const name = (n: string): string => prefix + n;
-  const known = new Set<string>(Object.values(PodAnnotation));
 
   const bool = (key: string, fallback: boolean): boolean => {
     const value = ours.get(key);
@@ -130,7 +140,7 @@ export function parsePodAnnotations(pod: V1Pod, prefix: string, namespace: strin
     return value;
   };
 
-  // Unknown keys under our prefix are almost always typos; silently ignoring
+  // Unknown agent-* / inject-* keys are almost always typos; silently ignoring
   // them is the injector behaviour users complain about most.
   const secretPaths = new Map<string, string>();
   const templates = new Map<string, string>();

@@ -5,6 +5,7 @@ import { jsonEqual } from '../../../operator/webhook/json-patch.js';
 import type { AgentConfig } from '../../../operator/webhook/agent-config.js';
 import { applyPatch } from './helpers/apply-patch.js';
 import { PREFIX, aPod, ann, someSettings } from './helpers/builders.js';
+import { CONFIG_CHECKSUM_ANNOTATION, TLS_CHECKSUM_ANNOTATION } from '../../../operator/controllers/vault/desired-objects.js';
 
 function patched(outcome: MutationOutcome): { pod: V1Pod; patchLength: number; warnings: string[] } {
   if (outcome.action !== 'patch') throw new Error(`expected a patch, got ${JSON.stringify(outcome)}`);
@@ -175,6 +176,11 @@ const skipCases: Array<{ name: string; pod: V1Pod; namespace: string }> = [
   { name: 'kube-system', pod: aPod({ annotations: ann(secretAnn) }), namespace: 'kube-system' },
   { name: 'kube-node-lease', pod: aPod({ annotations: ann(secretAnn) }), namespace: 'kube-node-lease' },
   { name: "the operator's own namespace", pod: aPod({ annotations: ann(secretAnn) }), namespace: 'vault-autopilot' },
+  {
+    name: "a Vault server pod carrying the Vault controller's own annotations under the shared prefix",
+    pod: aPod({ annotations: { [CONFIG_CHECKSUM_ANNOTATION]: 'abc', [TLS_CHECKSUM_ANNOTATION]: 'def', [`${PREFIX}kms-key-id`]: 'k' } }),
+    namespace: 'vault-system',
+  },
 ];
 for (const c of skipCases) {
   test(`skip: ${c.name}`, (t) => {
@@ -187,6 +193,7 @@ const denyCases: Array<{ name: string; annotations: Record<string, string>; mess
   { name: 'unknown container in inject-env', annotations: { 'inject-env': 'app,wrong' }, message: /inject-env: the pod has no container "wrong"; its containers are app/ },
   { name: 'empty entry in inject-env', annotations: { 'inject-env': 'app,,' }, message: /inject-env: "" is not a container name/ },
   { name: 'unknown annotation (typo)', annotations: { 'agent-injct': 'true' }, message: /vault\.autopilot\.dev\/agent-injct is not known; accepted annotations are .*agent-inject,/ },
+  { name: 'unknown inject-* annotation (typo)', annotations: { 'inject-envs': 'app' }, message: /vault\.autopilot\.dev\/inject-envs is not known/ },
   { name: 'secret path with a space', annotations: { 'agent-inject': 'true', 'agent-inject-secret-x': 'secret/a b' }, message: /agent-inject-secret-x: "secret\/a b" is not a Vault path/ },
   { name: 'secret path with leading slash', annotations: { 'agent-inject': 'true', 'agent-inject-secret-x': '/secret/a' }, message: /agent-inject-secret-x: .* is not a Vault path/ },
   { name: 'bad file name', annotations: { 'agent-inject': 'true', 'agent-inject-secret-.hidden': 'secret/a' }, message: /file name ".hidden" is not accepted/ },
