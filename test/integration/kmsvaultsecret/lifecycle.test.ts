@@ -1,6 +1,7 @@
 // KMSVaultSecret against a real kube-apiserver, Vault and local-kms: round
 // trips, updates, partials, drift, steady state, deletion, bad input, and a
 // final check that no plaintext reached logs, events or status.
+import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { eventually, useTestEnv } from '../../harness/index.js';
 import type { KMSVaultSecretSpec } from '../../../operator/api/kmsvaultsecret.js';
@@ -243,6 +244,23 @@ test.serial('missing context: DecryptionFailed suggesting secretContext', async 
     { path: `${v2Mount}/${ns}/no-ctx`, kvSettings: { engineVersion: 'v2' }, secrets: [await sealed('k', secretValue('noctx'), { app: 'web' })] },
     'DecryptionFailed',
     /set secretContext/,
+    v2Mount,
+  );
+});
+
+test.serial('ciphertext naming a key this account does not have: DecryptionFailed saying access is denied', async (t) => {
+  // local-kms keeps the key ARN in the blob: point it at a key that does not exist
+  const blob = Buffer.from(await sealValue(env(), secretValue('nokey')), 'base64');
+  const keyId = env().kms.keyId;
+  const at = blob.indexOf(keyId);
+  t.true(at > 0, 'the blob names its key');
+  blob.write(randomUUID(), at, 'latin1');
+  await expectRefused(
+    t,
+    'no-such-key',
+    { path: `${v2Mount}/${ns}/no-such-key`, kvSettings: { engineVersion: 'v2' }, secrets: [{ key: 'k', encryptedSecret: blob.toString('base64') }] },
+    'DecryptionFailed',
+    /key "k": KMS denied access/,
     v2Mount,
   );
 });
