@@ -147,6 +147,8 @@ export class VaultController {
       requeueAfterMs = result.requeueAfterMs;
     } catch (err) {
       if (err instanceof ReconcileStop) {
+        // an expected state (sealed, unreachable, no token): the status says it; debug only, it repeats
+        ctx.log.debug('vault not converged', { reason: err.updates[0]?.reason, detail: err.message });
         updates.push(...err.updates);
         if (err.retry) requeueAfterMs = this.deps.settings.sealedRecheckMs;
       } else {
