@@ -155,11 +155,12 @@ test.serial('drift: a value changed in Vault by hand is restored within a sync p
       const now = await probe.read(v2Mount, 'v2', `${ns}/app`);
       if (JSON.stringify(now) !== JSON.stringify(before)) throw new Error('not restored');
     },
-    { timeoutMs: SYNC_PERIOD_MS * 4, intervalMs: 100 },
+    { timeoutMs: SYNC_PERIOD_MS * 8, intervalMs: 100 },
   );
   const restoredAfterMs = Date.now() - started;
   t.log(`drift restored after ${restoredAfterMs} ms (sync period ${SYNC_PERIOD_MS} ms)`);
-  t.true(restoredAfterMs < SYNC_PERIOD_MS * 2 + 1000);
+  // one period plus scheduling slack on a loaded machine
+  t.true(restoredAfterMs < SYNC_PERIOD_MS * 2 + 2000, `${restoredAfterMs} ms`);
   await eventually(async () => {
     const events = await objects.events(ns, 'app-v2');
     if (!events.some((e) => e.reason === 'SecretWritten' && /restored/.test(e.message))) throw new Error('no drift event');
