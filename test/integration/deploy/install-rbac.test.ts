@@ -4,9 +4,7 @@
 // proxy that records every request. The last test fails if any request was
 // forbidden (a permission is missing) or any verb of any permission in
 // operator/deploy/rbac.ts was never used (a permission is superfluous).
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import test from 'ava';
 import yaml from 'js-yaml';
@@ -16,17 +14,15 @@ import {
   CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
-  loadAllYaml,
   PatchStrategy,
   setHeaderOptions,
   RbacAuthorizationV1Api,
   type KubernetesObject,
-  type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { eventually, useTestEnv } from '../../harness/index.js';
-import { generatedFiles } from '../../../operator/deploy/generate.js';
 import { defaultInstallSettings, installEnvironment, InstallMode, NAME } from '../../../operator/deploy/install-settings.js';
-import { apiRequestOf, impliedRequests, operatorPermissions, permissionFor, permissionVerbKey, unusedPermissionVerbs, type ApiRequest } from '../../../operator/deploy/rbac.js';
+import { operatorPermissions } from '../../../operator/deploy/rbac.js';
+import { analyseRequests, applyInstall, serviceAccountKubeConfig, type AppliedInstall } from './install-helpers.js';
 import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
 import { AutopilotOperator, createLogger, makeKubeClients } from '../../../operator/framework/index.js';
 import { createWebhookServer, parseWebhookSettings, registerPodWebhook, WEBHOOK_PATH, type PodWebhook } from '../../../operator/webhook/index.js';
@@ -43,7 +39,6 @@ import { VaultClient } from '../../../operator/vault/client.js';
 import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
 
 const env = useTestEnv(test);
-const FIELD_MANAGER = 'vault-autopilot-install-test';
 const KMS_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 const WAIT = { timeoutMs: 45_000, intervalMs: 300 };
 
@@ -65,57 +60,10 @@ let webhookUrl: string;
 let firstCertSecret = '';
 let kms: AwsKms;
 const logs = new LogCapture();
-const clusterScoped: KubernetesObject[] = [];
-/** How many CRDs install.yaml carried (all applied). */
-let installCrdCount = 0;
+let installed: AppliedInstall;
 
 function custom(): CustomObjectsApi {
   return admin.makeApiClient(CustomObjectsApi);
-}
-
-/**
- * The install, generated for this test's namespace: the real YAML text, parsed
- * by client-node's loader (a plain YAML object would lose every x-kubernetes-*
- * schema extension when the typed client serialises it).
- */
-function installObjectsFor(namespace: string): KubernetesObject[] {
-  const text = generatedFiles('install-manifest', { NAMESPACE: namespace }).get('install.yaml')!;
-  return loadAllYaml(text).filter((o): o is KubernetesObject => o != null);
-}
-
-/**
- * Two changes to the generated webhook configuration, neither of which RBAC
- * looks at (its name is unchanged): it only matches this file's application
- * namespace, so pods of other test files sharing this apiserver never wait for
- * it (failurePolicy Fail); and the apiserver reaches the in-process webhook by
- * URL, there being no Service routing on loopback.
- */
-function adaptWebhookForTest(obj: KubernetesObject, namespace: string, url: string): KubernetesObject {
-  if (obj.kind !== 'MutatingWebhookConfiguration') return obj;
-  const config = structuredClone(obj) as V1MutatingWebhookConfiguration;
-  for (const w of config.webhooks ?? []) {
-    w.namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': namespace } };
-    w.clientConfig = { url };
-  }
-  return config;
-}
-
-async function serviceAccountKubeConfig(namespace: string, server: string): Promise<KubeConfig> {
-  const core = admin.makeApiClient(CoreV1Api);
-  const tokenRequest = await core.createNamespacedServiceAccountToken({
-    name: NAME.serviceAccount,
-    namespace,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  const token = tokenRequest.status!.token;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'proxy', server, skipTLSVerify: true }],
-    users: [{ name: NAME.serviceAccount, token }],
-    contexts: [{ name: 'operator', cluster: 'proxy', user: NAME.serviceAccount }],
-    currentContext: 'operator',
-  });
-  return kc;
 }
 
 test.before(async () => {
@@ -125,20 +73,7 @@ test.before(async () => {
   appNs = await e.namespace('va-apps');
   const webhookPort = await freePort();
   webhookUrl = `https://127.0.0.1:${webhookPort}${WEBHOOK_PATH}`;
-  const objects = admin.makeApiClient(KubernetesObjectApi);
-  const install = installObjectsFor(installNs).map((o) => adaptWebhookForTest(o, appNs, webhookUrl));
-  // install.yaml's CRDs go through the harness's applyCrds, like every other
-  // test file's, so concurrent files never race two different writers.
-  const crdFile = join(mkdtempSync(join(tmpdir(), 'va-install-')), 'crds.yaml');
-  writeFileSync(crdFile, generatedFiles('install-manifest', { NAMESPACE: installNs }).get('install.yaml')!.split(/^---$/m)
-    .filter((doc) => /^kind: CustomResourceDefinition$/m.test(doc)).join('---'));
-  await e.applyCrds(crdFile);
-  installCrdCount = install.filter((o) => o.kind === 'CustomResourceDefinition').length;
-  for (const obj of install) {
-    if (obj.kind === 'Namespace' || obj.kind === 'CustomResourceDefinition') continue; // the harness created the namespace / applied the CRDs
-    await objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
-    if (!obj.metadata?.namespace) clusterScoped.push(obj);
-  }
+  installed = await applyInstall(e, installNs, appNs, webhookUrl);
   // CRDs must be served before the operator lists them.
   await eventually(async () => {
     await custom().listNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, plural: 'vaults', namespace: appNs });
@@ -146,7 +81,7 @@ test.before(async () => {
   }, WAIT);
 
   proxy = await startRecordingProxy(e.apiserverUrl, readFileSync(e.apiserverCaFile, 'utf8'));
-  const kubeConfig = await serviceAccountKubeConfig(installNs, proxy.url);
+  const kubeConfig = await serviceAccountKubeConfig(admin, installNs, proxy.url);
   const logger = createLogger({ stream: logs, level: 'debug' });
   // As main.ts wires it, with the settings the Deployment gives the operator
   // (installEnvironment) plus what differs on loopback: ports, URL, short periods.
@@ -191,17 +126,14 @@ test.after.always(async () => {
   await operator?.stop();
   kms?.destroy();
   await proxy?.close();
-  if (admin) {
-    const objects = admin.makeApiClient(KubernetesObjectApi);
-    for (const obj of clusterScoped) await objects.delete(obj).catch(() => undefined);
-  }
+  await installed?.remove();
 });
 
 test.serial('install.yaml applies to the real apiserver and the operator starts with only its ServiceAccount token', async (t) => {
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
   const role = await rbac.readClusterRole({ name: NAME.clusterRole });
   t.is(role.rules?.length, operatorPermissions({ mode: InstallMode.Kubectl }).filter((p) => p.scope === 'cluster').length);
-  t.true(installCrdCount >= 3, 'install.yaml carries the CRDs');
+  t.true(installed.crdCount >= 3, 'install.yaml carries the CRDs');
   t.true(proxy.requests.some((r) => r.url.includes('/vaults')), 'the operator reached the apiserver through the recording proxy');
 });
 
@@ -358,23 +290,9 @@ test.serial('the self-managed serving certificate is renewed (30 s validity in t
 });
 
 test.serial('least privilege: no request was forbidden and every permission verb was used', (t) => {
-  const permissions = operatorPermissions({ mode: InstallMode.Kubectl });
-  const seen: (ApiRequest & { status: number })[] = proxy.requests.flatMap((r) => {
-    const parsed = apiRequestOf(r.method, r.url);
-    if (!parsed) return [];
-    // Checks the apiserver made beyond the verb (apply-create, bind, owner finalizers).
-    const implied = impliedRequests(parsed, r.status, r.body).map((i) => ({ ...i, status: r.status }));
-    return [{ ...parsed, status: r.status }, ...implied];
-  });
-  const forbidden = seen.filter((r) => r.status === 403).map((r) => `${r.verb} ${r.apiGroup || 'core'}/${r.resource} ${r.namespace ?? ''}/${r.name ?? ''}`);
-  const uncovered = seen.filter((r) => r.status !== 403 && !permissionFor(r, permissions, installNs)).map((r) => `${r.verb} ${r.apiGroup || 'core'}/${r.resource}`);
-  const usage = new Map<string, number>();
-  for (const r of seen) {
-    const p = permissionFor(r, permissions, installNs);
-    if (p) usage.set(permissionVerbKey(p, r.verb), (usage.get(permissionVerbKey(p, r.verb)) ?? 0) + 1);
-  }
-  t.log(`${proxy.requests.length} requests; per permission verb:\n${[...usage].map(([k, n]) => `  ${k} x${n}`).join('\n')}`);
-  t.deepEqual([...new Set(forbidden)], [], 'requests the ServiceAccount was not allowed to make (missing permissions)');
-  t.deepEqual([...new Set(uncovered)], [], 'requests no permission in rbac.ts explains');
-  t.deepEqual(unusedPermissionVerbs(permissions, seen.filter((r) => r.status !== 403), installNs), [], 'permission verbs no lifecycle used (superfluous)');
+  const findings = analyseRequests(proxy.requests, installNs);
+  t.log(`${findings.requests} requests; per permission verb:\n  ${findings.usage.join('\n  ')}`);
+  t.deepEqual(findings.forbidden, [], 'requests the ServiceAccount was not allowed to make (missing permissions)');
+  t.deepEqual(findings.uncovered, [], 'requests no permission in rbac.ts explains');
+  t.deepEqual(findings.unused, [], 'permission verbs no lifecycle used (superfluous)');
 });

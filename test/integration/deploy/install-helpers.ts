@@ -1,0 +1,137 @@
+// Applying the generated install.yaml to the harness's apiserver, a kubeconfig
+// for the installed ServiceAccount, and the analysis of recorded requests
+// against operator/deploy/rbac.ts -- shared by the in-process and the
+// real-process RBAC proofs.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  loadAllYaml,
+  PatchStrategy,
+  type KubernetesObject,
+  type V1MutatingWebhookConfiguration,
+} from '@kubernetes/client-node';
+import type { TestEnv } from '../../harness/index.js';
+import { generatedFiles } from '../../../operator/deploy/generate.js';
+import { InstallMode, NAME } from '../../../operator/deploy/install-settings.js';
+import { apiRequestOf, impliedRequests, operatorPermissions, permissionFor, permissionVerbKey, unusedPermissionVerbs, type ApiRequest } from '../../../operator/deploy/rbac.js';
+import type { RecordedRequest } from './recording-proxy.js';
+
+const FIELD_MANAGER = 'vault-autopilot-install-test';
+
+/**
+ * The install, generated for a namespace: the real YAML text, parsed by
+ * client-node's loader (a plain YAML object would lose every x-kubernetes-*
+ * schema extension when the typed client serialises it).
+ */
+export function installObjectsFor(namespace: string): KubernetesObject[] {
+  const text = generatedFiles('install-manifest', { NAMESPACE: namespace }).get('install.yaml')!;
+  return loadAllYaml(text).filter((o): o is KubernetesObject => o != null);
+}
+
+/**
+ * Two changes to the generated webhook configuration, neither of which RBAC
+ * looks at (its name is unchanged): it only matches the test's application
+ * namespace, so pods of other test files sharing this apiserver never wait for
+ * it (failurePolicy Fail); and the apiserver reaches the webhook by URL, there
+ * being no Service routing on loopback.
+ */
+export function adaptWebhookForTest(obj: KubernetesObject, namespace: string, url: string): KubernetesObject {
+  if (obj.kind !== 'MutatingWebhookConfiguration') return obj;
+  const config = structuredClone(obj) as V1MutatingWebhookConfiguration;
+  for (const w of config.webhooks ?? []) {
+    w.namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': namespace } };
+    w.clientConfig = { url };
+  }
+  return config;
+}
+
+export interface AppliedInstall {
+  crdCount: number;
+  /** Cluster-scoped objects to delete afterwards (CRDs stay: other files share them). */
+  clusterScoped: KubernetesObject[];
+  remove(): Promise<void>;
+}
+
+/** Applies install.yaml (as generated for `installNs`) with the admin credentials. */
+export async function applyInstall(e: TestEnv, installNs: string, appNs: string, webhookUrl: string): Promise<AppliedInstall> {
+  const admin = e.kubeConfig();
+  const objects = admin.makeApiClient(KubernetesObjectApi);
+  const install = installObjectsFor(installNs).map((o) => adaptWebhookForTest(o, appNs, webhookUrl));
+  // install.yaml's CRDs go through the harness's applyCrds, like every other
+  // test file's, so concurrent writers never race.
+  const crdFile = join(mkdtempSync(join(tmpdir(), 'va-install-')), 'crds.yaml');
+  writeFileSync(crdFile, generatedFiles('install-manifest', { NAMESPACE: installNs }).get('install.yaml')!.split(/^---$/m)
+    .filter((doc) => /^kind: CustomResourceDefinition$/m.test(doc)).join('---'));
+  await e.applyCrds(crdFile);
+  const clusterScoped: KubernetesObject[] = [];
+  for (const obj of install) {
+    if (obj.kind === 'Namespace' || obj.kind === 'CustomResourceDefinition') continue; // the harness made the namespace / applied the CRDs
+    await objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    if (!obj.metadata?.namespace) clusterScoped.push(obj);
+  }
+  return {
+    crdCount: install.filter((o) => o.kind === 'CustomResourceDefinition').length,
+    clusterScoped,
+    remove: async () => {
+      for (const obj of clusterScoped) await objects.delete(obj).catch(() => undefined);
+    },
+  };
+}
+
+/** A kubeconfig that authenticates as the installed ServiceAccount (TokenRequest) and talks to `server`. */
+export async function serviceAccountKubeConfig(admin: KubeConfig, namespace: string, server: string): Promise<KubeConfig> {
+  const tokenRequest = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+    name: NAME.serviceAccount,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'proxy', server, skipTLSVerify: true }],
+    users: [{ name: NAME.serviceAccount, token: tokenRequest.status!.token }],
+    contexts: [{ name: 'operator', cluster: 'proxy', user: NAME.serviceAccount }],
+    currentContext: 'operator',
+  });
+  return kc;
+}
+
+export interface RbacFindings {
+  /** Requests the ServiceAccount was refused (a permission is missing). */
+  forbidden: string[];
+  /** Allowed requests no permission in rbac.ts explains (the list is not the truth). */
+  uncovered: string[];
+  /** Permission verbs no request used (superfluous). */
+  unused: string[];
+  /** `permission:verb x count`, for the log. */
+  usage: string[];
+  requests: number;
+}
+
+/** Maps recorded requests (plus the checks they imply) to the kubectl install's permissions. */
+export function analyseRequests(recorded: RecordedRequest[], operatorNamespace: string): RbacFindings {
+  const permissions = operatorPermissions({ mode: InstallMode.Kubectl });
+  const seen: (ApiRequest & { status: number })[] = recorded.flatMap((r) => {
+    const parsed = apiRequestOf(r.method, r.url);
+    if (!parsed) return [];
+    const implied = impliedRequests(parsed, r.status, r.body).map((i) => ({ ...i, status: r.status }));
+    return [{ ...parsed, status: r.status }, ...implied];
+  });
+  const describe = (r: ApiRequest) => `${r.verb} ${r.apiGroup || 'core'}/${r.resource} ${r.namespace ?? ''}/${r.name ?? ''}`;
+  const usage = new Map<string, number>();
+  for (const r of seen) {
+    const p = permissionFor(r, permissions, operatorNamespace);
+    if (p) usage.set(permissionVerbKey(p, r.verb), (usage.get(permissionVerbKey(p, r.verb)) ?? 0) + 1);
+  }
+  const allowed = seen.filter((r) => r.status !== 403);
+  return {
+    forbidden: [...new Set(seen.filter((r) => r.status === 403).map(describe))],
+    uncovered: [...new Set(allowed.filter((r) => !permissionFor(r, permissions, operatorNamespace)).map(describe))],
+    unused: unusedPermissionVerbs(permissions, allowed, operatorNamespace),
+    usage: [...usage].map(([k, n]) => `${k} x${n}`),
+    requests: recorded.length,
+  };
+}
