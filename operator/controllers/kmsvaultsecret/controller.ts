@@ -120,9 +120,9 @@ export class KmsVaultSecretController {
     try {
       await deleteKv(vault, loc);
     } catch (err) {
-      const failure = this.vaultError(err, 'delete', s.vaultPath);
-      await ctx.patchStatus({ ...failedStatus(obj, failure, ctx.clock.now()) });
-      await this.emit(ctx, failureEvents(obj, failure));
+      // transient by construction: fail() throws, so the finalizer stays and the framework retries
+      const failure: Failure = { ...this.vaultError(err, 'delete', s.vaultPath), transient: true };
+      await this.fail(obj, ctx, failure);
       throw new SyncFailure(failure);
     }
     await ctx.event('Normal', KmsVaultSecretEventReason.SecretDeleted, `deleted ${s.vaultPath} from Vault${loc.version === 'v2' ? ' (metadata and all versions)' : ''}`);
