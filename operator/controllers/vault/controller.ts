@@ -129,6 +129,7 @@ export function vaultEndpoint(vault: VaultResource): { address: string; caSecret
 export class VaultController {
   private readonly nodeClients = new Map<string, VaultClient>();
   private readonly configClients = new Map<string, VaultClient>();
+  private readonly kmsClients = new Map<string, Encryptor & Decryptor>();
 
   constructor(private readonly deps: VaultControllerDeps) {}
 
@@ -325,16 +326,18 @@ export class VaultController {
     status.initialized = true;
     updates.push({ type: VaultConditionType.Initialized, status: 'True', reason: VaultReason.Initialized, message: 'Vault is initialised' });
 
-    // unseal every sealed node
-    const stored = hasStoredKeys(keysSecret?.data) ? await decodeKeysSecretData(keysSecret!.data, cipher) : undefined;
+    // unseal every sealed node; keys are decrypted only when they are needed
+    const hasKeys = hasStoredKeys(keysSecret?.data);
+    let decoded: Promise<StoredKeys> | undefined;
+    const loadKeys = () => (decoded ??= decodeKeysSecretData(keysSecret!.data, cipher));
     const sealed: string[] = [];
     for (const state of nodeStates) {
       if (!state.status.reachable || !state.status.sealed) continue;
-      if (!stored) {
+      if (!hasKeys) {
         sealed.push(state.node.name);
         continue;
       }
-      const outcome = await unsealNode(this.nodeClient(state.node.address, gathered.caCert), stored.keys);
+      const outcome = await unsealNode(this.nodeClient(state.node.address, gathered.caCert), (await loadKeys()).keys);
       state.status.sealed = outcome.sealed;
       state.status.initialized = outcome.status.initialized;
       if (outcome.sealed) sealed.push(state.node.name);
@@ -346,13 +349,13 @@ export class VaultController {
     status.leader = await this.leader(nodeStates.filter((s) => s.status.reachable && !s.status.sealed), gathered.caCert);
     if (!status.leader) delete status.leader;
     if (sealed.length) {
-      const reason = stored ? VaultReason.Sealed : VaultReason.UnsealKeysMissing;
-      const message = stored
+      const reason = hasKeys ? VaultReason.Sealed : VaultReason.UnsealKeysMissing;
+      const message = hasKeys
         ? `sealed: ${sealed.join(', ')}; unsealing did not complete`
         : `sealed: ${sealed.join(', ')}, and Secret ${keysName} in ${namespace} holds no unseal keys`;
       // once per episode, not on every re-check
       const previous = vault.status?.conditions?.find((c) => c.type === VaultConditionType.Unsealed);
-      if (!stored && previous?.reason !== VaultReason.UnsealKeysMissing) await ctx.event('Warning', VaultEventReason.ReconcileFailed, message);
+      if (!hasKeys && previous?.reason !== VaultReason.UnsealKeysMissing) await ctx.event('Warning', VaultEventReason.ReconcileFailed, message);
       throw new ReconcileStop(
         [
           { type: VaultConditionType.Unsealed, status: 'False', reason, message },
@@ -370,7 +373,12 @@ export class VaultController {
 
     // the operator's own access, then the configuration
     const active = nodeStates.find((s) => s.status.name === status.leader) ?? nodeStates.find((s) => s.status.reachable && !s.status.sealed)!;
-    const client = await this.operatorAccess(vault, ctx, active.node.address, gathered.caCert, stored, params.storeRootToken);
+    const keys = {
+      hasRootToken: !!keysSecret?.data?.[ROOT_TOKEN_KEY],
+      hasKeys,
+      load: loadKeys,
+    };
+    const client = await this.operatorAccess(vault, ctx, active.node.address, gathered.caCert, keys, params.storeRootToken);
     await this.configure(vault, ctx, client, status, updates);
     return unreachable.length ? { requeueAfterMs: this.deps.settings.sealedRecheckMs } : {};
   }
@@ -400,9 +408,12 @@ export class VaultController {
   private cipher(vault: VaultResource): KeyCipher | undefined {
     const aws = vault.spec.unsealConfig?.aws;
     if (!aws) return undefined;
-    const kms = this.deps.kms
-      ? this.deps.kms(aws.kmsRegion ?? this.deps.settings.kms.region)
-      : new AwsKms({ region: aws.kmsRegion ?? this.deps.settings.kms.region, ...(this.deps.settings.kms.endpoint ? { endpoint: this.deps.settings.kms.endpoint } : {}) });
+    const region = aws.kmsRegion ?? this.deps.settings.kms.region;
+    let kms = this.kmsClients.get(region ?? '');
+    if (!kms) {
+      kms = this.deps.kms ? this.deps.kms(region) : new AwsKms({ region, ...(this.deps.settings.kms.endpoint ? { endpoint: this.deps.settings.kms.endpoint } : {}) });
+      this.kmsClients.set(region ?? '', kms);
+    }
     return { kms, keyId: aws.kmsKeyId, context: kmsContext(vault.metadata!.namespace!, vault.metadata!.name!) };
   }
 
@@ -461,7 +472,7 @@ export class VaultController {
     ctx: VaultReconcileContext,
     address: string,
     caCert: string | undefined,
-    stored: StoredKeys | undefined,
+    keys: { hasRootToken: boolean; hasKeys: boolean; load: () => Promise<StoredKeys> },
     storeRootToken: boolean,
   ): Promise<VaultClient> {
     const name = vault.metadata!.name!;
@@ -490,8 +501,9 @@ export class VaultController {
       if (!ttl.valid) token = undefined;
       else if (needsRenewal(ttl.ttl, ttl.period)) await renewToken(nodeClient, token);
     }
-    if (!token && stored?.rootToken) {
-      token = await createOperatorToken(nodeClient, stored.rootToken);
+    const rootToken = keys.hasRootToken ? (await keys.load()).rootToken : undefined;
+    if (!token && rootToken) {
+      token = await createOperatorToken(nodeClient, rootToken);
       await this.writeSecret(ctx, tokenSecret, {
         metadata: { name: operatorTokenSecretName(name), namespace, ownerReferences: [ownerReference(vault)] },
         type: 'Opaque',
@@ -500,15 +512,14 @@ export class VaultController {
       ctx.log.info('operator token created', { vault: `${namespace}/${name}` });
     }
     // only once the operator has its own token is the root token given up
-    if (token && stored?.rootToken && !storeRootToken) {
-      await revokeToken(nodeClient, stored.rootToken);
+    if (token && rootToken && !storeRootToken) {
+      await revokeToken(nodeClient, rootToken);
       const keysSecret = await this.readSecret(ctx, namespace, unsealKeysSecretName(vault));
       if (keysSecret?.data?.[ROOT_TOKEN_KEY]) {
         const data = { ...keysSecret.data };
         delete data[ROOT_TOKEN_KEY];
         await this.writeSecret(ctx, keysSecret, { ...keysSecret, data });
       }
-      delete stored.rootToken;
       await ctx.event('Normal', VaultEventReason.RootTokenRevoked, 'revoked the root token; the operator uses its own token (storeRootToken is false)');
     }
     // the Kubernetes-auth role (kept by configure()) is preferred once it works;
@@ -528,9 +539,9 @@ export class VaultController {
         ctx.log.debug('operator Kubernetes-auth login not possible yet, using the operator token', { error: describeError(err) });
       }
     }
-    if (!token && stored?.keys.length) {
+    if (!token && keys.hasKeys) {
       // every credential is gone: the unseal keys can still make a root token
-      const root = await generateRootToken(nodeClient, stored.keys);
+      const root = await generateRootToken(nodeClient, (await keys.load()).keys);
       try {
         token = await createOperatorToken(nodeClient, root);
         await this.writeSecret(ctx, tokenSecret, {
