@@ -82,7 +82,7 @@ export function parseVaultControllerSettings(env: Env, readFile: (path: string) 
   const settings: VaultControllerSettings = {
     ...(kubernetesHost ? { kubernetesHost } : {}),
     ...(kubernetesCaCert ? { kubernetesCaCert } : {}),
-    resyncPeriodMs: positive(env, VaultControllerEnv.resyncSeconds, 300, problems) * 1000,
+    resyncPeriodMs: positive(env, VaultControllerEnv.resyncSeconds, 60, problems) * 1000,
     sealedRecheckMs: positive(env, VaultControllerEnv.sealedRecheckSeconds, 10, problems) * 1000,
     defaultImage: env[VaultControllerEnv.defaultImage]?.trim() || 'hashicorp/vault:1.21.4',
     caValidityDays: positive(env, VaultControllerEnv.caValidityDays, 3650, problems),

@@ -5,7 +5,7 @@ test('defaults', (t) => {
   const s = parseVaultControllerSettings({}, () => {
     throw new Error('no file');
   });
-  t.is(s.resyncPeriodMs, 300_000);
+  t.is(s.resyncPeriodMs, 60_000);
   t.is(s.kubernetesHost, undefined);
   t.is(s.defaultImage, 'hashicorp/vault:1.21.4');
 });
