@@ -44,5 +44,8 @@ export const ServiceAccountReason = {
 } as const;
 export type ServiceAccountReason = (typeof ServiceAccountReason)[keyof typeof ServiceAccountReason];
 
-/** Prefix of the server-side-apply field manager owned by one ServiceAccount. */
-export const SERVICE_ACCOUNT_FIELD_MANAGER_PREFIX = 'vault-autopilot-sa';
+/**
+ * The server-side-apply field manager that owns every ServiceAccount's
+ * entries in a `Vault` resource (hand-written entries have other managers).
+ */
+export const SERVICE_ACCOUNT_FIELD_MANAGER = 'vault-autopilot-serviceaccounts';

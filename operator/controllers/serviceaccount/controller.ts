@@ -5,7 +5,7 @@
 // what lands in `spec.externalConfig`.
 import type { KubernetesObject, V1ServiceAccount } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, FINALIZER, serviceAccountPolicyName, serviceAccountRoleName } from '../../api/naming.js';
-import { ServiceAccountAnnotation, ServiceAccountReason } from '../../api/serviceaccount.js';
+import { SERVICE_ACCOUNT_FIELD_MANAGER, ServiceAccountAnnotation, ServiceAccountReason } from '../../api/serviceaccount.js';
 import { VAULT_PLURAL } from '../../api/vault.js';
 import { errorCode, PATCH, resourcePath, type KubeClients } from '../../framework/kube.js';
 import { errorMessage, type Logger } from '../../framework/logger.js';
@@ -15,8 +15,10 @@ import {
   planServiceAccount,
   vaultsToRead,
   decideIntent,
+  collectiveApply,
+  type EntryChange,
+  type EntryChangeAt,
   type ServiceAccountPlan,
-  type VaultApplyConfiguration,
   type VaultResourceLike,
 } from './desired.js';
 import { formatVaultRef, type ServiceAccountSettings, type VaultRef } from './settings.js';
@@ -49,27 +51,81 @@ const SERVICE_ACCOUNT_KIND = 'ServiceAccount';
 /** Queue kind of the second watch, on `Vault` resources (the Vault controller owns the kind `Vault`). */
 const VAULT_WAITERS_KIND = 'VaultForServiceAccounts';
 
-/**
- * One apply at a time per `Vault` resource. Concurrent server-side applies to
- * one object make the API server retry its read-modify-write against each
- * other: measured 504 timeouts with 8 in flight on 200 managers, while the
- * same 200 applies one after another all land.
- */
-export class KeyedMutex {
-  readonly #tails = new Map<string, Promise<unknown>>();
+/** Another manager owns an entry of that name; the change was left out. */
+export class EntryConflictError extends Error {
+  constructor(readonly fields: string[]) {
+    super(`conflicting entries: ${fields.join(', ')}`);
+    this.name = 'EntryConflictError';
+  }
+}
 
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    const result = previous.then(fn, fn);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#tails.set(key, tail);
-    void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+interface PendingChange {
+  change: EntryChange;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Batches ServiceAccount changes per `Vault` resource: one flusher per
+ * resource reads it, computes the collective apply of every entry the
+ * ServiceAccount manager keeps (pure collectiveApply) and applies it once for
+ * all changes that arrived meanwhile. Measured on the real apiserver: 200
+ * server-side applies under 200 separate managers take ~0.4 s each by the end
+ * and time out (504) when 8 run at once; one manager and batches avoid both.
+ */
+export class EntryBatcher {
+  readonly #pending = new Map<string, { target: VaultRef; changes: PendingChange[] }>();
+  readonly #flushing = new Set<string>();
+
+  constructor(readonly manager: string) {}
+
+  /** Resolves once an apply that includes the change succeeded (or nothing needed changing). */
+  submit(kube: KubeClients, target: VaultRef, change: EntryChange): Promise<void> {
+    const key = formatVaultRef(target);
+    return new Promise<void>((resolve, reject) => {
+      const batch = this.#pending.get(key) ?? { target, changes: [] };
+      batch.changes.push({ change, resolve, reject });
+      this.#pending.set(key, batch);
+      if (!this.#flushing.has(key)) void this.#flush(kube, key);
     });
-    return result;
+  }
+
+  async #flush(kube: KubeClients, key: string): Promise<void> {
+    this.#flushing.add(key);
+    try {
+      for (let batch = this.#pending.get(key); batch; batch = this.#pending.get(key)) {
+        this.#pending.delete(key);
+        await this.#applyBatch(kube, batch.target, batch.changes);
+      }
+    } finally {
+      this.#flushing.delete(key);
+    }
+  }
+
+  async #applyBatch(kube: KubeClients, target: VaultRef, pending: PendingChange[]): Promise<void> {
+    const path = resourcePath(API_GROUP, API_VERSION, VAULT_PLURAL, target.namespace, target.name);
+    try {
+      const current = await kube.raw.request<VaultResourceLike>({ method: 'GET', path, timeoutMs: 30_000 });
+      const result = collectiveApply(target, current, this.manager, pending.map((p) => p.change));
+      const conflicted = new Map(result.conflicts.map((c) => [c.serviceAccount, c.fields]));
+      if (result.changed) {
+        await kube.raw.request({
+          method: 'PATCH',
+          path,
+          query: { fieldManager: this.manager, force: false },
+          body: result.config,
+          contentType: APPLY_PATCH,
+          timeoutMs: 60_000,
+        });
+      }
+      for (const p of pending) {
+        const fields = conflicted.get(p.change.serviceAccount);
+        if (fields) p.reject(new EntryConflictError(fields));
+        else p.resolve();
+      }
+    } catch (err) {
+      for (const p of pending) p.reject(err);
+    }
   }
 }
 
@@ -111,7 +167,7 @@ export async function registerServiceAccountController(
 ): Promise<void> {
   const { settings } = deps;
   const waiters = new VaultWaiters();
-  const applies = new KeyedMutex();
+  const batcher = new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER);
   await operator.registerController<V1ServiceAccount>({
     kind: SERVICE_ACCOUNT_KIND,
     group: '',
@@ -126,8 +182,8 @@ export async function registerServiceAccountController(
     // entries, then the record and the finalizer in one write.
     finalizer: FINALIZER,
     filter: (sa) => mentionsAutoConfigure(sa, settings),
-    reconcile: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: true, waiters, applies }),
-    finalize: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: false, waiters, applies }),
+    reconcile: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: true, waiters, batcher }),
+    finalize: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: false, waiters, batcher }),
   });
   // A ServiceAccount waiting for a missing `Vault` is retried the moment that
   // resource appears, not at its next backoff. Read-only: this never writes.
@@ -176,7 +232,7 @@ export async function reconcileServiceAccount(
   sa: V1ServiceAccount,
   ctx: ServiceAccountReconcileContext,
   settings: ServiceAccountSettings,
-  opts: { manageFinalizer: boolean; waiters?: VaultWaiters; applies?: KeyedMutex } = { manageFinalizer: true },
+  opts: { manageFinalizer: boolean; waiters?: VaultWaiters; batcher?: EntryBatcher } = { manageFinalizer: true },
 ): Promise<void> {
   // gather
   const intent = decideIntent(sa, settings);
@@ -185,13 +241,13 @@ export async function reconcileServiceAccount(
     vaults.set(formatVaultRef(ref), await readVault(ctx, ref));
   }
   // compute
-  const plan = planServiceAccount(sa, settings, vaults, FINALIZER);
+  const batcher = opts.batcher ?? new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER);
+  const plan = planServiceAccount(sa, settings, vaults, FINALIZER, batcher.manager);
   const self = objectRef(sa);
   if (plan.targetMissing) opts.waiters?.wait(formatVaultRef(plan.targetMissing), self);
   else opts.waiters?.settle(self);
   // apply
-  const applies = opts.applies ?? new KeyedMutex();
-  await execute(sa, opts.manageFinalizer ? plan : { ...plan, finalizer: undefined, appliedVault: undefined }, ctx, settings, applies);
+  await execute(sa, opts.manageFinalizer ? plan : { ...plan, finalizer: undefined, appliedVault: undefined }, ctx, settings, batcher);
 }
 
 async function execute(
@@ -199,7 +255,7 @@ async function execute(
   plan: ServiceAccountPlan,
   ctx: ServiceAccountReconcileContext,
   settings: ServiceAccountSettings,
-  applies: KeyedMutex,
+  batcher: EntryBatcher,
 ): Promise<void> {
   const { intent } = plan;
   if (intent.kind === 'unconfigure' && intent.problem) {
@@ -211,7 +267,7 @@ async function execute(
 
   const entryNames = describeEntries(sa, settings);
   for (const removal of plan.removals) {
-    await applies.run(formatVaultRef(removal.target), () => applyWithManager(ctx, removal.config, plan.fieldManager));
+    await submitChange(ctx, batcher, removal);
     const message = `removed ${entryNames} from Vault ${formatVaultRef(removal.target)}`;
     ctx.log.info(message, { reason: ServiceAccountReason.Removed });
     await ctx.event('Normal', ServiceAccountReason.Removed, message);
@@ -226,8 +282,7 @@ async function execute(
     );
   }
   if (plan.apply) {
-    const { target, config } = plan.apply;
-    await applies.run(formatVaultRef(target), () => applyWithManager(ctx, config, plan.fieldManager));
+    await submitChange(ctx, batcher, plan.apply);
     const message = `wrote ${entryNames} into Vault ${formatVaultRef(plan.apply.target)}; the Vault controller applies them to Vault`;
     ctx.log.info(message, { reason: ServiceAccountReason.Configured });
     await ctx.event('Normal', ServiceAccountReason.Configured, message);
@@ -264,40 +319,29 @@ async function readVault(ctx: ServiceAccountReconcileContext, ref: VaultRef): Pr
 }
 
 /**
- * Server-side apply under the ServiceAccount's own field manager. Not forced:
- * a field someone else owns with another value (a hand-written role of the
- * same name) is a conflict the user must resolve, not something to take over.
+ * Hands one change to the batcher and turns what went wrong into the
+ * failure path. Not forced: a field someone else owns (a hand-written role of
+ * the same name) is a conflict the user must resolve, not something to take over.
  */
-async function applyWithManager(
-  ctx: ServiceAccountReconcileContext,
-  config: VaultApplyConfiguration,
-  fieldManager: string,
-): Promise<void> {
-  const ref = { namespace: config.metadata.namespace, name: config.metadata.name };
+async function submitChange(ctx: ServiceAccountReconcileContext, batcher: EntryBatcher, at: EntryChangeAt): Promise<void> {
+  const ref = formatVaultRef(at.target);
   try {
-    await ctx.kube.raw.request({
-      method: 'PATCH',
-      path: resourcePath(API_GROUP, API_VERSION, VAULT_PLURAL, ref.namespace, ref.name),
-      query: { fieldManager, force: false },
-      body: config,
-      contentType: APPLY_PATCH,
-      timeoutMs: 30_000,
-    });
+    await batcher.submit(ctx.kube, at.target, at.change);
   } catch (err) {
     const code = errorCode(err);
-    const conflicts = conflictFields(err);
-    if (code === 409 && conflicts.length > 0) {
+    const conflicts = err instanceof EntryConflictError ? err.fields : conflictFields(err);
+    if (conflicts.length > 0) {
       await fail(
         ctx,
         ServiceAccountReason.ApplyConflict,
-        `Vault ${formatVaultRef(ref)} already has different values, written by someone else, at ${conflicts.join(', ')}; ` +
+        `Vault ${ref} already has entries written by someone else at ${conflicts.join(', ')}; ` +
           'remove or rename that hand-written entry so this ServiceAccount can own its role and policy',
       );
     }
-    if (code === 409 && /uid mismatch/i.test(errorMessage(err))) {
-      await fail(ctx, ServiceAccountReason.TargetVaultNotFound, `Vault ${formatVaultRef(ref)} was deleted or replaced while being updated; retrying`);
+    if (code === 404 || (code === 409 && /uid mismatch/i.test(errorMessage(err)))) {
+      await fail(ctx, ServiceAccountReason.TargetVaultNotFound, `Vault ${ref} was deleted or replaced while being updated; retrying`);
     }
-    await fail(ctx, ServiceAccountReason.ApplyFailed, `cannot update Vault ${formatVaultRef(ref)}: ${errorMessage(err)}`);
+    await fail(ctx, ServiceAccountReason.ApplyFailed, `cannot update Vault ${ref}: ${errorMessage(err)}`);
   }
 }
 

@@ -3,11 +3,9 @@
 // server-side-apply object that carries them into the target `Vault`
 // resource, and whether that resource already holds them (so an in-sync
 // reconcile writes nothing). No I/O here.
-import { createHash } from 'node:crypto';
 import { API_GROUP_VERSION, serviceAccountPolicyName, serviceAccountRoleName } from '../../api/naming.js';
 import {
   AUTO_CONFIGURE_ENABLED,
-  SERVICE_ACCOUNT_FIELD_MANAGER_PREFIX,
   ServiceAccountAnnotation,
   ServiceAccountReason,
 } from '../../api/serviceaccount.js';
@@ -71,7 +69,7 @@ export type Intent =
 export interface VaultResourceLike {
   metadata?: {
     uid?: string;
-    managedFields?: Array<{ manager?: string; operation?: string }>;
+    managedFields?: Array<{ manager?: string; operation?: string; fieldsV1?: unknown }>;
     deletionTimestamp?: Date | string;
   };
   spec?: {
@@ -197,67 +195,71 @@ export function removalTargets(
   return [...unique.values()];
 }
 
-/**
- * The server-side-apply field manager of one ServiceAccount. Managers are per
- * ServiceAccount so hundreds apply into the same resource without conflicts,
- * and applying an empty object under one removes exactly its entries.
- * `/` separates the parts: a namespace cannot contain one, so the name is
- * unique (a `-` separator would make `a-b`/`c` and `a`/`b-c` collide).
- * The API server limits a manager to 128 characters; longer ones are hashed.
- */
-export function fieldManagerFor(namespace: string, name: string): string {
-  const plain = `${SERVICE_ACCOUNT_FIELD_MANAGER_PREFIX}/${namespace}/${name}`;
-  if (plain.length <= 128) return plain;
-  const digest = createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, 16);
-  return `${plain.slice(0, 128 - digest.length - 1)}~${digest}`;
+/** Names of the entries one field manager owns in a `Vault` resource (from managedFields). */
+export interface OwnedEntries {
+  /** auth path -> role names */
+  roles: Map<string, Set<string>>;
+  policies: Set<string>;
 }
 
 /**
- * The object applied with the ServiceAccount's field manager. With entries it
- * claims exactly its role and policy; without, it owns nothing, and the API
- * server removes every field only that manager owned. `uid` (of the resource
- * as read) is a precondition: an apply would otherwise *create* a `Vault`
- * deleted in the meantime, and the API server answers 409 instead.
+ * What `manager` owns, read from the resource's managedFields (fieldsV1 keys
+ * like `k:{"name":"sa.shop.orders"}`). This, not the names, decides what is
+ * ours: a hand-written role that happens to look like ours is not.
  */
-export function applyConfiguration(
-  target: VaultRef,
-  entries: ServiceAccountEntries | undefined,
-  uid?: string,
-): VaultApplyConfiguration {
-  const metadata = { name: target.name, namespace: target.namespace, ...(uid ? { uid } : {}) };
-  if (!entries) return { apiVersion: API_GROUP_VERSION, kind: 'Vault', metadata };
-  return {
-    apiVersion: API_GROUP_VERSION,
-    kind: 'Vault',
-    metadata,
-    spec: {
-      externalConfig: {
-        auth: [{ path: entries.authPath, type: 'kubernetes', roles: [{ ...entries.role }] }],
-        policies: [{ ...entries.policy }],
-      },
-    },
-  };
+export function ownedEntries(vault: VaultResourceLike, manager: string): OwnedEntries {
+  const owned: OwnedEntries = { roles: new Map(), policies: new Set() };
+  for (const entry of vault.metadata?.managedFields ?? []) {
+    if (entry.manager !== manager || entry.operation !== 'Apply') continue;
+    const config = child(child(entry.fieldsV1, 'f:spec'), 'f:externalConfig');
+    for (const [key, auth] of Object.entries(child(config, 'f:auth') ?? {})) {
+      const path = listKey(key, 'path');
+      if (path === undefined) continue;
+      const names = owned.roles.get(path) ?? new Set<string>();
+      for (const roleKey of Object.keys(child(auth, 'f:roles') ?? {})) {
+        const name = listKey(roleKey, 'name');
+        if (name !== undefined) names.add(name);
+      }
+      if (names.size > 0) owned.roles.set(path, names);
+    }
+    for (const key of Object.keys(child(config, 'f:policies') ?? {})) {
+      const name = listKey(key, 'name');
+      if (name !== undefined) owned.policies.add(name);
+    }
+  }
+  return owned;
 }
 
-export interface VaultApplyConfiguration {
-  apiVersion: string;
-  kind: 'Vault';
-  metadata: { name: string; namespace: string; uid?: string };
-  spec?: {
-    externalConfig: {
-      auth: Array<{ path: string; type: 'kubernetes'; roles: KubernetesAuthRole[] }>;
-      policies: PolicyEntry[];
-    };
-  };
+function child(node: unknown, key: string): Record<string, unknown> | undefined {
+  if (!node || typeof node !== 'object') return undefined;
+  const value = (node as Record<string, unknown>)[key];
+  return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
 }
 
-export function hasFieldManager(vault: VaultResourceLike, manager: string): boolean {
-  return (vault.metadata?.managedFields ?? []).some((f) => f.manager === manager && f.operation === 'Apply');
+/** `k:{"name":"x"}` -> "x" */
+function listKey(key: string, field: string): string | undefined {
+  if (!key.startsWith('k:')) return undefined;
+  try {
+    const value = (JSON.parse(key.slice(2)) as Record<string, unknown>)[field];
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-/** True when the resource already holds these entries under this manager: applying again would change nothing. */
+/** Whether this ServiceAccount's role (under any auth path) or policy is among what the manager owns. */
+export function ownsAnyOf(owned: OwnedEntries, roleName: string, policyName: string): boolean {
+  if (owned.policies.has(policyName)) return true;
+  for (const names of owned.roles.values()) if (names.has(roleName)) return true;
+  return false;
+}
+
+/** True when the resource already holds these entries, owned by the manager: applying again would change nothing. */
 export function holdsEntries(vault: VaultResourceLike, entries: ServiceAccountEntries, manager: string): boolean {
-  if (!hasFieldManager(vault, manager)) return false;
+  const owned = ownedEntries(vault, manager);
+  if (!owned.roles.get(entries.authPath)?.has(entries.role.name) || !owned.policies.has(entries.policy.name)) return false;
+  // owned under another auth path too (the path setting changed): not in sync yet
+  for (const [path, names] of owned.roles) if (path !== entries.authPath && names.has(entries.role.name)) return false;
   const config = vault.spec?.externalConfig;
   const auth = (config?.auth ?? []).find((a) => a.path === entries.authPath);
   if (!auth || auth.type !== 'kubernetes') return false;
@@ -272,6 +274,155 @@ export function holdsEntries(vault: VaultResourceLike, entries: ServiceAccountEn
 
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export interface VaultApplyConfiguration {
+  apiVersion: string;
+  kind: 'Vault';
+  metadata: { name: string; namespace: string; uid?: string };
+  spec?: {
+    externalConfig: {
+      auth?: Array<{ path: string; type: 'kubernetes'; roles: KubernetesAuthRole[] }>;
+      policies?: PolicyEntry[];
+    };
+  };
+}
+
+/** One ServiceAccount's change to a `Vault` resource: its entries, or `null` to take them out. */
+export interface EntryChange {
+  serviceAccount: string;
+  roleName: string;
+  policyName: string;
+  entries: ServiceAccountEntries | null;
+}
+
+export interface CollectiveApply {
+  /** the object to apply with the manager; it lists every entry the manager keeps */
+  config: VaultApplyConfiguration;
+  /** false when applying would change nothing */
+  changed: boolean;
+  /** changes left out: another manager owns an entry of that name (a hand-written role or policy) */
+  conflicts: Array<{ serviceAccount: string; fields: string[] }>;
+}
+
+const ROLE_KEYS: ReadonlyArray<keyof KubernetesAuthRole> = [
+  'name',
+  'bound_service_account_names',
+  'bound_service_account_namespaces',
+  'token_policies',
+  'token_ttl',
+  'token_max_ttl',
+];
+
+/**
+ * The apply of ALL ServiceAccount entries the manager keeps in one `Vault`
+ * resource, after `changes`. Server-side apply removes what the manager owned
+ * and no longer lists, and never touches what other managers own (hand-written
+ * entries); one apply carries a whole batch of ServiceAccounts. Pure.
+ */
+export function collectiveApply(
+  target: VaultRef,
+  current: VaultResourceLike,
+  manager: string,
+  changes: readonly EntryChange[],
+): CollectiveApply {
+  const owned = ownedEntries(current, manager);
+  const config = current.spec?.externalConfig;
+  // what we keep today: our entries with their current values
+  const roles = new Map<string, Map<string, KubernetesAuthRole>>();
+  for (const [path, names] of owned.roles) {
+    const auth = (config?.auth ?? []).find((a) => a.path === path);
+    const byName = new Map<string, KubernetesAuthRole>();
+    for (const role of auth?.roles ?? []) {
+      const name = role['name'];
+      if (typeof name === 'string' && names.has(name)) byName.set(name, pickRole(role));
+    }
+    roles.set(path, byName);
+  }
+  const policies = new Map<string, PolicyEntry>();
+  for (const policy of config?.policies ?? []) {
+    if (policy.name && owned.policies.has(policy.name)) policies.set(policy.name, { name: policy.name, rules: String(policy.rules ?? '') });
+  }
+
+  const conflicts: CollectiveApply['conflicts'] = [];
+  for (const change of changes) {
+    for (const byName of roles.values()) byName.delete(change.roleName);
+    policies.delete(change.policyName);
+    if (!change.entries) continue;
+    const { authPath, role, policy } = change.entries;
+    const fields: string[] = [];
+    const existingAuth = (config?.auth ?? []).find((a) => a.path === authPath);
+    if ((existingAuth?.roles ?? []).some((r) => r['name'] === role.name) && !owned.roles.get(authPath)?.has(role.name)) {
+      fields.push(`.spec.externalConfig.auth[path="${authPath}"].roles[name="${role.name}"]`);
+    }
+    if (existingAuth?.type !== undefined && existingAuth.type !== 'kubernetes') {
+      fields.push(`.spec.externalConfig.auth[path="${authPath}"].type (${existingAuth.type})`);
+    }
+    if ((config?.policies ?? []).some((p) => p.name === policy.name) && !owned.policies.has(policy.name)) {
+      fields.push(`.spec.externalConfig.policies[name="${policy.name}"]`);
+    }
+    if (fields.length > 0) {
+      conflicts.push({ serviceAccount: change.serviceAccount, fields });
+      continue;
+    }
+    const byName = roles.get(authPath) ?? new Map<string, KubernetesAuthRole>();
+    byName.set(role.name, { ...role });
+    roles.set(authPath, byName);
+    policies.set(policy.name, { ...policy });
+  }
+
+  const auth = [...roles.entries()]
+    .filter(([, byName]) => byName.size > 0)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([path, byName]) => ({
+      path,
+      type: 'kubernetes' as const,
+      roles: [...byName.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    }));
+  const policyList = [...policies.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const next: VaultApplyConfiguration = {
+    apiVersion: API_GROUP_VERSION,
+    kind: 'Vault',
+    metadata: { name: target.name, namespace: target.namespace, ...(current.metadata?.uid ? { uid: current.metadata.uid } : {}) },
+    ...(auth.length || policyList.length
+      ? { spec: { externalConfig: { ...(auth.length ? { auth } : {}), ...(policyList.length ? { policies: policyList } : {}) } } }
+      : {}),
+  };
+  return { config: next, changed: !sameEntries(next, roles0(owned, config), policies0(owned, config)), conflicts };
+}
+
+function pickRole(role: Record<string, unknown>): KubernetesAuthRole {
+  const picked: Record<string, unknown> = {};
+  for (const key of ROLE_KEYS) if (role[key] !== undefined) picked[key] = role[key];
+  return picked as unknown as KubernetesAuthRole;
+}
+
+type CurrentConfig = NonNullable<VaultResourceLike['spec']>['externalConfig'];
+
+/** Our entries as they are now, in the same canonical form as the apply. */
+function roles0(owned: OwnedEntries, config: CurrentConfig): Array<{ path: string; roles: KubernetesAuthRole[] }> {
+  return [...owned.roles.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([path, names]) => ({
+      path,
+      roles: ((config?.auth ?? []).find((a) => a.path === path)?.roles ?? [])
+        .filter((r) => typeof r['name'] === 'string' && names.has(r['name'] as string))
+        .map(pickRole)
+        .sort((a, b) => a.name.localeCompare(b.name)),
+    }))
+    .filter((a) => a.roles.length > 0);
+}
+
+function policies0(owned: OwnedEntries, config: CurrentConfig): PolicyEntry[] {
+  return (config?.policies ?? [])
+    .filter((p) => p.name && owned.policies.has(p.name))
+    .map((p) => ({ name: p.name!, rules: String(p.rules ?? '') }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function sameEntries(next: VaultApplyConfiguration, roles: Array<{ path: string; roles: KubernetesAuthRole[] }>, policies: PolicyEntry[]): boolean {
+  const nextRoles = (next.spec?.externalConfig.auth ?? []).map((a) => ({ path: a.path, roles: a.roles }));
+  return sameJson(nextRoles, roles) && sameJson(next.spec?.externalConfig.policies ?? [], policies);
 }
 
 /** The `Vault` resources a reconcile must read before planning: removal targets, then the target. */
@@ -294,15 +445,19 @@ export interface ServiceAccountPlan {
    * removal succeeded and the ServiceAccount leaves the controller's care
    */
   finalizer: 'add' | 'remove' | undefined;
-  /** empty applies (per-ServiceAccount manager) that take this ServiceAccount's entries out of these resources */
-  removals: Array<{ target: VaultRef; config: VaultApplyConfiguration }>;
-  /** the apply that puts its entries into the target; absent when already there or impossible */
-  apply: { target: VaultRef; config: VaultApplyConfiguration } | undefined;
+  /** resources to take this ServiceAccount's entries out of (the manager owns some there) */
+  removals: EntryChangeAt[];
+  /** the change that puts its entries into the target; absent when already there or impossible */
+  apply: EntryChangeAt | undefined;
   /** the target `Vault` resource does not exist (or is being deleted): retry later */
   targetMissing: VaultRef | undefined;
   /** new value of the applied-vault annotation: a ref, `null` to remove it, `undefined` to leave it */
   appliedVault: string | null | undefined;
-  fieldManager: string;
+}
+
+export interface EntryChangeAt {
+  target: VaultRef;
+  change: EntryChange;
 }
 
 /**
@@ -315,21 +470,24 @@ export function planServiceAccount(
   settings: ServiceAccountSettings,
   vaults: ReadonlyMap<string, VaultResourceLike | null>,
   finalizerName: string,
+  manager: string,
 ): ServiceAccountPlan {
   const intent = decideIntent(sa, settings);
   const namespace = sa.metadata?.namespace ?? '';
   const name = sa.metadata?.name ?? '';
-  const manager = fieldManagerFor(namespace, name);
+  const roleName = serviceAccountRoleName(namespace, name);
+  const policyName = serviceAccountPolicyName(namespace, name);
+  const serviceAccount = `${namespace}/${name}`;
   const hasFinalizer = (sa.metadata?.finalizers ?? []).includes(finalizerName);
   const deleting = Boolean(sa.metadata?.deletionTimestamp);
   const appliedKey = annotationName(settings, ServiceAccountAnnotation.AppliedVault);
   const recorded = sa.metadata?.annotations?.[appliedKey];
 
-  const removals: ServiceAccountPlan['removals'] = [];
+  const removals: EntryChangeAt[] = [];
   for (const target of removalTargets(sa, intent, settings, finalizerName)) {
     const vault = vaults.get(formatVaultRef(target));
-    if (vault && hasFieldManager(vault, manager)) {
-      removals.push({ target, config: applyConfiguration(target, undefined, vault.metadata?.uid) });
+    if (vault && ownsAnyOf(ownedEntries(vault, manager), roleName, policyName)) {
+      removals.push({ target, change: { serviceAccount, roleName, policyName, entries: null } });
     }
   }
 
@@ -345,7 +503,6 @@ export function planServiceAccount(
       targetMissing: undefined,
       // a ServiceAccount being deleted needs no annotation write
       appliedVault: recorded !== undefined && !deleting ? null : undefined,
-      fieldManager: manager,
     };
   }
 
@@ -357,12 +514,8 @@ export function planServiceAccount(
     intent,
     finalizer: hasFinalizer ? undefined : 'add',
     removals,
-    apply:
-      missing || inSync
-        ? undefined
-        : { target: intent.target, config: applyConfiguration(intent.target, intent.entries, vault.metadata?.uid) },
+    apply: missing || inSync ? undefined : { target: intent.target, change: { serviceAccount, roleName, policyName, entries: intent.entries } },
     targetMissing: missing ? intent.target : undefined,
     appliedVault: missing || recorded === targetKey ? undefined : targetKey,
-    fieldManager: manager,
   };
 }

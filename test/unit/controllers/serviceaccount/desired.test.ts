@@ -2,11 +2,11 @@ import test from 'ava';
 import { FINALIZER } from '../../../../operator/api/naming.js';
 import { ServiceAccountReason } from '../../../../operator/api/serviceaccount.js';
 import {
-  applyConfiguration,
+  collectiveApply,
   decideIntent,
   desiredEntries,
-  fieldManagerFor,
   holdsEntries,
+  ownedEntries,
   mentionsAutoConfigure,
   planServiceAccount,
   removalTargets,
@@ -37,16 +37,36 @@ function aServiceAccount(opts: {
   };
 }
 
-/** A Vault resource as the API server returns it after `manager` applied `sa`'s entries. */
-function aVaultHolding(sa: ServiceAccountLike, manager = fieldManagerFor(sa.metadata!.namespace!, sa.metadata!.name!)): VaultResourceLike {
-  const entries = desiredEntries(sa.metadata!.namespace!, sa.metadata!.name!, settings);
-  const config = applyConfiguration({ namespace: 'vault-system', name: 'vault' }, entries);
+const MANAGER = 'vault-autopilot-serviceaccounts';
+
+/** managedFields.fieldsV1 of a manager that owns these roles (under auth `path`) and policies, as the API server writes it. */
+function fieldsV1(path: string, roles: string[], policies: string[]): unknown {
+  const item = () => ({ '.': {}, 'f:name': {} });
   return {
-    metadata: { uid: 'uid-holding', managedFields: [{ manager: 'kubectl', operation: 'Update' }, { manager, operation: 'Apply' }] },
+    'f:spec': {
+      'f:externalConfig': {
+        'f:auth': { [`k:${JSON.stringify({ path })}`]: { '.': {}, 'f:path': {}, 'f:type': {}, 'f:roles': Object.fromEntries(roles.map((n) => [`k:${JSON.stringify({ name: n })}`, item()])) } },
+        'f:policies': Object.fromEntries(policies.map((n) => [`k:${JSON.stringify({ name: n })}`, { '.': {}, 'f:name': {}, 'f:rules': {} }])),
+      },
+    },
+  };
+}
+
+/** A Vault resource as the API server returns it after `manager` applied `sa`'s entries (next to hand-written ones). */
+function aVaultHolding(sa: ServiceAccountLike, manager = MANAGER): VaultResourceLike {
+  const entries = desiredEntries(sa.metadata!.namespace!, sa.metadata!.name!, settings);
+  return {
+    metadata: {
+      uid: 'uid-holding',
+      managedFields: [
+        { manager: 'kubectl', operation: 'Update', fieldsV1: fieldsV1('kubernetes', ['hand-written'], ['ops']) },
+        { manager, operation: 'Apply', fieldsV1: fieldsV1('kubernetes', [entries.role.name], [entries.policy.name]) },
+      ],
+    },
     spec: {
       externalConfig: {
-        auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [{ name: 'hand-written' }, ...config.spec!.externalConfig.auth[0]!.roles.map((r) => ({ ...r }))] }],
-        policies: [{ name: 'ops', rules: 'path "*" {}' }, ...config.spec!.externalConfig.policies],
+        auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [{ name: 'hand-written' }, { ...entries.role }] }],
+        policies: [{ name: 'ops', rules: 'path "*" {}' }, { ...entries.policy }],
       },
     },
   };
@@ -120,42 +140,68 @@ test('another annotation prefix is honoured', (t) => {
   t.false(mentionsAutoConfigure(aServiceAccount({ annotations: { other: 'x' } }), settings));
 });
 
-test('field managers are unique per ServiceAccount, even where a dash separator would collide, and at most 128 chars', (t) => {
-  t.is(fieldManagerFor('shop', 'cart'), 'vault-autopilot-sa/shop/cart');
-  t.not(fieldManagerFor('a-b', 'c'), fieldManagerFor('a', 'b-c'));
-  const longName = 'x'.repeat(253);
-  const m1 = fieldManagerFor('ns', longName);
-  const m2 = fieldManagerFor('ns', `${'x'.repeat(252)}y`);
-  t.true(m1.length <= 128);
-  t.not(m1, m2);
-  t.true(m1.startsWith('vault-autopilot-sa/ns/'));
+test('ownedEntries reads the role and policy names a manager owns from managedFields', (t) => {
+  const owned = ownedEntries(aVaultHolding(aServiceAccount()), MANAGER);
+  t.deepEqual([...owned.roles.entries()].map(([p, n]) => [p, [...n]]), [['kubernetes', ['sa.shop.cart']]]);
+  t.deepEqual([...owned.policies], ['sa.shop.cart']);
+  const hand = ownedEntries(aVaultHolding(aServiceAccount()), 'kubectl');
+  t.is(hand.roles.size + hand.policies.size, 0, 'an Update manager does not count');
+  t.deepEqual([...ownedEntries(emptyVault, MANAGER).policies], []);
 });
 
-test('the apply configuration carries exactly the role and policy, and nothing when removing', (t) => {
-  const entries = desiredEntries('shop', 'cart', settings);
-  const config = applyConfiguration({ namespace: 'vault-system', name: 'vault' }, entries);
-  t.deepEqual(config, {
-    apiVersion: 'vault.autopilot.dev/v1alpha1',
-    kind: 'Vault',
-    metadata: { name: 'vault', namespace: 'vault-system' },
-    spec: {
-      externalConfig: {
-        auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [entries.role] }],
-        policies: [entries.policy],
-      },
-    },
-  });
-  t.deepEqual(applyConfiguration({ namespace: 'vault-system', name: 'vault' }, undefined), {
-    apiVersion: 'vault.autopilot.dev/v1alpha1',
-    kind: 'Vault',
-    metadata: { name: 'vault', namespace: 'vault-system' },
-  });
+test('collectiveApply: adds a ServiceAccount next to the ones already kept, never lists hand-written entries', (t) => {
+  const vault = aVaultHolding(aServiceAccount());
+  const entries = desiredEntries('shop', 'orders', settings);
+  const result = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [
+    { serviceAccount: 'shop/orders', roleName: entries.role.name, policyName: entries.policy.name, entries },
+  ]);
+  t.true(result.changed);
+  t.deepEqual(result.conflicts, []);
+  t.deepEqual(result.config.metadata, { name: 'vault', namespace: 'vault-system', uid: 'uid-holding' });
+  const auth = result.config.spec!.externalConfig.auth!;
+  t.deepEqual(auth.map((a) => [a.path, a.type]), [['kubernetes', 'kubernetes']]);
+  t.deepEqual(auth[0]!.roles.map((r) => r.name), ['sa.shop.cart', 'sa.shop.orders']);
+  t.deepEqual(auth[0]!.roles[1], entries.role);
+  t.deepEqual(result.config.spec!.externalConfig.policies!.map((p) => p.name), ['sa.shop.cart', 'sa.shop.orders']);
+});
+
+test('collectiveApply: removing the last ServiceAccount applies an object with no entries; nothing to do is unchanged', (t) => {
+  const vault = aVaultHolding(aServiceAccount());
+  const removed = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [
+    { serviceAccount: 'shop/cart', roleName: 'sa.shop.cart', policyName: 'sa.shop.cart', entries: null },
+  ]);
+  t.true(removed.changed);
+  t.is(removed.config.spec, undefined);
+  const same = desiredEntries('shop', 'cart', settings);
+  const unchanged = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [
+    { serviceAccount: 'shop/cart', roleName: same.role.name, policyName: same.policy.name, entries: same },
+  ]);
+  t.false(unchanged.changed);
+  const absent = collectiveApply({ namespace: 'v', name: 'v' }, emptyVault, MANAGER, [
+    { serviceAccount: 'a/b', roleName: 'sa.a.b', policyName: 'sa.a.b', entries: null },
+  ]);
+  t.false(absent.changed);
+});
+
+test('collectiveApply: a hand-written entry of the same name is a conflict for that ServiceAccount only', (t) => {
+  const vault: VaultResourceLike = {
+    metadata: { managedFields: [{ manager: 'kubectl', operation: 'Update', fieldsV1: fieldsV1('kubernetes', ['sa.shop.taken'], []) }] },
+    spec: { externalConfig: { auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [{ name: 'sa.shop.taken', token_ttl: 1 }] }] } },
+  };
+  const taken = desiredEntries('shop', 'taken', settings);
+  const free = desiredEntries('shop', 'free', settings);
+  const result = collectiveApply({ namespace: 'v', name: 'v' }, vault, MANAGER, [
+    { serviceAccount: 'shop/taken', roleName: taken.role.name, policyName: taken.policy.name, entries: taken },
+    { serviceAccount: 'shop/free', roleName: free.role.name, policyName: free.policy.name, entries: free },
+  ]);
+  t.deepEqual(result.conflicts, [{ serviceAccount: 'shop/taken', fields: ['.spec.externalConfig.auth[path="kubernetes"].roles[name="sa.shop.taken"]'] }]);
+  t.deepEqual(result.config.spec!.externalConfig.auth![0]!.roles.map((r) => r.name), ['sa.shop.free']);
 });
 
 test('holdsEntries needs our manager and every field of the role and the policy', (t) => {
   const sa = aServiceAccount();
   const entries = desiredEntries('shop', 'cart', settings);
-  const manager = fieldManagerFor('shop', 'cart');
+  const manager = MANAGER;
   t.true(holdsEntries(aVaultHolding(sa), entries, manager));
   t.false(holdsEntries(aVaultHolding(sa, 'someone-else'), entries, manager));
   t.false(holdsEntries(emptyVault, entries, manager));
@@ -173,7 +219,7 @@ test('a configured ServiceAccount in sync plans nothing', (t) => {
     annotations: { [`${P}auto-configure`]: 'true', [`${P}applied-vault`]: 'vault-system/vault' },
   });
   t.deepEqual(vaultsToRead(sa, decideIntent(sa, settings), settings, FINALIZER), [{ namespace: 'vault-system', name: 'vault' }]);
-  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', aVaultHolding(sa)]]), FINALIZER);
+  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', aVaultHolding(sa)]]), FINALIZER, MANAGER);
   t.is(plan.finalizer, undefined);
   t.deepEqual(plan.removals, []);
   t.is(plan.apply, undefined);
@@ -183,18 +229,18 @@ test('a configured ServiceAccount in sync plans nothing', (t) => {
 
 test('a new ServiceAccount: add the finalizer, apply, record the target', (t) => {
   const sa = aServiceAccount();
-  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', emptyVault]]), FINALIZER);
+  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', emptyVault]]), FINALIZER, MANAGER);
   t.is(plan.finalizer, 'add');
   t.deepEqual(plan.apply?.target, { namespace: 'vault-system', name: 'vault' });
-  t.deepEqual(plan.apply?.config.spec?.externalConfig.policies.map((p) => p.name), ['sa.shop.cart']);
+  t.deepEqual(plan.apply?.change.entries?.policy.name, 'sa.shop.cart');
+  t.is(plan.apply?.change.serviceAccount, 'shop/cart');
   t.is(plan.appliedVault, 'vault-system/vault');
-  t.is(plan.fieldManager, 'vault-autopilot-sa/shop/cart');
 });
 
 test('a missing or terminating target Vault is reported, nothing applied', (t) => {
   const sa = aServiceAccount();
   for (const vault of [null, { ...emptyVault, metadata: { deletionTimestamp: '2026-01-01T00:00:00Z' } }]) {
-    const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', vault]]), FINALIZER);
+    const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', vault]]), FINALIZER, MANAGER);
     t.deepEqual(plan.targetMissing, { namespace: 'vault-system', name: 'vault' });
     t.is(plan.apply, undefined);
     t.is(plan.appliedVault, undefined);
@@ -219,16 +265,17 @@ test('a changed target removes the entries from the old Vault and applies them t
       ['team/vault', emptyVault],
     ]),
     FINALIZER,
+    MANAGER,
   );
   t.deepEqual(plan.removals.map((r) => r.target), [{ namespace: 'vault-system', name: 'vault' }]);
-  t.is(plan.removals[0]!.config.spec, undefined);
+  t.is(plan.removals[0]!.change.entries, null);
   t.deepEqual(plan.apply?.target, { namespace: 'team', name: 'vault' });
   t.is(plan.appliedVault, 'team/vault');
 });
 
 test('annotation removed: remove the entries, the record and the finalizer', (t) => {
   const sa = aServiceAccount({ finalizers: [FINALIZER], annotations: { [`${P}applied-vault`]: 'vault-system/vault' } });
-  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', aVaultHolding(sa)]]), FINALIZER);
+  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', aVaultHolding(sa)]]), FINALIZER, MANAGER);
   t.deepEqual(plan.removals.map((r) => r.target), [{ namespace: 'vault-system', name: 'vault' }]);
   t.is(plan.apply, undefined);
   t.is(plan.finalizer, 'remove');
@@ -251,6 +298,7 @@ test('deletion removes entries from the recorded and the annotated target, and o
       ['team/vault', aVaultHolding(sa)],
     ]),
     FINALIZER,
+    MANAGER,
   );
   t.deepEqual(plan.removals.map((r) => r.target), [{ namespace: 'team', name: 'vault' }]);
   t.is(plan.finalizer, 'remove');
@@ -260,7 +308,7 @@ test('deletion removes entries from the recorded and the annotated target, and o
 test('a refused ServiceAccount that never had entries reads no Vault and plans nothing', (t) => {
   const sa = aServiceAccount({ name: 'default' });
   t.deepEqual(vaultsToRead(sa, decideIntent(sa, settings), settings, FINALIZER), []);
-  const plan = planServiceAccount(sa, settings, new Map(), FINALIZER);
+  const plan = planServiceAccount(sa, settings, new Map(), FINALIZER, MANAGER);
   t.is(plan.intent.kind, 'unconfigure');
   t.deepEqual(plan.removals, []);
   t.is(plan.finalizer, undefined);
@@ -269,28 +317,9 @@ test('a refused ServiceAccount that never had entries reads no Vault and plans n
 
 test('deleted target Vault during removal: nothing to remove, finalizer still released', (t) => {
   const sa = aServiceAccount({ deleting: true, finalizers: [FINALIZER], annotations: { [`${P}applied-vault`]: 'vault-system/vault' } });
-  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', null]]), FINALIZER);
+  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', null]]), FINALIZER, MANAGER);
   t.deepEqual(plan.removals, []);
   t.is(plan.finalizer, 'remove');
-});
-
-test('applies carry the uid of the Vault resource read, so a Vault deleted meanwhile is not re-created', (t) => {
-  const sa = aServiceAccount({
-    finalizers: [FINALIZER],
-    annotations: { [`${P}auto-configure`]: 'true', [`${P}vault`]: 'team/vault', [`${P}applied-vault`]: 'vault-system/vault' },
-  });
-  const plan = planServiceAccount(
-    sa,
-    settings,
-    new Map([
-      ['vault-system/vault', aVaultHolding(sa)],
-      ['team/vault', emptyVault],
-    ]),
-    FINALIZER,
-  );
-  t.is(plan.removals[0]!.config.metadata.uid, 'uid-holding');
-  t.is(plan.apply!.config.metadata.uid, 'uid-empty');
-  t.is(applyConfiguration({ namespace: 'a', name: 'b' }, undefined).metadata.uid, undefined);
 });
 
 test('a refused ServiceAccount that still carries the annotation keeps the finalizer, loses its entries and record', (t) => {
@@ -298,7 +327,7 @@ test('a refused ServiceAccount that still carries the annotation keeps the final
     finalizers: [FINALIZER],
     annotations: { [`${P}auto-configure`]: 'yes', [`${P}applied-vault`]: 'vault-system/vault' },
   });
-  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', aVaultHolding(sa)]]), FINALIZER);
+  const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', aVaultHolding(sa)]]), FINALIZER, MANAGER);
   t.is(plan.intent.kind, 'unconfigure');
   t.is(plan.removals.length, 1);
   t.is(plan.finalizer, undefined);
