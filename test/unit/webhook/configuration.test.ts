@@ -1,5 +1,6 @@
 import test from 'ava';
-import { containedIn, desiredWebhookConfiguration, POD_WEBHOOK_NAME } from '../../../operator/webhook/configuration.js';
+import type { AdmissionregistrationV1Api, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
+import { containedIn, desiredWebhookConfiguration, POD_WEBHOOK_NAME, WebhookConfigurationPublisher } from '../../../operator/webhook/configuration.js';
 import { parseWebhookSettings } from '../../../operator/webhook/settings.js';
 import { servingNames } from '../../../operator/webhook/index.js';
 
@@ -38,4 +39,57 @@ test('serving certificate names: the Service forms plus the URL host', (t) => {
     ipAddresses: ['127.0.0.1'],
   });
   t.deepEqual(servingNames({ serviceName: 'wh', operatorNamespace: 'ops', url: 'https://hook.example:9443/x' }).dnsNames.at(-1), 'hook.example');
+});
+
+
+function fakeAdmission(initial?: V1MutatingWebhookConfiguration) {
+  const state = { cfg: initial ? structuredClone(initial) : undefined, writes: 0 };
+  const fail = (code: number) => Object.assign(new Error(String(code)), { code });
+  const api = {
+    readMutatingWebhookConfiguration: async () => {
+      if (!state.cfg) throw fail(404);
+      return structuredClone(state.cfg);
+    },
+    createMutatingWebhookConfiguration: async ({ body }: { body: V1MutatingWebhookConfiguration }) => {
+      state.writes++;
+      state.cfg = structuredClone(body);
+      return body;
+    },
+    replaceMutatingWebhookConfiguration: async ({ body }: { body: V1MutatingWebhookConfiguration }) => {
+      if (!state.cfg) throw fail(404);
+      state.writes++;
+      state.cfg = structuredClone(body);
+      return body;
+    },
+  } as unknown as AdmissionregistrationV1Api;
+  return { api, state };
+}
+
+test('publisher without "manage" (the shipped install): patches only the caBundle of the installed configuration', async (t) => {
+  const settings = parseWebhookSettings({ VAULT_AUTOPILOT_NAMESPACE: 'ops' });
+  const installed = desiredWebhookConfiguration(settings, undefined);
+  installed.webhooks![0]!.timeoutSeconds = 7; // the installer's choice is kept
+  const { api, state } = fakeAdmission(installed);
+  const publisher = new WebhookConfigurationPublisher(api, settings, false);
+  t.is(await publisher.read(), undefined, 'no caBundle yet');
+  await publisher.publish('PEM-A');
+  t.is(await publisher.read(), 'PEM-A');
+  t.is(state.cfg!.webhooks![0]!.timeoutSeconds, 7);
+  t.is(state.writes, 1);
+  await t.throwsAsync(new WebhookConfigurationPublisher(fakeAdmission().api, settings, false).publish('PEM'), { message: /does not exist/ });
+});
+
+test('publisher with "manage": creates the configuration, and restores drifted fields with the bundle', async (t) => {
+  const settings = parseWebhookSettings({ VAULT_AUTOPILOT_NAMESPACE: 'ops' });
+  const { api, state } = fakeAdmission();
+  const publisher = new WebhookConfigurationPublisher(api, settings, true);
+  await publisher.publish('PEM-A');
+  t.is(state.writes, 1);
+  t.is(await publisher.read(), 'PEM-A');
+  await publisher.publish('PEM-A');
+  t.is(state.writes, 1, 'nothing rewritten when in sync');
+  state.cfg!.webhooks![0]!.failurePolicy = 'Ignore'; // someone edits it by hand
+  t.is(await publisher.read(), undefined, 'drift reads as "not published"');
+  await publisher.publish('PEM-A');
+  t.is(state.cfg!.webhooks![0]!.failurePolicy, 'Fail');
 });
