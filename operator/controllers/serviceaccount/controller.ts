@@ -1,7 +1,7 @@
 // The ServiceAccount auto-configuration controller (I/O only): gather the
 // `Vault` resources a ServiceAccount touches, plan with the pure desired.ts,
-// apply with server-side apply under the ServiceAccount's own field manager,
-// report through Events. It never talks to Vault: the Vault controller applies
+// hand the change to a per-resource batcher that server-side applies every
+// ServiceAccount entry under one field manager, report through Events. It never talks to Vault: the Vault controller applies
 // what lands in `spec.externalConfig`.
 import type { KubernetesObject, V1ServiceAccount } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, FINALIZER, serviceAccountPolicyName, serviceAccountRoleName } from '../../api/naming.js';

@@ -1,6 +1,6 @@
 // 200 ServiceAccounts annotated at once -> exactly 200 roles and 200 policies,
-// in the `Vault` resource (per-ServiceAccount server-side-apply managers: no
-// conflicts, none overwritten, hand-written entries kept) and in the real
+// in the `Vault` resource (batched server-side applies: no conflicts, none
+// overwritten, hand-written entries kept) and in the real
 // Vault (the Vault controller applies them). Then all 200 removed again.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
