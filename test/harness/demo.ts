@@ -1,7 +1,7 @@
 // `make demo`: local servers + the CRDs + the operator (operator/main.ts) as a
 // child process, with everything printed that one needs to try it by hand.
 // Runs until Ctrl-C. (This grows into the full self-service demo.)
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { onPath, stopOnSignals } from './cli-support.js';
@@ -19,7 +19,9 @@ const OPERATOR_NAMESPACE = 'vault-autopilot';
 ensureBinaries();
 const servers = await startServers({ vault: 'dev', kms: true, apiserver: true });
 let operator: ManagedProcess | undefined;
+let stopping = false;
 stopOnSignals(async () => {
+  stopping = true;
   await operator?.stop('SIGTERM', 15_000);
   await servers.stopAll();
 });
@@ -40,12 +42,25 @@ await env
 const infoFile = join(servers.dir, 'test-env.json');
 writeConnectionInfo(infoFile, env.info());
 const healthPort = await freePort();
+const webhookPort = await freePort();
+// The operator reads its Vault token from a file; this one lives in the
+// servers' temp dir (mode 0600) and goes when the demo stops.
+const tokenFile = join(servers.dir, 'demo-vault-token');
+writeFileSync(tokenFile, env.vault.rootToken, { mode: 0o600 });
 const operatorEnv: Record<string, string> = {
   KUBECONFIG: env.kubeconfigPath,
   VAULT_AUTOPILOT_NAMESPACE: OPERATOR_NAMESPACE,
   VAULT_AUTOPILOT_KMS_ENDPOINT: env.kms.endpoint,
   VAULT_AUTOPILOT_KMS_REGION: env.kms.region,
   VAULT_AUTOPILOT_HEALTH_PORT: String(healthPort),
+  VAULT_AUTOPILOT_VAULT_ADDR: env.vault.address,
+  VAULT_AUTOPILOT_VAULT_AUTH: 'token',
+  VAULT_AUTOPILOT_VAULT_TOKEN_FILE: tokenFile,
+  // The apiserver calls the pod webhook on loopback; the operator makes its own certificates.
+  VAULT_AUTOPILOT_WEBHOOK_PORT: String(webhookPort),
+  VAULT_AUTOPILOT_WEBHOOK_HOST: '127.0.0.1',
+  VAULT_AUTOPILOT_WEBHOOK_URL: `https://127.0.0.1:${webhookPort}/mutate-pods`,
+  VAULT_AUTOPILOT_WEBHOOK_SELF_MANAGED_CERTS: 'true',
   // local-kms accepts any credentials
   AWS_ACCESS_KEY_ID: 'test',
   AWS_SECRET_ACCESS_KEY: 'test',
@@ -75,7 +90,7 @@ if (!existsSync(join(REPO_ROOT, OPERATOR_ENTRY))) {
   operator.start();
   process.stdout.write(help);
   void operator.exited().then((code) => {
-    note(`the operator exited with code ${code}; the servers stay up until Ctrl-C`);
+    if (!stopping) note(`the operator exited with code ${code}; the servers stay up until Ctrl-C`);
   });
 }
 setInterval(() => undefined, 60_000);
