@@ -58,9 +58,8 @@ test.serial('KMS stopped: KMSUnreachable, Vault keeps the last value; recovery w
   await servers.kms.start();
   await objects.waitReady(ns, 'app', 'True', 'Synced', 30_000);
   t.deepEqual(await probe.read(mount, 'v2', `${ns}/app`), { k: second });
-  const events = await objects.events(ns, 'app');
-  t.true(events.some((e) => e.type === 'Warning' && e.reason === 'KMSUnreachable'));
-  t.true(events.some((e) => e.type === 'Normal' && e.reason === 'Recovered'));
+  t.true(await objects.sawEvent(ns, 'app', 'Warning', 'KMSUnreachable'));
+  t.true(await objects.sawEvent(ns, 'app', 'Normal', 'Recovered'));
 });
 
 test.serial('Vault stopped: VaultUnreachable; when it returns (empty) the secret is written again', async (t) => {
@@ -76,9 +75,11 @@ test.serial('Vault stopped: VaultUnreachable; when it returns (empty) the secret
     const data = await probe.read(mount, 'v2', `${ns}/app`);
     if (JSON.stringify(data) !== JSON.stringify(current)) throw new Error('not restored');
   });
-  const events = await objects.events(ns, 'app');
-  t.true(events.some((e) => e.type === 'Warning' && e.reason === 'VaultUnreachable'));
-  t.true(events.filter((e) => e.reason === 'Recovered').length >= 2);
+  t.true(await objects.sawEvent(ns, 'app', 'Warning', 'VaultUnreachable'));
+  // a second recovery (the first was from KMSUnreachable); Vault may also answer "upgrading" briefly after its restart
+  await eventually(async () => {
+    if ((await objects.events(ns, 'app')).filter((e) => e.reason === 'Recovered').length < 2) throw new Error('no second Recovered event');
+  });
 });
 
 test.serial('Vault down while an object is deleted: the finalizer stays until the delete succeeds', async (t) => {

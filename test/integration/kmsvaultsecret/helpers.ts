@@ -239,6 +239,26 @@ export class Objects {
     );
   }
 
+  /**
+   * Whether a matching Event shows up within `timeoutMs`. The controller writes
+   * status before it records the Event, so a test that just saw the status
+   * must wait for the Event rather than list once.
+   */
+  async sawEvent(namespace: string, name: string, type: string, reason: string, message?: RegExp, timeoutMs = 10_000): Promise<boolean> {
+    try {
+      await eventually(
+        async () => {
+          const events = await this.events(namespace, name);
+          if (!events.some((e) => e.type === type && e.reason === reason && (!message || message.test(e.message)))) throw new Error('not yet');
+        },
+        { timeoutMs, intervalMs: 150 },
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async events(namespace: string, name?: string): Promise<Array<{ type: string; reason: string; message: string; count: number }>> {
     const list = await this.core.listNamespacedEvent({ namespace });
     return list.items

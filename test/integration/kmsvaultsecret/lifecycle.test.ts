@@ -61,8 +61,7 @@ test.serial('KV v2 round trip: decrypted into Vault, Ready=True, finalizer, even
   t.is(obj.status?.engineVersion, 'v2');
   t.deepEqual(obj.status?.keys, ['empty', 'password', 'token']);
   t.truthy(obj.status?.lastSyncTime);
-  const events = await objects.events(ns, 'app-v2');
-  t.true(events.some((e) => e.type === 'Normal' && e.reason === 'SecretWritten' && /created/.test(e.message)), JSON.stringify(events));
+  t.true(await objects.sawEvent(ns, 'app-v2', 'Normal', 'SecretWritten', /created/));
 });
 
 test.serial('KV v1 round trip (path given with a leading slash)', async (t) => {
@@ -128,9 +127,8 @@ test.serial('a missing include: IncludeNotFound, nothing written; recovers when 
   await objects.createPartial(ns, 'later', { secrets: [await sealed('b', b)] });
   await objects.waitReady(ns, 'waits', 'True', 'Synced');
   t.deepEqual(await probe.read(v2Mount, 'v2', `${ns}/waits`), { a, b });
-  const events = await objects.events(ns, 'waits');
-  t.true(events.some((e) => e.type === 'Warning' && e.reason === 'IncludeNotFound'));
-  t.true(events.some((e) => e.type === 'Normal' && e.reason === 'Recovered'));
+  t.true(await objects.sawEvent(ns, 'waits', 'Warning', 'IncludeNotFound'));
+  t.true(await objects.sawEvent(ns, 'waits', 'Normal', 'Recovered'));
 });
 
 test.serial('a key defined twice: DuplicateKey, nothing written', async (t) => {
@@ -161,10 +159,7 @@ test.serial('drift: a value changed in Vault by hand is restored within a sync p
   t.log(`drift restored after ${restoredAfterMs} ms (sync period ${SYNC_PERIOD_MS} ms)`);
   // one period plus scheduling slack on a loaded machine
   t.true(restoredAfterMs < SYNC_PERIOD_MS * 2 + 2000, `${restoredAfterMs} ms`);
-  await eventually(async () => {
-    const events = await objects.events(ns, 'app-v2');
-    if (!events.some((e) => e.reason === 'SecretWritten' && /restored/.test(e.message))) throw new Error('no drift event');
-  });
+  t.true(await objects.sawEvent(ns, 'app-v2', 'Normal', 'SecretWritten', /restored/));
 });
 
 test.serial('steady state: several sync periods make zero Vault writes and zero Kubernetes writes', async (t) => {
@@ -194,8 +189,7 @@ async function expectRefused(t: import('ava').ExecutionContext, name: string, sp
   t.regex(ready.message, message, name);
   const secretPath = spec.path.slice(mount.length + 1);
   t.false(await probe.metadataExists(mount, secretPath), `${name}: nothing written`);
-  const events = await objects.events(ns, name);
-  t.true(events.some((e) => e.type === 'Warning' && e.reason === reason), `${name}: Warning event`);
+  t.true(await objects.sawEvent(ns, name, 'Warning', reason), `${name}: Warning event`);
   t.is(obj.status?.vaultPath, undefined);
 }
 
@@ -294,7 +288,7 @@ test.serial('fixing a refused object makes it sync (and a Recovered event)', asy
   await objects.updateSpec(ns, 'bad-b64', (spec) => ({ ...spec, secrets: [fixed] }));
   await objects.waitReady(ns, 'bad-b64', 'True', 'Synced');
   t.deepEqual(await probe.read(v2Mount, 'v2', `${ns}/bad-b64`), { broken: value });
-  t.true((await objects.events(ns, 'bad-b64')).some((e) => e.reason === 'Recovered'));
+  t.true(await objects.sawEvent(ns, 'bad-b64', 'Normal', 'Recovered'));
 });
 
 test.serial('schema violations are rejected by the apiserver', async (t) => {
