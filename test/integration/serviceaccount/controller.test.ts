@@ -224,3 +224,20 @@ test.serial('deleted while the operator is down: the finalizer holds it; the res
   });
   t.true(entryNames(await cluster.externalConfig(ns, 'vault')).roles.includes(serviceAccountRoleName(ns, 'orders')));
 });
+
+test.serial('annotation taken off while the operator is down: the restarted operator removes the entries and the finalizer', async (t) => {
+  await cluster.createServiceAccount(ns, 'quitter', { [AUTO]: 'true' });
+  await waitForEntries('quitter', true);
+  await recordOf('quitter');
+  await op!.stop();
+  op = undefined;
+  await cluster.annotate(ns, 'quitter', { [AUTO]: null });
+  op = await startOperator(env(), { namespace: ns, env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` } });
+  await waitForEntries('quitter', false);
+  const sa = await eventually(async () => {
+    const current = await cluster.getServiceAccount(ns, 'quitter');
+    if (current?.metadata?.finalizers?.length || current?.metadata?.annotations?.[APPLIED]) throw new Error('finalizer/record still there');
+    return current;
+  });
+  t.truthy(sa, 'the ServiceAccount itself stays');
+});

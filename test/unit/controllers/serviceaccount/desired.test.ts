@@ -333,3 +333,17 @@ test('a refused ServiceAccount that still carries the annotation keeps the final
   t.is(plan.finalizer, undefined);
   t.is(plan.appliedVault, null);
 });
+
+test('collectiveApply: a changed auth path moves the role to the new path in the same apply', (t) => {
+  const vault = aVaultHolding(aServiceAccount());
+  const moved = desiredEntries('shop', 'cart', { ...settings, kubernetesAuthPath: 'k8s-prod' });
+  t.false(holdsEntries(vault, moved, MANAGER));
+  const result = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [
+    { serviceAccount: 'shop/cart', roleName: moved.role.name, policyName: moved.policy.name, entries: moved },
+  ]);
+  t.true(result.changed);
+  t.deepEqual(
+    result.config.spec!.externalConfig.auth!.map((a) => [a.path, a.roles.map((r) => r.name)]),
+    [['k8s-prod', ['sa.shop.cart']]],
+  );
+});
