@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: help deps build lint test test-unit test-integration servers test-env demo clean
+.PHONY: help deps build lint test test-unit test-integration servers test-env demo demo-operator clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,8 +38,11 @@ test-integration: deps servers ## Integration tests against one shared set of re
 test-env: deps servers ## Start the test servers for manual use and print how to connect; Ctrl-C stops them
 	npm run test-env
 
-demo: deps servers ## Start the local servers, apply crds/, run the operator against them; Ctrl-C stops
-	npm run demo
+demo: deps servers ## The self-service flow end to end on the local servers, printing each step and its result (HOLD=1 keeps it up)
+	npm run demo -- $(if $(HOLD),--hold,)
+
+demo-operator: deps servers ## Start the local servers, apply crds/, run the operator binary against them for manual use; Ctrl-C stops
+	npm run demo-operator
 
 clean: ## Remove build output (dist/); the server cache stays (rm -rf ~/.cache/vault-autopilot to drop it)
 	rm -rf dist
