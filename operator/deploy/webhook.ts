@@ -5,7 +5,7 @@
 // the settings the Deployment gives the operator, so they cannot disagree.
 
 import type { V1LabelSelector, V1MutatingWebhookConfiguration, V1RuleWithOperations } from '@kubernetes/client-node';
-import { desiredWebhookConfiguration } from '../webhook/configuration.js';
+import { desiredWebhookConfiguration, notOperatorManagedPods } from '../webhook/configuration.js';
 import { parseWebhookSettings, type WebhookSettings } from '../webhook/settings.js';
 import { installEnvironment, NAME, PORT, WEBHOOK_PATH, type InstallSettings } from './install-settings.js';
 import { commonLabels } from './labels.js';
@@ -23,7 +23,9 @@ export function mutatingWebhookConfiguration(settings: InstallSettings): V1Mutat
 
 /** The operator's own pods never wait for the operator's webhook. */
 export function notTheOperatorsPods(): V1LabelSelector {
-  return { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: [NAME.app] }] };
+  return {
+    matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: [NAME.app] }, ...notOperatorManagedPods().matchExpressions],
+  };
 }
 
 /** OLM's spec.webhookdefinitions entry for the same webhook. */

@@ -22,6 +22,9 @@ type ConfigurationSettings = Pick<
  *    (and the cluster's system pods) can always start.
  *  - Ignore: pods keep being created while the webhook is down, but they start
  *    WITHOUT the agent or VAULT_ADDR — silently missing secrets.
+ * The Vault servers the operator deploys are kept out by an objectSelector:
+ * with Fail, a sealed-Vault restart must never wait on the webhook (which may
+ * itself be waiting on that Vault).
  * sideEffects NoneOnDryRun: the handler creates the CA ConfigMap only on real admissions.
  */
 export function desiredWebhookConfiguration(settings: ConfigurationSettings, caBundlePem: string | undefined): V1MutatingWebhookConfiguration {
@@ -45,6 +48,7 @@ export function desiredWebhookConfiguration(settings: ConfigurationSettings, caB
         sideEffects: 'NoneOnDryRun',
         timeoutSeconds: settings.timeoutSeconds,
         reinvocationPolicy: 'Never',
+        objectSelector: notOperatorManagedPods(),
         namespaceSelector: {
           ...(Object.keys(settings.namespaceLabels).length > 0 ? { matchLabels: { ...settings.namespaceLabels } } : {}),
           matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...new Set(settings.skipNamespaces)] }],
@@ -52,6 +56,13 @@ export function desiredWebhookConfiguration(settings: ConfigurationSettings, caB
       },
     ],
   };
+}
+
+/** Pods the operator itself creates (its Vault servers) carry this label. */
+export const MANAGED_BY_LABEL = { key: 'app.kubernetes.io/managed-by', value: 'vault-autopilot' } as const;
+
+export function notOperatorManagedPods(): { matchExpressions: { key: string; operator: 'NotIn'; values: string[] }[] } {
+  return { matchExpressions: [{ key: MANAGED_BY_LABEL.key, operator: 'NotIn', values: [MANAGED_BY_LABEL.value] }] };
 }
 
 /** `desired` is contained in `actual` (server defaults and extra fields are ignored). */

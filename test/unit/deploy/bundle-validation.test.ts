@@ -237,7 +237,11 @@ test('webhook definition: deployment exists, no forbidden rules, ports and path 
     t.regex(w.generateName, /^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'fully qualified generateName');
     t.true(['Fail', 'Ignore'].includes(w.failurePolicy));
     t.true(['None', 'NoneOnDryRun'].includes(w.sideEffects));
-    t.deepEqual(w.objectSelector.matchExpressions, [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: ['vault-autopilot'] }]);
+    t.deepEqual(w.objectSelector.matchExpressions, [
+      { key: 'app.kubernetes.io/name', operator: 'NotIn', values: ['vault-autopilot'] },
+      // nor are the Vault servers it deploys (a sealed Vault's restart must not wait on the webhook)
+      { key: 'app.kubernetes.io/managed-by', operator: 'NotIn', values: ['vault-autopilot'] },
+    ]);
     t.is(csv.spec.install.spec.deployments.find((d) => d.name === w.deploymentName)!.spec.template.metadata!.labels!['app.kubernetes.io/name'], 'vault-autopilot',
       "the operator's own pods are not sent to its webhook");
     t.true(w.webhookPath.startsWith('/'));

@@ -93,3 +93,16 @@ test('publisher with "manage": creates the configuration, and restores drifted f
   await publisher.publish('PEM-A');
   t.is(state.cfg!.webhooks![0]!.failurePolicy, 'Fail');
 });
+
+test("desired configuration: the operator's own Vault server pods are never sent to the webhook", async (t) => {
+  const { desiredStatefulSet } = await import('../../../operator/controllers/vault/desired-objects.js');
+  const { aVault } = await import('../controllers/vault/builders.js');
+  const wh = desiredWebhookConfiguration(parseWebhookSettings({}), undefined).webhooks![0]!;
+  const podLabels = desiredStatefulSet(aVault({ size: 1 })).spec!.template.metadata!.labels!;
+  const [expression] = wh.objectSelector!.matchExpressions!;
+  t.is(expression!.operator, 'NotIn');
+  // the selector excludes exactly what the Vault controller puts on its pods
+  t.true(expression!.values!.includes(podLabels[expression!.key]!));
+  // an application pod without that label still matches
+  t.false(expression!.values!.includes({ app: 'shop' }[expression!.key] ?? ''));
+});
