@@ -3,6 +3,7 @@
 // against the harness's Vault), captured logs, a counter of Kubernetes writes,
 // and small object helpers.
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { CoreV1Event, V1ServiceAccount } from '@kubernetes/client-node';
 import { API_GROUP, API_GROUP_VERSION, API_VERSION } from '../../../operator/api/naming.js';
@@ -220,4 +221,51 @@ export async function createExternalVault(
     external: { address: env.vault.address, auth: { method: 'token', tokenSecretRef: { name: secretName, key: 'token' } } },
     externalConfig,
   });
+}
+
+/**
+ * A namespace with an external `Vault` resource (Kubernetes auth on its own
+ * mount, one hand-written role and policy) and an operator running both the
+ * ServiceAccount and the Vault controllers against it: what every "Vault
+ * follows" test starts from.
+ */
+export interface VaultFollowing {
+  cluster: Cluster;
+  ns: string;
+  authPath: string;
+  op: RunningOperator;
+}
+
+export async function startVaultFollowing(env: TestEnv, prefix: string): Promise<VaultFollowing> {
+  await env.applyCrds(VAULT_CRD);
+  const cluster = new Cluster(env);
+  const ns = await env.namespace(`sa-${prefix}`);
+  const authPath = `k8s-${prefix}-${randomBytes(3).toString('hex')}`;
+  await createExternalVault(cluster, env, ns, 'vault', {
+    auth: [
+      {
+        path: authPath,
+        type: 'kubernetes',
+        config: { kubernetes_host: env.apiserverUrl, kubernetes_ca_cert: readFileSync(env.apiserverCaFile, 'utf8') },
+        roles: [{ name: 'hand-written', bound_service_account_names: ['x'], bound_service_account_namespaces: ['x'] }],
+      },
+    ],
+    policies: [{ name: `hand-written-${ns}`, rules: 'path "sys/health" { capabilities = ["read"] }' }],
+  });
+  const op = await startOperator(env, {
+    namespace: ns,
+    env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault`, VAULT_AUTOPILOT_KUBERNETES_AUTH_PATH: authPath },
+    vaultController: true,
+  });
+  return { cluster, ns, authPath, op };
+}
+
+/** The shared Vault outlives a test file: take its auth mount and policies out. */
+export async function stopVaultFollowing(env: TestEnv, setup: VaultFollowing | undefined): Promise<void> {
+  if (!setup) return;
+  await setup.op.stop();
+  await vaultRequest(env, 'DELETE', `sys/auth/${setup.authPath}`).catch(() => undefined);
+  for (const policy of await vaultPolicies(env).catch(() => [] as string[])) {
+    if (policy.startsWith(`sa.${setup.ns}.`) || policy === `hand-written-${setup.ns}`) await vaultRequest(env, 'DELETE', `sys/policies/acl/${policy}`);
+  }
 }

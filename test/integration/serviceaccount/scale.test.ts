@@ -3,11 +3,9 @@
 // overwritten, hand-written entries kept) and in the real
 // Vault (the Vault controller applies them). Then all 200 removed again.
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { eventually, useTestEnv } from '../../harness/index.js';
-import { Cluster, createExternalVault, entryNames, startOperator, VAULT_CRD, vaultPolicies, vaultRequest, vaultRoles, type RunningOperator } from './helpers.js';
+import { Cluster, entryNames, vaultPolicies, vaultRequest, vaultRoles, startVaultFollowing, stopVaultFollowing, type VaultFollowing } from './helpers.js';
 
 const env = useTestEnv(test);
 const COUNT = 200;
@@ -16,39 +14,14 @@ const AUTO = 'vault.autopilot.dev/auto-configure';
 let cluster: Cluster;
 let ns: string;
 let authPath: string;
-let op: RunningOperator | undefined;
+let setup: VaultFollowing | undefined;
 
 test.before(async () => {
-  await env().applyCrds(VAULT_CRD);
-  cluster = new Cluster(env());
-  ns = await env().namespace('sa-scale');
-  authPath = `k8s-scale-${randomBytes(3).toString('hex')}`;
-  await createExternalVault(cluster, env(), ns, 'vault', {
-    auth: [
-      {
-        path: authPath,
-        type: 'kubernetes',
-        config: { kubernetes_host: env().apiserverUrl, kubernetes_ca_cert: readFileSync(env().apiserverCaFile, 'utf8') },
-        roles: [{ name: 'hand-written', bound_service_account_names: ['x'], bound_service_account_namespaces: ['x'] }],
-      },
-    ],
-    policies: [{ name: `hand-written-${ns}`, rules: 'path "sys/health" { capabilities = ["read"] }' }],
-  });
-  op = await startOperator(env(), {
-    namespace: ns,
-    env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault`, VAULT_AUTOPILOT_KUBERNETES_AUTH_PATH: authPath },
-    vaultController: true,
-  });
+  setup = await startVaultFollowing(env(), 'scale');
+  ({ cluster, ns, authPath } = setup);
 });
 
-test.after.always(async () => {
-  await op?.stop();
-  // the shared Vault outlives this file: take our auth mount and policies out
-  await vaultRequest(env(), 'DELETE', `sys/auth/${authPath}`).catch(() => undefined);
-  for (const policy of await vaultPolicies(env()).catch(() => [] as string[])) {
-    if (policy.startsWith(`sa.${ns}.`) || policy === `hand-written-${ns}`) await vaultRequest(env(), 'DELETE', `sys/policies/acl/${policy}`);
-  }
-});
+test.after.always(() => stopVaultFollowing(env(), setup));
 
 const names = Array.from({ length: COUNT }, (_, i) => `app-${String(i).padStart(3, '0')}`);
 const ours = (list: string[]) => list.filter((n) => n.startsWith(`sa.${ns}.`));

@@ -3,49 +3,23 @@
 // resource, the Vault controller (external mode, the harness's Vault) applies
 // it. Hand-written entries stay in both.
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { eventually, useTestEnv } from '../../harness/index.js';
-import { Cluster, createExternalVault, entryNames, startOperator, VAULT_CRD, vaultPolicies, vaultRequest, vaultRoles, type RunningOperator } from './helpers.js';
+import { Cluster, entryNames, vaultPolicies, vaultRequest, vaultRoles, startVaultFollowing, stopVaultFollowing, type VaultFollowing } from './helpers.js';
 
 const env = useTestEnv(test);
 const AUTO = 'vault.autopilot.dev/auto-configure';
 let cluster: Cluster;
 let ns: string;
 let authPath: string;
-let op: RunningOperator | undefined;
+let setup: VaultFollowing | undefined;
 
 test.before(async () => {
-  await env().applyCrds(VAULT_CRD);
-  cluster = new Cluster(env());
-  ns = await env().namespace('sa-follows');
-  authPath = `k8s-follows-${randomBytes(3).toString('hex')}`;
-  await createExternalVault(cluster, env(), ns, 'vault', {
-    auth: [
-      {
-        path: authPath,
-        type: 'kubernetes',
-        config: { kubernetes_host: env().apiserverUrl, kubernetes_ca_cert: readFileSync(env().apiserverCaFile, 'utf8') },
-        roles: [{ name: 'hand-written', bound_service_account_names: ['x'], bound_service_account_namespaces: ['x'] }],
-      },
-    ],
-    policies: [{ name: `hand-written-${ns}`, rules: 'path "sys/health" { capabilities = ["read"] }' }],
-  });
-  op = await startOperator(env(), {
-    namespace: ns,
-    env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault`, VAULT_AUTOPILOT_KUBERNETES_AUTH_PATH: authPath },
-    vaultController: true,
-  });
+  setup = await startVaultFollowing(env(), 'follows');
+  ({ cluster, ns, authPath } = setup);
 });
 
-test.after.always(async () => {
-  await op?.stop();
-  await vaultRequest(env(), 'DELETE', `sys/auth/${authPath}`).catch(() => undefined);
-  for (const policy of await vaultPolicies(env()).catch(() => [] as string[])) {
-    if (policy.startsWith(`sa.${ns}.`) || policy === `hand-written-${ns}`) await vaultRequest(env(), 'DELETE', `sys/policies/acl/${policy}`);
-  }
-});
+test.after.always(() => stopVaultFollowing(env(), setup));
 
 async function inVault(name: string): Promise<{ role: boolean; policy: boolean }> {
   const role = serviceAccountRoleName(ns, name);
