@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: help deps build lint test test-unit test-integration servers test-env demo demo-operator clean
+.PHONY: help deps build lint test test-unit test-integration servers bundle-validator test-env demo demo-operator clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,13 +26,16 @@ lint: deps ## Type-check everything (strict)
 servers: ## Build etcd, kube-apiserver, Vault, local-kms from the Go module proxy (cached in ~/.cache/vault-autopilot)
 	bash test/harness/build-servers.sh
 
-test: deps servers ## Unit + integration tests (integration against the real servers); fails if either fails
+bundle-validator: ## Build the operator-framework bundle validators (test/olm/validate, from the Go module proxy; cached like the servers)
+	bash test/olm/build.sh bundle-validate
+
+test: deps servers bundle-validator ## Unit + integration tests (integration against the real servers); fails if either fails
 	@rc=0; npm run test:unit || rc=1; npm run test:integration || rc=1; exit $$rc
 
-test-unit: deps ## Unit tests only (no servers)
+test-unit: deps bundle-validator ## Unit tests only (no servers; the bundle tests run the Go-built validator)
 	npm run test:unit
 
-test-integration: deps servers ## Integration tests against one shared set of real servers (ARGS="file.test.ts --match ..." to narrow)
+test-integration: deps servers bundle-validator ## Integration tests against one shared set of real servers (ARGS="file.test.ts --match ..." to narrow)
 	npm run test:integration -- $(ARGS)
 
 test-env: deps servers ## Start the test servers for manual use and print how to connect; Ctrl-C stops them
@@ -59,8 +62,9 @@ bundle: deps ## Regenerate the OLM bundle (olm-bundle/manifests, metadata, bundl
 install-manifest: deps ## Regenerate olm-bundle/install.yaml (kubectl install) from crds/ and operator/deploy/
 	npx tsx operator/deploy/generate.ts install-manifest
 
-bundle-check: deps ## Fail if olm-bundle/ is not what `make bundle install-manifest` would write
+bundle-check: deps bundle-validator ## Fail if olm-bundle/ is not what `make bundle install-manifest` would write, or if the operator-framework validators report any error or warning
 	npx tsx operator/deploy/generate.ts all --check
+	"$$(bash test/olm/build.sh bundle-validate | tail -1)" -k8s-version 1.36 olm-bundle
 
 image: ## Two-arch (amd64+arm64) OCI image archive in build/, without a Docker daemon (buildah/skopeo; SOURCE_REF=WORKTREE to build uncommitted code)
 	bash operator/deploy/image/build-image.sh
