@@ -123,8 +123,14 @@ export interface WebhookServerOptions {
   host?: string;
   certificates: CertificateSource;
   log: WebhookLog;
-  /** AdmissionReview bodies larger than this are refused (a Pod is at most ~1.5 MiB in etcd). */
+  /** AdmissionReview bodies larger than this are refused with 413 (a Pod is at most ~1.5 MiB in etcd). Default 2 MiB. */
   maxBodyBytes?: number;
+  /** Request bytes held across all requests still being read; beyond it new bytes get a 503. Default 32 MiB. */
+  maxBufferedBytes?: number;
+  /** Reviews parsed and handled at once; the rest wait their turn (their bodies count in maxBufferedBytes). Default 8. */
+  maxConcurrent?: number;
+  /** A body not complete within this (a slow or stalled client) gets a 408 and the connection is closed. Default 10 s. */
+  bodyTimeoutMs?: number;
   /** Called after every review: for metrics. */
   observe?(sample: { path: string; durationMs: number; allowed: boolean | undefined; patched: boolean }): void;
 }
@@ -136,6 +142,9 @@ export class WebhookServer implements AdmissionWebhookHost {
   #serving = false;
   #port = 0;
   #certificateVersion = 0;
+  #buffered = 0;
+  #active = 0;
+  readonly #waiting: Array<() => void> = [];
 
   constructor(opts: WebhookServerOptions) {
     this.#opts = opts;
@@ -227,9 +236,86 @@ export class WebhookServer implements AdmissionWebhookHost {
       return;
     }
     const started = performance.now();
+    const maxBody = this.#opts.maxBodyBytes ?? 2 * 1024 * 1024;
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBody) {
+      // refused before a byte of it is read
+      refuse(req, res, 413, `body of ${declared} bytes is larger than ${maxBody}`, this.#opts.bodyTimeoutMs ?? 10_000);
+      return;
+    }
+    let text: string;
+    try {
+      text = await this.#readBody(req, maxBody);
+    } catch (err) {
+      const e = err as Error & { status?: number };
+      refuse(req, res, e.status ?? 400, e.message, this.#opts.bodyTimeoutMs ?? 10_000);
+      return;
+    }
+    await this.#slot();
+    try {
+      await this.#review(res, path, handler, text, started);
+    } finally {
+      this.#release();
+    }
+  }
+
+  /** Waits for one of maxConcurrent slots: parsing and handling are what cost memory and CPU. */
+  async #slot(): Promise<void> {
+    if (this.#active < (this.#opts.maxConcurrent ?? 8)) {
+      this.#active++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  #release(): void {
+    const next = this.#waiting.shift();
+    if (next) next(); // the slot passes on
+    else this.#active--;
+  }
+
+  /** The body, within the per-request size, the shared byte budget and the body deadline. */
+  #readBody(req: IncomingMessage, limit: number): Promise<string> {
+    const budget = this.#opts.maxBufferedBytes ?? 32 * 1024 * 1024;
+    const timeoutMs = this.#opts.bodyTimeoutMs ?? 10_000;
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let done = false;
+      const finish = (err?: Error & { status?: number }) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.#buffered -= size;
+        if (err) {
+          chunks.length = 0;
+          req.removeAllListeners('data');
+          req.resume(); // drain without keeping what arrives
+          reject(err);
+        } else {
+          resolve(Buffer.concat(chunks).toString('utf8'));
+        }
+      };
+      const fail = (status: number, message: string) => finish(Object.assign(new Error(message), { status }));
+      const timer = setTimeout(() => fail(408, `body not complete within ${timeoutMs} ms`), timeoutMs);
+      req.on('data', (chunk: Buffer) => {
+        if (done) return;
+        size += chunk.length;
+        this.#buffered += chunk.length;
+        if (size > limit) return fail(413, `body larger than ${limit} bytes`);
+        if (this.#buffered > budget) return fail(503, 'too many request bytes in flight; retry');
+        chunks.push(chunk);
+      });
+      req.on('end', () => finish());
+      req.on('error', (err) => finish(Object.assign(err, { status: 400 })));
+      req.on('close', () => fail(400, 'client went away'));
+    });
+  }
+
+  async #review(res: ServerResponse, path: string, handler: AdmissionHandler, text: string, started: number): Promise<void> {
     let review: AdmissionReview;
     try {
-      review = JSON.parse(await readBody(req, this.#opts.maxBodyBytes ?? 8 * 1024 * 1024)) as AdmissionReview;
+      review = JSON.parse(text) as AdmissionReview;
     } catch (err) {
       res.writeHead(400, { 'Content-Type': 'text/plain' }).end(`bad AdmissionReview: ${(err as Error).message}\n`);
       return;
@@ -281,20 +367,16 @@ function toResponse(request: AdmissionRequest, decision: Awaited<ReturnType<Admi
   return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new Error(`body larger than ${limit} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+/**
+ * An error answer. What the client still sends is read and thrown away (no
+ * memory), so it sees the answer instead of a reset; a client that goes on
+ * too long is cut off.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, message: string, graceMs: number): void {
+  req.resume();
+  const cutOff = setTimeout(() => req.socket.destroy(), graceMs);
+  cutOff.unref();
+  req.once('end', () => clearTimeout(cutOff));
+  if (res.headersSent || res.writableEnded) return;
+  res.writeHead(status, { 'Content-Type': 'text/plain' }).end(`${message}\n`);
 }

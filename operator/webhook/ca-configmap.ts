@@ -109,9 +109,11 @@ export class CaConfigMaps {
     return { checked: list.items.length, updated };
   }
 
-  start(intervalMs: number): void {
+  /** Periodic sync; `active` (default always) keeps it to the leader when replicas run side by side. */
+  start(intervalMs: number, active: () => boolean = () => true): void {
     if (this.#timer) return;
     const run = (): void => {
+      if (!active()) return;
       this.syncAll().then(
         (r) => {
           if (r.updated > 0) this.#log.info('Vault CA ConfigMaps synced', r);

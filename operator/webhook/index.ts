@@ -76,6 +76,7 @@ export function createWebhookServer(
   return new WebhookServer({
     port: settings.port,
     host: settings.host,
+    ...settings.limits,
     certificates,
     log,
     observe: ({ path, durationMs, allowed }) => {
@@ -127,6 +128,7 @@ export async function registerPodWebhook(
       log,
     }),
   );
-  caConfigMaps.start(settings.caSyncIntervalMs);
+  // admissions create what their pod needs on any replica; the periodic sync is the leader's job
+  caConfigMaps.start(settings.caSyncIntervalMs, () => operator.isLeader());
   return { nativeSidecars, caConfigMaps, stop: () => caConfigMaps.stop() };
 }

@@ -30,7 +30,10 @@ export interface PodMutationSettings {
 
 export interface WebhookSettings extends PodMutationSettings {
   port: number;
+  /** Listen address: 0.0.0.0 in a pod (the apiserver calls the pod IP); 127.0.0.1 or one interface elsewhere. */
   host: string;
+  /** Memory bounds of the admission server (see WebhookServerOptions). */
+  limits: { maxBodyBytes: number; maxBufferedBytes: number; maxConcurrent: number; bodyTimeoutMs: number };
   /** tls.crt / tls.key are read from here unless certificates are self-managed. */
   certDir: string;
   certReloadIntervalMs: number;
@@ -88,6 +91,10 @@ export const WEBHOOK_SETTING = {
   servingValidity: 'VAULT_AUTOPILOT_WEBHOOK_CERT_VALIDITY_MS',
   rotationPropagation: 'VAULT_AUTOPILOT_WEBHOOK_ROTATION_PROPAGATION_MS',
   certCheckInterval: 'VAULT_AUTOPILOT_WEBHOOK_CERT_CHECK_INTERVAL_MS',
+  maxBodyBytes: 'VAULT_AUTOPILOT_WEBHOOK_MAX_BODY_BYTES',
+  maxBufferedBytes: 'VAULT_AUTOPILOT_WEBHOOK_MAX_BUFFERED_BYTES',
+  maxConcurrent: 'VAULT_AUTOPILOT_WEBHOOK_MAX_CONCURRENT',
+  bodyTimeoutMs: 'VAULT_AUTOPILOT_WEBHOOK_BODY_TIMEOUT_MS',
   // Shared with the other lifecycles, so a pod's default role and Vault match
   // what the ServiceAccount controller creates.
   annotationPrefix: 'VAULT_AUTOPILOT_ANNOTATION_PREFIX',
@@ -161,6 +168,13 @@ export function parseWebhookSettings(env: Record<string, string | undefined>): W
     agentRunAsGroup: 1000,
     port: int(WEBHOOK_SETTING.port, 9443, 0, 65535),
     host: str(WEBHOOK_SETTING.host, '0.0.0.0'),
+    limits: {
+      // a Pod is at most ~1.5 MiB in etcd; its AdmissionReview a little more
+      maxBodyBytes: int(WEBHOOK_SETTING.maxBodyBytes, 2 * 1024 * 1024, 64 * 1024, 16 * 1024 * 1024),
+      maxBufferedBytes: int(WEBHOOK_SETTING.maxBufferedBytes, 32 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
+      maxConcurrent: int(WEBHOOK_SETTING.maxConcurrent, 8, 1, 256),
+      bodyTimeoutMs: int(WEBHOOK_SETTING.bodyTimeoutMs, 10_000, 100, 60_000),
+    },
     certDir: str(WEBHOOK_SETTING.certDir, DEFAULT_CERT_DIR),
     certReloadIntervalMs: int(WEBHOOK_SETTING.certReloadInterval, 10_000, 100, 3_600_000),
     selfManagedCerts: bool(WEBHOOK_SETTING.selfManagedCerts, false),

@@ -148,3 +148,61 @@ test('FileCertificateSource: start fails with a clear message when no files exis
   const source = new FileCertificateSource({ dir: '/nonexistent-dir-for-test' });
   await t.throwsAsync(source.start(() => {}), { message: /no serving certificate: cannot read a valid pair from \/nonexistent-dir-for-test\/tls\.crt/ });
 });
+
+/** A raw TLS client: send these pieces with pauses, return the status line (or the socket's fate). */
+function rawRequest(port: number, ca: string, pieces: Array<string | Buffer | number>): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, async () => {
+      for (const p of pieces) {
+        if (typeof p === 'number') await new Promise((r) => setTimeout(r, p));
+        else if (!socket.destroyed) socket.write(p);
+      }
+    });
+    let text = '';
+    socket.on('data', (c) => {
+      text += c.toString();
+      // the status line is all we need; the server may keep the connection open (keep-alive)
+      if (text.includes('\r\n')) socket.destroy();
+    });
+    socket.on('close', () => resolve(text.split('\r\n')[0] ?? ''));
+    socket.on('error', () => resolve(text.split('\r\n')[0] || 'error'));
+  });
+}
+
+test('limits: a declared or streamed body over the size is refused (413), a stalled one times out (408), the byte budget gives 503', async (t) => {
+  const ca = newCa();
+  const server = new WebhookServer({ port: 0, host: '127.0.0.1', certificates: new StaticCertificateSource(issue(ca, 'one')), log: silent, maxBodyBytes: 64 * 1024, maxBufferedBytes: 100 * 1024, bodyTimeoutMs: 300 });
+  server.register('/ok', async () => ({ allowed: true }));
+  await server.start();
+  t.teardown(() => server.stop());
+  const head = (extra: string) => `POST /ok HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${extra}\r\n`;
+  t.regex(await rawRequest(server.port, ca.cert, [head('Content-Length: 8388608\r\n')]), /^HTTP\/1.1 413/);
+  const chunk = (n: number) => `${n.toString(16)}\r\n${'x'.repeat(n)}\r\n`;
+  t.regex(await rawRequest(server.port, ca.cert, [head('Transfer-Encoding: chunked\r\n'), chunk(40_000), chunk(40_000), '0\r\n\r\n']), /^HTTP\/1.1 413/);
+  t.regex(await rawRequest(server.port, ca.cert, [head('Content-Length: 100\r\n'), '{"apiVersion"', 2000]), /^HTTP\/1.1 408/);
+  // two slow clients holding 60 KiB each exceed a 100 KiB budget: one of them is told to come back
+  const slow = (n: number) => rawRequest(server.port, ca.cert, [head(`Content-Length: ${n}\r\n`), 'y'.repeat(60 * 1024), 1000]);
+  const statuses = await Promise.all([slow(63 * 1024), slow(63 * 1024)]);
+  t.true(statuses.some((s) => /^HTTP\/1.1 503/.test(s)), statuses.join(' | '));
+  // and a normal review still works
+  t.is((await post(server.port, ca.cert, '/ok', review('after'))).status, 200);
+});
+
+test('limits: at most maxConcurrent reviews run at once; the others wait and are all answered', async (t) => {
+  const ca = newCa();
+  const server = new WebhookServer({ port: 0, host: '127.0.0.1', certificates: new StaticCertificateSource(issue(ca, 'one')), log: silent, maxConcurrent: 2 });
+  let running = 0;
+  let peak = 0;
+  server.register('/slow', async () => {
+    running++;
+    peak = Math.max(peak, running);
+    await new Promise((r) => setTimeout(r, 30));
+    running--;
+    return { allowed: true };
+  });
+  await server.start();
+  t.teardown(() => server.stop());
+  const results = await Promise.all(Array.from({ length: 12 }, (_, i) => post(server.port, ca.cert, '/slow', review(`c${i}`))));
+  t.true(results.every((r) => r.status === 200));
+  t.is(peak, 2);
+});

@@ -55,3 +55,12 @@ test('native sidecars: auto from the server version (>= 1.29), or forced', (t) =
   t.true(supportsNativeSidecars('on', { major: '1', minor: '20' }));
   t.false(supportsNativeSidecars('off', { major: '1', minor: '36' }));
 });
+
+test('admission server limits: bounded defaults, configurable, out-of-range refused', (t) => {
+  t.deepEqual(parseWebhookSettings({}).limits, { maxBodyBytes: 2 * 1024 * 1024, maxBufferedBytes: 32 * 1024 * 1024, maxConcurrent: 8, bodyTimeoutMs: 10_000 });
+  const s = parseWebhookSettings({ VAULT_AUTOPILOT_WEBHOOK_MAX_BODY_BYTES: '1048576', VAULT_AUTOPILOT_WEBHOOK_MAX_CONCURRENT: '4', VAULT_AUTOPILOT_WEBHOOK_HOST: '10.0.0.5' });
+  t.is(s.limits.maxBodyBytes, 1048576);
+  t.is(s.limits.maxConcurrent, 4);
+  t.is(s.host, '10.0.0.5');
+  t.throws(() => parseWebhookSettings({ VAULT_AUTOPILOT_WEBHOOK_MAX_BODY_BYTES: '1073741824' }), { message: /MAX_BODY_BYTES/ });
+});
