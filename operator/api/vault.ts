@@ -206,5 +206,6 @@ export const VaultEventReason = {
   TlsRenewed: 'TlsRenewed',
   UnsealKeysKept: 'UnsealKeysKept',
   UnsealKeysDeleted: 'UnsealKeysDeleted',
+  RaftPeerRemoved: 'RaftPeerRemoved',
 } as const;
 export type VaultEventReason = (typeof VaultEventReason)[keyof typeof VaultEventReason];

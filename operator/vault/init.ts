@@ -16,8 +16,9 @@ export const OPERATOR_TOKEN_PERIOD_SECONDS = 768 * 3600;
 
 /**
  * What the operator needs to apply externalConfig and nothing more: mounts,
- * auth methods and their config/roles, ACL policies, audit devices. It cannot
- * read or write secrets in any engine.
+ * auth methods and their config/roles, ACL policies, audit devices, and Raft
+ * membership (peers of scaled-away pods are removed). It cannot read or write
+ * secrets in any engine.
  */
 export const OPERATOR_POLICY = `# managed by vault-autopilot: the operator's own access
 path "sys/auth" { capabilities = ["read"] }
@@ -35,6 +36,8 @@ path "auth/+/certs" { capabilities = ["list"] }
 path "auth/+/certs/*" { capabilities = ["create", "read", "update", "delete", "list"] }
 path "auth/+/users" { capabilities = ["list"] }
 path "auth/+/users/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+path "sys/storage/raft/configuration" { capabilities = ["read"] }
+path "sys/storage/raft/remove-peer" { capabilities = ["update"] }
 path "auth/token/lookup-self" { capabilities = ["read"] }
 path "auth/token/renew-self" { capabilities = ["update"] }
 `;

@@ -53,6 +53,7 @@ import {
   unsealKeysSecretName,
   vaultSize,
 } from './desired-objects.js';
+import { pruneRaftPeers } from './raft-peers.js';
 import type { VaultControllerSettings } from './settings.js';
 import { decideTls, issueTls, thresholdMs, vaultTlsNames } from './tls.js';
 
@@ -380,6 +381,12 @@ export class VaultController {
     };
     const client = await this.operatorAccess(vault, ctx, active.node.address, gathered.caCert, keys, params.storeRootToken);
     await this.configure(vault, ctx, client, status, updates);
+    if (!vault.spec.external) {
+      const size = vaultSize(vault);
+      for (const address of await pruneRaftPeers(client, vault.metadata!.name!, namespace, size, ctx.log)) {
+        await ctx.event('Normal', VaultEventReason.RaftPeerRemoved, `removed Raft peer ${address}: size is ${size}`);
+      }
+    }
     return unreachable.length ? { requeueAfterMs: this.deps.settings.sealedRecheckMs } : {};
   }
 
