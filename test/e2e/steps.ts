@@ -30,7 +30,7 @@ export interface FlowCluster {
   kubectl: string;
   /** local-kms, reachable from the host and from pods. */
   kmsEndpoint: string;
-  kmsRegion?: string;
+  kms?: { region: string };
 }
 
 export const NS = { operator: 'vault-autopilot', vault: 'vault-system', app: 'shop', other: 'other-team' } as const;
@@ -205,7 +205,7 @@ export class ClusterFlow {
   }
 
   get kmsRegion(): string {
-    return this.cluster.kmsRegion ?? 'us-east-1';
+    return this.cluster.kms?.region ?? 'us-east-1';
   }
 
   // ------------------------------------------------------------------ steps
