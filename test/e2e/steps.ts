@@ -285,7 +285,11 @@ export class ClusterFlow {
     const started = Date.now();
     await this.must(COMMANDS.operatorPodDelete);
     const policy = `restart-check-${randomBytes(3).toString('hex')}`;
-    await this.patchVault([{ op: 'add', path: '/spec/externalConfig/policies/-', value: { name: policy, rules: 'path "apps/data/restart-check" { capabilities = ["read"] }' } }]);
+    const entry = { name: policy, rules: 'path "secret/data/restart-check" { capabilities = ["read"] }' };
+    const hasPolicies = Array.isArray((await this.vaultResource()).spec?.externalConfig?.policies);
+    await this.patchVault([
+      hasPolicies ? { op: 'add', path: '/spec/externalConfig/policies/-', value: entry } : { op: 'add', path: '/spec/externalConfig/policies', value: [entry] },
+    ]);
     const podReadyMs = await eventually(
       async () => {
         const pods = await this.operatorPods();
@@ -588,7 +592,10 @@ export class ClusterFlow {
     });
     try {
       const key = await kms.send(new CreateKeyCommand({ Description: `vault-autopilot walkthrough: ${alias}` }));
-      await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.KeyMetadata!.KeyId! }));
+      await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.KeyMetadata!.KeyId! })).catch((err: unknown) => {
+        // a cluster kept up (demo --hold) and walked through again
+        if ((err as { name?: string }).name !== 'AlreadyExistsException') throw err;
+      });
     } finally {
       kms.destroy();
     }
