@@ -79,6 +79,7 @@ export const COMMANDS = {
   agentRollout: 'kubectl -n shop rollout status deployment/orders --timeout=5m',
   agentReadDb: 'kubectl -n shop exec deploy/orders -c orders -- cat /vault/secrets/db',
   agentReadDbEnv: 'kubectl -n shop exec deploy/orders -c orders -- cat /vault/secrets/db.env',
+  agentDigest: 'kubectl -n shop exec deploy/orders -c orders -- sha256sum /vault/secrets/db',
   otherNamespace: 'kubectl create namespace other-team',
   sealBilling: 'vault-autopilot seal --key-id alias/shop --path secret/shop/billing/config --namespace shop --from-env-file billing.env > billing.kmsvs.yaml',
   sealOther: 'vault-autopilot seal --key-id alias/other-team --path secret/other-team/billing/config --namespace other-team --from-env-file other.env > other.kmsvs.yaml',
@@ -402,6 +403,13 @@ export class ClusterFlow {
     const pod = pods.items.find((p) => !p.metadata?.deletionTimestamp);
     const containers = [...(pod?.spec?.initContainers ?? []), ...(pod?.spec?.containers ?? [])].map((c) => c.name);
     return { ms, dbFile, dbEnvFile, containers };
+  }
+
+  /** The injected pod shows the digest of its rendered secret (sha256, hex); `expected` is what it must be. */
+  async agentDigest(): Promise<{ shown: string; expected: string }> {
+    const shown = (await this.must(COMMANDS.agentDigest)).stdout.trim().split(/\s+/)[0] ?? '';
+    const rendered = `DB_PASSWORD: ${this.plaintext.dbPassword}\nDB_USER: ${this.plaintext.dbUser}\n`;
+    return { shown, expected: createHash('sha256').update(rendered).digest('hex') };
   }
 
   /**
