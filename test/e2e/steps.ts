@@ -91,8 +91,8 @@ export const COMMANDS = {
   envRead: appLoginAndRead('sa.shop.billing', 'PASSWORD', 'secret/shop/billing/config'),
   envReadOther: appLoginAndRead('sa.shop.billing', 'PASSWORD', 'secret/other-team/billing/config'),
   uninstall: [
-    'kubectl delete kmsvaultsecrets,partialkmsvaultsecrets --all -A',
-    'kubectl delete vaults --all -A',
+    'kubectl delete kmsvaultsecrets,partialkmsvaultsecrets --all -A --wait',
+    'kubectl delete vaults --all -A --wait',
     'kubectl delete mutatingwebhookconfiguration vault-autopilot-webhook',
     'kubectl delete -f olm-bundle/install.yaml --ignore-not-found',
   ],
