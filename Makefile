@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: help deps build lint test test-unit test-integration servers bundle-validator test-env demo demo-operator clean
+.PHONY: help deps build lint test test-unit test-integration servers bundle-validator test-env demo demo-operator clean cluster-build cluster test-e2e
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +46,15 @@ demo: deps servers ## The self-service flow end to end on the local servers, pri
 
 demo-operator: deps servers ## Start the local servers, apply crds/, run the operator binary against them for manual use; Ctrl-C stops
 	npm run demo-operator
+
+cluster-build: deps ## Build the local cluster's binaries and images (k8s node, CoreDNS, pause, Vault, app, operator; cached; installs Debian packages when missing)
+	bash test/cluster/build.sh >/dev/null
+
+cluster: deps cluster-build ## Start a local single-node Kubernetes cluster that runs pods (needs root); prints KUBECONFIG; Ctrl-C stops it
+	npm run cluster
+
+test-e2e: deps cluster-build ## End-to-end tests on one local cluster (test/e2e/**; ARGS="file.test.ts --match ..." to narrow)
+	npm run test:e2e -- $(ARGS)
 
 clean: ## Remove build output (dist/); the server cache stays (rm -rf ~/.cache/vault-autopilot to drop it)
 	rm -rf dist

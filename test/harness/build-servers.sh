@@ -5,6 +5,10 @@
 #
 #   test/harness/build-servers.sh [etcd|kube-apiserver|vault|local-kms ...]
 #
+# The local cluster (test/cluster/build.sh) adds kubelet, kube-controller-manager,
+# kube-scheduler, kube-proxy, kubectl (same version and wrapper module as
+# kube-apiserver, so the Go build cache is shared) and coredns.
+#
 # Prints the directory holding the binaries on its last line.
 set -euo pipefail
 
@@ -12,6 +16,7 @@ ETCD_VERSION=v3.6.16
 KUBE_VERSION=v1.36.3
 VAULT_VERSION=v1.21.0          # OpenBao is refused by the proxy (403); v1.21.1+ need an untagged sdk
 LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
+COREDNS_VERSION=v1.14.7
 
 CACHE="${VAULT_AUTOPILOT_CACHE:-$HOME/.cache/vault-autopilot}"
 GOV="$(go env GOVERSION)"
@@ -83,13 +88,15 @@ lock() {
 }
 unlock() { flock -u "$LOCK_FD"; exec {LOCK_FD}>&-; }
 
+#   $7 wrapper module directory (default $name-$ver); binaries of one module
+#      share it, and one lock, so they never rewrite its go.mod concurrently
 build() {
-  local name=$1 mod=$2 ver=$3 pkg=$4 mapper=$5 ldflags=${6:-}
+  local name=$1 mod=$2 ver=$3 pkg=$4 mapper=$5 ldflags=${6:-} wrapper=${7:-$1-$3}
   local out="$BIN/$name-$ver"
   if [ -x "$out" ]; then log "$name $ver: cached ($out)"; return; fi
-  lock "$name-$ver"
+  lock "$wrapper"
   if [ -x "$out" ]; then log "$name $ver: built meanwhile by another run ($out)"; unlock; return; fi
-  local dir="$WORK/$name-$ver"
+  local dir="$WORK/$wrapper"
   log "$name $ver: preparing wrapper module in $dir"
   wrapper_module "$mod" "$ver" "$mapper" "$dir"
   log "$name $ver: resolving and downloading modules"
@@ -130,8 +137,11 @@ for t in "${targets[@]}"; do
     local-kms) build_plain local-kms github.com/nsmithuk/local-kms "$LOCAL_KMS_VERSION" ;;
     etcd) build etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3 required_version ;;
     vault) build vault github.com/hashicorp/vault "$VAULT_VERSION" github.com/hashicorp/vault required_version ;;
-    kube-apiserver) build kube-apiserver k8s.io/kubernetes "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-apiserver k8s_staging_version \
-      "-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(minor "$KUBE_VERSION")" ;;
+    kube-apiserver | kubelet | kube-controller-manager | kube-scheduler | kube-proxy | kubectl)
+      build "$t" k8s.io/kubernetes "$KUBE_VERSION" "k8s.io/kubernetes/cmd/$t" k8s_staging_version \
+        "-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(minor "$KUBE_VERSION")" \
+        "kube-apiserver-$KUBE_VERSION" ;;
+    coredns) build_plain coredns github.com/coredns/coredns "$COREDNS_VERSION" ;;
     *) log "unknown server $t"; exit 2 ;;
   esac
 done

@@ -1,0 +1,3 @@
+module vault-autopilot/test/cluster/pause
+
+go 1.22
