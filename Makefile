@@ -50,10 +50,10 @@ demo-operator: deps servers ## Start the local servers, apply crds/, run the ope
 cluster-build: deps ## Build the local cluster's binaries and images (k8s node, CoreDNS, pause, Vault, app, operator; cached; installs Debian packages when missing)
 	bash test/cluster/build.sh >/dev/null
 
-cluster: deps cluster-build ## Start a local single-node Kubernetes cluster that runs pods (needs root); prints KUBECONFIG; Ctrl-C stops it
+cluster: deps ## Start a local single-node Kubernetes cluster that runs pods (needs root); prints KUBECONFIG; Ctrl-C stops it
 	npm run cluster
 
-test-e2e: deps cluster-build ## End-to-end tests on one local cluster (test/e2e/**; ARGS="file.test.ts --match ..." to narrow)
+test-e2e: deps ## End-to-end tests on one local cluster (test/e2e/**; ARGS="file.test.ts --match ..." to narrow)
 	npm run test:e2e -- $(ARGS)
 
 clean: ## Remove build output (dist/); the server cache stays (rm -rf ~/.cache/vault-autopilot to drop it)

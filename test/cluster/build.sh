@@ -32,9 +32,9 @@ STARTED=$SECONDS
 
 log() { printf '[cluster-build %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-# Seconds since the previous call, for the timing lines.
+# A timing line: what was done and how long it took since the previous one.
 lap_at=$SECONDS
-lap() { local d=$((SECONDS - lap_at)); lap_at=$SECONDS; echo "${d}s"; }
+took() { log "$1 ($((SECONDS - lap_at))s)"; lap_at=$SECONDS; }
 
 # ------------------------------------------------------------ Debian packages
 PACKAGES=(containerd runc containernetworking-plugins buildah skopeo umoci iptables conntrack iproute2
@@ -51,19 +51,20 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 }
 ensure_packages
-log "Debian packages: ok ($(lap))"
+took "Debian packages: ok"
 
 # ------------------------------------------------------------------ binaries
 BIN=$(bash "$REPO_ROOT/test/harness/build-servers.sh" etcd kube-apiserver vault local-kms \
   kubelet kube-controller-manager kube-scheduler kube-proxy kubectl coredns | tail -1)
-log "server and node binaries: ok ($(lap))"
+took "server and node binaries: ok"
 pin() { sed -n "s/^$1=\([^ #]*\).*/\1/p" "$REPO_ROOT/test/harness/build-servers.sh"; }
 KUBE_VERSION=$(pin KUBE_VERSION)
 VAULT_VERSION=$(pin VAULT_VERSION)
 COREDNS_VERSION=$(pin COREDNS_VERSION)
 GOV=$(go env GOVERSION)
 
-hash_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
+# content only (sha256sum would mix in the path a caller used)
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 PAUSE_KEY=$(cd "$HERE/pause" && hash_of go.mod main.go)
 PAUSE_BIN="$BIN/pause-$PAUSE_KEY"
 if [ ! -x "$PAUSE_BIN" ]; then
@@ -125,15 +126,16 @@ PAUSE_TAR=$(image pause "$PAUSE_KEY-$SELF_KEY")
 if [ ! -f "$PAUSE_TAR" ]; then
   rm -rf "$STAGE" && mkdir -p "$STAGE" && cp "$PAUSE_BIN" "$STAGE/pause"
   commit_image "$PAUSE_REF" "$PAUSE_TAR" --entrypoint '["/pause"]'
-  log "image $PAUSE_REF: built ($(lap))"
+  took "image $PAUSE_REF: built"
 fi
 
-APP_REF=localhost/busybox:${BUSYBOX_VERSION%%-*}
+BUSYBOX_UPSTREAM=${BUSYBOX_VERSION#*:}   # 1:1.35.0-4+deb12u1 -> 1.35.0
+APP_REF=localhost/busybox:${BUSYBOX_UPSTREAM%%-*}
 APP_TAR=$(image app "$(echo "$BUSYBOX_VERSION-$SELF_KEY" | sha256sum | cut -c1-16)")
 if [ ! -f "$APP_TAR" ]; then
   busybox_rootfs "$STAGE"
   commit_image "$APP_REF" "$APP_TAR" --env PATH=/bin --cmd '["/bin/sh"]'
-  log "image $APP_REF: built ($(lap))"
+  took "image $APP_REF: built"
 fi
 
 COREDNS_REF=localhost/coredns:$COREDNS_VERSION
@@ -141,7 +143,7 @@ COREDNS_TAR=$(image coredns "$COREDNS_VERSION-$GOV-$SELF_KEY")
 if [ ! -f "$COREDNS_TAR" ]; then
   rm -rf "$STAGE" && mkdir -p "$STAGE" && cp "$BIN/coredns-$COREDNS_VERSION" "$STAGE/coredns"
   commit_image "$COREDNS_REF" "$COREDNS_TAR" --entrypoint '["/coredns"]'
-  log "image $COREDNS_REF: built ($(lap))"
+  took "image $COREDNS_REF: built"
 fi
 
 # Vault server and agent: the operator runs `vault server`, the injected agent
@@ -153,7 +155,7 @@ if [ ! -f "$VAULT_TAR" ]; then
   cp "$BIN/vault-$VAULT_VERSION" "$STAGE/bin/vault"
   commit_image "$VAULT_REF" "$VAULT_TAR" --env PATH=/bin --env HOME=/home/vault --user 100:1000 \
     --entrypoint '["vault"]' --cmd '["version"]'
-  log "image $VAULT_REF: built ($(lap))"
+  took "image $VAULT_REF: built"
 fi
 
 # The operator: `make image` (operator/deploy/image/build-image.sh) from the
@@ -170,7 +172,7 @@ if [ ! -f "$OPERATOR_TAR" ]; then
   SOURCE_REF=WORKTREE ARCHIVE="$OPERATOR_TAR.tmp" IMAGE_NAME="${OPERATOR_REF%:*}" VERSION="$OPERATOR_VERSION" \
     bash "$IMAGE_DIR/build-image.sh" >&2
   mv "$OPERATOR_TAR.tmp" "$OPERATOR_TAR"
-  log "operator image: built ($(lap))"
+  took "operator image: built"
 fi
 
 # The arm64 operator as an image the kubelet accepts on this amd64 node: its
@@ -187,7 +189,7 @@ if [ ! -f "$ARM64_TAR" ]; then
   buildah_ push --quiet "$ARM64_REF" "docker-archive:$ARM64_TAR.tmp:$ARM64_REF"
   buildah_ rmi --all >/dev/null 2>&1 || true
   mv "$ARM64_TAR.tmp" "$ARM64_TAR"
-  log "image $ARM64_REF: built ($(lap))"
+  took "image $ARM64_REF: built"
 fi
 flock -u "$LOCK_FD"
 

@@ -133,6 +133,7 @@ evictionHard:
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 serializeImagePulls: false
+podLogsDir: ${dir}/pod-logs
 `;
 }
 

@@ -3,7 +3,7 @@
 // mounts and container processes left in the state directory. The record of a
 // run (cluster.lock) lets the next run undo a run that was SIGKILLed.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NET, RULE_COMMENT } from './cluster-config.js';
 import { note } from './server.js';
@@ -291,9 +291,21 @@ function removeKubeletCgroups(): void {
   }
 }
 
+/** libcni caches each pod's result in /var/lib/cni/results; the entries of our network (vabr) and their loopback twins go. */
+function removeCniCache(): void {
+  const dir = '/var/lib/cni/results';
+  const files = safeReaddir(dir);
+  const ids = new Set(files.map((f) => /^vabr-([0-9a-f]+)-/.exec(f)?.[1]).filter((id): id is string => !!id));
+  for (const file of files) {
+    const id = /^(?:vabr|cni-loopback)-([0-9a-f]+)-/.exec(file)?.[1];
+    if (id && ids.has(id)) rmSync(join(dir, file), { force: true });
+  }
+}
+
 /** Everything the run changed on the machine, undone; safe to call twice. */
 export function undoHost(record: HostRecord): void {
   killContainerProcesses(record.stateDir);
+  removeCniCache();
   unmountUnder(record.stateDir);
   undoIptables(record.iptables);
   if (existsSync(`/sys/class/net/${NET.bridge}`)) run('ip', ['link', 'delete', NET.bridge], { allowFail: true });

@@ -180,6 +180,18 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     note(`cluster: stopped in ${((Date.now() - s0) / 1000).toFixed(1)} s`);
   };
 
+  // Ctrl-C during start-up: tear down what is up, then exit (the caller's own
+  // handlers take over once startCluster has returned)
+  const onSignal = (signal: NodeJS.Signals) => {
+    note(`cluster: ${signal} during start-up; tearing down`);
+    void stop().finally(() => process.exit(130));
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.on(signal, onSignal);
+  const dropSignalHandlers = () => {
+    for (const signal of signals) process.off(signal, onSignal);
+  };
+
   try {
     const ports = await allocatePorts();
     mkdirSync(logs, { recursive: true });
@@ -324,11 +336,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       return { processes, processesTotal, pods: podsMemoryMiB() };
     };
     note(`cluster: up in ${((Date.now() - t0) / 1000).toFixed(1)} s; KUBECONFIG=${kubeconfigs.admin}`);
+    dropSignalHandlers();
     return { ...info, memory, kubectlRun, stop };
   } catch (error) {
     note(`cluster: start failed, tearing down (logs in ${logs}${opts.keepState ? '' : '; set VAULT_AUTOPILOT_KEEP_TMP=1 to keep them'})`);
     for (const p of procs) if (!p.running && p.output()) note(`${p.name} exited:\n${p.tail(15)}`);
     await stop();
+    dropSignalHandlers();
     throw error;
   }
 }
