@@ -46,8 +46,13 @@ const run = promisify(execFile);
 /** Names the JSON file with the running cluster's details (set by run-e2e.ts). */
 export const E2E_ENV_VARIABLE = 'VAULT_AUTOPILOT_E2E_ENV';
 export const BUILD_SCRIPT = join(REPO_ROOT, 'test', 'cluster', 'build.sh');
-/** Every local image name a sample or default refers to, and the local image behind it. */
+/**
+ * Names the samples and the operator's defaults use, given to the local
+ * images so that `samples/` apply unchanged: the Vault server/agent image (the
+ * operator's and the webhook's default) and the samples' app containers.
+ */
 export const VAULT_IMAGE_ALIASES = ['docker.io/hashicorp/vault:1.21.4'];
+export const APP_IMAGE_ALIASES = ['docker.io/library/busybox:1.36'];
 
 /** What build.sh made (its manifest file). */
 export interface BuildManifest {
@@ -73,9 +78,10 @@ export interface ClusterInfo {
   /**
    * Local image names, already imported into the node's containerd, never
    * pulled (manifests use imagePullPolicy IfNotPresent or Never). `vault` is
-   * also tagged as every name in `vaultAliases` (the operator's defaults).
+   * also tagged as every name in `vaultAliases` (the operator's defaults),
+   * `app` as every name in `appAliases` (the samples' app containers).
    */
-  images: { operator: string; vault: string; app: string; vaultAliases: string[] };
+  images: { operator: string; vault: string; app: string; vaultAliases: string[]; appAliases: string[] };
   /** The arm64 operator re-labelled amd64 (not imported at start; see test/e2e/arm64.test.ts). */
   operatorArm64Rootfs: { ref: string; archive: string };
   /** The operator's two-architecture OCI archive (for `ctr import --all-platforms`). */
@@ -257,8 +263,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       // this machine's variant of the two-architecture operator image
       await ctr('images', 'import', '--platform', `linux/${goArch()}`, operator.archive);
       for (const alias of VAULT_IMAGE_ALIASES) await ctr('images', 'tag', '--force', vault.ref, alias);
+      for (const alias of APP_IMAGE_ALIASES) await ctr('images', 'tag', '--force', app.ref, alias);
       const listed = (await ctr('images', 'ls', '-q')).stdout;
-      for (const ref of [pause.ref, app.ref, coredns.ref, vault.ref, operator.ref, ...VAULT_IMAGE_ALIASES]) {
+      for (const ref of [pause.ref, app.ref, coredns.ref, vault.ref, operator.ref, ...VAULT_IMAGE_ALIASES, ...APP_IMAGE_ALIASES]) {
         if (!listed.split('\n').some((line) => line === ref || line === `docker.io/${ref}`)) throw new Error(`image ${ref} missing after import:\n${listed}`);
       }
       mark('images imported');
@@ -321,7 +328,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       apiserverCaFile: join(pki, 'ca.crt'),
       kmsEndpoint,
       kms: { region: kms.region, keyId: kms.key.keyId, keyAlias: kms.key.alias, otherKeyId: kms.otherKey.keyId, otherKeyAlias: kms.otherKey.alias },
-      images: { operator: manifest.images.operator.ref, vault: manifest.images.vault.ref, app: manifest.images.app.ref, vaultAliases: [...VAULT_IMAGE_ALIASES] },
+      images: { operator: manifest.images.operator.ref, vault: manifest.images.vault.ref, app: manifest.images.app.ref, vaultAliases: [...VAULT_IMAGE_ALIASES], appAliases: [...APP_IMAGE_ALIASES] },
       operatorArm64Rootfs: manifest.images.operatorArm64Rootfs,
       operatorArchive: manifest.images.operator.archive,
       containerd: { socket, namespace: 'k8s.io' },

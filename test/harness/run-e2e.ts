@@ -1,7 +1,7 @@
 // `npm run test:e2e` (make test-e2e): builds what the local cluster needs (a
 // warm run checks the cache only), starts ONE cluster, writes its details to a
 // JSON file named by VAULT_AUTOPILOT_E2E_ENV, runs the e2e test files on it
-// (serially), stops it — also on failure and Ctrl-C — and exits with ava's
+// one file at a time (they share the cluster; a file leaves nothing behind), stops it — also on failure and Ctrl-C — and exits with ava's
 // exit code. Extra arguments go to ava (a file narrows the run).
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ const infoFile = join(cluster.stateDir, 'e2e-env.json');
 const { memory: _m, kubectlRun: _k, stop: _s, ...info } = cluster;
 writeFileSync(infoFile, `${JSON.stringify(info satisfies ClusterInfo, null, 2)}\n`, { mode: 0o600 });
 
-const ava = spawn(process.execPath, [join(REPO_ROOT, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), '--serial', ...files, ...extra], {
+const ava = spawn(process.execPath, [join(REPO_ROOT, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), '--serial', '--concurrency=1', '--verbose', ...files, ...extra], {
   cwd: REPO_ROOT,
   env: { ...process.env, [E2E_ENV_VARIABLE]: infoFile, KUBECONFIG: cluster.kubeconfig },
   stdio: 'inherit',
