@@ -10,6 +10,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { isCliCommand, runCli } from './cli/index.js';
 import { registerKmsVaultSecretController } from './controllers/kmsvaultsecret/index.js';
 import { parseKmsVaultSecretSettings } from './controllers/kmsvaultsecret/settings.js';
+import { VaultTargets } from './controllers/kmsvaultsecret/vault-target.js';
 import { registerServiceAccountController } from './controllers/serviceaccount/controller.js';
 import { parseServiceAccountSettings } from './controllers/serviceaccount/settings.js';
 import { registerVaultController } from './controllers/vault/controller.js';
@@ -71,17 +72,20 @@ class VaultAutopilot extends AutopilotOperator {
     const countRequests = (client: VaultClient) =>
       client.onRequest((method, _path, status) => metrics.vaultRequests.inc({ method, status: status ? `${Math.floor(status / 100)}xx` : 'none' }));
     if (settings.vault) {
-      await registerVaultController(this, { settings: settings.vault, onVaultClient: countRequests });
+      await registerVaultController(this, {
+        settings: settings.vault,
+        onVaultClient: countRequests,
+        // the Vault controller keeps the login KMSVaultSecrets are written with
+        ...(settings.kms ? { kmsIdentity: { pathPolicy: settings.kms.pathPolicy } } : {}),
+      });
     }
     if (settings.kms) {
-      if (settings.vaultConnection) {
-        const vault = new VaultClient(settings.vaultConnection);
-        countRequests(vault);
-        const decryptor = new AwsKms({ region: settings.kms.kms.region, endpoint: settings.kms.kms.endpoint, allowedKeyIds: settings.kms.kms.allowedKeyIds });
-        await registerKmsVaultSecretController(this, { vault, decryptor, settings: settings.kms });
-      } else {
-        this.logger.warn('KMSVaultSecret lifecycle not started: no Vault connection configured (set VAULT_AUTOPILOT_VAULT_ADDR)');
-      }
+      // with VAULT_AUTOPILOT_VAULT_ADDR: that Vault; otherwise (and for spec.vaultRef) a `Vault` resource
+      const vault = settings.vaultConnection ? new VaultClient(settings.vaultConnection) : undefined;
+      if (vault) countRequests(vault);
+      const targets = new VaultTargets({ onVaultClient: countRequests });
+      const decryptor = new AwsKms({ region: settings.kms.kms.region, endpoint: settings.kms.kms.endpoint, allowedKeyIds: settings.kms.kms.allowedKeyIds });
+      await registerKmsVaultSecretController(this, { ...(vault ? { vault } : {}), targets, decryptor, settings: settings.kms });
     }
     if (settings.serviceAccount) {
       await registerServiceAccountController(this, { settings: settings.serviceAccount });

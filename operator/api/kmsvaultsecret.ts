@@ -46,6 +46,14 @@ export interface KMSVaultSecretSpec {
   /** Names of PartialKMSVaultSecrets in the same namespace whose keys are merged in. */
   includeSecrets?: string[];
   deletionPolicy?: DeletionPolicy;
+  /** The `Vault` resource to write to; default: the configured connection, else the default `Vault`. */
+  vaultRef?: VaultReference;
+}
+
+/** A `Vault` resource; `namespace` defaults to the referring object's. */
+export interface VaultReference {
+  name: string;
+  namespace?: string;
 }
 
 export interface PartialKMSVaultSecretSpec {
@@ -66,6 +74,8 @@ export interface KmsVaultSecretCondition {
 export interface KMSVaultSecretStatus {
   observedGeneration?: number;
   conditions?: KmsVaultSecretCondition[];
+  /** `<namespace>/<name>` of the `Vault` resource written to, or the configured connection's address. */
+  vault?: string;
   /** When the operator last made Vault match the resource (a write, or the first check of a generation). */
   lastSyncTime?: string;
   /** The Vault mount and logical path last written, so deletion cleans up where the data really is. */
@@ -96,6 +106,8 @@ export const KmsVaultSecretReason = {
   DecryptionFailed: 'DecryptionFailed',
   /** KMS could not be reached (network, endpoint, throttling after retries). */
   KMSUnreachable: 'KMSUnreachable',
+  /** The operator has no AWS credentials or region (its environment lacks them). */
+  KMSNotConfigured: 'KMSNotConfigured',
   IncludeNotFound: 'IncludeNotFound',
   DuplicateKey: 'DuplicateKey',
   PathNotAllowed: 'PathNotAllowed',
@@ -105,6 +117,14 @@ export const KmsVaultSecretReason = {
   VaultUnreachable: 'VaultUnreachable',
   /** The deletion policy is Delete and removing the secret from Vault failed; the finalizer stays. */
   VaultDeleteFailed: 'VaultDeleteFailed',
+  /** The `Vault` resource to write to does not exist. */
+  VaultNotFound: 'VaultNotFound',
+  /** The `Vault` resource exists but is not Ready (its own Ready message says why). */
+  VaultNotReady: 'VaultNotReady',
+  /** The `Vault` has no login for KMSVaultSecrets (the operator's ServiceAccount is unknown to it). */
+  VaultIdentityMissing: 'VaultIdentityMissing',
+  /** Vault refused the operator's KMSVaultSecret login. */
+  VaultLoginFailed: 'VaultLoginFailed',
 } as const;
 export type KmsVaultSecretReason = (typeof KmsVaultSecretReason)[keyof typeof KmsVaultSecretReason];
 

@@ -191,6 +191,17 @@ export const VaultReason = {
   InvalidSpec: 'InvalidSpec',
   KubernetesError: 'KubernetesError',
   Pending: 'Pending',
+  // why a managed node does not answer, from its pod and claims (pod-status.ts)
+  /** The pod is not scheduled (the scheduler's message says why). */
+  PodUnschedulable: 'PodUnschedulable',
+  /** A PersistentVolumeClaim of the pod is not bound (e.g. no default StorageClass). */
+  VolumeUnbound: 'VolumeUnbound',
+  /** The Vault image cannot be pulled (ErrImagePull, ImagePullBackOff, ErrImageNeverPull, InvalidImageName). */
+  ImagePullFailed: 'ImagePullFailed',
+  /** The Vault container keeps exiting. */
+  CrashLoopBackOff: 'CrashLoopBackOff',
+  /** The pod does not exist yet, or has not started its container. */
+  PodNotRunning: 'PodNotRunning',
 } as const;
 export type VaultReason = (typeof VaultReason)[keyof typeof VaultReason];
 

@@ -33,6 +33,9 @@ function environment(settings: InstallSettings): V1EnvVar[] {
     fromField('POD_NAMESPACE', 'metadata.namespace'),
     fromField('POD_NAME', 'metadata.name'),
     fromField('VAULT_AUTOPILOT_NAMESPACE', 'metadata.namespace'),
+    // the operator logs in to the Vaults it manages as this ServiceAccount (and KMSVaultSecrets are written that way)
+    fromField('VAULT_AUTOPILOT_OPERATOR_SERVICE_ACCOUNT', 'spec.serviceAccountName'),
+    fromField('VAULT_AUTOPILOT_OPERATOR_NAMESPACE', 'metadata.namespace'),
     ...Object.entries(installEnvironment(settings)).map(([name, value]) => ({ name, value })),
     { name: 'NODE_OPTIONS', value: `--max-old-space-size=${MAX_OLD_SPACE_MB}` },
   ];

@@ -86,6 +86,14 @@ export function operatorPermissions(settings: Pick<InstallSettings, 'mode'>): Pe
       why: 'the StatefulSet of a managed Vault',
     },
     {
+      apiGroup: core, resource: 'pods', verbs: ['list', 'watch'], scope: Scope.Cluster,
+      why: "watch the managed Vaults' pods (labelled by the operator) so a restarted pod is unsealed at once, and say why a node is down (Pending, image pull, crash loop)",
+    },
+    {
+      apiGroup: core, resource: 'persistentvolumeclaims', verbs: ['list'], scope: Scope.Cluster,
+      why: "say when a managed Vault pod waits for its data claim (unbound, no default StorageClass)",
+    },
+    {
       apiGroup: 'policy', resource: 'poddisruptionbudgets', verbs: ['get', 'create', 'patch'], scope: Scope.Cluster,
       why: 'keep a quorum of Vault pods during node drains',
     },

@@ -14,6 +14,8 @@ export {
   AutopilotOperator,
   isRelevantChange,
   type AutopilotOperatorOptions,
+  type ObjectKey,
+  type RelatedWatchSpec,
   type ControllerSpec,
   type ReconcileContext,
   type ReconcileResult,

@@ -50,6 +50,15 @@ export interface ControllerSpec<T extends KubernetesObject> {
   /** Added automatically before the first reconcile; finalize() runs on deletion, then it is removed. */
   finalizer?: string;
   /**
+   * false: never add the finalizer; objects that already carry it (from an
+   * earlier version) are still finalized and released. For objects whose
+   * deletion must never wait for the operator (ServiceAccounts: their
+   * namespace would hang once the operator is uninstalled).
+   */
+  addFinalizer?: boolean;
+  /** The object is gone (the watch saw it deleted). No retry, no context: enqueue follow-up work here. */
+  onDeleted?(obj: T): void;
+  /**
    * Objects it rejects are not reconciled. An object that carries the finalizer
    * but no longer passes the filter has left our care: finalize() runs and the
    * finalizer is removed (e.g. the opt-in annotation was taken off).
@@ -58,6 +67,23 @@ export interface ControllerSpec<T extends KubernetesObject> {
   reconcile(obj: T, ctx: ReconcileContext<T>): Promise<ReconcileResult | void>;
   finalize?(obj: T, ctx: ReconcileContext<T>): Promise<void>;
   resyncPeriodMs?: number;
+}
+
+/** A key of a registered controller's work queue: which object to reconcile. */
+export interface ObjectKey {
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+/**
+ * A watch on objects a controller does not own but depends on (e.g. the pods
+ * of a StatefulSet it created): every change, deletion included, enqueues the
+ * owners `map` names. The cache is not exposed; read what you need in reconcile.
+ */
+export interface RelatedWatchSpec<T extends KubernetesObject> extends ResourceRef {
+  labelSelector?: string;
+  map(obj: T, type: WatchEventType): ObjectKey[];
 }
 
 export interface AutopilotOperatorOptions {
@@ -238,10 +264,32 @@ export class AutopilotOperator extends Operator {
     if (this.#controllersStarted) this.#startController(this.#controllers.get(spec.kind) as Controller);
   }
 
+  /** Watch related objects and reconcile their owners when they change (see RelatedWatchSpec). */
+  async watchRelated<T extends KubernetesObject>(spec: RelatedWatchSpec<T>): Promise<void> {
+    const { map, ...ref } = spec;
+    this.#rememberRef(ref);
+    const watch = this.#makeWatch(ref, (type, obj) => {
+      for (const key of map(obj as T, type)) this.#queue.add(queueKey(key.kind, key.namespace, key.name));
+    });
+    this.#plainWatches.push(watch);
+    if (this.#controllersStarted) watch.start();
+  }
+
   registerMutatingWebhook(path: string, handler: AdmissionHandler): void {
     const host = this.#options.webhookServer;
     if (!host) throw new Error('registerMutatingWebhook needs the webhookServer option');
     host.register(path, handler);
+  }
+
+  /**
+   * A registered controller's cached copy of an object (every object of its
+   * kind is cached, filtered or not), and whether that cache has listed yet:
+   * an absent object means "gone" only once `synced`.
+   */
+  cached(kind: string, namespace: string | undefined, name: string): { synced: boolean; obj: KubernetesObject | undefined } {
+    const c = this.#controllers.get(kind);
+    if (!c) throw new Error(`no controller for ${kind}`);
+    return { synced: c.watch.synced, obj: c.watch.get(namespace, name) };
   }
 
   /** Reconcile an object soon (e.g. a Vault after one of its inputs changed). */
@@ -475,7 +523,7 @@ export class AutopilotOperator extends Operator {
     return ref;
   }
 
-  #makeWatch(ref: ResourceRef, onEvent: (type: WatchEventType, obj: KubernetesObject, previous: KubernetesObject | undefined) => void): ResilientWatch {
+  #makeWatch(ref: ResourceRef & { labelSelector?: string }, onEvent: (type: WatchEventType, obj: KubernetesObject, previous: KubernetesObject | undefined) => void): ResilientWatch {
     return new ResilientWatch({
       ...ref,
       raw: this.kube.raw,
@@ -505,6 +553,7 @@ export class AutopilotOperator extends Operator {
     const key = queueKey(spec.kind, obj.metadata?.namespace, name);
     if (type === 'DELETED') {
       this.#queue.forget(key);
+      spec.onDeleted?.(obj);
       return;
     }
     if (type === 'MODIFIED' && !isRelevantChange(previous, obj)) return;
@@ -537,7 +586,7 @@ export class AutopilotOperator extends Operator {
       ctx.log.info('finalized', { finalizer: spec.finalizer });
       return;
     }
-    if (spec.finalizer && !hasFinalizer) {
+    if (spec.finalizer && !hasFinalizer && spec.addFinalizer !== false) {
       // Add it and return: the resulting MODIFIED event brings us back.
       await this.#setFinalizers(spec, obj, [...(obj.metadata?.finalizers ?? []), spec.finalizer]);
       return;

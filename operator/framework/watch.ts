@@ -21,6 +21,8 @@ export interface ResourceRef {
 }
 
 export interface ResilientWatchOptions extends ResourceRef {
+  /** Only objects with these labels (a Kubernetes label selector, e.g. `app=x,tier=y`). */
+  labelSelector?: string;
   raw: RawKube;
   clock: Clock;
   logger: Logger;
@@ -182,7 +184,7 @@ export class ResilientWatch {
       const page = await this.#o.raw.request<ListBody>({
         method: 'GET',
         path: this.#path(),
-        query: { limit: this.#o.pageSize ?? 500, continue: continueToken },
+        query: { limit: this.#o.pageSize ?? 500, continue: continueToken, labelSelector: this.#o.labelSelector },
         timeoutMs: 60_000,
         signal: abort.signal,
       });
@@ -232,7 +234,7 @@ export class ResilientWatch {
     try {
       stream = await this.#o.raw.stream({
         path: this.#path(),
-        query: { watch: 'true', resourceVersion: this.#resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds },
+        query: { watch: 'true', resourceVersion: this.#resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds, labelSelector: this.#o.labelSelector },
         signal: abort.signal,
       });
     } catch (err) {

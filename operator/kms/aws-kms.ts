@@ -140,6 +140,10 @@ export function classifyAwsKmsError(err: unknown): KmsError {
   const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const name = e?.name ?? 'Error';
   const status = e?.$metadata?.httpStatusCode;
+  // the SDK's default chain found nothing: a set-up problem, not an outage
+  if (name === 'CredentialsProviderError' || /region is missing/i.test(e?.message ?? '')) {
+    return new KmsError(KmsFailure.NotConfigured, name, 'no AWS credentials or region');
+  }
   const known = SERVICE_FAILURES[name];
   if (known) return new KmsError(known, name, `${name}${status ? ` (HTTP ${status})` : ''}`);
   if (status === undefined || status >= 500) {

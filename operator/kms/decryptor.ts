@@ -52,6 +52,8 @@ export const KmsFailure = {
   InvalidRequest: 'InvalidRequest',
   /** Network, timeout, throttling, or a KMS-side 5xx: worth retrying. */
   Unreachable: 'Unreachable',
+  /** No AWS credentials or no region: the operator's environment lacks them. */
+  NotConfigured: 'NotConfigured',
   Other: 'Other',
 } as const;
 export type KmsFailure = (typeof KmsFailure)[keyof typeof KmsFailure];
@@ -95,6 +97,8 @@ export function explainKmsFailure(failure: KmsFailure, hasContext: boolean): str
       return 'KMS rejected the request as malformed (is the value a KMS ciphertext blob?)';
     case KmsFailure.Unreachable:
       return 'KMS could not be reached (endpoint, network or throttling); will retry';
+    case KmsFailure.NotConfigured:
+      return 'the operator has no AWS credentials or region for KMS: on EKS annotate its ServiceAccount (eks.amazonaws.com/role-arn); elsewhere set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION (and VAULT_AUTOPILOT_KMS_ENDPOINT for a KMS-compatible endpoint) on its Deployment';
     default:
       return 'KMS decryption failed';
   }

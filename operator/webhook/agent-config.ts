@@ -33,9 +33,18 @@ export interface AgentConfig {
   template_config: { exit_on_retry_failure: boolean };
 }
 
-/** Renders every key/value of the secret, one `key: value` per line (the Vault Agent Injector's default). */
+/**
+ * Renders every field of the secret, one `key: value` per line (the Vault
+ * Agent Injector's default). A KV v2 read answers `{data: {...}, metadata:
+ * {...}}`: the fields are under `.Data.data`, so that shape is unwrapped at
+ * render time (the path alone cannot tell a v2 mount from a v1 one).
+ */
 export function defaultTemplate(path: string): string {
-  return `{{ with secret "${path}" }}{{ range $k, $v := .Data }}{{ $k }}: {{ $v }}\n{{ end }}{{ end }}`;
+  return (
+    `{{ with secret "${path}" }}{{ $fields := .Data }}` +
+    '{{ if and .Data.data .Data.metadata }}{{ $fields = .Data.data }}{{ end }}' +
+    '{{ range $k, $v := $fields }}{{ $k }}: {{ $v }}\n{{ end }}{{ end }}'
+  );
 }
 
 export function renderAgentConfig(input: AgentConfigInput): AgentConfig {

@@ -10,6 +10,7 @@ import {
   KMS_VAULT_SECRET_KIND,
   KMS_VAULT_SECRET_PLURAL,
   KmsVaultSecretEventReason,
+  KmsVaultSecretReason,
   PARTIAL_KMS_VAULT_SECRET_KIND,
   PARTIAL_KMS_VAULT_SECRET_PLURAL,
   type KMSVaultSecret,
@@ -46,17 +47,18 @@ import {
   type WriteCause,
 } from './plan.js';
 import type { KmsVaultSecretSettings } from './settings.js';
+import { chooseVault, formatRef, recordedChoice, type Resolved, type VaultChoice, type VaultTargets } from './vault-target.js';
 
 export interface KmsVaultSecretDeps {
-  /** The operator's configured Vault connection. */
-  vault: VaultClient;
+  /**
+   * The operator's configured Vault connection (VAULT_AUTOPILOT_VAULT_*), for
+   * an operator that manages no Vault; objects without spec.vaultRef use it.
+   */
+  vault?: VaultClient;
+  /** Clients for `Vault` resources (spec.vaultRef, or the default one when there is no connection). */
+  targets?: VaultTargets;
   decryptor: Decryptor;
   settings: KmsVaultSecretSettings;
-  /**
-   * Which Vault an object writes to. Default: `vault` for every object; the
-   * seam for a later per-object reference to a `Vault` resource.
-   */
-  vaultFor?: (obj: KMSVaultSecret) => Promise<VaultClient> | VaultClient;
 }
 
 /** A failure that the framework should retry with backoff; its message is safe to log. */
@@ -70,7 +72,7 @@ export class SyncFailure extends Error {
 type Ctx = ReconcileContext<KMSVaultSecret>;
 
 type SyncOutcome =
-  | { ok: true; loc: KvLocation; keys: string[]; cause: WriteCause | undefined }
+  | { ok: true; loc: KvLocation; keys: string[]; cause: WriteCause | undefined; vault: string }
   | { ok: false; failure: Failure };
 
 const failed = (failure: Failure): SyncOutcome => ({ ok: false, failure });
@@ -92,8 +94,8 @@ export class KmsVaultSecretController {
   async reconcile(obj: KMSVaultSecret, ctx: Ctx): Promise<ReconcileResult> {
     const outcome = await this.sync(obj, ctx);
     if (!outcome.ok) return this.fail(obj, ctx, outcome.failure);
-    const { loc, keys, cause } = outcome;
-    await ctx.patchStatus({ ...syncedStatus(obj, loc, keys, cause !== undefined, ctx.clock.now()) });
+    const { loc, keys, cause, vault } = outcome;
+    await ctx.patchStatus({ ...syncedStatus(obj, loc, keys, cause !== undefined, ctx.clock.now()), vault });
     await this.emit(ctx, syncEvents(obj, loc, keys.length, cause));
     if (cause) ctx.log.info('secret written to Vault', { path: logicalPath(loc), keys: keys.length, cause });
     return { requeueAfterMs: this.deps.settings.syncPeriodMs };
@@ -116,7 +118,19 @@ export class KmsVaultSecretController {
       ctx.log.warn('recorded Vault path is outside this namespace; not deleting it', { path: s.vaultPath });
       return;
     }
-    const vault = await this.vaultFor(obj);
+    const choice = recordedChoice(obj, chooseVault(obj, this.deps.vault !== undefined, this.deps.settings.defaultVault));
+    const target = await this.resolveVault(obj, ctx, choice);
+    if (!target.ok) {
+      if (target.failure.reason === KmsVaultSecretReason.VaultNotFound) {
+        // the Vault resource is gone, and its data with it as far as this object can tell
+        const where = choice.kind === 'resource' ? `Vault resource ${formatRef(choice.ref)}` : 'the configured Vault';
+        await ctx.event('Warning', KmsVaultSecretEventReason.SecretRetained, `${where} is gone: nothing to delete ${s.vaultPath} from`);
+        return;
+      }
+      await this.fail(obj, ctx, { ...target.failure, transient: true });
+      throw new SyncFailure(target.failure);
+    }
+    const vault = target.client;
     try {
       await deleteKv(vault, loc);
     } catch (err) {
@@ -142,7 +156,9 @@ export class KmsVaultSecretController {
     const decoded = decodeKeys(planned.value);
     if (!decoded.ok) return failed(decoded.failure);
 
-    const vault = await this.vaultFor(obj);
+    const target = await this.resolveVault(obj, ctx, chooseVault(obj, this.deps.vault !== undefined, this.deps.settings.defaultVault));
+    if (!target.ok) return failed(target.failure);
+    const { client: vault } = target;
     let loc: KvLocation;
     try {
       const resolved = resolveLocation(obj, await detectMount(vault, obj.spec.path));
@@ -181,7 +197,7 @@ export class KmsVaultSecretController {
         }
       }
     }
-    return { ok: true, loc, keys: Object.keys(desired), cause };
+    return { ok: true, loc, keys: Object.keys(desired), cause, vault: target.vault };
   }
 
   private async decryptAll(keys: readonly DecodedKey[]): Promise<{ ok: true; value: Record<string, string> } | { ok: false; failure: Failure }> {
@@ -238,6 +254,10 @@ export class KmsVaultSecretController {
     await this.emit(ctx, failureEvents(obj, failure));
     // Causes outside the object retry with backoff (the framework logs each retry);
     // bad input waits for an edit, and is re-checked every sync period.
+    if (failure.retryAfterMs !== undefined) {
+      ctx.log.info('waiting', { reason: failure.reason, message: failure.message });
+      return { requeueAfterMs: failure.retryAfterMs };
+    }
     if (failure.transient) throw new SyncFailure(failure);
     ctx.log.warn('cannot sync', { reason: failure.reason, message: failure.message });
     return { requeueAfterMs: this.deps.settings.syncPeriodMs };
@@ -252,9 +272,22 @@ export class KmsVaultSecretController {
     throw err;
   }
 
-  private async vaultFor(obj: KMSVaultSecret): Promise<VaultClient> {
-    return this.deps.vaultFor ? this.deps.vaultFor(obj) : this.deps.vault;
+  /** The client for the chosen Vault, or why there is none. */
+  private async resolveVault(obj: KMSVaultSecret, ctx: Ctx, choice: VaultChoice): Promise<Resolved> {
+    if (choice.kind === 'connection') {
+      const vault = this.deps.vault as VaultClient;
+      return { ok: true, client: vault, vault: vault.address };
+    }
+    if (!this.deps.targets) {
+      return {
+        ok: false,
+        failure: { reason: KmsVaultSecretReason.VaultNotFound, message: `this operator does not use Vault resources (it writes to VAULT_AUTOPILOT_VAULT_ADDR); remove spec.vaultRef`, transient: false },
+      };
+    }
+    ctx.log.debug('writing through a Vault resource', { vault: formatRef(choice.ref), object: obj.metadata?.name });
+    return this.deps.targets.resolve(ctx.kube, choice.ref);
   }
+
 }
 
 /**

@@ -24,6 +24,8 @@ export interface Failure {
   message: string;
   /** A cause outside the object (Vault/KMS down): retry with backoff rather than wait for an edit. */
   transient: boolean;
+  /** Waiting for something that comes by itself (a Vault becoming Ready): look again after this long. */
+  retryAfterMs?: number;
 }
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: Failure };
@@ -216,6 +218,9 @@ export interface KeyDecryptFailure {
 
 /** One failure for all keys KMS refused; unreachable KMS wins because it is what to fix first. */
 export function summariseDecryptFailures(failures: readonly KeyDecryptFailure[]): Failure {
+  if (failures.some((f) => f.failure === KmsFailure.NotConfigured)) {
+    return { reason: KmsVaultSecretReason.KMSNotConfigured, message: `could not decrypt: ${explainKmsFailure(KmsFailure.NotConfigured, false)}`, transient: false };
+  }
   const unreachable = failures.filter((f) => f.failure === KmsFailure.Unreachable);
   if (unreachable.length > 0) {
     return {

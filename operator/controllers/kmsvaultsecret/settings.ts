@@ -1,6 +1,7 @@
 // Operator settings of the KMSVaultSecret lifecycle, from VAULT_AUTOPILOT_KMS_*.
 // The Vault connection itself is shared: see operator/vault/settings.ts.
 import { SettingsError } from '../../vault/settings.js';
+import { DEFAULT_TARGET_VAULT, parseVaultRef, type VaultRef } from '../serviceaccount/settings.js';
 
 export const PathPolicy = {
   /** An object in namespace N may only write under `<mount>/N/` (default). */
@@ -16,12 +17,16 @@ export const KmsVaultSecretSettingsEnv = {
   region: 'VAULT_AUTOPILOT_KMS_REGION',
   endpoint: 'VAULT_AUTOPILOT_KMS_ENDPOINT',
   allowedKeyIds: 'VAULT_AUTOPILOT_KMS_ALLOWED_KEY_IDS',
+  /** Shared with the ServiceAccount lifecycle and the webhook: the `Vault` used when nothing names one. */
+  defaultVault: 'VAULT_AUTOPILOT_TARGET_VAULT',
 } as const;
 
 export interface KmsVaultSecretSettings {
   /** How often an in-sync object is compared with Vault again (drift correction). */
   syncPeriodMs: number;
   pathPolicy: PathPolicy;
+  /** The `Vault` resource an object without spec.vaultRef writes to, when no connection is configured. */
+  defaultVault: VaultRef;
   kms: {
     region?: string;
     endpoint?: string;
@@ -35,6 +40,7 @@ export const DEFAULT_SYNC_PERIOD_MS = 120_000;
 export const defaultKmsVaultSecretSettings: KmsVaultSecretSettings = {
   syncPeriodMs: DEFAULT_SYNC_PERIOD_MS,
   pathPolicy: PathPolicy.Namespace,
+  defaultVault: parseVaultRef(DEFAULT_TARGET_VAULT)!,
   kms: { allowedKeyIds: [] },
 };
 
@@ -68,10 +74,14 @@ export function parseKmsVaultSecretSettings(env: Record<string, string | undefin
       problems.push(`${KmsVaultSecretSettingsEnv.endpoint} is not a URL: ${endpoint}`);
     }
   }
+  const target = env[KmsVaultSecretSettingsEnv.defaultVault]?.trim() || DEFAULT_TARGET_VAULT;
+  const defaultVault = parseVaultRef(target);
+  if (!defaultVault) problems.push(`${KmsVaultSecretSettingsEnv.defaultVault} must be <namespace>/<name> of a Vault resource, got "${target}"`);
   if (problems.length > 0) throw new SettingsError(problems);
   return {
     syncPeriodMs,
     pathPolicy: policyText as PathPolicy,
+    defaultVault: defaultVault!,
     kms: {
       region: env[KmsVaultSecretSettingsEnv.region]?.trim() || env.AWS_REGION?.trim() || undefined,
       endpoint,

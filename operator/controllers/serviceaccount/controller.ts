@@ -9,7 +9,10 @@ import { SERVICE_ACCOUNT_FIELD_MANAGER, ServiceAccountAnnotation, ServiceAccount
 import { VAULT_PLURAL } from '../../api/vault.js';
 import { errorCode, PATCH, resourcePath, type KubeClients } from '../../framework/kube.js';
 import { errorMessage, type Logger } from '../../framework/logger.js';
+import { orphanedEntries } from './sweep.js';
 import {
+  appliedVault,
+  targetVault,
   annotationName,
   mentionsAutoConfigure,
   planServiceAccount,
@@ -39,17 +42,25 @@ export interface ServiceAccountControllerHost {
     plural: string;
     namespace?: string;
     finalizer?: string;
+    addFinalizer?: boolean;
     filter?(obj: T): boolean;
-    reconcile(obj: T, ctx: ServiceAccountReconcileContext): Promise<void>;
+    reconcile(obj: T, ctx: ServiceAccountReconcileContext): Promise<void | { requeueAfterMs?: number }>;
     finalize?(obj: T, ctx: ServiceAccountReconcileContext): Promise<void>;
+    onDeleted?(obj: T): void;
     resyncPeriodMs?: number;
   }): Promise<void>;
   enqueue(kind: string, namespace: string | undefined, name: string): void;
+  /** The framework's cache of a registered kind (framework/operator.ts). */
+  cached(kind: string, namespace: string | undefined, name: string): { synced: boolean; obj: KubernetesObject | undefined };
 }
 
 const SERVICE_ACCOUNT_KIND = 'ServiceAccount';
 /** Queue kind of the second watch, on `Vault` resources (the Vault controller owns the kind `Vault`). */
 const VAULT_WAITERS_KIND = 'VaultForServiceAccounts';
+/** Queue kind of the third: the Vault-side cleanup of deleted ServiceAccounts (sweep.ts). */
+const VAULT_SWEEP_KIND = 'VaultServiceAccountSweep';
+/** Without a finalizer, deletions while the operator was down are found by this resync at the latest. */
+const DEFAULT_SWEEP_PERIOD_MS = 5 * 60_000;
 
 /** Another manager owns an entry of that name; the change was left out. */
 export class EntryConflictError extends Error {
@@ -175,15 +186,42 @@ export async function registerServiceAccountController(
     plural: 'serviceaccounts',
     ...(deps.namespace ? { namespace: deps.namespace } : {}),
     ...(deps.resyncPeriodMs ? { resyncPeriodMs: deps.resyncPeriodMs } : {}),
-    // The framework adds the finalizer before the first reconcile (so a deletion
-    // while the operator is down still cleans up) and runs finalize() on
-    // deletion. A ServiceAccount whose annotation was taken off stays in scope
+    // No finalizer on ServiceAccounts: with one, every annotated ServiceAccount
+    // (and its namespace) would hang in Terminating once the operator is
+    // uninstalled. A deleted ServiceAccount's entries are removed by the sweep
+    // below (at once while the operator runs; on start for deletions while it
+    // was down). The finalizer an earlier version added is still honoured and
+    // released. A ServiceAccount whose annotation was taken off stays in scope
     // while it still carries the applied-vault record: reconcile() removes its
-    // entries, then the record and the finalizer in one write.
+    // entries, then the record.
     finalizer: FINALIZER,
+    addFinalizer: false,
     filter: (sa) => mentionsAutoConfigure(sa, settings),
     reconcile: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: true, waiters, batcher }),
     finalize: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: false, waiters, batcher }),
+    onDeleted: (sa) => {
+      for (const ref of vaultsOf(sa, settings)) operator.enqueue(VAULT_SWEEP_KIND, ref.namespace, ref.name);
+    },
+  });
+  const inScope = (namespace: string) => !deps.namespace || namespace === deps.namespace;
+  await operator.registerController<KubernetesObject>({
+    kind: VAULT_SWEEP_KIND,
+    group: API_GROUP,
+    version: API_VERSION,
+    plural: VAULT_PLURAL,
+    resyncPeriodMs: deps.resyncPeriodMs ?? DEFAULT_SWEEP_PERIOD_MS,
+    reconcile: async (vault, ctx) => {
+      // an absent ServiceAccount means "deleted" only once the cache has listed
+      if (!operator.cached(SERVICE_ACCOUNT_KIND, undefined, '').synced) return { requeueAfterMs: 1000 };
+      const lookup = (namespace: string, name: string) => operator.cached(SERVICE_ACCOUNT_KIND, namespace, name).obj as V1ServiceAccount | undefined;
+      const target = { namespace: vault.metadata?.namespace ?? '', name: vault.metadata?.name ?? '' };
+      for (const change of orphanedEntries(vault as VaultResourceLike, target, batcher.manager, settings, lookup, inScope)) {
+        await submitChange(ctx, batcher, { target, change });
+        const message = `removed role and policy ${change.roleName} of ServiceAccount ${change.serviceAccount}, which no longer asks for them here`;
+        ctx.log.info(message, { reason: ServiceAccountReason.Removed });
+        await ctx.event('Normal', ServiceAccountReason.Removed, message);
+      }
+    },
   });
   // A ServiceAccount waiting for a missing `Vault` is retried the moment that
   // resource appears, not at its next backoff. Read-only: this never writes.
@@ -201,6 +239,16 @@ export async function registerServiceAccountController(
       }
     },
   });
+}
+
+/** The `Vault` resources a ServiceAccount's entries may be in: where it recorded them, and where it points. */
+function vaultsOf(sa: V1ServiceAccount, settings: ServiceAccountSettings): VaultRef[] {
+  const refs = new Map<string, VaultRef>();
+  const applied = appliedVault(sa, settings);
+  if (applied) refs.set(formatVaultRef(applied), applied);
+  const target = targetVault(sa, settings);
+  if ('ref' in target) refs.set(formatVaultRef(target.ref), target.ref);
+  return [...refs.values()];
 }
 
 function objectRef(obj: KubernetesObject): string {
@@ -261,9 +309,7 @@ async function execute(
   if (intent.kind === 'unconfigure' && intent.problem) {
     await ctx.event('Warning', intent.problem.reason, intent.problem.message);
   }
-  let current = sa;
-  // the finalizer goes on before the first entry lands, so a deletion while the operator is down still cleans up
-  if (plan.finalizer === 'add') current = await patchMetadata(ctx.kube, current, { finalizer: 'add' });
+  const current = sa;
 
   const entryNames = describeEntries(sa, settings);
   for (const removal of plan.removals) {
@@ -357,12 +403,11 @@ function conflictFields(err: unknown): string[] {
 async function patchMetadata(
   kube: KubeClients,
   sa: V1ServiceAccount,
-  change: { finalizer?: 'add' | 'remove'; annotations?: Record<string, string | null> },
+  change: { finalizer?: 'remove'; annotations?: Record<string, string | null> },
 ): Promise<V1ServiceAccount> {
   const meta = sa.metadata ?? {};
   const metadata: Record<string, unknown> = { resourceVersion: meta.resourceVersion };
   const finalizers = meta.finalizers ?? [];
-  if (change.finalizer === 'add' && !finalizers.includes(FINALIZER)) metadata['finalizers'] = [...finalizers, FINALIZER];
   if (change.finalizer === 'remove' && finalizers.includes(FINALIZER)) metadata['finalizers'] = finalizers.filter((f) => f !== FINALIZER);
   const annotationsChange = Object.entries(change.annotations ?? {}).filter(([key, value]) => (meta.annotations?.[key] ?? null) !== value);
   if (annotationsChange.length > 0) metadata['annotations'] = Object.fromEntries(annotationsChange);

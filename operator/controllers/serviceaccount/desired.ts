@@ -441,10 +441,11 @@ export function vaultsToRead(
 export interface ServiceAccountPlan {
   intent: Intent;
   /**
-   * add the finalizer before touching any Vault resource; remove it once every
-   * removal succeeded and the ServiceAccount leaves the controller's care
+   * ServiceAccounts carry no finalizer (their namespace must never wait for the
+   * operator; sweep.ts cleans up the Vault side instead): one an earlier
+   * version added is removed once this pass succeeded
    */
-  finalizer: 'add' | 'remove' | undefined;
+  finalizer: 'remove' | undefined;
   /** resources to take this ServiceAccount's entries out of (the manager owns some there) */
   removals: EntryChangeAt[];
   /** the change that puts its entries into the target; absent when already there or impossible */
@@ -492,12 +493,9 @@ export function planServiceAccount(
   }
 
   if (intent.kind === 'unconfigure') {
-    // an annotated but refused ServiceAccount stays in the controller's care (and keeps the finalizer);
-    // one without the annotation, or being deleted, leaves it
-    const leaving = deleting || !(annotationName(settings, ServiceAccountAnnotation.AutoConfigure) in (sa.metadata?.annotations ?? {}));
     return {
       intent,
-      finalizer: hasFinalizer && leaving ? 'remove' : undefined,
+      finalizer: hasFinalizer ? 'remove' : undefined,
       removals,
       apply: undefined,
       targetMissing: undefined,
@@ -512,7 +510,7 @@ export function planServiceAccount(
   const inSync = !missing && holdsEntries(vault, intent.entries, manager);
   return {
     intent,
-    finalizer: hasFinalizer ? undefined : 'add',
+    finalizer: hasFinalizer ? 'remove' : undefined,
     removals,
     apply: missing || inSync ? undefined : { target: intent.target, change: { serviceAccount, roleName, policyName, entries: intent.entries } },
     targetMissing: missing ? intent.target : undefined,

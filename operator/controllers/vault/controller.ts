@@ -3,7 +3,7 @@
 // apply -> status. Decisions live in desired-objects.ts, tls.ts,
 // configure.ts and operator/vault/*; this file only moves data.
 import { X509Certificate } from 'node:crypto';
-import { PatchStrategy, type KubernetesObject, type KubernetesObjectApi, type V1Secret } from '@kubernetes/client-node';
+import { PatchStrategy, type KubernetesObject, type KubernetesObjectApi, type V1PersistentVolumeClaim, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import { FINALIZER, API_GROUP, API_VERSION } from '../../api/naming.js';
 import {
   VAULT_KIND,
@@ -38,6 +38,7 @@ import {
   type KeyCipher,
   type StoredKeys,
 } from '../../vault/unseal.js';
+import type { PathPolicy } from '../kmsvaultsecret/settings.js';
 import { OPERATOR_AUTH_PATH, OPERATOR_AUTH_ROLE, configureVault, withOperatorAuth } from './configure.js';
 import {
   authDelegatorBindingName,
@@ -45,14 +46,19 @@ import {
   containsDesired,
   desiredObjects,
   generatedTlsSecretName,
+  INSTANCE_LABEL,
+  MANAGED_POD_SELECTOR,
   operatorTokenSecretName,
   ownerReference,
   podAddress,
   podName,
+  selectorLabels,
   tlsSecretName,
   unsealKeysSecretName,
   vaultSize,
 } from './desired-objects.js';
+import { withKmsIdentity } from './kms-identity.js';
+import { diagnosePods, newlyUnsealed, recheckDelayMs } from './pod-status.js';
 import { pruneRaftPeers } from './raft-peers.js';
 import type { VaultControllerSettings } from './settings.js';
 import { decideTls, issueTls, thresholdMs, vaultTlsNames } from './tls.js';
@@ -84,6 +90,11 @@ export interface VaultControllerDeps {
   operatorJwt?: () => Promise<string>;
   /** Observe every Kubernetes write this controller makes (tests count them). */
   onKubeWrite?: (what: string) => void;
+  /**
+   * Keep a Vault login for KMSVaultSecrets (policy + role, kms-identity.ts) in
+   * every Vault the operator logs in to with its ServiceAccount.
+   */
+  kmsIdentity?: { pathPolicy: PathPolicy };
 }
 
 /** A node the operator talks to: a managed pod or the adopted Vault. */
@@ -96,6 +107,8 @@ interface Gathered {
   nodes: VaultNode[];
   caCert?: string;
   keysSecret?: V1Secret;
+  /** Managed mode: the pods and data claims, to say why a node does not answer. */
+  pods?: { pods: V1Pod[]; claims: V1PersistentVolumeClaim[] };
 }
 
 /** Thrown to end a reconcile with conditions already decided. */
@@ -104,6 +117,8 @@ class ReconcileStop extends Error {
     readonly updates: ConditionUpdate[],
     message: string,
     readonly retry: boolean,
+    /** Sooner than the sealed recheck period (a pod that just started). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
@@ -152,7 +167,7 @@ export class VaultController {
         // an expected state (sealed, unreachable, no token): the status says it; debug only, it repeats
         ctx.log.debug('vault not converged', { reason: err.updates[0]?.reason, detail: err.message });
         updates.push(...err.updates);
-        if (err.retry) requeueAfterMs = this.deps.settings.sealedRecheckMs;
+        if (err.retry) requeueAfterMs = err.retryAfterMs ?? this.deps.settings.sealedRecheckMs;
       } else {
         failure = err;
         const reason = failureReason(err);
@@ -205,7 +220,19 @@ export class VaultController {
     const caCert = await this.ensureManagedObjects(vault, ctx, status);
     const address = this.deps.podAddress ?? podAddress;
     const nodes = Array.from({ length: vaultSize(vault) }, (_, i) => ({ name: podName(name, i), address: address(name, namespace, i) }));
-    return { nodes, ...(caCert ? { caCert } : {}), ...(keysSecret ? { keysSecret } : {}) };
+    const pods = await this.podsAndClaims(vault, ctx);
+    return { nodes, ...(caCert ? { caCert } : {}), ...(keysSecret ? { keysSecret } : {}), pods };
+  }
+
+  /** The managed Vault's pods and data claims (by the labels the operator and the StatefulSet put on them). */
+  private async podsAndClaims(vault: VaultResource, ctx: VaultReconcileContext): Promise<{ pods: V1Pod[]; claims: V1PersistentVolumeClaim[] }> {
+    const namespace = vault.metadata!.namespace!;
+    const labelSelector = Object.entries(selectorLabels(vault.metadata!.name!)).map(([k, v]) => `${k}=${v}`).join(',');
+    const [pods, claims] = await Promise.all([
+      ctx.kube.core.listNamespacedPod({ namespace, labelSelector }),
+      ctx.kube.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector }),
+    ]);
+    return { pods: pods.items, claims: claims.items };
   }
 
   // ----------------------------------------------------------------- managed
@@ -300,16 +327,24 @@ export class VaultController {
     const nodeStates = await Promise.all(gathered.nodes.map((n) => this.nodeState(n, gathered.caCert)));
     status.nodes = nodeStates.map((s) => s.status);
     const reachable = nodeStates.filter((s) => s.status.reachable);
+    const names = (states: typeof nodeStates) => states.map((s) => s.node.name);
+    const pods = gathered.pods;
+    const podProblem = (states: typeof nodeStates) => (pods ? diagnosePods(names(states), pods.pods, pods.claims) : undefined);
+    const recheck = (states: typeof nodeStates) => (pods ? recheckDelayMs(names(states), pods.pods, ctx.clock.now(), this.deps.settings.sealedRecheckMs) : undefined);
     if (reachable.length === 0) {
       status.sealed = true;
-      const message = `no Vault node answers (${gathered.nodes.map((n) => n.address).join(', ')})`;
+      // what Kubernetes knows about the pods says more than a refused connection
+      const problem = podProblem(nodeStates);
+      const reason = problem?.reason ?? VaultReason.VaultUnreachable;
+      const message = problem?.message ?? `no Vault node answers (${gathered.nodes.map((n) => n.address).join(', ')})`;
       throw new ReconcileStop(
         [
-          { type: VaultConditionType.Initialized, status: 'Unknown', reason: VaultReason.VaultUnreachable, message },
-          { type: VaultConditionType.Unsealed, status: 'Unknown', reason: VaultReason.VaultUnreachable, message },
+          { type: VaultConditionType.Initialized, status: 'Unknown', reason, message },
+          { type: VaultConditionType.Unsealed, status: 'Unknown', reason, message },
         ],
         message,
         true,
+        recheck(nodeStates),
       );
     }
 
@@ -332,6 +367,7 @@ export class VaultController {
     let decoded: Promise<StoredKeys> | undefined;
     const loadKeys = () => (decoded ??= decodeKeysSecretData(keysSecret!.data, cipher));
     const sealed: string[] = [];
+    const unsealedNow = new Set<string>();
     for (const state of nodeStates) {
       if (!state.status.reachable || !state.status.sealed) continue;
       if (!hasKeys) {
@@ -342,7 +378,12 @@ export class VaultController {
       state.status.sealed = outcome.sealed;
       state.status.initialized = outcome.status.initialized;
       if (outcome.sealed) sealed.push(state.node.name);
-      else await ctx.event('Normal', VaultEventReason.Unsealed, `unsealed ${state.node.name} (${state.node.address})`);
+      else unsealedNow.add(state.node.name);
+    }
+    // one event per node, also for a Raft follower that finished unsealing after it joined
+    for (const node of newlyUnsealed(vault.status?.nodes, nodeStates.map((s) => s.status), unsealedNow)) {
+      const address = nodeStates.find((s) => s.node.name === node)!.node.address;
+      await ctx.event('Normal', VaultEventReason.Unsealed, `unsealed ${node} (${address})${unsealedNow.has(node) ? '' : ' after joining the Raft cluster'}`);
     }
     status.nodes = nodeStates.map((s) => s.status);
     const unreachable = nodeStates.filter((s) => !s.status.reachable).map((s) => s.node.name);
@@ -364,11 +405,19 @@ export class VaultController {
         ],
         message,
         true,
+        recheck(nodeStates.filter((s) => sealed.includes(s.node.name))),
       );
     }
+    const down = nodeStates.filter((s) => !s.status.reachable);
+    const downProblem = down.length ? podProblem(down) : undefined;
     updates.push(
       unreachable.length
-        ? { type: VaultConditionType.Unsealed, status: 'Unknown', reason: VaultReason.VaultUnreachable, message: `unreachable: ${unreachable.join(', ')}; the others are unsealed` }
+        ? {
+            type: VaultConditionType.Unsealed,
+            status: 'Unknown',
+            reason: downProblem?.reason ?? VaultReason.VaultUnreachable,
+            message: `unreachable: ${downProblem?.message ?? unreachable.join(', ')}; the others are unsealed`,
+          }
         : { type: VaultConditionType.Unsealed, status: 'True', reason: VaultReason.Unsealed, message: `${nodeStates.length} of ${nodeStates.length} nodes unsealed` },
     );
 
@@ -387,7 +436,7 @@ export class VaultController {
         await ctx.event('Normal', VaultEventReason.RaftPeerRemoved, `removed Raft peer ${address}: size is ${size}`);
       }
     }
-    return unreachable.length ? { requeueAfterMs: this.deps.settings.sealedRecheckMs } : {};
+    return unreachable.length ? { requeueAfterMs: recheck(down) ?? this.deps.settings.sealedRecheckMs } : {};
   }
 
   private async nodeState(node: VaultNode, caCert: string | undefined): Promise<{ node: VaultNode; status: VaultNodeStatus }> {
@@ -592,7 +641,9 @@ export class VaultController {
     try {
       // with spec.external.auth the user decides how the operator gets in
       const identity = vault.spec.external?.auth ? undefined : this.deps.settings.operatorServiceAccount;
-      const config = withOperatorAuth(vault.spec.externalConfig, identity, OPERATOR_POLICY_NAME);
+      const withOperator = withOperatorAuth(vault.spec.externalConfig, identity, OPERATOR_POLICY_NAME);
+      const kms = this.deps.kmsIdentity;
+      const config = kms ? withKmsIdentity(withOperator, identity, vault.spec.externalConfig, kms.pathPolicy) : withOperator;
       outcome = await configureVault(client, config, cluster, vault.status?.managed, saveRecord);
     } catch (err) {
       if (err instanceof VaultError && !err.unreachable && (err.status === 403 || err.status === 401)) {
@@ -754,6 +805,8 @@ export interface ControllerHost {
     finalize?(obj: VaultResource, ctx: VaultReconcileContext): Promise<void>;
     resyncPeriodMs?: number;
   }): Promise<void>;
+  /** The framework's secondary watch (framework/operator.ts); without it Vault pods are only seen on resync. */
+  watchRelated?(spec: { group: string; version: string; plural: string; namespace?: string; labelSelector?: string; map(obj: V1Pod): Array<{ kind: string; namespace?: string; name: string }> }): Promise<void>;
 }
 
 /** Registers the Vault lifecycle on the operator; call from the operator's init(). */
@@ -769,6 +822,18 @@ export async function registerVaultController(operator: ControllerHost, deps: Va
     reconcile: (obj, ctx) => controller.reconcile(obj, ctx),
     finalize: (obj, ctx) => controller.finalize(obj, ctx),
     resyncPeriodMs: deps.settings.resyncPeriodMs,
+  });
+  // A Vault pod that restarts, goes Pending or fails to pull is seen at once, not at the next resync.
+  await operator.watchRelated?.({
+    group: '',
+    version: 'v1',
+    plural: 'pods',
+    ...(deps.settings.namespace ? { namespace: deps.settings.namespace } : {}),
+    labelSelector: MANAGED_POD_SELECTOR,
+    map: (pod) => {
+      const name = pod.metadata?.labels?.[INSTANCE_LABEL];
+      return name ? [{ kind: VAULT_KIND, namespace: pod.metadata?.namespace, name }] : [];
+    },
   });
   return controller;
 }

@@ -57,9 +57,15 @@ export function selectorLabels(name: string): Record<string, string> {
   return { 'app.kubernetes.io/name': 'vault', 'app.kubernetes.io/instance': name };
 }
 
+const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'vault-autopilot' };
+
 function labels(name: string): Record<string, string> {
-  return { ...selectorLabels(name), 'app.kubernetes.io/managed-by': 'vault-autopilot' };
+  return { ...selectorLabels(name), ...MANAGED_BY };
 }
+
+/** The label selector of every managed Vault's pods (the pod watch), and the label naming their Vault. */
+export const MANAGED_POD_SELECTOR = Object.entries({ 'app.kubernetes.io/name': 'vault', ...MANAGED_BY }).map(([k, v]) => `${k}=${v}`).join(',');
+export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
 
 export function ownerReference(vault: VaultResource): V1OwnerReference {
   return {

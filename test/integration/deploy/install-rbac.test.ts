@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import test from 'ava';
-import yaml from 'js-yaml';
 import {
   AdmissionregistrationV1Api,
   CoreV1Api,
@@ -20,6 +19,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { eventually, useTestEnv } from '../../harness/index.js';
+import { sampleOf } from '../../support/samples.js';
 import { defaultInstallSettings, installEnvironment, InstallMode, NAME } from '../../../operator/deploy/install-settings.js';
 import { operatorPermissions } from '../../../operator/deploy/rbac.js';
 import { analyseRequests, applyInstall, serviceAccountKubeConfig, type AppliedInstall } from './install-helpers.js';
@@ -149,7 +149,7 @@ test.serial('webhook certificates: a Secret in its namespace, the caBundle publi
 });
 
 const vaultSample = (): KubernetesObject & { spec: Record<string, unknown> } => {
-  const doc = yaml.load(readFileSync('samples/vault-managed.yaml', 'utf8')) as KubernetesObject & { spec: Record<string, unknown> };
+  const doc = sampleOf<KubernetesObject & { spec: Record<string, unknown> }>('samples/vault-managed.yaml', 'Vault');
   // deleteUnsealKeysOnDelete: the finalizer also removes the unseal-keys Secret.
   return { ...doc, metadata: { name: 'vault', namespace: appNs }, spec: { ...doc.spec, deleteUnsealKeysOnDelete: true } };
 };

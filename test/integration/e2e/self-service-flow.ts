@@ -11,9 +11,8 @@
 // Vault, KMSVaultSecret and ServiceAccount controllers.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { loadYaml, type V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ServiceAccount } from '@kubernetes/client-node';
 import { API_GROUP, API_GROUP_VERSION, API_VERSION, serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { KMS_VAULT_SECRET_PLURAL } from '../../../operator/api/kmsvaultsecret.js';
 import { registerKmsVaultSecretController } from '../../../operator/controllers/kmsvaultsecret/controller.js';
@@ -25,7 +24,7 @@ import { AutopilotOperator, createLogger, errorCode, makeKubeClients, resourcePa
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { eventually, type TestEnv } from '../../harness/index.js';
-import { REPO_ROOT } from '../../harness/versions.js';
+import { sampleOf } from '../../support/samples.js';
 import { vaultControllerSettings } from '../serviceaccount/helpers.js';
 
 export const CRD_FILES = ['crds/vault.yaml', 'crds/kmsvaultsecret.yaml', 'crds/partialkmsvaultsecret.yaml'];
@@ -87,7 +86,7 @@ export class SelfServiceFlow {
     this.kube = makeKubeClients(env.kubeConfig());
     this.kms = new AwsKms({ region: env.kms.region, endpoint: env.kms.endpoint, credentials: KMS_CREDENTIALS });
     this.secrets.push(this.plaintext, env.vault.rootToken);
-    this.sample = loadYaml<V1ServiceAccount>(readFileSync(join(REPO_ROOT, SAMPLE_SERVICE_ACCOUNT), 'utf8'));
+    this.sample = sampleOf<V1ServiceAccount>(SAMPLE_SERVICE_ACCOUNT, 'ServiceAccount');
     this.serviceAccount = this.sample.metadata!.name!;
   }
 

@@ -1,8 +1,8 @@
 // The ServiceAccount controller against the REAL kube-apiserver (in-process
 // operator): what lands in the `Vault` resource on annotate / un-annotate /
 // delete / retarget, refusals and their Events, missing targets, hand-written
-// entries, conflicts, the finalizer while the operator is down, and zero
-// writes for a ServiceAccount already in sync.
+// entries, conflicts, deletions while the operator is down (no finalizer:
+// the Vault side is swept), and zero writes for a ServiceAccount in sync.
 import test from 'ava';
 import { FINALIZER, serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { ServiceAccountReason } from '../../../operator/api/serviceaccount.js';
@@ -85,7 +85,7 @@ test.serial('annotate: role bound to exactly the ServiceAccount and its policy l
   t.deepEqual(auth.roles!.find((r) => r.name === 'hand-written'), HAND_WRITTEN.auth[0]!.roles[0]);
   t.deepEqual(config.policies!.find((p) => p.name === 'ops'), HAND_WRITTEN.policies[0]);
   t.is(await recordOf('orders'), `${ns}/vault`);
-  t.deepEqual((await cluster.getServiceAccount(ns, 'orders'))?.metadata?.finalizers, [FINALIZER]);
+  t.deepEqual((await cluster.getServiceAccount(ns, 'orders'))?.metadata?.finalizers ?? [], [], 'no finalizer: its namespace never waits for the operator');
   t.regex(await waitForEvent('orders', ServiceAccountReason.Configured), /wrote Kubernetes-auth role/);
 });
 
@@ -128,13 +128,29 @@ test.serial('un-annotate: entries, record and finalizer go; the ServiceAccount s
   t.true(names.policies.includes('ops'));
 });
 
-test.serial('delete: entries go, then the ServiceAccount', async (t) => {
+test.serial('delete: the ServiceAccount goes at once, its entries follow within seconds', async (t) => {
   await cluster.createServiceAccount(ns, 'doomed', { [AUTO]: 'true' });
   await waitForEntries('doomed', true);
   await cluster.deleteServiceAccount(ns, 'doomed');
+  t.is(await cluster.getServiceAccount(ns, 'doomed'), undefined, 'nothing holds the deletion');
+  const started = Date.now();
   await waitForEntries('doomed', false);
+  t.log(`ServiceAccount deleted -> entries gone: ${Date.now() - started} ms`);
+  t.true(entryNames(await cluster.externalConfig(ns, 'vault')).roles.includes(serviceAccountRoleName(ns, 'orders')), 'the others stay');
+});
+
+test.serial('the finalizer an earlier version added is released, and its deletion still cleans up', async (t) => {
+  await cluster.kube.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'legacy', annotations: { [AUTO]: 'true' }, finalizers: [FINALIZER] } } });
+  await waitForEntries('legacy', true);
   await eventually(async () => {
-    if (await cluster.getServiceAccount(ns, 'doomed')) throw new Error('still there');
+    if ((await cluster.getServiceAccount(ns, 'legacy'))?.metadata?.finalizers?.length) throw new Error('finalizer still there');
+  });
+  await cluster.kube.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'legacy-gone', annotations: { [AUTO]: 'true' }, finalizers: [FINALIZER] } } });
+  await waitForEntries('legacy-gone', true);
+  await cluster.deleteServiceAccount(ns, 'legacy-gone');
+  await waitForEntries('legacy-gone', false);
+  await eventually(async () => {
+    if (await cluster.getServiceAccount(ns, 'legacy-gone')) throw new Error('still there');
   });
   t.pass();
 });
@@ -207,25 +223,22 @@ test.serial('a hand-written role of the same name is not taken over: ApplyConfli
   t.is(kept?.token_ttl, 1);
 });
 
-test.serial('deleted while the operator is down: the finalizer holds it; the restarted operator cleans up', async (t) => {
+test.serial('deleted while the operator is down (or uninstalled): nothing hangs; the restarted operator sweeps its entries', async (t) => {
   await cluster.createServiceAccount(ns, 'orphan', { [AUTO]: 'true' });
   await waitForEntries('orphan', true);
   await op!.stop();
   op = undefined;
   await cluster.deleteServiceAccount(ns, 'orphan');
-  await new Promise((r) => setTimeout(r, 500));
-  const held = await cluster.getServiceAccount(ns, 'orphan');
-  t.truthy(held?.metadata?.deletionTimestamp, 'the finalizer keeps the deleted ServiceAccount');
+  t.is(await cluster.getServiceAccount(ns, 'orphan'), undefined, 'gone at once: no finalizer waits for the operator');
   t.true(entryNames(await cluster.externalConfig(ns, 'vault')).roles.includes(serviceAccountRoleName(ns, 'orphan')));
   op = await startOperator(env(), { namespace: ns, env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` } });
   await waitForEntries('orphan', false);
-  await eventually(async () => {
-    if (await cluster.getServiceAccount(ns, 'orphan')) throw new Error('still there');
-  });
-  t.true(entryNames(await cluster.externalConfig(ns, 'vault')).roles.includes(serviceAccountRoleName(ns, 'orders')));
+  const names = entryNames(await cluster.externalConfig(ns, 'vault'));
+  t.true(names.roles.includes(serviceAccountRoleName(ns, 'orders')), 'a live ServiceAccount keeps its entries');
+  t.true(names.roles.includes('hand-written'), 'hand-written entries stay');
 });
 
-test.serial('annotation taken off while the operator is down: the restarted operator removes the entries and the finalizer', async (t) => {
+test.serial('annotation taken off while the operator is down: the restarted operator removes the entries and the record', async (t) => {
   await cluster.createServiceAccount(ns, 'quitter', { [AUTO]: 'true' });
   await waitForEntries('quitter', true);
   await recordOf('quitter');

@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { CustomObjectsApi, CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
-import yaml from 'js-yaml';
 import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
 import { VAULT_PLURAL, type VaultResource, type VaultSpec } from '../../../operator/api/vault.js';
 import { registerVaultController, type ControllerHost, type VaultController, type VaultControllerDeps } from '../../../operator/controllers/vault/controller.js';
@@ -14,6 +13,7 @@ import { AutopilotOperator } from '../../../operator/framework/operator.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import type { VaultClient } from '../../../operator/vault/client.js';
 import { eventually, type TestEnv } from '../../harness/index.js';
+import { sampleOf } from '../../support/samples.js';
 
 export const CRD_FILE = 'crds/vault.yaml';
 
@@ -95,6 +95,7 @@ export async function startVaultOperator(
           return spec.reconcile(obj, ctx);
         },
       }),
+    watchRelated: (spec) => operator.watchRelated(spec),
   };
   const kubeWrites: string[] = [];
   const vaultClients: VaultClient[] = [];
@@ -124,7 +125,7 @@ export async function startVaultOperator(
 
 /** A Vault CR from a sample file, renamed into a namespace, with spec overrides. */
 export function fromSample(file: string, namespace: string, name: string, spec: Partial<VaultSpec> = {}): VaultResource {
-  const doc = yaml.load(readFileSync(file, 'utf8')) as VaultResource;
+  const doc = sampleOf<VaultResource>(file, 'Vault');
   return { ...doc, metadata: { name, namespace }, spec: { ...doc.spec, ...spec } };
 }
 

@@ -198,13 +198,15 @@ test.serial('server-side apply contract: another field manager owns single roles
   const role = { name: `sa.${ns}.app`, bound_service_account_names: ['app'], bound_service_account_namespaces: [ns], token_policies: [`sa.${ns}.app`], token_ttl: '5m' };
   await apply([role], [{ name: `sa.${ns}.app`, rules: 'path "x" { capabilities = ["read"] }' }]);
   let ec = (await vaults.get(ns, NAME)).spec.externalConfig!;
-  t.deepEqual(ec.auth!.find((a) => a.path === 'kubernetes')!.roles!.map((r) => r.name), ['default', `sa.${ns}.app`]);
-  t.deepEqual(ec.policies!.map((p) => p.name), ['allow-apps-read', `sa.${ns}.app`]);
-  t.is(ec.auth!.find((a) => a.path === 'kubernetes')!.roles![1]!.token_ttl, '5m', 'free-form role fields are kept');
+  t.deepEqual(ec.auth!.find((a) => a.path === 'kubernetes')!.roles!.map((r) => r.name), [`sa.${ns}.app`]);
+  t.deepEqual(ec.policies!.map((p) => p.name), [`sa.${ns}.app`]);
+  t.is(ec.auth!.find((a) => a.path === 'kubernetes')!.roles![0]!.token_ttl, '5m', 'free-form role fields are kept');
+  t.is(ec.auth!.find((a) => a.path === 'kubernetes')!.description, "Service owners' pods (roles come from annotated ServiceAccounts)", "the sample's own fields stay");
   await apply([], []);
   ec = (await vaults.get(ns, NAME)).spec.externalConfig!;
-  t.deepEqual(ec.auth!.find((a) => a.path === 'kubernetes')!.roles!.map((r) => r.name), ['default']);
-  t.deepEqual(ec.policies!.map((p) => p.name), ['allow-apps-read']);
+  t.deepEqual(ec.auth!.find((a) => a.path === 'kubernetes')!.roles ?? [], []);
+  t.deepEqual(ec.policies ?? [], []);
+  t.is(ec.secrets?.[0]?.path, 'secret', 'the KV mount is untouched');
 });
 
 test.serial('the schema rejects an auth entry without path and a role without name', async (t) => {

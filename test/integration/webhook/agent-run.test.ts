@@ -78,6 +78,7 @@ test('the injected init-container config logs in with Kubernetes auth and render
   });
 
   const mount = await env().vaultMount('kv-v2');
+  const v1 = await env().vaultMount('kv-v1');
   const authPath = `k8s-${randomBytes(3).toString('hex')}`;
   const role = `sa.${ns}.${sa}`;
   await ok('POST', `sys/auth/${authPath}`, { type: 'kubernetes' });
@@ -86,7 +87,7 @@ test('the injected init-container config logs in with Kubernetes auth and render
     kubernetes_ca_cert: readFileSync(env().apiserverCaFile, 'utf8'),
     disable_local_ca_jwt: true,
   });
-  await ok('PUT', `sys/policies/acl/${role}`, { policy: `path "${mount}/data/${ns}/*" { capabilities = ["read"] }` });
+  await ok('PUT', `sys/policies/acl/${role}`, { policy: `path "${mount}/data/${ns}/*" { capabilities = ["read"] }\npath "${v1}/${ns}/*" { capabilities = ["read"] }` });
   await ok('POST', `auth/${authPath}/role/${role}`, {
     bound_service_account_names: [sa],
     bound_service_account_namespaces: [ns],
@@ -95,6 +96,7 @@ test('the injected init-container config logs in with Kubernetes auth and render
   });
   const plaintext = `pw-${randomBytes(8).toString('hex')}`;
   await ok('POST', `${mount}/data/${ns}/db`, { data: { password: plaintext, user: 'orders' } });
+  await ok('POST', `${v1}/${ns}/legacy`, { token: plaintext, region: 'eu' });
 
   const pod = aPod({
     serviceAccountName: sa,
@@ -104,6 +106,7 @@ test('the injected init-container config logs in with Kubernetes auth and render
       'agent-inject-secret-db.env': `${mount}/data/${ns}/db`,
       'agent-inject-template-db.env': `{{ with secret "${mount}/data/${ns}/db" }}PASSWORD={{ .Data.data.password }}{{ end }}`,
       'agent-inject-secret-raw': `${mount}/data/${ns}/db`,
+      'agent-inject-secret-legacy': `${v1}/${ns}/legacy`,
     }),
   });
   const outcome = mutatePod(pod, ns, someSettings({ vault: { address: env().vault.address } }));
@@ -128,5 +131,7 @@ test('the injected init-container config logs in with Kubernetes auth and render
   t.is(run.code, 0, 'the init container exits 0 after rendering (exit_after_auth)');
   t.false(run.output.includes(plaintext), 'the secret is not in the agent output');
   t.is(readFileSync(join(dir, 'secrets-db.env'), 'utf8'), `PASSWORD=${plaintext}`);
-  t.regex(readFileSync(join(dir, 'secrets-raw'), 'utf8'), /^data: map\[password:pw-[0-9a-f]+ user:orders\]$/m, 'default template: one key: value line per field');
+  // the default template: one `key: value` line per field, for KV v2 (fields under .Data.data) and v1 alike
+  t.is(readFileSync(join(dir, 'secrets-raw'), 'utf8'), `password: ${plaintext}\nuser: orders\n`);
+  t.is(readFileSync(join(dir, 'secrets-legacy'), 'utf8'), `region: eu\ntoken: ${plaintext}\n`);
 });

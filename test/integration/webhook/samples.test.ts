@@ -2,11 +2,10 @@
 // created as a pod through the real apiserver (no controller-manager runs
 // here to do it) and the stored pod carries what the sample promises.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import yaml from 'js-yaml';
 import { CoreV1Api, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { useTestEnv, eventually } from '../../harness/index.js';
+import { sampleOf } from '../../support/samples.js';
 import { createVaultFixture, injectedNamespace, startPodWebhook, type RunningWebhook } from './helpers/fixture.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
@@ -16,7 +15,7 @@ let ns: string;
 let core: CoreV1Api;
 
 function podFromSample(file: string): V1Pod {
-  const deployment = yaml.load(readFileSync(file, 'utf8')) as V1Deployment;
+  const deployment = sampleOf<V1Deployment>(file, 'Deployment');
   const template = deployment.spec!.template;
   return { apiVersion: 'v1', kind: 'Pod', metadata: { ...template.metadata, name: deployment.metadata!.name }, spec: template.spec! };
 }
@@ -44,7 +43,7 @@ test('samples/deployment-agent-injection.yaml: agent init + sidecar with both te
     template: Array<{ destination: string; contents: string }>;
     auto_auth: { method: Array<{ config: { role: string } }> };
   };
-  t.deepEqual(config.template.map((x) => x.destination), ['/vault/secrets/api-key', '/vault/secrets/db.env']);
+  t.deepEqual(config.template.map((x) => x.destination), ['/vault/secrets/db', '/vault/secrets/db.env']);
   t.regex(config.template[1]!.contents, /export \{\{ \$k \}\}/);
   t.is(config.auto_auth.method[0]!.config.role, `sa.${ns}.orders`);
   t.deepEqual(JSON.parse(JSON.stringify(stored.spec!.initContainers![0]!.resources)), { requests: { cpu: '25m', memory: '64Mi' }, limits: { cpu: '500m', memory: '64Mi' } });

@@ -33,6 +33,13 @@ test.serial('classifyAwsKmsError maps service exceptions to causes', (t) => {
   t.is(classifyAwsKmsError({ name: 'Error', code: 'ECONNREFUSED' }).code, 'ECONNREFUSED');
 });
 
+test.serial('classifyAwsKmsError: no credentials or no region is a set-up problem, not an outage', (t) => {
+  t.is(classifyAwsKmsError({ name: 'CredentialsProviderError', message: 'Could not load credentials from any providers' }).failure, KmsFailure.NotConfigured);
+  t.is(classifyAwsKmsError({ name: 'Error', message: 'Region is missing' }).failure, KmsFailure.NotConfigured);
+  t.false(classifyAwsKmsError({ name: 'CredentialsProviderError' }).transient);
+  t.regex(explainKmsFailure(KmsFailure.NotConfigured, false), /AWS_ACCESS_KEY_ID.*VAULT_AUTOPILOT_KMS_ENDPOINT/);
+});
+
 test.serial('explainKmsFailure: context mismatch vs missing context', (t) => {
   t.regex(explainKmsFailure(KmsFailure.InvalidCiphertext, true), /does not match/);
   t.regex(explainKmsFailure(KmsFailure.InvalidCiphertext, false), /set secretContext/);

@@ -28,12 +28,12 @@ const spec = root.properties!.spec!;
 const partialSpec = partial.spec.versions[0]!.schema.openAPIV3Schema.properties!.spec!;
 
 // Record<keyof T, true>: the compiler fails when a field is added to a type and not here.
-const specKeys: Record<keyof KMSVaultSecretSpec, true> = { path: true, kvSettings: true, secrets: true, secretContext: true, includeSecrets: true, deletionPolicy: true };
+const specKeys: Record<keyof KMSVaultSecretSpec, true> = { path: true, kvSettings: true, secrets: true, secretContext: true, includeSecrets: true, deletionPolicy: true, vaultRef: true };
 const kvKeys: Record<keyof KvSettings, true> = { engineVersion: true, casIndex: true };
 const entryKeys: Record<keyof SecretEntry, true> = { key: true, encryptedSecret: true, secretContext: true, emptySecret: true };
 const partialKeys: Record<keyof PartialKMSVaultSecretSpec, true> = { secrets: true, secretContext: true };
 const statusKeys: Record<keyof KMSVaultSecretStatus, true> = {
-  observedGeneration: true, conditions: true, lastSyncTime: true, vaultPath: true, vaultMount: true, engineVersion: true, keys: true,
+  observedGeneration: true, conditions: true, lastSyncTime: true, vaultPath: true, vaultMount: true, engineVersion: true, keys: true, vault: true,
 };
 const names = (s: Schema | undefined) => Object.keys(s?.properties ?? {}).sort();
 
@@ -90,8 +90,9 @@ test('the sample validates against the schemas; a broken copy does not', (t) => 
   const ajv = new Ajv({ strict: false, validateFormats: false });
   const validateFull = ajv.compile(plain(root) as object);
   const validatePartial = ajv.compile(plain(partial.spec.versions[0]!.schema.openAPIV3Schema) as object);
-  const docs = yaml.loadAll(readFileSync('samples/kmsvaultsecret.yaml', 'utf8')) as Array<{ kind: string; spec: Record<string, unknown> }>;
-  t.deepEqual(docs.map((d) => d.kind), ['KMSVaultSecret', 'PartialKMSVaultSecret']);
+  const all = yaml.loadAll(readFileSync('samples/kmsvaultsecret.yaml', 'utf8')) as Array<{ kind: string; spec: Record<string, unknown> }>;
+  t.deepEqual(all.map((d) => d.kind), ['Namespace', 'KMSVaultSecret', 'PartialKMSVaultSecret'], 'the sample creates its namespace');
+  const docs = all.slice(1);
   t.true(validateFull(docs[0]), JSON.stringify(validateFull.errors));
   t.true(validatePartial(docs[1]), JSON.stringify(validatePartial.errors));
   const broken = structuredClone(docs[0]!);

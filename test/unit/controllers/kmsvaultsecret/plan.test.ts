@@ -188,6 +188,15 @@ test('summariseDecryptFailures: names each key and its likely cause', (t) => {
   t.regex(f.message, /key "c": .*key the operator does not accept/);
 });
 
+test('summariseDecryptFailures: missing AWS credentials say how to provide them', (t) => {
+  const f = summariseDecryptFailures([
+    { key: 'a', failure: KmsFailure.NotConfigured, hasContext: false },
+    { key: 'b', failure: KmsFailure.Unreachable, hasContext: false },
+  ]);
+  t.is(f.reason, KmsVaultSecretReason.KMSNotConfigured);
+  t.regex(f.message, /no AWS credentials/);
+});
+
 test('summariseDecryptFailures: an unreachable KMS is transient and reported first', (t) => {
   const f = summariseDecryptFailures([
     { key: 'a', failure: KmsFailure.InvalidCiphertext, hasContext: false },

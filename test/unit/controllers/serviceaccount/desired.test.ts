@@ -215,7 +215,6 @@ test('holdsEntries needs our manager and every field of the role and the policy'
 
 test('a configured ServiceAccount in sync plans nothing', (t) => {
   const sa = aServiceAccount({
-    finalizers: [FINALIZER],
     annotations: { [`${P}auto-configure`]: 'true', [`${P}applied-vault`]: 'vault-system/vault' },
   });
   t.deepEqual(vaultsToRead(sa, decideIntent(sa, settings), settings, FINALIZER), [{ namespace: 'vault-system', name: 'vault' }]);
@@ -227,10 +226,10 @@ test('a configured ServiceAccount in sync plans nothing', (t) => {
   t.is(plan.appliedVault, undefined);
 });
 
-test('a new ServiceAccount: add the finalizer, apply, record the target', (t) => {
+test('a new ServiceAccount: apply, record the target, no finalizer (its namespace must never wait for the operator)', (t) => {
   const sa = aServiceAccount();
   const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', emptyVault]]), FINALIZER, MANAGER);
-  t.is(plan.finalizer, 'add');
+  t.is(plan.finalizer, undefined);
   t.deepEqual(plan.apply?.target, { namespace: 'vault-system', name: 'vault' });
   t.deepEqual(plan.apply?.change.entries?.policy.name, 'sa.shop.cart');
   t.is(plan.apply?.change.serviceAccount, 'shop/cart');
@@ -322,7 +321,14 @@ test('deleted target Vault during removal: nothing to remove, finalizer still re
   t.is(plan.finalizer, 'remove');
 });
 
-test('a refused ServiceAccount that still carries the annotation keeps the finalizer, loses its entries and record', (t) => {
+test('the finalizer an earlier version added is released, whatever the ServiceAccount asks for', (t) => {
+  const configured = aServiceAccount({ finalizers: [FINALIZER], annotations: { [`${P}auto-configure`]: 'true', [`${P}applied-vault`]: 'vault-system/vault' } });
+  t.is(planServiceAccount(configured, settings, new Map([['vault-system/vault', aVaultHolding(configured)]]), FINALIZER, MANAGER).finalizer, 'remove');
+  const fresh = aServiceAccount({ finalizers: [FINALIZER] });
+  t.is(planServiceAccount(fresh, settings, new Map([['vault-system/vault', emptyVault]]), FINALIZER, MANAGER).finalizer, 'remove');
+});
+
+test('a refused ServiceAccount that still carries the annotation loses its entries, record and (old) finalizer', (t) => {
   const sa = aServiceAccount({
     finalizers: [FINALIZER],
     annotations: { [`${P}auto-configure`]: 'yes', [`${P}applied-vault`]: 'vault-system/vault' },
@@ -330,7 +336,7 @@ test('a refused ServiceAccount that still carries the annotation keeps the final
   const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', aVaultHolding(sa)]]), FINALIZER, MANAGER);
   t.is(plan.intent.kind, 'unconfigure');
   t.is(plan.removals.length, 1);
-  t.is(plan.finalizer, undefined);
+  t.is(plan.finalizer, 'remove');
   t.is(plan.appliedVault, null);
 });
 

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { Ajv } from 'ajv';
 import yaml from 'js-yaml';
+import { sampleOf } from '../../../support/samples.js';
 import type { AuthMethodSpec, ExternalConfig, UnsealConfig, VaultSpec, VaultStatus } from '../../../../operator/api/vault.js';
 
 type Schema = { type?: string; properties?: Record<string, Schema>; items?: Schema; required?: string[]; [k: string]: unknown };
@@ -60,7 +61,7 @@ test('every sample validates against the schema, a bad one does not', (t) => {
   const ajv = new Ajv({ strict: false, validateFormats: false });
   const validate = ajv.compile(plain(root) as object);
   for (const file of ['samples/vault-managed.yaml', 'samples/vault-external.yaml']) {
-    const doc = yaml.load(readFileSync(file, 'utf8'));
+    const doc = sampleOf(file, 'Vault');
     t.true(validate(doc), `${file}: ${ajv.errorsText(validate.errors)}`);
   }
   t.false(validate({ apiVersion: 'vault.autopilot.dev/v1alpha1', kind: 'Vault', metadata: {}, spec: { externalConfig: { auth: [{ type: 'kubernetes' }] } } }));

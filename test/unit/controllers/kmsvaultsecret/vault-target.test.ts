@@ -1,0 +1,62 @@
+import test from 'ava';
+import { KmsVaultSecretReason } from '../../../../operator/api/kmsvaultsecret.js';
+import { chooseVault, loginFailure, recordedChoice, vaultUsable, VAULT_WAIT_RETRY_MS } from '../../../../operator/controllers/kmsvaultsecret/vault-target.js';
+import { KMS_POLICY_NAME, KMS_ROLE_ID } from '../../../../operator/controllers/vault/kms-identity.js';
+import { VaultError } from '../../../../operator/vault/client.js';
+import { aVault } from '../vault/builders.js';
+import { aKmsVaultSecret } from './builders.js';
+
+const DEFAULT = { namespace: 'vault-system', name: 'vault' };
+const ready = { type: 'Ready', status: 'True' as const, reason: 'Ready', message: 'ok', lastTransitionTime: '2026-01-01T00:00:00Z' };
+
+test('chooseVault: spec.vaultRef, then the configured connection, then the default Vault', (t) => {
+  t.deepEqual(chooseVault(aKmsVaultSecret({ vaultRef: { name: 'v', namespace: 'ops' } }), true, DEFAULT), { kind: 'resource', ref: { name: 'v', namespace: 'ops' } });
+  t.deepEqual(chooseVault(aKmsVaultSecret({ vaultRef: { name: 'v' } }), false, DEFAULT), { kind: 'resource', ref: { name: 'v', namespace: 'team-a' } }, "namespace defaults to the object's");
+  t.deepEqual(chooseVault(aKmsVaultSecret(), true, DEFAULT), { kind: 'connection' });
+  t.deepEqual(chooseVault(aKmsVaultSecret(), false, DEFAULT), { kind: 'resource', ref: DEFAULT });
+});
+
+test('recordedChoice: a deletion cleans up where status says it wrote', (t) => {
+  const now = { kind: 'resource' as const, ref: DEFAULT };
+  const obj = aKmsVaultSecret();
+  t.deepEqual(recordedChoice(obj, now), now);
+  obj.status = { vault: 'ops/other' };
+  t.deepEqual(recordedChoice(obj, now), { kind: 'resource', ref: { namespace: 'ops', name: 'other' } });
+  obj.status = { vault: 'https://vault.example.com:8200' };
+  t.deepEqual(recordedChoice(obj, now), { kind: 'connection' });
+});
+
+test('vaultUsable: missing, not Ready, no KMS login -> a condition that says what to do, retried soon', (t) => {
+  const missing = vaultUsable(DEFAULT, undefined)!;
+  t.is(missing.reason, KmsVaultSecretReason.VaultNotFound);
+  t.regex(missing.message, /vault-system\/vault does not exist/);
+  t.is(missing.retryAfterMs, VAULT_WAIT_RETRY_MS);
+
+  const pending = aVault({}, 'vault', 'vault-system');
+  pending.status = { conditions: [{ ...ready, status: 'False', reason: 'NotReady', message: 'Unsealed: sealed: vault-1' }] };
+  const notReady = vaultUsable(DEFAULT, pending)!;
+  t.is(notReady.reason, KmsVaultSecretReason.VaultNotReady);
+  t.regex(notReady.message, /NotReady: Unsealed: sealed: vault-1/);
+  t.regex(vaultUsable(DEFAULT, aVault({}, 'vault', 'vault-system'))!.message, /no status yet/);
+
+  const noIdentity = aVault({}, 'vault', 'vault-system');
+  noIdentity.status = { conditions: [ready], managed: { roles: [] } };
+  const identity = vaultUsable(DEFAULT, noIdentity)!;
+  t.is(identity.reason, KmsVaultSecretReason.VaultIdentityMissing);
+  t.regex(identity.message, /VAULT_AUTOPILOT_OPERATOR_SERVICE_ACCOUNT/);
+
+  const good = aVault({}, 'vault', 'vault-system');
+  good.status = { conditions: [ready], managed: { roles: [KMS_ROLE_ID], policies: [KMS_POLICY_NAME] } };
+  t.is(vaultUsable(DEFAULT, good), undefined);
+  const deleting = { ...good, metadata: { ...good.metadata, deletionTimestamp: new Date() } };
+  t.regex(vaultUsable(DEFAULT, deleting)!.message, /is being deleted/);
+});
+
+test('loginFailure: unreachable vs refused; the JWT never appears', (t) => {
+  const down = loginFailure('vault-system/vault', new VaultError('connect ECONNREFUSED', undefined, [], true));
+  t.is(down.reason, KmsVaultSecretReason.VaultUnreachable);
+  t.true(down.transient);
+  const refused = loginFailure('vault-system/vault', new VaultError('permission denied', 403, ['permission denied'], false));
+  t.is(refused.reason, KmsVaultSecretReason.VaultLoginFailed);
+  t.regex(refused.message, /role kms-vault-secrets at auth\/vault-autopilot: permission denied/);
+});
