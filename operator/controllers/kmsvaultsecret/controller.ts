@@ -255,7 +255,7 @@ export class KmsVaultSecretController {
     // Causes outside the object retry with backoff (the framework logs each retry);
     // bad input waits for an edit, and is re-checked every sync period.
     if (failure.retryAfterMs !== undefined) {
-      ctx.log.info('waiting', { reason: failure.reason, message: failure.message });
+      ctx.log.debug('waiting', { reason: failure.reason, message: failure.message });
       return { requeueAfterMs: failure.retryAfterMs };
     }
     if (failure.transient) throw new SyncFailure(failure);
@@ -275,8 +275,10 @@ export class KmsVaultSecretController {
   /** The client for the chosen Vault, or why there is none. */
   private async resolveVault(obj: KMSVaultSecret, ctx: Ctx, choice: VaultChoice): Promise<Resolved> {
     if (choice.kind === 'connection') {
-      const vault = this.deps.vault as VaultClient;
-      return { ok: true, client: vault, vault: vault.address };
+      const vault = this.deps.vault;
+      if (vault) return { ok: true, client: vault, vault: vault.address };
+      // recorded under a connection this operator no longer has
+      return { ok: false, failure: { reason: KmsVaultSecretReason.VaultNotFound, message: `written to ${obj.status?.vault ?? 'a configured Vault'}, which this operator is no longer configured for (VAULT_AUTOPILOT_VAULT_ADDR)`, transient: false } };
     }
     if (!this.deps.targets) {
       return {

@@ -215,7 +215,7 @@ export async function registerServiceAccountController(
       if (!operator.cached(SERVICE_ACCOUNT_KIND, undefined, '').synced) return { requeueAfterMs: 1000 };
       const lookup = (namespace: string, name: string) => operator.cached(SERVICE_ACCOUNT_KIND, namespace, name).obj as V1ServiceAccount | undefined;
       const target = { namespace: vault.metadata?.namespace ?? '', name: vault.metadata?.name ?? '' };
-      for (const change of orphanedEntries(vault as VaultResourceLike, target, batcher.manager, settings, lookup, inScope)) {
+      for (const change of orphanedEntries(vault as VaultResourceLike, batcher.manager, settings, lookup, inScope)) {
         await submitChange(ctx, batcher, { target, change });
         const message = `removed role and policy ${change.roleName} of ServiceAccount ${change.serviceAccount}, which no longer asks for them here`;
         ctx.log.info(message, { reason: ServiceAccountReason.Removed });

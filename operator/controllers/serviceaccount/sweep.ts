@@ -2,13 +2,14 @@
 // there would keep every annotated ServiceAccount (and so its namespace) in
 // Terminating once the operator is uninstalled. Instead the entries a
 // `Vault` resource holds under the ServiceAccount manager are compared with
-// the ServiceAccounts that exist: an entry whose ServiceAccount is gone, no
-// longer asks for it, or now targets another Vault is removed. Runs when a
+// the ServiceAccounts that exist: an entry whose ServiceAccount is gone or no
+// longer asks for a role is removed (a ServiceAccount that moved to another
+// Vault is moved by its own reconcile, from its applied-vault record). Runs when a
 // ServiceAccount is deleted, when the operator starts (deletions while it was
 // down) and every resync. Pure; the controller does the I/O.
 import { serviceAccountRoleName } from '../../api/naming.js';
 import { decideIntent, ownedEntries, type EntryChange, type ServiceAccountLike, type VaultResourceLike } from './desired.js';
-import { formatVaultRef, type ServiceAccountSettings, type VaultRef } from './settings.js';
+import type { ServiceAccountSettings } from './settings.js';
 
 /** `sa.<namespace>.<name>` -> namespace and name (a namespace has no dots; a name may). */
 export function parseEntryName(entry: string): { namespace: string; name: string } | undefined {
@@ -26,7 +27,6 @@ export function parseEntryName(entry: string): { namespace: string; name: string
  */
 export function orphanedEntries(
   vault: VaultResourceLike,
-  at: VaultRef,
   manager: string,
   settings: ServiceAccountSettings,
   lookup: (namespace: string, name: string) => ServiceAccountLike | undefined,
@@ -35,15 +35,12 @@ export function orphanedEntries(
   const owned = ownedEntries(vault, manager);
   const names = new Set<string>([...owned.policies]);
   for (const roles of owned.roles.values()) for (const r of roles) names.add(r);
-  const here = formatVaultRef(at);
   const out: EntryChange[] = [];
   for (const entry of [...names].sort()) {
     const who = parseEntryName(entry);
     if (!who || !inScope(who.namespace)) continue;
     const sa = lookup(who.namespace, who.name);
-    const intent = sa ? decideIntent(sa, settings) : undefined;
-    const wanted = intent?.kind === 'configure' && formatVaultRef(intent.target) === here;
-    if (wanted) continue;
+    if (sa && decideIntent(sa, settings).kind === 'configure') continue;
     out.push({ serviceAccount: `${who.namespace}/${who.name}`, roleName: entry, policyName: entry, entries: null });
   }
   return out;

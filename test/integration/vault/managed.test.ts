@@ -72,9 +72,9 @@ test.serial('the TLS Secret chains to the operator CA and covers the Service nam
   t.true(leaf.checkPrivateKey((await import('node:crypto')).createPrivateKey(tls['tls.key']!)));
 });
 
-test.serial('status says why: no node answers yet (pods never run here)', async (t) => {
-  const c = await vaults.waitForCondition(ns, NAME, 'Initialized', 'Unknown', { reason: 'VaultUnreachable' });
-  t.regex(c.message, new RegExp(`${NAME}-0\\.${NAME}-internal`));
+test.serial('status says why: no node answers yet, and the pods do not even exist (pods never run here)', async (t) => {
+  const c = await vaults.waitForCondition(ns, NAME, 'Initialized', 'Unknown', { reason: 'PodNotRunning' });
+  t.regex(c.message, new RegExp(`^${NAME}-0: pod does not exist yet; ${NAME}-1: pod does not exist yet; ${NAME}-2: pod does not exist yet$`));
   const ready = await vaults.condition(ns, NAME, 'Ready');
   t.is(ready?.status, 'False');
   const status = (await vaults.get(ns, NAME)).status!;

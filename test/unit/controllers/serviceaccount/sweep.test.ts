@@ -5,7 +5,6 @@ import { orphanedEntries, parseEntryName } from '../../../../operator/controller
 
 const settings = parseServiceAccountSettings({});
 const MANAGER = 'vault-autopilot-serviceaccounts';
-const HERE = { namespace: 'vault-system', name: 'vault' };
 const P = 'vault.autopilot.dev/';
 
 /** A Vault whose managedFields say `manager` owns these roles and policies (as the API server writes them). */
@@ -42,7 +41,7 @@ test('parseEntryName: sa.<namespace>.<name>, names may have dots, nothing else i
   t.is(parseEntryName('sa.Shop.x'), undefined);
 });
 
-test('orphanedEntries: gone, un-annotated, deleting, refused or moved ServiceAccounts lose their entries; wanted ones stay', (t) => {
+test('orphanedEntries: gone, un-annotated, deleting or refused ServiceAccounts lose their entries; wanted ones stay', (t) => {
   const vault = aVaultOwning(['sa.shop.kept', 'sa.shop.gone', 'sa.shop.unannotated', 'sa.shop.deleting', 'sa.shop.moved', 'sa.shop.refused']);
   const sas = new Map<string, ServiceAccountLike>([
     ['shop/kept', anSa('shop', 'kept')],
@@ -51,8 +50,9 @@ test('orphanedEntries: gone, un-annotated, deleting, refused or moved ServiceAcc
     ['shop/moved', anSa('shop', 'moved', { [`${P}auto-configure`]: 'true', [`${P}vault`]: 'team/vault' })],
     ['shop/refused', anSa('shop', 'refused', { [`${P}auto-configure`]: 'yes' })],
   ]);
-  const out = orphanedEntries(vault, HERE, MANAGER, settings, (ns, n) => sas.get(`${ns}/${n}`), () => true);
-  t.deepEqual(out.map((c) => c.roleName), ['sa.shop.deleting', 'sa.shop.gone', 'sa.shop.moved', 'sa.shop.refused', 'sa.shop.unannotated']);
+  const out = orphanedEntries(vault, MANAGER, settings, (ns, n) => sas.get(`${ns}/${n}`), () => true);
+  // a ServiceAccount that moved to another Vault is moved by its own reconcile (from its applied-vault record)
+  t.deepEqual(out.map((c) => c.roleName), ['sa.shop.deleting', 'sa.shop.gone', 'sa.shop.refused', 'sa.shop.unannotated']);
   for (const c of out) {
     t.is(c.entries, null);
     t.is(c.policyName, c.roleName);
@@ -62,6 +62,6 @@ test('orphanedEntries: gone, un-annotated, deleting, refused or moved ServiceAcc
 
 test('orphanedEntries: only what our manager owns, only namespaces this operator watches', (t) => {
   const lookup = () => undefined;
-  t.deepEqual(orphanedEntries(aVaultOwning(['sa.shop.x'], 'kubectl'), HERE, MANAGER, settings, lookup, () => true), [], 'a hand-written look-alike is not ours');
-  t.deepEqual(orphanedEntries(aVaultOwning(['sa.shop.x', 'sa.other.y']), HERE, MANAGER, settings, lookup, (ns) => ns === 'other').map((c) => c.roleName), ['sa.other.y']);
+  t.deepEqual(orphanedEntries(aVaultOwning(['sa.shop.x'], 'kubectl'), MANAGER, settings, lookup, () => true), [], 'a hand-written look-alike is not ours');
+  t.deepEqual(orphanedEntries(aVaultOwning(['sa.shop.x', 'sa.other.y']), MANAGER, settings, lookup, (ns) => ns === 'other').map((c) => c.roleName), ['sa.other.y']);
 });
