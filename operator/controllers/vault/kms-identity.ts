@@ -47,7 +47,7 @@ export function kmsPolicyRules(mounts: readonly KvMountDecl[], pathPolicy: PathP
     }
   }
   if (mounts.length === 0) lines.push('# no KV mount in spec.externalConfig.secrets: nothing to write');
-  return `${lines.join('\n')}\n`;
+  return lines.join('\n');
 }
 
 /**
