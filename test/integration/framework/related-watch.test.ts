@@ -1,0 +1,120 @@
+// The framework's pieces for objects a controller depends on but does not own,
+// against the REAL kube-apiserver: watchRelated (a label-selected watch that
+// enqueues the owner on every change, deletion included), addFinalizer:false
+// (never added, a pre-existing one still finalized and released), onDeleted,
+// and cached(). Owners are ConfigMaps, related objects Secrets.
+import test from 'ava';
+import { Writable } from 'node:stream';
+import { CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
+import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
+import { eventually, useTestEnv } from '../../harness/index.js';
+
+const env = useTestEnv(test, { vault: false, kms: false });
+const FINALIZER = 'test.vault.autopilot.dev/legacy';
+const OWNER_LABEL = 'test.vault.autopilot.dev/owner';
+let operator: AutopilotOperator;
+let core: CoreV1Api;
+let ns: string;
+const reconciled: string[] = [];
+const finalized: string[] = [];
+const deleted: string[] = [];
+
+test.before(async () => {
+  ns = await env().namespace('related');
+  core = env().kubeConfig().makeApiClient(CoreV1Api);
+  operator = new AutopilotOperator({
+    kubeConfig: env().kubeConfig(),
+    logger: createLogger({ stream: new Writable({ write: (_c, _e, cb) => cb() }) }),
+    resyncPeriodMs: 10 * 60_000,
+    metrics: createOperatorMetrics(new MetricsRegistry()),
+  });
+  await operator.registerController<KubernetesObject>({
+    kind: 'Owner',
+    group: '',
+    version: 'v1',
+    plural: 'configmaps',
+    namespace: ns,
+    finalizer: FINALIZER,
+    addFinalizer: false,
+    reconcile: async (obj) => void reconciled.push(obj.metadata!.name!),
+    finalize: async (obj) => void finalized.push(obj.metadata!.name!),
+    onDeleted: (obj) => void deleted.push(obj.metadata!.name!),
+  });
+  await operator.watchRelated<KubernetesObject>({
+    group: '',
+    version: 'v1',
+    plural: 'secrets',
+    namespace: ns,
+    labelSelector: `${OWNER_LABEL}`,
+    map: (secret) => [{ kind: 'Owner', namespace: secret.metadata?.namespace, name: secret.metadata!.labels![OWNER_LABEL]! }],
+  });
+  await operator.start();
+  await operator.waitForSync();
+});
+
+test.after.always(async () => {
+  await operator?.stop();
+});
+
+const count = (list: string[], name: string) => list.filter((n) => n === name).length;
+
+test.serial('a labelled related object enqueues its owner on create, change and delete; unlabelled ones do not', async (t) => {
+  await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'owner' } } });
+  await eventually(async () => {
+    if (count(reconciled, 'owner') < 1) throw new Error('owner not reconciled');
+  });
+  const base = count(reconciled, 'owner');
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'related', labels: { [OWNER_LABEL]: 'owner' } } } });
+  await eventually(async () => {
+    if (count(reconciled, 'owner') < base + 1) throw new Error('not enqueued by the related create');
+  });
+  const secret = await core.readNamespacedSecret({ namespace: ns, name: 'related' });
+  await core.replaceNamespacedSecret({ namespace: ns, name: 'related', body: { ...secret, data: { k: Buffer.from('v').toString('base64') } } });
+  await eventually(async () => {
+    if (count(reconciled, 'owner') < base + 2) throw new Error('not enqueued by the related change');
+  });
+  await core.deleteNamespacedSecret({ namespace: ns, name: 'related' });
+  await eventually(async () => {
+    if (count(reconciled, 'owner') < base + 3) throw new Error('not enqueued by the related delete');
+  });
+  const before = count(reconciled, 'owner');
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'unrelated' } } });
+  await new Promise((r) => setTimeout(r, 1000));
+  t.is(count(reconciled, 'owner'), before, 'an object outside the label selector is not seen');
+});
+
+test.serial('addFinalizer false: never added; onDeleted and cached() see the deletion', async (t) => {
+  await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'plain' } } });
+  await eventually(async () => {
+    if (!operator.cached('Owner', ns, 'plain').obj) throw new Error('not cached yet');
+  });
+  t.true(operator.cached('Owner', ns, 'plain').synced);
+  await eventually(async () => {
+    if (count(reconciled, 'plain') < 1) throw new Error('not reconciled');
+  });
+  t.deepEqual((await core.readNamespacedConfigMap({ namespace: ns, name: 'plain' })).metadata?.finalizers ?? [], []);
+  await core.deleteNamespacedConfigMap({ namespace: ns, name: 'plain' });
+  await eventually(async () => {
+    if (!deleted.includes('plain')) throw new Error('onDeleted not called');
+  });
+  t.is(operator.cached('Owner', ns, 'plain').obj, undefined);
+  t.is(count(finalized, 'plain'), 0, 'nothing to finalize without the finalizer');
+});
+
+test.serial('a finalizer that is already there (an earlier version added it) is finalized and released', async (t) => {
+  await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'legacy', finalizers: [FINALIZER] } } });
+  await eventually(async () => {
+    if (count(reconciled, 'legacy') < 1) throw new Error('not reconciled');
+  });
+  await core.deleteNamespacedConfigMap({ namespace: ns, name: 'legacy' });
+  await eventually(async () => {
+    try {
+      await core.readNamespacedConfigMap({ namespace: ns, name: 'legacy' });
+    } catch {
+      return;
+    }
+    throw new Error('still there');
+  });
+  t.is(count(finalized, 'legacy'), 1);
+  t.true(deleted.includes('legacy'));
+});
