@@ -5,9 +5,17 @@
 import type {
   KubernetesObject,
   V1Affinity,
+  V1Container,
+  V1EnvVar,
+  V1IngressSpec,
+  V1NodeAffinity,
   V1PersistentVolumeClaim,
+  V1PodSecurityContext,
+  V1PodSpec,
   V1ResourceRequirements,
   V1Toleration,
+  V1Volume,
+  V1VolumeMount,
 } from '@kubernetes/client-node';
 
 export const VAULT_KIND = 'Vault';
@@ -28,14 +36,20 @@ export interface AuthRoleSpec extends VaultParams {
 
 export interface AuthMethodSpec {
   type: string;
-  /** Mount path without slashes. Required (Bank-Vaults defaulted it to `type`). */
-  path: string;
+  /** Mount path without slashes; empty or absent means `type` (as in Bank-Vaults). See effectiveAuthPath. */
+  path?: string;
   description?: string;
   /** The method's own configuration, written to auth/<path>/config. */
   config?: VaultParams;
   /** Mount tune parameters (default_lease_ttl, max_lease_ttl, listing_visibility, ...). */
   options?: VaultParams;
   roles?: AuthRoleSpec[];
+  // Bank-Vaults' per-method extras: accepted, not applied yet (reported)
+  users?: unknown;
+  groups?: VaultParams;
+  usersOrGroupsKey?: string;
+  map?: VaultParams;
+  crossaccountrole?: unknown[];
 }
 
 export interface SecretEngineSpec {
@@ -46,6 +60,12 @@ export interface SecretEngineSpec {
   options?: VaultParams;
   /** Mount config (default_lease_ttl, max_lease_ttl, ...). */
   config?: VaultParams;
+  /** The engine's own configuration: path under the mount -> list of objects (Bank-Vaults' `configuration`). */
+  configuration?: Record<string, unknown>;
+  plugin_name?: string;
+  local?: boolean;
+  seal_wrap?: boolean;
+  max_versions?: number;
 }
 
 export interface AuditDeviceSpec {
@@ -55,17 +75,71 @@ export interface AuditDeviceSpec {
   options?: VaultParams;
 }
 
+export interface StartupSecretSpec {
+  type?: string;
+  path?: string;
+  max_versions?: number;
+  data?: { data?: VaultParams; options?: VaultParams; secretKeyRef?: Array<Record<string, unknown>> } & VaultParams;
+  [key: string]: unknown;
+}
+
+export interface IdentityGroupSpec {
+  name: string;
+  type?: string;
+  policies?: string[];
+  metadata?: VaultParams;
+}
+
+export interface GroupAliasSpec {
+  name: string;
+  mountpath?: string;
+  group?: string;
+}
+
+export interface PluginSpec {
+  plugin_name?: string;
+  type?: string;
+  command?: string;
+  sha256?: string;
+}
+
 export interface ExternalConfig {
   policies?: PolicySpec[];
   auth?: AuthMethodSpec[];
   secrets?: SecretEngineSpec[];
   audit?: AuditDeviceSpec[];
+  startupSecrets?: StartupSecretSpec[];
+  groups?: IdentityGroupSpec[];
+  'group-aliases'?: GroupAliasSpec[];
+  plugins?: PluginSpec[];
+  purgeUnmanagedConfig?: { enabled?: boolean; exclude?: Record<string, boolean> };
+}
+
+/** Bank-Vaults' default: an auth method is mounted at its type. */
+export function effectiveAuthPath(auth: Pick<AuthMethodSpec, 'type' | 'path'>): string {
+  return auth.path ? auth.path : auth.type;
 }
 
 export interface UnsealConfig {
-  options?: { secretShares?: number; secretThreshold?: number; storeRootToken?: boolean };
-  kubernetes?: { secretName?: string };
-  aws?: { kmsKeyId: string; kmsRegion?: string };
+  options?: { preFlightChecks?: boolean; secretShares?: number; secretThreshold?: number; storeRootToken?: boolean };
+  kubernetes?: { secretName?: string; secretNamespace?: string };
+  aws?: { kmsKeyId: string; kmsRegion?: string; kmsEncryptionContext?: string; s3Bucket?: string; s3Prefix?: string; s3Region?: string; s3SSE?: string };
+  // Bank-Vaults' other key stores: accepted, not supported (reported)
+  google?: VaultParams;
+  alibaba?: VaultParams;
+  azure?: VaultParams;
+  oci?: VaultParams;
+  vault?: VaultParams;
+  hsm?: VaultParams;
+}
+
+/** Bank-Vaults' per-component resources; `limits`/`requests`/`claims` are this operator's earlier flat form (= vault). */
+export interface VaultResources extends V1ResourceRequirements {
+  vault?: V1ResourceRequirements;
+  bankVaults?: V1ResourceRequirements;
+  hsmDaemon?: V1ResourceRequirements;
+  prometheusExporter?: V1ResourceRequirements;
+  fluentd?: V1ResourceRequirements;
 }
 
 /** How the operator authenticates to an adopted Vault. */
@@ -95,14 +169,60 @@ export interface VaultSpec {
   /** Go duration, default 168h: the serving certificate is renewed when it expires sooner. */
   tlsExpiryThreshold?: string;
   serviceType?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
-  resources?: V1ResourceRequirements;
+  resources?: VaultResources;
   nodeSelector?: Record<string, string>;
   tolerations?: V1Toleration[];
   affinity?: V1Affinity;
   volumeClaimTemplates?: V1PersistentVolumeClaim[];
   serviceAccount?: string;
   annotations?: Record<string, string>;
+  vaultAnnotations?: Record<string, string>;
   vaultLabels?: Record<string, string>;
+  vaultPodSpec?: Partial<V1PodSpec>;
+  vaultContainerSpec?: Partial<V1Container>;
+  vaultContainers?: V1Container[];
+  vaultInitContainers?: V1Container[];
+  volumes?: V1Volume[];
+  volumeMounts?: V1VolumeMount[];
+  vaultEnvsConfig?: V1EnvVar[];
+  secretInitsConfig?: V1EnvVar[];
+  envsConfig?: V1EnvVar[];
+  sidecarEnvsConfig?: V1EnvVar[];
+  credentialsConfig?: { env?: string; path?: string; secretName?: string };
+  securityContext?: V1PodSecurityContext;
+  platformManagedSecurityContext?: boolean;
+  skipVaultContainerCapabilities?: boolean;
+  skipEntrypointSetup?: boolean;
+  loadBalancerIP?: string;
+  servicePorts?: Record<string, number>;
+  serviceRegistrationEnabled?: boolean;
+  raftLeaderAddress?: string;
+  raftLeaderApiSchemeOverride?: 'http' | 'https';
+  podAntiAffinity?: string;
+  nodeAffinity?: V1NodeAffinity;
+  ingress?: { annotations?: Record<string, string>; spec?: V1IngressSpec };
+  serviceMonitorEnabled?: boolean;
+  caNamespaces?: string[];
+  configPath?: string;
+  // Bank-Vaults components that do not exist here: accepted and reported
+  bankVaultsImage?: string;
+  bankVaultsVolumeMounts?: V1VolumeMount[];
+  vaultConfigurerAnnotations?: Record<string, string>;
+  vaultConfigurerLabels?: Record<string, string>;
+  vaultConfigurerPodSpec?: Partial<V1PodSpec>;
+  statsdDisabled?: boolean;
+  statsdImage?: string;
+  statsdConfig?: string;
+  fluentdEnabled?: boolean;
+  fluentdImage?: string;
+  fluentdConfLocation?: string;
+  fluentdConfFile?: string;
+  fluentdConfig?: string;
+  istioEnabled?: boolean;
+  veleroEnabled?: boolean;
+  veleroFsfreezeImage?: string;
+  watchedSecretsLabels?: Array<Record<string, string>>;
+  watchedSecretsAnnotations?: Array<Record<string, string>>;
   external?: ExternalVault;
   deleteUnsealKeysOnDelete?: boolean;
 }
@@ -131,6 +251,8 @@ export interface ManagedRecord {
   secrets?: string[];
   /** audit device paths */
   audit?: string[];
+  /** engine configuration paths (`<mount>/<key>/<name>`, from secrets[].configuration) */
+  engineConfig?: string[];
 }
 
 export interface VaultNodeStatus {
@@ -152,6 +274,8 @@ export interface VaultStatus {
   managed?: ManagedRecord;
   /** Serving certificate expiry (managed mode, generated TLS). */
   tlsNotAfter?: string;
+  /** Spec fields accepted for Bank-Vaults compatibility that have no effect here, and why. */
+  ignoredFields?: Array<{ field: string; reason: string }>;
 }
 
 export interface VaultResource extends KubernetesObject {
@@ -218,5 +342,7 @@ export const VaultEventReason = {
   UnsealKeysKept: 'UnsealKeysKept',
   UnsealKeysDeleted: 'UnsealKeysDeleted',
   RaftPeerRemoved: 'RaftPeerRemoved',
+  /** Some spec fields (Bank-Vaults components that do not exist here) have no effect. */
+  FieldsIgnored: 'FieldsIgnored',
 } as const;
 export type VaultEventReason = (typeof VaultEventReason)[keyof typeof VaultEventReason];

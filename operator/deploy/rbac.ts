@@ -94,6 +94,10 @@ export function operatorPermissions(settings: Pick<InstallSettings, 'mode'>): Pe
       why: "say when a managed Vault pod waits for its data claim (unbound, no default StorageClass)",
     },
     {
+      apiGroup: 'networking.k8s.io', resource: 'ingresses', verbs: ['get', 'create', 'patch', 'delete'], scope: Scope.Cluster,
+      why: "the Ingress of a managed Vault's spec.ingress (Bank-Vaults field); deleted when the field is unset",
+    },
+    {
       apiGroup: 'policy', resource: 'poddisruptionbudgets', verbs: ['get', 'create', 'patch'], scope: Scope.Cluster,
       why: 'keep a quorum of Vault pods during node drains',
     },

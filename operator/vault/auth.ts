@@ -1,7 +1,7 @@
 // Auth methods and their roles: normalise desired, read actual, pure plan(), apply().
 // Mounts are enabled/tuned through sys/auth, the method's configuration is
 // written to auth/<path>/config, roles to auth/<path>/<role endpoint>/<name>.
-import type { AuthMethodSpec, VaultParams } from '../api/vault.js';
+import { effectiveAuthPath, type AuthMethodSpec, type VaultParams } from '../api/vault.js';
 import type { VaultClient } from './client.js';
 import {
   applyChanges,
@@ -106,12 +106,12 @@ export function normaliseAuth(
 ): { desired: DesiredAuth[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const desired: DesiredAuth[] = [];
-  const paths = (specs ?? []).map((s) => trimPath(s.path ?? ''));
+  const paths = (specs ?? []).map((s) => trimPath(effectiveAuthPath(s) ?? ''));
   for (const path of duplicates(paths)) {
     problems.push({ concern: 'auth', id: path, message: `auth path "${path}" is listed more than once` });
   }
   for (const spec of specs ?? []) {
-    const path = trimPath(spec.path ?? '');
+    const path = trimPath(effectiveAuthPath(spec) ?? '');
     const type = spec.type ?? '';
     if (!path) {
       problems.push({ concern: 'auth', id: type || '?', message: `auth method of type "${type}" has no path` });

@@ -21,6 +21,8 @@ export interface DesiredSecretEngine {
   description?: string;
   options: VaultParams;
   config: VaultParams;
+  /** set at mount time only (plugin_name, local, seal_wrap): Vault cannot change them later */
+  mountOnly?: VaultParams;
 }
 
 export interface ActualSecretEngine {
@@ -63,6 +65,9 @@ export function normaliseSecretEngines(specs: SecretEngineSpec[] | undefined): {
       ...(spec.description !== undefined ? { description: spec.description } : {}),
       options,
       config: { ...(spec.config ?? {}) },
+      ...(spec.plugin_name || spec.local || spec.seal_wrap
+        ? { mountOnly: { ...(spec.plugin_name ? { plugin_name: spec.plugin_name } : {}), ...(spec.local ? { local: true } : {}), ...(spec.seal_wrap ? { seal_wrap: true } : {}) } }
+        : {}),
     });
   }
   return { desired, problems };
@@ -114,6 +119,7 @@ export function planSecretEngines(desired: DesiredSecretEngine[], actual: Actual
               ...(want.description !== undefined ? { description: want.description } : {}),
               options: want.options,
               config: want.config,
+              ...(want.mountOnly ?? {}),
             },
           },
         ],

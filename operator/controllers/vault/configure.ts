@@ -2,7 +2,7 @@
 // roles -> policies -> secret engines. normaliseExternalConfig and
 // planVaultConfig are pure; configureVault is the I/O edge that reads Vault,
 // plans, records intent, applies and reports.
-import type { ExternalConfig, ManagedRecord } from '../../api/vault.js';
+import { effectiveAuthPath, type ExternalConfig, type ManagedRecord } from '../../api/vault.js';
 import { normaliseAudit, planAudit, readAudit, type DesiredAuditDevice, type ActualAuditDevices } from '../../vault/audit.js';
 import {
   normaliseAuth,
@@ -16,6 +16,8 @@ import {
 } from '../../vault/auth.js';
 import type { VaultClient } from '../../vault/client.js';
 import { applyChanges, type ApplyResult, type Change, type Plan, type Problem } from '../../vault/config-plan.js';
+import { normaliseEngineConfig, operatorPolicyFor, planEngineConfig, planOperatorPolicy, readEngineConfig, type ActualEngineConfig, type DesiredEngineConfig } from '../../vault/engine-config.js';
+import { OPERATOR_POLICY_NAME } from '../../vault/init.js';
 import { nextRecord, sameRecord, union } from '../../vault/managed-record.js';
 import { normalisePolicies, planPolicies, policiesToRead, readPolicies, type ActualPolicies, type DesiredPolicy } from '../../vault/policies.js';
 import {
@@ -37,7 +39,7 @@ export const OPERATOR_AUTH_ROLE = 'operator';
  */
 export function withOperatorAuth(config: ExternalConfig | undefined, operator: { name: string; namespace: string } | undefined, policy: string): ExternalConfig | undefined {
   if (!operator) return config;
-  if (config?.auth?.some((a) => a.path === OPERATOR_AUTH_PATH)) return config;
+  if (config?.auth?.some((a) => effectiveAuthPath(a) === OPERATOR_AUTH_PATH)) return config;
   return {
     ...(config ?? {}),
     auth: [
@@ -65,6 +67,7 @@ export interface DesiredVaultConfig {
   auth: DesiredAuth[];
   policies: DesiredPolicy[];
   secrets: DesiredSecretEngine[];
+  engineConfig: DesiredEngineConfig[];
   problems: Problem[];
 }
 
@@ -73,6 +76,9 @@ export interface ActualVaultConfig {
   auth: ActualAuth;
   policies: ActualPolicies;
   secrets: ActualSecretEngines;
+  engineConfig: ActualEngineConfig;
+  /** the operator's own policy document, when the operator keeps it in line with the engine configuration */
+  operatorPolicy?: string;
 }
 
 export function normaliseExternalConfig(config: ExternalConfig | undefined, cluster: ClusterDefaults): DesiredVaultConfig {
@@ -80,12 +86,14 @@ export function normaliseExternalConfig(config: ExternalConfig | undefined, clus
   const auth = normaliseAuth(config?.auth, cluster);
   const policies = normalisePolicies(config?.policies);
   const secrets = normaliseSecretEngines(config?.secrets);
+  const engineConfig = normaliseEngineConfig(config?.secrets);
   return {
     audit: audit.desired,
     auth: auth.desired,
     policies: policies.desired,
     secrets: secrets.desired,
-    problems: [...audit.problems, ...auth.problems, ...policies.problems, ...secrets.problems],
+    engineConfig: engineConfig.desired,
+    problems: [...audit.problems, ...auth.problems, ...policies.problems, ...secrets.problems, ...engineConfig.problems],
   };
 }
 
@@ -97,12 +105,31 @@ export function desiredRecord(desired: DesiredVaultConfig): ManagedRecord {
     roles: desired.auth.flatMap((d) => d.roles.map((r) => roleId(d.path, r.name))),
     policies: desired.policies.map((p) => p.name),
     secrets: desired.secrets.map((s) => s.path),
+    ...(desired.engineConfig.some((c) => c.tracked) ? { engineConfig: desired.engineConfig.filter((c) => c.tracked).map((c) => c.id) } : {}),
   };
 }
 
-export async function readVaultConfig(client: VaultClient, desired: DesiredVaultConfig, managed: ManagedRecord | undefined): Promise<ActualVaultConfig> {
+export async function readVaultConfig(
+  client: VaultClient,
+  desired: DesiredVaultConfig,
+  managed: ManagedRecord | undefined,
+  manageOperatorPolicy = false,
+): Promise<ActualVaultConfig> {
   const needsAudit = desired.audit.length > 0 || (managed?.audit?.length ?? 0) > 0;
+  const engineConfigInPlay = desired.engineConfig.length > 0 || (managed?.engineConfig?.length ?? 0) > 0;
+  // the operator's own policy first: the engine-configuration reads below may need what it grants
+  let operatorPolicy: string | undefined;
+  if (manageOperatorPolicy && engineConfigInPlay) {
+    operatorPolicy = (await readPolicies(client, [OPERATOR_POLICY_NAME])).get(OPERATOR_POLICY_NAME);
+    const fix = planOperatorPolicy(operatorPolicyFor(desired.engineConfig, managed?.engineConfig ?? []), operatorPolicy);
+    if (fix.length) {
+      await applyChanges(client, fix);
+      operatorPolicy = (fix[0]!.writes[0]!.body as { policy: string }).policy;
+    }
+  }
   return {
+    engineConfig: engineConfigInPlay ? await readEngineConfig(client, desired.engineConfig, managed?.engineConfig ?? []) : new Map(),
+    ...(operatorPolicy !== undefined ? { operatorPolicy } : {}),
     // sys/audit needs sudo: only read it when audit is in play
     audit: needsAudit ? await readAudit(client) : new Map(),
     auth: await readAuth(client, desired.auth, managed?.auth ?? [], managed?.roles ?? []),
@@ -119,6 +146,7 @@ export function planVaultConfig(desired: DesiredVaultConfig, actual: ActualVault
     planRoles(desired.auth, actual.auth, managed?.roles ?? []),
     planPolicies(desired.policies, actual.policies, managed?.policies ?? []),
     planSecretEngines(desired.secrets, actual.secrets, managed?.secrets ?? []),
+    planEngineConfig(desired.engineConfig, actual.engineConfig, managed?.engineConfig ?? [], new Set(desired.secrets.map((s) => s.path))),
   ];
   const changes: Change[] = [];
   for (const plan of plans) changes.push(...plan.changes);
@@ -141,9 +169,10 @@ export async function configureVault(
   cluster: ClusterDefaults,
   managed: ManagedRecord | undefined,
   saveRecord: (record: ManagedRecord) => Promise<void>,
+  options: { manageOperatorPolicy?: boolean } = {},
 ): Promise<ConfigureOutcome> {
   const desired = normaliseExternalConfig(config, cluster);
-  const actual = await readVaultConfig(client, desired, managed);
+  const actual = await readVaultConfig(client, desired, managed, options.manageOperatorPolicy);
   const plan = planVaultConfig(desired, actual, managed);
   const wanted = desiredRecord(desired);
   const creating = plan.changes.filter((c) => c.action === 'create');
@@ -158,5 +187,9 @@ export async function configureVault(
   const result = plan.changes.length ? await applyChanges(client, plan.changes) : { applied: [], failed: [] };
   const record = nextRecord(managed, wanted, plan.problems, result);
   if (!sameRecord(record, current)) await saveRecord(record);
+  // the last configured path is gone: the operator's policy goes back to its base
+  if (options.manageOperatorPolicy && managed?.engineConfig?.length && !record.engineConfig?.length && !desired.engineConfig.length) {
+    await applyChanges(client, planOperatorPolicy(undefined, actual.operatorPolicy));
+  }
   return { plan, result, record };
 }

@@ -39,6 +39,8 @@ import {
   type StoredKeys,
 } from '../../vault/unseal.js';
 import type { PathPolicy } from '../kmsvaultsecret/settings.js';
+import { obsoleteObjects } from './bankvaults-overlay.js';
+import { ignoredFields, ignoredFieldsEvent } from './bankvaults-report.js';
 import { OPERATOR_AUTH_PATH, OPERATOR_AUTH_ROLE, configureVault, withOperatorAuth } from './configure.js';
 import {
   authDelegatorBindingName,
@@ -155,6 +157,7 @@ export class VaultController {
     const generation = vault.metadata?.generation;
     const status: VaultStatus = { ...(vault.status ?? {}) };
     status.mode = vault.spec.external ? 'external' : 'managed';
+    await reportIgnoredFields(vault, ctx, status);
     const updates: ConditionUpdate[] = [];
     let requeueAfterMs: number | undefined;
     let failure: unknown;
@@ -245,7 +248,27 @@ export class VaultController {
       // a ServiceAccount may be shared or pre-created: create it, never take it over
       await this.ensureObject(objects, desired, desired.kind === 'ServiceAccount');
     }
+    for (const ref of obsoleteObjects(vault)) await this.deleteIfControlled(objects, ref, vault.metadata!.uid!);
     return tls.caCert;
+  }
+
+  /** Deletes an object this Vault made for a field that is now unset; anything else of that name is left alone. */
+  private async deleteIfControlled(objects: KubernetesObjectApi, ref: { apiVersion: string; kind: string; name: string; namespace: string }, uid: string): Promise<void> {
+    const id = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } };
+    let actual: KubernetesObject;
+    try {
+      actual = await objects.read(id);
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+    if (!actual.metadata?.ownerReferences?.some((o) => o.uid === uid && o.controller)) return;
+    this.deps.onKubeWrite?.(`delete ${ref.kind}/${ref.name}`);
+    try {
+      await objects.delete(id);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   private async ensureObject(objects: KubernetesObjectApi, desired: KubernetesObject, createOnly: boolean): Promise<void> {
@@ -644,7 +667,8 @@ export class VaultController {
       const withOperator = withOperatorAuth(vault.spec.externalConfig, identity, OPERATOR_POLICY_NAME);
       const kms = this.deps.kmsIdentity;
       const config = kms ? withKmsIdentity(withOperator, identity, vault.spec.externalConfig, kms.pathPolicy) : withOperator;
-      outcome = await configureVault(client, config, cluster, vault.status?.managed, saveRecord);
+      // the operator's own policy grows by the engine-configuration paths only when it uses its own token
+      outcome = await configureVault(client, config, cluster, vault.status?.managed, saveRecord, { manageOperatorPolicy: !vault.spec.external?.auth });
     } catch (err) {
       if (err instanceof VaultError && !err.unreachable && (err.status === 403 || err.status === 401)) {
         throw this.notAuthorized(`Vault refused the operator's token: ${describeError(err)}`);
@@ -766,6 +790,15 @@ export function mergePatchFor(previous: object | undefined, next: object): Recor
 
 function isPlainRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Bank-Vaults fields without effect: status.ignoredFields, and one Warning Event whenever that list changes. */
+async function reportIgnoredFields(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus): Promise<void> {
+  const ignored = ignoredFields(vault.spec);
+  const message = ignoredFieldsEvent(vault.status?.ignoredFields, ignored);
+  if (ignored.length) status.ignoredFields = ignored;
+  else delete status.ignoredFields;
+  if (message) await ctx.event('Warning', VaultEventReason.FieldsIgnored, message);
 }
 
 /** Why an unexpected error stopped a reconcile. */

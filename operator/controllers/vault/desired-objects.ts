@@ -16,6 +16,7 @@ import type {
 } from '@kubernetes/client-node';
 import { API_GROUP, API_GROUP_VERSION } from '../../api/naming.js';
 import { VAULT_KIND, type VaultResource } from '../../api/vault.js';
+import { desiredIngress, overlayCommon, overlayService, overlayStatefulSet, vaultContainerResources } from './bankvaults-overlay.js';
 
 export const DEFAULT_VAULT_IMAGE = 'hashicorp/vault:1.21.4';
 export const API_PORT = 8200;
@@ -253,7 +254,7 @@ export function desiredStatefulSet(vault: VaultResource, defaultImage: string = 
                 periodSeconds: 5,
                 failureThreshold: 2,
               },
-              ...(vault.spec.resources ? { resources: vault.spec.resources } : {}),
+              ...(vaultContainerResources(vault.spec) ? { resources: vaultContainerResources(vault.spec) } : {}),
               securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
               volumeMounts: [
                 { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
@@ -275,15 +276,20 @@ export function desiredStatefulSet(vault: VaultResource, defaultImage: string = 
 
 /** Every object of managed mode except TLS (decided separately, see tls.ts), in creation order. */
 export function desiredObjects(vault: VaultResource, defaultImage?: string, tlsCert?: string): KubernetesObject[] {
-  return [
+  const name = vault.metadata!.name!;
+  // Bank-Vaults' pod/Service-level fields are laid over the operator's objects (bankvaults-overlay.ts)
+  const objects: KubernetesObject[] = [
     desiredServiceAccount(vault),
     desiredAuthDelegatorBinding(vault),
-    desiredConfigSecret(vault),
-    desiredPeerService(vault),
-    desiredClientService(vault),
-    desiredPodDisruptionBudget(vault),
-    desiredStatefulSet(vault, defaultImage, tlsCert),
+    overlayCommon(vault, desiredConfigSecret(vault)),
+    overlayService(vault, desiredPeerService(vault), false),
+    overlayService(vault, desiredClientService(vault), true),
+    overlayCommon(vault, desiredPodDisruptionBudget(vault)),
+    overlayStatefulSet(vault, desiredStatefulSet(vault, defaultImage, tlsCert), selectorLabels(name)),
   ];
+  const ingress = desiredIngress(vault, meta(vault, name));
+  if (ingress) objects.push(ingress);
+  return objects;
 }
 
 /**

@@ -151,7 +151,9 @@ test.serial('webhook certificates: a Secret in its namespace, the caBundle publi
 const vaultSample = (): KubernetesObject & { spec: Record<string, unknown> } => {
   const doc = sampleOf<KubernetesObject & { spec: Record<string, unknown> }>('samples/vault-managed.yaml', 'Vault');
   // deleteUnsealKeysOnDelete: the finalizer also removes the unseal-keys Secret.
-  return { ...doc, metadata: { name: 'vault', namespace: appNs }, spec: { ...doc.spec, deleteUnsealKeysOnDelete: true } };
+  // ingress (Bank-Vaults field): the operator creates an Ingress, and deletes it when the field goes
+  const ingress = { spec: { rules: [{ host: 'vault.example.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'vault', port: { number: 8200 } } } }] } }] } };
+  return { ...doc, metadata: { name: 'vault', namespace: appNs }, spec: { ...doc.spec, deleteUnsealKeysOnDelete: true, ingress } };
 };
 
 test.serial('Vault (managed): the StatefulSet, Services, Secrets, PDB and auth-delegator binding are created', async (t) => {
@@ -162,6 +164,16 @@ test.serial('Vault (managed): the StatefulSet, Services, Secrets, PDB and auth-d
     t.truthy(sts);
     const bindings = await rbac.listClusterRoleBinding();
     if (!bindings.items.some((b) => b.roleRef.name === 'system:auth-delegator' && b.subjects?.some((s) => s.namespace === appNs))) throw new Error('no auth-delegator binding yet');
+    await admin.makeApiClient(KubernetesObjectApi).read({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'vault', namespace: appNs } });
+  }, WAIT);
+  // spec.ingress unset: the Ingress goes
+  await custom().patchNamespacedCustomObject(
+    { group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'vault', body: { spec: { ingress: null } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+  await eventually(async () => {
+    const list = await admin.makeApiClient(KubernetesObjectApi).list('networking.k8s.io/v1', 'Ingress', appNs);
+    if (list.items.length) throw new Error('Ingress still there');
   }, WAIT);
 });
 

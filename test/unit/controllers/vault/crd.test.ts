@@ -5,7 +5,7 @@ import test from 'ava';
 import { Ajv } from 'ajv';
 import yaml from 'js-yaml';
 import { sampleOf } from '../../../support/samples.js';
-import type { AuthMethodSpec, ExternalConfig, UnsealConfig, VaultSpec, VaultStatus } from '../../../../operator/api/vault.js';
+import type { AuthMethodSpec, ExternalConfig, SecretEngineSpec, UnsealConfig, VaultSpec, VaultStatus } from '../../../../operator/api/vault.js';
 
 type Schema = { type?: string; properties?: Record<string, Schema>; items?: Schema; required?: string[]; [k: string]: unknown };
 const crd = yaml.load(readFileSync('crds/vault.yaml', 'utf8')) as { spec: { versions: Array<{ schema: { openAPIV3Schema: Schema } }> } };
@@ -17,12 +17,28 @@ const specKeys: Record<keyof VaultSpec, true> = {
   size: true, image: true, config: true, externalConfig: true, unsealConfig: true, existingTlsSecretName: true, tlsAdditionalHosts: true,
   tlsExpiryThreshold: true, serviceType: true, resources: true, nodeSelector: true, tolerations: true, affinity: true, volumeClaimTemplates: true,
   serviceAccount: true, annotations: true, vaultLabels: true, external: true, deleteUnsealKeysOnDelete: true,
+  vaultAnnotations: true, vaultPodSpec: true, vaultContainerSpec: true, vaultContainers: true, vaultInitContainers: true, volumes: true,
+  volumeMounts: true, vaultEnvsConfig: true, secretInitsConfig: true, envsConfig: true, sidecarEnvsConfig: true, credentialsConfig: true,
+  securityContext: true, platformManagedSecurityContext: true, skipVaultContainerCapabilities: true, skipEntrypointSetup: true,
+  loadBalancerIP: true, servicePorts: true, serviceRegistrationEnabled: true, raftLeaderAddress: true, raftLeaderApiSchemeOverride: true,
+  podAntiAffinity: true, nodeAffinity: true, ingress: true, serviceMonitorEnabled: true, caNamespaces: true, configPath: true,
+  bankVaultsImage: true, bankVaultsVolumeMounts: true, vaultConfigurerAnnotations: true, vaultConfigurerLabels: true, vaultConfigurerPodSpec: true,
+  statsdDisabled: true, statsdImage: true, statsdConfig: true, fluentdEnabled: true, fluentdImage: true, fluentdConfLocation: true,
+  fluentdConfFile: true, fluentdConfig: true, istioEnabled: true, veleroEnabled: true, veleroFsfreezeImage: true, watchedSecretsLabels: true,
+  watchedSecretsAnnotations: true,
 };
-const externalConfigKeys: Record<keyof ExternalConfig, true> = { policies: true, auth: true, secrets: true, audit: true };
-const authKeys: Record<keyof AuthMethodSpec, true> = { type: true, path: true, description: true, config: true, options: true, roles: true };
-const unsealKeys: Record<keyof UnsealConfig, true> = { options: true, kubernetes: true, aws: true };
+const externalConfigKeys: Record<keyof ExternalConfig, true> = {
+  policies: true, auth: true, secrets: true, audit: true, startupSecrets: true, groups: true, 'group-aliases': true, plugins: true, purgeUnmanagedConfig: true,
+};
+const authKeys: Record<keyof AuthMethodSpec, true> = {
+  type: true, path: true, description: true, config: true, options: true, roles: true, users: true, groups: true, usersOrGroupsKey: true, map: true, crossaccountrole: true,
+};
+const secretKeys: Record<keyof SecretEngineSpec, true> = {
+  type: true, path: true, description: true, options: true, config: true, configuration: true, plugin_name: true, local: true, seal_wrap: true, max_versions: true,
+};
+const unsealKeys: Record<keyof UnsealConfig, true> = { options: true, kubernetes: true, aws: true, google: true, alibaba: true, azure: true, oci: true, vault: true, hsm: true };
 const statusKeys: Record<keyof VaultStatus, true> = {
-  observedGeneration: true, conditions: true, mode: true, nodes: true, leader: true, sealed: true, initialized: true, managed: true, tlsNotAfter: true,
+  observedGeneration: true, conditions: true, mode: true, nodes: true, leader: true, sealed: true, initialized: true, managed: true, tlsNotAfter: true, ignoredFields: true,
 };
 
 const names = (s: Schema | undefined) => Object.keys(s?.properties ?? {}).sort();
@@ -31,6 +47,7 @@ test('spec, externalConfig, auth, unsealConfig and status fields match the TypeS
   t.deepEqual(names(spec), Object.keys(specKeys).sort());
   t.deepEqual(names(spec.properties!.externalConfig), Object.keys(externalConfigKeys).sort());
   t.deepEqual(names(spec.properties!.externalConfig!.properties!.auth!.items), Object.keys(authKeys).sort());
+  t.deepEqual(names(spec.properties!.externalConfig!.properties!.secrets!.items), Object.keys(secretKeys).sort());
   t.deepEqual(names(spec.properties!.unsealConfig), Object.keys(unsealKeys).sort());
   t.deepEqual(names(root.properties!.status), Object.keys(statusKeys).sort());
 });
@@ -40,8 +57,10 @@ test('list-map keys are required, as server-side apply needs', (t) => {
   t.is(ec.policies!['x-kubernetes-list-type'], 'map');
   t.deepEqual(ec.policies!['x-kubernetes-list-map-keys'], ['name']);
   t.true(ec.policies!.items!.required!.includes('name'));
-  t.deepEqual(ec.auth!['x-kubernetes-list-map-keys'], ['path']);
-  t.true(ec.auth!.items!.required!.includes('path'));
+  // path defaults to '' (= the type, as in Bank-Vaults): a list-map key must be required or defaulted
+  t.deepEqual(ec.auth!['x-kubernetes-list-map-keys'], ['type', 'path']);
+  t.true(ec.auth!.items!.required!.includes('type'));
+  t.is(ec.auth!.items!.properties!.path!['default'], '');
   const roles = ec.auth!.items!.properties!.roles!;
   t.deepEqual(roles['x-kubernetes-list-map-keys'], ['name']);
   t.true(roles.items!.required!.includes('name'));
@@ -64,5 +83,6 @@ test('every sample validates against the schema, a bad one does not', (t) => {
     const doc = sampleOf(file, 'Vault');
     t.true(validate(doc), `${file}: ${ajv.errorsText(validate.errors)}`);
   }
-  t.false(validate({ apiVersion: 'vault.autopilot.dev/v1alpha1', kind: 'Vault', metadata: {}, spec: { externalConfig: { auth: [{ type: 'kubernetes' }] } } }));
+  t.true(validate({ apiVersion: 'vault.autopilot.dev/v1alpha1', kind: 'Vault', metadata: {}, spec: { externalConfig: { auth: [{ type: 'kubernetes' }] } } }));
+  t.false(validate({ apiVersion: 'vault.autopilot.dev/v1alpha1', kind: 'Vault', metadata: {}, spec: { externalConfig: { auth: [{ path: 'kubernetes' }] } } }));
 });

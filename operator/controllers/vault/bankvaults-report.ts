@@ -1,0 +1,132 @@
+// Bank-Vaults spec fields this operator accepts but that have no effect here:
+// they configure a Bank-Vaults component that does not exist (sidecars, the
+// configurer pod, ...) or a feature not supported (yet). Migrated resources
+// keep them, so nothing is silently pruned; the user is told which and why
+// (one Warning Event when the list changes, and status.ignoredFields).
+import { effectiveAuthPath, type VaultSpec } from '../../api/vault.js';
+
+export interface IgnoredField {
+  /** e.g. `spec.statsdImage`, `spec.externalConfig.auth[path=people].users` */
+  field: string;
+  reason: string;
+}
+
+const NO_SIDECAR = 'there is no Bank-Vaults sidecar here: the operator unseals and configures Vault from its own process';
+const NO_CONFIGURER = 'there is no configurer pod here: the operator configures Vault itself';
+const NO_STATSD = 'there is no statsd exporter here: Vault serves Prometheus metrics itself at /v1/sys/metrics (see serviceMonitorEnabled)';
+const NO_FLUENTD = 'there is no fluentd sidecar here: add your own log shipper with vaultContainers';
+const KEYS_IN_SECRET = 'unseal keys are kept in a Kubernetes Secret (KMS-encrypted with unsealConfig.aws), not in this store';
+
+type Rule = { field: string; when: (spec: VaultSpec) => boolean; reason: string };
+
+const present = (v: unknown) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
+
+const RULES: Rule[] = [
+  { field: 'bankVaultsImage', when: (s) => present(s.bankVaultsImage), reason: NO_SIDECAR },
+  { field: 'bankVaultsVolumeMounts', when: (s) => present(s.bankVaultsVolumeMounts), reason: NO_SIDECAR },
+  { field: 'sidecarEnvsConfig', when: (s) => present(s.sidecarEnvsConfig), reason: 'there are no Bank-Vaults sidecars (bank-vaults, statsd, fluentd) here' },
+  { field: 'envsConfig', when: (s) => present(s.envsConfig), reason: `${NO_SIDECAR}; give the operator's own Deployment the variables it needs (e.g. for KMS)` },
+  { field: 'vaultConfigurerAnnotations', when: (s) => present(s.vaultConfigurerAnnotations), reason: NO_CONFIGURER },
+  { field: 'vaultConfigurerLabels', when: (s) => present(s.vaultConfigurerLabels), reason: NO_CONFIGURER },
+  { field: 'vaultConfigurerPodSpec', when: (s) => present(s.vaultConfigurerPodSpec), reason: NO_CONFIGURER },
+  { field: 'statsdDisabled', when: (s) => s.statsdDisabled === false, reason: NO_STATSD },
+  { field: 'statsdImage', when: (s) => present(s.statsdImage), reason: NO_STATSD },
+  { field: 'statsdConfig', when: (s) => present(s.statsdConfig), reason: NO_STATSD },
+  { field: 'fluentdEnabled', when: (s) => s.fluentdEnabled === true, reason: NO_FLUENTD },
+  { field: 'fluentdImage', when: (s) => present(s.fluentdImage), reason: NO_FLUENTD },
+  { field: 'fluentdConfLocation', when: (s) => present(s.fluentdConfLocation), reason: NO_FLUENTD },
+  { field: 'fluentdConfFile', when: (s) => present(s.fluentdConfFile), reason: NO_FLUENTD },
+  { field: 'fluentdConfig', when: (s) => present(s.fluentdConfig), reason: NO_FLUENTD },
+  { field: 'istioEnabled', when: (s) => s.istioEnabled === true, reason: 'ports are not renamed for Istio here; name them with servicePorts if your mesh needs it' },
+  { field: 'veleroEnabled', when: (s) => s.veleroEnabled === true, reason: 'no Velero fsfreeze container or backup hooks are added here; take Raft snapshots instead' },
+  { field: 'veleroFsfreezeImage', when: (s) => present(s.veleroFsfreezeImage), reason: 'no Velero fsfreeze container is added here' },
+  { field: 'resources.bankVaults', when: (s) => present(s.resources?.bankVaults), reason: NO_SIDECAR },
+  { field: 'resources.hsmDaemon', when: (s) => present(s.resources?.hsmDaemon), reason: 'there is no HSM daemon here' },
+  { field: 'resources.prometheusExporter', when: (s) => present(s.resources?.prometheusExporter), reason: NO_STATSD },
+  { field: 'resources.fluentd', when: (s) => present(s.resources?.fluentd), reason: NO_FLUENTD },
+  { field: 'skipEntrypointSetup', when: (s) => s.skipEntrypointSetup !== undefined, reason: "the operator starts vault directly, never through the image's entrypoint script: there is nothing to skip" },
+  { field: 'configPath', when: (s) => present(s.configPath) && s.configPath!.replace(/\/+$/, '') !== '/vault/config', reason: 'the operator mounts the Vault configuration at /vault/config' },
+  { field: 'watchedSecretsLabels', when: (s) => present(s.watchedSecretsLabels), reason: 'not supported yet: Vault is not restarted when those Secrets change' },
+  { field: 'watchedSecretsAnnotations', when: (s) => present(s.watchedSecretsAnnotations), reason: 'not supported yet: Vault is not restarted when those Secrets change' },
+  {
+    field: 'serviceRegistrationEnabled',
+    when: (s) => s.serviceRegistrationEnabled === true,
+    reason: 'not supported yet: add a service_registration "kubernetes" stanza to spec.config and give the pods RBAC to label themselves',
+  },
+  {
+    field: 'externalConfig.purgeUnmanagedConfig',
+    when: (s) => s.externalConfig?.purgeUnmanagedConfig?.enabled === true,
+    reason: 'the operator removes only what it applied itself (status.managed), so entries removed from this resource are removed from Vault; it never deletes configuration it did not make',
+  },
+  { field: 'unsealConfig.aws.s3Bucket', when: (s) => present(s.unsealConfig?.aws?.s3Bucket), reason: KEYS_IN_SECRET },
+  { field: 'unsealConfig.aws.s3Prefix', when: (s) => present(s.unsealConfig?.aws?.s3Prefix), reason: KEYS_IN_SECRET },
+  { field: 'unsealConfig.aws.s3Region', when: (s) => present(s.unsealConfig?.aws?.s3Region), reason: KEYS_IN_SECRET },
+  { field: 'unsealConfig.aws.s3SSE', when: (s) => present(s.unsealConfig?.aws?.s3SSE), reason: KEYS_IN_SECRET },
+  { field: 'unsealConfig.google', when: (s) => present(s.unsealConfig?.google), reason: KEYS_IN_SECRET },
+  { field: 'unsealConfig.alibaba', when: (s) => present(s.unsealConfig?.alibaba), reason: KEYS_IN_SECRET },
+  { field: 'unsealConfig.azure', when: (s) => present(s.unsealConfig?.azure), reason: KEYS_IN_SECRET },
+  { field: 'unsealConfig.oci', when: (s) => present(s.unsealConfig?.oci), reason: KEYS_IN_SECRET },
+  { field: 'unsealConfig.hsm', when: (s) => present(s.unsealConfig?.hsm), reason: KEYS_IN_SECRET },
+  { field: 'unsealConfig.vault', when: (s) => present(s.unsealConfig?.vault), reason: `not supported yet: ${KEYS_IN_SECRET}` },
+];
+
+/** Fields the operator has no code for yet; each entry leaves this list when it is honoured. */
+const NOT_YET: Rule[] = [
+  {
+    field: 'raftLeaderAddress',
+    when: (s) => present(s.raftLeaderAddress) && s.raftLeaderAddress !== 'self',
+    reason: 'not applied yet: multi-cluster Raft (joining another cluster\'s leader) is not supported by this operator version; this cluster is initialised on its own',
+  },
+  { field: 'raftLeaderApiSchemeOverride', when: (s) => present(s.raftLeaderApiSchemeOverride) && present(s.raftLeaderAddress) && s.raftLeaderAddress !== 'self', reason: 'see raftLeaderAddress' },
+  { field: 'caNamespaces', when: (s) => present(s.caNamespaces), reason: 'not applied yet: the CA is not copied to other namespaces by this operator version (the webhook keeps a CA ConfigMap in application namespaces)' },
+  { field: 'serviceMonitorEnabled', when: (s) => s.serviceMonitorEnabled === true, reason: 'not applied yet by this operator version' },
+  {
+    field: 'unsealConfig.kubernetes.secretNamespace',
+    when: (s) => present(s.unsealConfig?.kubernetes?.secretNamespace),
+    reason: "not applied yet: the keys Secret is kept in the Vault's own namespace",
+  },
+  { field: 'unsealConfig.aws.kmsEncryptionContext', when: (s) => present(s.unsealConfig?.aws?.kmsEncryptionContext), reason: 'not applied yet by this operator version' },
+  ...(['startupSecrets', 'groups', 'group-aliases', 'plugins'] as const).map((key) => ({
+    field: `externalConfig.${key}`,
+    when: (s: VaultSpec) => present(s.externalConfig?.[key]),
+    reason: 'not applied yet by this operator version',
+  })),
+];
+
+
+const AUTH_EXTRAS: Array<{ key: 'users' | 'groups' | 'usersOrGroupsKey' | 'map' | 'crossaccountrole'; reason: string }> = [
+  { key: 'users', reason: 'not applied yet: userpass users and ldap/okta user mappings are not written by this operator' },
+  { key: 'groups', reason: 'not applied yet: ldap/okta group mappings are not written by this operator' },
+  { key: 'usersOrGroupsKey', reason: 'not applied yet (ldap/okta mappings)' },
+  { key: 'map', reason: 'not applied yet: github team/user mappings are not written by this operator' },
+  { key: 'crossaccountrole', reason: 'not applied yet: aws cross-account roles are not written by this operator' },
+];
+
+/** Every field of `spec` that is accepted but has no effect, in a stable order. */
+export function ignoredFields(spec: VaultSpec): IgnoredField[] {
+  const out: IgnoredField[] = [];
+  for (const rule of [...RULES, ...NOT_YET]) if (rule.when(spec)) out.push({ field: `spec.${rule.field}`, reason: rule.reason });
+  for (const auth of spec.externalConfig?.auth ?? []) {
+    for (const extra of AUTH_EXTRAS) {
+      if (present(auth[extra.key])) out.push({ field: `spec.externalConfig.auth[path=${effectiveAuthPath(auth)}].${extra.key}`, reason: extra.reason });
+    }
+  }
+  for (const engine of spec.externalConfig?.secrets ?? []) {
+    for (const [key, items] of Object.entries(engine.configuration ?? {})) {
+      if (!(Array.isArray(items) ? items : [items]).some((i) => i && typeof i === 'object' && 'save_to' in i)) continue;
+      out.push({
+        field: `spec.externalConfig.secrets[path=${engine.path || engine.type}].configuration.${key}[].save_to`,
+        reason: 'not applied: the operator never copies a response (it may hold a private key) to another Vault path',
+      });
+    }
+  }
+  return out;
+}
+
+/** The Warning Event text for a new list (undefined when nothing changed or the list is empty). */
+export function ignoredFieldsEvent(previous: readonly IgnoredField[] | undefined, next: readonly IgnoredField[]): string | undefined {
+  const key = (list: readonly IgnoredField[] | undefined) => (list ?? []).map((f) => f.field).join('\n');
+  if (next.length === 0 || key(previous) === key(next)) return undefined;
+  const n = next.length;
+  return `${n} field${n === 1 ? '' : 's'} of this resource ha${n === 1 ? 's' : 've'} no effect here (why: status.ignoredFields): ${next.map((f) => f.field).join(', ')}`;
+}

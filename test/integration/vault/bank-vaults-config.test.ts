@@ -1,0 +1,180 @@
+// Bank-Vaults' externalConfig against a REAL Vault (uninitialised, file
+// storage; the operator initialises it): auth methods without a path mount at
+// their type; secrets[].configuration writes database connections/roles and a
+// PKI CA/roles, keeps them, removes what leaves the spec (tracked in
+// status.managed.engineConfig), and the operator's policy grows only by the
+// configured paths.
+import test from 'ava';
+import { VaultClient } from '../../../operator/vault/client.js';
+import type { VaultResource } from '../../../operator/api/vault.js';
+import { startServers, eventually, type Servers } from '../../harness/index.js';
+import { CRD_FILE, Vaults, settle, startVaultOperator, type RunningVaultOperator } from './helpers.js';
+
+let servers: Servers;
+let op: RunningVaultOperator;
+let ns: string;
+let vaults: Vaults;
+let admin: VaultClient;
+const NAME = 'bv-config';
+
+const raw = (token: string) => new VaultClient({ address: servers.vault.address, auth: { method: 'token', token }, timeoutMs: 3000 });
+
+const secrets = () => [
+  { type: 'kv', path: 'secret', options: { version: '2' } },
+  {
+    type: 'database',
+    configuration: {
+      config: [
+        {
+          name: 'app',
+          plugin_name: 'postgresql-database-plugin',
+          connection_url: 'postgresql://{{username}}:{{password}}@db.invalid:5432/app',
+          username: 'vault',
+          password: 'not-a-real-password',
+          allowed_roles: ['app-rw', 'app-ro'],
+          verify_connection: false,
+        },
+      ],
+      roles: [
+        { name: 'app-rw', db_name: 'app', creation_statements: ['CREATE ROLE "{{name}}"'], default_ttl: '1h', max_ttl: '24h' },
+        { name: 'app-ro', db_name: 'app', creation_statements: ['CREATE ROLE "{{name}}"'], default_ttl: '30m' },
+      ],
+    },
+  },
+  {
+    type: 'pki',
+    config: { max_lease_ttl: '720h' },
+    configuration: {
+      'root/generate': [{ name: 'internal', common_name: 'vault.example.test', ttl: '720h' }],
+      'config/urls': [{ issuing_certificates: ['https://vault.example.test/v1/pki/ca'] }],
+      roles: [{ name: 'web', allowed_domains: ['example.test'], allow_subdomains: true, max_ttl: '72h' }],
+    },
+  },
+];
+
+test.before(async () => {
+  servers = await startServers({ vault: 'file', kms: false });
+  await servers.env.applyCrds(CRD_FILE);
+  ns = await servers.env.namespace('bv-config');
+  vaults = new Vaults(servers.env.kubeConfig());
+  op = await startVaultOperator(servers.env, ns, { resyncPeriodMs: 2000, sealedRecheckMs: 500 });
+});
+
+test.after.always(async () => {
+  await op?.stop();
+  await servers?.stopAll();
+});
+
+test.serial('Bank-Vaults shapes are applied: auth without path at its type, database and PKI configuration', async (t) => {
+  const cr: VaultResource = {
+    apiVersion: 'vault.autopilot.dev/v1alpha1',
+    kind: 'Vault',
+    metadata: { name: NAME, namespace: ns },
+    spec: {
+      external: { address: servers.vault.address },
+      unsealConfig: { options: { secretShares: 1, secretThreshold: 1, storeRootToken: true } },
+      externalConfig: {
+        auth: [{ type: 'approle', roles: [{ name: 'ci', token_policies: ['default'] }] }, { type: 'userpass' }],
+        secrets: secrets(),
+      },
+    },
+  };
+  await vaults.create(cr);
+  await vaults.waitForCondition(ns, NAME, 'Ready', 'True', { timeoutMs: 90_000 });
+  const root = (await vaults.secretData(ns, `${NAME}-unseal-keys`))!['vault-root']!;
+  const created = await raw(root).request<{ auth: { client_token: string } }>('POST', 'auth/token/create-orphan', { policies: ['root'], ttl: '1h' });
+  admin = raw(created.data.auth.client_token);
+
+  const auths = (await admin.request<{ data: Record<string, { type: string }> }>('GET', 'sys/auth')).data.data;
+  t.is(auths['approle/']?.type, 'approle');
+  t.is(auths['userpass/']?.type, 'userpass');
+  t.deepEqual((await admin.request<{ data: { token_policies: string[] } }>('GET', 'auth/approle/role/ci')).data.data.token_policies, ['default']);
+
+  const conn = (await admin.request<{ data: { plugin_name: string; allowed_roles: string[]; connection_details: { connection_url: string; username: string } } }>('GET', 'database/config/app')).data.data;
+  t.is(conn.plugin_name, 'postgresql-database-plugin');
+  t.deepEqual(conn.allowed_roles.sort(), ['app-ro', 'app-rw']);
+  t.is(conn.connection_details.username, 'vault');
+  const rw = (await admin.request<{ data: { db_name: string; default_ttl: number; max_ttl: number } }>('GET', 'database/roles/app-rw')).data.data;
+  t.is(rw.db_name, 'app');
+  t.is(rw.default_ttl, 3600);
+  t.is(rw.max_ttl, 86400);
+  const ca = (await admin.request<{ data: { certificate: string } }>('GET', 'pki/cert/ca')).data.data;
+  t.regex(ca.certificate, /BEGIN CERTIFICATE/);
+  const urls = (await admin.request<{ data: { issuing_certificates: string[] } }>('GET', 'pki/config/urls')).data.data;
+  t.deepEqual(urls.issuing_certificates, ['https://vault.example.test/v1/pki/ca']);
+  const web = (await admin.request<{ data: { allowed_domains: string[]; allow_subdomains: boolean } }>('GET', 'pki/roles/web')).data.data;
+  t.deepEqual(web.allowed_domains, ['example.test']);
+  t.true(web.allow_subdomains);
+
+  const managed = (await vaults.get(ns, NAME)).status!.managed!;
+  // pki/config/urls is a setting without a name: applied, not tracked (there is nothing to delete)
+  t.deepEqual(managed.engineConfig, ['database/config/app', 'database/roles/app-ro', 'database/roles/app-rw', 'pki/roles/web', 'pki/root/generate/internal']);
+  t.deepEqual(managed.auth, ['approle', 'userpass']);
+  // the password never lands in status or events
+  const text = JSON.stringify(await vaults.get(ns, NAME)) + JSON.stringify(await vaults.events(ns, NAME));
+  t.false(text.includes('not-a-real-password'));
+});
+
+test.serial("the operator's token reaches exactly the configured paths, not the secrets", async (t) => {
+  const operatorToken = (await vaults.secretData(ns, `${NAME}-operator-token`))!.token!;
+  const policy = (await admin.request<{ data: { policy: string } }>('GET', 'sys/policies/acl/vault-autopilot-operator')).data.data.policy;
+  t.regex(policy, /path "database\/roles\/app-rw"/);
+  await admin.request('POST', 'secret/data/probe', { data: { v: 'x' } });
+  const err = await t.throwsAsync(raw(operatorToken).request('GET', 'secret/data/probe'));
+  t.is((err as unknown as { status: number }).status, 403);
+  const other = await t.throwsAsync(raw(operatorToken).request('GET', 'database/creds/app-rw'));
+  t.is((other as unknown as { status: number }).status, 403);
+});
+
+test.serial('in sync: zero Vault writes across reconciles; the CA is generated once', async (t) => {
+  const serial = (await admin.request<{ data: { certificate: string } }>('GET', 'pki/cert/ca')).data.data.certificate;
+  await settle(() => op.vaultWrites() + op.kubeWrites.length, 2500);
+  const writes = op.vaultWrites();
+  const reconciles = op.reconciles();
+  await eventually(async () => {
+    if (op.reconciles() < reconciles + 3) throw new Error(`reconciles ${op.reconciles() - reconciles}`);
+  }, { timeoutMs: 20_000 });
+  t.is(op.vaultWrites(), writes);
+  t.is((await admin.request<{ data: { certificate: string } }>('GET', 'pki/cert/ca')).data.data.certificate, serial);
+});
+
+test.serial('a changed role is updated; a removed role is deleted; a removed CA generation is not undone', async (t) => {
+  const next = secrets();
+  const db = next[1]!.configuration as { roles: Array<Record<string, unknown>> };
+  db.roles = [{ ...db.roles[0]!, default_ttl: '2h' }];
+  const pki = next[2]!.configuration as Record<string, unknown>;
+  delete pki['root/generate'];
+  await vaults.patchSpec(ns, NAME, { externalConfig: { secrets: next } });
+  await eventually(async () => {
+    const ro = await admin.request('GET', 'database/roles/app-ro', undefined, { allowStatus: [404] });
+    if (ro.status !== 404) throw new Error('app-ro still there');
+    const rw = (await admin.request<{ data: { default_ttl: number } }>('GET', 'database/roles/app-rw')).data.data;
+    if (rw.default_ttl !== 7200) throw new Error(`ttl ${rw.default_ttl}`);
+  }, { timeoutMs: 20_000 });
+  t.regex((await admin.request<{ data: { certificate: string } }>('GET', 'pki/cert/ca')).data.data.certificate, /BEGIN CERTIFICATE/);
+  const managed = await eventually(async () => {
+    const m = (await vaults.get(ns, NAME)).status!.managed!;
+    if (m.engineConfig?.includes('database/roles/app-ro')) throw new Error('still recorded');
+    return m;
+  });
+  t.deepEqual(managed.engineConfig, ['database/config/app', 'database/roles/app-rw', 'pki/roles/web']);
+  const events = await vaults.events(ns, NAME);
+  t.true(events.some((e) => e.reason === 'ConfigChanged' && /removed configuration database\/roles\/app-ro/.test(e.message ?? '')));
+});
+
+test.serial('removing the whole configuration returns the operator policy to its base', async (t) => {
+  await vaults.patchSpec(ns, NAME, { externalConfig: { secrets: [{ type: 'kv', path: 'secret', options: { version: '2' } }, { type: 'database' }, { type: 'pki' }] } });
+  await eventually(async () => {
+    const m = (await vaults.get(ns, NAME)).status!.managed!;
+    if (m.engineConfig?.length) throw new Error(`still recorded: ${m.engineConfig}`);
+  }, { timeoutMs: 20_000 });
+  // removed from Vault (stored objects), CA generation left
+  t.is((await admin.request('GET', 'pki/roles/web', undefined, { allowStatus: [404] })).status, 404);
+  t.is((await admin.request('GET', 'database/config/app', undefined, { allowStatus: [404] })).status, 404);
+  const policy = await eventually(async () => {
+    const p = (await admin.request<{ data: { policy: string } }>('GET', 'sys/policies/acl/vault-autopilot-operator')).data.data.policy;
+    if (p.includes('database/')) throw new Error('policy not back to base');
+    return p;
+  }, { timeoutMs: 20_000 });
+  t.notRegex(policy, /secrets\[\]\.configuration/);
+});

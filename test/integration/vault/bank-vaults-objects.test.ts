@@ -1,0 +1,128 @@
+// A Vault in Bank-Vaults' shapes, every field used, reconciled by the operator
+// against the REAL apiserver (no kubelet: pods never run): the honoured fields
+// show up in the StatefulSet, Services and Ingress the apiserver accepted, the
+// others in status.ignoredFields and one Warning Event.
+import { readFileSync } from 'node:fs';
+import test from 'ava';
+import { AppsV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+import type { VaultResource } from '../../../operator/api/vault.js';
+import { eventually, useTestEnv } from '../../harness/index.js';
+import { CRD_FILE, Vaults, settle, startVaultOperator, type RunningVaultOperator } from './helpers.js';
+
+const env = useTestEnv(test, { vault: false, kms: false });
+const NAME = 'every-field';
+let op: RunningVaultOperator;
+let ns: string;
+let vaults: Vaults;
+let apps: AppsV1Api;
+let core: CoreV1Api;
+let networking: NetworkingV1Api;
+
+test.before(async () => {
+  await env().applyCrds(CRD_FILE);
+  ns = await env().namespace('bv-objects');
+  vaults = new Vaults(env().kubeConfig());
+  apps = env().kubeConfig().makeApiClient(AppsV1Api);
+  core = env().kubeConfig().makeApiClient(CoreV1Api);
+  networking = env().kubeConfig().makeApiClient(NetworkingV1Api);
+  op = await startVaultOperator(env(), ns);
+  const doc = yaml.load(readFileSync('test/integration/vault/fixtures/bank-vaults-every-field.yaml', 'utf8')) as VaultResource;
+  // the generated TLS (the fixture names a Secret that does not exist here)
+  delete doc.spec.existingTlsSecretName;
+  await vaults.create({ ...doc, metadata: { name: NAME, namespace: ns } });
+});
+
+test.after.always(async () => {
+  await op?.stop();
+});
+
+const sts = () => apps.readNamespacedStatefulSet({ name: NAME, namespace: ns });
+
+test.serial('the StatefulSet the apiserver accepted carries the pod-level fields', async (t) => {
+  const set = await eventually(sts, { timeoutMs: 30_000 });
+  const pod = set.spec!.template.spec!;
+  const vault = pod.containers.find((c) => c.name === 'vault')!;
+  t.deepEqual(pod.containers.map((c) => c.name), ['vault', 'log-shipper']);
+  t.deepEqual(pod.initContainers!.map((c) => c.name), ['fetch-plugins']);
+  t.true(['plugins', 'extra-config', 'gcp-credentials'].every((v) => pod.volumes!.some((x) => x.name === v)));
+  t.deepEqual(
+    vault.volumeMounts!.filter((m) => ['vault-raft', 'plugins', 'extra-config', 'gcp-credentials'].includes(m.name)).map((m) => m.mountPath),
+    ['/etc/gcp/service-account.json', '/vault/file', '/vault/plugins', '/vault/extra'],
+  );
+  const env = Object.fromEntries(vault.env!.map((e) => [e.name, e.value]));
+  t.is(env['VAULT_LOG_LEVEL'], 'debug');
+  t.is(env['VAULT_LOG_FORMAT'], 'json');
+  t.is(env['GOOGLE_APPLICATION_CREDENTIALS'], '/etc/gcp/service-account.json');
+  t.is(pod.priorityClassName, 'vault-critical');
+  t.is(pod.terminationGracePeriodSeconds, 45);
+  t.is(pod.securityContext!.fsGroup, 1000);
+  t.deepEqual(vault.lifecycle!.preStop!.exec!.command, ['sh', '-c', 'sleep 5']);
+  t.is(vault.resources!.limits!['memory'], '512Mi');
+  t.is(pod.affinity!.podAntiAffinity!.preferredDuringSchedulingIgnoredDuringExecution![0]!.podAffinityTerm.topologyKey, 'topology.kubernetes.io/zone');
+  t.is(set.spec!.template.metadata!.labels!['team.example/tier'], 'secrets');
+  t.is(set.spec!.template.metadata!.annotations!['team.example/scrape'], 'true');
+  t.is(set.metadata!.annotations!['team.example/owner'], 'payments');
+  t.deepEqual(set.spec!.volumeClaimTemplates!.map((c) => c.metadata!.name).sort(), ['data', 'vault-raft']);
+});
+
+test.serial('the client Service has the type, load balancer IP and ports; the Ingress exists', async (t) => {
+  const client = await core.readNamespacedService({ name: NAME, namespace: ns });
+  t.is(client.spec!.type, 'LoadBalancer');
+  t.is(client.spec!.loadBalancerIP, '10.88.0.200');
+  t.deepEqual(client.spec!.ports!.map((p) => [p.name, p.port]), [['api-port', 8200], ['cluster-port', 8201], ['metrics', 9091]]);
+  t.is(client.metadata!.labels!['team.example/tier'], 'secrets');
+  const ingress = await eventually(() => networking.readNamespacedIngress({ name: NAME, namespace: ns }));
+  t.is(ingress.metadata!.annotations!['nginx.ingress.kubernetes.io/backend-protocol'], 'HTTPS');
+  t.is(ingress.spec!.rules![0]!.host, 'vault.example.test');
+  t.is(ingress.metadata!.ownerReferences![0]!.name, NAME);
+});
+
+test.serial('fields without effect are in status.ignoredFields, with one Warning Event', async (t) => {
+  const status = await eventually(async () => {
+    const s = (await vaults.get(ns, NAME)).status;
+    if (!s?.ignoredFields?.length) throw new Error('no ignoredFields yet');
+    return s;
+  });
+  const fields = status.ignoredFields!.map((f) => f.field);
+  for (const f of ['spec.bankVaultsImage', 'spec.statsdImage', 'spec.fluentdEnabled', 'spec.envsConfig', 'spec.istioEnabled', 'spec.resources.bankVaults']) {
+    t.true(fields.includes(f), f);
+  }
+  for (const honoured of ['spec.volumes', 'spec.volumeMounts', 'spec.vaultPodSpec', 'spec.ingress', 'spec.servicePorts', 'spec.vaultAnnotations']) {
+    t.false(fields.includes(honoured), honoured);
+  }
+  await settle(() => op.reconciles(), 1500);
+  const warnings = (await vaults.events(ns, NAME)).filter((e) => e.reason === 'FieldsIgnored');
+  t.is(warnings.length, 1);
+  t.is(warnings[0]!.type, 'Warning');
+  t.is(warnings[0]!.count ?? 1, 1, 'not repeated on every reconcile');
+  t.regex(warnings[0]!.message!, /spec\.bankVaultsImage/);
+});
+
+test.serial('unsetting ingress deletes the Ingress; an unrelated Ingress of another name stays', async (t) => {
+  await networking.createNamespacedIngress({
+    namespace: ns,
+    body: { metadata: { name: 'someone-elses' }, spec: { defaultBackend: { service: { name: NAME, port: { number: 8200 } } } } },
+  });
+  await vaults.patchSpec(ns, NAME, { ingress: null });
+  await eventually(async () => {
+    const list = await networking.listNamespacedIngress({ namespace: ns });
+    if (list.items.some((i) => i.metadata!.name === NAME)) throw new Error('Ingress still there');
+  });
+  const left = await networking.listNamespacedIngress({ namespace: ns });
+  t.deepEqual(left.items.map((i) => i.metadata!.name), ['someone-elses']);
+});
+
+test.serial('an Ingress of the same name that this Vault does not control is left alone', async (t) => {
+  await networking.deleteNamespacedIngress({ name: 'someone-elses', namespace: ns });
+  await networking.createNamespacedIngress({
+    namespace: ns,
+    body: { metadata: { name: NAME }, spec: { defaultBackend: { service: { name: NAME, port: { number: 8200 } } } } },
+  });
+  const writes = op.kubeWrites.length;
+  op.operator.enqueue('Vault', ns, NAME);
+  await settle(() => op.reconciles(), 1500);
+  t.false(op.kubeWrites.slice(writes).some((w) => w.startsWith('delete Ingress')));
+  const kept = await networking.readNamespacedIngress({ name: NAME, namespace: ns });
+  t.is(kept.metadata!.ownerReferences, undefined);
+});

@@ -1,0 +1,77 @@
+// Which Bank-Vaults fields are reported as having no effect, and when the
+// Warning Event is due.
+import { readFileSync } from 'node:fs';
+import test from 'ava';
+import yaml from 'js-yaml';
+import type { VaultResource } from '../../../../operator/api/vault.js';
+import { ignoredFields, ignoredFieldsEvent } from '../../../../operator/controllers/vault/bankvaults-report.js';
+
+const everyField = (yaml.load(readFileSync('test/integration/vault/fixtures/bank-vaults-every-field.yaml', 'utf8')) as VaultResource).spec;
+
+test('a resource with only this operator’s own fields reports nothing', (t) => {
+  t.deepEqual(ignoredFields({ size: 3, image: 'hashicorp/vault:1.21.4', externalConfig: { auth: [{ type: 'kubernetes' }] }, resources: { vault: { limits: { memory: '1Gi' } } } }), []);
+});
+
+test('Bank-Vaults components that do not exist here are reported, each with a reason', (t) => {
+  const fields = ignoredFields(everyField);
+  const names = fields.map((f) => f.field);
+  for (const field of [
+    'spec.bankVaultsImage',
+    'spec.bankVaultsVolumeMounts',
+    'spec.statsdDisabled',
+    'spec.statsdImage',
+    'spec.statsdConfig',
+    'spec.fluentdEnabled',
+    'spec.fluentdImage',
+    'spec.fluentdConfLocation',
+    'spec.fluentdConfFile',
+    'spec.fluentdConfig',
+    'spec.vaultConfigurerAnnotations',
+    'spec.vaultConfigurerLabels',
+    'spec.vaultConfigurerPodSpec',
+    'spec.envsConfig',
+    'spec.sidecarEnvsConfig',
+    'spec.istioEnabled',
+    'spec.veleroEnabled',
+    'spec.veleroFsfreezeImage',
+    'spec.resources.bankVaults',
+    'spec.resources.hsmDaemon',
+    'spec.resources.prometheusExporter',
+    'spec.resources.fluentd',
+    'spec.skipEntrypointSetup',
+    'spec.watchedSecretsLabels',
+    'spec.watchedSecretsAnnotations',
+    'spec.unsealConfig.aws.s3Bucket',
+    'spec.unsealConfig.google',
+    'spec.unsealConfig.hsm',
+    'spec.externalConfig.purgeUnmanagedConfig',
+    'spec.externalConfig.auth[path=people].users',
+    'spec.externalConfig.auth[path=ldap].groups',
+    'spec.externalConfig.auth[path=github].map',
+    'spec.externalConfig.auth[path=aws].crossaccountrole',
+  ]) {
+    t.true(names.includes(field), field);
+  }
+  t.true(fields.every((f) => f.reason.length > 20), 'every line says why');
+  t.is(new Set(names).size, names.length, 'each field once');
+});
+
+test('fields with values that ask for nothing are not reported', (t) => {
+  // statsd off, fluentd off, the default config path: what happens here anyway
+  t.deepEqual(ignoredFields({ statsdDisabled: true, fluentdEnabled: false, istioEnabled: false, configPath: '/vault/config/', secretInitsConfig: [] }), []);
+  t.deepEqual(
+    ignoredFields({ configPath: '/etc/vault' }).map((f) => f.field),
+    ['spec.configPath'],
+  );
+  t.deepEqual(ignoredFields({ externalConfig: { secrets: [{ type: 'kv', local: false, seal_wrap: false }] } }), []);
+});
+
+test('the event is due when the list changes, not on every reconcile', (t) => {
+  const first = ignoredFields({ statsdImage: 'x', bankVaultsImage: 'y' });
+  const message = ignoredFieldsEvent(undefined, first);
+  t.regex(message!, /^2 fields of this resource have no effect here/);
+  t.regex(message!, /spec\.bankVaultsImage, spec\.statsdImage/);
+  t.is(ignoredFieldsEvent(first, ignoredFields({ statsdImage: 'x', bankVaultsImage: 'y' })), undefined);
+  t.regex(ignoredFieldsEvent(first, ignoredFields({ statsdImage: 'x' }))!, /^1 field of this resource has no effect/);
+  t.is(ignoredFieldsEvent(first, []), undefined, 'nothing to warn about once the fields are gone');
+});
