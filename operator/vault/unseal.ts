@@ -37,6 +37,21 @@ export interface KeyCipher {
   kms: Encryptor & Decryptor;
   keyId: string;
   context: EncryptionContext;
+  /**
+   * Contexts also tried when decrypting, after `context`: keys Bank-Vaults
+   * stored were encrypted with its kmsEncryptionContext, or with none.
+   */
+  fallbackContexts?: EncryptionContext[];
+}
+
+/** Bank-Vaults' kmsEncryptionContext, `k=v,k=v`. */
+export function parseEncryptionContext(text: string | undefined): EncryptionContext {
+  const context: EncryptionContext = {};
+  for (const pair of (text ?? '').split(',')) {
+    const i = pair.indexOf('=');
+    if (i > 0) context[pair.slice(0, i).trim()] = pair.slice(i + 1).trim();
+  }
+  return context;
 }
 
 /** Secret `data` (base64 values) for these keys, encrypted when a cipher is given. */
@@ -57,13 +72,24 @@ export async function encodeKeysSecretData(stored: StoredKeys, cipher: KeyCipher
 /** Reads the keys back (decrypting with KMS when the Secret says they are encrypted). */
 export async function decodeKeysSecretData(
   data: Record<string, string> | undefined,
-  cipher: Pick<KeyCipher, 'kms' | 'context'> | undefined,
+  cipher: Pick<KeyCipher, 'kms' | 'context' | 'fallbackContexts'> | undefined,
 ): Promise<StoredKeys> {
+  const decrypt = async (raw: Buffer) => {
+    let first: unknown;
+    for (const context of [cipher!.context, ...(cipher!.fallbackContexts ?? [])]) {
+      try {
+        return await cipher!.kms.decrypt({ ciphertext: raw, context });
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    throw first;
+  };
   const decode = async (value: string): Promise<Secret> => {
     const raw = Buffer.from(value, 'base64');
     let text: string;
     if (cipher) {
-      const out = await cipher.kms.decrypt({ ciphertext: raw, context: cipher.context });
+      const out = await decrypt(raw);
       text = Buffer.from(out.plaintext).toString('utf8');
       out.plaintext.fill(0);
     } else {

@@ -80,12 +80,6 @@ const NOT_YET: Rule[] = [
   { field: 'raftLeaderApiSchemeOverride', when: (s) => present(s.raftLeaderApiSchemeOverride) && present(s.raftLeaderAddress) && s.raftLeaderAddress !== 'self', reason: 'see raftLeaderAddress' },
   { field: 'caNamespaces', when: (s) => present(s.caNamespaces), reason: 'not applied yet: the CA is not copied to other namespaces by this operator version (the webhook keeps a CA ConfigMap in application namespaces)' },
   { field: 'serviceMonitorEnabled', when: (s) => s.serviceMonitorEnabled === true, reason: 'not applied yet by this operator version' },
-  {
-    field: 'unsealConfig.kubernetes.secretNamespace',
-    when: (s) => present(s.unsealConfig?.kubernetes?.secretNamespace),
-    reason: "not applied yet: the keys Secret is kept in the Vault's own namespace",
-  },
-  { field: 'unsealConfig.aws.kmsEncryptionContext', when: (s) => present(s.unsealConfig?.aws?.kmsEncryptionContext), reason: 'not applied yet by this operator version' },
   ...(['startupSecrets', 'groups', 'group-aliases', 'plugins'] as const).map((key) => ({
     field: `externalConfig.${key}`,
     when: (s: VaultSpec) => present(s.externalConfig?.[key]),
@@ -103,9 +97,16 @@ const AUTH_EXTRAS: Array<{ key: 'users' | 'groups' | 'usersOrGroupsKey' | 'map' 
 ];
 
 /** Every field of `spec` that is accepted but has no effect, in a stable order. */
-export function ignoredFields(spec: VaultSpec): IgnoredField[] {
+export function ignoredFields(spec: VaultSpec, namespace?: string): IgnoredField[] {
   const out: IgnoredField[] = [];
   for (const rule of [...RULES, ...NOT_YET]) if (rule.when(spec)) out.push({ field: `spec.${rule.field}`, reason: rule.reason });
+  const keysNamespace = spec.unsealConfig?.kubernetes?.secretNamespace;
+  if (keysNamespace && namespace && keysNamespace !== namespace) {
+    out.push({
+      field: 'spec.unsealConfig.kubernetes.secretNamespace',
+      reason: `the keys Secret is kept in the Vault's own namespace (${namespace}): a Vault resource may not make the operator read or write Secrets in another namespace`,
+    });
+  }
   for (const auth of spec.externalConfig?.auth ?? []) {
     for (const extra of AUTH_EXTRAS) {
       if (present(auth[extra.key])) out.push({ field: `spec.externalConfig.auth[path=${effectiveAuthPath(auth)}].${extra.key}`, reason: extra.reason });

@@ -34,6 +34,7 @@ import {
   encodeKeysSecretData,
   hasStoredKeys,
   kmsContext,
+  parseEncryptionContext,
   unsealNode,
   type KeyCipher,
   type StoredKeys,
@@ -493,7 +494,9 @@ export class VaultController {
       kms = this.deps.kms ? this.deps.kms(region) : new AwsKms({ region, ...(this.deps.settings.kms.endpoint ? { endpoint: this.deps.settings.kms.endpoint } : {}) });
       this.kmsClients.set(region ?? '', kms);
     }
-    return { kms, keyId: aws.kmsKeyId, context: kmsContext(vault.metadata!.namespace!, vault.metadata!.name!) };
+    // keys Bank-Vaults stored: its kmsEncryptionContext, or no context at all
+    const bankVaults = parseEncryptionContext(aws.kmsEncryptionContext);
+    return { kms, keyId: aws.kmsKeyId, context: kmsContext(vault.metadata!.namespace!, vault.metadata!.name!), fallbackContexts: Object.keys(bankVaults).length ? [bankVaults] : [{}] };
   }
 
   /**
@@ -794,7 +797,7 @@ function isPlainRecord(value: unknown): value is Record<string, unknown> {
 
 /** Bank-Vaults fields without effect: status.ignoredFields, and one Warning Event whenever that list changes. */
 async function reportIgnoredFields(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus): Promise<void> {
-  const ignored = ignoredFields(vault.spec);
+  const ignored = ignoredFields(vault.spec, vault.metadata?.namespace);
   const message = ignoredFieldsEvent(vault.status?.ignoredFields, ignored);
   if (ignored.length) status.ignoredFields = ignored;
   else delete status.ignoredFields;

@@ -85,7 +85,7 @@ test.serial('Strict still rejects a field that is in neither schema', async (t) 
   body.metadata = { name: 'unknown-field', namespace: ns };
   (body.spec as Record<string, unknown>)['notABankVaultsField'] = true;
   const err = await t.throwsAsync(createStrict(body));
-  t.regex(String((err as { body?: string }).body ?? err?.message), /unknown field "spec.notABankVaultsField"/);
+  t.regex(String((err as { body?: string }).body ?? err?.message), /unknown field .*spec\.notABankVaultsField/);
 });
 
 test.serial('two auth entries that mount the same path are refused, with the reason', async (t) => {

@@ -209,10 +209,10 @@ test.serial('server-side apply contract: another field manager owns single roles
   t.is(ec.secrets?.[0]?.path, 'secret', 'the KV mount is untouched');
 });
 
-test.serial('the schema rejects an auth entry without path and a role without name', async (t) => {
-  const bad = fromSample('samples/vault-managed.yaml', ns, 'bad', { externalConfig: { auth: [{ type: 'kubernetes' } as never] } });
+test.serial('the schema rejects an auth entry without type and a role without name (a missing path means the type)', async (t) => {
+  const bad = fromSample('samples/vault-managed.yaml', ns, 'bad', { externalConfig: { auth: [{ path: 'kubernetes' } as never] } });
   const err = await t.throwsAsync(vaults.create(bad));
-  t.regex(String((err as unknown as { body?: string }).body ?? err?.message), /path/);
+  t.regex(String((err as unknown as { body?: string }).body ?? err?.message), /type/);
   const bad2 = fromSample('samples/vault-managed.yaml', ns, 'bad2', { externalConfig: { auth: [{ type: 'approle', path: 'approle', roles: [{ token_ttl: '1m' } as never] }] } });
   const err2 = await t.throwsAsync(vaults.create(bad2));
   t.regex(String((err2 as unknown as { body?: string }).body ?? err2?.message), /name/);

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { secret } from '../../../operator/framework/logger.js';
 import type { Decryptor, Encryptor } from '../../../operator/kms/decryptor.js';
-import { decodeKeysSecretData, encodeKeysSecretData, hasStoredKeys, kmsContext, unsealKeyNames } from '../../../operator/vault/unseal.js';
+import { decodeKeysSecretData, encodeKeysSecretData, hasStoredKeys, kmsContext, parseEncryptionContext, unsealKeyNames } from '../../../operator/vault/unseal.js';
 
 /** Reversible stand-in for KMS that also checks the context round-trips. */
 function fakeKms(): Encryptor & Decryptor & { calls: string[] } {
@@ -42,4 +42,20 @@ test('unseal key names sort numerically and ignore other keys', (t) => {
   t.deepEqual(unsealKeyNames(data), ['vault-unseal-2', 'vault-unseal-10']);
   t.true(hasStoredKeys(data));
   t.false(hasStoredKeys({}));
+});
+
+test('keys Bank-Vaults stored (no context, or its kmsEncryptionContext) are read; others still are not', async (t) => {
+  const kms = fakeKms();
+  const bankVaults = await encodeKeysSecretData({ keys: [secret('bv-key')], rootToken: secret('bv-root') }, { kms, keyId: 'k', context: {} });
+  const ours = { kms, keyId: 'k', context: kmsContext('ns', 'v') };
+  await t.throwsAsync(decodeKeysSecretData(bankVaults, ours), { message: /context/ }, 'without the fallback: refused');
+  const migrated = { ...ours, fallbackContexts: [{}] };
+  const back = await decodeKeysSecretData(bankVaults, migrated);
+  t.is(back.keys[0]!.reveal(), 'bv-key');
+  t.is(back.rootToken!.reveal(), 'bv-root');
+  const withContext = await encodeKeysSecretData({ keys: [secret('bv-key2')] }, { kms, keyId: 'k', context: parseEncryptionContext('app=vault, team=a') });
+  t.is((await decodeKeysSecretData(withContext, { ...ours, fallbackContexts: [{ app: 'vault', team: 'a' }] })).keys[0]!.reveal(), 'bv-key2');
+  // our own ciphertext of another resource stays refused
+  const other = await encodeKeysSecretData({ keys: [secret('x')] }, { kms, keyId: 'k', context: kmsContext('ns', 'other') });
+  await t.throwsAsync(decodeKeysSecretData(other, migrated));
 });

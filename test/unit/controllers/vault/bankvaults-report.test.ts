@@ -75,3 +75,10 @@ test('the event is due when the list changes, not on every reconcile', (t) => {
   t.regex(ignoredFieldsEvent(first, ignoredFields({ statsdImage: 'x' }))!, /^1 field of this resource has no effect/);
   t.is(ignoredFieldsEvent(first, []), undefined, 'nothing to warn about once the fields are gone');
 });
+
+test('secretNamespace: the own namespace is honoured, another one is reported', (t) => {
+  t.deepEqual(ignoredFields({ unsealConfig: { kubernetes: { secretNamespace: 'team-a' } } }, 'team-a'), []);
+  const other = ignoredFields({ unsealConfig: { kubernetes: { secretNamespace: 'default' } } }, 'team-a');
+  t.deepEqual(other.map((f) => f.field), ['spec.unsealConfig.kubernetes.secretNamespace']);
+  t.regex(other[0]!.reason, /another namespace/);
+});
