@@ -20,7 +20,7 @@ test.before(async () => {
   await servers.env.applyCrds(CRD_FILE);
   ns = await servers.env.namespace('bv-keys');
   vaults = new Vaults(servers.env.kubeConfig());
-  op = await startVaultOperator(servers.env, ns, { sealedRecheckMs: 500 });
+  op = await startVaultOperator(servers.env, ns, { sealedRecheckMs: 500, resyncPeriodMs: 2000 });
 });
 
 test.after.always(async () => {
