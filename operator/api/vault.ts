@@ -253,6 +253,10 @@ export interface ManagedRecord {
   audit?: string[];
   /** engine configuration paths (`<mount>/<key>/<name>`, from secrets[].configuration) */
   engineConfig?: string[];
+  /** identity group names */
+  groups?: string[];
+  /** group aliases, `<mountpath>/<name>` */
+  groupAliases?: string[];
 }
 
 export interface VaultNodeStatus {

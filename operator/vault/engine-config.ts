@@ -169,8 +169,8 @@ export function planEngineConfig(desired: DesiredEngineConfig[], actual: ActualE
  * paths the spec names (least privilege: it still cannot read secrets).
  * Undefined when there is nothing to add and nothing was added before.
  */
-export function operatorPolicyFor(desired: DesiredEngineConfig[], managed: string[]): string | undefined {
-  const paths = new Set<string>();
+export function operatorPolicyFor(desired: DesiredEngineConfig[], managed: string[], extraLines: string[] = []): string | undefined {
+  const paths = new Set<string>(extraLines);
   for (const d of desired) {
     paths.add(`path "${d.id}" { capabilities = ["create", "read", "update", "delete"] }`);
     if (d.existsPath !== d.id) paths.add(`path "${d.existsPath}" { capabilities = ["read"] }`);
@@ -178,7 +178,7 @@ export function operatorPolicyFor(desired: DesiredEngineConfig[], managed: strin
   }
   for (const id of managed) paths.add(`path "${id}" { capabilities = ["read", "delete"] }`);
   if (!paths.size) return undefined;
-  return normaliseRules(`${OPERATOR_POLICY}\n# engine configuration the spec names (secrets[].configuration)\n${[...paths].sort().join('\n')}\n`);
+  return normaliseRules(`${OPERATOR_POLICY}\n# engine configuration and identity groups the spec names (secrets[].configuration)\n${[...paths].sort().join('\n')}\n`);
 }
 
 /** The write that brings the operator's policy in line, if it differs (`actual`: current document or undefined). */

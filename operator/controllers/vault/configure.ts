@@ -17,6 +17,7 @@ import {
 import type { VaultClient } from '../../vault/client.js';
 import { applyChanges, type ApplyResult, type Change, type Plan, type Problem } from '../../vault/config-plan.js';
 import { normaliseEngineConfig, operatorPolicyFor, planEngineConfig, planOperatorPolicy, readEngineConfig, type ActualEngineConfig, type DesiredEngineConfig } from '../../vault/engine-config.js';
+import { identityPolicyLines, normaliseGroupAliases, normaliseGroups, planGroupAliases, planGroups, readIdentity, type ActualIdentity, type DesiredGroup, type DesiredGroupAlias } from '../../vault/identity.js';
 import { OPERATOR_POLICY_NAME } from '../../vault/init.js';
 import { nextRecord, sameRecord, union } from '../../vault/managed-record.js';
 import { normalisePolicies, planPolicies, policiesToRead, readPolicies, type ActualPolicies, type DesiredPolicy } from '../../vault/policies.js';
@@ -68,6 +69,8 @@ export interface DesiredVaultConfig {
   policies: DesiredPolicy[];
   secrets: DesiredSecretEngine[];
   engineConfig: DesiredEngineConfig[];
+  groups: DesiredGroup[];
+  groupAliases: DesiredGroupAlias[];
   problems: Problem[];
 }
 
@@ -77,6 +80,7 @@ export interface ActualVaultConfig {
   policies: ActualPolicies;
   secrets: ActualSecretEngines;
   engineConfig: ActualEngineConfig;
+  identity: ActualIdentity;
   /** the operator's own policy document, when the operator keeps it in line with the engine configuration */
   operatorPolicy?: string;
 }
@@ -87,13 +91,17 @@ export function normaliseExternalConfig(config: ExternalConfig | undefined, clus
   const policies = normalisePolicies(config?.policies);
   const secrets = normaliseSecretEngines(config?.secrets);
   const engineConfig = normaliseEngineConfig(config?.secrets);
+  const groups = normaliseGroups(config?.groups);
+  const groupAliases = normaliseGroupAliases(config?.['group-aliases']);
   return {
+    groups: groups.desired,
+    groupAliases: groupAliases.desired,
     audit: audit.desired,
     auth: auth.desired,
     policies: policies.desired,
     secrets: secrets.desired,
     engineConfig: engineConfig.desired,
-    problems: [...audit.problems, ...auth.problems, ...policies.problems, ...secrets.problems, ...engineConfig.problems],
+    problems: [...audit.problems, ...auth.problems, ...policies.problems, ...secrets.problems, ...engineConfig.problems, ...groups.problems, ...groupAliases.problems],
   };
 }
 
@@ -106,6 +114,8 @@ export function desiredRecord(desired: DesiredVaultConfig): ManagedRecord {
     policies: desired.policies.map((p) => p.name),
     secrets: desired.secrets.map((s) => s.path),
     ...(desired.engineConfig.some((c) => c.tracked) ? { engineConfig: desired.engineConfig.filter((c) => c.tracked).map((c) => c.id) } : {}),
+    ...(desired.groups.length ? { groups: desired.groups.map((g) => g.name) } : {}),
+    ...(desired.groupAliases.length ? { groupAliases: desired.groupAliases.map((a) => a.id) } : {}),
   };
 }
 
@@ -117,11 +127,14 @@ export async function readVaultConfig(
 ): Promise<ActualVaultConfig> {
   const needsAudit = desired.audit.length > 0 || (managed?.audit?.length ?? 0) > 0;
   const engineConfigInPlay = desired.engineConfig.length > 0 || (managed?.engineConfig?.length ?? 0) > 0;
-  // the operator's own policy first: the engine-configuration reads below may need what it grants
+  const groupNames = [...new Set([...desired.groups.map((g) => g.name), ...desired.groupAliases.map((a) => a.group), ...(managed?.groups ?? [])])];
+  const aliasesInPlay = desired.groupAliases.length > 0 || (managed?.groupAliases?.length ?? 0) > 0;
+  const identityInPlay = groupNames.length > 0 || aliasesInPlay;
+  // the operator's own policy first: the reads below may need what it grants
   let operatorPolicy: string | undefined;
-  if (manageOperatorPolicy && engineConfigInPlay) {
+  if (manageOperatorPolicy && (engineConfigInPlay || identityInPlay)) {
     operatorPolicy = (await readPolicies(client, [OPERATOR_POLICY_NAME])).get(OPERATOR_POLICY_NAME);
-    const fix = planOperatorPolicy(operatorPolicyFor(desired.engineConfig, managed?.engineConfig ?? []), operatorPolicy);
+    const fix = planOperatorPolicy(operatorPolicyFor(desired.engineConfig, managed?.engineConfig ?? [], identityPolicyLines(groupNames, aliasesInPlay)), operatorPolicy);
     if (fix.length) {
       await applyChanges(client, fix);
       operatorPolicy = (fix[0]!.writes[0]!.body as { policy: string }).policy;
@@ -129,6 +142,7 @@ export async function readVaultConfig(
   }
   return {
     engineConfig: engineConfigInPlay ? await readEngineConfig(client, desired.engineConfig, managed?.engineConfig ?? []) : new Map(),
+    identity: identityInPlay ? await readIdentity(client, groupNames, aliasesInPlay) : { groups: new Map(), accessors: new Map() },
     ...(operatorPolicy !== undefined ? { operatorPolicy } : {}),
     // sys/audit needs sudo: only read it when audit is in play
     audit: needsAudit ? await readAudit(client) : new Map(),
@@ -147,6 +161,7 @@ export function planVaultConfig(desired: DesiredVaultConfig, actual: ActualVault
     planPolicies(desired.policies, actual.policies, managed?.policies ?? []),
     planSecretEngines(desired.secrets, actual.secrets, managed?.secrets ?? []),
     planEngineConfig(desired.engineConfig, actual.engineConfig, managed?.engineConfig ?? [], new Set(desired.secrets.map((s) => s.path))),
+    planGroups(desired.groups, actual.identity, managed?.groups ?? []),
   ];
   const changes: Change[] = [];
   for (const plan of plans) changes.push(...plan.changes);
@@ -185,10 +200,30 @@ export async function configureVault(
     }
   }
   const result = plan.changes.length ? await applyChanges(client, plan.changes) : { applied: [], failed: [] };
+  // group aliases need their group's id and the mount's accessor: planned once groups and mounts exist
+  if (desired.groupAliases.length || managed?.groupAliases?.length) {
+    const groupNames = [...new Set([...desired.groups.map((g) => g.name), ...desired.groupAliases.map((a) => a.group), ...(managed?.groups ?? [])])];
+    const identity = plan.changes.some((c) => c.concern === 'group' || c.concern === 'auth') ? await readIdentity(client, groupNames, true) : actual.identity;
+    const aliases = planGroupAliases(desired.groupAliases, identity, managed?.groupAliases ?? []);
+    plan.changes.push(...aliases.changes);
+    plan.problems.push(...aliases.problems);
+    if (aliases.changes.some((c) => c.action === 'create')) {
+      const intent = union(current, { groupAliases: aliases.changes.filter((c) => c.action === 'create').map((c) => c.id) });
+      if (!sameRecord(intent, current)) {
+        await saveRecord(intent);
+        current = intent;
+      }
+    }
+    const aliasResult = aliases.changes.length ? await applyChanges(client, aliases.changes) : { applied: [], failed: [] };
+    result.applied.push(...aliasResult.applied);
+    result.failed.push(...aliasResult.failed);
+  }
   const record = nextRecord(managed, wanted, plan.problems, result);
   if (!sameRecord(record, current)) await saveRecord(record);
   // the last configured path is gone: the operator's policy goes back to its base
-  if (options.manageOperatorPolicy && managed?.engineConfig?.length && !record.engineConfig?.length && !desired.engineConfig.length) {
+  const hadExtras = (managed?.engineConfig?.length ?? 0) + (managed?.groups?.length ?? 0) + (managed?.groupAliases?.length ?? 0) > 0;
+  const hasExtras = (record.engineConfig?.length ?? 0) + (record.groups?.length ?? 0) + (record.groupAliases?.length ?? 0) > 0;
+  if (options.manageOperatorPolicy && hadExtras && !hasExtras && !desired.engineConfig.length && !desired.groups.length && !desired.groupAliases.length) {
     await applyChanges(client, planOperatorPolicy(undefined, actual.operatorPolicy));
   }
   return { plan, result, record };

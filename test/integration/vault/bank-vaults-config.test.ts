@@ -179,3 +179,56 @@ test.serial('removing the whole configuration returns the operator policy to its
   }, { timeoutMs: 20_000 });
   t.notRegex(policy, /secrets\[\]\.configuration/);
 });
+
+test.serial('groups and group-aliases: created in Vault, kept, and removed when they leave the spec', async (t) => {
+  const base = (await vaults.get(ns, NAME)).spec.externalConfig!;
+  await vaults.patchSpec(ns, NAME, {
+    externalConfig: {
+      ...base,
+      auth: [...base.auth!, { type: 'ldap' }],
+      groups: [
+        { name: 'admin', type: 'external', policies: ['default'], metadata: { team: 'platform' } },
+        { name: 'dev', policies: ['default'] },
+      ],
+      'group-aliases': [{ name: 'admins', mountpath: 'ldap', group: 'admin' }],
+    },
+  });
+  await vaults.waitForCondition(ns, NAME, 'Configured', 'True', { message: /./, timeoutMs: 20_000 });
+  const group = await eventually(async () => {
+    const g = (await admin.request<{ data: { type: string; policies: string[]; metadata: Record<string, string>; alias: { name: string; mount_accessor: string } } }>('GET', 'identity/group/name/admin', undefined, { allowStatus: [404] })).data.data;
+    if (!g?.alias?.name) throw new Error('no alias yet');
+    return g;
+  }, { timeoutMs: 20_000 });
+  t.is(group.type, 'external');
+  t.deepEqual(group.policies, ['default']);
+  t.deepEqual(group.metadata, { team: 'platform' });
+  const ldapAccessor = (await admin.request<{ data: Record<string, { accessor: string }> }>('GET', 'sys/auth')).data.data['ldap/']!.accessor;
+  t.is(group.alias.name, 'admins');
+  t.is(group.alias.mount_accessor, ldapAccessor);
+  t.is((await admin.request('GET', 'identity/group/name/dev')).status, 200);
+  const managed = (await vaults.get(ns, NAME)).status!.managed!;
+  t.deepEqual(managed.groups, ['admin', 'dev']);
+  t.deepEqual(managed.groupAliases, ['ldap/admins']);
+  // in sync: zero writes
+  await settle(() => op.vaultWrites(), 2500);
+  const writes = op.vaultWrites();
+  const reconciles = op.reconciles();
+  await eventually(async () => {
+    if (op.reconciles() < reconciles + 2) throw new Error('waiting for reconciles');
+  }, { timeoutMs: 20_000 });
+  t.is(op.vaultWrites(), writes);
+
+  // dev and the alias leave the spec
+  await vaults.patchSpec(ns, NAME, { externalConfig: { ...base, auth: [...base.auth!, { type: 'ldap' }], groups: [{ name: 'admin', type: 'external', policies: ['default'], metadata: { team: 'platform' } }], 'group-aliases': null } });
+  await eventually(async () => {
+    if ((await admin.request('GET', 'identity/group/name/dev', undefined, { allowStatus: [404] })).status !== 404) throw new Error('dev still there');
+    const g = (await admin.request<{ data: { alias?: { name?: string } } }>('GET', 'identity/group/name/admin')).data.data;
+    if (g.alias?.name) throw new Error('alias still there');
+  }, { timeoutMs: 20_000 });
+  const after = await eventually(async () => {
+    const m = (await vaults.get(ns, NAME)).status!.managed!;
+    if (m.groupAliases?.length || m.groups?.length !== 1) throw new Error(JSON.stringify(m));
+    return m;
+  });
+  t.deepEqual(after.groups, ['admin']);
+});

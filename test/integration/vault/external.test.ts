@@ -275,14 +275,15 @@ test.serial('invalid entries: Configured=False naming each, the rest still appli
       auth: [
         ...ec.auth!.map((a) => (a.path === 'approle' ? { ...a, roles: a.roles!.map((r) => (r.name === 'ci' ? { ...r, tokn_ttl: '1m' } : r)) } : a)),
         { type: 'no-such-method', path: 'weird' },
-        { path: 'typeless', roles: [{ name: 'orphan' }] },
       ],
     },
   });
+  // an auth entry without a type never gets this far: type is required (the path defaults to it)
+  const typeless = await t.throwsAsync(vaults.patchSpec(ns, NAME, { externalConfig: { ...ec, auth: [...ec.auth!, { path: 'typeless', roles: [{ name: 'orphan' }] }] } }));
+  t.regex(String((typeless as unknown as { body?: string }).body), /type/);
   const c = await vaults.waitForCondition(ns, NAME, 'Configured', 'False', { reason: 'InvalidEntries' });
   t.regex(c.message, /policy broken/);
   t.regex(c.message, /auth weird/);
-  t.regex(c.message, /typeless/);
   await vaults.waitForCondition(ns, NAME, 'Configured', 'False', { message: /tokn_ttl/ });
   t.is((await admin.request('GET', 'sys/policies/acl/fine')).status, 200, 'the valid entry was applied');
   t.is((await vaults.condition(ns, NAME, 'Ready'))?.status, 'False');
