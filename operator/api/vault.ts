@@ -257,6 +257,8 @@ export interface ManagedRecord {
   groups?: string[];
   /** group aliases, `<mountpath>/<name>` */
   groupAliases?: string[];
+  /** startup-secret paths (written once; never removed from Vault, listed so the operator's policy follows them) */
+  startupSecrets?: string[];
 }
 
 export interface VaultNodeStatus {

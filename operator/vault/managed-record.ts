@@ -11,15 +11,15 @@
 import type { ManagedRecord } from '../api/vault.js';
 import type { ApplyResult, Concern, Problem } from './config-plan.js';
 
-export const RECORD_KEYS = ['policies', 'auth', 'roles', 'secrets', 'audit', 'engineConfig', 'groups', 'groupAliases'] as const;
+export const RECORD_KEYS = ['policies', 'auth', 'roles', 'secrets', 'audit', 'engineConfig', 'groups', 'groupAliases', 'startupSecrets'] as const;
 export type RecordKey = (typeof RECORD_KEYS)[number];
 
-const CONCERN_KEY: Record<Concern, RecordKey> = { policy: 'policies', auth: 'auth', role: 'roles', secret: 'secrets', audit: 'audit', config: 'engineConfig', group: 'groups', 'group-alias': 'groupAliases' };
+const CONCERN_KEY: Partial<Record<Concern, RecordKey>> = { policy: 'policies', auth: 'auth', role: 'roles', secret: 'secrets', audit: 'audit', config: 'engineConfig', group: 'groups', 'group-alias': 'groupAliases', 'startup-secret': 'startupSecrets' };
 
 export type RecordSets = Record<RecordKey, Set<string>>;
 
 function emptySets(): RecordSets {
-  return { policies: new Set(), auth: new Set(), roles: new Set(), secrets: new Set(), audit: new Set(), engineConfig: new Set(), groups: new Set(), groupAliases: new Set() };
+  return { policies: new Set(), auth: new Set(), roles: new Set(), secrets: new Set(), audit: new Set(), engineConfig: new Set(), groups: new Set(), groupAliases: new Set(), startupSecrets: new Set() };
 }
 
 export function toSets(record: ManagedRecord | undefined): RecordSets {
@@ -51,10 +51,11 @@ export function nextRecord(previous: ManagedRecord | undefined, desired: Managed
   const sets = toSets(desired);
   for (const problem of problems) {
     const key = CONCERN_KEY[problem.concern];
-    if (!prev[key].has(problem.id)) sets[key].delete(problem.id);
+    if (key && !prev[key].has(problem.id)) sets[key].delete(problem.id);
   }
   for (const { change } of result.failed) {
-    if (change.action === 'delete') sets[CONCERN_KEY[change.concern]].add(change.id);
+    const key = CONCERN_KEY[change.concern];
+    if (key && change.action === 'delete') sets[key].add(change.id);
   }
   return fromSets(sets);
 }

@@ -19,6 +19,7 @@ import { applyChanges, type ApplyResult, type Change, type Plan, type Problem } 
 import { normaliseEngineConfig, operatorPolicyFor, planEngineConfig, planOperatorPolicy, readEngineConfig, type ActualEngineConfig, type DesiredEngineConfig } from '../../vault/engine-config.js';
 import { identityPolicyLines, normaliseGroupAliases, normaliseGroups, planGroupAliases, planGroups, readIdentity, type ActualIdentity, type DesiredGroup, type DesiredGroupAlias } from '../../vault/identity.js';
 import { OPERATOR_POLICY_NAME } from '../../vault/init.js';
+import { normaliseStartupSecrets, planStartupSecrets, readStartupSecrets, startupSecretPolicyLines, type DesiredStartupSecret, type SecretKeyReader } from '../../vault/startup-secrets.js';
 import { nextRecord, sameRecord, union } from '../../vault/managed-record.js';
 import { normalisePolicies, planPolicies, policiesToRead, readPolicies, type ActualPolicies, type DesiredPolicy } from '../../vault/policies.js';
 import {
@@ -71,6 +72,7 @@ export interface DesiredVaultConfig {
   engineConfig: DesiredEngineConfig[];
   groups: DesiredGroup[];
   groupAliases: DesiredGroupAlias[];
+  startupSecrets: DesiredStartupSecret[];
   problems: Problem[];
 }
 
@@ -81,6 +83,8 @@ export interface ActualVaultConfig {
   secrets: ActualSecretEngines;
   engineConfig: ActualEngineConfig;
   identity: ActualIdentity;
+  /** startup-secret paths that already hold something */
+  startupSecrets: Set<string>;
   /** the operator's own policy document, when the operator keeps it in line with the engine configuration */
   operatorPolicy?: string;
 }
@@ -93,7 +97,9 @@ export function normaliseExternalConfig(config: ExternalConfig | undefined, clus
   const engineConfig = normaliseEngineConfig(config?.secrets);
   const groups = normaliseGroups(config?.groups);
   const groupAliases = normaliseGroupAliases(config?.['group-aliases']);
+  const startupSecrets = normaliseStartupSecrets(config?.startupSecrets, config?.secrets);
   return {
+    startupSecrets: startupSecrets.desired,
     groups: groups.desired,
     groupAliases: groupAliases.desired,
     audit: audit.desired,
@@ -101,7 +107,7 @@ export function normaliseExternalConfig(config: ExternalConfig | undefined, clus
     policies: policies.desired,
     secrets: secrets.desired,
     engineConfig: engineConfig.desired,
-    problems: [...audit.problems, ...auth.problems, ...policies.problems, ...secrets.problems, ...engineConfig.problems, ...groups.problems, ...groupAliases.problems],
+    problems: [...audit.problems, ...auth.problems, ...policies.problems, ...secrets.problems, ...engineConfig.problems, ...groups.problems, ...groupAliases.problems, ...startupSecrets.problems],
   };
 }
 
@@ -116,6 +122,7 @@ export function desiredRecord(desired: DesiredVaultConfig): ManagedRecord {
     ...(desired.engineConfig.some((c) => c.tracked) ? { engineConfig: desired.engineConfig.filter((c) => c.tracked).map((c) => c.id) } : {}),
     ...(desired.groups.length ? { groups: desired.groups.map((g) => g.name) } : {}),
     ...(desired.groupAliases.length ? { groupAliases: desired.groupAliases.map((a) => a.id) } : {}),
+    ...(desired.startupSecrets.length ? { startupSecrets: desired.startupSecrets.map((s) => s.path) } : {}),
   };
 }
 
@@ -132,9 +139,10 @@ export async function readVaultConfig(
   const identityInPlay = groupNames.length > 0 || aliasesInPlay;
   // the operator's own policy first: the reads below may need what it grants
   let operatorPolicy: string | undefined;
-  if (manageOperatorPolicy && (engineConfigInPlay || identityInPlay)) {
+  const startupInPlay = desired.startupSecrets.length > 0 || (managed?.startupSecrets?.length ?? 0) > 0;
+  if (manageOperatorPolicy && (engineConfigInPlay || identityInPlay || startupInPlay)) {
     operatorPolicy = (await readPolicies(client, [OPERATOR_POLICY_NAME])).get(OPERATOR_POLICY_NAME);
-    const fix = planOperatorPolicy(operatorPolicyFor(desired.engineConfig, managed?.engineConfig ?? [], identityPolicyLines(groupNames, aliasesInPlay)), operatorPolicy);
+    const fix = planOperatorPolicy(operatorPolicyFor(desired.engineConfig, managed?.engineConfig ?? [], [...identityPolicyLines(groupNames, aliasesInPlay), ...startupSecretPolicyLines(desired.startupSecrets)]), operatorPolicy);
     if (fix.length) {
       await applyChanges(client, fix);
       operatorPolicy = (fix[0]!.writes[0]!.body as { policy: string }).policy;
@@ -142,6 +150,7 @@ export async function readVaultConfig(
   }
   return {
     engineConfig: engineConfigInPlay ? await readEngineConfig(client, desired.engineConfig, managed?.engineConfig ?? []) : new Map(),
+    startupSecrets: desired.startupSecrets.length ? await readStartupSecrets(client, desired.startupSecrets) : new Set(),
     identity: identityInPlay ? await readIdentity(client, groupNames, aliasesInPlay) : { groups: new Map(), accessors: new Map() },
     ...(operatorPolicy !== undefined ? { operatorPolicy } : {}),
     // sys/audit needs sudo: only read it when audit is in play
@@ -184,11 +193,15 @@ export async function configureVault(
   cluster: ClusterDefaults,
   managed: ManagedRecord | undefined,
   saveRecord: (record: ManagedRecord) => Promise<void>,
-  options: { manageOperatorPolicy?: boolean } = {},
+  options: { manageOperatorPolicy?: boolean; readSecretKey?: SecretKeyReader } = {},
 ): Promise<ConfigureOutcome> {
   const desired = normaliseExternalConfig(config, cluster);
   const actual = await readVaultConfig(client, desired, managed, options.manageOperatorPolicy);
   const plan = planVaultConfig(desired, actual, managed);
+  // startup secrets last: their kv mounts exist by then; values from Kubernetes Secrets are resolved only for absent paths
+  const startup = await planStartupSecrets(desired.startupSecrets, actual.startupSecrets, options.readSecretKey);
+  plan.changes.push(...startup.changes);
+  plan.problems.push(...startup.problems);
   const wanted = desiredRecord(desired);
   const creating = plan.changes.filter((c) => c.action === 'create');
   let current = managed;
@@ -221,9 +234,8 @@ export async function configureVault(
   const record = nextRecord(managed, wanted, plan.problems, result);
   if (!sameRecord(record, current)) await saveRecord(record);
   // the last configured path is gone: the operator's policy goes back to its base
-  const hadExtras = (managed?.engineConfig?.length ?? 0) + (managed?.groups?.length ?? 0) + (managed?.groupAliases?.length ?? 0) > 0;
-  const hasExtras = (record.engineConfig?.length ?? 0) + (record.groups?.length ?? 0) + (record.groupAliases?.length ?? 0) > 0;
-  if (options.manageOperatorPolicy && hadExtras && !hasExtras && !desired.engineConfig.length && !desired.groups.length && !desired.groupAliases.length) {
+  const extras = (r: ManagedRecord | undefined) => (r?.engineConfig?.length ?? 0) + (r?.groups?.length ?? 0) + (r?.groupAliases?.length ?? 0) + (r?.startupSecrets?.length ?? 0);
+  if (options.manageOperatorPolicy && extras(managed) > 0 && extras(record) === 0) {
     await applyChanges(client, planOperatorPolicy(undefined, actual.operatorPolicy));
   }
   return { plan, result, record };

@@ -671,7 +671,17 @@ export class VaultController {
       const kms = this.deps.kmsIdentity;
       const config = kms ? withKmsIdentity(withOperator, identity, vault.spec.externalConfig, kms.pathPolicy) : withOperator;
       // the operator's own policy grows by the engine-configuration paths only when it uses its own token
-      outcome = await configureVault(client, config, cluster, vault.status?.managed, saveRecord, { manageOperatorPolicy: !vault.spec.external?.auth });
+      outcome = await configureVault(client, config, cluster, vault.status?.managed, saveRecord, {
+        manageOperatorPolicy: !vault.spec.external?.auth,
+        // startupSecrets' secretKeyRef: Secrets of the Vault resource's own namespace only
+        readSecretKey: async (name, key) => {
+          const raw = (await this.readSecret(ctx, vault.metadata!.namespace!, name))?.data?.[key];
+          if (raw === undefined) return undefined;
+          const value = Buffer.from(raw, 'base64').toString('utf8');
+          markSecret(value);
+          return value;
+        },
+      });
     } catch (err) {
       if (err instanceof VaultError && !err.unreachable && (err.status === 403 || err.status === 401)) {
         throw this.notAuthorized(`Vault refused the operator's token: ${describeError(err)}`);

@@ -232,3 +232,37 @@ test.serial('groups and group-aliases: created in Vault, kept, and removed when 
   });
   t.deepEqual(after.groups, ['admin']);
 });
+
+test.serial('startupSecrets: written once (inline and from a Kubernetes Secret), never overwritten or removed', async (t) => {
+  await vaults.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'dockerrepo' }, stringData: { password: 'from-a-kubernetes-secret' } } });
+  const base = (await vaults.get(ns, NAME)).spec.externalConfig!;
+  const startupSecrets = [
+    { type: 'kv', path: 'secret/data/accounts/aws', data: { data: { AWS_ACCESS_KEY_ID: 'seeded-value' } } },
+    { type: 'kv', path: 'secret/data/dockerrepo', data: { secretKeyRef: [{ name: 'dockerrepo', key: 'password' }] } },
+  ];
+  await vaults.patchSpec(ns, NAME, { externalConfig: { ...base, startupSecrets } });
+  const read = async (path: string) => (await admin.request<{ data: { data: Record<string, string> } }>('GET', path, undefined, { allowStatus: [404] })).data?.data?.data;
+  await eventually(async () => {
+    if (!(await read('secret/data/dockerrepo'))) throw new Error('not written yet');
+  }, { timeoutMs: 20_000 });
+  t.deepEqual(await read('secret/data/accounts/aws'), { AWS_ACCESS_KEY_ID: 'seeded-value' });
+  t.deepEqual(await read('secret/data/dockerrepo'), { password: 'from-a-kubernetes-secret' });
+  // the application changes it: the operator does not put the seed back
+  await admin.request('POST', 'secret/data/accounts/aws', { data: { AWS_ACCESS_KEY_ID: 'rotated-by-the-app' } });
+  const reconciles = op.reconciles();
+  await eventually(async () => {
+    if (op.reconciles() < reconciles + 3) throw new Error('waiting for reconciles');
+  }, { timeoutMs: 20_000 });
+  t.deepEqual(await read('secret/data/accounts/aws'), { AWS_ACCESS_KEY_ID: 'rotated-by-the-app' });
+  // removed from the spec: left in Vault
+  await vaults.patchSpec(ns, NAME, { externalConfig: { ...base, startupSecrets: null } });
+  await eventually(async () => {
+    if ((await vaults.get(ns, NAME)).status!.managed!.startupSecrets?.length) throw new Error('still recorded');
+  }, { timeoutMs: 20_000 });
+  t.deepEqual(await read('secret/data/dockerrepo'), { password: 'from-a-kubernetes-secret' });
+  // the operator still cannot read secrets, and never logged or reported a value
+  const operatorToken = (await vaults.secretData(ns, `${NAME}-operator-token`))!.token!;
+  t.is(((await t.throwsAsync(raw(operatorToken).request('GET', 'secret/data/dockerrepo'))) as unknown as { status: number }).status, 403);
+  const text = JSON.stringify((await vaults.get(ns, NAME)).status) + JSON.stringify(await vaults.events(ns, NAME)) + op.logs.text();
+  for (const value of ['seeded-value', 'from-a-kubernetes-secret']) t.false(text.includes(value), value);
+});
