@@ -47,7 +47,9 @@ import {
   type WriteCause,
 } from './plan.js';
 import type { KmsVaultSecretSettings } from './settings.js';
-import { chooseVault, formatRef, recordedChoice, type Resolved, type VaultChoice, type VaultTargets } from './vault-target.js';
+import { VAULT_PLURAL, type VaultResource } from '../../api/vault.js';
+import { VaultWaiters } from '../vault-waiters.js';
+import { chooseVault, formatRef, recordedChoice, vaultUsable, type Resolved, type VaultChoice, type VaultTargets } from './vault-target.js';
 
 export interface KmsVaultSecretDeps {
   /**
@@ -89,6 +91,9 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: 
 }
 
 export class KmsVaultSecretController {
+  /** Objects waiting for a `Vault` resource to become usable, by that resource: synced the moment it is. */
+  readonly waiting = new VaultWaiters();
+
   constructor(private readonly deps: KmsVaultSecretDeps) {}
 
   async reconcile(obj: KMSVaultSecret, ctx: Ctx): Promise<ReconcileResult> {
@@ -287,7 +292,11 @@ export class KmsVaultSecretController {
       };
     }
     ctx.log.debug('writing through a Vault resource', { vault: formatRef(choice.ref), object: obj.metadata?.name });
-    return this.deps.targets.resolve(ctx.kube, choice.ref);
+    const resolved = await this.deps.targets.resolve(ctx.kube, choice.ref);
+    const self = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+    if (!resolved.ok && resolved.failure.retryAfterMs !== undefined) this.waiting.wait(formatRef(choice.ref), self);
+    else this.waiting.settle(self);
+    return resolved;
   }
 
 }
@@ -307,6 +316,26 @@ export async function registerKmsVaultSecretController(operator: AutopilotOperat
     finalizer: FINALIZER,
     reconcile: (obj, ctx) => controller.reconcile(obj, ctx),
     finalize: (obj, ctx) => controller.finalize(obj, ctx),
+    onDeleted: (obj) => controller.waiting.settle(`${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`),
+  });
+  // A KMSVaultSecret waiting for its Vault (not found, not Ready, no login yet)
+  // is synced as soon as that Vault can take it, not at its next 10 s look.
+  // Vault status changes are what matter here, so this is a related watch
+  // (every event), not a controller (which skips status-only changes). Only
+  // when objects may write through Vault resources at all.
+  if (deps.targets) await operator.watchRelated<VaultResource>({
+    group: API_GROUP,
+    version: API_VERSION,
+    plural: VAULT_PLURAL,
+    map: (vault) => {
+      const ref = { namespace: vault.metadata?.namespace ?? '', name: vault.metadata?.name ?? '' };
+      const waiters = controller.waiting.waitingFor(formatRef(ref));
+      if (waiters.length === 0 || vaultUsable(ref, vault)) return [];
+      return waiters.map((key) => {
+        const [namespace, name] = key.split('/');
+        return { kind: KMS_VAULT_SECRET_KIND, namespace, name: name ?? '' };
+      });
+    },
   });
   await operator.registerController<PartialKMSVaultSecret>({
     kind: PARTIAL_KMS_VAULT_SECRET_KIND,

@@ -9,6 +9,7 @@ import { SERVICE_ACCOUNT_FIELD_MANAGER, ServiceAccountAnnotation, ServiceAccount
 import { VAULT_PLURAL } from '../../api/vault.js';
 import { errorCode, PATCH, resourcePath, type KubeClients } from '../../framework/kube.js';
 import { errorMessage, type Logger } from '../../framework/logger.js';
+import { VaultWaiters } from '../vault-waiters.js';
 import { orphanedEntries } from './sweep.js';
 import {
   appliedVault,
@@ -53,6 +54,8 @@ export interface ServiceAccountControllerHost {
   /** The framework's cache of a registered kind (framework/operator.ts). */
   cached(kind: string, namespace: string | undefined, name: string): { synced: boolean; obj: KubernetesObject | undefined };
 }
+
+export { VaultWaiters };
 
 const SERVICE_ACCOUNT_KIND = 'ServiceAccount';
 /** Queue kind of the second watch, on `Vault` resources (the Vault controller owns the kind `Vault`). */
@@ -137,29 +140,6 @@ export class EntryBatcher {
     } catch (err) {
       for (const p of pending) p.reject(err);
     }
-  }
-}
-
-/** ServiceAccounts whose target `Vault` resource did not exist, by that resource. */
-export class VaultWaiters {
-  readonly #byVault = new Map<string, Set<string>>();
-
-  wait(vault: string, serviceAccount: string): void {
-    this.settle(serviceAccount);
-    const set = this.#byVault.get(vault) ?? new Set<string>();
-    set.add(serviceAccount);
-    this.#byVault.set(vault, set);
-  }
-
-  settle(serviceAccount: string): void {
-    for (const [vault, set] of this.#byVault) {
-      set.delete(serviceAccount);
-      if (set.size === 0) this.#byVault.delete(vault);
-    }
-  }
-
-  waitingFor(vault: string): string[] {
-    return [...(this.#byVault.get(vault) ?? [])];
   }
 }
 
