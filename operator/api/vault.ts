@@ -301,6 +301,10 @@ export const VaultReason = {
   // Initialized
   Initialized: 'Initialized',
   InitFailed: 'InitFailed',
+  /** A pre-flight check before sys/init failed (KMS round trip, keys Secret not writable): nothing was initialised. */
+  PreFlightFailed: 'PreFlightFailed',
+  /** Initialised, but the unseal keys are not (or not yet) in the keys Secret. */
+  KeysNotStored: 'KeysNotStored',
   // Unsealed
   Unsealed: 'Unsealed',
   Sealed: 'Sealed',
@@ -350,5 +354,7 @@ export const VaultEventReason = {
   RaftPeerRemoved: 'RaftPeerRemoved',
   /** Some spec fields (Bank-Vaults components that do not exist here) have no effect. */
   FieldsIgnored: 'FieldsIgnored',
+  PreFlightFailed: 'PreFlightFailed',
+  KeysNotStored: 'KeysNotStored',
 } as const;
 export type VaultEventReason = (typeof VaultEventReason)[keyof typeof VaultEventReason];

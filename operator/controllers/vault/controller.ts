@@ -27,6 +27,7 @@ import { AwsKms } from '../../kms/aws-kms.js';
 import type { Decryptor, Encryptor } from '../../kms/decryptor.js';
 import { VaultClient, VaultError, type VaultAuth } from '../../vault/client.js';
 import { describeError } from '../../vault/config-plan.js';
+import { INIT_STARTED_ANNOTATION, keysNotStoredMessage, kmsRoundTrip, preFlightChecksEnabled } from '../../vault/preflight.js';
 import { OPERATOR_POLICY_NAME, createOperatorToken, generateRootToken, initParameters, initVault, needsRenewal, renewToken, revokeToken, tokenTtl } from '../../vault/init.js';
 import {
   ROOT_TOKEN_KEY,
@@ -63,6 +64,7 @@ import {
 import { withKmsIdentity } from './kms-identity.js';
 import { diagnosePods, newlyUnsealed, recheckDelayMs } from './pod-status.js';
 import { pruneRaftPeers } from './raft-peers.js';
+import { PendingKeys, persistWithRetry, type PendingInit } from './pending-keys.js';
 import type { VaultControllerSettings } from './settings.js';
 import { decideTls, issueTls, thresholdMs, vaultTlsNames } from './tls.js';
 
@@ -98,6 +100,8 @@ export interface VaultControllerDeps {
    * every Vault the operator logs in to with its ServiceAccount.
    */
   kmsIdentity?: { pathPolicy: PathPolicy };
+  /** How long one reconcile keeps retrying to store freshly made unseal keys before reporting (default 30 s; they are kept and retried after). */
+  persistKeysBudgetMs?: number;
 }
 
 /** A node the operator talks to: a managed pod or the adopted Vault. */
@@ -149,6 +153,8 @@ export class VaultController {
   private readonly nodeClients = new Map<string, VaultClient>();
   private readonly configClients = new Map<string, VaultClient>();
   private readonly kmsClients = new Map<string, Encryptor & Decryptor>();
+  /** Unseal keys made by sys/init that are not yet in their Secret: never dropped. */
+  private readonly pendingKeys = new PendingKeys();
 
   constructor(private readonly deps: VaultControllerDeps) {}
 
@@ -347,6 +353,11 @@ export class VaultController {
     }
     const cipher = this.cipher(vault);
 
+    // keys made by an earlier sys/init that could not be stored yet come first (they need no Vault)
+    let keysSecret = gathered.keysSecret;
+    const pending = this.pendingKeys.get(pendingKeyOf(vault));
+    if (pending) keysSecret = await this.storeInitKeys(vault, ctx, pending, cipher);
+
     // seal state of every node
     const nodeStates = await Promise.all(gathered.nodes.map((n) => this.nodeState(n, gathered.caCert)));
     status.nodes = nodeStates.map((s) => s.status);
@@ -373,7 +384,6 @@ export class VaultController {
     }
 
     // initialise: the first node that answers uninitialised, if no node is initialised
-    let keysSecret = gathered.keysSecret;
     if (!reachable.some((s) => s.status.initialized)) {
       const first = reachable[0]!;
       if (hasStoredKeys(keysSecret?.data)) {
@@ -384,7 +394,22 @@ export class VaultController {
       first.status.initialized = true;
     }
     status.initialized = true;
-    updates.push({ type: VaultConditionType.Initialized, status: 'True', reason: VaultReason.Initialized, message: 'Vault is initialised' });
+    const lost = hasStoredKeys(keysSecret?.data)
+      ? undefined
+      : keysNotStoredMessage({
+          managed: !vault.spec.external,
+          keysSecretName: keysName,
+          initStartedAt: keysSecret?.metadata?.annotations?.[INIT_STARTED_ANNOTATION],
+          address: reachable.find((s) => s.status.initialized)?.node.address ?? reachable[0]!.node.address,
+          volumeClaims: vault.spec.external ? [] : gathered.nodes.map((_, i) => `data-${vault.metadata!.name}-${i}`),
+        });
+    if (lost) {
+      const previous = vault.status?.conditions?.find((c) => c.type === VaultConditionType.Initialized);
+      if (previous?.reason !== VaultReason.KeysNotStored) await ctx.event('Warning', VaultEventReason.KeysNotStored, lost);
+      updates.push({ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.KeysNotStored, message: lost });
+    } else {
+      updates.push({ type: VaultConditionType.Initialized, status: 'True', reason: VaultReason.Initialized, message: 'Vault is initialised' });
+    }
 
     // unseal every sealed node; keys are decrypted only when they are needed
     const hasKeys = hasStoredKeys(keysSecret?.data);
@@ -500,11 +525,14 @@ export class VaultController {
   }
 
   /**
-   * sys/init, with the keys Secret created empty BEFORE the call: if the
-   * operator may not write it, nothing is initialised and no key is lost.
-   * The root token is stored too until the operator's own token exists
-   * (so a crash in between never locks the operator out); it is removed and
-   * revoked afterwards unless storeRootToken.
+   * sys/init, made crash-safe as far as an operator can: first the pre-flight
+   * (a KMS encrypt+decrypt round trip with this key and context; the keys
+   * Secret created or updated for real, marked "init started", then a
+   * dry-run write of the final shape), so a wrong key or a missing permission
+   * stops us while Vault is still uninitialised. The keys sys/init returns
+   * go straight into memory (pendingKeys) and are written until the Secret
+   * holds them; a failed write never drops them. The root token is stored
+   * too until the operator's own token exists.
    */
   private async initialise(
     vault: VaultResource,
@@ -517,30 +545,74 @@ export class VaultController {
   ): Promise<V1Secret> {
     const namespace = vault.metadata!.namespace!;
     const keysName = unsealKeysSecretName(vault);
-    const annotations = cipher ? { [KMS_KEY_ANNOTATION]: cipher.keyId } : undefined;
-    // no owner reference: the keys must outlive the resource
-    const placeholder = existing ?? (await this.writeSecret(ctx, undefined, { metadata: { name: keysName, namespace, ...(annotations ? { annotations } : {}) }, type: 'Opaque', data: {} }));
-    const result = await initVault(this.nodeClient(node.address, caCert), { ...params, storeRootToken: true });
-    const data = await encodeKeysSecretData({ keys: result.keys, rootToken: result.rootToken }, cipher);
-    let saved: V1Secret | undefined;
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 5 && !saved; attempt++) {
-      try {
-        const current = attempt === 0 ? placeholder : await this.readSecret(ctx, namespace, keysName);
-        saved = await this.writeSecret(ctx, current, { metadata: { name: keysName, namespace, ...(annotations ? { annotations } : {}) }, type: 'Opaque', data });
-      } catch (err) {
-        lastError = err;
-        await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+    const preFlightFailed = (message: string, retry: boolean) =>
+      new ReconcileStop([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.PreFlightFailed, message }], message, retry);
+    if (cipher && preFlightChecksEnabled(vault.spec.unsealConfig)) {
+      const probe = await kmsRoundTrip(cipher);
+      if (!probe.ok) {
+        const previous = vault.status?.conditions?.find((c) => c.type === VaultConditionType.Initialized);
+        if (previous?.message !== probe.message) await ctx.event('Warning', VaultEventReason.PreFlightFailed, probe.message);
+        throw preFlightFailed(probe.message, true);
       }
     }
-    if (!saved) throw new Error(`Vault was initialised but the unseal keys could not be stored in Secret ${keysName}: ${errorMessage(lastError)}`);
-    await ctx.event(
-      'Normal',
-      VaultEventReason.Initialized,
-      `initialised ${node.address} with ${params.secretShares} key shares (threshold ${params.secretThreshold}); keys stored in Secret ${keysName}${cipher ? ' encrypted with KMS' : ''}`,
-    );
-    ctx.log.info('vault initialised', { vault: `${namespace}/${vault.metadata!.name}`, secret: keysName });
+    const startedAt = ctx.clock.now().toISOString();
+    const annotations = { ...(existing?.metadata?.annotations ?? {}), ...(cipher ? { [KMS_KEY_ANNOTATION]: cipher.keyId } : {}), [INIT_STARTED_ANNOTATION]: startedAt };
+    let marked: V1Secret;
+    try {
+      // no owner reference: the keys must outlive the resource
+      marked = await this.writeSecret(ctx, existing, { metadata: { name: keysName, namespace, annotations }, type: 'Opaque', data: existing?.data ?? {} });
+      // the final write, tried without effect: admission or quota would refuse it now, not after sys/init
+      const shape: Record<string, string> = {};
+      for (let i = 0; i < params.secretShares; i++) shape[`vault-unseal-${i}`] = Buffer.alloc(cipher ? 184 : 66).toString('base64');
+      shape[ROOT_TOKEN_KEY] = Buffer.alloc(cipher ? 144 : 28).toString('base64');
+      await ctx.kube.core.replaceNamespacedSecret({ name: keysName, namespace, dryRun: 'All', body: { apiVersion: 'v1', kind: 'Secret', ...marked, data: shape } });
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === 403 || code === 422) throw preFlightFailed(`the operator cannot write Secret ${keysName} in ${namespace} (HTTP ${code}: ${errorMessage(err)}); Vault not initialised`, true);
+      throw err; // apiserver trouble: nothing initialised yet, retried with backoff
+    }
+    const result = await initVault(this.nodeClient(node.address, caCert), { ...params, storeRootToken: true });
+    const pending: PendingInit = { keys: { keys: result.keys, rootToken: result.rootToken }, address: node.address, startedAt, attempts: 0 };
+    this.pendingKeys.set(pendingKeyOf(vault), pending);
+    return this.storeInitKeys(vault, ctx, pending, cipher);
+  }
+
+  /** Writes keys held in memory into the keys Secret, retrying; they leave memory only once stored. */
+  private async storeInitKeys(vault: VaultResource, ctx: VaultReconcileContext, pending: PendingInit, cipher: KeyCipher | undefined): Promise<V1Secret> {
+    const namespace = vault.metadata!.namespace!;
+    const keysName = unsealKeysSecretName(vault);
+    let saved: V1Secret | undefined;
+    const persist = async () => {
+      const data = await encodeKeysSecretData(pending.keys, cipher);
+      const current = await this.readSecret(ctx, namespace, keysName);
+      if (hasStoredKeys(current?.data)) {
+        // an earlier write whose answer was lost, or someone else's keys: never overwrite, compare
+        const stored = await decodeKeysSecretData(current!.data, cipher);
+        const same = stored.keys.length === pending.keys.keys.length && stored.keys.every((k, i) => k.reveal() === pending.keys.keys[i]!.reveal());
+        if (!same) throw new Error(`Secret ${keysName} already holds other unseal keys; not overwriting them`);
+        saved = current;
+        return;
+      }
+      const annotations: Record<string, string> = { ...(current?.metadata?.annotations ?? {}), ...(cipher ? { [KMS_KEY_ANNOTATION]: cipher.keyId } : {}) };
+      delete annotations[INIT_STARTED_ANNOTATION];
+      saved = await this.writeSecret(ctx, current, { metadata: { name: keysName, namespace, annotations }, type: 'Opaque', data });
+    };
+    const stored = await persistWithRetry(pending, persist, ctx.clock, this.deps.persistKeysBudgetMs ?? 30_000);
+    if (!stored || !saved) {
+      const message = `Vault at ${pending.address} is initialised; its unseal keys are held in the operator's memory only until Secret ${keysName} can be written (${pending.attempts} attempts, last: ${pending.lastError}). Retrying; do not stop the operator.`;
+      ctx.log.error('unseal keys not stored yet, retrying', { vault: `${namespace}/${vault.metadata!.name}`, attempts: pending.attempts, error: pending.lastError });
+      throw new ReconcileStop([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.KeysNotStored, message }], message, true);
+    }
+    this.pendingKeys.delete(pendingKeyOf(vault));
+    const shares = pending.keys.keys.length;
+    await ctx.event('Normal', VaultEventReason.Initialized, `initialised ${pending.address} with ${shares} key shares; keys stored in Secret ${keysName}${cipher ? ' encrypted with KMS' : ''}${pending.attempts > 1 ? ` (after ${pending.attempts} attempts)` : ''}`);
+    ctx.log.info('vault initialised', { vault: `${namespace}/${vault.metadata!.name}`, secret: keysName, attempts: pending.attempts });
     return saved;
+  }
+
+  /** Unseal keys not yet stored (for shutdown warnings and tests). */
+  unstoredKeys(): number {
+    return this.pendingKeys.size;
   }
 
   /**
@@ -822,6 +894,11 @@ export function failureReason(err: unknown): VaultReason {
     return VaultReason.VaultRequestFailed;
   }
   return errorCode(err) !== undefined ? VaultReason.KubernetesError : VaultReason.NotReady;
+}
+
+/** Which Vault resource pending keys belong to: a re-created resource of the same name is another one. */
+function pendingKeyOf(vault: VaultResource): string {
+  return `${vault.metadata!.namespace}/${vault.metadata!.name}/${vault.metadata!.uid ?? ''}`;
 }
 
 function b64(text: string): string {
