@@ -13,7 +13,7 @@ import { parseKmsVaultSecretSettings } from './controllers/kmsvaultsecret/settin
 import { VaultTargets } from './controllers/kmsvaultsecret/vault-target.js';
 import { registerServiceAccountController } from './controllers/serviceaccount/controller.js';
 import { parseServiceAccountSettings } from './controllers/serviceaccount/settings.js';
-import { registerVaultController } from './controllers/vault/controller.js';
+import { registerVaultController, type VaultController } from './controllers/vault/controller.js';
 import { parseVaultControllerSettings } from './controllers/vault/settings.js';
 import { AutopilotOperator, createLogger, errorMessage, makeKubeClients, metrics, startHealthServer, type Logger } from './framework/index.js';
 import { AwsKms } from './kms/aws-kms.js';
@@ -64,7 +64,28 @@ class VaultAutopilot extends AutopilotOperator {
       resyncPeriodMs: s.resyncPeriodMs,
       shutdownTimeoutMs: s.shutdownTimeoutMs,
       webhookServer,
+      ...(s.leaderElection ? { leaderElection: { ...s.leaderElection, onLost: () => void this.leadershipLost() } } : {}),
     });
+  }
+
+  private vaultController: VaultController | undefined;
+
+  /**
+   * Another replica may take over one lease duration after our last renewal,
+   * and we notice the loss only after the renew deadline: reconciles in flight
+   * get what is left of that gap, then the process exits (every lifecycle is
+   * safe to cut off mid-way). Unseal keys not yet stored are the exception:
+   * they exist nowhere else, so their reconcile is allowed to finish.
+   */
+  private async leadershipLost(): Promise<void> {
+    const election = this.settings.operator.leaderElection!;
+    const graceMs = Math.max(500, election.leaseDurationMs - election.renewDeadlineMs - election.retryPeriodMs);
+    const keys = this.vaultController?.unstoredKeys() ?? 0;
+    this.logger.error('leadership lost: stopping the controllers and exiting', { graceMs, unstoredUnsealKeys: keys });
+    const stopped = this.stop();
+    if (keys === 0) await Promise.race([stopped, new Promise((r) => setTimeout(r, graceMs))]);
+    else await stopped;
+    process.exit(1);
   }
 
   protected override async init(): Promise<void> {
@@ -72,7 +93,7 @@ class VaultAutopilot extends AutopilotOperator {
     const countRequests = (client: VaultClient) =>
       client.onRequest((method, _path, status) => metrics.vaultRequests.inc({ method, status: status ? `${Math.floor(status / 100)}xx` : 'none' }));
     if (settings.vault) {
-      await registerVaultController(this, {
+      this.vaultController = await registerVaultController(this, {
         settings: settings.vault,
         onVaultClient: countRequests,
         // the Vault controller keeps the login KMSVaultSecrets are written with

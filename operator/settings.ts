@@ -1,6 +1,7 @@
 // Process-level settings of the operator (which lifecycles run, ports,
 // logging). Each lifecycle parses its own settings in its folder; this file
 // only holds what main.ts needs to wire them.
+import { hostname } from 'node:os';
 import { SettingsError } from './vault/settings.js';
 
 export const Lifecycle = {
@@ -20,7 +21,30 @@ export const OperatorEnv = {
   concurrency: 'VAULT_AUTOPILOT_CONCURRENCY',
   resyncSeconds: 'VAULT_AUTOPILOT_RESYNC_SECONDS',
   shutdownSeconds: 'VAULT_AUTOPILOT_SHUTDOWN_SECONDS',
+  leaderElection: 'VAULT_AUTOPILOT_LEADER_ELECTION',
+  leaseNamespace: 'VAULT_AUTOPILOT_LEADER_ELECTION_NAMESPACE',
+  leaseName: 'VAULT_AUTOPILOT_LEADER_ELECTION_LEASE',
+  leaseSeconds: 'VAULT_AUTOPILOT_LEADER_ELECTION_LEASE_SECONDS',
+  renewDeadlineSeconds: 'VAULT_AUTOPILOT_LEADER_ELECTION_RENEW_DEADLINE_SECONDS',
+  retryPeriodSeconds: 'VAULT_AUTOPILOT_LEADER_ELECTION_RETRY_PERIOD_SECONDS',
 } as const;
+
+export const DEFAULT_LEASE_NAME = 'vault-autopilot-leader';
+
+/**
+ * Only the replica holding the Lease runs controllers; every replica serves
+ * the webhook. A leader that cannot renew within the renew deadline stops
+ * and exits; a follower takes over once the lease has not changed for a
+ * whole lease duration (as seen by its own clock).
+ */
+export interface LeaderElectionSettings {
+  namespace: string;
+  leaseName: string;
+  identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+}
 
 export interface OperatorSettings {
   lifecycles: Lifecycle[];
@@ -30,6 +54,8 @@ export interface OperatorSettings {
   concurrency: number;
   resyncPeriodMs: number;
   shutdownTimeoutMs: number;
+  /** Off unless VAULT_AUTOPILOT_LEADER_ELECTION=true (the install manifests turn it on). */
+  leaderElection?: LeaderElectionSettings;
 }
 
 type Env = Record<string, string | undefined>;
@@ -63,6 +89,36 @@ export function parseOperatorSettings(env: Env): OperatorSettings {
     resyncPeriodMs: integer(env, OperatorEnv.resyncSeconds, 600, 1, problems) * 1000,
     shutdownTimeoutMs: integer(env, OperatorEnv.shutdownSeconds, 30, 1, problems) * 1000,
   };
+  const election = env[OperatorEnv.leaderElection]?.trim().toLowerCase();
+  if (election && !['true', 'false'].includes(election)) problems.push(`${OperatorEnv.leaderElection} must be true or false, got "${election}"`);
+  if (election === 'true') {
+    const namespace = env[OperatorEnv.leaseNamespace]?.trim() || env.POD_NAMESPACE?.trim() || env.VAULT_AUTOPILOT_NAMESPACE?.trim();
+    if (!namespace) problems.push(`${OperatorEnv.leaderElection} is true but the Lease's namespace is unknown: set ${OperatorEnv.leaseNamespace} (or POD_NAMESPACE)`);
+    const seconds = (key: string, fallback: number) => {
+      const raw = env[key]?.trim();
+      if (!raw) return fallback * 1000;
+      const value = Number(raw);
+      if (!Number.isFinite(value) || value <= 0) {
+        problems.push(`${key} must be a positive number of seconds, got "${raw}"`);
+        return fallback * 1000;
+      }
+      return Math.round(value * 1000);
+    };
+    const leaseDurationMs = seconds(OperatorEnv.leaseSeconds, 15);
+    const renewDeadlineMs = seconds(OperatorEnv.renewDeadlineSeconds, 10);
+    const retryPeriodMs = seconds(OperatorEnv.retryPeriodSeconds, 2);
+    // the old leader must give up before a follower may take over, and try more than once before that
+    if (renewDeadlineMs >= leaseDurationMs) problems.push(`${OperatorEnv.renewDeadlineSeconds} must be below ${OperatorEnv.leaseSeconds}`);
+    if (retryPeriodMs >= renewDeadlineMs) problems.push(`${OperatorEnv.retryPeriodSeconds} must be below ${OperatorEnv.renewDeadlineSeconds}`);
+    settings.leaderElection = {
+      namespace: namespace ?? '',
+      leaseName: env[OperatorEnv.leaseName]?.trim() || DEFAULT_LEASE_NAME,
+      identity: env.POD_NAME?.trim() ? `${env.POD_NAME.trim()}_${process.pid}` : `${hostname()}_${process.pid}`,
+      leaseDurationMs,
+      renewDeadlineMs,
+      retryPeriodMs,
+    };
+  }
   if (problems.length) throw new SettingsError(problems);
   return settings;
 }

@@ -3,7 +3,7 @@
 
 import type { KubernetesObject, V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { clusterServiceVersion, PACKAGE_NAME } from './csv.js';
-import { metricsService } from './deployment.js';
+import { metricsService, podDisruptionBudget } from './deployment.js';
 import { installManifest } from './install-manifest.js';
 import { OLM_CHANNEL, type InstallSettings } from './install-settings.js';
 import { toYaml } from './manifests.js';
@@ -48,6 +48,9 @@ export function bundleFiles(olm: InstallSettings, crds: V1CustomResourceDefiniti
   // namespace: OLM installs it into the operator's namespace.
   const { namespace: _namespace, ...metricsMetadata } = metricsService(olm).metadata!;
   files.set('manifests/vault-autopilot-metrics_v1_service.yaml', `# ${GENERATED}\n${toYaml({ ...metricsService(olm), metadata: metricsMetadata })}`);
+  // OLM installs PodDisruptionBudgets shipped in a bundle (keeps one of the two replicas through drains)
+  const { namespace: _pdbNamespace, ...pdbMetadata } = podDisruptionBudget(olm).metadata!;
+  files.set('manifests/vault-autopilot_policy_v1_poddisruptionbudget.yaml', `# ${GENERATED}\n${toYaml({ ...podDisruptionBudget(olm), metadata: pdbMetadata })}`);
   files.set('metadata/annotations.yaml', `# ${GENERATED}\n${toYaml({ annotations: BUNDLE_ANNOTATIONS })}`);
   files.set('bundle.Dockerfile', bundleDockerfile());
   return files;

@@ -1,7 +1,7 @@
 // The operator's Deployment, Services and namespace. Sized for a Raspberry Pi 4
 // (4 GB, 4 cores) sharing the node with the workloads it serves.
 
-import type { V1Deployment, V1EnvVar, V1Namespace, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1EnvVar, V1Namespace, V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
 import { installEnvironment, NAME, PORT, type InstallSettings } from './install-settings.js';
 import { commonLabels, selectorLabels } from './labels.js';
 
@@ -22,6 +22,13 @@ export const MAX_OLD_SPACE_MB = 224;
 
 /** The arm64 and amd64 variants of the image exist; nothing else does. */
 export const SUPPORTED_ARCHITECTURES = ['amd64', 'arm64'] as const;
+
+/**
+ * Two replicas: the Lease holder runs the controllers, both serve the webhook,
+ * so a crash, an upgrade or a node drain never leaves the webhook without a
+ * server. The PodDisruptionBudget keeps one through voluntary disruptions.
+ */
+export const REPLICAS = 2;
 
 export function namespace(settings: InstallSettings): V1Namespace {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: settings.namespace, labels: commonLabels(settings) } };
@@ -47,7 +54,7 @@ export function deployment(settings: InstallSettings): V1Deployment {
     kind: 'Deployment',
     metadata: { name: NAME.deployment, namespace: settings.namespace, labels: { ...commonLabels(settings), ...selectorLabels() } },
     spec: {
-      replicas: 1,
+      replicas: REPLICAS,
       selector: { matchLabels: selectorLabels() },
       // A new pod is ready (and leader-elected) before the old one goes.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
@@ -67,6 +74,13 @@ export function deployment(settings: InstallSettings): V1Deployment {
             seccompProfile: { type: 'RuntimeDefault' },
           },
           affinity: {
+            // spread the replicas over nodes where there are several (a preference: one node still runs both)
+            podAntiAffinity: {
+              preferredDuringSchedulingIgnoredDuringExecution: [{
+                weight: 100,
+                podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selectorLabels() } },
+              }],
+            },
             nodeAffinity: {
               requiredDuringSchedulingIgnoredDuringExecution: {
                 nodeSelectorTerms: [{
@@ -105,6 +119,16 @@ export function deployment(settings: InstallSettings): V1Deployment {
         },
       },
     },
+  };
+}
+
+/** At most one replica away at a time through voluntary disruptions (drain, upgrade). */
+export function podDisruptionBudget(settings: InstallSettings): V1PodDisruptionBudget {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: NAME.deployment, namespace: settings.namespace, labels: commonLabels(settings) },
+    spec: { minAvailable: 1, selector: { matchLabels: selectorLabels() } },
   };
 }
 

@@ -4,7 +4,8 @@
 //
 //   tsx operator/deploy/generate.ts [bundle|install-manifest|all] [--check]
 // Env: IMAGE (operator image, e.g. pinned by digest; default
-// ghcr.io/vault-autopilot/vault-autopilot:<version>), NAMESPACE (kubectl install).
+// ghcr.io/vault-autopilot/vault-autopilot:<version>), NAMESPACE (kubectl install),
+// WEBHOOK_FAILURE_POLICY (Fail|Ignore; default Fail for install.yaml, Ignore for OLM).
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -41,7 +42,13 @@ export function settingsFor(mode: InstallMode, env: Record<string, string | unde
     ...settings,
     ...(env['IMAGE'] ? { image: env['IMAGE'] } : {}),
     ...(env['NAMESPACE'] && mode === InstallMode.Kubectl ? { namespace: env['NAMESPACE'] } : {}),
+    ...(env['WEBHOOK_FAILURE_POLICY'] ? { webhookFailurePolicy: failurePolicyFrom(env['WEBHOOK_FAILURE_POLICY']) } : {}),
   };
+}
+
+function failurePolicyFrom(value: string): 'Fail' | 'Ignore' {
+  if (value !== 'Fail' && value !== 'Ignore') throw new Error(`WEBHOOK_FAILURE_POLICY must be Fail or Ignore, got "${value}"`);
+  return value;
 }
 
 export type Target = 'bundle' | 'install-manifest' | 'all';

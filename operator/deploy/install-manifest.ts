@@ -1,7 +1,7 @@
 // olm-bundle/install.yaml: everything `kubectl apply -f` needs, in apply order.
 
 import type { KubernetesObject, V1CustomResourceDefinition } from '@kubernetes/client-node';
-import { deployment, metricsService, namespace, webhookService } from './deployment.js';
+import { deployment, metricsService, namespace, podDisruptionBudget, webhookService } from './deployment.js';
 import { InstallMode, type InstallSettings } from './install-settings.js';
 import { yamlStream } from './manifests.js';
 import { clusterRole, clusterRoleBinding, operatorPermissions, role, roleBinding, Scope, serviceAccount } from './rbac.js';
@@ -22,6 +22,7 @@ export function installObjects(settings: InstallSettings, crds: V1CustomResource
     webhookService(settings),
     metricsService(settings),
     deployment(settings),
+    podDisruptionBudget(settings),
     mutatingWebhookConfiguration(settings),
   ];
 }

@@ -21,6 +21,8 @@ export interface InstallSettings {
   image: string;
   /** Namespace the operator runs in (kubectl install; under OLM the OperatorGroup's namespace). */
   namespace: string;
+  /** Default per mode (webhookFailurePolicy()); WEBHOOK_FAILURE_POLICY=Fail|Ignore at generation time overrides it. */
+  webhookFailurePolicy?: 'Fail' | 'Ignore';
 }
 
 /** Names of the objects both install modes create. */
@@ -79,15 +81,26 @@ export function installEnvironment(settings: InstallSettings): Record<string, st
     [WEBHOOK_SETTING.servicePort]: String(PORT.webhookService),
     [WEBHOOK_SETTING.certSecretName]: NAME.webhookCertSecret,
     [WEBHOOK_SETTING.certDir]: DEFAULT_CERT_DIR,
-    [WEBHOOK_SETTING.failurePolicy]: WEBHOOK_FAILURE_POLICY,
+    [WEBHOOK_SETTING.failurePolicy]: webhookFailurePolicy(settings),
     VAULT_AUTOPILOT_HEALTH_PORT: String(PORT.health),
+    // two replicas: the Lease holder reconciles, both serve the webhook
+    VAULT_AUTOPILOT_LEADER_ELECTION: 'true',
     VAULT_AUTOPILOT_LOG_LEVEL: 'info',
   };
 }
 
 /**
- * Fail (the webhook's own default): a pod that asked for Vault secrets never
- * starts without them. System namespaces and the operator's own are excluded,
- * so the operator can always start even while its webhook cannot answer.
+ * Fail vs Ignore, per install mode (see README "Availability and failure"):
+ *  - kubectl (install.yaml): Fail. A pod that asked for Vault secrets never
+ *    starts without them; kube-system, kube-public, kube-node-lease and the
+ *    operator's own namespace are outside the namespaceSelector and two
+ *    replicas with a PodDisruptionBudget serve it, so the webhook being down
+ *    can block application pods only, never the cluster or the operator.
+ *  - OLM: Ignore. OLM writes the namespaceSelector itself (from the
+ *    OperatorGroup; none at all for AllNamespaces) and the CSV cannot exclude
+ *    kube-system, so Fail there could stop system pods from being created.
+ *    HashiCorp's injector ships Ignore for the same reason.
  */
-export const WEBHOOK_FAILURE_POLICY = 'Fail';
+export function webhookFailurePolicy(settings: Pick<InstallSettings, 'mode' | 'webhookFailurePolicy'>): 'Fail' | 'Ignore' {
+  return settings.webhookFailurePolicy ?? (settings.mode === InstallMode.Olm ? 'Ignore' : 'Fail');
+}

@@ -109,6 +109,11 @@ export function operatorPermissions(settings: Pick<InstallSettings, 'mode'>): Pe
       apiGroup: 'rbac.authorization.k8s.io', resource: 'clusterroles', verbs: ['bind'], resourceNames: ['system:auth-delegator'], scope: Scope.Cluster,
       why: 'grant system:auth-delegator without holding its permissions (RBAC escalation check)',
     },
+    // --- leader election (two replicas: only the Lease holder reconciles)
+    {
+      apiGroup: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'create', 'update'], scope: Scope.OperatorNamespace,
+      why: 'leader election: read, create and renew the Lease in its own namespace (only the holder runs controllers)',
+    },
     // --- every lifecycle
     {
       apiGroup: core, resource: 'events', verbs: ['create', 'patch'], scope: Scope.Cluster,

@@ -43,7 +43,11 @@ export interface OlmWebhookDefinition {
   reinvocationPolicy: string;
   rules: V1RuleWithOperations[];
   webhookPath: string;
-  /** The CSV schema has no namespaceSelector (OLM derives one from the OperatorGroup). */
+  /**
+   * The CSV schema has no namespaceSelector: OLM derives one from the
+   * OperatorGroup (none for AllNamespaces), hence failurePolicy Ignore here
+   * (install-settings.ts webhookFailurePolicy).
+   */
   objectSelector: V1LabelSelector;
 }
 
@@ -65,7 +69,8 @@ export function olmWebhookDefinition(settings: InstallSettings): OlmWebhookDefin
     rules: webhook.rules!,
     webhookPath: WEBHOOK_PATH,
     // System namespaces are skipped by the operator's own code (webhook
-    // settings skipNamespaces); its own pods are kept out here.
+    // settings skipNamespaces) and, OLM selecting every namespace, the policy
+    // is Ignore so a webhook outage never blocks them; its own pods are kept out here.
     objectSelector: notTheOperatorsPods(),
   };
 }

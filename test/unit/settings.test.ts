@@ -20,3 +20,26 @@ test('every bad value is reported at once, naming the variable and what is accep
   t.regex(err!.message, /VAULT_AUTOPILOT_HEALTH_PORT must be an integer/);
   t.regex(err!.message, /VAULT_AUTOPILOT_LOG_LEVEL/);
 });
+
+test('leader election: off by default; on with the Lease in the pod namespace, client-go timings, identity from the pod name', (t) => {
+  t.is(parseOperatorSettings({}).leaderElection, undefined);
+  const s = parseOperatorSettings({ VAULT_AUTOPILOT_LEADER_ELECTION: 'true', POD_NAMESPACE: 'ops', POD_NAME: 'vault-autopilot-abc' });
+  t.like(s.leaderElection, { namespace: 'ops', leaseName: 'vault-autopilot-leader', leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 });
+  t.regex(s.leaderElection!.identity, /^vault-autopilot-abc_\d+$/);
+  const custom = parseOperatorSettings({
+    VAULT_AUTOPILOT_LEADER_ELECTION: 'true',
+    VAULT_AUTOPILOT_LEADER_ELECTION_NAMESPACE: 'x',
+    VAULT_AUTOPILOT_LEADER_ELECTION_LEASE: 'l',
+    VAULT_AUTOPILOT_LEADER_ELECTION_LEASE_SECONDS: '4',
+    VAULT_AUTOPILOT_LEADER_ELECTION_RENEW_DEADLINE_SECONDS: '3',
+    VAULT_AUTOPILOT_LEADER_ELECTION_RETRY_PERIOD_SECONDS: '0.5',
+  });
+  t.like(custom.leaderElection, { namespace: 'x', leaseName: 'l', leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 });
+});
+
+test('leader election: a namespace is required, the old leader must give up before a follower may take over', (t) => {
+  const err = t.throws(() => parseOperatorSettings({ VAULT_AUTOPILOT_LEADER_ELECTION: 'true', VAULT_AUTOPILOT_LEADER_ELECTION_RENEW_DEADLINE_SECONDS: '20' }), { instanceOf: SettingsError });
+  t.regex(err!.message, /Lease's namespace is unknown/);
+  t.regex(err!.message, /RENEW_DEADLINE_SECONDS must be below VAULT_AUTOPILOT_LEADER_ELECTION_LEASE_SECONDS/);
+  t.throws(() => parseOperatorSettings({ VAULT_AUTOPILOT_LEADER_ELECTION: 'yes' }), { message: /must be true or false/ });
+});

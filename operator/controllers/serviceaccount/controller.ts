@@ -119,28 +119,45 @@ export class EntryBatcher {
   async #applyBatch(kube: KubeClients, target: VaultRef, pending: PendingChange[]): Promise<void> {
     const path = resourcePath(API_GROUP, API_VERSION, VAULT_PLURAL, target.namespace, target.name);
     try {
-      const current = await kube.raw.request<VaultResourceLike>({ method: 'GET', path, timeoutMs: 30_000 });
-      const result = collectiveApply(target, current, this.manager, pending.map((p) => p.change));
-      const conflicted = new Map(result.conflicts.map((c) => [c.serviceAccount, c.fields]));
-      if (result.changed) {
-        await kube.raw.request({
-          method: 'PATCH',
-          path,
-          query: { fieldManager: this.manager, force: false },
-          body: result.config,
-          contentType: APPLY_PATCH,
-          timeoutMs: 60_000,
-        });
-      }
-      for (const p of pending) {
-        const fields = conflicted.get(p.change.serviceAccount);
-        if (fields) p.reject(new EntryConflictError(fields));
-        else p.resolve();
+      for (let attempt = 1; ; attempt++) {
+        const current = await kube.raw.request<VaultResourceLike & { metadata?: { resourceVersion?: string } }>({ method: 'GET', path, timeoutMs: 30_000 });
+        const result = collectiveApply(target, current, this.manager, pending.map((p) => p.change));
+        const conflicted = new Map(result.conflicts.map((c) => [c.serviceAccount, c.fields]));
+        if (result.changed) {
+          // The apply lists every entry of the manager: computed from an older copy it would drop
+          // what another writer (a second replica during a leader change) added meanwhile. The
+          // resourceVersion makes that a 409, and we compute again from a fresh copy.
+          const rv = current.metadata?.resourceVersion;
+          try {
+            await kube.raw.request({
+              method: 'PATCH',
+              path,
+              query: { fieldManager: this.manager, force: false },
+              body: { ...result.config, metadata: { ...result.config.metadata, ...(rv ? { resourceVersion: rv } : {}) } },
+              contentType: APPLY_PATCH,
+              timeoutMs: 60_000,
+            });
+          } catch (err) {
+            if (errorCode(err) === 409 && attempt < 5 && isStaleVersion(err)) continue;
+            throw err;
+          }
+        }
+        for (const p of pending) {
+          const fields = conflicted.get(p.change.serviceAccount);
+          if (fields) p.reject(new EntryConflictError(fields));
+          else p.resolve();
+        }
+        return;
       }
     } catch (err) {
       for (const p of pending) p.reject(err);
     }
   }
+}
+
+/** A 409 from the resourceVersion precondition (not a field-manager conflict, which names fields). */
+function isStaleVersion(err: unknown): boolean {
+  return /the object has been modified/i.test(errorMessage(err));
 }
 
 export interface ServiceAccountControllerDeps {

@@ -30,7 +30,7 @@ export function proxyKubeconfig(env: TestEnv, server: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'va-avail-kc-')), 'kubeconfig');
   writeFileSync(
     file,
-    ['apiVersion: v1', 'kind: Config', `clusters: [{name: p, cluster: {server: "${server}"}}]`, `users: [{name: u, user: {token: "${token}"}}]`, 'contexts: [{name: c, context: {cluster: p, user: u}}]', 'current-context: c', ''].join('\n'),
+    ['apiVersion: v1', 'kind: Config', `clusters: [{name: p, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]`, `users: [{name: u, user: {token: "${token}"}}]`, 'contexts: [{name: c, context: {cluster: p, user: u}}]', 'current-context: c', ''].join('\n'),
     { mode: 0o600 },
   );
   return file;

@@ -35,6 +35,7 @@ import { parseVaultControllerSettings } from '../../../operator/controllers/vaul
 import { registerServiceAccountController } from '../../../operator/controllers/serviceaccount/controller.js';
 import { parseServiceAccountSettings } from '../../../operator/controllers/serviceaccount/settings.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
+import { parseOperatorSettings } from '../../../operator/settings.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
 
@@ -100,7 +101,9 @@ test.before(async () => {
     VAULT_AUTOPILOT_WEBHOOK_CA_SYNC_INTERVAL_MS: '500',
   });
   const webhookServer = createWebhookServer(webhookSettings, makeKubeClients(kubeConfig), logger);
-  operator = new AutopilotOperator({ kubeConfig, logger, backoff: { baseMs: 200, maxMs: 2000 }, shutdownTimeoutMs: 5000, webhookServer });
+  // leader election as the Deployment turns it on (the Lease in the install namespace: the Role's rule)
+  const { leaderElection } = parseOperatorSettings({ ...installEnvironment(defaultInstallSettings(InstallMode.Kubectl, '0.0.0')), POD_NAMESPACE: installNs, POD_NAME: 'vault-autopilot-0' });
+  operator = new AutopilotOperator({ kubeConfig, logger, backoff: { baseMs: 200, maxMs: 2000 }, shutdownTimeoutMs: 5000, webhookServer, ...(leaderElection ? { leaderElection: { ...leaderElection, onLost: () => logger.error('test operator lost its lease') } } : {}) });
 
   kms = new AwsKms({ region: e.kms.region, endpoint: e.kms.endpoint, credentials: KMS_CREDENTIALS, allowedKeyIds: [e.kms.keyId], maxAttempts: 1, requestTimeoutMs: 3000 });
   const vault = new VaultClient({ address: e.vault.address, auth: { method: 'token', token: e.vault.rootToken }, timeoutMs: 3000 });
@@ -118,6 +121,9 @@ test.before(async () => {
   });
   podWebhook = await registerPodWebhook(operator, { settings: webhookSettings });
   await operator.start();
+  await eventually(async () => {
+    if (!operator.isLeader()) throw new Error('not leader yet');
+  }, WAIT);
   await operator.waitForSync();
 });
 

@@ -128,3 +128,36 @@ test("every lifecycle's settings parser accepts the Deployment's environment, an
   // and a broken value is caught by the same parsers
   t.throws(() => parseWebhookSettings({ ...env, VAULT_AUTOPILOT_WEBHOOK_FAILURE_POLICY: 'Sometimes' }));
 });
+
+test('availability: two replicas spread over nodes, a PodDisruptionBudget keeping one, leader election on', (t) => {
+  const objects = installObjects(defaultInstallSettings(InstallMode.Kubectl, '1.2.3'), []);
+  const deployment = objects.find((o) => o.kind === 'Deployment') as V1Deployment;
+  t.is(deployment.spec!.replicas, 2);
+  t.deepEqual(deployment.spec!.strategy?.rollingUpdate, { maxSurge: 1, maxUnavailable: 0 });
+  const anti = deployment.spec!.template.spec!.affinity!.podAntiAffinity!.preferredDuringSchedulingIgnoredDuringExecution![0]!;
+  t.is(anti.podAffinityTerm.topologyKey, 'kubernetes.io/hostname');
+  t.deepEqual(anti.podAffinityTerm.labelSelector?.matchLabels, deployment.spec!.selector.matchLabels);
+  const pdb = objects.find((o) => o.kind === 'PodDisruptionBudget') as KubernetesObject & { spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } } };
+  t.is(pdb.spec.minAvailable, 1);
+  t.deepEqual(pdb.spec.selector.matchLabels, deployment.spec!.selector.matchLabels);
+  const env = Object.fromEntries((deployment.spec!.template.spec!.containers[0]!.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+  const operator = parseOperatorSettings({ ...env, POD_NAMESPACE: 'vault-autopilot', POD_NAME: 'p' });
+  t.is(operator.leaderElection?.namespace, 'vault-autopilot');
+});
+
+test('failurePolicy: Fail for install.yaml (system namespaces excluded), Ignore under OLM (which cannot exclude them); overridable at generation', (t) => {
+  const install = yaml.loadAll(generatedFiles('install-manifest', {}).get('install.yaml')!) as KubernetesObject[];
+  const config = install.find((o) => o?.kind === 'MutatingWebhookConfiguration') as V1MutatingWebhookConfiguration;
+  t.is(config.webhooks![0]!.failurePolicy, 'Fail');
+  const excluded = config.webhooks![0]!.namespaceSelector!.matchExpressions![0]!;
+  t.deepEqual([excluded.key, excluded.operator], ['kubernetes.io/metadata.name', 'NotIn']);
+  for (const ns of ['kube-system', 'kube-public', 'kube-node-lease', 'vault-autopilot']) t.true(excluded.values!.includes(ns), ns);
+  const csvText = [...generatedFiles('bundle', {}).entries()].find(([p]) => p.endsWith('clusterserviceversion.yaml'))![1];
+  const csv = yaml.load(csvText) as { spec: { webhookdefinitions: Array<{ failurePolicy: string }>; install: { spec: { deployments: Array<{ spec: { replicas: number } }> } } } };
+  t.is(csv.spec.webhookdefinitions[0]!.failurePolicy, 'Ignore');
+  t.is(csv.spec.install.spec.deployments[0]!.spec.replicas, 2);
+  t.true(generatedFiles('bundle', {}).has('manifests/vault-autopilot_policy_v1_poddisruptionbudget.yaml'));
+  const overridden = yaml.loadAll(generatedFiles('install-manifest', { WEBHOOK_FAILURE_POLICY: 'Ignore' }).get('install.yaml')!) as KubernetesObject[];
+  t.is((overridden.find((o) => o?.kind === 'MutatingWebhookConfiguration') as V1MutatingWebhookConfiguration).webhooks![0]!.failurePolicy, 'Ignore');
+  t.throws(() => generatedFiles('install-manifest', { WEBHOOK_FAILURE_POLICY: 'Maybe' }), { message: /Fail or Ignore/ });
+});
