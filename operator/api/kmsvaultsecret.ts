@@ -125,6 +125,8 @@ export const KmsVaultSecretReason = {
   VaultIdentityMissing: 'VaultIdentityMissing',
   /** Vault refused the operator's KMSVaultSecret login. */
   VaultLoginFailed: 'VaultLoginFailed',
+  /** Something unforeseen failed (a Kubernetes API error, mostly); retried with backoff. */
+  SyncError: 'SyncError',
 } as const;
 export type KmsVaultSecretReason = (typeof KmsVaultSecretReason)[keyof typeof KmsVaultSecretReason];
 

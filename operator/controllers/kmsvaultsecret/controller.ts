@@ -37,6 +37,7 @@ import {
   summariseDecryptFailures,
   syncedStatus,
   syncEvents,
+  unexpectedFailure,
   vaultFailure,
   writeCause,
   type DecodedKey,
@@ -97,7 +98,14 @@ export class KmsVaultSecretController {
   constructor(private readonly deps: KmsVaultSecretDeps) {}
 
   async reconcile(obj: KMSVaultSecret, ctx: Ctx): Promise<ReconcileResult> {
-    const outcome = await this.sync(obj, ctx);
+    let outcome: SyncOutcome;
+    try {
+      outcome = await this.sync(obj, ctx);
+    } catch (err) {
+      // whatever else went wrong (the Kubernetes API, mostly) still shows on the object
+      if (err instanceof SyncFailure) throw err;
+      outcome = failed(unexpectedFailure(err));
+    }
     if (!outcome.ok) return this.fail(obj, ctx, outcome.failure);
     const { loc, keys, cause, vault } = outcome;
     await ctx.patchStatus({ ...syncedStatus(obj, loc, keys, cause !== undefined, ctx.clock.now()), vault });

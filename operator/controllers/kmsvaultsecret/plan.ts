@@ -236,6 +236,17 @@ export function summariseDecryptFailures(failures: readonly KeyDecryptFailure[])
   };
 }
 
+/** Anything not foreseen above (a Kubernetes API error, mostly): still a condition, retried with backoff. */
+export function unexpectedFailure(err: unknown): Failure {
+  const code = (err as { code?: unknown }).code;
+  const text = err instanceof Error ? err.message : String(err);
+  return {
+    reason: KmsVaultSecretReason.SyncError,
+    message: `${typeof code === 'number' ? `Kubernetes API error ${code}: ` : ''}${text.split('\n')[0]!.slice(0, 300)}; will retry`,
+    transient: true,
+  };
+}
+
 export type VaultPhase = 'detect' | 'read' | 'write' | 'delete';
 
 /** Name a Vault error for the user; the error text comes from Vault and never carries our request body. */

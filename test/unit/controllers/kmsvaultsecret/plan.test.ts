@@ -11,6 +11,7 @@ import {
   resolveLocation,
   staleLocation,
   summariseDecryptFailures,
+  unexpectedFailure,
   syncedStatus,
   syncEvents,
   vaultFailure,
@@ -186,6 +187,13 @@ test('summariseDecryptFailures: names each key and its likely cause', (t) => {
   t.regex(f.message, /key "a": .*encryption context/);
   t.regex(f.message, /key "b": .*denied/);
   t.regex(f.message, /key "c": .*key the operator does not accept/);
+});
+
+test('unexpectedFailure: an unforeseen error is still a condition, one line, retried', (t) => {
+  const f = unexpectedFailure(Object.assign(new Error('partialkmsvaultsecrets is forbidden\nmore detail'), { code: 403 }));
+  t.is(f.reason, KmsVaultSecretReason.SyncError);
+  t.is(f.message, 'Kubernetes API error 403: partialkmsvaultsecrets is forbidden; will retry');
+  t.true(f.transient);
 });
 
 test('summariseDecryptFailures: missing AWS credentials say how to provide them', (t) => {
