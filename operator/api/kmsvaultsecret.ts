@@ -139,3 +139,6 @@ export const KmsVaultSecretEventReason = {
   SecretDeleted: 'SecretDeleted',
   SecretRetained: 'SecretRetained',
 } as const;
+
+/** kms-vault-operator's finalizer: objects migrated from it still carry it; removed once ours is in place. */
+export const KMS_VAULT_OPERATOR_FINALIZER = 'delete.k8s.patoarvizu.dev';

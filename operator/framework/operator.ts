@@ -56,6 +56,13 @@ export interface ControllerSpec<T extends KubernetesObject> {
    * namespace would hang once the operator is uninstalled).
    */
   addFinalizer?: boolean;
+  /**
+   * Finalizers of the operator this one replaces (objects migrated from it
+   * still carry them, and nothing would ever remove them). Removed as soon as
+   * ours is in place (finalize() does the cleanup from then on), and on
+   * deletion after finalize() ran.
+   */
+  replacesFinalizers?: string[];
   /** The object is gone (the watch saw it deleted). No retry, no context: enqueue follow-up work here. */
   onDeleted?(obj: T): void;
   /**
@@ -563,6 +570,7 @@ export class AutopilotOperator extends Operator {
 
   #wantsObject(spec: ControllerSpec<KubernetesObject>, obj: KubernetesObject): boolean {
     if (spec.finalizer && obj.metadata?.finalizers?.includes(spec.finalizer)) return true;
+    if (obj.metadata?.finalizers?.some((f) => spec.replacesFinalizers?.includes(f))) return true;
     return !spec.filter || spec.filter(obj);
   }
 
@@ -577,18 +585,21 @@ export class AutopilotOperator extends Operator {
     const ctx = this.#context(spec, obj);
     const hasFinalizer = !!spec.finalizer && (obj.metadata?.finalizers ?? []).includes(spec.finalizer);
     const inScope = !spec.filter || spec.filter(obj);
+    const replaced = (obj.metadata?.finalizers ?? []).filter((f) => spec.replacesFinalizers?.includes(f));
+    const withoutOurs = (finalizers: string[]) => finalizers.filter((f) => f !== spec.finalizer && !replaced.includes(f));
 
     if (obj.metadata?.deletionTimestamp || !inScope) {
-      if (!hasFinalizer) return;
+      if (!hasFinalizer && !replaced.length) return;
       if (spec.finalize) await spec.finalize(obj, ctx);
       // Only after finalize() succeeded: a throw above leaves the finalizer for the retry.
-      await this.#setFinalizers(spec, ctx.current(), (obj.metadata?.finalizers ?? []).filter((f) => f !== spec.finalizer));
-      ctx.log.info('finalized', { finalizer: spec.finalizer });
+      await this.#setFinalizers(spec, ctx.current(), withoutOurs(obj.metadata?.finalizers ?? []));
+      ctx.log.info('finalized', { finalizer: spec.finalizer, ...(replaced.length ? { replaced } : {}) });
       return;
     }
-    if (spec.finalizer && !hasFinalizer && spec.addFinalizer !== false) {
-      // Add it and return: the resulting MODIFIED event brings us back.
-      await this.#setFinalizers(spec, obj, [...(obj.metadata?.finalizers ?? []), spec.finalizer]);
+    if (spec.finalizer && (!hasFinalizer || replaced.length) && (hasFinalizer || spec.addFinalizer !== false)) {
+      // Ours in place, the replaced operator's gone, in one write; the resulting MODIFIED event brings us back.
+      await this.#setFinalizers(spec, obj, [...withoutOurs(obj.metadata?.finalizers ?? []), spec.finalizer]);
+      if (replaced.length) ctx.log.info('replaced finalizers removed', { replaced });
       return;
     }
     return (await spec.reconcile(obj, ctx)) ?? undefined;

@@ -7,6 +7,7 @@ import {
   API_GROUP,
   API_VERSION,
   DeletionPolicy,
+  KMS_VAULT_OPERATOR_FINALIZER,
   KMS_VAULT_SECRET_KIND,
   KMS_VAULT_SECRET_PLURAL,
   KmsVaultSecretEventReason,
@@ -322,6 +323,8 @@ export async function registerKmsVaultSecretController(operator: AutopilotOperat
     version: API_VERSION,
     plural: KMS_VAULT_SECRET_PLURAL,
     finalizer: FINALIZER,
+    // kms-vault-operator's: a migrated object still carries it
+    replacesFinalizers: [KMS_VAULT_OPERATOR_FINALIZER],
     reconcile: (obj, ctx) => controller.reconcile(obj, ctx),
     finalize: (obj, ctx) => controller.finalize(obj, ctx),
     onDeleted: (obj) => controller.waiting.settle(`${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`),

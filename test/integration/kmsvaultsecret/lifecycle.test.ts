@@ -352,6 +352,21 @@ test.serial('deleting a refused object leaves Vault alone (it never wrote)', asy
   t.deepEqual(await probe.read(v2Mount, 'v2', `${ns}/mismatch`), { untouched: 'yes' });
 });
 
+test.serial("migrated from kms-vault-operator: its finalizer goes once ours is in place, and deletion completes", async (t) => {
+  const value = secretValue('migrated');
+  await objects.createRaw(ns, {
+    apiVersion: 'vault.autopilot.dev/v1alpha1',
+    kind: 'KMSVaultSecret',
+    metadata: { name: 'migrated', namespace: ns, finalizers: ['delete.k8s.patoarvizu.dev'] },
+    spec: { path: `${v2Mount}/${ns}/migrated`, kvSettings: { engineVersion: 'v2' }, secrets: [await sealed('k', value)] },
+  });
+  const obj = await objects.waitReady(ns, 'migrated', 'True', 'Synced');
+  t.deepEqual(obj.metadata?.finalizers, ['vault.autopilot.dev/cleanup']);
+  await objects.delete(ns, 'migrated');
+  await objects.waitGone(ns, 'migrated');
+  t.is(await probe.read(v2Mount, 'v2', `${ns}/migrated`), undefined, 'our cleanup ran (deletionPolicy Delete)');
+});
+
 test.serial('no plaintext in captured logs, events or any status', async (t) => {
   t.true(plaintexts.size >= 15);
   const logs = op.logs.text();
@@ -364,4 +379,19 @@ test.serial('no plaintext in captured logs, events or any status', async (t) => 
     t.false(events.includes(value), 'a plaintext is in an event');
     t.false(statuses.includes(value), 'a plaintext is in a status');
   }
+});
+
+test.serial('deleted before ours was added: cleanup still runs and the foreign finalizer is released', async (t) => {
+  await op.stop();
+  await objects.createRaw(ns, {
+    apiVersion: 'vault.autopilot.dev/v1alpha1',
+    kind: 'KMSVaultSecret',
+    metadata: { name: 'early', namespace: ns, finalizers: ['delete.k8s.patoarvizu.dev'] },
+    spec: { path: `${v2Mount}/${ns}/early`, kvSettings: { engineVersion: 'v2' }, secrets: [{ key: 'e', emptySecret: true }] },
+  });
+  await objects.delete(ns, 'early');
+  op = await startInProcessOperator(env(), { syncPeriodMs: SYNC_PERIOD_MS });
+  await objects.waitGone(ns, 'early');
+  const left = (await objects.custom.listNamespacedCustomObject({ group: 'vault.autopilot.dev', version: 'v1alpha1', namespace: ns, plural: 'kmsvaultsecrets' })) as { items: Array<{ metadata: { name: string } }> };
+  t.false(left.items.some((o) => o.metadata.name === 'early'));
 });
