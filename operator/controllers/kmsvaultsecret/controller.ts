@@ -51,7 +51,7 @@ import {
 import type { KmsVaultSecretSettings } from './settings.js';
 import { VAULT_PLURAL, type VaultResource } from '../../api/vault.js';
 import { VaultWaiters } from '../vault-waiters.js';
-import { chooseVault, formatRef, recordedChoice, vaultUsable, type Resolved, type VaultChoice, type VaultTargets } from './vault-target.js';
+import { chooseVault, formatRef, recordedChoice, vaultUsable, withMountHint, type Resolved, type VaultChoice, type VaultTargets } from './vault-target.js';
 
 export interface KmsVaultSecretDeps {
   /**
@@ -175,8 +175,9 @@ export class KmsVaultSecretController {
     const { client: vault } = target;
     let loc: KvLocation;
     try {
-      const resolved = resolveLocation(obj, await detectMount(vault, obj.spec.path));
-      if (!resolved.ok) return failed(resolved.failure);
+      const mount = await detectMount(vault, obj.spec.path);
+      const resolved = resolveLocation(obj, mount);
+      if (!resolved.ok) return failed(mount ? resolved.failure : withMountHint(resolved.failure, target.vault, this.deps.vault?.address));
       loc = resolved.value;
     } catch (err) {
       return failed(this.vaultError(err, 'detect', obj.spec.path));

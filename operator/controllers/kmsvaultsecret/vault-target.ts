@@ -70,6 +70,15 @@ export function vaultUsable(ref: VaultRef, vault: VaultResource | undefined): Fa
   return undefined;
 }
 
+/**
+ * Through a `Vault` resource the operator's login sees only the KV mounts that
+ * resource declares, so "no engine here" usually means "not declared there".
+ */
+export function withMountHint(failure: Failure, vault: string, connectionAddress: string | undefined): Failure {
+  if (vault === connectionAddress) return failure;
+  return { ...failure, message: `${failure.message}; through Vault ${vault}, KMSVaultSecrets may write only the KV mounts its spec.externalConfig.secrets declares` };
+}
+
 /** A refused login, named for the user (the reason Vault gave, never the JWT). */
 export function loginFailure(vault: string, err: VaultError): Failure {
   if (err.unreachable) {

@@ -142,6 +142,14 @@ test.serial('the KMS login is least privilege: its policy covers the KV subtrees
   t.is((await asKms.request('GET', `secret/data/${tenant}/orders/db`)).status, 200, 'its own subtree');
 });
 
+test.serial('a mount the Vault resource does not declare is out of reach, and the condition says where to declare it', async (t) => {
+  await rootClient().request('POST', 'sys/mounts/undeclared', { type: 'kv', options: { version: '2' } });
+  await objects.create(tenant, 'undeclared', await spec(`undeclared/${tenant}/x`));
+  const obj = await objects.waitReady(tenant, 'undeclared', 'False', KmsVaultSecretReason.MountMismatch);
+  t.regex(obj.status!.conditions![0]!.message, new RegExp(`through Vault ${vaultNs}/vault, KMSVaultSecrets may write only the KV mounts its spec.externalConfig.secrets declares`));
+  t.is((await rootClient().request('GET', `undeclared/data/${tenant}/x`, undefined, { allowStatus: [404] })).status, 404, 'nothing written');
+});
+
 test.serial('spec.vaultRef: a missing Vault is named; the real one works; deletion cleans up there', async (t) => {
   await objects.create(tenant, 'ref', await spec(`secret/${tenant}/ref`, { vaultRef: { name: 'nope' } }));
   const waiting = await objects.waitReady(tenant, 'ref', 'False', KmsVaultSecretReason.VaultNotFound);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { KmsVaultSecretReason } from '../../../../operator/api/kmsvaultsecret.js';
-import { chooseVault, loginFailure, recordedChoice, vaultUsable, VAULT_WAIT_RETRY_MS } from '../../../../operator/controllers/kmsvaultsecret/vault-target.js';
+import { chooseVault, loginFailure, recordedChoice, vaultUsable, VAULT_WAIT_RETRY_MS, withMountHint } from '../../../../operator/controllers/kmsvaultsecret/vault-target.js';
 import { KMS_POLICY_NAME, KMS_ROLE_ID } from '../../../../operator/controllers/vault/kms-identity.js';
 import { VaultError } from '../../../../operator/vault/client.js';
 import { aVault } from '../vault/builders.js';
@@ -50,6 +50,12 @@ test('vaultUsable: missing, not Ready, no KMS login -> a condition that says wha
   t.is(vaultUsable(DEFAULT, good), undefined);
   const deleting = { ...good, metadata: { ...good.metadata, deletionTimestamp: new Date() } };
   t.regex(vaultUsable(DEFAULT, deleting)!.message, /is being deleted/);
+});
+
+test('withMountHint: only through a Vault resource, which limits the login to its declared KV mounts', (t) => {
+  const f = { reason: KmsVaultSecretReason.MountMismatch, message: 'no secrets engine serves path "kv/team-a/x"', transient: false };
+  t.regex(withMountHint(f, 'vault-system/vault', undefined).message, /through Vault vault-system\/vault, KMSVaultSecrets may write only the KV mounts its spec.externalConfig.secrets declares$/);
+  t.is(withMountHint(f, 'https://vault:8200', 'https://vault:8200'), f);
 });
 
 test('loginFailure: unreachable vs refused; the JWT never appears', (t) => {
