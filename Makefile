@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: help deps build lint test test-unit test-integration servers bundle-validator test-env demo demo-operator clean cluster-build cluster test-e2e
+.PHONY: help deps build lint test test-unit test-integration servers bundle-validator test-env demo demo-servers demo-operator clean cluster-build cluster test-e2e
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,8 +41,11 @@ test-integration: deps servers bundle-validator ## Integration tests against one
 test-env: deps servers ## Start the test servers for manual use and print how to connect; Ctrl-C stops them
 	npm run test-env
 
-demo: deps servers ## The self-service flow end to end on the local servers, printing each step and its result (HOLD=1 keeps it up)
+demo: deps ## The talk's flow on the local cluster (install, Vault, ServiceAccount, KMSVaultSecret, injected pod), printing each step (HOLD=1 keeps it up)
 	npm run demo -- $(if $(HOLD),--hold,)
+
+demo-servers: deps servers ## The self-service flow without pods, on the local servers (faster), printing each step (HOLD=1 keeps it up)
+	npm run demo-servers -- $(if $(HOLD),--hold,)
 
 demo-operator: deps servers ## Start the local servers, apply crds/, run the operator binary against them for manual use; Ctrl-C stops
 	npm run demo-operator
