@@ -28,6 +28,20 @@ export const ROLE_ENDPOINTS: Readonly<Record<string, string>> = {
   userpass: 'users',
 };
 
+/** Role parameters Vault takes but never returns (so they cannot be compared, and are no typo). */
+const WRITE_ONLY_ROLE_PARAMS: Readonly<Record<string, readonly string[]>> = { userpass: ['password'] };
+
+/**
+ * Bank-Vaults' userpass `users` list ({username, password, ...}) is this
+ * operator's `roles` of a userpass method (auth/<path>/users/<name>).
+ */
+export function withUserpassUsers(spec: AuthMethodSpec): AuthMethodSpec {
+  if (spec.type !== 'userpass' || !Array.isArray(spec.users) || !spec.users.length) return spec;
+  const users = (spec.users as Array<Record<string, unknown>>).map(({ username, ...rest }) => ({ ...rest, name: String(username ?? rest['name'] ?? '') }));
+  const { users: _users, ...rest } = spec;
+  return { ...rest, roles: [...(spec.roles ?? []), ...users] };
+}
+
 /** Paths Vault owns; the operator never mounts, tunes or removes them. */
 const RESERVED_AUTH_PATHS = ['token'];
 
@@ -106,6 +120,7 @@ export function normaliseAuth(
 ): { desired: DesiredAuth[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const desired: DesiredAuth[] = [];
+  specs = specs?.map(withUserpassUsers);
   const paths = (specs ?? []).map((s) => trimPath(effectiveAuthPath(s) ?? ''));
   for (const path of duplicates(paths)) {
     problems.push({ concern: 'auth', id: path, message: `auth path "${path}" is listed more than once` });
@@ -295,7 +310,7 @@ export function planRoles(desired: DesiredAuth[], actual: ActualAuth, managedRol
       const current = have?.roles.get(role.name);
       if (current) {
         // a role read returns every field the method knows: one it does not return is a typo Vault ignored
-        const unknown = Object.keys(role.params).filter((key) => current[key] === undefined);
+        const unknown = Object.keys(role.params).filter((key) => current[key] === undefined && !WRITE_ONLY_ROLE_PARAMS[want.type]?.includes(key));
         if (unknown.length) {
           problems.push({
             concern: 'role',

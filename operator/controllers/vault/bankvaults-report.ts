@@ -89,7 +89,7 @@ const NOT_YET: Rule[] = [
 
 
 const AUTH_EXTRAS: Array<{ key: 'users' | 'groups' | 'usersOrGroupsKey' | 'map' | 'crossaccountrole'; reason: string }> = [
-  { key: 'users', reason: 'not applied yet: userpass users and ldap/okta user mappings are not written by this operator' },
+  { key: 'users', reason: 'not applied yet: ldap/okta user mappings are not written by this operator (userpass users are)' },
   { key: 'groups', reason: 'not applied yet: ldap/okta group mappings are not written by this operator' },
   { key: 'usersOrGroupsKey', reason: 'not applied yet (ldap/okta mappings)' },
   { key: 'map', reason: 'not applied yet: github team/user mappings are not written by this operator' },
@@ -109,6 +109,7 @@ export function ignoredFields(spec: VaultSpec, namespace?: string): IgnoredField
   }
   for (const auth of spec.externalConfig?.auth ?? []) {
     for (const extra of AUTH_EXTRAS) {
+      if (extra.key === 'users' && auth.type === 'userpass') continue;
       if (present(auth[extra.key])) out.push({ field: `spec.externalConfig.auth[path=${effectiveAuthPath(auth)}].${extra.key}`, reason: extra.reason });
     }
   }

@@ -74,7 +74,10 @@ test.serial('Bank-Vaults shapes are applied: auth without path at its type, data
       external: { address: servers.vault.address },
       unsealConfig: { options: { secretShares: 1, secretThreshold: 1, storeRootToken: true } },
       externalConfig: {
-        auth: [{ type: 'approle', roles: [{ name: 'ci', token_policies: ['default'] }] }, { type: 'userpass' }],
+        auth: [
+          { type: 'approle', roles: [{ name: 'ci', token_policies: ['default'] }] },
+          { type: 'userpass', users: [{ username: 'alice', password: 'alice-password', token_policies: ['default'], token_ttl: '10m' }] },
+        ],
         secrets: secrets(),
       },
     },
@@ -89,6 +92,10 @@ test.serial('Bank-Vaults shapes are applied: auth without path at its type, data
   t.is(auths['approle/']?.type, 'approle');
   t.is(auths['userpass/']?.type, 'userpass');
   t.deepEqual((await admin.request<{ data: { token_policies: string[] } }>('GET', 'auth/approle/role/ci')).data.data.token_policies, ['default']);
+  // Bank-Vaults' userpass users: alice can log in with her password
+  const login = await raw('').request<{ auth: { policies: string[]; lease_duration: number } }>('POST', 'auth/userpass/login/alice', { password: 'alice-password' }, { token: null });
+  t.deepEqual(login.data.auth.policies, ['default']);
+  t.is(login.data.auth.lease_duration, 600);
 
   const conn = (await admin.request<{ data: { plugin_name: string; allowed_roles: string[]; connection_details: { connection_url: string; username: string } } }>('GET', 'database/config/app')).data.data;
   t.is(conn.plugin_name, 'postgresql-database-plugin');

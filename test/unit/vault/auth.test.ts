@@ -1,5 +1,5 @@
 import test from 'ava';
-import { normaliseAuth, normaliseRoleParams, planAuthMounts, planRoles, splitRoleId, type ActualAuth, type ActualAuthMount } from '../../../operator/vault/auth.js';
+import { normaliseAuth, normaliseRoleParams, planAuthMounts, planRoles, splitRoleId, withUserpassUsers, type ActualAuth, type ActualAuthMount } from '../../../operator/vault/auth.js';
 
 const cluster = { kubernetesHost: 'https://10.0.0.1:443', kubernetesCaCert: 'PEM' };
 
@@ -128,4 +128,11 @@ test('a role field Vault does not return is reported as unknown (a typo Vault si
   t.is(plan.problems.length, 1);
   t.is(plan.problems[0]!.id, 'approle/ci');
   t.regex(plan.problems[0]!.message, /tokn_ttl/);
+});
+
+test("Bank-Vaults' userpass users are the method's users/<name> entries", (t) => {
+  const spec = withUserpassUsers({ type: 'userpass', path: 'people', users: [{ username: 'alice', password: 'p', token_policies: ['x'] }] });
+  t.deepEqual(spec.roles, [{ name: 'alice', password: 'p', token_policies: ['x'] }]);
+  t.is(spec.users, undefined);
+  t.is(withUserpassUsers({ type: 'ldap', users: { bob: {} } }).users !== undefined, true, 'other types untouched');
 });
