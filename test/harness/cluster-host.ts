@@ -84,6 +84,7 @@ export async function acquireHost(stateDir: string, waitMs: number): Promise<Hos
     if (holder) {
       note(`cleaning up after a local cluster that did not stop (pid ${holder.pid}, state ${holder.stateDir})`);
       undoHost(holder);
+      if (holder.stateDir.includes('vault-autopilot-cluster-')) rmSync(holder.stateDir, { recursive: true, force: true });
       rmLock();
     } else if (existsSync(`/sys/class/net/${NET.bridge}`)) {
       throw new Error(`bridge ${NET.bridge} exists but no cluster holds ${LOCK_FILE}; something else uses it — remove it by hand`);

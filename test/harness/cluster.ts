@@ -175,7 +175,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       if (!proc) continue;
       // the pods' containers go before the apiserver (their shims are not our children)
       if (name === 'kube-apiserver') killContainerProcesses(dir);
-      await proc.stop('SIGTERM', 10_000);
+      // the node's and controllers' state is thrown away: no need to wait for a graceful exit
+      await proc.stop('SIGTERM', ['kube-apiserver', 'etcd', 'containerd'].includes(name) ? 10_000 : 2_000);
       await proc.closeLog();
     }
     for (const proc of procs) await proc.stop('SIGKILL', 1000);
