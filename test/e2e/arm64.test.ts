@@ -17,43 +17,23 @@
 // with the reason, unless VAULT_AUTOPILOT_E2E_ARM64=skip is set, which skips
 // it visibly (ava reports it as skipped, never as passed).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
+import { ensureAarch64Binfmt, releaseAarch64Binfmt } from '../harness/binfmt.js';
 import { kubectl, useCluster, type ClusterInfo } from '../harness/cluster.js';
 import { rssKb } from '../harness/cluster-host.js';
 import { eventually } from '../harness/eventually.js';
 import { REPO_ROOT } from '../harness/versions.js';
 
-const BINFMT = '/proc/sys/fs/binfmt_misc';
-const ENTRY = `${BINFMT}/qemu-aarch64`;
 const INSTALL = join(REPO_ROOT, 'olm-bundle', 'install.yaml');
 const NAMESPACE = 'vault-autopilot';
 const OPT_OUT = process.env.VAULT_AUTOPILOT_E2E_ARM64 === 'skip';
 
-/** Mounts binfmt_misc and registers Debian's qemu-aarch64 entry when missing; says why it cannot. */
-function ensureBinfmt(): { ok: true; registeredByUs: boolean } | { ok: false; reason: string } {
-  try {
-    if (!existsSync(`${BINFMT}/status`)) execFileSync('mount', ['-t', 'binfmt_misc', 'binfmt_misc', BINFMT], { stdio: 'pipe' });
-    if (existsSync(ENTRY)) {
-      if (!readFileSync(ENTRY, 'utf8').includes('enabled')) return { ok: false, reason: `${ENTRY} is disabled` };
-      return { ok: true, registeredByUs: false };
-    }
-    const conf = '/usr/lib/binfmt.d/qemu-aarch64.conf';
-    if (!existsSync(conf)) return { ok: false, reason: `${conf} missing (apt-get install qemu-user-static; test/cluster/build.sh does)` };
-    writeFileSync(`${BINFMT}/register`, readFileSync(conf, 'utf8').trim());
-    return { ok: true, registeredByUs: true };
-  } catch (error) {
-    return { ok: false, reason: `binfmt_misc unusable here: ${error instanceof Error ? error.message : String(error)}` };
-  }
-}
-
-const binfmt = ensureBinfmt();
+const binfmt = ensureAarch64Binfmt();
 const cluster = useCluster(test);
 // leave binfmt_misc as we found it
-test.after.always(() => {
-  if (binfmt.ok && binfmt.registeredByUs && existsSync(ENTRY)) writeFileSync(ENTRY, '-1');
-});
+test.after.always(() => releaseAarch64Binfmt(binfmt));
 
 interface Measured {
   variant: string;
@@ -94,13 +74,6 @@ async function measure(c: ClusterInfo, variant: string, image: string, manifest:
   const status = pod.items[0]!.status.containerStatuses![0]!;
   // the architecture of the code actually running (the image has no shell; node is PID 1)
   const arch = (await k(['-n', NAMESPACE, 'exec', pod.items[0]!.metadata.name, '--', '/usr/local/bin/node', '-p', 'process.arch'])).trim();
-  // RSS of the container's main process after it has settled (under qemu this is qemu + node)
-  await new Promise((r) => setTimeout(r, 15_000));
-  const id = status.containerID!.replace(/^containerd:\/\//, '');
-  const tasks = execFileSync('ctr', ['--address', c.containerd.socket, '--namespace', c.containerd.namespace, 'tasks', 'ls'], { encoding: 'utf8' });
-  const pid = Number(tasks.split('\n').find((l) => l.startsWith(id))?.split(/\s+/)[1]);
-  const rssMiB = Math.round(rssKb(pid) / 1024);
-
   // the apiserver reaches the webhook in the pod: with failurePolicy Fail a
   // pod create is refused unless the operator answers
   await eventually(
@@ -113,6 +86,11 @@ async function measure(c: ClusterInfo, variant: string, image: string, manifest:
       })),
     { timeoutMs: 60_000, intervalMs: 1000, message: `the ${variant} operator's webhook does not answer` },
   );
+  // RSS of the container's main process once it has served (under qemu this is qemu + node)
+  const id = status.containerID!.replace(/^containerd:\/\//, '');
+  const tasks = execFileSync('ctr', ['--address', c.containerd.socket, '--namespace', c.containerd.namespace, 'tasks', 'ls'], { encoding: 'utf8' });
+  const pid = Number(tasks.split('\n').find((l) => l.startsWith(id))?.split(/\s+/)[1]);
+  const rssMiB = Math.round(rssKb(pid) / 1024);
   const restarts = (JSON.parse(await k(['-n', NAMESPACE, 'get', 'pods', '-o', 'json'])) as typeof pod).items[0]!.status.containerStatuses![0]!.restartCount;
   if (restarts > 0) throw new Error(`the ${variant} operator restarted ${restarts} times:\n${await k(['-n', NAMESPACE, 'logs', '--previous', 'deployment/vault-autopilot']).catch(() => '')}`);
   return { variant, image, readyMs, rssMiB, arch };
@@ -128,7 +106,7 @@ if (!binfmt.ok && OPT_OUT) {
     const c = cluster();
     execFileSync('ctr', ['--address', c.containerd.socket, '--namespace', c.containerd.namespace, 'images', 'import', c.operatorArm64Rootfs.archive], { stdio: 'pipe' });
 
-    const amd64 = await installAndMeasure(c, 'amd64', c.images.operator);
+    const amd64 = await installAndMeasure(c, 'amd64', c.images.operatorNative);
     const arm64 = await installAndMeasure(c, 'arm64 (qemu)', c.operatorArm64Rootfs.ref);
     t.is(amd64.arch, 'x64');
     t.is(arm64.arch, 'arm64', 'the operator pod runs the arm64 node binary');

@@ -32,6 +32,7 @@ import {
   type ClusterPorts,
 } from './cluster-config.js';
 import { acquireHost, addDropRules, createBridge, KUBELET_SYSCTLS, killContainerProcesses, releaseHost, rssKb, writeSysctl } from './cluster-host.js';
+import { ensureAarch64Binfmt, releaseAarch64Binfmt } from './binfmt.js';
 import { makePki } from './cluster-pki.js';
 import { HostPathProvisioner } from './cluster-provisioner.js';
 import { httpRequest } from './http.js';
@@ -81,7 +82,9 @@ export interface ClusterInfo {
    * also tagged as every name in `vaultAliases` (the operator's defaults),
    * `app` as every name in `appAliases` (the samples' app containers).
    */
-  images: { operator: string; vault: string; app: string; vaultAliases: string[]; appAliases: string[] };
+  images: { operator: string; vault: string; app: string; vaultAliases: string[]; appAliases: string[]; operatorNative: string };
+  /** Which variant `images.operator` is: this machine's, or arm64 through qemu (ClusterOptions.operatorArch). */
+  operatorArch: 'native' | 'arm64';
   /** The arm64 operator re-labelled amd64 (not imported at start; see test/e2e/arm64.test.ts). */
   operatorArm64Rootfs: { ref: string; archive: string };
   /** The operator's two-architecture OCI archive (for `ctr import --all-platforms`). */
@@ -107,6 +110,12 @@ export interface ClusterOptions {
   waitForOtherMs?: number;
   /** Keep the state directory after stop (also VAULT_AUTOPILOT_KEEP_TMP=1). */
   keepState?: boolean;
+  /**
+   * 'arm64': the operator image name (install.yaml's) is the arm64 variant,
+   * run through qemu — the Raspberry Pi stand-in for a whole e2e run
+   * (default: VAULT_AUTOPILOT_CLUSTER_OPERATOR_ARCH, else this machine's).
+   */
+  operatorArch?: 'native' | 'arm64';
 }
 
 export function readBuildManifest(file: string): BuildManifest {
@@ -154,6 +163,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const manifest = opts.build === false ? readBuildManifest(latestManifest()) : buildClusterArtifacts();
   mark('build checked');
 
+  const operatorArch = opts.operatorArch ?? (process.env.VAULT_AUTOPILOT_CLUSTER_OPERATOR_ARCH === 'arm64' ? 'arm64' : 'native');
+  const binfmt = operatorArch === 'arm64' ? ensureAarch64Binfmt() : undefined;
+  if (binfmt && !binfmt.ok) throw new Error(`the arm64 operator needs qemu-aarch64 in binfmt_misc: ${binfmt.reason}`);
+  const operatorNative = `${manifest.images.operator.ref}-${goArch()}`;
+
   const dir = mkdtempSync(join(tmpdir(), 'vault-autopilot-cluster-'));
   const host = await acquireHost(dir, opts.waitForOtherMs ?? 15 * 60_000);
   const logs = join(dir, 'logs');
@@ -181,6 +195,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     }
     for (const proc of procs) await proc.stop('SIGKILL', 1000);
     releaseHost(host);
+    if (binfmt) releaseAarch64Binfmt(binfmt);
     removeContainerLogLinks(dir);
     if (opts.keepState || process.env.VAULT_AUTOPILOT_KEEP_TMP === '1') note(`cluster: kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
@@ -261,12 +276,17 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       mark('containerd up');
       const { pause, app, coredns, vault, operator } = manifest.images;
       await Promise.all([pause, app, coredns, vault].map((image) => ctr('images', 'import', image.archive)));
-      // this machine's variant of the two-architecture operator image
+      // this machine's variant of the two-architecture operator image, also under a name that always means it
       await ctr('images', 'import', '--platform', `linux/${goArch()}`, operator.archive);
+      await ctr('images', 'tag', '--force', operator.ref, operatorNative);
+      if (operatorArch === 'arm64') {
+        await ctr('images', 'import', manifest.images.operatorArm64Rootfs.archive);
+        await ctr('images', 'tag', '--force', manifest.images.operatorArm64Rootfs.ref, operator.ref);
+      }
       for (const alias of VAULT_IMAGE_ALIASES) await ctr('images', 'tag', '--force', vault.ref, alias);
       for (const alias of APP_IMAGE_ALIASES) await ctr('images', 'tag', '--force', app.ref, alias);
       const listed = (await ctr('images', 'ls', '-q')).stdout;
-      for (const ref of [pause.ref, app.ref, coredns.ref, vault.ref, operator.ref, ...VAULT_IMAGE_ALIASES, ...APP_IMAGE_ALIASES]) {
+      for (const ref of [pause.ref, app.ref, coredns.ref, vault.ref, operator.ref, operatorNative, ...VAULT_IMAGE_ALIASES, ...APP_IMAGE_ALIASES]) {
         if (!listed.split('\n').some((line) => line === ref || line === `docker.io/${ref}`)) throw new Error(`image ${ref} missing after import:\n${listed}`);
       }
       mark('images imported');
@@ -329,7 +349,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       apiserverCaFile: join(pki, 'ca.crt'),
       kmsEndpoint,
       kms: { region: kms.region, keyId: kms.key.keyId, keyAlias: kms.key.alias, otherKeyId: kms.otherKey.keyId, otherKeyAlias: kms.otherKey.alias },
-      images: { operator: manifest.images.operator.ref, vault: manifest.images.vault.ref, app: manifest.images.app.ref, vaultAliases: [...VAULT_IMAGE_ALIASES], appAliases: [...APP_IMAGE_ALIASES] },
+      images: { operator: manifest.images.operator.ref, vault: manifest.images.vault.ref, app: manifest.images.app.ref, vaultAliases: [...VAULT_IMAGE_ALIASES], appAliases: [...APP_IMAGE_ALIASES], operatorNative },
+      operatorArch,
       operatorArm64Rootfs: manifest.images.operatorArm64Rootfs,
       operatorArchive: manifest.images.operator.archive,
       containerd: { socket, namespace: 'k8s.io' },
@@ -343,6 +364,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       const processesTotal = Object.values(processes).reduce((a, b) => a + b, 0);
       return { processes, processesTotal, pods: podsMemoryMiB() };
     };
+    if (operatorArch === 'arm64') note(`cluster: ${manifest.images.operator.ref} is the ARM64 variant here (runs through qemu-aarch64)`);
     note(`cluster: up in ${((Date.now() - t0) / 1000).toFixed(1)} s; KUBECONFIG=${kubeconfigs.admin}`);
     dropSignalHandlers();
     return { ...info, memory, kubectlRun, stop };
