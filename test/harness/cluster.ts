@@ -271,11 +271,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const ctr = (...args: string[]) => run('ctr', ['--address', socket, '--namespace', 'k8s.io', ...args], { maxBuffer: 16 * 1024 * 1024 });
 
     const containerd = proc('containerd', 'containerd', ['--config', join(dir, 'containerd', 'config.toml')]);
-    const imports = (async () => {
+    const { pause, app, coredns, vault, operator } = manifest.images;
+    // the images the node's first pods need, then the big ones while the node comes up
+    const nodeImports = (async () => {
       await waitUntilServing(containerd, async () => existsSync(socket) && (await ctr('version')).stdout.includes('Server'), 30_000);
       mark('containerd up');
-      const { pause, app, coredns, vault, operator } = manifest.images;
-      await Promise.all([pause, app, coredns, vault].map((image) => ctr('images', 'import', image.archive)));
+      await Promise.all([pause, coredns, app].map((image) => ctr('images', 'import', image.archive)));
+    })();
+    const imports = (async () => {
+      await nodeImports;
+      await ctr('images', 'import', vault.archive);
       // this machine's variant of the two-architecture operator image, also under a name that always means it
       await ctr('images', 'import', '--platform', `linux/${goArch()}`, operator.archive);
       await ctr('images', 'tag', '--force', operator.ref, operatorNative);
@@ -291,6 +296,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       }
       mark('images imported');
     })();
+    // a failure is reported where it is awaited; until then it must not count as unhandled
+    imports.catch(() => undefined);
 
     const etcd = proc('etcd', manifest.binaries.etcd, [
       '--name=local',
@@ -314,7 +321,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     proc('kube-controller-manager', manifest.binaries['kube-controller-manager'], controllerManagerArgs(dir, ports));
     proc('kube-scheduler', manifest.binaries['kube-scheduler'], schedulerArgs(dir, ports));
     proc('kube-proxy', manifest.binaries['kube-proxy'], [`--config=${join(dir, 'kube-proxy.yaml')}`]);
-    await imports;
+    await nodeImports;
     const kubelet = proc('kubelet', manifest.binaries.kubelet, kubeletArgs(dir));
     await waitUntilServing(kubelet, async () => nodeReady(await kubeCall('GET', `/api/v1/nodes/${NODE_NAME}`)), 120_000);
     // the kubelet sets these once at start; the machine's values come back
@@ -327,6 +334,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     provisioner = new HostPathProvisioner(kubeCall, join(dir, 'volumes'));
     provisioner.start();
     await kmsStart;
+    await imports;
     await waitUntilServing(
       containerd,
       async () => {
