@@ -14,7 +14,12 @@ const NS = `cluster-check-${process.pid}`;
 const k = (args: string[], input?: string) => kubectl(cluster(), args, input);
 
 /** A busybox pod (the app image) running `script`, quick to delete. */
-function pod(c: ClusterInfo, name: string, script: string, extra: { labels?: Record<string, string>; volume?: string; user?: number } = {}): string {
+function pod(
+  c: ClusterInfo,
+  name: string,
+  script: string,
+  extra: { labels?: Record<string, string>; volume?: string; user?: number; subdomain?: string } = {},
+): string {
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Pod',
@@ -22,6 +27,8 @@ function pod(c: ClusterInfo, name: string, script: string, extra: { labels?: Rec
     spec: {
       terminationGracePeriodSeconds: 0,
       restartPolicy: 'Never',
+      // a StatefulSet's pods look like this: <hostname>.<headless service>.<namespace>.svc
+      ...(extra.subdomain ? { hostname: name, subdomain: extra.subdomain } : {}),
       ...(extra.user ? { securityContext: { runAsUser: extra.user, runAsGroup: extra.user } } : {}),
       containers: [
         {
@@ -68,18 +75,23 @@ test.serial('the node is Ready, on the bridge address, with the cluster version'
   t.regex(only!.status.nodeInfo.kubeletVersion, /^v1\.\d+\.\d+$/);
 });
 
-test.serial('a pod finds a Service through CoreDNS and reaches it', async (t) => {
+test.serial('a pod finds a Service and a peer pod (headless, as Raft peers do) through CoreDNS', async (t) => {
   const c = cluster();
-  await k(['apply', '-f', '-'], pod(c, 'web', 'mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 8080 -h /www', { labels: { app: 'web' } }));
+  await k(['apply', '-f', '-'], pod(c, 'web', 'mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 8080 -h /www', { labels: { app: 'web' }, subdomain: 'peers' }));
   await k(['-n', NS, 'expose', 'pod', 'web', '--port=80', '--target-port=8080', '--name=web']);
+  await k(['-n', NS, 'create', 'service', 'clusterip', 'peers', '--clusterip=None', '--tcp=8080:8080']);
+  await k(['-n', NS, 'patch', 'service', 'peers', '-p', '{"spec":{"selector":{"app":"web"}}}']);
   await k(['-n', NS, 'wait', '--for=condition=Ready', 'pod/web', '--timeout=60s']);
   const fqdn = `web.${NS}.svc.${NET.domain}`;
-  await k(['apply', '-f', '-'], pod(c, 'client', `nslookup ${fqdn} && wget -qO- http://web.${NS}.svc/`));
+  const peer = `web.peers.${NS}.svc.${NET.domain}`;
+  await k(['apply', '-f', '-'], pod(c, 'client', `nslookup ${fqdn} && wget -qO- http://web.${NS}.svc/ && nslookup ${peer}`));
   const out = await podSucceeded('client');
   const serviceIP = (await k(['-n', NS, 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+  const podIP = (await k(['-n', NS, 'get', 'pod', 'web', '-o', 'jsonpath={.status.podIP}'])).trim();
   t.true(serviceIP.startsWith('10.96.'), serviceIP);
   t.true(out.includes(serviceIP), `nslookup answered ${serviceIP}:\n${out}`);
   t.true(out.includes('hello-from-web'), out);
+  t.true(podIP.startsWith('10.88.') && out.includes(podIP), `the peer name resolves to the pod IP ${podIP}:\n${out}`);
 });
 
 test.serial('a claim of the default StorageClass binds; a non-root pod writes to it; deleting it deletes the volume', async (t) => {
