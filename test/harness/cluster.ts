@@ -190,7 +190,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       // the pods' containers go before the apiserver (their shims are not our children)
       if (name === 'kube-apiserver') killContainerProcesses(dir);
       // the node's and controllers' state is thrown away: no need to wait for a graceful exit
+      const p0 = Date.now();
       await proc.stop('SIGTERM', ['kube-apiserver', 'etcd', 'containerd'].includes(name) ? 10_000 : 2_000);
+      if (Date.now() - p0 > 2000) note(`cluster: ${name} took ${((Date.now() - p0) / 1000).toFixed(1)} s to stop`);
       await proc.closeLog();
     }
     for (const proc of procs) await proc.stop('SIGKILL', 1000);
