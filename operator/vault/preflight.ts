@@ -13,7 +13,7 @@ export const INIT_STARTED_ANNOTATION = 'vault.autopilot.dev/init-started';
 
 /** Bank-Vaults' unsealConfig.options.preFlightChecks, default on. */
 export function preFlightChecksEnabled(config: UnsealConfig | undefined): boolean {
-  return (config?.options as { preFlightChecks?: boolean } | undefined)?.preFlightChecks !== false;
+  return config?.options?.preFlightChecks !== false;
 }
 
 export type PreFlightOutcome = { ok: true } | { ok: false; transient: boolean; message: string };

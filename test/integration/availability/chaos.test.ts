@@ -224,8 +224,12 @@ for (const [server, stop, start] of [
       }
     }
     if (server === 'Vault') {
-      const sealed = await vaultApi('GET', 'sys/seal-status', undefined, null);
-      t.log(`Vault restarted ${sealed.json.sealed ? 'sealed' : 'unsealed'}`);
+      const first = await vaultApi('GET', 'sys/seal-status', undefined, null);
+      await eventually(async () => {
+        if ((await vaultApi('GET', 'sys/seal-status', undefined, null)).json.sealed) throw new Error('still sealed');
+      }, { timeoutMs: 60_000, intervalMs: 100 });
+      t.true(first.json.sealed, 'a restarted file-storage Vault comes back sealed');
+      t.log(`Vault came back sealed; unsealed by the operator ${Date.now() - up} ms after it was back (sealed re-check every 1 s here, 10 s by default)`);
     }
     const { ms, found } = await converged(`after ${server}`, up);
     await assertExact(t, found);

@@ -8,8 +8,8 @@ const context = { 'vault.autopilot.dev/vault': 'ns/v' };
 test('preFlightChecks is on unless set to false (Bank-Vaults default)', (t) => {
   t.true(preFlightChecksEnabled(undefined));
   t.true(preFlightChecksEnabled({ options: {} }));
-  t.true(preFlightChecksEnabled({ options: { preFlightChecks: true } as never }));
-  t.false(preFlightChecksEnabled({ options: { preFlightChecks: false } as never }));
+  t.true(preFlightChecksEnabled({ options: { preFlightChecks: true } }));
+  t.false(preFlightChecksEnabled({ options: { preFlightChecks: false } }));
 });
 
 test('KMS round trip: ok with a working key, and it used the same key and context both ways', async (t) => {
