@@ -169,7 +169,8 @@ export function overlayStatefulSet(vault: VaultResource, sts: V1StatefulSet, sel
         const s = snippet?.find((x) => x.name === c.name);
         return s ? (mergeOverride(c as unknown as Obj, s as unknown as Obj) as unknown as V1Container) : c;
       });
-      return [...merged, ...(snippet ?? []).filter((s) => !own.some((c) => c.name === s.name))];
+      // a snippet for a container that is not here and has no image overrode a Bank-Vaults container (reported)
+      return [...merged, ...(snippet ?? []).filter((s) => !own.some((c) => c.name === s.name) && s.image)];
     };
     pod.containers = byName(pod.containers, containers);
     if (initContainers?.length) pod.initContainers = byName(pod.initContainers ?? [], initContainers);

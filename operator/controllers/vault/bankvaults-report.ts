@@ -113,6 +113,15 @@ export function ignoredFields(spec: VaultSpec, namespace?: string): IgnoredField
       if (present(auth[extra.key])) out.push({ field: `spec.externalConfig.auth[path=${effectiveAuthPath(auth)}].${extra.key}`, reason: extra.reason });
     }
   }
+  for (const list of ['containers', 'initContainers'] as const) {
+    for (const c of spec.vaultPodSpec?.[list] ?? []) {
+      if (c.image || ['vault'].includes(c.name)) continue;
+      out.push({
+        field: `spec.vaultPodSpec.${list}[name=${c.name}]`,
+        reason: 'overrides a Bank-Vaults container that does not exist here (no image given, so it is not added)',
+      });
+    }
+  }
   for (const engine of spec.externalConfig?.secrets ?? []) {
     for (const [key, items] of Object.entries(engine.configuration ?? {})) {
       if (!(Array.isArray(items) ? items : [items]).some((i) => i && typeof i === 'object' && 'save_to' in i)) continue;

@@ -6,6 +6,7 @@ import type { V1Ingress, V1Service, V1StatefulSet } from '@kubernetes/client-nod
 import type { VaultResource } from '../../../../operator/api/vault.js';
 import { bankVaultsAffinity, clientServicePorts, mergeFill, mergeOverride, obsoleteObjects, vaultContainerEnv, vaultContainerResources } from '../../../../operator/controllers/vault/bankvaults-overlay.js';
 import { desiredObjects, desiredStatefulSet } from '../../../../operator/controllers/vault/desired-objects.js';
+import { ignoredFields } from '../../../../operator/controllers/vault/bankvaults-report.js';
 import { aVault } from './builders.js';
 
 test('resources: Bank-Vaults resources.vault and the earlier flat form both size the Vault container', (t) => {
@@ -132,4 +133,13 @@ test('merges: container snippets override and append; pod snippets fill and appe
     vaultContainerEnv({ vaultEnvsConfig: [{ name: 'VAULT_JSON_LOG', value: 'true' }, { name: 'KEEP', value: '1' }] }).map((e) => e.name),
     ['SECRET_INIT_JSON_LOG', 'KEEP'],
   );
+});
+
+test('vaultPodSpec overrides of Bank-Vaults containers (no image) are not added, and are reported', (t) => {
+  const vault = aVault({ vaultPodSpec: { containers: [{ name: 'bank-vaults', resources: { limits: { cpu: '1' } } }, { name: 'extra', image: 'example.test/x:1' }] } });
+  const pod = desiredStatefulSet(vault);
+  const overlaid = byKind(vault).sts.spec!.template.spec!;
+  t.deepEqual(overlaid.containers.map((c) => c.name), ['vault', 'extra']);
+  t.is(pod.spec!.template.spec!.containers[0]!.name, 'vault');
+  t.deepEqual(ignoredFields(vault.spec).map((f) => f.field), ['spec.vaultPodSpec.containers[name=bank-vaults]']);
 });
