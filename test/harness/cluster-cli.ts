@@ -18,7 +18,7 @@ process.stdout.write(
     `  export KUBECONFIG=${cluster.kubeconfig}`,
     `  alias kubectl=${cluster.kubectl}`,
     '  kubectl get nodes,pods -A',
-    '  kubectl apply -f olm-bundle/install.yaml      # the operator, image already imported',
+    '  kubectl apply --server-side -f olm-bundle/install.yaml   # the operator, image already imported',
     '  kubectl apply -f samples/vault-managed.yaml',
     '',
     `Images (imported, never pulled; use imagePullPolicy IfNotPresent or Never):`,
