@@ -10,6 +10,7 @@ import { createCertificateAuthority, createServingCertificate } from '../../../o
 import { startOperatorProcess, type OperatorProcess, type TestEnv } from '../../harness/index.js';
 import { freePort } from '../../harness/ports.js';
 import { startRecordingProxy, type RecordingProxy } from '../deploy/recording-proxy.js';
+import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.js';
 
 export const KMS_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
@@ -44,18 +45,21 @@ export interface Replica {
   healthPort: number;
   /** Requests that change something, other than the Lease (leader election itself). */
   writes(): Array<{ method: string; url: string; status: number }>;
+  /** In front of the recording proxy: its hooks cut the replica off the apiserver (a network partition). */
+  fault: FaultProxy;
 }
 
 const WRITE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export async function startReplica(env: TestEnv, name: string, extraEnv: Record<string, string>): Promise<Replica> {
   const proxy = await startRecordingProxy(env.apiserverUrl, readFileSync(env.apiserverCaFile, 'utf8'));
+  const fault = await startFaultProxy(proxy.url);
   const webhookPort = await freePort();
   const healthPort = await freePort({ alsoFree: [webhookPort] });
   const proc = await startOperatorProcess({
     entry: 'operator/main.ts',
     env: {
-      KUBECONFIG: proxyKubeconfig(env, proxy.url),
+      KUBECONFIG: proxyKubeconfig(env, fault.url),
       POD_NAME: name,
       VAULT_AUTOPILOT_HEALTH_PORT: String(healthPort),
       VAULT_AUTOPILOT_WEBHOOK_PORT: String(webhookPort),
@@ -68,6 +72,7 @@ export async function startReplica(env: TestEnv, name: string, extraEnv: Record<
     name,
     proc,
     proxy,
+    fault,
     webhookPort,
     healthPort,
     writes: () => proxy.requests.filter((r) => WRITE.has(r.method) && !r.url.includes('/leases')).map(({ method, url, status }) => ({ method, url, status })),

@@ -59,6 +59,7 @@ test.before(async () => {
 test.after.always(async () => {
   for (const r of replicas) {
     await r.proc.kill('SIGKILL').catch(() => undefined);
+    await r.fault.close();
     await r.proxy.close();
   }
   await servers?.stopAll();
@@ -165,4 +166,35 @@ test.serial('one leads, one follows; both serve admissions; a kill -9 of the lea
   t.is(review.status, 200);
   t.log(`kill -9 of the leader -> follower leads after ${(takeoverMs / 1000).toFixed(1)} s (lease 15 s), all 40 ServiceAccounts + 20 KMSVaultSecrets converged after ${(convergedMs / 1000).toFixed(1)} s; follower writes while following: 0; leader writes: ${a.writes().length}`);
   t.true(takeoverMs < 25_000, `takeover within lease duration + retry period + slack (${takeoverMs} ms)`);
+});
+
+test.serial('a leader cut off from the apiserver gives up and exits before the follower takes over: never two leaders', async (t) => {
+  // the survivor of the first test leads; start a fresh pair behind it and stop it
+  const old = replicas[1]!; // replica-b, the leader since the kill
+  const c = await startReplica(servers.env, 'replica-c', replicaEnv);
+  replicas.push(c);
+  await c.proc.waitForOutput(/waiting for leadership/, 60_000);
+  await old.proc.kill('SIGTERM'); // a graceful stop hands the Lease over at once
+  await c.proc.waitForOutput(/became leader/, 30_000);
+  const d = await startReplica(servers.env, 'replica-d', replicaEnv);
+  replicas.push(d);
+  await d.proc.waitForOutput(/waiting for leadership/, 60_000);
+
+  // partition the leader: every request it makes to the apiserver is dropped
+  const cutAt = Date.now();
+  c.fault.hooks.onRequest = () => 'drop';
+  const exitCode = await c.proc.exited();
+  const exitedMs = Date.now() - cutAt;
+  await d.proc.waitForOutput(/became leader/, 60_000);
+  const takeoverMs = Date.now() - cutAt;
+  t.is(exitCode, 1, 'the cut-off leader exits non-zero (the pod restarts as a candidate)');
+  t.regex(c.proc.output(), /lost leadership/);
+  t.regex(c.proc.output(), /leadership lost: stopping the controllers and exiting/);
+  t.true(exitedMs < takeoverMs, `the old leader was gone (${exitedMs} ms) before the new one started (${takeoverMs} ms)`);
+  // the new leader works
+  await createServiceAccount('after-partition');
+  await eventually(async () => {
+    if (!(await vaultEntries()).roles.includes(serviceAccountRoleName(ns, 'after-partition'))) throw new Error('role not written yet');
+  }, WAIT);
+  t.log(`leader cut off from the apiserver: it exited ${(exitedMs / 1000).toFixed(1)} s later (renew deadline 10 s + grace), the follower led ${(takeoverMs / 1000).toFixed(1)} s after the cut (lease 15 s)`);
 });
