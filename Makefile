@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: help deps build lint test test-unit test-integration servers bundle-validator test-env demo demo-servers demo-operator clean cluster-build cluster test-e2e
+.PHONY: help deps build lint test test-unit test-integration servers bundle-validator test-env demo demo-servers demo-operator clean cluster-build cluster test-e2e olm-tools test-olm
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,8 +56,14 @@ cluster-build: deps ## Build the local cluster's binaries and images (k8s node, 
 cluster: deps ## Start a local single-node Kubernetes cluster that runs pods (needs root); prints KUBECONFIG; Ctrl-C stops it
 	npm run cluster
 
-test-e2e: deps ## End-to-end tests on one local cluster (test/e2e/**; ARGS="file.test.ts --match ..." to narrow)
+olm-tools: ## Build OLM v0.38.0 (olm, catalog, cpb), opm v1.61.0 and OLM's image for the local cluster, from the Go module proxy (cached)
+	bash test/olm/build.sh olm-image opm >/dev/null
+
+test-e2e: deps olm-tools bundle-validator ## End-to-end tests on one local cluster (test/e2e/**, OLM's included; ARGS="file.test.ts --match ..." to narrow)
 	npm run test:e2e -- $(ARGS)
+
+test-olm: deps olm-tools bundle-validator ## Only the OLM e2e test (test/e2e/olm.test.ts) on a local cluster: install, webhook, self-service, upgrade, uninstall through the real OLM
+	npm run test:e2e -- test/e2e/olm.test.ts
 
 clean: ## Remove build output (dist/); the server cache stays (rm -rf ~/.cache/vault-autopilot to drop it)
 	rm -rf dist
