@@ -195,9 +195,24 @@ export function splitRule(line: string): string[] {
   return out;
 }
 
+/** Pure: the undo steps as one iptables-restore --noflush input (one process instead of one per rule and chain). */
+export function restoreScript(steps: Array<{ table: string; args: string[] }>): string {
+  const tables = [...new Set(steps.map((s) => s.table))];
+  const quote = (arg: string) => (/^[\w.:/,!=+-]+$/.test(arg) ? arg : `"${arg.replace(/(["\\])/g, '\\$1')}"`);
+  return tables
+    .map((table) => [`*${table}`, ...steps.filter((s) => s.table === table).map((s) => s.args.map(quote).join(' ')), 'COMMIT'].join('\n'))
+    .join('\n') + '\n';
+}
+
 function undoIptables(before: string): void {
   const now = run('iptables-save', [], { allowFail: true });
-  for (const step of iptablesUndo(before, now)) run('iptables', ['-w', '-t', step.table, ...step.args], { allowFail: true });
+  const steps = iptablesUndo(before, now);
+  if (steps.length > 0 && spawnSync('iptables-restore', ['-w', '--noflush'], { input: restoreScript(steps), stdio: ['pipe', 'ignore', 'pipe'] }).status !== 0) {
+    // something changed meanwhile: step by step, skipping what is gone
+    for (const step of iptablesUndo(before, run('iptables-save', [], { allowFail: true }))) {
+      run('iptables', ['-w', '-t', step.table, ...step.args], { allowFail: true });
+    }
+  }
   // anything still tagged with our comment (e.g. the snapshot was taken after a stale rule)
   for (const line of run('iptables-save', [], { allowFail: true }).split('\n')) {
     if (line.startsWith('-A ') && line.includes(RULE_COMMENT)) run('iptables', ['-w', '-D', ...splitRule(line.slice(3))], { allowFail: true });

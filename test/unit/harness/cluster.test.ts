@@ -14,7 +14,7 @@ import {
   tokenAuthFile,
   type ClusterPorts,
 } from '../../harness/cluster-config.js';
-import { dropRules, iptablesUndo, mountsUnder, splitRule } from '../../harness/cluster-host.js';
+import { dropRules, iptablesUndo, mountsUnder, restoreScript, splitRule } from '../../harness/cluster-host.js';
 import { apiserverSans } from '../../harness/cluster-pki.js';
 import { claimsToProvision, PROVISIONED_BY, volumeFor, volumesToDelete, type Claim, type Volume } from '../../harness/cluster-provisioner.js';
 
@@ -101,6 +101,11 @@ test('iptables undo removes exactly the rules and chains added since the snapsho
     'filter -X|KUBE-FORWARD',
     'nat -X|KUBE-SERVICES',
   ]);
+  t.is(
+    restoreScript(iptablesUndo(before, now)),
+    '*filter\n-D INPUT -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD\n-F KUBE-FORWARD\n-X KUBE-FORWARD\nCOMMIT\n' +
+      '*nat\n-D PREROUTING -j KUBE-SERVICES\n-F KUBE-SERVICES\n-X KUBE-SERVICES\nCOMMIT\n',
+  );
   t.deepEqual(splitRule('A -m comment --comment "a \\"b\\" c" -j X'), ['A', '-m', 'comment', '--comment', 'a "b" c', '-j', 'X']);
 });
 
