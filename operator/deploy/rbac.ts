@@ -94,6 +94,10 @@ export function operatorPermissions(settings: Pick<InstallSettings, 'mode'>): Pe
       why: "say when a managed Vault pod waits for its data claim (unbound, no default StorageClass)",
     },
     {
+      apiGroup: 'monitoring.coreos.com', resource: 'servicemonitors', verbs: ['get', 'create', 'patch', 'delete'], scope: Scope.Cluster,
+      why: "the ServiceMonitor of a managed Vault's serviceMonitorEnabled (Bank-Vaults field), when the Prometheus Operator CRD exists; deleted when set to false",
+    },
+    {
       apiGroup: 'networking.k8s.io', resource: 'ingresses', verbs: ['get', 'create', 'patch', 'delete'], scope: Scope.Cluster,
       why: "the Ingress of a managed Vault's spec.ingress (Bank-Vaults field); deleted when the field is unset",
     },

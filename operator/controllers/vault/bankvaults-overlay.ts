@@ -191,6 +191,7 @@ export function overlayService(vault: VaultResource, service: V1Service, client:
   const spec = vault.spec;
   withMeta(service, { ...(spec.annotations ?? {}), ...(spec.vaultAnnotations ?? {}) }, spec.vaultLabels ?? {});
   if (client) {
+    if (spec.serviceMonitorEnabled) service.metadata!.labels = { ...(service.metadata!.labels ?? {}), [CLIENT_SERVICE_LABEL]: 'true' };
     service.spec!.ports = clientServicePorts(spec, service.spec!.ports ?? []);
     if (spec.loadBalancerIP) service.spec!.loadBalancerIP = spec.loadBalancerIP;
   }
@@ -216,11 +217,59 @@ export function desiredIngress(vault: VaultResource, meta: { namespace: string; 
   };
 }
 
+export const SERVICE_MONITOR_API = 'monitoring.coreos.com/v1';
+
+/**
+ * The Prometheus Operator ServiceMonitor of serviceMonitorEnabled: Vault's
+ * /v1/sys/metrics on the client Service's API port, over TLS checked against
+ * the Vault CA. (Vault answers it without a token only with
+ * listener.tcp.telemetry.unauthenticated_metrics_access in spec.config.)
+ */
+export function desiredServiceMonitor(
+  vault: VaultResource,
+  meta: { namespace: string; labels: Record<string, string>; ownerReferences: V1OwnerReference[] },
+  selector: Record<string, string>,
+  apiPortName: string,
+  caSecret: string,
+): KubernetesObject | undefined {
+  if (!vault.spec.serviceMonitorEnabled) return undefined;
+  const name = vault.metadata!.name!;
+  return {
+    apiVersion: SERVICE_MONITOR_API,
+    kind: 'ServiceMonitor',
+    metadata: { name, ...meta, ...(vault.spec.annotations ? { annotations: vault.spec.annotations } : {}) },
+    spec: {
+      selector: { matchLabels: { ...selector, [CLIENT_SERVICE_LABEL]: 'true' } },
+      namespaceSelector: { matchNames: [meta.namespace] },
+      endpoints: [
+        {
+          port: apiPortName,
+          scheme: 'https',
+          path: '/v1/sys/metrics',
+          params: { format: ['prometheus'] },
+          interval: '30s',
+          tlsConfig: { ca: { secret: { name: caSecret, key: 'ca.crt' } }, serverName: `${name}.${meta.namespace}.svc` },
+        },
+      ],
+    },
+  } as KubernetesObject;
+}
+
+/** On the client Service only, so a ServiceMonitor does not also scrape the headless peer Service. */
+export const CLIENT_SERVICE_LABEL = 'vault.autopilot.dev/client-service';
+
+/** The client Service's port that serves the API (8200), by name. */
+export function apiPortName(service: V1Service): string {
+  return service.spec?.ports?.find((p) => p.port === 8200)?.name ?? 'api';
+}
+
 /** Objects the operator made for fields that are now unset: deleted when they exist and this Vault controls them. */
 export function obsoleteObjects(vault: VaultResource): Array<{ apiVersion: string; kind: string; name: string; namespace: string }> {
   const namespace = vault.metadata!.namespace!;
   const name = vault.metadata!.name!;
   const out: Array<{ apiVersion: string; kind: string; name: string; namespace: string }> = [];
   if (!vault.spec.ingress) out.push({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name, namespace });
+  // only when switched off explicitly: looking for one costs a discovery call where the CRD is not installed
+  if (vault.spec.serviceMonitorEnabled === false) out.push({ apiVersion: SERVICE_MONITOR_API, kind: 'ServiceMonitor', name, namespace });
   return out;
 }

@@ -79,7 +79,6 @@ const NOT_YET: Rule[] = [
   },
   { field: 'raftLeaderApiSchemeOverride', when: (s) => present(s.raftLeaderApiSchemeOverride) && present(s.raftLeaderAddress) && s.raftLeaderAddress !== 'self', reason: 'see raftLeaderAddress' },
   { field: 'caNamespaces', when: (s) => present(s.caNamespaces), reason: 'not applied yet: the CA is not copied to other namespaces by this operator version (the webhook keeps a CA ConfigMap in application namespaces)' },
-  { field: 'serviceMonitorEnabled', when: (s) => s.serviceMonitorEnabled === true, reason: 'not applied yet by this operator version' },
   ...(['plugins'] as const).map((key) => ({
     field: `externalConfig.${key}`,
     when: (s: VaultSpec) => present(s.externalConfig?.[key]),
@@ -97,8 +96,11 @@ const AUTH_EXTRAS: Array<{ key: 'users' | 'groups' | 'usersOrGroupsKey' | 'map' 
 ];
 
 /** Every field of `spec` that is accepted but has no effect, in a stable order. */
-export function ignoredFields(spec: VaultSpec, namespace?: string): IgnoredField[] {
+export function ignoredFields(spec: VaultSpec, namespace?: string, cluster: { serviceMonitorApiMissing?: boolean } = {}): IgnoredField[] {
   const out: IgnoredField[] = [];
+  if (spec.serviceMonitorEnabled && cluster.serviceMonitorApiMissing) {
+    out.push({ field: 'spec.serviceMonitorEnabled', reason: 'the ServiceMonitor CRD (monitoring.coreos.com/v1, Prometheus Operator) is not installed in this cluster' });
+  }
   for (const rule of [...RULES, ...NOT_YET]) if (rule.when(spec)) out.push({ field: `spec.${rule.field}`, reason: rule.reason });
   const keysNamespace = spec.unsealConfig?.kubernetes?.secretNamespace;
   if (keysNamespace && namespace && keysNamespace !== namespace) {

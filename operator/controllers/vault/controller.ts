@@ -135,6 +135,12 @@ function isNotFound(err: unknown): boolean {
   return errorCode(err) === 404;
 }
 
+/** The kind's API is not served (a CRD that is not installed): client-node's discovery says so. */
+function isMissingApi(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  return /Failed to fetch resource metadata|Unrecognized API version and kind/.test(message);
+}
+
 /** Where clients reach a Vault resource: for the webhook and for other lifecycles. */
 export function vaultEndpoint(vault: VaultResource): { address: string; caSecretName?: string; caCert?: string } {
   const name = vault.metadata!.name!;
@@ -153,6 +159,8 @@ export class VaultController {
   private readonly nodeClients = new Map<string, VaultClient>();
   private readonly configClients = new Map<string, VaultClient>();
   private readonly kmsClients = new Map<string, Encryptor & Decryptor>();
+  /** the ServiceMonitor API was not found on the last try (the CRD is cluster-wide: one flag) */
+  private serviceMonitorApiMissing = false;
   /** Unseal keys made by sys/init that are not yet in their Secret: never dropped. */
   private readonly pendingKeys = new PendingKeys();
 
@@ -164,7 +172,7 @@ export class VaultController {
     const generation = vault.metadata?.generation;
     const status: VaultStatus = { ...(vault.status ?? {}) };
     status.mode = vault.spec.external ? 'external' : 'managed';
-    await reportIgnoredFields(vault, ctx, status);
+    await reportIgnoredFields(vault, ctx, status, { serviceMonitorApiMissing: this.serviceMonitorApiMissing });
     const updates: ConditionUpdate[] = [];
     let requeueAfterMs: number | undefined;
     let failure: unknown;
@@ -253,9 +261,26 @@ export class VaultController {
     const tls = await this.ensureTls(vault, ctx, status);
     for (const desired of desiredObjects(vault, this.deps.settings.defaultImage, tls.cert)) {
       // a ServiceAccount may be shared or pre-created: create it, never take it over
+      if (desired.kind === 'ServiceMonitor') {
+        // the Prometheus Operator's CRD may not be installed: then serviceMonitorEnabled is reported
+        try {
+          await this.ensureObject(objects, desired, false);
+          this.serviceMonitorApiMissing = false;
+        } catch (err) {
+          if (!isMissingApi(err)) throw err;
+          this.serviceMonitorApiMissing = true;
+        }
+        continue;
+      }
       await this.ensureObject(objects, desired, desired.kind === 'ServiceAccount');
     }
-    for (const ref of obsoleteObjects(vault)) await this.deleteIfControlled(objects, ref, vault.metadata!.uid!);
+    for (const ref of obsoleteObjects(vault)) {
+      try {
+        await this.deleteIfControlled(objects, ref, vault.metadata!.uid!);
+      } catch (err) {
+        if (!isMissingApi(err)) throw err;
+      }
+    }
     return tls.caCert;
   }
 
@@ -878,8 +903,8 @@ function isPlainRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** Bank-Vaults fields without effect: status.ignoredFields, and one Warning Event whenever that list changes. */
-async function reportIgnoredFields(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus): Promise<void> {
-  const ignored = ignoredFields(vault.spec, vault.metadata?.namespace);
+async function reportIgnoredFields(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus, cluster: { serviceMonitorApiMissing: boolean }): Promise<void> {
+  const ignored = ignoredFields(vault.spec, vault.metadata?.namespace, cluster);
   const message = ignoredFieldsEvent(vault.status?.ignoredFields, ignored);
   if (ignored.length) status.ignoredFields = ignored;
   else delete status.ignoredFields;

@@ -16,7 +16,7 @@ import type {
 } from '@kubernetes/client-node';
 import { API_GROUP, API_GROUP_VERSION } from '../../api/naming.js';
 import { VAULT_KIND, type VaultResource } from '../../api/vault.js';
-import { desiredIngress, overlayCommon, overlayService, overlayStatefulSet, vaultContainerResources } from './bankvaults-overlay.js';
+import { apiPortName, desiredIngress, desiredServiceMonitor, overlayCommon, overlayService, overlayStatefulSet, vaultContainerResources } from './bankvaults-overlay.js';
 
 export const DEFAULT_VAULT_IMAGE = 'hashicorp/vault:1.21.4';
 export const API_PORT = 8200;
@@ -289,6 +289,8 @@ export function desiredObjects(vault: VaultResource, defaultImage?: string, tlsC
   ];
   const ingress = desiredIngress(vault, meta(vault, name));
   if (ingress) objects.push(ingress);
+  const monitor = desiredServiceMonitor(vault, meta(vault, name), selectorLabels(name), apiPortName(objects[4] as V1Service), tlsSecretName(vault));
+  if (monitor) objects.push(monitor);
   return objects;
 }
 

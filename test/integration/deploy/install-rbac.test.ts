@@ -159,10 +159,12 @@ const vaultSample = (): KubernetesObject & { spec: Record<string, unknown> } => 
   // deleteUnsealKeysOnDelete: the finalizer also removes the unseal-keys Secret.
   // ingress (Bank-Vaults field): the operator creates an Ingress, and deletes it when the field goes
   const ingress = { spec: { rules: [{ host: 'vault.example.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'vault', port: { number: 8200 } } } }] } }] } };
-  return { ...doc, metadata: { name: 'vault', namespace: appNs }, spec: { ...doc.spec, deleteUnsealKeysOnDelete: true, ingress } };
+  // serviceMonitorEnabled (Bank-Vaults field): a ServiceMonitor where its CRD exists, deleted when set to false
+  return { ...doc, metadata: { name: 'vault', namespace: appNs }, spec: { ...doc.spec, deleteUnsealKeysOnDelete: true, ingress, serviceMonitorEnabled: true } };
 };
 
 test.serial('Vault (managed): the StatefulSet, Services, Secrets, PDB and auth-delegator binding are created', async (t) => {
+  await env().applyCrds('test/integration/vault/fixtures/servicemonitor-crd.yaml');
   await custom().createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', body: vaultSample() });
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
   await eventually(async () => {
@@ -171,15 +173,18 @@ test.serial('Vault (managed): the StatefulSet, Services, Secrets, PDB and auth-d
     const bindings = await rbac.listClusterRoleBinding();
     if (!bindings.items.some((b) => b.roleRef.name === 'system:auth-delegator' && b.subjects?.some((s) => s.namespace === appNs))) throw new Error('no auth-delegator binding yet');
     await admin.makeApiClient(KubernetesObjectApi).read({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'vault', namespace: appNs } });
+    await admin.makeApiClient(KubernetesObjectApi).read({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'vault', namespace: appNs } });
   }, WAIT);
-  // spec.ingress unset: the Ingress goes
+  // spec.ingress unset, serviceMonitorEnabled false: both go
   await custom().patchNamespacedCustomObject(
-    { group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'vault', body: { spec: { ingress: null } } },
+    { group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'vault', body: { spec: { ingress: null, serviceMonitorEnabled: false } } },
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
   );
   await eventually(async () => {
     const list = await admin.makeApiClient(KubernetesObjectApi).list('networking.k8s.io/v1', 'Ingress', appNs);
     if (list.items.length) throw new Error('Ingress still there');
+    const monitors = await admin.makeApiClient(KubernetesObjectApi).list('monitoring.coreos.com/v1', 'ServiceMonitor', appNs);
+    if (monitors.items.length) throw new Error('ServiceMonitor still there');
   }, WAIT);
 });
 

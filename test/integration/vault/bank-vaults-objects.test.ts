@@ -4,7 +4,7 @@
 // others in status.ignoredFields and one Warning Event.
 import { readFileSync } from 'node:fs';
 import test from 'ava';
-import { AppsV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubernetesObjectApi, NetworkingV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import type { VaultResource } from '../../../operator/api/vault.js';
 import { eventually, useTestEnv } from '../../harness/index.js';
@@ -95,15 +95,22 @@ test.serial('fields without effect are in status.ignoredFields, with one Warning
   for (const f of ['spec.bankVaultsImage', 'spec.statsdImage', 'spec.fluentdEnabled', 'spec.envsConfig', 'spec.istioEnabled', 'spec.resources.bankVaults']) {
     t.true(fields.includes(f), f);
   }
+  // no Prometheus Operator here yet: serviceMonitorEnabled is reported (from the second pass on)
+  await eventually(async () => {
+    const s = (await vaults.get(ns, NAME)).status!;
+    if (!s.ignoredFields?.some((f) => f.field === 'spec.serviceMonitorEnabled' && /ServiceMonitor CRD/.test(f.reason))) throw new Error('not reported yet');
+  });
   for (const honoured of ['spec.volumes', 'spec.volumeMounts', 'spec.vaultPodSpec', 'spec.ingress', 'spec.servicePorts', 'spec.vaultAnnotations']) {
     t.false(fields.includes(honoured), honoured);
   }
   await passes(3);
-  const warnings = (await vaults.events(ns, NAME)).filter((e) => e.reason === 'FieldsIgnored');
-  t.is(warnings.length, 1);
-  t.is(warnings[0]!.type, 'Warning');
-  t.is(warnings[0]!.count ?? 1, 1, 'not repeated on every reconcile');
-  t.regex(warnings[0]!.message!, /spec\.bankVaultsImage/);
+  const warnings = () => vaults.events(ns, NAME).then((all) => all.filter((e) => e.reason === 'FieldsIgnored'));
+  const before = await warnings();
+  t.true(before.length >= 1 && before.length <= 2, 'one per change of the list (the second: serviceMonitorEnabled once the CRD was found missing)');
+  t.true(before.every((w) => w.type === 'Warning' && (w.count ?? 1) === 1));
+  t.true(before.some((w) => /spec\.bankVaultsImage/.test(w.message!)));
+  await passes(3);
+  t.is((await warnings()).length, before.length, 'not repeated on every reconcile');
 });
 
 test.serial('unsetting ingress deletes the Ingress; an unrelated Ingress of another name stays', async (t) => {
@@ -132,4 +139,39 @@ test.serial('an Ingress of the same name that this Vault does not control is lef
   t.false(op.kubeWrites.slice(writes).some((w) => w.startsWith('delete Ingress')));
   const kept = await networking.readNamespacedIngress({ name: NAME, namespace: ns });
   t.is(kept.metadata!.ownerReferences, undefined);
+});
+
+test.serial('serviceMonitorEnabled: once the ServiceMonitor CRD exists, a ServiceMonitor for the client Service; false deletes it', async (t) => {
+  await env().applyCrds('test/integration/vault/fixtures/servicemonitor-crd.yaml');
+  const objects = KubernetesObjectApi.makeApiClient(env().kubeConfig());
+  const read = () => objects.read({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: NAME, namespace: ns } }) as Promise<KubernetesObject & { spec: Record<string, any> }>;
+  const monitor = await eventually(read, { timeoutMs: 30_000 });
+  t.is(monitor.metadata!.ownerReferences![0]!.name, NAME);
+  const endpoint = monitor.spec['endpoints'][0];
+  t.is(endpoint.path, '/v1/sys/metrics');
+  t.is(endpoint.port, 'api-port', 'the servicePorts name of 8200');
+  t.is(endpoint.tlsConfig.ca.secret.name, `${NAME}-tls`);
+  // it selects the client Service and not the headless peer Service
+  const selector = monitor.spec['selector'].matchLabels as Record<string, string>;
+  const matches = async (svc: string) => {
+    const labels = (await core.readNamespacedService({ name: svc, namespace: ns })).metadata!.labels!;
+    return Object.entries(selector).every(([k, v]) => labels[k] === v);
+  };
+  t.true(await matches(NAME));
+  t.false(await matches(`${NAME}-internal`));
+  await eventually(async () => {
+    const s = (await vaults.get(ns, NAME)).status!;
+    if (s.ignoredFields?.some((f) => f.field === 'spec.serviceMonitorEnabled')) throw new Error('still reported');
+  });
+  await vaults.patchSpec(ns, NAME, { serviceMonitorEnabled: false });
+  await eventually(async () => {
+    try {
+      await read();
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return;
+      throw err;
+    }
+    throw new Error('ServiceMonitor still there');
+  });
+  t.true(op.kubeWrites.includes(`delete ServiceMonitor/${NAME}`));
 });

@@ -82,3 +82,11 @@ test('secretNamespace: the own namespace is honoured, another one is reported', 
   t.deepEqual(other.map((f) => f.field), ['spec.unsealConfig.kubernetes.secretNamespace']);
   t.regex(other[0]!.reason, /another namespace/);
 });
+
+test('serviceMonitorEnabled is reported only while the ServiceMonitor CRD is missing', (t) => {
+  t.deepEqual(ignoredFields({ serviceMonitorEnabled: true }, 'ns', { serviceMonitorApiMissing: false }), []);
+  const missing = ignoredFields({ serviceMonitorEnabled: true }, 'ns', { serviceMonitorApiMissing: true });
+  t.deepEqual(missing.map((f) => f.field), ['spec.serviceMonitorEnabled']);
+  t.regex(missing[0]!.reason, /CRD/);
+  t.deepEqual(ignoredFields({ serviceMonitorEnabled: false }, 'ns', { serviceMonitorApiMissing: true }), []);
+});
