@@ -98,6 +98,8 @@ export async function acquireHost(stateDir: string, waitMs: number): Promise<Hos
     };
     try {
       writeFileSync(LOCK_FILE, JSON.stringify(record), { flag: 'wx', mode: 0o600 });
+      const orphans = killOrphanShims();
+      if (orphans > 0) note(`killed ${orphans} containerd shims left by earlier runs`);
       return record;
     } catch {
       // someone else got it between our read and write: go round again
@@ -239,28 +241,75 @@ export function unmountUnder(dir: string): void {
   }
 }
 
+/** Pure: the state dir a containerd shim belongs to, from its command line (`-address <state>/containerd/containerd.sock`). */
+export function shimStateDir(cmdline: string[]): string | undefined {
+  if (!cmdline[0]?.includes('containerd-shim')) return undefined;
+  const address = cmdline[cmdline.indexOf('-address') + 1];
+  const m = address && /^(.*\/vault-autopilot-cluster-[^/]+)\/containerd\/containerd\.sock$/.exec(address);
+  return m ? m[1] : undefined;
+}
+
+/** PIDs of the containerd shims of the local cluster's runs, with the state dir each belongs to. */
+function clusterShims(): Array<{ pid: number; stateDir: string }> {
+  const shims: Array<{ pid: number; stateDir: string }> = [];
+  for (const entry of safeReaddir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stateDir = shimStateDir(safeRead(`/proc/${entry}/cmdline`).split('\0'));
+    if (stateDir) shims.push({ pid: Number(entry), stateDir });
+  }
+  return shims;
+}
+
 /**
  * Kills what containerd started for pods (the shims and the containers'
- * processes live outside our process groups), by the PIDs in its state dir.
+ * processes live outside our process groups): the containers' init PIDs from
+ * containerd's state dir, and the shims whose socket address is in it.
  */
 export function killContainerProcesses(stateDir: string): void {
   const tasks = join(stateDir, 'containerd', 'state', 'io.containerd.runtime.v2.task');
-  const pids: { init: number[]; shim: number[] } = { init: [], shim: [] };
+  const pids: number[] = [];
   for (const ns of safeReaddir(tasks)) {
     for (const id of safeReaddir(join(tasks, ns))) {
-      for (const [file, list] of [['init.pid', pids.init], ['shim.pid', pids.shim]] as const) {
-        const pid = Number(safeRead(join(tasks, ns, id, file)));
-        if (pid > 1) list.push(pid);
-      }
+      const pid = Number(safeRead(join(tasks, ns, id, 'init.pid')));
+      if (pid > 1) pids.push(pid);
     }
   }
-  for (const pid of [...pids.init, ...pids.shim]) {
+  pids.push(...clusterShims().filter((s) => s.stateDir === stateDir).map((s) => s.pid));
+  for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // gone
     }
   }
+}
+
+/** Direct children of a process (a shim's children are its containers' init processes). */
+function childrenOf(parent: number): number[] {
+  return safeReaddir('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => Number(/^\d+ \(.*\) \S+ (\d+)/.exec(safeRead(`/proc/${e}/stat`))?.[1]) === parent)
+    .map(Number);
+}
+
+/** Shims of earlier runs whose state dir is gone (they outlived a stop that missed them), and their containers: killed. */
+export function killOrphanShims(): number {
+  const orphans = clusterShims().filter((s) => !existsSync(s.stateDir));
+  for (const pid of orphans.flatMap((o) => childrenOf(o.pid))) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  for (const { pid } of orphans) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  return orphans.length;
 }
 
 function safeReaddir(dir: string): string[] {

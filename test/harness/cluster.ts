@@ -8,7 +8,7 @@
 // never pulled. Needs root. See README.md "Local cluster".
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -168,8 +168,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   if (binfmt && !binfmt.ok) throw new Error(`the arm64 operator needs qemu-aarch64 in binfmt_misc: ${binfmt.reason}`);
   const operatorNative = `${manifest.images.operator.ref}-${goArch()}`;
 
-  const dir = mkdtempSync(join(tmpdir(), 'vault-autopilot-cluster-'));
+  // the state dir is made once the machine's cluster lock is ours (a waiting run leaves nothing behind)
+  const dir = join(tmpdir(), `vault-autopilot-cluster-${randomBytes(4).toString('hex')}`);
   const host = await acquireHost(dir, opts.waitForOtherMs ?? 15 * 60_000);
+  mkdirSync(dir, { mode: 0o755 });
   const logs = join(dir, 'logs');
   const procs: ManagedProcess[] = [];
   let provisioner: HostPathProvisioner | undefined;

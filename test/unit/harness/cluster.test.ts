@@ -14,7 +14,7 @@ import {
   tokenAuthFile,
   type ClusterPorts,
 } from '../../harness/cluster-config.js';
-import { dropRules, iptablesUndo, mountsUnder, restoreScript, splitRule } from '../../harness/cluster-host.js';
+import { dropRules, iptablesUndo, mountsUnder, restoreScript, shimStateDir, splitRule } from '../../harness/cluster-host.js';
 import { apiserverSans } from '../../harness/cluster-pki.js';
 import { claimsToProvision, PROVISIONED_BY, volumeFor, volumesToDelete, type Claim, type Volume } from '../../harness/cluster-provisioner.js';
 
@@ -148,4 +148,11 @@ test('provisioner: only our released volumes are deleted', (t) => {
   });
   const foreign: Volume = { metadata: { name: 'static' }, spec: { persistentVolumeReclaimPolicy: 'Delete' }, status: { phase: 'Released' } };
   t.deepEqual(volumesToDelete([ours('Bound'), ours('Released'), foreign]).map((v) => v.metadata.name), ['pv-Released']);
+});
+
+test('a containerd shim is ours only when its socket is in a cluster state dir', (t) => {
+  const shim = (address: string) => ['/usr/bin/containerd-shim-runc-v2', '-namespace', 'k8s.io', '-id', 'abc', '-address', address, ''];
+  t.is(shimStateDir(shim('/tmp/vault-autopilot-cluster-Ab12/containerd/containerd.sock')), '/tmp/vault-autopilot-cluster-Ab12');
+  t.is(shimStateDir(shim('/run/containerd/containerd.sock')), undefined);
+  t.is(shimStateDir(['/usr/bin/sleep', '-address', '/tmp/vault-autopilot-cluster-x/containerd/containerd.sock']), undefined);
 });
