@@ -191,12 +191,13 @@ if [ ! -f "$ARM64_TAR" ]; then
   mv "$ARM64_TAR.tmp" "$ARM64_TAR"
   took "image $ARM64_REF: built"
 fi
+rm -rf "$STAGE"
 flock -u "$LOCK_FD"
 
 # Archives no current build uses (another worktree's operator, an older Vault)
-# are removed once nothing has touched them for a day.
+# are removed once nothing has touched them for two hours (a warm run touches its own).
 touch "$PAUSE_TAR" "$APP_TAR" "$COREDNS_TAR" "$VAULT_TAR" "$OPERATOR_TAR" "$ARM64_TAR"
-find "$IMAGES" -maxdepth 1 -type f -mmin +1440 -delete
+find "$IMAGES" -maxdepth 1 -type f -mmin +120 -delete
 
 MANIFEST="$CL/manifest-$(echo "$REPO_ROOT" | sha256sum | cut -c1-12).json"
 cat >"$MANIFEST.tmp" <<EOF
