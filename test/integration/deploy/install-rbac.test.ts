@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import test from 'ava';
 import {
   AdmissionregistrationV1Api,
+  ApiextensionsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -185,7 +186,8 @@ test.serial('Vault (managed): the StatefulSet, Services, Secrets, PDB and auth-d
     if (list.items.length) throw new Error('Ingress still there');
     const monitors = await admin.makeApiClient(KubernetesObjectApi).list('monitoring.coreos.com/v1', 'ServiceMonitor', appNs);
     if (monitors.items.length) throw new Error('ServiceMonitor still there');
-  }, WAIT);
+  }, WAIT);  // leave the shared apiserver without the Prometheus Operator CRD, as other files expect
+  await admin.makeApiClient(ApiextensionsV1Api).deleteCustomResourceDefinition({ name: 'servicemonitors.monitoring.coreos.com' });
 });
 
 test.serial('a pod asking for an agent is mutated through the apiserver, and the Vault CA ConfigMap follows the Vault', async (t) => {

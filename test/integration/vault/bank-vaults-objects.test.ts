@@ -4,7 +4,7 @@
 // others in status.ignoredFields and one Warning Event.
 import { readFileSync } from 'node:fs';
 import test from 'ava';
-import { AppsV1Api, CoreV1Api, KubernetesObjectApi, NetworkingV1Api, type KubernetesObject } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, KubernetesObjectApi, NetworkingV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import type { VaultResource } from '../../../operator/api/vault.js';
 import { eventually, useTestEnv } from '../../harness/index.js';
@@ -19,8 +19,23 @@ let apps: AppsV1Api;
 let core: CoreV1Api;
 let networking: NetworkingV1Api;
 
+const SERVICE_MONITOR_CRD = 'servicemonitors.monitoring.coreos.com';
+
+/** The report test needs a cluster without the Prometheus Operator: another file of the shared run may have left its CRD. */
+async function withoutServiceMonitorCrd(): Promise<void> {
+  const crds = env().kubeConfig().makeApiClient(ApiextensionsV1Api);
+  await crds.deleteCustomResourceDefinition({ name: SERVICE_MONITOR_CRD }).catch((err: { code?: number }) => {
+    if (err.code !== 404) throw err;
+  });
+  await eventually(async () => {
+    const gone = await crds.readCustomResourceDefinition({ name: SERVICE_MONITOR_CRD }).then(() => false, (err: { code?: number }) => err.code === 404);
+    if (!gone) throw new Error(`${SERVICE_MONITOR_CRD} still there`);
+  });
+}
+
 test.before(async () => {
   await env().applyCrds(CRD_FILE);
+  await withoutServiceMonitorCrd();
   ns = await env().namespace('bv-objects');
   vaults = new Vaults(env().kubeConfig());
   apps = env().kubeConfig().makeApiClient(AppsV1Api);
