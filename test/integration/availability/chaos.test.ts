@@ -213,6 +213,8 @@ for (const [server, stop, start] of [
     await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - down))));
     await start();
     const up = Date.now();
+    // read at once: the operator re-checks a sealed Vault every second here and may unseal it during the re-creations below
+    const first = server === 'Vault' ? await vaultApi('GET', 'sys/seal-status', undefined, null) : undefined;
     // the batch once more: whatever the apiserver refused while down (409 for what exists)
     for (let i = a; i < a + 20; i++) await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: `sa-${i}`, annotations: { 'vault.autopilot.dev/auto-configure': 'true' } } } }).catch(() => undefined);
     if (server === 'kube-apiserver') {
@@ -223,8 +225,7 @@ for (const [server, stop, start] of [
         } }).catch(() => undefined);
       }
     }
-    if (server === 'Vault') {
-      const first = await vaultApi('GET', 'sys/seal-status', undefined, null);
+    if (first) {
       await eventually(async () => {
         if ((await vaultApi('GET', 'sys/seal-status', undefined, null)).json.sealed) throw new Error('still sealed');
       }, { timeoutMs: 60_000, intervalMs: 100 });
