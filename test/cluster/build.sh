@@ -100,21 +100,9 @@ busybox_rootfs() {
   chown 100:1000 "$root/home/vault"
 }
 
-# $1 name:tag  $2 archive  $3.. buildah config arguments; stdin-less: the
-# rootfs is $STAGE. Writes a docker-archive for `ctr images import`.
-commit_image() {
-  local ref=$1 archive=$2; shift 2
-  local c
-  c=$(buildah_ from scratch)
-  buildah_ copy --quiet "$c" "$STAGE/" / >/dev/null
-  buildah_ config "$@" "$c"
-  buildah_ commit --quiet "$c" "$ref" >/dev/null
-  buildah_ rm "$c" >/dev/null
-  rm -f "$archive.tmp"
-  buildah_ push --quiet "$ref" "docker-archive:$archive.tmp:$ref"
-  buildah_ rmi "$ref" >/dev/null
-  mv "$archive.tmp" "$archive"
-}
+source "$HERE/image-lib.sh"
+# $1 name:tag  $2 archive  $3.. buildah config arguments; the rootfs is $STAGE
+commit_image() { commit_rootfs "$1" "$2" "$STAGE" "${@:3}"; }
 
 STAGE="$CL/stage"
 image() { # $1 kind  $2 key -> archive path

@@ -70,19 +70,7 @@ olm_module() {
 
 buildah_() { buildah --storage-driver vfs --root "$CACHE/olm/buildah/root" --runroot "$CACHE/olm/buildah/run" "$@"; }
 
-# $1 reference  $2 archive  $3 rootfs directory  $4.. buildah config arguments
-commit_rootfs() {
-  local ref=$1 archive=$2 rootfs=$3 c; shift 3
-  c=$(buildah_ from scratch)
-  buildah_ copy --quiet "$c" "$rootfs/" / >/dev/null
-  buildah_ config "$@" "$c"
-  buildah_ commit --quiet "$c" "$ref" >/dev/null
-  buildah_ rm "$c" >/dev/null
-  rm -f "$archive.tmp"
-  buildah_ push --quiet "$ref" "docker-archive:$archive.tmp:$ref"
-  buildah_ rmi "$ref" >/dev/null
-  mv "$archive.tmp" "$archive"
-}
+source "$HERE/../cluster/image-lib.sh"
 
 OLM_IMAGE_REF="localhost/vault-autopilot-test/olm:$OLM_VERSION"
 olm_image() {
