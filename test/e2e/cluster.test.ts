@@ -145,3 +145,16 @@ test.serial('the apiserver, local-kms and the pod network are closed to other ma
   t.true(rules.some((r) => r.startsWith('-A FORWARD') && r.includes(`-s ${NET.podCIDR}`) && r.includes(`! -o ${NET.bridge}`) && r.endsWith('-j DROP')), rules.join('\n'));
   t.true(rules.some((r) => r.startsWith('-A INPUT') && r.includes(`${apiPort},${kmsPort}`) && r.endsWith('-j DROP')), rules.join('\n'));
 });
+
+test.serial('the images the samples and install.yaml name are on the node under those names (nothing can be pulled here)', async (t) => {
+  const c = cluster();
+  // the operator image is imported while the node starts: wait for it, then list what containerd holds
+  const names = await eventually(async () => {
+    const listed = execFileSync('ctr', ['--address', c.containerd.socket, '--namespace', c.containerd.namespace, 'images', 'ls', '-q'], { encoding: 'utf8' });
+    if (!listed.includes('ghcr.io/vault-autopilot/vault-autopilot:0.1.0')) throw new Error('operator image not imported yet');
+    return listed;
+  }, { timeoutMs: 120_000 });
+  for (const image of ['docker.io/hashicorp/vault:1.21.4', 'docker.io/library/busybox:1.36', 'ghcr.io/vault-autopilot/vault-autopilot:0.1.0']) {
+    t.true(names.includes(image), `${image} not imported`);
+  }
+});
