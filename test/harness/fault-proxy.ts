@@ -37,7 +37,11 @@ export interface FaultProxy {
 
 const MAX_KEPT = 1024 * 1024;
 
-export async function startFaultProxy(upstream: string, opts: { caPem?: string; hooks?: FaultHooks } = {}): Promise<FaultProxy> {
+/**
+ * `transparent`: when the upstream cannot be reached, drop the client's
+ * connection (as the stopped server itself would) instead of answering 502.
+ */
+export async function startFaultProxy(upstream: string, opts: { caPem?: string; hooks?: FaultHooks; transparent?: boolean } = {}): Promise<FaultProxy> {
   const target = new URL(upstream);
   const secure = target.protocol === 'https:';
   const agent = secure ? new https.Agent({ ca: opts.caPem, keepAlive: true }) : new http.Agent({ keepAlive: true });
@@ -94,6 +98,10 @@ export async function startFaultProxy(upstream: string, opts: { caPem?: string; 
         );
         upstreamReq.on('error', (err) => {
           proxy.log.push({ method: info.method, url: info.url, status: 502, at: Date.now() });
+          if (opts.transparent && !res.headersSent) {
+            req.socket.destroy();
+            return;
+          }
           if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
           res.end(String(err));
         });

@@ -1,8 +1,11 @@
 // Faults on PRIVATE servers: KMS down, Vault down (and back empty, as a dev
-// Vault restarts). The object reports the cause, Vault keeps what it had, the
-// operator keeps running and recovers by itself.
+// Vault restarts), Vault unreachable with its data kept (a proxy that drops
+// every connection). The object reports the cause, Vault keeps what it had,
+// the operator keeps running and recovers by itself.
 import test from 'ava';
 import { eventually, startServers, type Servers } from '../../harness/index.js';
+import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.js';
+import { VaultClient } from '../../../operator/vault/client.js';
 import { CRD_FILES, Objects, sealValue, startInProcessOperator, VaultProbe, type RunningOperator } from './helpers.js';
 
 const SYNC_PERIOD_MS = 1000;
@@ -10,6 +13,7 @@ let servers: Servers;
 let op: RunningOperator;
 let objects: Objects;
 let probe: VaultProbe;
+let proxy: FaultProxy;
 let ns: string;
 const plaintexts: string[] = [];
 
@@ -19,11 +23,16 @@ test.before(async () => {
   ns = await servers.env.namespace('kmsvs-faults');
   objects = new Objects(servers.env.kubeConfig());
   probe = new VaultProbe(servers.env);
-  op = await startInProcessOperator(servers.env, { syncPeriodMs: SYNC_PERIOD_MS });
+  // the operator reaches Vault through a proxy: dropping its connections makes
+  // Vault unreachable while Vault itself (and its in-memory data) stays up
+  proxy = await startFaultProxy(servers.env.vault.address, { transparent: true });
+  const vault = new VaultClient({ address: proxy.url, auth: { method: 'token', token: servers.env.vault.rootToken }, timeoutMs: 3000 });
+  op = await startInProcessOperator(servers.env, { syncPeriodMs: SYNC_PERIOD_MS }, { vault });
 });
 
 test.after.always(async () => {
   await op?.stop();
+  await proxy?.close();
   await servers?.stopAll();
 });
 
@@ -82,16 +91,25 @@ test.serial('Vault stopped: VaultUnreachable; when it returns (empty) the secret
   });
 });
 
-test.serial('Vault down while an object is deleted: the finalizer stays until the delete succeeds', async (t) => {
-  await servers.vault.stop();
+test.serial('Vault unreachable while an object is deleted: the finalizer stays until the delete succeeds', async (t) => {
+  t.true(await probe.metadataExists(mount, `${ns}/app`), 'the secret is in Vault before the delete');
+  let refused = 0;
+  proxy.hooks.onRequest = () => {
+    refused++;
+    return 'drop';
+  };
   await objects.delete(ns, 'app');
-  await new Promise((r) => setTimeout(r, 1500));
+  // the operator tried (and failed) to clean up at least twice before we look
+  await eventually(async () => {
+    if (refused < 2) throw new Error(`only ${refused} attempts to reach Vault so far`);
+  });
   const stuck = await objects.get(ns, 'app');
   t.truthy(stuck?.metadata?.deletionTimestamp, 'still there, waiting for cleanup');
   t.deepEqual(stuck?.metadata?.finalizers, ['vault.autopilot.dev/cleanup']);
-  await servers.vault.start();
+  t.true(await probe.metadataExists(mount, `${ns}/app`), 'Vault still holds the secret: nothing was deleted yet');
+  proxy.hooks.onRequest = undefined;
   await objects.waitGone(ns, 'app');
-  t.false(await probe.metadataExists(mount, `${ns}/app`));
+  t.false(await probe.metadataExists(mount, `${ns}/app`), 'the finalizer deleted the secret, with its versions, from Vault');
 });
 
 test.serial('no plaintext in logs, events or status after the faults', async (t) => {

@@ -1,7 +1,6 @@
 import test from 'ava';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
-import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,7 +140,6 @@ test('FileCertificateSource: reloads when tls.crt/tls.key change (atomic rename)
   t.is(server.certificateVersion, 1);
   const after = await post(server.port, ca.cert, '/ok', review('c'));
   t.is(after.peerCn, 'from-file-2');
-  t.is(new X509Certificate(second.cert).subject.includes('from-file-2'), true);
 });
 
 test('FileCertificateSource: start fails with a clear message when no files exist', async (t) => {

@@ -32,7 +32,10 @@ test('with KMS the stored values are ciphertext bound to the resource', async (t
   const kms = fakeKms();
   const cipher = { kms, keyId: 'alias/vault', context: kmsContext('ns', 'v') };
   const data = await encodeKeysSecretData({ keys: [secret('plainkey')] }, cipher);
-  t.false(Buffer.from(data['vault-unseal-0']!, 'base64').toString().includes('plainkey'));
+  // what is stored is exactly what KMS returned for this key id and this resource's context
+  t.deepEqual(kms.calls, [`enc alias/vault ${JSON.stringify(kmsContext('ns', 'v'))}`]);
+  const expected = await fakeKms().encrypt({ plaintext: Buffer.from('plainkey'), context: kmsContext('ns', 'v'), keyId: 'alias/vault' });
+  t.is(data['vault-unseal-0'], Buffer.from(expected.ciphertext).toString('base64'));
   t.is((await decodeKeysSecretData(data, cipher)).keys[0]!.reveal(), 'plainkey');
   await t.throwsAsync(decodeKeysSecretData(data, { kms, context: kmsContext('ns', 'other') }), { message: /context/ });
 });
