@@ -1,0 +1,57 @@
+// Vault's own record of every request it served: a file audit device on a
+// harness Vault. Tests count what the operator did here — independently of
+// the code under test and of its client wrappers.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { httpRequest } from './http.js';
+
+export interface AuditedRequest {
+  /** Vault's operation: read, list, create, update, delete. */
+  operation: string;
+  /** Path inside Vault, without the /v1/ prefix. */
+  path: string;
+  /** The answer's status as Vault logged it: an error string when it failed. */
+  error?: string;
+}
+
+export const WRITE_OPERATIONS = new Set(['create', 'update', 'delete', 'patch']);
+
+export class VaultAudit {
+  private constructor(readonly file: string) {}
+
+  /** Enables a file audit device (Vault refuses other extensions than .log). */
+  static async enable(vault: { address: string; rootToken: string }): Promise<VaultAudit> {
+    const file = join(mkdtempSync(join(tmpdir(), 'vault-audit-')), 'audit.log');
+    const res = await httpRequest(`${vault.address}/v1/sys/audit/test-file`, {
+      method: 'PUT',
+      headers: { 'x-vault-token': vault.rootToken, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'file', options: { file_path: file } }),
+    });
+    if (res.status !== 204 && res.status !== 200) throw new Error(`enabling the audit device failed: ${res.status} ${res.body}`);
+    return new VaultAudit(file);
+  }
+
+  /** Every request Vault has answered so far, in order (response entries only; one per request). */
+  responses(): AuditedRequest[] {
+    if (!existsSync(this.file)) return [];
+    const out: AuditedRequest[] = [];
+    for (const line of readFileSync(this.file, 'utf8').split('\n')) {
+      if (!line) continue;
+      const entry = JSON.parse(line) as { type?: string; request?: { operation?: string; path?: string }; error?: string };
+      if (entry.type !== 'response' || !entry.request?.path) continue;
+      out.push({ operation: entry.request.operation ?? '', path: entry.request.path, ...(entry.error ? { error: entry.error } : {}) });
+    }
+    return out;
+  }
+
+  /** A position to count from. */
+  mark(): number {
+    return this.responses().length;
+  }
+
+  /** Requests answered after `mark`. */
+  since(mark: number): AuditedRequest[] {
+    return this.responses().slice(mark);
+  }
+}
