@@ -7,7 +7,7 @@ import { CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { eventually, useTestEnv } from '../../harness/index.js';
 import { createLogger, RawKube, ResilientWatch, systemClock, type RawRequest, type WatchEventType } from '../../../operator/framework/index.js';
 import { WIDGET } from './fixtures/widget-controller.js';
-import { applyWidgetCrd, sleep, widgets } from './widgets.js';
+import { applyWidgetCrd, widgets } from './widgets.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 
@@ -45,9 +45,15 @@ test.serial('watches end every 2 s and resume from the last resourceVersion with
   watch.start();
   await watch.waitForSync();
   await w.create('a', { value: '1' });
-  await sleep(5000); // at least two server-side watch timeouts
+  // wait for the watch itself to be re-opened twice (server-side timeout 2 s), not for a fixed time
+  const opened = raw.watches.length;
+  await eventually(async () => {
+    if (raw.watches.length < opened + 2) throw new Error(`${raw.watches.length - opened} re-opened watches so far`);
+  }, { timeoutMs: 60_000 });
   await w.create('b', { value: '1' });
-  await sleep(1000);
+  await eventually(async () => {
+    if (!events.some(([, name]) => name === 'b')) throw new Error('b not seen yet');
+  });
   t.deepEqual(events, [
     ['ADDED', 'existing'],
     ['ADDED', 'a'],
