@@ -3,7 +3,7 @@
 // and SIGTERM lets the reconcile in flight finish before exiting 0.
 import test from 'ava';
 import { eventually, startOperatorProcess, startServers, type OperatorProcess, type Servers } from '../../harness/index.js';
-import { applyWidgetCrd, sleep, widgets } from './widgets.js';
+import { applyWidgetCrd, widgets } from './widgets.js';
 
 const ENTRY = 'test/integration/framework/fixtures/operator-entry.ts';
 let servers: Servers;
@@ -44,7 +44,8 @@ test.serial('kube-apiserver stopped and restarted: the process stays up, reconne
   await observed(w, 'untouched', 'same');
 
   await servers.apiserver.stop();
-  await sleep(3000); // the operator's watch fails and retries meanwhile
+  // the operator's watch fails and retries meanwhile; it keeps running through that
+  await proc.waitForOutput(/watch failed, retrying/, 30_000);
   t.false(exitedEarly(), 'operator exited while the apiserver was down');
   await servers.apiserver.start();
   const backAt = Date.now();
@@ -100,7 +101,8 @@ test.serial('started while the apiserver is down: stays up, /readyz is 503 until
   const get = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`)).status;
   t.is(await get('/healthz'), 200);
   t.is(await get('/readyz'), 503);
-  await sleep(2000);
+  // it has tried the apiserver, failed, and keeps running to try again
+  await proc.waitForOutput(/retrying/, 30_000);
   t.false(exited, 'operator exited while the apiserver was down');
   t.is(await get('/readyz'), 503);
 
