@@ -4,6 +4,7 @@
 # (keyed by name + version + Go version) and a cached binary is never rebuilt.
 #
 #   test/harness/build-servers.sh [etcd|kube-apiserver|vault|local-kms ...]
+#   test/harness/build-servers.sh vault-k8s vegeta    (benchmark peer + load generator)
 #
 # The local cluster (test/cluster/build.sh) adds kubelet, kube-controller-manager,
 # kube-scheduler, kube-proxy, kubectl (same version and wrapper module as
@@ -17,6 +18,9 @@ KUBE_VERSION=v1.36.3
 VAULT_VERSION=v1.21.0          # OpenBao is refused by the proxy (403); v1.21.1+ need an untagged sdk
 LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
 COREDNS_VERSION=v1.14.7
+# benchmark peers (test/bench/, `make bench`); never part of the default set
+VAULT_K8S_VERSION=v1.6.2       # HashiCorp's Vault Agent Injector
+VEGETA_VERSION=v12.13.0        # HTTP load generator
 
 CACHE="${VAULT_AUTOPILOT_CACHE:-$HOME/.cache/vault-autopilot}"
 GOV="$(go env GOVERSION)"
@@ -142,6 +146,8 @@ for t in "${targets[@]}"; do
         "-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(minor "$KUBE_VERSION")" \
         "kube-apiserver-$KUBE_VERSION" ;;
     coredns) build_plain coredns github.com/coredns/coredns "$COREDNS_VERSION" ;;
+    vault-k8s) build vault-k8s github.com/hashicorp/vault-k8s "$VAULT_K8S_VERSION" github.com/hashicorp/vault-k8s required_version ;;
+    vegeta) build_plain vegeta github.com/tsenart/vegeta/v12 "$VEGETA_VERSION" ;;
     *) log "unknown server $t"; exit 2 ;;
   esac
 done

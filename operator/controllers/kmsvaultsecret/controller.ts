@@ -23,7 +23,8 @@ import { markSecret } from '../../framework/logger.js';
 import type { AutopilotOperator, ReconcileContext, ReconcileResult } from '../../framework/operator.js';
 import { KmsError, KmsFailure, type Decryptor } from '../../kms/decryptor.js';
 import { VaultError, type VaultClient } from '../../vault/client.js';
-import { deleteKv, detectMount, kvDataMatches, logicalPath, readKv, writeKv, type KvLocation } from '../../vault/kv.js';
+import { deleteKv, detectMount, kvDataMatches, logicalPath, readKv, writeKv, type KvData, type KvLocation, type KvSecret } from '../../vault/kv.js';
+import { DecryptDigests } from './decrypt-digests.js';
 import {
   checkPathSyntax,
   checkTenancy,
@@ -95,6 +96,8 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: 
 export class KmsVaultSecretController {
   /** Objects waiting for a `Vault` resource to become usable, by that resource: synced the moment it is. */
   readonly waiting = new VaultWaiters();
+  /** What each ciphertext decrypted to, as keyed digests: in-sync objects cost no KMS call. */
+  readonly digests = new DecryptDigests();
 
   constructor(private readonly deps: KmsVaultSecretDeps) {}
 
@@ -185,19 +188,28 @@ export class KmsVaultSecretController {
     const tenancy = checkTenancy(loc, namespace, pathPolicy);
     if (tenancy) return failed(tenancy);
 
-    // Decrypt everything before touching Vault: the secret is written whole or not at all.
-    const decrypted = await this.decryptAll(decoded.value);
-    if (!decrypted.ok) return failed(decrypted.failure);
-    const desired = decrypted.value;
     const path = logicalPath(loc);
+    // Vault's value first: a key whose value there is what its ciphertext was
+    // seen to decrypt to needs no KMS call (an unchanged object makes none).
+    let current: KvSecret | undefined;
+    let readError: unknown;
+    try {
+      current = await readKv(vault, loc);
+    } catch (err) {
+      readError = err;
+    }
+    // Decrypt everything before writing: the secret is written whole or not at all.
+    const decrypted = await this.decryptAll(decoded.value, current?.data);
+    if (!decrypted.ok) return failed(decrypted.failure);
+    if (!current) return failed(this.vaultError(readError, 'read', path));
+    const desired = decrypted.value;
 
     let cause: WriteCause | undefined;
     try {
-      const current = await readKv(vault, loc);
       cause = writeCause(obj, current.data !== undefined, kvDataMatches(current.data, desired), loc);
       if (cause) await writeKv(vault, loc, desired, loc.version === 'v2' ? { cas: current.version ?? 0 } : {});
     } catch (err) {
-      return failed(this.vaultError(err, cause ? 'write' : 'read', path));
+      return failed(this.vaultError(err, 'write', path));
     }
 
     const stale = staleLocation(obj, loc);
@@ -215,7 +227,8 @@ export class KmsVaultSecretController {
     return { ok: true, loc, keys: Object.keys(desired), cause, vault: target.vault };
   }
 
-  private async decryptAll(keys: readonly DecodedKey[]): Promise<{ ok: true; value: Record<string, string> } | { ok: false; failure: Failure }> {
+  /** Every key's plaintext: Vault's value where it is provably the same (see decrypt-digests.ts), KMS for the rest. */
+  private async decryptAll(keys: readonly DecodedKey[], inVault: KvData | undefined): Promise<{ ok: true; value: Record<string, string> } | { ok: false; failure: Failure }> {
     const failures: KeyDecryptFailure[] = [];
     const values: Record<string, string> = {};
     await forEachLimited(keys, DECRYPT_CONCURRENCY, async (k) => {
@@ -223,11 +236,17 @@ export class KmsVaultSecretController {
         values[k.key] = '';
         return;
       }
+      const held = inVault?.[k.key];
+      if (this.digests.matches({ ciphertext: k.ciphertext, context: k.context }, held)) {
+        values[k.key] = held as string;
+        return;
+      }
       try {
         const out = await this.deps.decryptor.decrypt({ ciphertext: k.ciphertext, context: k.context });
         const text = Buffer.from(out.plaintext).toString('utf8');
         out.plaintext.fill(0);
         markSecret(text);
+        this.digests.remember({ ciphertext: k.ciphertext, context: k.context }, text);
         values[k.key] = text;
       } catch (err) {
         const failure = err instanceof KmsError ? err.failure : KmsFailure.Other;

@@ -1,5 +1,5 @@
 // Many objects at once: time until all are in Vault, then what steady state
-// costs per sync period (Vault reads, KMS decrypts) — and that it writes nothing.
+// costs per sync period (Vault reads; no KMS decrypt) — and that it writes nothing.
 import test from 'ava';
 import { eventually, useTestEnv } from '../../harness/index.js';
 import { CRD_FILES, Objects, sealValue, startInProcessOperator, VaultProbe, type RunningOperator } from './helpers.js';
@@ -62,7 +62,8 @@ test.serial(`${OBJECTS} objects x ${KEYS} keys: all synced, then steady state wr
   const decrypts = op.kmsDecrypts() - before.decrypts;
   t.log(`steady state per sync period: ${(reads / periods).toFixed(0)} Vault reads, ${(decrypts / periods).toFixed(0)} KMS decrypts, ${op.vault.stats.writes - before.writes} Vault writes in total`);
   t.is(op.vault.stats.writes, before.writes);
-  // each object is re-checked about once per period: 2 reads (mount + data) and one decrypt per key
-  t.true(reads >= OBJECTS * 2 * (periods - 1), `reads ${reads}`);
-  t.true(decrypts >= OBJECTS * KEYS * (periods - 1), `decrypts ${decrypts}`);
+  // each object is re-checked about once per period: 2 Vault reads (mount + data) and no KMS call —
+  // Vault's values have the digests of what each ciphertext decrypted to at the first sync
+  t.is(decrypts, 0);
+  t.true(reads >= OBJECTS * 2 * (periods - 1) && reads <= OBJECTS * 2 * (periods + 1), `reads ${reads}`);
 });

@@ -179,6 +179,23 @@ test('first reconcile writes v2 with cas 0; a second one reads only', async (t) 
   t.is(h.events.length, 1, 'no event when in sync');
 });
 
+test('an unchanged object costs no KMS call; drift or a new ciphertext decrypts only what is not provably in Vault', async (t) => {
+  const h = harness();
+  let obj = await h.reconcile(aKmsVaultSecret({ secrets: sealedSpec({ a: 'alpha', b: 'beta' }) }));
+  t.is(h.kms.calls, 2, 'first sync decrypts each key once');
+  await h.clock.advance(60_000);
+  obj = await h.reconcile(obj);
+  obj = await h.reconcile(obj);
+  t.is(h.kms.calls, 2, 'in sync: Vault values match the remembered digests, no decrypt');
+  h.vault.v2.set('team-a/app', { data: { a: 'tampered', b: 'beta' }, version: 2 });
+  obj = await h.reconcile(obj);
+  t.is(h.kms.calls, 3, 'drift: only the changed key is decrypted again');
+  t.deepEqual(h.vault.v2.get('team-a/app')?.data, { a: 'alpha', b: 'beta' });
+  obj = await h.reconcile({ ...obj, spec: { ...obj.spec, secrets: sealedSpec({ a: 'alpha', b: 'gamma' }) } });
+  t.is(h.kms.calls, 4, 'a changed ciphertext is decrypted; the unchanged one is not');
+  t.deepEqual(h.vault.v2.get('team-a/app')?.data, { a: 'alpha', b: 'gamma' });
+});
+
 test('whole or nothing: one undecryptable key means no write at all', async (t) => {
   const h = harness();
   const obj = aKmsVaultSecret({ secrets: [...sealedSpec({ good: 'x' }), aSecret('bad', { encryptedSecret: FakeKms.seal('y', { other: 'ctx' }) })] });
