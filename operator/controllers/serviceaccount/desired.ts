@@ -213,8 +213,10 @@ export function ownedEntries(vault: VaultResourceLike, manager: string): OwnedEn
     if (entry.manager !== manager || entry.operation !== 'Apply') continue;
     const config = child(child(entry.fieldsV1, 'f:spec'), 'f:externalConfig');
     for (const [key, auth] of Object.entries(child(config, 'f:auth') ?? {})) {
-      const path = listKey(key, 'path');
-      if (path === undefined) continue;
+      const literal = listKey(key, 'path');
+      if (literal === undefined) continue;
+      // a pathless entry (`{type: kubernetes}`, Bank-Vaults' shape) mounts at its type
+      const path = literal || (listKey(key, 'type') ?? '');
       const names = owned.roles.get(path) ?? new Set<string>();
       for (const roleKey of Object.keys(child(auth, 'f:roles') ?? {})) {
         const name = listKey(roleKey, 'name');
@@ -261,7 +263,7 @@ export function holdsEntries(vault: VaultResourceLike, entries: ServiceAccountEn
   // owned under another auth path too (the path setting changed): not in sync yet
   for (const [path, names] of owned.roles) if (path !== entries.authPath && names.has(entries.role.name)) return false;
   const config = vault.spec?.externalConfig;
-  const auth = (config?.auth ?? []).find((a) => a.path === entries.authPath);
+  const auth = authAt(config, entries.authPath);
   if (!auth || auth.type !== 'kubernetes') return false;
   const role = (auth.roles ?? []).find((r) => r['name'] === entries.role.name);
   if (!role) return false;
@@ -331,7 +333,7 @@ export function collectiveApply(
   // what we keep today: our entries with their current values
   const roles = new Map<string, Map<string, KubernetesAuthRole>>();
   for (const [path, names] of owned.roles) {
-    const auth = (config?.auth ?? []).find((a) => a.path === path);
+    const auth = authAt(config, path);
     const byName = new Map<string, KubernetesAuthRole>();
     for (const role of auth?.roles ?? []) {
       const name = role['name'];
@@ -351,7 +353,7 @@ export function collectiveApply(
     if (!change.entries) continue;
     const { authPath, role, policy } = change.entries;
     const fields: string[] = [];
-    const existingAuth = (config?.auth ?? []).find((a) => a.path === authPath);
+    const existingAuth = authAt(config, authPath);
     if ((existingAuth?.roles ?? []).some((r) => r['name'] === role.name) && !owned.roles.get(authPath)?.has(role.name)) {
       fields.push(`.spec.externalConfig.auth[path="${authPath}"].roles[name="${role.name}"]`);
     }
@@ -375,7 +377,8 @@ export function collectiveApply(
     .filter(([, byName]) => byName.size > 0)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([path, byName]) => ({
-      path,
+      // join the entry already mounted there under the list key it was written with
+      path: authAt(config, path)?.path ?? path,
       type: 'kubernetes' as const,
       roles: [...byName.values()].sort((a, b) => a.name.localeCompare(b.name)),
     }));
@@ -399,13 +402,22 @@ function pickRole(role: Record<string, unknown>): KubernetesAuthRole {
 
 type CurrentConfig = NonNullable<VaultResourceLike['spec']>['externalConfig'];
 
+/**
+ * The auth entry mounted at `path`: its effective path (`path`, or `type` when
+ * empty as in Bank-Vaults) decides, so a migrated `{type: kubernetes}` and our
+ * `kubernetes` path are one mount (the CRD refuses two entries for one path).
+ */
+function authAt(config: CurrentConfig, path: string): NonNullable<NonNullable<CurrentConfig>['auth']>[number] | undefined {
+  return (config?.auth ?? []).find((a) => (a.path || a.type) === path);
+}
+
 /** Our entries as they are now, in the same canonical form as the apply. */
 function roles0(owned: OwnedEntries, config: CurrentConfig): Array<{ path: string; roles: KubernetesAuthRole[] }> {
   return [...owned.roles.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([path, names]) => ({
       path,
-      roles: ((config?.auth ?? []).find((a) => a.path === path)?.roles ?? [])
+      roles: (authAt(config, path)?.roles ?? [])
         .filter((r) => typeof r['name'] === 'string' && names.has(r['name'] as string))
         .map(pickRole)
         .sort((a, b) => a.name.localeCompare(b.name)),
@@ -421,7 +433,7 @@ function policies0(owned: OwnedEntries, config: CurrentConfig): PolicyEntry[] {
 }
 
 function sameEntries(next: VaultApplyConfiguration, roles: Array<{ path: string; roles: KubernetesAuthRole[] }>, policies: PolicyEntry[]): boolean {
-  const nextRoles = (next.spec?.externalConfig.auth ?? []).map((a) => ({ path: a.path, roles: a.roles }));
+  const nextRoles = (next.spec?.externalConfig.auth ?? []).map((a) => ({ path: a.path || a.type, roles: a.roles }));
   return sameJson(nextRoles, roles) && sameJson(next.spec?.externalConfig.policies ?? [], policies);
 }
 

@@ -353,3 +353,51 @@ test('collectiveApply: a changed auth path moves the role to the new path in the
     [['k8s-prod', ['sa.shop.cart']]],
   );
 });
+
+test('a pathless kubernetes entry (Bank-Vaults shape) is the `kubernetes` mount: the apply joins it under its own list key', (t) => {
+  const sa = aServiceAccount();
+  const entries = desiredEntries('shop', 'cart', settings);
+  const migrated: VaultResourceLike = {
+    metadata: { uid: 'uid-migrated', managedFields: [{ manager: 'kubectl', operation: 'Update' }] },
+    spec: { externalConfig: { auth: [{ path: '', type: 'kubernetes', roles: [{ name: 'hand-written' }] }] } },
+  };
+  const first = collectiveApply({ namespace: 'vault-system', name: 'vault' }, migrated, MANAGER, [
+    { serviceAccount: 'shop/cart', roleName: entries.role.name, policyName: entries.policy.name, entries },
+  ]);
+  t.deepEqual(first.conflicts, []);
+  t.deepEqual(first.config.spec!.externalConfig.auth!.map((a) => [a.path, a.type]), [['', 'kubernetes']]);
+  // after the apply: the manager owns the role under the key {path: "", type: kubernetes}
+  const applied: VaultResourceLike = {
+    metadata: {
+      uid: 'uid-migrated',
+      managedFields: [
+        {
+          manager: MANAGER,
+          operation: 'Apply',
+          fieldsV1: {
+            'f:spec': {
+              'f:externalConfig': {
+                'f:auth': { [`k:${JSON.stringify({ path: '', type: 'kubernetes' })}`]: { 'f:roles': { [`k:${JSON.stringify({ name: entries.role.name })}`]: {} } } },
+                'f:policies': { [`k:${JSON.stringify({ name: entries.policy.name })}`]: {} },
+              },
+            },
+          },
+        },
+      ],
+    },
+    spec: {
+      externalConfig: {
+        auth: [{ path: '', type: 'kubernetes', roles: [{ name: 'hand-written' }, { ...entries.role }] }],
+        policies: [{ ...entries.policy }],
+      },
+    },
+  };
+  t.deepEqual([...ownedEntries(applied, MANAGER).roles.keys()], ['kubernetes']);
+  t.true(holdsEntries(applied, entries, MANAGER), 'in sync: nothing to apply');
+  t.is(planServiceAccount(sa, settings, new Map([['vault-system/vault', applied]]), FINALIZER, MANAGER).apply, undefined);
+  const removed = collectiveApply({ namespace: 'vault-system', name: 'vault' }, applied, MANAGER, [
+    { serviceAccount: 'shop/cart', roleName: entries.role.name, policyName: entries.policy.name, entries: null },
+  ]);
+  t.true(removed.changed);
+  t.is(removed.config.spec, undefined);
+});
