@@ -108,15 +108,24 @@ export interface RbacFindings {
   unused: string[];
   /** `permission:verb x count`, for the log. */
   usage: string[];
+  /** Recorded requests whose URL is not a Kubernetes API path this analysis knows: each must be looked at, never dropped. */
+  unparsed: string[];
   requests: number;
 }
+
+const DISCOVERY = /^\/(version|api|apis|openapi\/v[23])(\/[^/?]+){0,2}\/?(\?.*)?$/;
 
 /** Maps recorded requests (plus the checks they imply) to the kubectl install's permissions. */
 export function analyseRequests(recorded: RecordedRequest[], operatorNamespace: string): RbacFindings {
   const permissions = operatorPermissions({ mode: InstallMode.Kubectl });
+  const unparsed: string[] = [];
   const seen: (ApiRequest & { status: number })[] = recorded.flatMap((r) => {
     const parsed = apiRequestOf(r.method, r.url);
-    if (!parsed) return [];
+    if (!parsed) {
+      // discovery (/version, /api, /apis/<group>/<version>) is every authenticated user's (system:discovery); all else is looked at
+      if (!(DISCOVERY.test(r.url) && r.method === 'GET' && r.status < 400)) unparsed.push(`${r.method} ${r.url} -> ${r.status}`);
+      return [];
+    }
     const implied = impliedRequests(parsed, r.status, r.body).map((i) => ({ ...i, status: r.status }));
     return [{ ...parsed, status: r.status }, ...implied];
   });
@@ -132,6 +141,7 @@ export function analyseRequests(recorded: RecordedRequest[], operatorNamespace: 
     uncovered: [...new Set(allowed.filter((r) => !permissionFor(r, permissions, operatorNamespace)).map(describe))],
     unused: unusedPermissionVerbs(permissions, allowed, operatorNamespace),
     usage: [...usage].map(([k, n]) => `${k} x${n}`),
+    unparsed: [...new Set(unparsed)],
     requests: recorded.length,
   };
 }

@@ -318,6 +318,7 @@ test.serial('least privilege: no request was forbidden and every permission verb
   const findings = analyseRequests(proxy.requests, installNs);
   t.log(`${findings.requests} requests; per permission verb:\n  ${findings.usage.join('\n  ')}`);
   t.deepEqual(findings.forbidden, [], 'requests the ServiceAccount was not allowed to make (missing permissions)');
+  t.deepEqual(findings.unparsed, [], 'requests the analysis could not map to a permission (a 403 there would go unseen)');
   t.deepEqual(findings.uncovered, [], 'requests no permission in rbac.ts explains');
   t.deepEqual(findings.unused, [], 'permission verbs no lifecycle used (superfluous)');
 });

@@ -135,6 +135,7 @@ test.serial('no request of the real process was refused or unexplained by the in
   const findings = analyseRequests(proxy.requests, installNs);
   t.log(`${findings.requests} requests; per permission verb:\n  ${findings.usage.join('\n  ')}`);
   t.deepEqual(findings.forbidden, [], 'requests the ServiceAccount was not allowed to make (missing permissions)');
+  t.deepEqual(findings.unparsed, [], 'requests the analysis could not map to a permission (a 403 there would go unseen)');
   t.deepEqual(findings.uncovered, [], 'requests no permission in rbac.ts explains');
   if (findings.forbidden.length) t.log(proc.output().split('\n').filter((l) => /forbidden|403/i.test(l)).slice(-10).join('\n'));
 });
