@@ -212,10 +212,17 @@ test('the CA ConfigMap follows a change of the Vault TLS Secret', async (t) => {
 
 test('admissions are counted and timed in the operator metrics', async (t) => {
   const { defaultRegistry } = await import('../../../operator/framework/metrics.js');
-  const text = defaultRegistry.render();
-  t.regex(text, /vault_autopilot_webhook_admissions_total\{[^}]*path="\/mutate-pods"[^}]*result="denied"[^}]*\} [1-9]/);
-  t.regex(text, /vault_autopilot_webhook_admissions_total\{[^}]*result="allowed"[^}]*\} [1-9]/);
-  t.regex(text, /vault_autopilot_webhook_latency_seconds_count\{[^}]*path="\/mutate-pods"[^}]*\} [1-9]/);
+  // its own admissions, counted before and after: other tests of this file run at the same time, so at least one more each
+  const sample = (re: RegExp) => Number(re.exec(defaultRegistry.render())?.[1] ?? 0);
+  const denied = /vault_autopilot_webhook_admissions_total\{[^}]*path="\/mutate-pods"[^}]*result="denied"[^}]*\} (\d+)/;
+  const allowed = /vault_autopilot_webhook_admissions_total\{[^}]*path="\/mutate-pods"[^}]*result="allowed"[^}]*\} (\d+)/;
+  const timed = /vault_autopilot_webhook_latency_seconds_count\{[^}]*path="\/mutate-pods"[^}]*\} (\d+)/;
+  const before = { denied: sample(denied), allowed: sample(allowed), timed: sample(timed) };
+  await t.throwsAsync(create(appNs, podSpec('metrics-denied', { [`${P}agent-inject`]: 'yes' }), true));
+  await create(appNs, podSpec('metrics-allowed', { [`${P}inject-env`]: 'app' }), true);
+  t.true(sample(denied) >= before.denied + 1, 'the denial was counted');
+  t.true(sample(allowed) >= before.allowed + 1, 'the admission was counted');
+  t.true(sample(timed) >= before.timed + 2, 'both were timed');
 });
 
 test('every shape the mutator produces (classic and native sidecars, init order, env only) passes the apiserver validation', async (t) => {
