@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: help deps build lint test test-unit test-integration servers bundle-validator test-env demo demo-servers demo-operator clean cluster-build cluster test-e2e olm-tools test-olm
+.PHONY: help deps build lint test test-unit test-integration servers bundle-validator test-env demo demo-servers demo-operator soak clean cluster-build cluster test-e2e olm-tools test-olm
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,6 +37,9 @@ test-unit: deps bundle-validator ## Unit tests only (no servers; the bundle test
 
 test-integration: deps servers bundle-validator ## Integration tests against one shared set of real servers (ARGS="file.test.ts --match ..." to narrow)
 	npm run test:integration -- $(ARGS)
+
+soak: deps servers ## Two operator replicas under churn (SOAK_SECONDS, default 300), leader killed -9 half-way; writes counted by the apiserver's audit log and Vault's audit device (not in CI)
+	node --import=tsx test/bench/availability/two-replicas.ts --seconds $(or $(SOAK_SECONDS),300)
 
 test-env: deps servers ## Start the test servers for manual use and print how to connect; Ctrl-C stops them
 	npm run test-env

@@ -38,6 +38,23 @@ export function adminKubeconfigYaml(server: string, caPem: string, token: string
   ].join('\n');
 }
 
+export interface KubeApiServerOptions {
+  /** Write an audit log of every request that changes something (see apiserver-audit.ts). */
+  auditLog?: boolean;
+}
+
+/** Audit policy: requests that change something, at Metadata level (who, verb, object; no bodies). */
+const AUDIT_WRITES_POLICY = [
+  'apiVersion: audit.k8s.io/v1',
+  'kind: Policy',
+  'omitStages: [RequestReceived]',
+  'rules:',
+  '  - level: None',
+  '    verbs: [get, list, watch]',
+  '  - level: Metadata',
+  '',
+].join('\n');
+
 export class KubeApiServer implements Server {
   readonly name = 'kube-apiserver';
   version = 'unknown';
@@ -47,8 +64,10 @@ export class KubeApiServer implements Server {
   /** CA bundle of the self-signed serving certificate (the apiserver makes it on first start). */
   readonly caFile: string;
   private readonly adminToken: string;
+  /** JSON lines of the apiserver's audit log (writes only), when started with `auditLog`. */
+  readonly auditLogFile: string | undefined;
 
-  private constructor(binary: string, dir: string, etcdUrl: string, port: number) {
+  private constructor(binary: string, dir: string, etcdUrl: string, port: number, opts: KubeApiServerOptions) {
     this.url = `https://127.0.0.1:${port}`;
     const pki = join(dir, 'pki');
     mkdirSync(pki, { recursive: true, mode: 0o700 });
@@ -61,6 +80,13 @@ export class KubeApiServer implements Server {
     const saKey = join(pki, 'sa.key');
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     writeFileSync(saKey, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
+    const audit: string[] = [];
+    if (opts.auditLog) {
+      this.auditLogFile = join(dir, 'kube-apiserver-audit.log');
+      const policy = join(pki, 'audit-policy.yaml');
+      writeFileSync(policy, AUDIT_WRITES_POLICY);
+      audit.push(`--audit-policy-file=${policy}`, `--audit-log-path=${this.auditLogFile}`, '--audit-log-format=json', '--audit-log-maxsize=0', '--audit-log-mode=blocking');
+    }
     this.process = new ManagedProcess(
       'kube-apiserver',
       binary,
@@ -81,13 +107,14 @@ export class KubeApiServer implements Server {
         // no controller-manager makes ServiceAccount token Secrets here
         '--disable-admission-plugins=ServiceAccount',
         '--profiling=false',
+        ...audit,
       ],
       { logFile: join(dir, 'kube-apiserver.log') },
     );
   }
 
-  static async create(dir: string, etcdUrl: string): Promise<KubeApiServer> {
-    return new KubeApiServer(binaryPath('kube-apiserver'), dir, etcdUrl, await freePort());
+  static async create(dir: string, etcdUrl: string, opts: KubeApiServerOptions = {}): Promise<KubeApiServer> {
+    return new KubeApiServer(binaryPath('kube-apiserver'), dir, etcdUrl, await freePort(), opts);
   }
 
   caPem(): string {

@@ -19,6 +19,8 @@ export interface StartOptions {
   kms?: boolean;
   /** etcd + kube-apiserver (default true). */
   apiserver?: boolean;
+  /** kube-apiserver audit log of writes (default false; read it with ApiserverAudit). */
+  apiserverAudit?: boolean;
 }
 
 export interface Servers {
@@ -106,7 +108,7 @@ export async function startServers(opts: StartOptions = {}): Promise<Servers> {
     const kubeChain = withApiserver
       ? (async () => {
           const etcd = track(await createAndStart(() => EtcdServer.create(dir), startupMs));
-          const apiserver = track(await createAndStart(() => KubeApiServer.create(dir, etcd.url), startupMs));
+          const apiserver = track(await createAndStart(() => KubeApiServer.create(dir, etcd.url, { auditLog: opts.apiserverAudit ?? false }), startupMs));
           return { etcd, apiserver };
         })()
       : Promise.resolve(undefined);

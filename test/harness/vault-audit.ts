@@ -13,6 +13,10 @@ export interface AuditedRequest {
   path: string;
   /** The answer's status as Vault logged it: an error string when it failed. */
   error?: string;
+  /** The token's display name (e.g. `token-replica-a` for a token created with display_name replica-a). */
+  displayName?: string;
+  /** When Vault logged the answer (ms since the epoch). */
+  at?: number;
 }
 
 export const WRITE_OPERATIONS = new Set(['create', 'update', 'delete', 'patch']);
@@ -38,9 +42,15 @@ export class VaultAudit {
     const out: AuditedRequest[] = [];
     for (const line of readFileSync(this.file, 'utf8').split('\n')) {
       if (!line) continue;
-      const entry = JSON.parse(line) as { type?: string; request?: { operation?: string; path?: string }; error?: string };
+      const entry = JSON.parse(line) as { type?: string; time?: string; auth?: { display_name?: string }; request?: { operation?: string; path?: string }; error?: string };
       if (entry.type !== 'response' || !entry.request?.path) continue;
-      out.push({ operation: entry.request.operation ?? '', path: entry.request.path, ...(entry.error ? { error: entry.error } : {}) });
+      out.push({
+        operation: entry.request.operation ?? '',
+        path: entry.request.path,
+        ...(entry.error ? { error: entry.error } : {}),
+        ...(entry.auth?.display_name ? { displayName: entry.auth.display_name } : {}),
+        ...(entry.time ? { at: Date.parse(entry.time) } : {}),
+      });
     }
     return out;
   }
