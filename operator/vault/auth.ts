@@ -28,6 +28,20 @@ export const ROLE_ENDPOINTS: Readonly<Record<string, string>> = {
   userpass: 'users',
 };
 
+/**
+ * Bank-Vaults' other per-method collections, written like roles (one object
+ * per name under auth/<path>/<collection>/<name>, tracked, removed when they
+ * leave the spec): ldap/okta `groups` and `users` (maps name -> parameters),
+ * github `map` ({teams|users: {name: policies}}), aws `crossaccountrole`
+ * ([{sts_account, sts_role}] -> config/sts/<account>).
+ */
+export const EXTRA_COLLECTIONS: Readonly<Record<string, readonly string[]>> = {
+  ldap: ['groups', 'users'],
+  okta: ['groups', 'users'],
+  github: ['map/teams', 'map/users'],
+  aws: ['config/sts'],
+};
+
 /** Role parameters Vault takes but never returns (so they cannot be compared, and are no typo). */
 const WRITE_ONLY_ROLE_PARAMS: Readonly<Record<string, readonly string[]>> = { userpass: ['password'] };
 
@@ -40,6 +54,68 @@ export function withUserpassUsers(spec: AuthMethodSpec): AuthMethodSpec {
   const users = (spec.users as Array<Record<string, unknown>>).map(({ username, ...rest }) => ({ ...rest, name: String(username ?? rest['name'] ?? '') }));
   const { users: _users, ...rest } = spec;
   return { ...rest, roles: [...(spec.roles ?? []), ...users] };
+}
+
+/** `name` of an entry as the plan and the record know it: bare in the type's role endpoint, else `<collection>/<name>`. */
+export function entryKey(name: string, collection?: string): string {
+  return collection ? `${collection}/${name}` : name;
+}
+
+/** `groups/dev` -> {collection: 'groups', name: 'dev'}; a bare name is in the role endpoint. */
+export function parseEntryKey(key: string, type: string): { collection: string | undefined; name: string } {
+  for (const collection of EXTRA_COLLECTIONS[type] ?? []) {
+    if (key.startsWith(`${collection}/`)) return { collection, name: key.slice(collection.length + 1) };
+  }
+  return { collection: undefined, name: key };
+}
+
+/** Bank-Vaults' extra collections of one method, as entries (problems for shapes that do not fit). */
+function extraEntries(spec: AuthMethodSpec, path: string, problems: Problem[]): DesiredRole[] {
+  const out: DesiredRole[] = [];
+  const objectOf = (value: unknown): Record<string, unknown> | undefined =>
+    value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  const bad = (field: string, why: string) => problems.push({ concern: 'role', id: `${path}/${field}`, message: `auth "${path}" ${field}: ${why}` });
+  if (spec.type === 'ldap' || spec.type === 'okta') {
+    for (const collection of ['groups', 'users'] as const) {
+      const value = spec[collection];
+      if (value === undefined || value === null) continue;
+      const map = objectOf(value);
+      if (!map) {
+        bad(collection, 'must be a map of name -> parameters');
+        continue;
+      }
+      for (const [name, params] of Object.entries(map)) {
+        const body = objectOf(params);
+        if (!body) bad(`${collection}.${name}`, 'must be an object of parameters (e.g. {policies: [...]})');
+        else out.push({ name, collection, params: { ...body } });
+      }
+    }
+  }
+  if (spec.type === 'github' && spec.map !== undefined && spec.map !== null) {
+    for (const [kind, entries] of Object.entries(objectOf(spec.map) ?? {})) {
+      if (kind !== 'teams' && kind !== 'users') {
+        bad(`map.${kind}`, 'only teams and users can be mapped');
+        continue;
+      }
+      for (const [name, value] of Object.entries(objectOf(entries) ?? {})) {
+        out.push({ name, collection: `map/${kind}`, params: { value: Array.isArray(value) ? value.join(',') : String(value) } });
+      }
+    }
+  }
+  if (spec.type === 'aws' && Array.isArray(spec.crossaccountrole)) {
+    for (const item of spec.crossaccountrole) {
+      const entry = objectOf(item);
+      const account = entry?.['sts_account'];
+      if (!entry || (typeof account !== 'string' && typeof account !== 'number')) {
+        bad('crossaccountrole', 'each entry needs sts_account and sts_role');
+        continue;
+      }
+      // the account is the name (config/sts/<account>); Vault does not store it as a field
+      const { sts_account: _account, ...params } = entry;
+      out.push({ name: String(account), collection: 'config/sts', params });
+    }
+  }
+  return out;
 }
 
 /** Paths Vault owns; the operator never mounts, tunes or removes them. */
@@ -62,7 +138,14 @@ export interface ClusterDefaults {
 
 export interface DesiredRole {
   name: string;
+  /** one of EXTRA_COLLECTIONS[type]; absent: the type's role endpoint */
+  collection?: string;
   params: VaultParams;
+}
+
+/** The key of a desired entry in ActualAuthMount.roles / roleNames and in role ids. */
+export function keyOf(role: DesiredRole): string {
+  return entryKey(role.name, role.collection);
 }
 
 export interface DesiredAuth {
@@ -83,9 +166,9 @@ export interface ActualAuthMount {
   tune: VaultParams;
   /** auth/<path>/config, when read */
   config?: VaultParams;
-  /** role name -> parameters as read back, for the roles the plan asks about */
+  /** entry key (see entryKey) -> parameters as read back, for the entries the plan asks about */
   roles: Map<string, VaultParams>;
-  /** all role names the method lists */
+  /** all entry keys the method lists (its role endpoint and its extra collections) */
   roleNames: string[];
 }
 
@@ -96,10 +179,22 @@ export function roleId(path: string, role: string): string {
   return `${path}/${role}`;
 }
 
-/** `kubernetes/app` -> ['kubernetes', 'app'] (the role name never contains a slash). */
-export function splitRoleId(id: string): [string, string] {
+/**
+ * `kubernetes/app` -> ['kubernetes', 'app'] (a role name never contains a
+ * slash); with the mounts known, `ldap/groups/dev` -> ['ldap', 'groups/dev']
+ * when `ldap` is an ldap mount (an extra collection of its type).
+ */
+export function splitRoleId(id: string, mounts?: ReadonlyMap<string, { type: string }>): [string, string] {
   const at = id.lastIndexOf('/');
-  return [id.slice(0, at), id.slice(at + 1)];
+  const head = id.slice(0, at);
+  if (mounts && !mounts.has(head)) {
+    for (const [path, mount] of mounts) {
+      for (const collection of EXTRA_COLLECTIONS[mount.type] ?? []) {
+        if (head === `${path}/${collection}`) return [path, id.slice(path.length + 1)];
+      }
+    }
+  }
+  return [head, id.slice(at + 1)];
 }
 
 export function normaliseRoleParams(role: VaultParams): VaultParams {
@@ -161,6 +256,14 @@ export function normaliseAuth(
         roles.push({ name: role.name, params: normaliseRoleParams(role) });
       }
     }
+    for (const entry of extraEntries(spec, path, problems)) {
+      if (!entry.name || entry.name.includes('/')) {
+        problems.push({ concern: 'role', id: roleId(path, keyOf(entry)), message: `name "${entry.name}" in auth "${path}" ${entry.collection} is invalid` });
+        continue;
+      }
+      if (roles.some((r) => keyOf(r) === keyOf(entry))) continue;
+      roles.push(entry);
+    }
     let config = spec.config ? { ...spec.config } : undefined;
     if (type === 'kubernetes') {
       config = { ...config };
@@ -206,7 +309,7 @@ export async function readAuth(
       roleNames: [],
     });
   }
-  const interesting = new Set([...desired.map((d) => d.path), ...managedPaths, ...managedRoles.map((id) => splitRoleId(id)[0])]);
+  const interesting = new Set([...desired.map((d) => d.path), ...managedPaths, ...managedRoles.map((id) => splitRoleId(id, actual)[0])]);
   for (const path of interesting) {
     const mount = actual.get(path);
     if (!mount) continue;
@@ -216,15 +319,26 @@ export async function readAuth(
       if (cfg.status !== 404) mount.config = cfg.data.data ?? {};
     }
     const endpoint = ROLE_ENDPOINTS[mount.type];
-    if (!endpoint) continue;
-    const list = await client.request<{ data?: { keys?: string[] } }>('LIST', `auth/${path}/${endpoint}`, undefined, { allowStatus: [404] });
-    mount.roleNames = list.status === 404 ? [] : (list.data.data?.keys ?? []);
+    const extras = EXTRA_COLLECTIONS[mount.type] ?? [];
+    // an extra collection is listed only when the spec or the record uses it (no reads for plain mounts)
+    const used = new Set([
+      ...(want?.roles ?? []).map((r) => r.collection),
+      ...managedRoles.map((id) => splitRoleId(id, actual)).filter(([p]) => p === path).map(([, key]) => parseEntryKey(key, mount.type).collection),
+    ]);
+    for (const collection of [undefined, ...extras]) {
+      const at = collection ?? endpoint;
+      if (!at || (collection && !used.has(collection))) continue;
+      const list = await client.request<{ data?: { keys?: string[] } }>('LIST', `auth/${path}/${at}`, undefined, { allowStatus: [404] });
+      mount.roleNames.push(...(list.status === 404 ? [] : (list.data.data?.keys ?? [])).map((name) => entryKey(name, collection)));
+    }
     for (const role of want?.roles ?? []) {
-      if (!mount.roleNames.includes(role.name)) continue;
-      const got = await client.request<{ data?: VaultParams }>('GET', `auth/${path}/${endpoint}/${encodeURIComponent(role.name)}`, undefined, {
+      const key = keyOf(role);
+      if (!mount.roleNames.includes(key)) continue;
+      const at = role.collection ?? endpoint;
+      const got = await client.request<{ data?: VaultParams }>('GET', `auth/${path}/${at}/${encodeURIComponent(role.name)}`, undefined, {
         allowStatus: [404],
       });
-      if (got.status !== 404) mount.roles.set(role.name, got.data.data ?? {});
+      if (got.status !== 404) mount.roles.set(key, got.data.data ?? {});
     }
   }
   return actual;
@@ -304,18 +418,20 @@ export function planRoles(desired: DesiredAuth[], actual: ActualAuth, managedRol
   for (const want of desired) {
     const have = actual.get(want.path);
     if (have && have.type !== want.type) continue; // reported by planAuthMounts
-    const endpoint = ROLE_ENDPOINTS[want.type];
-    if (!endpoint) continue;
     for (const role of want.roles) {
-      const current = have?.roles.get(role.name);
+      const endpoint = role.collection ?? ROLE_ENDPOINTS[want.type];
+      if (!endpoint) continue;
+      const key = keyOf(role);
+      const what = role.collection ? `${role.collection} entry` : 'role';
+      const current = have?.roles.get(key);
       if (current) {
         // a role read returns every field the method knows: one it does not return is a typo Vault ignored
         const unknown = Object.keys(role.params).filter((key) => current[key] === undefined && !WRITE_ONLY_ROLE_PARAMS[want.type]?.includes(key));
         if (unknown.length) {
           problems.push({
             concern: 'role',
-            id: roleId(want.path, role.name),
-            message: `role "${role.name}" in auth "${want.path}" sets ${unknown.join(', ')}, which Vault does not know (ignored)`,
+            id: roleId(want.path, key),
+            message: `${what} "${role.name}" in auth "${want.path}" sets ${unknown.join(', ')}, which Vault does not know (ignored)`,
           });
         }
       }
@@ -324,30 +440,31 @@ export function planRoles(desired: DesiredAuth[], actual: ActualAuth, managedRol
       changes.push({
         concern: 'role',
         action: current ? 'update' : 'create',
-        id: roleId(want.path, role.name),
+        id: roleId(want.path, key),
         writes: [{ method: 'POST', path: `auth/${want.path}/${endpoint}/${encodeURIComponent(role.name)}`, body: role.params }],
         summary: current
-          ? `updated role ${role.name} in auth ${want.path} (${fields.join(', ')})`
-          : `created role ${role.name} in auth ${want.path}`,
+          ? `updated ${what} ${role.name} in auth ${want.path} (${fields.join(', ')})`
+          : `created ${what} ${role.name} in auth ${want.path}`,
       });
     }
   }
-  const wanted = new Set(desired.flatMap((d) => d.roles.map((r) => roleId(d.path, r.name))));
+  const wanted = new Set(desired.flatMap((d) => d.roles.map((r) => roleId(d.path, keyOf(r)))));
   const desiredPaths = new Set(desired.map((d) => d.path));
   for (const id of managedRoles) {
     if (wanted.has(id)) continue;
-    const [path, name] = splitRoleId(id);
+    const [path, key] = splitRoleId(id, actual);
     const mount = actual.get(path);
     // a mount that goes away takes its roles with it
     if (!mount || !desiredPaths.has(path) || mountsBeingCreated.has(path)) continue;
-    const endpoint = ROLE_ENDPOINTS[mount.type];
-    if (!endpoint || !mount.roleNames.includes(name)) continue;
+    const { collection, name } = parseEntryKey(key, mount.type);
+    const endpoint = collection ?? ROLE_ENDPOINTS[mount.type];
+    if (!endpoint || !mount.roleNames.includes(key)) continue;
     changes.push({
       concern: 'role',
       action: 'delete',
       id,
       writes: [{ method: 'DELETE', path: `auth/${path}/${endpoint}/${encodeURIComponent(name)}` }],
-      summary: `deleted role ${name} from auth ${path}`,
+      summary: `deleted ${collection ? `${collection} entry` : 'role'} ${name} from auth ${path}`,
     });
   }
   return { changes, problems };

@@ -9,6 +9,7 @@ import {
   planAuthMounts,
   planRoles,
   readAuth,
+  keyOf,
   roleId,
   type ActualAuth,
   type ClusterDefaults,
@@ -116,7 +117,7 @@ export function desiredRecord(desired: DesiredVaultConfig): ManagedRecord {
   return {
     audit: desired.audit.map((d) => d.path),
     auth: desired.auth.map((d) => d.path),
-    roles: desired.auth.flatMap((d) => d.roles.map((r) => roleId(d.path, r.name))),
+    roles: desired.auth.flatMap((d) => d.roles.map((r) => roleId(d.path, keyOf(r)))),
     policies: desired.policies.map((p) => p.name),
     secrets: desired.secrets.map((s) => s.path),
     ...(desired.engineConfig.some((c) => c.tracked) ? { engineConfig: desired.engineConfig.filter((c) => c.tracked).map((c) => c.id) } : {}),

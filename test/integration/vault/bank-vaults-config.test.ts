@@ -273,3 +273,55 @@ test.serial('startupSecrets: written once (inline and from a Kubernetes Secret),
   const text = JSON.stringify((await vaults.get(ns, NAME)).status) + JSON.stringify(await vaults.events(ns, NAME)) + op.logs.text();
   for (const value of ['seeded-value', 'from-a-kubernetes-secret']) t.false(text.includes(value), value);
 });
+
+test.serial('auth extras: ldap/okta groups and users, github map, aws crossaccountrole are written, kept in sync, and removed', async (t) => {
+  const base = (await vaults.get(ns, NAME)).spec.externalConfig!;
+  const plain = base.auth!.filter((a) => !['ldap', 'okta', 'github', 'aws'].includes(a.type));
+  const extras = (groups: Record<string, unknown>, teams: Record<string, unknown>) => [
+    ...plain,
+    { type: 'ldap', config: { url: 'ldap://ldap.example.test', userdn: 'ou=people,dc=example,dc=test' }, groups, users: { bob: { groups: 'admins', policies: ['default'] } } },
+    { type: 'okta', groups: { 'okta-admins': { policies: ['default'] } }, users: { 'carol@example.test': { policies: ['default'] } } },
+    { type: 'github', map: { teams, users: { alice: 'default' } } },
+    { type: 'aws', crossaccountrole: [{ sts_account: '123456789012', sts_role: 'arn:aws:iam::123456789012:role/vault' }] },
+  ];
+  await vaults.patchSpec(ns, NAME, { externalConfig: { ...base, auth: extras({ admins: { policies: ['default', 'ops'] }, readers: { policies: ['default'] } }, { dev: 'default,ops' }) } });
+  const get = async (path: string) => (await admin.request<{ data: Record<string, unknown> }>('GET', path, undefined, { allowStatus: [404] })).data?.data;
+  await eventually(async () => {
+    if (!(await get('auth/aws/config/sts/123456789012'))) throw new Error('not written yet');
+  }, { timeoutMs: 30_000 });
+  t.deepEqual((await get('auth/ldap/groups/admins'))?.['policies'], ['default', 'ops']);
+  t.deepEqual((await get('auth/ldap/groups/readers'))?.['policies'], ['default']);
+  t.deepEqual((await get('auth/ldap/users/bob'))?.['policies'], ['default']);
+  t.deepEqual((await get('auth/okta/groups/okta-admins'))?.['policies'], ['default']);
+  t.deepEqual((await get('auth/okta/users/carol@example.test'))?.['policies'], ['default']);
+  t.is((await get('auth/github/map/teams/dev'))?.['value'], 'default,ops');
+  t.is((await get('auth/github/map/users/alice'))?.['value'], 'default');
+  t.is((await get('auth/aws/config/sts/123456789012'))?.['sts_role'], 'arn:aws:iam::123456789012:role/vault');
+  const managed = (await vaults.get(ns, NAME)).status!.managed!;
+  for (const id of ['ldap/groups/admins', 'ldap/users/bob', 'okta/users/carol@example.test', 'github/map/teams/dev', 'aws/config/sts/123456789012']) {
+    t.true(managed.roles?.includes(id), id);
+  }
+  const ignored = ((await vaults.get(ns, NAME)).status as { ignoredFields?: Array<{ field: string }> }).ignoredFields ?? [];
+  t.deepEqual(ignored.filter((f) => /auth\[/.test(f.field)), [], 'no auth extra is reported');
+  // in sync: every value read back satisfies the spec, so a pass writes nothing
+  await settle(() => op.vaultWrites(), 2500);
+  const writes = op.vaultWrites();
+  const reconciles = op.reconciles();
+  await eventually(async () => {
+    if (op.reconciles() < reconciles + 2) throw new Error('waiting for reconciles');
+  }, { timeoutMs: 20_000 });
+  t.is(op.vaultWrites(), writes, 'no writes once in sync');
+
+  // drift is undone; removed entries are deleted
+  await admin.request('POST', 'auth/ldap/groups/admins', { policies: 'tampered' });
+  await vaults.patchSpec(ns, NAME, { externalConfig: { ...base, auth: extras({ admins: { policies: ['default', 'ops'] } }, {}) } });
+  await eventually(async () => {
+    if (await get('auth/ldap/groups/readers')) throw new Error('readers still there');
+    if (await get('auth/github/map/teams/dev')) throw new Error('team dev still mapped');
+    const admins = (await get('auth/ldap/groups/admins'))?.['policies'];
+    if (JSON.stringify(admins) !== '["default","ops"]') throw new Error(`admins ${JSON.stringify(admins)}`);
+  }, { timeoutMs: 30_000 });
+  t.is((await get('auth/github/map/users/alice'))?.['value'], 'default', 'the entry still listed stays');
+  const events = await vaults.events(ns, NAME);
+  t.true(events.some((e) => e.reason === 'ConfigChanged' && /deleted groups entry readers from auth ldap/.test(e.message ?? '')));
+});

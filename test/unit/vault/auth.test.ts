@@ -136,3 +136,46 @@ test("Bank-Vaults' userpass users are the method's users/<name> entries", (t) =>
   t.is(spec.users, undefined);
   t.is(withUserpassUsers({ type: 'ldap', users: { bob: {} } }).users !== undefined, true, 'other types untouched');
 });
+
+test('Bank-Vaults extras become tracked entries of their collection: ldap/okta groups+users, github map, aws crossaccountrole', (t) => {
+  const { desired, problems } = normaliseAuth(
+    [
+      { type: 'ldap', config: { url: 'ldap://x' }, groups: { admins: { policies: ['a'] } }, users: { bob: { groups: 'admins', policies: ['b'] } } },
+      { type: 'github', map: { teams: { dev: ['p1', 'p2'] }, users: { alice: 'p3' } } },
+      { type: 'aws', crossaccountrole: [{ sts_account: '123456789012', sts_role: 'arn:aws:iam::123456789012:role/vault' }], roles: [{ name: 'ec2' }] },
+    ],
+    {},
+  );
+  t.deepEqual(problems, []);
+  const entries = (path: string) => desired.find((d) => d.path === path)!.roles.map((r) => [r.collection ?? '', r.name, r.params]);
+  t.deepEqual(entries('ldap'), [['groups', 'admins', { policies: ['a'] }], ['users', 'bob', { groups: 'admins', policies: ['b'] }]]);
+  t.deepEqual(entries('github'), [['map/teams', 'dev', { value: 'p1,p2' }], ['map/users', 'alice', { value: 'p3' }]]);
+  t.deepEqual(entries('aws'), [['', 'ec2', {}], ['config/sts', '123456789012', { sts_role: 'arn:aws:iam::123456789012:role/vault' }]]);
+
+  // planned as writes to their collection; ids keep the collection
+  const plan = planRoles(desired, new Map(desired.map((d) => [d.path, { type: d.type, description: '', tune: {}, roles: new Map(), roleNames: [] }])), []);
+  t.deepEqual(plan.changes.map((c) => [c.id, c.writes[0]!.path]), [
+    ['ldap/groups/admins', 'auth/ldap/groups/admins'],
+    ['ldap/users/bob', 'auth/ldap/users/bob'],
+    ['github/map/teams/dev', 'auth/github/map/teams/dev'],
+    ['github/map/users/alice', 'auth/github/map/users/alice'],
+    ['aws/ec2', 'auth/aws/role/ec2'],
+    ['aws/config/sts/123456789012', 'auth/aws/config/sts/123456789012'],
+  ]);
+});
+
+test('a removed extra entry is deleted from its collection (the id is split by the mount type)', (t) => {
+  const mounts: ActualAuth = new Map([
+    ['ldap', { type: 'ldap', description: '', tune: {}, roles: new Map(), roleNames: ['groups/admins', 'groups/old'] }],
+    ['team/github', { type: 'github', description: '', tune: {}, roles: new Map(), roleNames: ['map/teams/gone'] }],
+  ]);
+  t.deepEqual(splitRoleId('ldap/groups/old', mounts), ['ldap', 'groups/old']);
+  t.deepEqual(splitRoleId('team/github/map/teams/gone', mounts), ['team/github', 'map/teams/gone']);
+  const { desired } = normaliseAuth([{ type: 'ldap', groups: { admins: {} } }, { type: 'github', path: 'team/github' }], {});
+  mounts.get('ldap')!.roles.set('groups/admins', {});
+  const plan = planRoles(desired, mounts, ['ldap/groups/admins', 'ldap/groups/old', 'team/github/map/teams/gone']);
+  t.deepEqual(plan.changes.map((c) => [c.action, c.writes[0]!.method, c.writes[0]!.path]), [
+    ['delete', 'DELETE', 'auth/ldap/groups/old'],
+    ['delete', 'DELETE', 'auth/team/github/map/teams/gone'],
+  ]);
+});

@@ -45,15 +45,23 @@ test('Bank-Vaults components that do not exist here are reported, each with a re
     'spec.unsealConfig.google',
     'spec.unsealConfig.hsm',
     'spec.externalConfig.purgeUnmanagedConfig',
-    'spec.externalConfig.auth[path=ldap].groups',
-    'spec.externalConfig.auth[path=github].map',
-    'spec.externalConfig.auth[path=aws].crossaccountrole',
+    'spec.externalConfig.auth[path=ldap].usersOrGroupsKey',
   ]) {
     t.true(names.includes(field), field);
   }
   t.false(names.includes('spec.externalConfig.auth[path=people].users'), 'userpass users are applied (as users/<name>)');
+  for (const applied of ['auth[path=ldap].groups', 'auth[path=github].map', 'auth[path=aws].crossaccountrole']) {
+    t.false(names.includes(`spec.externalConfig.${applied}`), `${applied} is applied`);
+  }
   t.true(fields.every((f) => f.reason.length > 20), 'every line says why');
   t.is(new Set(names).size, names.length, 'each field once');
+});
+
+test('auth extras on a type Bank-Vaults did not read them for are reported, naming the types', (t) => {
+  const fields = ignoredFields({ externalConfig: { auth: [{ type: 'kubernetes', groups: { a: {} }, map: { teams: { x: 'p' } } }, { type: 'okta', users: { bob: {} }, groups: { g: {} } }] } });
+  t.deepEqual(fields.map((f) => f.field), ['spec.externalConfig.auth[path=kubernetes].groups', 'spec.externalConfig.auth[path=kubernetes].map']);
+  t.regex(fields[0]!.reason, /ldap, okta/);
+  t.regex(fields[1]!.reason, /github/);
 });
 
 test('fields with values that ask for nothing are not reported', (t) => {
