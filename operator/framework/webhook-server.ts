@@ -9,7 +9,7 @@ import * as https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type TLSSocket } from 'node:tls';
 import type { AdmissionHandler, AdmissionRequest, AdmissionReview, AdmissionWebhookHost } from './admission.js';
 
 export interface CertificatePair {
@@ -131,8 +131,23 @@ export interface WebhookServerOptions {
   maxConcurrent?: number;
   /** A body not complete within this (a slow or stalled client) gets a 408 and the connection is closed. Default 10 s. */
   bodyTimeoutMs?: number;
+  /**
+   * Client-certificate authentication (the apiserver presents one when its
+   * AdmissionConfiguration names a kubeconfig for this webhook): TLS clients
+   * without a certificate issued by `ca` are refused in the handshake; with
+   * `names`, the certificate's CN or a DNS name must be one of them (403).
+   */
+  clientAuth?: { ca: string; names?: string[] };
   /** Called after every review: for metrics. */
   observe?(sample: { path: string; durationMs: number; allowed: boolean | undefined; patched: boolean }): void;
+}
+
+/** Pure: whether a verified client certificate names one of `names` (its CN or a DNS subject alternative name). */
+export function clientNameAllowed(peer: { subject?: { CN?: string | string[] }; subjectaltname?: string } | undefined, names: readonly string[]): boolean {
+  if (!peer) return false;
+  const cn = peer.subject?.CN;
+  const presented = [...(Array.isArray(cn) ? cn : cn ? [cn] : []), ...(peer.subjectaltname ?? '').split(', ').filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4))];
+  return presented.some((n) => names.includes(n));
 }
 
 export class WebhookServer implements AdmissionWebhookHost {
@@ -159,7 +174,7 @@ export class WebhookServer implements AdmissionWebhookHost {
   async start(): Promise<void> {
     if (this.#server) return;
     const first = await this.#opts.certificates.start((pair) => this.#swapCertificate(pair));
-    const server = https.createServer({ cert: first.cert, key: first.key, minVersion: 'TLSv1.2' }, (req, res) => {
+    const server = https.createServer({ ...this.#secureContext(first), ...(this.#opts.clientAuth ? { requestCert: true, rejectUnauthorized: true } : {}) }, (req, res) => {
       void this.#serve(req, res);
     });
     // The apiserver keeps connections open between reviews. Let the client be
@@ -209,10 +224,14 @@ export class WebhookServer implements AdmissionWebhookHost {
     return this.#certificateVersion;
   }
 
+  #secureContext(pair: CertificatePair): { cert: string; key: string; minVersion: 'TLSv1.2'; ca?: string } {
+    return { cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2', ...(this.#opts.clientAuth ? { ca: this.#opts.clientAuth.ca } : {}) };
+  }
+
   #swapCertificate(pair: CertificatePair): void {
     try {
       validateCertificatePair(pair);
-      this.#server?.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' });
+      this.#server?.setSecureContext(this.#secureContext(pair));
       this.#certificateVersion++;
       this.#opts.log.info('admission webhook serving certificate swapped', { version: this.#certificateVersion });
     } catch (err) {
@@ -221,6 +240,11 @@ export class WebhookServer implements AdmissionWebhookHost {
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const names = this.#opts.clientAuth?.names;
+    if (names?.length && !clientNameAllowed((req.socket as TLSSocket).getPeerCertificate(), names)) {
+      res.writeHead(403, { 'Content-Type': 'text/plain', Connection: 'close' }).end('client certificate not allowed\n');
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0]!;
     if (req.method === 'GET' && path === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');

@@ -5,6 +5,7 @@
 //   const pod = await registerPodWebhook(operator, { settings });  // before operator.start()
 //   ... on shutdown: pod.stop()
 
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { VersionApi } from '@kubernetes/client-node';
 import type { AutopilotOperator } from '../framework/operator.js';
@@ -76,6 +77,8 @@ export function createWebhookServer(
   return new WebhookServer({
     port: settings.port,
     host: settings.host,
+    // read once: a new client CA takes a restart (it changes who may call, not a rotation)
+    ...(settings.clientCaFile ? { clientAuth: { ca: readFileSync(settings.clientCaFile, 'utf8'), names: settings.clientNames } } : {}),
     ...settings.limits,
     certificates,
     log,

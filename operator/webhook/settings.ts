@@ -32,6 +32,10 @@ export interface WebhookSettings extends PodMutationSettings {
   port: number;
   /** Listen address: 0.0.0.0 in a pod (the apiserver calls the pod IP); 127.0.0.1 or one interface elsewhere. */
   host: string;
+  /** PEM file of the CA whose client certificates may call the webhook (the apiserver's, see README); unset = no client authentication. */
+  clientCaFile?: string;
+  /** With clientCaFile: the certificate's CN or a DNS name must be one of these; empty = any certificate of that CA. */
+  clientNames: string[];
   /** Memory bounds of the admission server (see WebhookServerOptions). */
   limits: { maxBodyBytes: number; maxBufferedBytes: number; maxConcurrent: number; bodyTimeoutMs: number };
   /** tls.crt / tls.key are read from here unless certificates are self-managed. */
@@ -68,6 +72,8 @@ export interface WebhookSettings extends PodMutationSettings {
 export const WEBHOOK_SETTING = {
   port: 'VAULT_AUTOPILOT_WEBHOOK_PORT',
   host: 'VAULT_AUTOPILOT_WEBHOOK_HOST',
+  clientCaFile: 'VAULT_AUTOPILOT_WEBHOOK_CLIENT_CA_FILE',
+  clientNames: 'VAULT_AUTOPILOT_WEBHOOK_CLIENT_NAMES',
   certDir: 'VAULT_AUTOPILOT_WEBHOOK_CERT_DIR',
   certReloadInterval: 'VAULT_AUTOPILOT_WEBHOOK_CERT_RELOAD_INTERVAL_MS',
   selfManagedCerts: 'VAULT_AUTOPILOT_WEBHOOK_SELF_MANAGED_CERTS',
@@ -142,6 +148,9 @@ export function parseWebhookSettings(env: Record<string, string | undefined>): W
   const operatorNamespace = str(WEBHOOK_SETTING.operatorNamespace, str('POD_NAMESPACE', 'vault-autopilot'));
   const authMount = str(WEBHOOK_SETTING.kubernetesAuthPath, 'kubernetes').replace(/^\/+|\/+$/g, '');
   const url = env[WEBHOOK_SETTING.url]?.trim();
+  const clientCaFile = env[WEBHOOK_SETTING.clientCaFile]?.trim() || undefined;
+  const clientNames = (env[WEBHOOK_SETTING.clientNames] ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  if (clientNames.length && !clientCaFile) throw new Error(`${WEBHOOK_SETTING.clientNames} needs ${WEBHOOK_SETTING.clientCaFile} (names are checked on a verified client certificate)`);
   const DAY = 86_400_000;
   const caValidityMs = int(WEBHOOK_SETTING.caValidity, 365 * DAY, 60_000, 10 * 365 * DAY);
   const servingValidityMs = int(WEBHOOK_SETTING.servingValidity, 30 * DAY, 30_000, 365 * DAY);
@@ -168,6 +177,8 @@ export function parseWebhookSettings(env: Record<string, string | undefined>): W
     agentRunAsGroup: 1000,
     port: int(WEBHOOK_SETTING.port, 9443, 0, 65535),
     host: str(WEBHOOK_SETTING.host, '0.0.0.0'),
+    ...(clientCaFile ? { clientCaFile } : {}),
+    clientNames,
     limits: {
       // a Pod is at most ~1.5 MiB in etcd; its AdmissionReview a little more
       maxBodyBytes: int(WEBHOOK_SETTING.maxBodyBytes, 2 * 1024 * 1024, 64 * 1024, 16 * 1024 * 1024),

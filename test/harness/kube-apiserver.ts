@@ -41,6 +41,8 @@ export function adminKubeconfigYaml(server: string, caPem: string, token: string
 export interface KubeApiServerOptions {
   /** Write an audit log of every request that changes something (see apiserver-audit.ts). */
   auditLog?: boolean;
+  /** More flags, e.g. --admission-control-config-file (files they name must exist before start). */
+  extraArgs?: string[];
 }
 
 /** Audit policy: requests that change something, at Metadata level (who, verb, object; no bodies). */
@@ -108,6 +110,7 @@ export class KubeApiServer implements Server {
         '--disable-admission-plugins=ServiceAccount',
         '--profiling=false',
         ...audit,
+        ...(opts.extraArgs ?? []),
       ],
       { logFile: join(dir, 'kube-apiserver.log') },
     );

@@ -21,6 +21,8 @@ export interface StartOptions {
   apiserver?: boolean;
   /** kube-apiserver audit log of writes (default false; read it with ApiserverAudit). */
   apiserverAudit?: boolean;
+  /** More kube-apiserver flags (a private set only). */
+  apiserverArgs?: string[];
 }
 
 export interface Servers {
@@ -108,7 +110,7 @@ export async function startServers(opts: StartOptions = {}): Promise<Servers> {
     const kubeChain = withApiserver
       ? (async () => {
           const etcd = track(await createAndStart(() => EtcdServer.create(dir), startupMs));
-          const apiserver = track(await createAndStart(() => KubeApiServer.create(dir, etcd.url, { auditLog: opts.apiserverAudit ?? false }), startupMs));
+          const apiserver = track(await createAndStart(() => KubeApiServer.create(dir, etcd.url, { auditLog: opts.apiserverAudit ?? false, extraArgs: opts.apiserverArgs ?? [] }), startupMs));
           return { etcd, apiserver };
         })()
       : Promise.resolve(undefined);

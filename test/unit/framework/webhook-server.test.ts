@@ -4,8 +4,8 @@ import * as tls from 'node:tls';
 import { mkdtempSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificateAuthority, createServingCertificate, type IssuedPair } from '../../../operator/framework/webhook-certs.js';
-import { FileCertificateSource, StaticCertificateSource, WebhookServer, type WebhookLog } from '../../../operator/framework/webhook-server.js';
+import { createCertificateAuthority, createServingCertificate, generateKeyPair, issueCertificate, type IssuedPair } from '../../../operator/framework/webhook-certs.js';
+import { clientNameAllowed, FileCertificateSource, StaticCertificateSource, WebhookServer, type WebhookLog } from '../../../operator/framework/webhook-server.js';
 import type { AdmissionReview } from '../../../operator/framework/admission.js';
 
 const silent: WebhookLog = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
@@ -203,4 +203,56 @@ test('limits: at most maxConcurrent reviews run at once; the others wait and are
   const results = await Promise.all(Array.from({ length: 12 }, (_, i) => post(server.port, ca.cert, '/slow', review(`c${i}`))));
   t.true(results.every((r) => r.status === 200));
   t.is(peak, 2);
+});
+
+function clientCert(ca: IssuedPair, cn: string, dnsNames: string[] = []): IssuedPair {
+  const keys = generateKeyPair();
+  const now = Date.now();
+  const cert = issueCertificate({ subject: { commonName: cn }, dnsNames, notBefore: new Date(now - 60_000), notAfter: new Date(now + 3_600_000), publicKey: keys.publicKey, issuer: ca, clientAuth: true });
+  return { cert, key: keys.privateKey };
+}
+
+/** Status of a POST with the given client certificate, or the transport error's code when the handshake refuses it. */
+function postAs(port: number, ca: string, client: IssuedPair | undefined): Promise<number | string> {
+  return new Promise((resolve) => {
+    const data = JSON.stringify(review('c'));
+    const req = https.request(
+      { host: '127.0.0.1', port, path: '/ok', method: 'POST', ca, agent: false, ...(client ? { cert: client.cert, key: client.key } : {}), headers: { 'Content-Length': Buffer.byteLength(data) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.end(data);
+  });
+}
+
+test('client-certificate authentication: no or a foreign certificate is refused in the handshake, a wrong name gets 403; kept across a certificate swap', async (t) => {
+  const servingCa = newCa();
+  const clientCa = newCa();
+  const source = new StaticCertificateSource(issue(servingCa, 'one'));
+  const server = new WebhookServer({ port: 0, host: '127.0.0.1', certificates: source, log: silent, clientAuth: { ca: clientCa.cert, names: ['kube-apiserver'] } });
+  server.register('/ok', async () => ({ allowed: true }));
+  await server.start();
+  t.teardown(() => server.stop());
+
+  const apiserver = clientCert(clientCa, 'kube-apiserver');
+  t.is(await postAs(server.port, servingCa.cert, apiserver), 200);
+  t.is(typeof (await postAs(server.port, servingCa.cert, undefined)), 'string', 'no client certificate: no answer');
+  t.is(typeof (await postAs(server.port, servingCa.cert, clientCert(newCa(), 'kube-apiserver'))), 'string', 'a certificate of another CA: no answer');
+  t.is(await postAs(server.port, servingCa.cert, clientCert(clientCa, 'someone-else')), 403, 'the right CA, another name');
+  t.is(await postAs(server.port, servingCa.cert, clientCert(clientCa, 'x', ['kube-apiserver'])), 200, 'a DNS name counts as well');
+  source.set(issue(servingCa, 'two'));
+  t.is(typeof (await postAs(server.port, servingCa.cert, undefined)), 'string', 'after a serving-certificate swap client certificates are still required');
+  t.is(await postAs(server.port, servingCa.cert, apiserver), 200);
+});
+
+test('clientNameAllowed: CN or a DNS subject alternative name, nothing else', (t) => {
+  t.true(clientNameAllowed({ subject: { CN: 'kube-apiserver' } }, ['kube-apiserver']));
+  t.true(clientNameAllowed({ subject: { CN: 'x' }, subjectaltname: 'IP Address:127.0.0.1, DNS:kube-apiserver' }, ['kube-apiserver']));
+  t.false(clientNameAllowed({ subject: { CN: 'x' }, subjectaltname: 'URI:kube-apiserver, IP Address:10.0.0.1' }, ['kube-apiserver']));
+  t.false(clientNameAllowed({ subject: { CN: 'kube-apiserver-evil' } }, ['kube-apiserver']));
+  t.false(clientNameAllowed(undefined, ['kube-apiserver']));
+  t.false(clientNameAllowed({}, ['kube-apiserver']));
 });

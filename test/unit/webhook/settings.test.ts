@@ -64,3 +64,13 @@ test('admission server limits: bounded defaults, configurable, out-of-range refu
   t.is(s.host, '10.0.0.5');
   t.throws(() => parseWebhookSettings({ VAULT_AUTOPILOT_WEBHOOK_MAX_BODY_BYTES: '1073741824' }), { message: /MAX_BODY_BYTES/ });
 });
+
+test('client-certificate authentication: off by default; names only with a CA file', (t) => {
+  const off = parseWebhookSettings({});
+  t.is(off.clientCaFile, undefined);
+  t.deepEqual(off.clientNames, []);
+  const on = parseWebhookSettings({ VAULT_AUTOPILOT_WEBHOOK_CLIENT_CA_FILE: '/etc/webhook-client/ca.crt', VAULT_AUTOPILOT_WEBHOOK_CLIENT_NAMES: ' kube-apiserver , apiserver-webhook-client,' });
+  t.is(on.clientCaFile, '/etc/webhook-client/ca.crt');
+  t.deepEqual(on.clientNames, ['kube-apiserver', 'apiserver-webhook-client']);
+  t.throws(() => parseWebhookSettings({ VAULT_AUTOPILOT_WEBHOOK_CLIENT_NAMES: 'kube-apiserver' }), { message: /VAULT_AUTOPILOT_WEBHOOK_CLIENT_NAMES needs VAULT_AUTOPILOT_WEBHOOK_CLIENT_CA_FILE/ });
+});
