@@ -276,6 +276,21 @@ test.serial('ciphertext naming a key this account does not have: DecryptionFaile
   );
 });
 
+test.serial('one bad key on a secret that already exists: refused as a whole, what Vault held stays', async (t) => {
+  const held = await probe.read(v1Mount, 'v1', `${ns}/db`);
+  t.truthy(held, 'app-v1 wrote its secret earlier');
+  const previous = (await objects.get(ns, 'app-v1'))!.spec;
+  await objects.updateSpec(ns, 'app-v1', (spec) => ({
+    ...spec,
+    secrets: [{ key: 'dsn', encryptedSecret: previous.secrets![0]!.encryptedSecret }, { key: 'fresh', encryptedSecret: 'not*base64!' }],
+  }));
+  await objects.waitReady(ns, 'app-v1', 'False', 'DecodingFailed');
+  t.deepEqual(await probe.read(v1Mount, 'v1', `${ns}/db`), held, 'nothing written, nothing removed');
+  await objects.updateSpec(ns, 'app-v1', () => previous);
+  await objects.waitReady(ns, 'app-v1', 'True', 'Synced');
+  t.deepEqual(await probe.read(v1Mount, 'v1', `${ns}/db`), held);
+});
+
 test.serial('a path outside the namespace: PathNotAllowed, nothing written', async (t) => {
   await expectRefused(
     t,
@@ -344,6 +359,8 @@ test.serial('delete with deletionPolicy Delete removes the secret and all its ve
   await objects.waitGone(ns, 'app-v2');
   t.false(await probe.metadataExists(v2Mount, `${ns}/app`));
   t.is(await probe.read(v2Mount, 'v2', `${ns}/app`), undefined);
+  // the README's deletion Events (the object's Events outlive it)
+  t.true(await objects.sawEvent(ns, 'app-v2', 'Normal', 'SecretDeleted', new RegExp(`deleted ${v2Mount}/${ns}/app from Vault \\(metadata and all versions\\)`)));
 });
 
 test.serial('delete with deletionPolicy Retain leaves the secret in Vault', async (t) => {
@@ -358,6 +375,8 @@ test.serial('delete with deletionPolicy Retain leaves the secret in Vault', asyn
   await objects.delete(ns, 'keeper');
   await objects.waitGone(ns, 'keeper');
   t.deepEqual(await probe.read(v1Mount, 'v1', `${ns}/keeper`), { k: value });
+  t.true(await objects.sawEvent(ns, 'keeper', 'Normal', 'SecretRetained', new RegExp(`deletionPolicy Retain: left ${v1Mount}/${ns}/keeper in Vault`)));
+  t.false(await objects.sawEvent(ns, 'keeper', 'Normal', 'SecretDeleted', undefined, 0), 'not deleted');
 });
 
 test.serial('deleting a refused object leaves Vault alone (it never wrote)', async (t) => {
