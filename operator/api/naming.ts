@@ -19,3 +19,7 @@ export const API_VERSION = 'v1alpha1';
 export const API_GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
 export const FINALIZER = `${API_GROUP}/cleanup`;
 export const DEFAULT_ANNOTATION_PREFIX = `${API_GROUP}/`;
+
+/** The Kubernetes-auth mount and role through which the operator logs in (the Vault lifecycle keeps them; KMSVaultSecrets log in there too). */
+export const OPERATOR_AUTH_PATH = 'vault-autopilot';
+export const OPERATOR_AUTH_ROLE = 'operator';

@@ -1,11 +1,11 @@
 // Where a pod reaches its target Vault: the address and the CA, read from the
-// `Vault` resource (I/O edge; the endpoint rule itself is the Vault
-// controller's `vaultEndpoint`, so both lifecycles agree).
+// `Vault` resource (I/O edge; the endpoint rule itself is
+// api/vault-endpoint.ts, shared with the Vault controller, so both agree).
 
 import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION } from '../api/naming.js';
 import { VAULT_PLURAL, type VaultResource } from '../api/vault.js';
-import { vaultEndpoint } from '../controllers/vault/controller.js';
+import { vaultEndpoint } from '../api/vault-endpoint.js';
 import type { VaultRef } from './annotations.js';
 
 export type ResolvedVault =

@@ -6,14 +6,13 @@
 // the CA is read where the Vault controller wrote it.
 import { createHash } from 'node:crypto';
 import { KmsVaultSecretReason, type KMSVaultSecret } from '../../api/kmsvaultsecret.js';
-import { API_GROUP, API_VERSION } from '../../api/naming.js';
+import { API_GROUP, API_VERSION, OPERATOR_AUTH_PATH } from '../../api/naming.js';
+import { vaultEndpoint } from '../../api/vault-endpoint.js';
 import { VAULT_PLURAL, VaultConditionType, type VaultResource } from '../../api/vault.js';
 import { getCondition } from '../../framework/conditions.js';
 import { errorCode, resourcePath, type KubeClients } from '../../framework/kube.js';
 import { VaultClient, VaultError } from '../../vault/client.js';
 import type { VaultRef } from '../serviceaccount/settings.js';
-import { OPERATOR_AUTH_PATH } from '../vault/configure.js';
-import { vaultEndpoint } from '../vault/controller.js';
 import { hasKmsIdentity, KMS_AUTH_ROLE, KMS_ROLE_ID } from '../vault/kms-identity.js';
 import type { Failure } from './plan.js';
 

@@ -1,8 +1,11 @@
 // spec.externalConfig -> Vault, in the fixed order audit -> auth methods ->
 // roles -> policies -> secret engines. normaliseExternalConfig and
 // planVaultConfig are pure; configureVault is the I/O edge that reads Vault,
-// plans, records intent, applies and reports.
-import { effectiveAuthPath, type ExternalConfig, type ManagedRecord } from '../../api/vault.js';
+// plans, records intent, applies and reports; configure() is the Vault
+// lifecycle's phase around it.
+import { OPERATOR_AUTH_PATH, OPERATOR_AUTH_ROLE } from '../../api/naming.js';
+import { effectiveAuthPath, VaultConditionType, VaultEventReason, VaultReason, type ExternalConfig, type ManagedRecord } from '../../api/vault.js';
+import { markSecret } from '../../framework/logger.js';
 import { normaliseAudit, planAudit, readAudit, type DesiredAuditDevice, type ActualAuditDevices } from '../../vault/audit.js';
 import {
   normaliseAuth,
@@ -15,8 +18,8 @@ import {
   type ClusterDefaults,
   type DesiredAuth,
 } from '../../vault/auth.js';
-import type { VaultClient } from '../../vault/client.js';
-import { applyChanges, type ApplyResult, type Change, type Plan, type Problem } from '../../vault/config-plan.js';
+import { VaultError, type VaultClient } from '../../vault/client.js';
+import { applyChanges, describeError, type ApplyResult, type Change, type Plan, type Problem } from '../../vault/config-plan.js';
 import { normaliseEngineConfig, operatorPolicyFor, planEngineConfig, planOperatorPolicy, readEngineConfig, type ActualEngineConfig, type DesiredEngineConfig } from '../../vault/engine-config.js';
 import { identityPolicyLines, normaliseGroupAliases, normaliseGroups, planGroupAliases, planGroups, readIdentity, type ActualIdentity, type DesiredGroup, type DesiredGroupAlias } from '../../vault/identity.js';
 import { OPERATOR_POLICY_NAME } from '../../vault/init.js';
@@ -30,10 +33,10 @@ import {
   type ActualSecretEngines,
   type DesiredSecretEngine,
 } from '../../vault/secret-engines.js';
+import { withKmsIdentity } from './kms-identity.js';
+import { mergePatchFor, notAuthorized, readSecret, type VaultPhaseContext } from './phase-context.js';
 
-/** The Kubernetes-auth mount and role through which the operator logs in. */
-export const OPERATOR_AUTH_PATH = 'vault-autopilot';
-export const OPERATOR_AUTH_ROLE = 'operator';
+export { OPERATOR_AUTH_PATH, OPERATOR_AUTH_ROLE } from '../../api/naming.js';
 
 /**
  * externalConfig plus the operator's own Kubernetes-auth mount and role, so
@@ -240,4 +243,71 @@ export async function configureVault(
     await applyChanges(client, planOperatorPolicy(undefined, actual.operatorPolicy));
   }
   return { plan, result, record };
+}
+
+// ------------------------------------------------------------ the phase
+// (the controller's configure(): the operator's identity added, one call to
+// configureVault, the outcome turned into events and the Configured condition)
+
+/** Applies spec.externalConfig through `client`; the Configured condition says how it went. */
+export async function configure(p: VaultPhaseContext, client: VaultClient): Promise<void> {
+  const { vault, ctx, status, updates } = p;
+  const cluster = {
+    ...(p.deps.settings.kubernetesHost ? { kubernetesHost: p.deps.settings.kubernetesHost } : {}),
+    ...(p.deps.settings.kubernetesCaCert ? { kubernetesCaCert: p.deps.settings.kubernetesCaCert } : {}),
+  };
+  const saveRecord = async (record: ManagedRecord) => {
+    status.managed = record;
+    // written at once (not with the final status) so a crash cannot lose it
+    await ctx.patchStatus(mergePatchFor({ managed: vault.status?.managed ?? {} }, { managed: record }));
+    vault.status = { ...(vault.status ?? {}), managed: record };
+  };
+  let outcome;
+  try {
+    // with spec.external.auth the user decides how the operator gets in
+    const identity = vault.spec.external?.auth ? undefined : p.deps.settings.operatorServiceAccount;
+    const withOperator = withOperatorAuth(vault.spec.externalConfig, identity, OPERATOR_POLICY_NAME);
+    const kms = p.deps.kmsIdentity;
+    const config = kms ? withKmsIdentity(withOperator, identity, vault.spec.externalConfig, kms.pathPolicy) : withOperator;
+    // the operator's own policy grows by the engine-configuration paths only when it uses its own token
+    outcome = await configureVault(client, config, cluster, vault.status?.managed, saveRecord, {
+      manageOperatorPolicy: !vault.spec.external?.auth,
+      // startupSecrets' secretKeyRef: Secrets of the Vault resource's own namespace only
+      readSecretKey: async (name, key) => {
+        const raw = (await readSecret(ctx, vault.metadata!.namespace!, name))?.data?.[key];
+        if (raw === undefined) return undefined;
+        const value = Buffer.from(raw, 'base64').toString('utf8');
+        markSecret(value);
+        return value;
+      },
+    });
+  } catch (err) {
+    if (err instanceof VaultError && !err.unreachable && (err.status === 403 || err.status === 401)) {
+      throw notAuthorized(`Vault refused the operator's token: ${describeError(err)}`);
+    }
+    throw err;
+  }
+  status.managed = outcome.record;
+  for (const change of outcome.result.applied) {
+    await ctx.event('Normal', VaultEventReason.ConfigChanged, change.summary);
+    ctx.log.info('vault config changed', { vault: `${vault.metadata!.namespace}/${vault.metadata!.name}`, change: change.summary });
+  }
+  const issues = [
+    ...outcome.plan.problems.map((p) => `${p.concern} ${p.id}: ${p.message}`),
+    ...outcome.result.failed.map((f) => `${f.change.concern} ${f.change.id}: ${f.error}`),
+  ];
+  if (issues.length) {
+    const message = `${issues.length} entr${issues.length === 1 ? 'y' : 'ies'} not applied (the rest is): ${issues.join('; ')}`;
+    await ctx.event('Warning', VaultEventReason.ConfigInvalid, message);
+    updates.push({ type: VaultConditionType.Configured, status: 'False', reason: VaultReason.InvalidEntries, message });
+    return;
+  }
+  const record = outcome.record;
+  const count = (k: keyof ManagedRecord) => record[k]?.length ?? 0;
+  updates.push({
+    type: VaultConditionType.Configured,
+    status: 'True',
+    reason: VaultReason.Applied,
+    message: `externalConfig applied: ${count('policies')} policies, ${count('auth')} auth methods, ${count('roles')} roles, ${count('secrets')} secret engines, ${count('audit')} audit devices`,
+  });
 }

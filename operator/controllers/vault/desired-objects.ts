@@ -16,6 +16,7 @@ import type {
 } from '@kubernetes/client-node';
 import { API_GROUP, API_GROUP_VERSION } from '../../api/naming.js';
 import { VAULT_KIND, type VaultResource } from '../../api/vault.js';
+import { tlsSecretName } from '../../api/vault-endpoint.js';
 import { apiPortName, desiredIngress, desiredServiceMonitor, overlayCommon, overlayService, overlayStatefulSet, vaultContainerResources } from './bankvaults-overlay.js';
 
 export const DEFAULT_VAULT_IMAGE = 'hashicorp/vault:1.21.4';
@@ -35,15 +36,14 @@ export const OWNER_NAME_LABEL = `${API_GROUP}/vault-name`;
 export const clientServiceName = (name: string): string => name;
 export const peerServiceName = (name: string): string => `${name}-internal`;
 export const configSecretName = (name: string): string => `${name}-config`;
-export const generatedTlsSecretName = (name: string): string => `${name}-tls`;
 export const caSecretName = (name: string): string => `${name}-ca`;
 export const unsealKeysSecretName = (vault: VaultResource): string =>
   vault.spec.unsealConfig?.kubernetes?.secretName ?? `${vault.metadata?.name}-unseal-keys`;
 export const operatorTokenSecretName = (name: string): string => `${name}-operator-token`;
-export const tlsSecretName = (vault: VaultResource): string => vault.spec.existingTlsSecretName ?? generatedTlsSecretName(vault.metadata!.name!);
 export const serviceAccountName = (vault: VaultResource): string => vault.spec.serviceAccount ?? vault.metadata!.name!;
 export const authDelegatorBindingName = (namespace: string, name: string): string => `vault-autopilot:${namespace}:${name}:auth-delegator`;
 export const podName = (name: string, ordinal: number): string => `${name}-${ordinal}`;
+export { generatedTlsSecretName, tlsSecretName } from '../../api/vault-endpoint.js';
 
 export function vaultSize(vault: VaultResource): number {
   return Math.max(1, vault.spec.size ?? 1);

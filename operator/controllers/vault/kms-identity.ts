@@ -6,7 +6,7 @@
 // diffed, kept and restored like every other entry. Pure.
 import type { ExternalConfig, ManagedRecord, SecretEngineSpec } from '../../api/vault.js';
 import { PathPolicy } from '../kmsvaultsecret/settings.js';
-import { OPERATOR_AUTH_PATH } from './configure.js';
+import { OPERATOR_AUTH_PATH } from '../../api/naming.js';
 
 export const KMS_POLICY_NAME = 'vault-autopilot-kms';
 export const KMS_AUTH_ROLE = 'kms-vault-secrets';

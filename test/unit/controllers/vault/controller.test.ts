@@ -1,5 +1,6 @@
 import test from 'ava';
-import { mergePatchFor, readiness, vaultEndpoint } from '../../../../operator/controllers/vault/controller.js';
+import { vaultEndpoint } from '../../../../operator/api/vault-endpoint.js';
+import { mergePatchFor, readiness } from '../../../../operator/controllers/vault/controller.js';
 import { aVault } from './builders.js';
 
 const c = (type: string, status: 'True' | 'False') => ({ type, status, reason: 'R', message: `${type} msg` });

@@ -1,0 +1,160 @@
+// What every phase of the Vault lifecycle (gather, managed objects, init,
+// converge, operator access, configure) is handed: one explicit context
+// object instead of a controller's private fields, and the few helpers they
+// all share (reading and writing Secrets, the "expected state" stop).
+import type { KubeClients } from '../../framework/kube.js';
+import type { V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { API_GROUP } from '../../api/naming.js';
+import { VaultConditionType, VaultReason, type VaultResource, type VaultStatus } from '../../api/vault.js';
+import type { Clock } from '../../framework/clock.js';
+import type { ConditionUpdate } from '../../framework/conditions.js';
+import { errorCode } from '../../framework/kube.js';
+import type { Logger } from '../../framework/logger.js';
+import type { Decryptor, Encryptor } from '../../kms/decryptor.js';
+import type { VaultClient } from '../../vault/client.js';
+import type { PathPolicy } from '../kmsvaultsecret/settings.js';
+import type { VaultClients } from './clients.js';
+import type { PendingKeys } from './pending-keys.js';
+import type { VaultControllerSettings } from './settings.js';
+
+export const KMS_KEY_ANNOTATION = `${API_GROUP}/kms-key-id`;
+
+/** The part of the framework's ReconcileContext this controller uses. */
+export interface VaultReconcileContext {
+  log: Logger;
+  kube: KubeClients;
+  clock: Clock;
+  event(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+  patchStatus(status: Record<string, unknown>): Promise<void>;
+}
+
+export interface VaultControllerDeps {
+  settings: VaultControllerSettings;
+  /** KMS for unsealConfig.aws; default AWS KMS in the key's region (endpoint from settings). */
+  kms?: (region: string | undefined) => Encryptor & Decryptor;
+  /** Observe every VaultClient made (tests sum their stats to prove zero writes). */
+  onVaultClient?: (client: VaultClient) => void;
+  /**
+   * How the operator reaches pod `ordinal` of a managed Vault; default its
+   * peer DNS name. Tests without a kubelet point it at a real Vault server.
+   */
+  podAddress?: (name: string, namespace: string, ordinal: number) => string;
+  /** The operator ServiceAccount's JWT for Kubernetes-auth login; default: the mounted token file. */
+  operatorJwt?: () => Promise<string>;
+  /** Observe every Kubernetes write this controller makes (tests count them). */
+  onKubeWrite?: (what: string) => void;
+  /**
+   * Keep a Vault login for KMSVaultSecrets (policy + role, kms-identity.ts) in
+   * every Vault the operator logs in to with its ServiceAccount.
+   */
+  kmsIdentity?: { pathPolicy: PathPolicy };
+  /** How long one reconcile keeps retrying to store freshly made unseal keys before reporting (default 30 s; they are kept and retried after). */
+  persistKeysBudgetMs?: number;
+}
+
+/** What the cluster told an earlier reconcile (cluster-wide facts, one flag each). */
+export interface VaultClusterFacts {
+  /** the ServiceMonitor API was not found on the last try (the CRD is cluster-wide: one flag) */
+  serviceMonitorApiMissing: boolean;
+}
+
+/** One reconcile of one Vault resource, as every phase sees it. */
+export interface VaultPhaseContext {
+  vault: VaultResource;
+  ctx: VaultReconcileContext;
+  deps: VaultControllerDeps;
+  /** Vault and KMS clients, kept across reconciles by the controller. */
+  clients: VaultClients;
+  /** Unseal keys made by sys/init that are not yet in their Secret: never dropped. */
+  pendingKeys: PendingKeys;
+  cluster: VaultClusterFacts;
+  /** The status this reconcile builds; written once at the end. */
+  status: VaultStatus;
+  /** Condition updates decided so far; written with the status. */
+  updates: ConditionUpdate[];
+}
+
+/** A node the operator talks to: a managed pod or the adopted Vault. */
+export interface VaultNode {
+  name: string;
+  address: string;
+}
+
+export interface Gathered {
+  nodes: VaultNode[];
+  caCert?: string;
+  keysSecret?: V1Secret;
+  /** Managed mode: the pods and data claims, to say why a node does not answer. */
+  pods?: { pods: V1Pod[]; claims: V1PersistentVolumeClaim[] };
+}
+
+/** Thrown to end a reconcile with conditions already decided. */
+export class ReconcileStop extends Error {
+  constructor(
+    readonly updates: ConditionUpdate[],
+    message: string,
+    readonly retry: boolean,
+    /** Sooner than the sealed recheck period (a pod that just started). */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+export function notAuthorized(message: string): ReconcileStop {
+  return new ReconcileStop([{ type: VaultConditionType.Configured, status: 'False', reason: VaultReason.NotAuthorized, message }], message, true);
+}
+
+export function isNotFound(err: unknown): boolean {
+  return errorCode(err) === 404;
+}
+
+export async function readSecret(ctx: VaultReconcileContext, namespace: string, name: string): Promise<V1Secret | undefined> {
+  try {
+    return await ctx.kube.core.readNamespacedSecret({ name, namespace });
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Create, or replace the current version (optimistic concurrency through resourceVersion). */
+export async function writeSecret(p: Pick<VaultPhaseContext, 'ctx' | 'deps'>, current: V1Secret | undefined, body: V1Secret): Promise<V1Secret> {
+  const ctx = p.ctx;
+  const namespace = body.metadata!.namespace!;
+  const name = body.metadata!.name!;
+  const full: V1Secret = { apiVersion: 'v1', kind: 'Secret', ...body };
+  p.deps.onKubeWrite?.(`${current ? 'replace' : 'create'} Secret/${name}`);
+  if (!current) return ctx.kube.core.createNamespacedSecret({ namespace, body: full });
+  full.metadata = { ...current.metadata, ...body.metadata };
+  return ctx.kube.core.replaceNamespacedSecret({ name, namespace, body: full });
+}
+
+/** Which Vault resource pending keys belong to: a re-created resource of the same name is another one. */
+export function pendingKeyOf(vault: VaultResource): string {
+  return `${vault.metadata!.namespace}/${vault.metadata!.name}/${vault.metadata!.uid ?? ''}`;
+}
+
+export function b64(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64');
+}
+
+/**
+ * A JSON merge patch turning `previous` into `next`: keys that disappeared
+ * become null (merge patch cannot delete otherwise); lists are replaced whole.
+ */
+export function mergePatchFor(previous: object | undefined, next: object): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...(next as Record<string, unknown>) };
+  const prev = (previous ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(prev)) {
+    const before = prev[key];
+    const after = patch[key];
+    if (after === undefined) patch[key] = null;
+    else if (isPlainRecord(before) && isPlainRecord(after)) patch[key] = mergePatchFor(before, after);
+  }
+  return patch;
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
