@@ -18,6 +18,18 @@ export const ServiceAccountAnnotation = {
    * (or a deletion) knows where to remove them from. Never secret.
    */
   AppliedVault: 'applied-vault',
+  /**
+   * `<mount>/<connection>`: dynamic database credentials from a connection the
+   * platform offers in the target Vault's spec.selfService.databaseConnections.
+   * Implies auto-configure.
+   */
+  DbDynamicCreds: 'db-dynamic-creds',
+  /** Name of one of the connection's creation-statement templates (default: the connection's default). */
+  DbCredsTemplate: 'db-creds-template',
+  /** Lease TTL of the credentials (e.g. 30m), at most the connection's max_ttl. */
+  DbCredsTtl: 'db-creds-ttl',
+  /** Longest lease, renewals included, at most the connection's max_ttl. */
+  DbCredsMaxTtl: 'db-creds-max-ttl',
 } as const;
 
 /** The only value of the auto-configure annotation that turns it on. */
@@ -39,6 +51,8 @@ export const ServiceAccountReason = {
   TargetVaultNotFound: 'TargetVaultNotFound',
   /** another field manager owns a conflicting value (e.g. a hand-written role of the same name) */
   ApplyConflict: 'ApplyConflict',
+  /** database credentials asked for a connection the target Vault does not offer to this namespace, or with bad template/TTL annotations */
+  DatabaseCredsRefused: 'DatabaseCredsRefused',
   /** any other failure to write the Vault resource (retried) */
   ApplyFailed: 'ApplyFailed',
 } as const;

@@ -158,6 +158,36 @@ export interface ExternalVault {
   auth?: ExternalAuth;
 }
 
+/** A creation-statements template the platform offers for dynamic database credentials (tenants pick it by name). */
+export interface DatabaseCredsTemplate {
+  name: string;
+  /** SQL run to create a user; Vault fills in {{name}}, {{password}} and {{expiration}}. */
+  creation_statements: string[];
+  /** SQL run when a lease is revoked (default: the plugin's, which drops the user). */
+  revocation_statements?: string[];
+  renew_statements?: string[];
+  rollback_statements?: string[];
+}
+
+/** A database connection (a `config` entry of a database engine in externalConfig.secrets) that ServiceAccounts may ask credentials of. */
+export interface DatabaseConnectionOffer {
+  /** `<mount>/<connection name>` */
+  connection: string;
+  /** Namespaces whose ServiceAccounts may use it; `*` = every namespace. */
+  namespaces: string[];
+  templates: DatabaseCredsTemplate[];
+  /** Template used when the ServiceAccount names none (default: the only one, when there is one). */
+  defaultTemplate?: string;
+  /** Lease TTLs of the role (Vault durations); a ServiceAccount may ask for less, never more than max_ttl. */
+  default_ttl?: string;
+  max_ttl?: string;
+}
+
+/** What tenants may serve themselves from this Vault. */
+export interface SelfServiceSpec {
+  databaseConnections?: DatabaseConnectionOffer[];
+}
+
 export interface VaultSpec {
   size?: number;
   image?: string;
@@ -225,6 +255,7 @@ export interface VaultSpec {
   watchedSecretsAnnotations?: Array<Record<string, string>>;
   external?: ExternalVault;
   deleteUnsealKeysOnDelete?: boolean;
+  selfService?: SelfServiceSpec;
 }
 
 export interface VaultCondition {

@@ -100,6 +100,8 @@ function asList(value: unknown): unknown[] {
 export function valueSatisfied(desired: unknown, actual: unknown): boolean {
   if (desired === undefined || desired === null) return true;
   if (actual === undefined) return true;
+  // {secretKeyRef}: the value lives in a Kubernetes Secret, read only when writing (secret-refs.ts)
+  if (typeof desired === 'object' && !Array.isArray(desired) && Object.keys(desired).join() === 'secretKeyRef') return true;
   if (Array.isArray(desired) || Array.isArray(actual)) {
     const want = asList(desired).map(scalarText).sort();
     const have = asList(actual).map(scalarText).sort();

@@ -8,6 +8,7 @@ import { VaultError, type VaultClient } from './client.js';
 import { duplicates, paramsSatisfied, trimPath, type Change, type Plan, type Problem } from './config-plan.js';
 import { OPERATOR_POLICY, OPERATOR_POLICY_NAME } from './init.js';
 import { normaliseRules } from './policies.js';
+import { databaseRoleOf } from './secret-refs.js';
 
 /** Bank-Vaults switches, never sent to Vault. */
 const SWITCHES = ['create_only', 'rotate', 'save_to'] as const;
@@ -130,7 +131,13 @@ export async function readEngineConfig(client: VaultClient, desired: DesiredEngi
  * writes `once` entries only when absent, deletes removed entries of mounts
  * that stay (removing a mount removes its configuration with it).
  */
-export function planEngineConfig(desired: DesiredEngineConfig[], actual: ActualEngineConfig, managed: string[], keptMounts: Set<string>): Plan {
+export function planEngineConfig(
+  desired: DesiredEngineConfig[],
+  actual: ActualEngineConfig,
+  managed: string[],
+  keptMounts: Set<string>,
+  mountTypes: ReadonlyMap<string, string> = new Map(),
+): Plan {
   const changes: Change[] = [];
   for (const want of desired) {
     const have = actual.get(want.id);
@@ -159,7 +166,11 @@ export function planEngineConfig(desired: DesiredEngineConfig[], actual: ActualE
     if (wanted.has(id) || !deletable(id) || !keptMounts.has(id.split('/')[0]!)) continue;
     const have = actual.get(id);
     if (!have || have === 'absent') continue;
-    changes.push({ concern: 'config', action: 'delete', id, writes: [{ method: 'DELETE', path: id }], summary: `removed configuration ${id}` });
+    // a database role's credentials die with it: its leases are revoked first (the users are dropped)
+    const role = databaseRoleOf(id, mountTypes);
+    const writes: Change['writes'] = role ? [{ method: 'PUT', path: `sys/leases/revoke-prefix/${role.mount}/creds/${role.name}` }] : [];
+    writes.push({ method: 'DELETE', path: id });
+    changes.push({ concern: 'config', action: 'delete', id, writes, summary: `removed configuration ${id}${role ? ' and revoked its credentials' : ''}` });
   }
   return { changes, problems: [] };
 }

@@ -52,6 +52,9 @@ export interface ProcessOptions {
   logFile?: string;
   /** Lines are also written here as they arrive (e.g. process.stderr for a demo). */
   echo?: NodeJS.WritableStream;
+  /** Run as this user and group (a server that refuses root, e.g. postgres). */
+  uid?: number;
+  gid?: number;
 }
 
 export class ManagedProcess {
@@ -94,6 +97,8 @@ export class ManagedProcess {
       env: this.options.env ?? process.env,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(this.options.uid !== undefined ? { uid: this.options.uid } : {}),
+      ...(this.options.gid !== undefined ? { gid: this.options.gid } : {}),
     });
     this.child = child;
     this.exitCode = undefined;

@@ -306,6 +306,10 @@ async function execute(
   if (intent.kind === 'unconfigure' && intent.problem) {
     await ctx.event('Warning', intent.problem.reason, intent.problem.message);
   }
+  if (plan.databaseRefused) {
+    ctx.log.warn(plan.databaseRefused.message, { reason: plan.databaseRefused.reason });
+    await ctx.event('Warning', plan.databaseRefused.reason, plan.databaseRefused.message);
+  }
   const current = sa;
 
   const entryNames = describeEntries(sa, settings);
@@ -326,7 +330,9 @@ async function execute(
   }
   if (plan.apply) {
     await submitChange(ctx, batcher, plan.apply);
-    const message = `wrote ${entryNames} into Vault ${formatVaultRef(plan.apply.target)}; the Vault controller applies them to Vault`;
+    const database = plan.apply.change.entries?.database;
+    const dbNote = database ? ` with database role ${database.role.name} on ${database.mount}/${database.role.db_name} (credentials at ${database.mount}/creds/${database.role.name})` : '';
+    const message = `wrote ${entryNames}${dbNote} into Vault ${formatVaultRef(plan.apply.target)}; the Vault controller applies them to Vault`;
     ctx.log.info(message, { reason: ServiceAccountReason.Configured });
     await ctx.event('Normal', ServiceAccountReason.Configured, message);
   }

@@ -10,6 +10,16 @@ import {
   ServiceAccountReason,
 } from '../../api/serviceaccount.js';
 import {
+  asksForDatabase,
+  databasePolicyRules,
+  desiredDatabase,
+  pickDatabaseRole,
+  type DatabaseEntry,
+  type DatabaseProblem,
+  type DatabaseRole,
+  type DatabaseVaultLike,
+} from './database.js';
+import {
   formatVaultRef,
   parseVaultRef,
   renderPolicyTemplate,
@@ -48,11 +58,23 @@ export interface ServiceAccountEntries {
   authPath: string;
   role: KubernetesAuthRole;
   policy: PolicyEntry;
+  /** a database role on a connection the target Vault offers (db-dynamic-creds annotation) */
+  database?: DatabaseEntry;
 }
 
 export interface Problem {
   reason: ServiceAccountReason;
   message: string;
+}
+
+/** `secrets[]` list-map key (type, path as stored) as one map key. */
+export function engineKey(type: string, path: string): string {
+  return `${type}\n${path}`;
+}
+
+function splitEngineKey(key: string): { type: string; path: string } {
+  const at = key.indexOf('\n');
+  return { type: key.slice(0, at), path: key.slice(at + 1) };
 }
 
 /**
@@ -76,7 +98,9 @@ export interface VaultResourceLike {
     externalConfig?: {
       auth?: Array<{ path?: string; type?: string; roles?: Array<Record<string, unknown>> }>;
       policies?: Array<{ name?: string; rules?: unknown }>;
+      secrets?: Array<{ type?: string; path?: string; configuration?: Record<string, unknown> }>;
     };
+    selfService?: NonNullable<DatabaseVaultLike['spec']>['selfService'];
   };
 }
 
@@ -89,7 +113,8 @@ export function mentionsAutoConfigure(sa: ServiceAccountLike, settings: Pick<Ser
   const annotations = sa.metadata?.annotations ?? {};
   return (
     annotationName(settings, ServiceAccountAnnotation.AutoConfigure) in annotations ||
-    annotationName(settings, ServiceAccountAnnotation.AppliedVault) in annotations
+    annotationName(settings, ServiceAccountAnnotation.AppliedVault) in annotations ||
+    asksForDatabase(annotations, settings)
   );
 }
 
@@ -100,7 +125,8 @@ export function decideIntent(sa: ServiceAccountLike, settings: ServiceAccountSet
   if (meta.deletionTimestamp) return { kind: 'unconfigure' };
   const annotations = meta.annotations ?? {};
   const autoConfigureKey = annotationName(settings, ServiceAccountAnnotation.AutoConfigure);
-  const value = annotations[autoConfigureKey];
+  // db-dynamic-creds alone implies auto-configure: the credentials are read with the ServiceAccount's own role
+  const value = annotations[autoConfigureKey] ?? (asksForDatabase(annotations, settings) ? AUTO_CONFIGURE_ENABLED : undefined);
   if (value === undefined) return { kind: 'unconfigure' };
   if (value !== AUTO_CONFIGURE_ENABLED) {
     return {
@@ -200,6 +226,8 @@ export interface OwnedEntries {
   /** auth path -> role names */
   roles: Map<string, Set<string>>;
   policies: Set<string>;
+  /** engineKey(type, path) of a `secrets[]` entry -> database role names */
+  databaseRoles: Map<string, Set<string>>;
 }
 
 /**
@@ -208,7 +236,7 @@ export interface OwnedEntries {
  * ours: a hand-written role that happens to look like ours is not.
  */
 export function ownedEntries(vault: VaultResourceLike, manager: string): OwnedEntries {
-  const owned: OwnedEntries = { roles: new Map(), policies: new Set() };
+  const owned: OwnedEntries = { roles: new Map(), policies: new Set(), databaseRoles: new Map() };
   for (const entry of vault.metadata?.managedFields ?? []) {
     if (entry.manager !== manager || entry.operation !== 'Apply') continue;
     const config = child(child(entry.fieldsV1, 'f:spec'), 'f:externalConfig');
@@ -227,6 +255,18 @@ export function ownedEntries(vault: VaultResourceLike, manager: string): OwnedEn
     for (const key of Object.keys(child(config, 'f:policies') ?? {})) {
       const name = listKey(key, 'name');
       if (name !== undefined) owned.policies.add(name);
+    }
+    for (const [key, engine] of Object.entries(child(config, 'f:secrets') ?? {})) {
+      const type = listKey(key, 'type');
+      const path = listKey(key, 'path');
+      if (type === undefined || path === undefined) continue;
+      const ek = engineKey(type, path);
+      const names = owned.databaseRoles.get(ek) ?? new Set<string>();
+      for (const roleKey of Object.keys(child(child(engine, 'f:configuration'), 'f:roles') ?? {})) {
+        const name = listKey(roleKey, 'name');
+        if (name !== undefined) names.add(name);
+      }
+      if (names.size > 0) owned.databaseRoles.set(ek, names);
     }
   }
   return owned;
@@ -253,7 +293,16 @@ function listKey(key: string, field: string): string | undefined {
 export function ownsAnyOf(owned: OwnedEntries, roleName: string, policyName: string): boolean {
   if (owned.policies.has(policyName)) return true;
   for (const names of owned.roles.values()) if (names.has(roleName)) return true;
+  for (const names of owned.databaseRoles.values()) if (names.has(roleName)) return true;
   return false;
+}
+
+/** The database roles listed in a `secrets[]` entry's configuration. */
+function engineRoles(config: CurrentConfig, key: string): Array<Record<string, unknown>> {
+  const { type, path } = splitEngineKey(key);
+  const engine = (config?.secrets ?? []).find((e) => e.type === type && (e.path ?? '') === path);
+  const roles = engine?.configuration?.['roles'];
+  return Array.isArray(roles) ? (roles.filter((r) => r && typeof r === 'object') as Array<Record<string, unknown>>) : [];
 }
 
 /** True when the resource already holds these entries, owned by the manager: applying again would change nothing. */
@@ -271,7 +320,15 @@ export function holdsEntries(vault: VaultResourceLike, entries: ServiceAccountEn
     if (!sameJson(role[key], value)) return false;
   }
   const policy = (config?.policies ?? []).find((p) => p.name === entries.policy.name);
-  return policy !== undefined && policy.rules === entries.policy.rules;
+  if (policy === undefined || policy.rules !== entries.policy.rules) return false;
+  // the database role: owned exactly where it belongs (and nowhere else), with the same values
+  const want = entries.database;
+  const wantKey = want ? engineKey(want.type, want.path) : undefined;
+  for (const [key, names] of owned.databaseRoles) if (key !== wantKey && names.has(entries.role.name)) return false;
+  if (!want || !wantKey) return true;
+  if (!owned.databaseRoles.get(wantKey)?.has(want.role.name)) return false;
+  const stored = engineRoles(config, wantKey).find((r) => r['name'] === want.role.name);
+  return stored !== undefined && sameJson(pickDatabaseRole(stored), pickDatabaseRole({ ...want.role }));
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
@@ -286,6 +343,7 @@ export interface VaultApplyConfiguration {
     externalConfig: {
       auth?: Array<{ path: string; type: 'kubernetes'; roles: KubernetesAuthRole[] }>;
       policies?: PolicyEntry[];
+      secrets?: Array<{ type: string; path: string; configuration: { roles: DatabaseRole[] } }>;
     };
   };
 }
@@ -345,14 +403,30 @@ export function collectiveApply(
   for (const policy of config?.policies ?? []) {
     if (policy.name && owned.policies.has(policy.name)) policies.set(policy.name, { name: policy.name, rules: String(policy.rules ?? '') });
   }
+  const databaseRoles = new Map<string, Map<string, DatabaseRole>>();
+  for (const [key, names] of owned.databaseRoles) {
+    const byName = new Map<string, DatabaseRole>();
+    for (const role of engineRoles(config, key)) {
+      const name = role['name'];
+      if (typeof name === 'string' && names.has(name)) byName.set(name, pickDatabaseRole(role));
+    }
+    databaseRoles.set(key, byName);
+  }
 
   const conflicts: CollectiveApply['conflicts'] = [];
   for (const change of changes) {
     for (const byName of roles.values()) byName.delete(change.roleName);
+    for (const byName of databaseRoles.values()) byName.delete(change.roleName);
     policies.delete(change.policyName);
     if (!change.entries) continue;
-    const { authPath, role, policy } = change.entries;
+    const { authPath, role, policy, database } = change.entries;
     const fields: string[] = [];
+    if (database) {
+      const key = engineKey(database.type, database.path);
+      if (engineRoles(config, key).some((r) => r['name'] === database.role.name) && !owned.databaseRoles.get(key)?.has(database.role.name)) {
+        fields.push(`.spec.externalConfig.secrets[type="${database.type}",path="${database.path}"].configuration.roles[name="${database.role.name}"]`);
+      }
+    }
     const existingAuth = authAt(config, authPath);
     if ((existingAuth?.roles ?? []).some((r) => r['name'] === role.name) && !owned.roles.get(authPath)?.has(role.name)) {
       fields.push(`.spec.externalConfig.auth[path="${authPath}"].roles[name="${role.name}"]`);
@@ -371,6 +445,12 @@ export function collectiveApply(
     byName.set(role.name, { ...role });
     roles.set(authPath, byName);
     policies.set(policy.name, { ...policy });
+    if (database) {
+      const key = engineKey(database.type, database.path);
+      const dbByName = databaseRoles.get(key) ?? new Map<string, DatabaseRole>();
+      dbByName.set(database.role.name, pickDatabaseRole({ ...database.role }));
+      databaseRoles.set(key, dbByName);
+    }
   }
 
   const auth = [...roles.entries()]
@@ -383,15 +463,44 @@ export function collectiveApply(
       roles: [...byName.values()].sort((a, b) => a.name.localeCompare(b.name)),
     }));
   const policyList = [...policies.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const secrets = databaseList(databaseRoles);
   const next: VaultApplyConfiguration = {
     apiVersion: API_GROUP_VERSION,
     kind: 'Vault',
     metadata: { name: target.name, namespace: target.namespace, ...(current.metadata?.uid ? { uid: current.metadata.uid } : {}) },
-    ...(auth.length || policyList.length
-      ? { spec: { externalConfig: { ...(auth.length ? { auth } : {}), ...(policyList.length ? { policies: policyList } : {}) } } }
+    ...(auth.length || policyList.length || secrets.length
+      ? {
+          spec: {
+            externalConfig: {
+              ...(auth.length ? { auth } : {}),
+              ...(policyList.length ? { policies: policyList } : {}),
+              ...(secrets.length ? { secrets } : {}),
+            },
+          },
+        }
       : {}),
   };
-  return { config: next, changed: !sameEntries(next, roles0(owned, config), policies0(owned, config)), conflicts };
+  return { config: next, changed: !sameEntries(next, roles0(owned, config), policies0(owned, config), databases0(owned, config)), conflicts };
+}
+
+/** `secrets[]` entries carrying only our database roles, in canonical order. */
+function databaseList(byKey: Map<string, Map<string, DatabaseRole>>): NonNullable<NonNullable<VaultApplyConfiguration['spec']>['externalConfig']['secrets']> {
+  return [...byKey.entries()]
+    .filter(([, byName]) => byName.size > 0)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, byName]) => ({ ...splitEngineKey(key), configuration: { roles: [...byName.values()].sort((a, b) => a.name.localeCompare(b.name)) } }));
+}
+
+function databases0(owned: OwnedEntries, config: CurrentConfig): ReturnType<typeof databaseList> {
+  const byKey = new Map<string, Map<string, DatabaseRole>>();
+  for (const [key, names] of owned.databaseRoles) {
+    const byName = new Map<string, DatabaseRole>();
+    for (const role of engineRoles(config, key)) {
+      if (typeof role['name'] === 'string' && names.has(role['name'])) byName.set(role['name'], pickDatabaseRole(role));
+    }
+    byKey.set(key, byName);
+  }
+  return databaseList(byKey);
 }
 
 function pickRole(role: Record<string, unknown>): KubernetesAuthRole {
@@ -432,9 +541,14 @@ function policies0(owned: OwnedEntries, config: CurrentConfig): PolicyEntry[] {
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-function sameEntries(next: VaultApplyConfiguration, roles: Array<{ path: string; roles: KubernetesAuthRole[] }>, policies: PolicyEntry[]): boolean {
+function sameEntries(
+  next: VaultApplyConfiguration,
+  roles: Array<{ path: string; roles: KubernetesAuthRole[] }>,
+  policies: PolicyEntry[],
+  databases: ReturnType<typeof databaseList>,
+): boolean {
   const nextRoles = (next.spec?.externalConfig.auth ?? []).map((a) => ({ path: a.path || a.type, roles: a.roles }));
-  return sameJson(nextRoles, roles) && sameJson(next.spec?.externalConfig.policies ?? [], policies);
+  return sameJson(nextRoles, roles) && sameJson(next.spec?.externalConfig.policies ?? [], policies) && sameJson(next.spec?.externalConfig.secrets ?? [], databases);
 }
 
 /** The `Vault` resources a reconcile must read before planning: removal targets, then the target. */
@@ -466,6 +580,27 @@ export interface ServiceAccountPlan {
   targetMissing: VaultRef | undefined;
   /** new value of the applied-vault annotation: a ref, `null` to remove it, `undefined` to leave it */
   appliedVault: string | null | undefined;
+  /** database credentials were asked for and refused: said in a Warning Event; the rest goes ahead */
+  databaseRefused?: DatabaseProblem;
+}
+
+/**
+ * The entries with the database role the target Vault grants (and the policy
+ * line to read its credentials), or the entries alone and why not.
+ */
+export function withDatabase(
+  sa: ServiceAccountLike,
+  entries: ServiceAccountEntries,
+  settings: ServiceAccountSettings,
+  vault: VaultResourceLike,
+  vaultRef: string,
+): { entries: ServiceAccountEntries; refused?: DatabaseProblem } {
+  const meta = sa.metadata ?? {};
+  const decision = desiredDatabase(meta.namespace ?? '', meta.name ?? '', meta.annotations, settings, vault, vaultRef);
+  if (!decision) return { entries };
+  if ('problem' in decision) return { entries, refused: decision.problem };
+  const policy = { ...entries.policy, rules: `${entries.policy.rules.replace(/\n*$/, '\n')}${databasePolicyRules(decision.entry)}` };
+  return { entries: { ...entries, policy, database: decision.entry } };
 }
 
 export interface EntryChangeAt {
@@ -519,13 +654,15 @@ export function planServiceAccount(
   const targetKey = formatVaultRef(intent.target);
   const vault = vaults.get(targetKey) ?? null;
   const missing = vault === null || Boolean(vault.metadata?.deletionTimestamp);
-  const inSync = !missing && holdsEntries(vault, intent.entries, manager);
+  const owed = missing ? { entries: intent.entries } : withDatabase(sa, intent.entries, settings, vault, targetKey);
+  const inSync = !missing && holdsEntries(vault, owed.entries, manager);
   return {
-    intent,
+    intent: { ...intent, entries: owed.entries },
     finalizer: hasFinalizer ? 'remove' : undefined,
     removals,
-    apply: missing || inSync ? undefined : { target: intent.target, change: { serviceAccount, roleName, policyName, entries: intent.entries } },
+    apply: missing || inSync ? undefined : { target: intent.target, change: { serviceAccount, roleName, policyName, entries: owed.entries } },
     targetMissing: missing ? intent.target : undefined,
     appliedVault: missing || recorded === targetKey ? undefined : targetKey,
+    ...(owed.refused ? { databaseRefused: owed.refused } : {}),
   };
 }

@@ -35,6 +35,7 @@ export function orphanedEntries(
   const owned = ownedEntries(vault, manager);
   const names = new Set<string>([...owned.policies]);
   for (const roles of owned.roles.values()) for (const r of roles) names.add(r);
+  for (const roles of owned.databaseRoles.values()) for (const r of roles) names.add(r);
   const out: EntryChange[] = [];
   for (const entry of [...names].sort()) {
     const who = parseEntryName(entry);

@@ -25,6 +25,7 @@ import { identityPolicyLines, normaliseGroupAliases, normaliseGroups, planGroupA
 import { OPERATOR_POLICY_NAME } from '../../vault/init.js';
 import { normaliseStartupSecrets, planStartupSecrets, readStartupSecrets, startupSecretPolicyLines, type DesiredStartupSecret, type SecretKeyReader } from '../../vault/startup-secrets.js';
 import { nextRecord, sameRecord, union } from '../../vault/managed-record.js';
+import { databaseRevokeLines, mountTypesOf, resolveSecretRefs, secretRefProblems } from '../../vault/secret-refs.js';
 import { normalisePolicies, planPolicies, policiesToRead, readPolicies, type ActualPolicies, type DesiredPolicy } from '../../vault/policies.js';
 import {
   normaliseSecretEngines,
@@ -77,6 +78,8 @@ export interface DesiredVaultConfig {
   groups: DesiredGroup[];
   groupAliases: DesiredGroupAlias[];
   startupSecrets: DesiredStartupSecret[];
+  /** secret engine mount path -> type (a removed database role's leases are revoked) */
+  mountTypes: Map<string, string>;
   problems: Problem[];
 }
 
@@ -99,6 +102,10 @@ export function normaliseExternalConfig(config: ExternalConfig | undefined, clus
   const policies = normalisePolicies(config?.policies);
   const secrets = normaliseSecretEngines(config?.secrets);
   const engineConfig = normaliseEngineConfig(config?.secrets);
+  // credentials only by Secret reference: entries carrying them inline are left out
+  const refProblems = secretRefProblems(engineConfig.desired);
+  engineConfig.desired = engineConfig.desired.filter((d) => !refProblems.some((p) => p.id === d.id));
+  engineConfig.problems.push(...refProblems);
   const groups = normaliseGroups(config?.groups);
   const groupAliases = normaliseGroupAliases(config?.['group-aliases']);
   const startupSecrets = normaliseStartupSecrets(config?.startupSecrets, config?.secrets);
@@ -111,6 +118,7 @@ export function normaliseExternalConfig(config: ExternalConfig | undefined, clus
     policies: policies.desired,
     secrets: secrets.desired,
     engineConfig: engineConfig.desired,
+    mountTypes: mountTypesOf(config?.secrets),
     problems: [...audit.problems, ...auth.problems, ...policies.problems, ...secrets.problems, ...engineConfig.problems, ...groups.problems, ...groupAliases.problems, ...startupSecrets.problems],
   };
 }
@@ -146,7 +154,8 @@ export async function readVaultConfig(
   const startupInPlay = desired.startupSecrets.length > 0 || (managed?.startupSecrets?.length ?? 0) > 0;
   if (manageOperatorPolicy && (engineConfigInPlay || identityInPlay || startupInPlay)) {
     operatorPolicy = (await readPolicies(client, [OPERATOR_POLICY_NAME])).get(OPERATOR_POLICY_NAME);
-    const fix = planOperatorPolicy(operatorPolicyFor(desired.engineConfig, managed?.engineConfig ?? [], [...identityPolicyLines(groupNames, aliasesInPlay), ...startupSecretPolicyLines(desired.startupSecrets)]), operatorPolicy);
+    const revokeLines = databaseRevokeLines(desired.engineConfig, managed?.engineConfig ?? [], desired.mountTypes);
+    const fix = planOperatorPolicy(operatorPolicyFor(desired.engineConfig, managed?.engineConfig ?? [], [...identityPolicyLines(groupNames, aliasesInPlay), ...startupSecretPolicyLines(desired.startupSecrets), ...revokeLines]), operatorPolicy);
     if (fix.length) {
       await applyChanges(client, fix);
       operatorPolicy = (fix[0]!.writes[0]!.body as { policy: string }).policy;
@@ -173,7 +182,7 @@ export function planVaultConfig(desired: DesiredVaultConfig, actual: ActualVault
     planRoles(desired.auth, actual.auth, managed?.roles ?? []),
     planPolicies(desired.policies, actual.policies, managed?.policies ?? []),
     planSecretEngines(desired.secrets, actual.secrets, managed?.secrets ?? []),
-    planEngineConfig(desired.engineConfig, actual.engineConfig, managed?.engineConfig ?? [], new Set(desired.secrets.map((s) => s.path))),
+    planEngineConfig(desired.engineConfig, actual.engineConfig, managed?.engineConfig ?? [], new Set(desired.secrets.map((s) => s.path)), desired.mountTypes),
     planGroups(desired.groups, actual.identity, managed?.groups ?? []),
   ];
   const changes: Change[] = [];
@@ -201,7 +210,10 @@ export async function configureVault(
 ): Promise<ConfigureOutcome> {
   const desired = normaliseExternalConfig(config, cluster);
   const actual = await readVaultConfig(client, desired, managed, options.manageOperatorPolicy);
-  const plan = planVaultConfig(desired, actual, managed);
+  const planned = planVaultConfig(desired, actual, managed);
+  // values from Kubernetes Secrets (secretKeyRef) only for what is about to be written
+  const resolved = await resolveSecretRefs(planned.changes, options.readSecretKey);
+  const plan: Plan = { changes: resolved.changes, problems: [...planned.problems, ...resolved.problems] };
   // startup secrets last: their kv mounts exist by then; values from Kubernetes Secrets are resolved only for absent paths
   const startup = await planStartupSecrets(desired.startupSecrets, actual.startupSecrets, options.readSecretKey);
   plan.changes.push(...startup.changes);

@@ -25,7 +25,7 @@ const specKeys: Record<keyof VaultSpec, true> = {
   bankVaultsImage: true, bankVaultsVolumeMounts: true, vaultConfigurerAnnotations: true, vaultConfigurerLabels: true, vaultConfigurerPodSpec: true,
   statsdDisabled: true, statsdImage: true, statsdConfig: true, fluentdEnabled: true, fluentdImage: true, fluentdConfLocation: true,
   fluentdConfFile: true, fluentdConfig: true, istioEnabled: true, veleroEnabled: true, veleroFsfreezeImage: true, watchedSecretsLabels: true,
-  watchedSecretsAnnotations: true,
+  watchedSecretsAnnotations: true, selfService: true,
 };
 const externalConfigKeys: Record<keyof ExternalConfig, true> = {
   policies: true, auth: true, secrets: true, audit: true, startupSecrets: true, groups: true, 'group-aliases': true, plugins: true, purgeUnmanagedConfig: true,
@@ -65,6 +65,15 @@ test('list-map keys are required, as server-side apply needs', (t) => {
   t.deepEqual(roles['x-kubernetes-list-map-keys'], ['name']);
   t.true(roles.items!.required!.includes('name'));
   t.true(roles.items!['x-kubernetes-preserve-unknown-fields'] as boolean);
+  // secrets likewise, and configuration.roles keyed by name: the ServiceAccount manager owns its database roles there
+  t.deepEqual(ec.secrets!['x-kubernetes-list-map-keys'], ['type', 'path']);
+  t.is(ec.secrets!.items!.properties!.path!['default'], '');
+  const dbRoles = ec.secrets!.items!.properties!.configuration!.properties!.roles!;
+  t.deepEqual(dbRoles['x-kubernetes-list-map-keys'], ['name']);
+  t.true(dbRoles.items!.required!.includes('name'));
+  const offers = spec.properties!.selfService!.properties!.databaseConnections!;
+  t.deepEqual(offers['x-kubernetes-list-map-keys'], ['connection']);
+  t.deepEqual(offers.items!.required, ['connection', 'namespaces', 'templates']);
 });
 
 /** The schema as plain JSON Schema (drop the Kubernetes extensions ajv does not know). */
