@@ -37,7 +37,7 @@ export type ActualSecretEngines = Map<string, ActualSecretEngine>;
 export function normaliseSecretEngines(specs: SecretEngineSpec[] | undefined): { desired: DesiredSecretEngine[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const desired: DesiredSecretEngine[] = [];
-  const pathOf = (s: SecretEngineSpec) => trimPath(s.path ?? s.type ?? '');
+  const pathOf = (s: SecretEngineSpec) => trimPath(s.path || s.type || ''); // Bank-Vaults: an empty path (the CRD's default) is the type
   for (const path of duplicates((specs ?? []).map(pathOf))) {
     problems.push({ concern: 'secret', id: path, message: `secret engine path "${path}" is listed more than once` });
   }

@@ -22,7 +22,7 @@ export interface KvMountDecl {
 export function declaredKvMounts(secrets: readonly SecretEngineSpec[] | undefined): KvMountDecl[] {
   const out: KvMountDecl[] = [];
   for (const s of secrets ?? []) {
-    const path = (s.path ?? s.type).replace(/^\/+|\/+$/g, '');
+    const path = (s.path || s.type).replace(/^\/+|\/+$/g, '');
     if (s.type === 'kv-v2') out.push({ path, version: 'v2' });
     else if (s.type === 'kv' || s.type === 'generic') out.push({ path, version: String(s.options?.['version'] ?? '1') === '2' ? 'v2' : 'v1' });
   }

@@ -36,3 +36,9 @@ test('a type clash is reported, not remounted', (t) => {
   t.deepEqual(plan.changes, []);
   t.regex(plan.problems[0]!.message, /holds a "kv" engine/);
 });
+
+test('an empty path (the CRD default) mounts at the type, as in Bank-Vaults', (t) => {
+  const { desired, problems } = normaliseSecretEngines([{ type: 'database', path: '' }, { type: 'pki', path: '' }, { type: 'kv', path: 'secret' }]);
+  t.deepEqual(problems, []);
+  t.deepEqual(desired.map((d) => d.path), ['database', 'pki', 'secret']);
+});
