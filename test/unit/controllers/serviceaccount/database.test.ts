@@ -103,6 +103,8 @@ test('plan: refused database credentials keep the ServiceAccount\'s role and pol
   t.false(entries.policy.rules.includes('/creds/'));
 });
 
+type Ext = NonNullable<NonNullable<VaultResourceLike["spec"]>["externalConfig"]>;
+
 /** The resource after the manager applied `apply` (managedFields as the API server writes them). */
 function applied(vault: VaultResourceLike, config: ReturnType<typeof collectiveApply>['config']): VaultResourceLike {
   const ec = config.spec?.externalConfig ?? {};
@@ -125,7 +127,7 @@ function applied(vault: VaultResourceLike, config: ReturnType<typeof collectiveA
   return {
     ...vault,
     metadata: { ...vault.metadata, managedFields: [{ manager: MANAGER, operation: 'Apply', fieldsV1 }] },
-    spec: { ...vault.spec, externalConfig: { ...vault.spec?.externalConfig, auth: ec.auth, policies: ec.policies, secrets } },
+    spec: { ...vault.spec, externalConfig: { ...vault.spec?.externalConfig, auth: ec.auth as unknown as Ext["auth"], policies: ec.policies, secrets } },
   };
 }
 
