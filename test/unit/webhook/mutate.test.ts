@@ -233,3 +233,24 @@ test('injection without a resolved Vault is denied, not skipped', (t) => {
   const outcome = mutatePod(aPod({ annotations: ann({ 'inject-env': 'app' }) }), 'team-a', someSettings({ vault: undefined }));
   t.is(outcome.action, 'deny');
 });
+
+test('automountServiceAccountToken: false still logs in: the agents mount their own projected token; templates that keep failing stop the agent', (t) => {
+  const pod = aPod({ annotations: ann(secretAnn), serviceAccountName: 'billing' });
+  pod.spec!.automountServiceAccountToken = false;
+  for (const nativeSidecars of [true, false]) {
+    const { pod: out } = patched(mutatePod(pod, 'team-a', someSettings({ nativeSidecars })));
+    t.is(out.spec!.automountServiceAccountToken, false, 'the pod setting is kept');
+    const token = out.spec!.volumes!.find((v) => v.name === INJECTED_NAMES.tokenVolume)!;
+    t.deepEqual(token.projected!.sources!.map((s) => s.serviceAccountToken?.path), ['token']);
+    const agents = [...(out.spec!.initContainers ?? []), ...out.spec!.containers].filter((c) => c.name.startsWith('vault-agent'));
+    t.is(agents.length, 2);
+    for (const agent of agents) {
+      const mount = agent.volumeMounts!.find((m) => m.name === INJECTED_NAMES.tokenVolume)!;
+      t.truthy(mount, `${agent.name} mounts the token`);
+      const config = agentConfig(agent);
+      t.is(config.auto_auth.method[0]!.config.token_path, `${mount.mountPath}/token`, `${agent.name} reads the token it mounts`);
+      t.true(config.template_config.exit_on_retry_failure, `${agent.name}: exit instead of running the app without its secrets`);
+    }
+    t.false(container(out, 'app')!.volumeMounts?.some((m) => m.name === INJECTED_NAMES.tokenVolume) ?? false, 'the app gets no token from us');
+  }
+});
