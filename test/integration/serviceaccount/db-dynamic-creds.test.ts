@@ -15,6 +15,11 @@ import { serviceAccountRoleName } from '../../../operator/api/naming.js';
 import type { VaultResource } from '../../../operator/api/vault.js';
 import { eventually, useTestEnv } from '../../harness/index.js';
 import { PostgresServer } from '../../harness/postgres.js';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { mutatePod } from '../../../operator/webhook/mutate.js';
+import { runInjectedAgent } from '../../support/agent-run.js';
+import { sampleOf } from '../../support/samples.js';
+import { someSettings } from '../../unit/webhook/helpers/builders.js';
 import { Cluster, createExternalVault, startOperator, vaultPolicies, vaultRequest, type RunningOperator } from './helpers.js';
 
 const env = useTestEnv(test);
@@ -164,6 +169,8 @@ async function pgRoles(): Promise<string[]> {
 }
 
 let creds: { username: string; password: string; leaseId: string } | undefined;
+/** The user the injected agent rendered for a pod (a lease of its own). */
+let podUser: { user: string; password: string } | undefined;
 
 test.serial('the platform declares the connection: credentials from a Secret, then rotated by Vault', async (t) => {
   await vaultReady();
@@ -235,6 +242,37 @@ test.serial('the credentials connect to PostgreSQL with exactly the granted righ
   t.regex(create.stderr, /permission denied to create role/);
 });
 
+test.serial('injection: the sample\'s agent template renders libpq variables that connect as a user of its own', async (t) => {
+  // samples/deployment-database-credentials.yaml, with this test's mount, role and auth path
+  const sample = sampleOf<V1Deployment>('samples/deployment-database-credentials.yaml', 'Deployment');
+  const role = serviceAccountRoleName(ns, 'orders');
+  const annotations = Object.fromEntries(
+    Object.entries(sample.spec!.template.metadata!.annotations!).map(([k, v]) => [k, v.replaceAll('database/creds/sa.shop.payments', `${mount}/creds/${role}`)]),
+  );
+  const pod: V1Pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'orders', namespace: ns, annotations: { ...annotations, 'vault.autopilot.dev/auth-path': `auth/${authPath}` } },
+    spec: { ...sample.spec!.template.spec!, serviceAccountName: 'orders' },
+  };
+  const outcome = mutatePod(pod, ns, someSettings({ vault: { address: env().vault.address } }));
+  if (outcome.action !== 'patch') return t.fail(JSON.stringify(outcome));
+  const tr = await cluster.kube.core.createNamespacedServiceAccountToken({ namespace: ns, name: 'orders', body: { spec: { audiences: [], expirationSeconds: 600 } } });
+  secrets.push(tr.status!.token!);
+  const run = await runInjectedAgent(outcome.pod, tr.status!.token!);
+  t.is(run.code, 0, run.output.slice(-2000));
+  const rendered = run.files.get('pg.env') ?? '';
+  const vars = Object.fromEntries([...rendered.matchAll(/^export (PGUSER|PGPASSWORD)="([^"]*)"$/gm)].map((m) => [m[1]!, m[2]!]));
+  t.truthy(vars['PGUSER'] && vars['PGPASSWORD'], `rendered: ${rendered.replace(/PGPASSWORD="[^"]*"/, 'PGPASSWORD=<hidden>')}`);
+  podUser = { user: vars['PGUSER']!, password: vars['PGPASSWORD']! };
+  secrets.push(podUser.password);
+  t.false(run.output.includes(podUser.password), 'the password is not in the agent output');
+  t.not(podUser.user, creds?.username, 'each reader gets a user of its own');
+  const read = await pg!.psql('SELECT count(*) FROM orders', podUser);
+  t.is(read.status, 0, read.stderr);
+  t.is(read.stdout.trim(), '2');
+});
+
 test.serial('a connection not offered to the namespace is refused with a message; the rest of the ServiceAccount is configured', async (t) => {
   await serviceAccount('billing', { [DB]: `${mount}/billing` });
   const role = serviceAccountRoleName(ns, 'billing');
@@ -273,7 +311,8 @@ test.serial('un-annotate: role gone from the resource and Vault, lease revoked, 
   await eventually(
     async () => {
       if ((await vaultRequest(env(), 'GET', `${mount}/roles/${role}`)).status !== 404) throw new Error('role still in Vault');
-      if ((await pgRoles()).includes(creds!.username)) throw new Error('user still in pg_roles');
+      const roles = await pgRoles();
+      if (roles.includes(creds!.username) || (podUser && roles.includes(podUser.user))) throw new Error('users still in pg_roles');
     },
     { timeoutMs: 60_000, intervalMs: 250 },
   );
@@ -286,6 +325,8 @@ test.serial('un-annotate: role gone from the resource and Vault, lease revoked, 
   t.truthy((engine?.configuration?.['config'] as unknown[])?.length, 'the platform\'s connection stays');
   const login = await pg!.psql('SELECT 1', { user: creds.username, password: creds.password });
   t.not(login.status, 0, 'the revoked credentials no longer connect');
+  if (!podUser) return t.fail('no pod user from the injection step');
+  t.not((await pg!.psql('SELECT 1', podUser)).status, 0, 'the pod\'s rendered credentials no longer connect');
 });
 
 test.serial('no password or token in the operator\'s logs or Events', async (t) => {
