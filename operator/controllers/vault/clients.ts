@@ -1,16 +1,23 @@
-// The Vault and KMS clients the Vault lifecycle keeps across reconciles: one
-// per node address (unauthenticated: seal status, init, unseal), one per
-// address and identity (the operator's configuration client, which caches
-// its login), one KMS client per region.
+// The Vault and KMS clients the Vault lifecycle keeps across reconciles, per
+// Vault resource: one per node address (unauthenticated: seal status, init,
+// unseal), one per address and identity (the operator's configuration
+// client, which caches its login). KMS clients are per region and shared.
+// A deleted Vault's clients are dropped whole (forget), so a long-running
+// operator does not keep clients, or their cached logins, of Vaults gone.
 import type { Decryptor, Encryptor } from '../../kms/decryptor.js';
 import { VaultClient, type VaultAuth } from '../../vault/client.js';
 
+type Kms = Encryptor & Decryptor;
+
+/** The clients of one Vault resource. */
 export class VaultClients {
   private readonly nodeClients = new Map<string, VaultClient>();
   private readonly configClients = new Map<string, VaultClient>();
-  private readonly kmsClients = new Map<string, Encryptor & Decryptor>();
 
-  constructor(private readonly onVaultClient?: (client: VaultClient) => void) {}
+  constructor(
+    private readonly kmsClients: Map<string, Kms>,
+    private readonly onVaultClient?: (client: VaultClient) => void,
+  ) {}
 
   node(address: string, caCert: string | undefined): VaultClient {
     const key = `${address}|${caCert ?? ''}`;
@@ -35,7 +42,7 @@ export class VaultClients {
   }
 
   /** The KMS client of one region (`make` builds it the first time). */
-  kms(region: string | undefined, make: () => Encryptor & Decryptor): Encryptor & Decryptor {
+  kms(region: string | undefined, make: () => Kms): Kms {
     let kms = this.kmsClients.get(region ?? '');
     if (!kms) {
       kms = make();
@@ -44,8 +51,35 @@ export class VaultClients {
     return kms;
   }
 
-  /** Drops the clients of a deleted Vault resource. */
+  get size(): number {
+    return this.nodeClients.size + this.configClients.size;
+  }
+}
+
+/** Every Vault resource's clients, by namespace/name. */
+export class VaultClientCache {
+  private readonly byVault = new Map<string, VaultClients>();
+  private readonly kmsClients = new Map<string, Kms>();
+
+  constructor(private readonly onVaultClient?: (client: VaultClient) => void) {}
+
+  of(namespace: string, name: string): VaultClients {
+    const key = `${namespace}/${name}`;
+    let clients = this.byVault.get(key);
+    if (!clients) {
+      clients = new VaultClients(this.kmsClients, this.onVaultClient);
+      this.byVault.set(key, clients);
+    }
+    return clients;
+  }
+
+  /** Drops the node and configuration clients of a deleted Vault resource. */
   forget(namespace: string, name: string): void {
-    for (const [key] of this.configClients) if (key.startsWith(`${namespace}/${name}`)) this.configClients.delete(key);
+    this.byVault.delete(`${namespace}/${name}`);
+  }
+
+  /** Vault resources with clients kept (tests). */
+  get vaults(): number {
+    return this.byVault.size;
   }
 }

@@ -21,7 +21,7 @@ import { errorMessage } from '../../framework/logger.js';
 import { deepEqual } from '../../framework/status.js';
 import { VaultError } from '../../vault/client.js';
 import { ignoredFields, ignoredFieldsEvent } from './bankvaults-report.js';
-import { VaultClients } from './clients.js';
+import { VaultClientCache } from './clients.js';
 import { converge } from './converge.js';
 import { authDelegatorBindingName, INSTANCE_LABEL, MANAGED_POD_SELECTOR, unsealKeysSecretName } from './desired-objects.js';
 import { gather } from './gather.js';
@@ -41,13 +41,13 @@ export { FIELD_MANAGER } from './managed-objects.js';
 export { mergePatchFor, type VaultControllerDeps, type VaultPhaseContext, type VaultReconcileContext } from './phase-context.js';
 
 export class VaultController {
-  private readonly clients: VaultClients;
+  private readonly clients: VaultClientCache;
   private readonly cluster: VaultClusterFacts = { serviceMonitorApiMissing: false };
   /** Unseal keys made by sys/init that are not yet in their Secret: never dropped. */
   private readonly pendingKeys = new PendingKeys();
 
   constructor(private readonly deps: VaultControllerDeps) {
-    this.clients = new VaultClients(deps.onVaultClient);
+    this.clients = new VaultClientCache(deps.onVaultClient);
   }
 
   // ---------------------------------------------------------------- reconcile
@@ -58,7 +58,7 @@ export class VaultController {
     status.mode = vault.spec.external ? 'external' : 'managed';
     await reportIgnoredFields(vault, ctx, status, { serviceMonitorApiMissing: this.cluster.serviceMonitorApiMissing });
     const updates: ConditionUpdate[] = [];
-    const p: VaultPhaseContext = { vault, ctx, deps: this.deps, clients: this.clients, pendingKeys: this.pendingKeys, cluster: this.cluster, status, updates };
+    const p: VaultPhaseContext = { vault, ctx, deps: this.deps, clients: this.clients.of(vault.metadata!.namespace!, vault.metadata!.name!), pendingKeys: this.pendingKeys, cluster: this.cluster, status, updates };
     let requeueAfterMs: number | undefined;
     let failure: unknown;
     try {
@@ -129,6 +129,11 @@ export class VaultController {
   /** Unseal keys not yet stored (for shutdown warnings and tests). */
   unstoredKeys(): number {
     return this.pendingKeys.size;
+  }
+
+  /** Vault resources whose clients are kept (tests: a deleted Vault's are dropped). */
+  cachedVaults(): number {
+    return this.clients.vaults;
   }
 }
 

@@ -402,7 +402,9 @@ test.serial('no unseal key, root token or operator token in logs, events or stat
   t.true(logs.length > 1000, 'there were logs to check');
 });
 
-test.serial('deleting the resource keeps the unseal keys (Warning event)', async (t) => {
+test.serial('deleting the resource keeps the unseal keys (Warning event) and drops its Vault clients', async (t) => {
+  const cachedBefore = op.controller.cachedVaults();
+  t.true(cachedBefore >= 1);
   await vaults.delete(ns, NAME);
   await eventually(async () => {
     try {
@@ -415,4 +417,5 @@ test.serial('deleting the resource keeps the unseal keys (Warning event)', async
   });
   t.truthy((await vaults.secretData(ns, `${NAME}-unseal-keys`))?.['vault-unseal-0']);
   t.true((await vaults.events(ns, NAME)).some((e) => e.type === 'Warning' && e.reason === 'UnsealKeysKept'));
+  t.is(op.controller.cachedVaults(), cachedBefore - 1, 'the finalizer dropped the clients of the deleted Vault');
 });

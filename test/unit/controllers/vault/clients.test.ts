@@ -1,0 +1,34 @@
+import test from 'ava';
+import { VaultClientCache } from '../../../../operator/controllers/vault/clients.js';
+import type { VaultClient } from '../../../../operator/vault/client.js';
+
+test('clients are kept per Vault resource and dropped whole when it is deleted', (t) => {
+  const made: VaultClient[] = [];
+  const cache = new VaultClientCache((c) => made.push(c));
+  const a = cache.of('ns', 'a');
+  const node = a.node('https://a-0:8200', undefined);
+  const config = a.config('https://a-0:8200', undefined, { method: 'token', token: 't' }, 't');
+  t.is(a.node('https://a-0:8200', undefined), node, 'the same node client on the next reconcile');
+  t.is(cache.of('ns', 'a').config('https://a-0:8200', undefined, { method: 'token', token: 't' }, 't'), config);
+  t.not(cache.of('ns', 'b').node('https://a-0:8200', undefined), node, 'another Vault resource has its own clients');
+  t.is(made.length, 3);
+  t.is(cache.vaults, 2);
+
+  cache.forget('ns', 'a');
+  t.is(cache.vaults, 1);
+  t.not(cache.of('ns', 'a').node('https://a-0:8200', undefined), node, 'a re-created Vault of the same name starts afresh');
+  t.is(cache.of('ns', 'b').size, 1, 'the other Vault keeps its clients');
+});
+
+test('KMS clients are shared per region across Vault resources', (t) => {
+  const cache = new VaultClientCache();
+  let made = 0;
+  const make = () => {
+    made++;
+    return {} as never;
+  };
+  const first = cache.of('ns', 'a').kms('eu-west-1', make);
+  t.is(cache.of('ns', 'b').kms('eu-west-1', make), first);
+  cache.of('ns', 'a').kms(undefined, make);
+  t.is(made, 2);
+});
