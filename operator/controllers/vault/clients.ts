@@ -78,6 +78,10 @@ export class VaultClientCache {
     this.byVault.delete(`${namespace}/${name}`);
   }
 
+  has(namespace: string, name: string): boolean {
+    return this.byVault.has(`${namespace}/${name}`);
+  }
+
   /** Vault resources with clients kept (tests). */
   get vaults(): number {
     return this.byVault.size;

@@ -131,9 +131,9 @@ export class VaultController {
     return this.pendingKeys.size;
   }
 
-  /** Vault resources whose clients are kept (tests: a deleted Vault's are dropped). */
-  cachedVaults(): number {
-    return this.clients.vaults;
+  /** Whether clients of this Vault resource are kept (tests: a deleted Vault's are dropped). */
+  hasClients(namespace: string, name: string): boolean {
+    return this.clients.has(namespace, name);
   }
 }
 

@@ -16,6 +16,8 @@ test('clients are kept per Vault resource and dropped whole when it is deleted',
 
   cache.forget('ns', 'a');
   t.is(cache.vaults, 1);
+  t.false(cache.has('ns', 'a'));
+  t.true(cache.has('ns', 'b'));
   t.not(cache.of('ns', 'a').node('https://a-0:8200', undefined), node, 'a re-created Vault of the same name starts afresh');
   t.is(cache.of('ns', 'b').size, 1, 'the other Vault keeps its clients');
 });
