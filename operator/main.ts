@@ -64,6 +64,7 @@ class VaultAutopilot extends AutopilotOperator {
       resyncPeriodMs: s.resyncPeriodMs,
       shutdownTimeoutMs: s.shutdownTimeoutMs,
       webhookServer,
+      ...(s.watchNamespaces ? { namespaces: s.watchNamespaces } : {}),
       ...(s.leaderElection ? { leaderElection: { ...s.leaderElection, onLost: () => void this.leadershipLost() } } : {}),
     });
   }
@@ -109,7 +110,7 @@ class VaultAutopilot extends AutopilotOperator {
       await registerKmsVaultSecretController(this, { ...(vault ? { vault } : {}), targets, decryptor, settings: settings.kms });
     }
     if (settings.serviceAccount) {
-      await registerServiceAccountController(this, { settings: settings.serviceAccount });
+      await registerServiceAccountController(this, { settings: settings.serviceAccount, ...(settings.operator.watchNamespaces ? { watchNamespaces: settings.operator.watchNamespaces } : {}) });
     }
     if (settings.webhook) {
       await registerPodWebhook(this, { settings: settings.webhook });
@@ -122,7 +123,7 @@ async function runOperator(env: Env): Promise<void> {
   const logger = createLogger({ level: settings.operator.logLevel });
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
-  logger.info('vault-autopilot starting', { version: version(), lifecycles: settings.operator.lifecycles, cluster: kubeConfig.getCurrentCluster()?.server });
+  logger.info('vault-autopilot starting', { version: version(), lifecycles: settings.operator.lifecycles, cluster: kubeConfig.getCurrentCluster()?.server, watchNamespaces: settings.operator.watchNamespaces ?? 'all' });
   const operator = new VaultAutopilot(kubeConfig, logger, settings);
   const health = await startHealthServer({ port: settings.operator.healthPort, isReady: () => operator.isReady(), registry: metrics.registry });
   logger.info('health endpoints listening', { port: health.port, paths: ['/healthz', '/readyz', '/metrics'] });

@@ -21,6 +21,7 @@ export const OperatorEnv = {
   concurrency: 'VAULT_AUTOPILOT_CONCURRENCY',
   resyncSeconds: 'VAULT_AUTOPILOT_RESYNC_SECONDS',
   shutdownSeconds: 'VAULT_AUTOPILOT_SHUTDOWN_SECONDS',
+  watchNamespaces: 'VAULT_AUTOPILOT_WATCH_NAMESPACES',
   leaderElection: 'VAULT_AUTOPILOT_LEADER_ELECTION',
   leaseNamespace: 'VAULT_AUTOPILOT_LEADER_ELECTION_NAMESPACE',
   leaseName: 'VAULT_AUTOPILOT_LEADER_ELECTION_LEASE',
@@ -54,11 +55,37 @@ export interface OperatorSettings {
   concurrency: number;
   resyncPeriodMs: number;
   shutdownTimeoutMs: number;
+  /**
+   * Install scope: the namespaces whose objects the operator watches and
+   * changes; undefined = every namespace. Under OLM this is the OperatorGroup's
+   * olm.targetNamespaces ("" for AllNamespaces).
+   */
+  watchNamespaces?: string[];
   /** Off unless VAULT_AUTOPILOT_LEADER_ELECTION=true (the install manifests turn it on). */
   leaderElection?: LeaderElectionSettings;
 }
 
 type Env = Record<string, string | undefined>;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * A comma-separated namespace list (OLM's olm.targetNamespaces format):
+ * undefined when empty (all namespaces), sorted and deduplicated otherwise.
+ * Pure; invalid names are reported in `problems`.
+ */
+export function parseWatchNamespaces(raw: string | undefined, problems: string[] = []): string[] | undefined {
+  const names = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!names.length) return undefined;
+  const invalid = names.filter((n) => !DNS_LABEL.test(n));
+  if (invalid.length) problems.push(`${OperatorEnv.watchNamespaces}: not namespace names: ${invalid.map((n) => JSON.stringify(n)).join(', ')}`);
+  return [...new Set(names.filter((n) => DNS_LABEL.test(n)))].sort();
+}
+
+/** Whether `namespace` is inside the install scope (`undefined` = all namespaces). Pure. */
+export function inWatchScope(watchNamespaces: readonly string[] | undefined, namespace: string | undefined): boolean {
+  return !watchNamespaces || (namespace !== undefined && watchNamespaces.includes(namespace));
+}
 
 function integer(env: Env, key: string, fallback: number, min: number, problems: string[]): number {
   const raw = env[key]?.trim();
@@ -89,6 +116,8 @@ export function parseOperatorSettings(env: Env): OperatorSettings {
     resyncPeriodMs: integer(env, OperatorEnv.resyncSeconds, 600, 1, problems) * 1000,
     shutdownTimeoutMs: integer(env, OperatorEnv.shutdownSeconds, 30, 1, problems) * 1000,
   };
+  const watchNamespaces = parseWatchNamespaces(env[OperatorEnv.watchNamespaces], problems);
+  if (watchNamespaces) settings.watchNamespaces = watchNamespaces;
   const election = env[OperatorEnv.leaderElection]?.trim().toLowerCase();
   if (election && !['true', 'false'].includes(election)) problems.push(`${OperatorEnv.leaderElection} must be true or false, got "${election}"`);
   if (election === 'true') {

@@ -142,7 +142,9 @@ export interface ClusterServiceVersion {
 export function clusterServiceVersion(settings: InstallSettings, crds: V1CustomResourceDefinition[], samples: KubernetesObject[]): ClusterServiceVersion {
   if (settings.mode !== InstallMode.Olm) throw new Error('the CSV describes the OLM install');
   const permissions = operatorPermissions(settings);
-  const namespaceRules = policyRules(permissions, Scope.OperatorNamespace);
+  // OLM creates `permissions` as a Role in the operator's namespace, copies it
+  // into every target namespace, and lifts it to a ClusterRole for AllNamespaces.
+  const namespaceRules = policyRules(permissions, [Scope.Watched, Scope.OperatorNamespace]);
   const operatorDeployment = deployment(settings);
   return {
     apiVersion: 'operators.coreos.com/v1alpha1',
@@ -185,12 +187,12 @@ export function clusterServiceVersion(settings: InstallSettings, crds: V1CustomR
       links: RELEASE.links.map((l) => ({ ...l })),
       keywords: [...RELEASE.keywords],
       icon: [{ base64data: iconBase64(), mediatype: ICON_MEDIATYPE }],
-      // The ServiceAccount controller and the pod webhook act cluster-wide, so
-      // the operator cannot be confined to a set of namespaces.
+      // Every lifecycle watches only olm.targetNamespaces (VAULT_AUTOPILOT_WATCH_NAMESPACES);
+      // OLM selects the webhook's namespaces from the OperatorGroup.
       installModes: [
-        { type: 'OwnNamespace', supported: false },
-        { type: 'SingleNamespace', supported: false },
-        { type: 'MultiNamespace', supported: false },
+        { type: 'OwnNamespace', supported: true },
+        { type: 'SingleNamespace', supported: true },
+        { type: 'MultiNamespace', supported: true },
         { type: 'AllNamespaces', supported: true },
       ],
       install: {

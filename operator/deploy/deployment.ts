@@ -2,7 +2,8 @@
 // (4 GB, 4 cores) sharing the node with the workloads it serves.
 
 import type { V1Deployment, V1EnvVar, V1Namespace, V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
-import { installEnvironment, NAME, PORT, type InstallSettings } from './install-settings.js';
+import { installEnvironment, InstallMode, NAME, OLM_TARGET_NAMESPACES, PORT, type InstallSettings } from './install-settings.js';
+import { OperatorEnv } from '../settings.js';
 import { commonLabels, selectorLabels } from './labels.js';
 
 /**
@@ -44,6 +45,8 @@ function environment(settings: InstallSettings): V1EnvVar[] {
     fromField('VAULT_AUTOPILOT_OPERATOR_SERVICE_ACCOUNT', 'spec.serviceAccountName'),
     fromField('VAULT_AUTOPILOT_OPERATOR_NAMESPACE', 'metadata.namespace'),
     ...Object.entries(installEnvironment(settings)).map(([name, value]) => ({ name, value })),
+    // OLM's convention: the OperatorGroup's target namespaces ("" = all) are an annotation OLM puts on the pod
+    ...(settings.mode === InstallMode.Olm ? [fromField(OperatorEnv.watchNamespaces, `metadata.annotations['${OLM_TARGET_NAMESPACES}']`)] : []),
     { name: 'NODE_OPTIONS', value: `--max-old-space-size=${MAX_OLD_SPACE_MB}` },
   ];
 }

@@ -6,6 +6,10 @@
 // Env: IMAGE (operator image, e.g. pinned by digest; default
 // ghcr.io/vault-autopilot/vault-autopilot:<version>), NAMESPACE (kubectl install),
 // WEBHOOK_FAILURE_POLICY (Fail|Ignore; default Fail for install.yaml, Ignore for OLM).
+//
+//   tsx operator/deploy/generate.ts install-manifest --watch-namespaces=a,b > install-scoped.yaml
+// prints an install.yaml whose operator watches only namespaces a and b (a
+// Role in each, no cluster-wide rights to their objects); nothing is written.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -15,6 +19,7 @@ import yaml from 'js-yaml';
 import { bundleFiles, installFiles } from './bundle.js';
 import { defaultInstallSettings, InstallMode, type InstallSettings } from './install-settings.js';
 import { readCrds } from './manifests.js';
+import { parseWatchNamespaces } from '../settings.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BUNDLE_DIR = join(REPO_ROOT, 'olm-bundle');
@@ -38,11 +43,15 @@ export function readSamples(root = REPO_ROOT): KubernetesObject[] {
 
 export function settingsFor(mode: InstallMode, env: Record<string, string | undefined> = process.env, root = REPO_ROOT): InstallSettings {
   const settings = defaultInstallSettings(mode, readVersion(root));
+  const problems: string[] = [];
+  const watchNamespaces = parseWatchNamespaces(env['WATCH_NAMESPACES'], problems);
+  if (problems.length) throw new Error(problems.join('; '));
   return {
     ...settings,
     ...(env['IMAGE'] ? { image: env['IMAGE'] } : {}),
     ...(env['NAMESPACE'] && mode === InstallMode.Kubectl ? { namespace: env['NAMESPACE'] } : {}),
     ...(env['WEBHOOK_FAILURE_POLICY'] ? { webhookFailurePolicy: failurePolicyFrom(env['WEBHOOK_FAILURE_POLICY']) } : {}),
+    ...(watchNamespaces && mode === InstallMode.Kubectl ? { watchNamespaces } : {}),
   };
 }
 
@@ -99,6 +108,15 @@ function main(argv: string[]): number {
   if (!['bundle', 'install-manifest', 'all'].includes(target)) {
     console.error(`usage: generate.ts [bundle|install-manifest|all] [--check]`);
     return 2;
+  }
+  const scoped = argv.find((a) => a.startsWith('--watch-namespaces='));
+  if (scoped) {
+    if (target !== 'install-manifest' || check) {
+      console.error('--watch-namespaces goes with install-manifest (printed to stdout)');
+      return 2;
+    }
+    process.stdout.write(generatedFiles('install-manifest', { ...process.env, WATCH_NAMESPACES: scoped.slice('--watch-namespaces='.length) }).get('install.yaml')!);
+    return 0;
   }
   const files = generatedFiles(target);
   if (!check) {

@@ -4,6 +4,7 @@
 // Service and MutatingWebhookConfiguration, and mounts tls.crt/tls.key.
 
 import { WEBHOOK_PATH, WEBHOOK_SETTING, DEFAULT_CERT_DIR } from '../webhook/settings.js';
+import { OperatorEnv } from '../settings.js';
 
 export const InstallMode = {
   /** `kubectl apply -f olm-bundle/install.yaml`: self-managed webhook certificates. */
@@ -21,6 +22,12 @@ export interface InstallSettings {
   image: string;
   /** Namespace the operator runs in (kubectl install; under OLM the OperatorGroup's namespace). */
   namespace: string;
+  /**
+   * kubectl install scope: the namespaces the operator watches, with a Role in
+   * each (undefined = all namespaces, ClusterRole). Under OLM the
+   * OperatorGroup decides (olm.targetNamespaces, read at run time).
+   */
+  watchNamespaces?: string[];
   /** Default per mode (webhookFailurePolicy()); WEBHOOK_FAILURE_POLICY=Fail|Ignore at generation time overrides it. */
   webhookFailurePolicy?: 'Fail' | 'Ignore';
 }
@@ -32,6 +39,8 @@ export const NAME = {
   deployment: 'vault-autopilot',
   clusterRole: 'vault-autopilot',
   role: 'vault-autopilot',
+  /** Install scope: the Role (and binding) in each watched namespace. */
+  watchRole: 'vault-autopilot-watch',
   /** Self-managed mode: Service in front of the webhook port (matches the webhook's default setting). */
   webhookService: 'vault-autopilot-webhook',
   metricsService: 'vault-autopilot-metrics',
@@ -57,6 +66,8 @@ export { WEBHOOK_PATH, DEFAULT_CERT_DIR };
 export const IMAGE_REPOSITORY = 'ghcr.io/vault-autopilot/vault-autopilot';
 export const DEFAULT_NAMESPACE = 'vault-autopilot';
 export const OLM_CHANNEL = 'stable';
+/** OLM writes the OperatorGroup's target namespaces (comma-separated; "" = all) into this pod template annotation. */
+export const OLM_TARGET_NAMESPACES = 'olm.targetNamespaces';
 
 /** OLM names the webhook Service `<deploymentName>-service`. */
 export function olmWebhookServiceName(deploymentName: string): string {
@@ -86,6 +97,8 @@ export function installEnvironment(settings: InstallSettings): Record<string, st
     // two replicas: the Lease holder reconciles, both serve the webhook
     VAULT_AUTOPILOT_LEADER_ELECTION: 'true',
     VAULT_AUTOPILOT_LOG_LEVEL: 'info',
+    // kubectl install scope; under OLM the Deployment reads olm.targetNamespaces instead (deployment.ts)
+    ...(settings.mode === InstallMode.Kubectl && settings.watchNamespaces?.length ? { [OperatorEnv.watchNamespaces]: settings.watchNamespaces.join(',') } : {}),
   };
 }
 

@@ -12,8 +12,18 @@ import { commonLabels } from './labels.js';
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'bind';
 
 export const Scope = {
-  /** ClusterRole (install.yaml) / clusterPermissions (CSV). */
+  /**
+   * Cluster-scoped objects or cluster-wide effects, whatever the install
+   * scope: ClusterRole (install.yaml) / clusterPermissions (CSV).
+   */
   Cluster: 'cluster',
+  /**
+   * Objects in the namespaces the operator watches: part of the ClusterRole
+   * when it watches all of them; otherwise a Role in each watched namespace
+   * (install.yaml) / permissions (CSV: OLM copies them into every target
+   * namespace, and lifts them to a ClusterRole for AllNamespaces).
+   */
+  Watched: 'watched-namespaces',
   /** Role in the operator's own namespace (install.yaml) / permissions (CSV). */
   OperatorNamespace: 'operator-namespace',
 } as const;
@@ -39,75 +49,75 @@ const core = '';
  * Server-side apply (the Vault controller's children, the ServiceAccount
  * controller's entries) is `patch`, plus `create` when it creates the object.
  */
-export function operatorPermissions(settings: Pick<InstallSettings, 'mode'>): Permission[] {
+export function operatorPermissions(settings: Pick<InstallSettings, 'mode'> & Partial<Pick<InstallSettings, 'namespace' | 'watchNamespaces'>>): Permission[] {
   const reconciled = ['vaults', 'kmsvaultsecrets'];
   const permissions: Permission[] = [
     // --- the operator's own resources
     {
-      apiGroup: API_GROUP, resource: 'vaults', verbs: ['get', 'list', 'watch', 'patch'], scope: Scope.Cluster,
+      apiGroup: API_GROUP, resource: 'vaults', verbs: ['get', 'list', 'watch', 'patch'], scope: Scope.Watched,
       why: 'watch Vaults; finalizer (merge patch); the ServiceAccount controller server-side-applies its roles/policies into the target Vault; the webhook reads the target Vault',
     },
     {
-      apiGroup: API_GROUP, resource: 'kmsvaultsecrets', verbs: ['list', 'watch', 'patch'], scope: Scope.Cluster,
+      apiGroup: API_GROUP, resource: 'kmsvaultsecrets', verbs: ['list', 'watch', 'patch'], scope: Scope.Watched,
       why: 'watch KMSVaultSecrets; add/remove the finalizer (merge patch); list those that include a changed partial',
     },
     {
-      apiGroup: API_GROUP, resource: 'partialkmsvaultsecrets', verbs: ['get', 'list', 'watch'], scope: Scope.Cluster,
+      apiGroup: API_GROUP, resource: 'partialkmsvaultsecrets', verbs: ['get', 'list', 'watch'], scope: Scope.Watched,
       why: 'read the partials a KMSVaultSecret includes; watch them to re-sync their includers (no finalizer, no status)',
     },
     ...reconciled.map((plural): Permission => ({
-      apiGroup: API_GROUP, resource: `${plural}/status`, verbs: ['patch'], scope: Scope.Cluster,
+      apiGroup: API_GROUP, resource: `${plural}/status`, verbs: ['patch'], scope: Scope.Watched,
       why: `write ${plural} status (conditions, observedGeneration) as a merge patch`,
     })),
     {
-      apiGroup: API_GROUP, resource: 'vaults/finalizers', verbs: ['update'], scope: Scope.Cluster,
+      apiGroup: API_GROUP, resource: 'vaults/finalizers', verbs: ['update'], scope: Scope.Watched,
       why: "the Vault controller's children carry ownerReferences with blockOwnerDeletion to their Vault (OwnerReferencesPermissionEnforcement, e.g. OpenShift)",
     },
     // --- ServiceAccount controller; the Vault controller's Vault ServiceAccount
     {
-      apiGroup: core, resource: 'serviceaccounts', verbs: ['get', 'list', 'watch', 'create', 'patch'], scope: Scope.Cluster,
+      apiGroup: core, resource: 'serviceaccounts', verbs: ['get', 'list', 'watch', 'create', 'patch'], scope: Scope.Watched,
       why: 'ServiceAccount controller watches annotated ServiceAccounts (finalizer, applied-vault record: patch); the Vault controller applies the Vault ServiceAccount',
     },
     // --- Vault controller (managed Vault clusters) and the webhook certificates
     {
-      apiGroup: core, resource: 'secrets', verbs: ['get', 'create', 'update', 'patch', 'delete'], scope: Scope.Cluster,
+      apiGroup: core, resource: 'secrets', verbs: ['get', 'create', 'update', 'patch', 'delete'], scope: Scope.Watched,
       why: "Vault config/TLS/CA/unseal-key/operator-token Secrets; the webhook's self-managed certificate Secret (rotation: update); unseal keys removed on delete",
     },
     {
-      apiGroup: core, resource: 'configmaps', verbs: ['get', 'list', 'create', 'update'], scope: Scope.Cluster,
+      apiGroup: core, resource: 'configmaps', verbs: ['get', 'list', 'create', 'update'], scope: Scope.Watched,
       why: "the webhook's Vault CA ConfigMaps in application namespaces, and their periodic sync (list across namespaces)",
     },
     {
-      apiGroup: core, resource: 'services', verbs: ['get', 'create', 'patch'], scope: Scope.Cluster,
+      apiGroup: core, resource: 'services', verbs: ['get', 'create', 'patch'], scope: Scope.Watched,
       why: 'client and headless peer Services of managed Vaults',
     },
     {
-      apiGroup: 'apps', resource: 'statefulsets', verbs: ['get', 'create', 'patch'], scope: Scope.Cluster,
+      apiGroup: 'apps', resource: 'statefulsets', verbs: ['get', 'create', 'patch'], scope: Scope.Watched,
       why: 'the StatefulSet of a managed Vault',
     },
     {
-      apiGroup: core, resource: 'pods', verbs: ['list', 'watch'], scope: Scope.Cluster,
+      apiGroup: core, resource: 'pods', verbs: ['list', 'watch'], scope: Scope.Watched,
       why: "watch the managed Vaults' pods (labelled by the operator) so a restarted pod is unsealed at once, and say why a node is down (Pending, image pull, crash loop)",
     },
     {
-      apiGroup: core, resource: 'persistentvolumeclaims', verbs: ['list'], scope: Scope.Cluster,
+      apiGroup: core, resource: 'persistentvolumeclaims', verbs: ['list'], scope: Scope.Watched,
       why: "say when a managed Vault pod waits for its data claim (unbound, no default StorageClass)",
     },
     {
-      apiGroup: 'monitoring.coreos.com', resource: 'servicemonitors', verbs: ['get', 'create', 'patch', 'delete'], scope: Scope.Cluster,
+      apiGroup: 'monitoring.coreos.com', resource: 'servicemonitors', verbs: ['get', 'create', 'patch', 'delete'], scope: Scope.Watched,
       why: "the ServiceMonitor of a managed Vault's serviceMonitorEnabled (Bank-Vaults field), when the Prometheus Operator CRD exists; deleted when set to false",
     },
     {
-      apiGroup: 'networking.k8s.io', resource: 'ingresses', verbs: ['get', 'create', 'patch', 'delete'], scope: Scope.Cluster,
+      apiGroup: 'networking.k8s.io', resource: 'ingresses', verbs: ['get', 'create', 'patch', 'delete'], scope: Scope.Watched,
       why: "the Ingress of a managed Vault's spec.ingress (Bank-Vaults field); deleted when the field is unset",
     },
     {
-      apiGroup: 'policy', resource: 'poddisruptionbudgets', verbs: ['get', 'create', 'patch'], scope: Scope.Cluster,
+      apiGroup: 'policy', resource: 'poddisruptionbudgets', verbs: ['get', 'create', 'patch'], scope: Scope.Watched,
       why: 'keep a quorum of Vault pods during node drains',
     },
     {
       apiGroup: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', verbs: ['get', 'create', 'patch', 'delete'], scope: Scope.Cluster,
-      why: 'bind the Vault ServiceAccount to system:auth-delegator (TokenReview for Kubernetes auth); removed with the Vault',
+      why: "bind the Vault ServiceAccount to system:auth-delegator (TokenReview for Kubernetes auth); removed with the Vault. Cluster-wide in every install scope: TokenReview is a cluster-scoped API, so only a ClusterRoleBinding grants it (a RoleBinding to system:auth-delegator would not), and ClusterRoleBindings are cluster-scoped objects (their names are per Vault, so resourceNames cannot narrow create)",
     },
     {
       apiGroup: 'rbac.authorization.k8s.io', resource: 'clusterroles', verbs: ['bind'], resourceNames: ['system:auth-delegator'], scope: Scope.Cluster,
@@ -120,10 +130,17 @@ export function operatorPermissions(settings: Pick<InstallSettings, 'mode'>): Pe
     },
     // --- every lifecycle
     {
-      apiGroup: core, resource: 'events', verbs: ['create', 'patch'], scope: Scope.Cluster,
+      apiGroup: core, resource: 'events', verbs: ['create', 'patch'], scope: Scope.Watched,
       why: 'Normal/Warning Events on the objects it reconciles (patch: the count of a repeated Event)',
     },
   ];
+  const ownNamespaceOutsideScope = !!settings.watchNamespaces?.length && !!settings.namespace && !settings.watchNamespaces.includes(settings.namespace);
+  if (settings.mode === InstallMode.Kubectl && ownNamespaceOutsideScope) {
+    permissions.push({
+      apiGroup: core, resource: 'secrets', verbs: ['get', 'create', 'update'], scope: Scope.OperatorNamespace,
+      why: "the webhook's self-managed certificate Secret in the operator's own namespace (rotation: update), which is outside the watched namespaces",
+    });
+  }
   if (settings.mode === InstallMode.Kubectl) {
     permissions.push({
       apiGroup: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verbs: ['get', 'update'],
@@ -134,10 +151,11 @@ export function operatorPermissions(settings: Pick<InstallSettings, 'mode'>): Pe
   return permissions;
 }
 
-/** One PolicyRule per permission, in list order, so each rule keeps a reason. Pure. */
-export function policyRules(permissions: Permission[], scope: Scope): V1PolicyRule[] {
+/** One PolicyRule per permission of the scope(s), in list order, so each rule keeps a reason. Pure. */
+export function policyRules(permissions: Permission[], scope: Scope | Scope[]): V1PolicyRule[] {
+  const scopes: Scope[] = Array.isArray(scope) ? scope : [scope];
   return permissions
-    .filter((p) => p.scope === scope)
+    .filter((p) => scopes.includes(p.scope))
     .map((p) => ({
       apiGroups: [p.apiGroup],
       resources: [p.resource],
@@ -159,8 +177,29 @@ export function clusterRole(settings: InstallSettings): V1ClusterRole {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
     metadata: { name: NAME.clusterRole, labels: commonLabels(settings) },
-    rules: policyRules(operatorPermissions(settings), Scope.Cluster),
+    // watching all namespaces: the namespaced rights are cluster-wide too
+    rules: policyRules(operatorPermissions(settings), settings.watchNamespaces?.length ? Scope.Cluster : [Scope.Watched, Scope.Cluster]),
   };
+}
+
+/** Install scope: a Role + RoleBinding in each watched namespace (none when it watches all). */
+export function watchedNamespaceRbac(settings: InstallSettings): (V1Role | V1RoleBinding)[] {
+  const rules = policyRules(operatorPermissions(settings), Scope.Watched);
+  return (settings.watchNamespaces ?? []).flatMap((namespace): (V1Role | V1RoleBinding)[] => [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: NAME.watchRole, namespace, labels: commonLabels(settings) },
+      rules,
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: NAME.watchRole, namespace, labels: commonLabels(settings) },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: NAME.watchRole },
+      subjects: [{ kind: 'ServiceAccount', name: NAME.serviceAccount, namespace: settings.namespace }],
+    },
+  ]);
 }
 
 export function clusterRoleBinding(settings: InstallSettings): V1ClusterRoleBinding {
@@ -249,21 +288,32 @@ export function apiRequestOf(method: string, url: string): ApiRequest | undefine
   };
 }
 
-/** The permission (and verb) that allows a request, if any. Pure. */
-export function permissionFor(request: ApiRequest, permissions: Permission[], operatorNamespace: string): Permission | undefined {
+/**
+ * The permission (and verb) that allows a request, if any. Pure.
+ * `watchNamespaces` (install scope): Watched permissions hold only in those
+ * namespaces; undefined = cluster-wide.
+ */
+export function permissionFor(request: ApiRequest, permissions: Permission[], operatorNamespace: string, watchNamespaces?: readonly string[]): Permission | undefined {
+  const inScope = (p: Permission) => {
+    switch (p.scope) {
+      case Scope.Cluster: return true;
+      case Scope.OperatorNamespace: return request.namespace === operatorNamespace;
+      default: return !watchNamespaces?.length || (request.namespace !== undefined && watchNamespaces.includes(request.namespace));
+    }
+  };
   return permissions.find((p) =>
     p.apiGroup === request.apiGroup &&
     p.resource === request.resource &&
     (p.verbs as string[]).includes(request.verb) &&
     (!p.resourceNames || (request.name !== undefined && p.resourceNames.includes(request.name))) &&
-    (p.scope === Scope.Cluster || request.namespace === operatorNamespace));
+    inScope(p));
 }
 
 /** `group/resource:verb` keys of every verb of every permission no request used. Pure. */
-export function unusedPermissionVerbs(permissions: Permission[], requests: ApiRequest[], operatorNamespace: string): string[] {
+export function unusedPermissionVerbs(permissions: Permission[], requests: ApiRequest[], operatorNamespace: string, watchNamespaces?: readonly string[]): string[] {
   const used = new Set<string>();
   for (const r of requests) {
-    const p = permissionFor(r, permissions, operatorNamespace);
+    const p = permissionFor(r, permissions, operatorNamespace, watchNamespaces);
     if (p) used.add(permissionVerbKey(p, r.verb));
   }
   return permissions.flatMap((p) => p.verbs.map((v) => permissionVerbKey(p, v))).filter((k) => !used.has(k));

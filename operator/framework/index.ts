@@ -8,6 +8,7 @@ export { isStatusUnchanged, deepEqual, applyMergePatch } from './status.js';
 export { makeKubeClients, resourcePath, errorCode, KubeApiError, RawKube, PATCH, type KubeClients, type RawRequest } from './kube.js';
 export { EventRecorder, type EventType } from './events.js';
 export { ResilientWatch, diffRelist, objectKey, type WatchEventType, type ResourceRef } from './watch.js';
+export { NamespacedWatchSet, type ObjectWatch } from './watch-set.js';
 export { MetricsRegistry, Counter, Gauge, Histogram, createOperatorMetrics, metrics, defaultRegistry, type OperatorMetrics, type Labels } from './metrics.js';
 export { startHealthServer, healthRequestHandler, type HealthServer, type HealthServerOptions } from './health-server.js';
 export {

@@ -20,6 +20,7 @@ import { errorMessage, type Logger } from './logger.js';
 import { metrics as defaultMetrics, type OperatorMetrics } from './metrics.js';
 import { isStatusUnchanged } from './status.js';
 import { ResilientWatch, type ResourceRef, type WatchEventType } from './watch.js';
+import { NamespacedWatchSet, type ObjectWatch } from './watch-set.js';
 import { WorkQueue } from './work-queue.js';
 
 const Operator = P.default;
@@ -118,11 +119,17 @@ export interface AutopilotOperatorOptions {
    * restarts as a candidate).
    */
   leaderElection?: LeaderElectionOptions & { onLost?: () => void };
+  /**
+   * Install scope: watch only these namespaces (one list+watch each) instead
+   * of the whole cluster. Unset or empty: all namespaces. A registration
+   * naming its own namespace keeps it.
+   */
+  namespaces?: string[];
 }
 
 interface Controller {
   spec: ControllerSpec<KubernetesObject>;
-  watch: ResilientWatch;
+  watch: ObjectWatch;
   resyncTimer?: TimerHandle;
 }
 
@@ -201,7 +208,7 @@ export class AutopilotOperator extends Operator {
   readonly #queue: WorkQueue;
   readonly #controllers = new Map<string, Controller>();
   readonly #resourceRefs = new Map<string, ResourceRef>();
-  readonly #plainWatches: ResilientWatch[] = [];
+  readonly #plainWatches: ObjectWatch[] = [];
   #started = false;
   #controllersStarted = false;
   #stopping: Promise<void> | undefined;
@@ -530,8 +537,8 @@ export class AutopilotOperator extends Operator {
     return ref;
   }
 
-  #makeWatch(ref: ResourceRef & { labelSelector?: string }, onEvent: (type: WatchEventType, obj: KubernetesObject, previous: KubernetesObject | undefined) => void): ResilientWatch {
-    return new ResilientWatch({
+  #makeWatch(ref: ResourceRef & { labelSelector?: string }, onEvent: (type: WatchEventType, obj: KubernetesObject, previous: KubernetesObject | undefined) => void): ObjectWatch {
+    const options = {
       ...ref,
       raw: this.kube.raw,
       clock: this.clock,
@@ -539,7 +546,16 @@ export class AutopilotOperator extends Operator {
       backoff: this.#options.watchBackoff ? { ...this.#options.watchBackoff, jitter: 0.2 } : undefined,
       onEvent,
       onError: () => this.metrics.watchErrors.inc({ resource: `${ref.plural}.${ref.group || 'core'}` }),
-    });
+    };
+    const scope = this.#options.namespaces;
+    if (ref.namespace || !scope?.length) return new ResilientWatch(options);
+    const { namespace: _all, ...rest } = options;
+    return new NamespacedWatchSet(rest, scope);
+  }
+
+  /** The namespaces this operator watches, or undefined for all of them. */
+  get watchedNamespaces(): readonly string[] | undefined {
+    return this.#options.namespaces?.length ? this.#options.namespaces : undefined;
   }
 
   #startController(c: Controller): void {

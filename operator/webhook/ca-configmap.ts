@@ -51,7 +51,11 @@ export class CaConfigMaps {
   readonly #known = new Map<string, string>();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(opts: { core: CoreV1Api; resolve: VaultResolver; log: CaLog }) {
+  /** Install scope: list in these namespaces only (undefined = across all). */
+  readonly #namespaces: readonly string[] | undefined;
+
+  constructor(opts: { core: CoreV1Api; resolve: VaultResolver; log: CaLog; namespaces?: readonly string[] }) {
+    this.#namespaces = opts.namespaces;
     this.#core = opts.core;
     this.#resolve = opts.resolve;
     this.#log = opts.log;
@@ -90,7 +94,10 @@ export class CaConfigMaps {
 
   /** Brings every ConfigMap this operator made up to date with its Vault's current CA. */
   async syncAll(): Promise<{ checked: number; updated: number }> {
-    const list = await this.#core.listConfigMapForAllNamespaces({ labelSelector: `${CA_CONFIGMAP.label}=true` });
+    const labelSelector = `${CA_CONFIGMAP.label}=true`;
+    const list = this.#namespaces
+      ? { items: (await Promise.all(this.#namespaces.map((namespace) => this.#core.listNamespacedConfigMap({ namespace, labelSelector })))).flatMap((l) => l.items) }
+      : await this.#core.listConfigMapForAllNamespaces({ labelSelector });
     let updated = 0;
     for (const cm of list.items) {
       const source = cm.metadata?.annotations?.[CA_CONFIGMAP.sourceAnnotation];

@@ -9,7 +9,7 @@ export const POD_WEBHOOK_NAME = 'pods.vault.autopilot.dev';
 
 type ConfigurationSettings = Pick<
   WebhookSettings,
-  'configurationName' | 'failurePolicy' | 'timeoutSeconds' | 'namespaceLabels' | 'skipNamespaces' | 'operatorNamespace' | 'serviceName' | 'servicePort' | 'url'
+  'configurationName' | 'failurePolicy' | 'timeoutSeconds' | 'namespaceLabels' | 'skipNamespaces' | 'watchNamespaces' | 'operatorNamespace' | 'serviceName' | 'servicePort' | 'url'
 >;
 
 /**
@@ -51,7 +51,11 @@ export function desiredWebhookConfiguration(settings: ConfigurationSettings, caB
         objectSelector: notOperatorManagedPods(),
         namespaceSelector: {
           ...(Object.keys(settings.namespaceLabels).length > 0 ? { matchLabels: { ...settings.namespaceLabels } } : {}),
-          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...new Set(settings.skipNamespaces)] }],
+          matchExpressions: [
+            { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...new Set(settings.skipNamespaces)] },
+            // install scope: only the watched namespaces' pods are sent at all
+            ...(settings.watchNamespaces ? [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [...settings.watchNamespaces] }] : []),
+          ],
         },
       },
     ],

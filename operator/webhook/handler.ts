@@ -8,6 +8,7 @@ import { parsePodAnnotations, type VaultRef } from './annotations.js';
 import { mutatePod, type VaultTarget } from './mutate.js';
 import type { PodMutationSettings } from './settings.js';
 import type { VaultResolver } from './vault-target.js';
+import { inWatchScope } from '../settings.js';
 
 export interface PodHandlerDeps {
   settings: PodMutationSettings;
@@ -30,6 +31,8 @@ export function createPodAdmissionHandler(deps: PodHandlerDeps): AdmissionHandle
     if (!pod) return ALLOW;
     const namespace = request.namespace ?? pod.metadata?.namespace ?? '';
     if (deps.settings.skipNamespaces.includes(namespace)) return ALLOW;
+    // outside the install scope (a selector edited by hand, OLM's own selector): not ours
+    if (!inWatchScope(deps.settings.watchNamespaces, namespace)) return ALLOW;
 
     const parsed = parsePodAnnotations(pod, deps.settings.annotationPrefix, namespace);
     if (parsed.kind === 'none') return ALLOW;

@@ -119,7 +119,7 @@ export async function registerPodWebhook(
     log.info('pod webhook: sidecar mode chosen', { nativeSidecars, mode: settings.nativeSidecars, serverVersion: version ? `${version.major}.${version.minor}` : undefined });
   }
   const uncached = deps.resolveVault ?? kubeVaultResolver(operator.kube);
-  const caConfigMaps = new CaConfigMaps({ core: operator.kube.core, resolve: uncached, log });
+  const caConfigMaps = new CaConfigMaps({ core: operator.kube.core, resolve: uncached, log, ...(settings.watchNamespaces ? { namespaces: settings.watchNamespaces } : {}) });
   operator.registerMutatingWebhook(
     WEBHOOK_PATH,
     createPodAdmissionHandler({

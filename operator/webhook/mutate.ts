@@ -9,6 +9,7 @@ import { INJECTED, PodAnnotation, parsePodAnnotations, type AgentRequest } from 
 import { encodeAgentConfig, renderAgentConfig } from './agent-config.js';
 import { diffToJsonPatch } from './json-patch.js';
 import type { PodMutationSettings } from './settings.js';
+import { inWatchScope } from '../settings.js';
 
 /** Names and paths of what the webhook adds; other code and tests refer to these. */
 export const INJECTED_NAMES = {
@@ -54,6 +55,7 @@ export type MutationOutcome =
 
 export function mutatePod(pod: V1Pod, namespace: string, settings: MutationSettings): MutationOutcome {
   if (settings.skipNamespaces.includes(namespace)) return { action: 'skip', reason: `namespace ${namespace} is excluded` };
+  if (!inWatchScope(settings.watchNamespaces, namespace)) return { action: 'skip', reason: `namespace ${namespace} is outside the install scope` };
   const parsed = parsePodAnnotations(pod, settings.annotationPrefix, namespace);
   if (parsed.kind === 'none') return { action: 'skip', reason: 'no annotations' };
   if (parsed.kind === 'invalid') return { action: 'deny', message: parsed.problems.join('; ') };

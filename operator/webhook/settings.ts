@@ -3,6 +3,7 @@
 
 import { DEFAULT_ANNOTATION_PREFIX } from '../api/naming.js';
 import type { VaultRef } from './annotations.js';
+import { OperatorEnv, parseWatchNamespaces } from '../settings.js';
 
 export type FailurePolicy = 'Fail' | 'Ignore';
 export type NativeSidecarMode = 'auto' | 'on' | 'off';
@@ -23,6 +24,8 @@ export interface PodMutationSettings {
   defaultAuthPath: string;
   /** Namespaces whose pods are never mutated (system namespaces and the operator's own). */
   skipNamespaces: string[];
+  /** Install scope: only pods of these namespaces are mutated (VAULT_AUTOPILOT_WATCH_NAMESPACES); undefined = all. */
+  watchNamespaces?: string[];
   /** Vault Agent runs as this uid/gid (the image's `vault` user is 100, group 1000). */
   agentRunAsUser: number;
   agentRunAsGroup: number;
@@ -152,6 +155,9 @@ export function parseWebhookSettings(env: Record<string, string | undefined>): W
   const clientNames = (env[WEBHOOK_SETTING.clientNames] ?? '').split(',').map((n) => n.trim()).filter(Boolean);
   if (clientNames.length && !clientCaFile) throw new Error(`${WEBHOOK_SETTING.clientNames} needs ${WEBHOOK_SETTING.clientCaFile} (names are checked on a verified client certificate)`);
   const DAY = 86_400_000;
+  const scopeProblems: string[] = [];
+  const watchNamespaces = parseWatchNamespaces(env[OperatorEnv.watchNamespaces], scopeProblems);
+  if (scopeProblems.length) throw new Error(scopeProblems.join('; '));
   const caValidityMs = int(WEBHOOK_SETTING.caValidity, 365 * DAY, 60_000, 10 * 365 * DAY);
   const servingValidityMs = int(WEBHOOK_SETTING.servingValidity, 30 * DAY, 30_000, 365 * DAY);
   const rotationPropagationMs = int(WEBHOOK_SETTING.rotationPropagation, 5 * 60_000, 0, DAY);
@@ -173,6 +179,7 @@ export function parseWebhookSettings(env: Record<string, string | undefined>): W
     defaultVault: { namespace: vaultNs, name: vaultName },
     defaultAuthPath: authMount.startsWith('auth/') ? authMount : `auth/${authMount}`,
     skipNamespaces: [...SYSTEM_NAMESPACES, operatorNamespace],
+    ...(watchNamespaces ? { watchNamespaces } : {}),
     agentRunAsUser: 100,
     agentRunAsGroup: 1000,
     port: int(WEBHOOK_SETTING.port, 9443, 0, 65535),

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Lifecycle, parseOperatorSettings } from '../../operator/settings.js';
+import { inWatchScope, Lifecycle, parseOperatorSettings } from '../../operator/settings.js';
 import { SettingsError } from '../../operator/vault/settings.js';
 
 test('defaults run every lifecycle with the documented ports and periods', (t) => {
@@ -42,4 +42,16 @@ test('leader election: a namespace is required, the old leader must give up befo
   t.regex(err!.message, /Lease's namespace is unknown/);
   t.regex(err!.message, /RENEW_DEADLINE_SECONDS must be below VAULT_AUTOPILOT_LEADER_ELECTION_LEASE_SECONDS/);
   t.throws(() => parseOperatorSettings({ VAULT_AUTOPILOT_LEADER_ELECTION: 'yes' }), { message: /must be true or false/ });
+});
+
+test('install scope: VAULT_AUTOPILOT_WATCH_NAMESPACES is a comma list (OLM targetNamespaces format); empty = all namespaces', (t) => {
+  t.is(parseOperatorSettings({}).watchNamespaces, undefined);
+  t.is(parseOperatorSettings({ VAULT_AUTOPILOT_WATCH_NAMESPACES: '' }).watchNamespaces, undefined, 'OLM AllNamespaces writes ""');
+  t.deepEqual(parseOperatorSettings({ VAULT_AUTOPILOT_WATCH_NAMESPACES: ' shop, vault-system,shop ' }).watchNamespaces, ['shop', 'vault-system']);
+  const err = t.throws(() => parseOperatorSettings({ VAULT_AUTOPILOT_WATCH_NAMESPACES: 'shop,Bad_NS' }));
+  t.regex(err.message, /VAULT_AUTOPILOT_WATCH_NAMESPACES: not namespace names: "Bad_NS"/);
+  t.true(inWatchScope(undefined, 'any'));
+  t.true(inWatchScope(['a'], 'a'));
+  t.false(inWatchScope(['a'], 'b'));
+  t.false(inWatchScope(['a'], undefined));
 });

@@ -26,6 +26,7 @@ import {
   type VaultResourceLike,
 } from './desired.js';
 import { formatVaultRef, type ServiceAccountSettings, type VaultRef } from './settings.js';
+import { inWatchScope } from '../../settings.js';
 
 /** The part of the framework's ReconcileContext this controller uses. */
 export interface ServiceAccountReconcileContext {
@@ -164,6 +165,11 @@ export interface ServiceAccountControllerDeps {
   settings: ServiceAccountSettings;
   /** Watch only this namespace (default: all). */
   namespace?: string;
+  /**
+   * Install scope (the operator's watched namespaces): ServiceAccounts
+   * elsewhere are invisible, so their entries in a Vault are never swept.
+   */
+  watchNamespaces?: readonly string[];
   resyncPeriodMs?: number;
 }
 
@@ -200,7 +206,7 @@ export async function registerServiceAccountController(
       for (const ref of vaultsOf(sa, settings)) operator.enqueue(VAULT_SWEEP_KIND, ref.namespace, ref.name);
     },
   });
-  const inScope = (namespace: string) => !deps.namespace || namespace === deps.namespace;
+  const inScope = (namespace: string) => (!deps.namespace || namespace === deps.namespace) && inWatchScope(deps.watchNamespaces, namespace);
   await operator.registerController<KubernetesObject>({
     kind: VAULT_SWEEP_KIND,
     group: API_GROUP,

@@ -360,4 +360,14 @@ test("the deployment runs as the ServiceAccount the CSV's permissions are for, a
   const kubectlRules = policyRules(operatorPermissions({ mode: InstallMode.Kubectl }), Scope.Cluster);
   const olmRules = csv.spec.install.spec.clusterPermissions.flatMap((p) => p.rules);
   t.deepEqual(olmRules, kubectlRules.filter((r) => !(r.resources ?? []).includes('mutatingwebhookconfigurations')));
+  // the namespaced rights are `permissions`: OLM copies them into each target namespace (a ClusterRole only for AllNamespaces)
+  const namespaced = csv.spec.install.spec.permissions.flatMap((p) => p.rules);
+  t.deepEqual(namespaced, policyRules(operatorPermissions({ mode: InstallMode.Olm }), [Scope.Watched, Scope.OperatorNamespace]));
+  for (const r of olmRules) t.false(['secrets', 'statefulsets', 'services', 'serviceaccounts'].some((x) => r.resources!.includes(x)), `${r.resources} is not cluster-wide`);
+});
+
+test('every install mode is supported, and the operator reads its target namespaces from OLM\'s annotation', (t) => {
+  t.deepEqual(csv.spec.installModes.filter((m) => !m.supported), []);
+  const env = csv.spec.install.spec.deployments[0]!.spec.template.spec!.containers[0]!.env ?? [];
+  t.deepEqual(env.find((e) => e.name === 'VAULT_AUTOPILOT_WATCH_NAMESPACES')?.valueFrom, { fieldRef: { fieldPath: "metadata.annotations['olm.targetNamespaces']" } });
 });

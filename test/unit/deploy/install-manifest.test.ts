@@ -161,3 +161,20 @@ test('failurePolicy: Fail for install.yaml (system namespaces excluded), Ignore 
   t.is((overridden.find((o) => o?.kind === 'MutatingWebhookConfiguration') as V1MutatingWebhookConfiguration).webhooks![0]!.failurePolicy, 'Ignore');
   t.throws(() => generatedFiles('install-manifest', { WEBHOOK_FAILURE_POLICY: 'Maybe' }), { message: /Fail or Ignore/ });
 });
+
+test('install scope (--watch-namespaces): Roles in the watched namespaces, a ClusterRole without namespaced rights, the setting and webhook selector', (t) => {
+  const scopedText = generatedFiles('install-manifest', { WATCH_NAMESPACES: 'vault-system,shop' }).get('install.yaml')!;
+  const scoped = yaml.loadAll(scopedText) as KubernetesObject[];
+  const roles = scoped.filter((o) => o.kind === 'Role').map((o) => `${o.metadata?.namespace}/${o.metadata?.name}`);
+  t.deepEqual(roles, [`${namespace}/${NAME.role}`, `shop/${NAME.watchRole}`, `vault-system/${NAME.watchRole}`]);
+  const clusterRules = (scoped.find((o) => o.kind === 'ClusterRole') as { rules: { resources: string[] }[] }).rules;
+  t.deepEqual(clusterRules.map((r) => r.resources[0]).sort(), ['clusterrolebindings', 'clusterroles', 'mutatingwebhookconfigurations']);
+  const env = (scoped.find((o) => o.kind === 'Deployment') as V1Deployment).spec!.template.spec!.containers[0]!.env!;
+  t.is(env.find((e) => e.name === 'VAULT_AUTOPILOT_WATCH_NAMESPACES')?.value, 'shop,vault-system');
+  const webhook = (scoped.find((o) => o.kind === 'MutatingWebhookConfiguration') as V1MutatingWebhookConfiguration).webhooks![0]!;
+  t.deepEqual(webhook.namespaceSelector!.matchExpressions!.find((e) => e.operator === 'In')?.values, ['shop', 'vault-system']);
+  t.regex(scopedText, /Install scope: watches only the namespaces shop, vault-system/);
+  // the default install.yaml watches everything
+  t.false(text.includes('VAULT_AUTOPILOT_WATCH_NAMESPACES'));
+  t.false(objects.some((o) => o.metadata?.name === NAME.watchRole));
+});

@@ -4,6 +4,7 @@ import {
   impliedRequests,
   clusterRole,
   operatorPermissions,
+  watchedNamespaceRbac,
   permissionFor,
   policyRules,
   role,
@@ -85,7 +86,9 @@ test('the Role holds the namespace-scoped needs; the ClusterRole everything else
   t.is(r.metadata?.namespace, kubectl.namespace);
   const c = clusterRole(kubectl);
   t.is((c.rules ?? []).length + (r.rules ?? []).length, operatorPermissions(kubectl).length);
-  t.deepEqual(policyRules(operatorPermissions(kubectl), Scope.Cluster), c.rules);
+  // watching all namespaces: the watched-namespace rights are in the ClusterRole, in list order
+  t.deepEqual(policyRules(operatorPermissions(kubectl), [Scope.Watched, Scope.Cluster]), c.rules);
+  t.deepEqual(watchedNamespaceRbac(kubectl), []);
   const mixed = [
     { apiGroup: '', resource: 'secrets', verbs: ['get' as const], scope: Scope.Cluster, why: 'x' },
     { apiGroup: 'coordination.k8s.io', resource: 'leases', verbs: ['get' as const], resourceNames: ['l'], scope: Scope.OperatorNamespace, why: 'y' },
@@ -114,4 +117,39 @@ test('impliedRequests: apply-create, bind on the bound role, finalizers of a blo
     { verb: 'bind', apiGroup: 'rbac.authorization.k8s.io', resource: 'clusterroles', name: 'system:auth-delegator' },
   ]);
   t.deepEqual(impliedRequests({ ...crb, verb: 'get' }, 200, { roleRef: { kind: 'ClusterRole', name: 'x' } }), []);
+});
+
+const scoped = { ...kubectl, watchNamespaces: ['shop', 'vault-system'] };
+
+test('install scope: the ClusterRole keeps only what is cluster-scoped; each watched namespace gets a Role with the rest', (t) => {
+  const cluster = clusterRole(scoped).rules ?? [];
+  // what cannot be namespaced: the auth-delegator ClusterRoleBinding (TokenReview is cluster-scoped), bind on it, the webhook configuration
+  t.deepEqual(cluster.map((r) => r.resources![0]).sort(), ['clusterrolebindings', 'clusterroles', 'mutatingwebhookconfigurations']);
+  for (const sensitive of ['secrets', 'statefulsets', 'services', 'serviceaccounts', 'configmaps', 'pods']) {
+    t.false(cluster.some((r) => r.resources!.includes(sensitive)), `${sensitive} is not cluster-wide`);
+  }
+  const objects = watchedNamespaceRbac(scoped);
+  t.deepEqual(objects.map((o) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}`), [
+    `Role/shop/${NAME.watchRole}`, `RoleBinding/shop/${NAME.watchRole}`, `Role/vault-system/${NAME.watchRole}`, `RoleBinding/vault-system/${NAME.watchRole}`,
+  ]);
+  const roleRules = (objects[0] as { rules: unknown[] }).rules;
+  t.deepEqual(roleRules, policyRules(operatorPermissions(scoped), Scope.Watched));
+  t.true(roleRules.length > 10);
+  const binding = objects[1] as { subjects: { namespace: string; name: string }[]; roleRef: { kind: string } };
+  t.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: NAME.serviceAccount, namespace: scoped.namespace }]);
+  t.is(binding.roleRef.kind, 'Role');
+  // the webhook's self-managed certificate Secret lives in the operator's namespace, outside the scope: its own Role rule
+  t.true((role(scoped).rules ?? []).some((r) => r.resources!.includes('secrets')));
+  t.false((role(kubectl).rules ?? []).some((r) => r.resources!.includes('secrets')), 'not needed when every namespace is watched');
+  t.false((role({ ...scoped, watchNamespaces: [scoped.namespace, 'shop'] }).rules ?? []).some((r) => r.resources!.includes('secrets')), 'nor when its own namespace is watched');
+});
+
+test('permissionFor: watched-namespace permissions hold only in the watched namespaces when scoped', (t) => {
+  const permissions = operatorPermissions(scoped);
+  const secret: ApiRequest = { verb: 'get', apiGroup: '', resource: 'secrets', namespace: 'shop', name: 's' };
+  t.truthy(permissionFor(secret, permissions, 'op', scoped.watchNamespaces));
+  t.is(permissionFor({ ...secret, namespace: 'other' }, permissions, 'op', scoped.watchNamespaces), undefined);
+  t.is(permissionFor({ verb: 'list', apiGroup: '', resource: 'serviceaccounts' }, permissions, 'op', scoped.watchNamespaces), undefined, 'no cluster-wide list');
+  t.truthy(permissionFor({ verb: 'list', apiGroup: '', resource: 'serviceaccounts' }, operatorPermissions(kubectl), 'op'), 'cluster-wide list when all are watched');
+  t.truthy(permissionFor({ verb: 'create', apiGroup: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', name: 'b' }, permissions, 'op', scoped.watchNamespaces));
 });

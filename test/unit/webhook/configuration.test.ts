@@ -106,3 +106,15 @@ test("desired configuration: the operator's own Vault server pods are never sent
   // an application pod without that label still matches
   t.false(expression!.values!.includes({ app: 'shop' }[expression!.key] ?? ''));
 });
+
+test('install scope: the webhook selects only the watched namespaces (VAULT_AUTOPILOT_WATCH_NAMESPACES)', (t) => {
+  const settings = parseWebhookSettings({ VAULT_AUTOPILOT_NAMESPACE: 'ops', VAULT_AUTOPILOT_WATCH_NAMESPACES: 'shop,vault-system' });
+  t.deepEqual(settings.watchNamespaces, ['shop', 'vault-system']);
+  const wh = desiredWebhookConfiguration(settings, undefined).webhooks![0]!;
+  t.deepEqual(wh.namespaceSelector!.matchExpressions, [
+    { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', 'ops'] },
+    { key: 'kubernetes.io/metadata.name', operator: 'In', values: ['shop', 'vault-system'] },
+  ]);
+  t.is(parseWebhookSettings({}).watchNamespaces, undefined);
+  t.throws(() => parseWebhookSettings({ VAULT_AUTOPILOT_WATCH_NAMESPACES: 'UPPER' }), { message: /not namespace names/ });
+});

@@ -254,3 +254,10 @@ test('automountServiceAccountToken: false still logs in: the agents mount their 
     t.false(container(out, 'app')!.volumeMounts?.some((m) => m.name === INJECTED_NAMES.tokenVolume) ?? false, 'the app gets no token from us');
   }
 });
+
+test('install scope: pods outside the watched namespaces are left alone, inside they are mutated', (t) => {
+  const pod = aPod({ annotations: ann(secretAnn) });
+  const scoped = someSettings({ watchNamespaces: ['team-a'] });
+  t.is(mutatePod(pod, 'team-a', scoped).action, 'patch');
+  t.deepEqual(mutatePod(pod, 'team-b', scoped), { action: 'skip', reason: 'namespace team-b is outside the install scope' });
+});
