@@ -65,8 +65,8 @@ olm-tools: ## Build OLM v0.38.0 (olm, catalog, cpb), opm v1.61.0 and OLM's image
 test-e2e: deps olm-tools bundle-validator ## End-to-end tests on one local cluster (test/e2e/**, OLM's included; ARGS="file.test.ts --match ..." to narrow)
 	npm run test:e2e -- $(ARGS)
 
-test-olm: deps olm-tools bundle-validator ## Only the OLM e2e test (test/e2e/olm.test.ts) on a local cluster: install, webhook, self-service, upgrade, uninstall through the real OLM
-	npm run test:e2e -- test/e2e/olm.test.ts
+test-olm: deps olm-tools bundle-validator ## Only the OLM e2e tests (test/e2e/olm*.test.ts) on a local cluster: install, webhook, self-service, upgrade, uninstall, and the Own/Single/MultiNamespace install modes through the real OLM
+	npm run test:e2e -- test/e2e/olm.test.ts test/e2e/olm-install-modes.test.ts
 
 clean: ## Remove build output (dist/); the server cache stays (rm -rf ~/.cache/vault-autopilot to drop it)
 	rm -rf dist

@@ -18,6 +18,8 @@ export function operatorWebhookSettings(settings: InstallSettings): WebhookSetti
 export function mutatingWebhookConfiguration(settings: InstallSettings): V1MutatingWebhookConfiguration {
   // No caBundle: the operator issues its own CA and publishes it at start-up.
   const desired = desiredWebhookConfiguration(operatorWebhookSettings(settings), undefined);
+  // its own namespace watched: that namespace is selected, so its own pods are kept out by label (failurePolicy Fail)
+  if (settings.watchNamespaces?.includes(settings.namespace)) for (const w of desired.webhooks ?? []) w.objectSelector = notTheOperatorsPods();
   return { ...desired, metadata: { ...desired.metadata, name: NAME.webhookConfiguration, labels: { ...commonLabels(settings), ...desired.metadata?.labels } } };
 }
 

@@ -178,7 +178,8 @@ export function parseWebhookSettings(env: Record<string, string | undefined>): W
     },
     defaultVault: { namespace: vaultNs, name: vaultName },
     defaultAuthPath: authMount.startsWith('auth/') ? authMount : `auth/${authMount}`,
-    skipNamespaces: [...SYSTEM_NAMESPACES, operatorNamespace],
+    // the operator's own namespace is skipped unless it is explicitly watched (OLM OwnNamespace)
+    skipNamespaces: [...SYSTEM_NAMESPACES, ...(watchNamespaces?.includes(operatorNamespace) ? [] : [operatorNamespace])],
     ...(watchNamespaces ? { watchNamespaces } : {}),
     agentRunAsUser: 100,
     agentRunAsGroup: 1000,

@@ -27,8 +27,8 @@ const FIELD_MANAGER = 'vault-autopilot-install-test';
  * client-node's loader (a plain YAML object would lose every x-kubernetes-*
  * schema extension when the typed client serialises it).
  */
-export function installObjectsFor(namespace: string): KubernetesObject[] {
-  const text = generatedFiles('install-manifest', { NAMESPACE: namespace }).get('install.yaml')!;
+export function installObjectsFor(namespace: string, watchNamespaces?: string[]): KubernetesObject[] {
+  const text = generatedFiles('install-manifest', { NAMESPACE: namespace, ...(watchNamespaces ? { WATCH_NAMESPACES: watchNamespaces.join(',') } : {}) }).get('install.yaml')!;
   return loadAllYaml(text).filter((o): o is KubernetesObject => o != null);
 }
 
@@ -39,11 +39,11 @@ export function installObjectsFor(namespace: string): KubernetesObject[] {
  * it (failurePolicy Fail); and the apiserver reaches the webhook by URL, there
  * being no Service routing on loopback.
  */
-export function adaptWebhookForTest(obj: KubernetesObject, namespace: string, url: string): KubernetesObject {
+export function adaptWebhookForTest(obj: KubernetesObject, namespace: string | string[], url: string): KubernetesObject {
   if (obj.kind !== 'MutatingWebhookConfiguration') return obj;
   const config = structuredClone(obj) as V1MutatingWebhookConfiguration;
   for (const w of config.webhooks ?? []) {
-    w.namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': namespace } };
+    w.namespaceSelector = { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [namespace].flat() }] };
     w.clientConfig = { url };
   }
   return config;
@@ -57,10 +57,16 @@ export interface AppliedInstall {
 }
 
 /** Applies install.yaml (as generated for `installNs`) with the admin credentials. */
-export async function applyInstall(e: TestEnv, installNs: string, appNs: string, webhookUrl: string): Promise<AppliedInstall> {
+export async function applyInstall(
+  e: TestEnv,
+  installNs: string,
+  appNs: string | string[],
+  webhookUrl: string,
+  options: { watchNamespaces?: string[] } = {},
+): Promise<AppliedInstall> {
   const admin = e.kubeConfig();
   const objects = admin.makeApiClient(KubernetesObjectApi);
-  const install = installObjectsFor(installNs).map((o) => adaptWebhookForTest(o, appNs, webhookUrl));
+  const install = installObjectsFor(installNs, options.watchNamespaces).map((o) => adaptWebhookForTest(o, appNs, webhookUrl));
   // install.yaml's CRDs go through the harness's applyCrds, like every other
   // test file's, so concurrent writers never race.
   const crdFile = join(mkdtempSync(join(tmpdir(), 'va-install-')), 'crds.yaml');
@@ -115,9 +121,9 @@ export interface RbacFindings {
 
 const DISCOVERY = /^\/(version|api|apis|openapi\/v[23])(\/[^/?]+){0,2}\/?(\?.*)?$/;
 
-/** Maps recorded requests (plus the checks they imply) to the kubectl install's permissions. */
-export function analyseRequests(recorded: RecordedRequest[], operatorNamespace: string): RbacFindings {
-  const permissions = operatorPermissions({ mode: InstallMode.Kubectl });
+/** Maps recorded requests (plus the checks they imply) to the kubectl install's permissions (for its install scope). */
+export function analyseRequests(recorded: RecordedRequest[], operatorNamespace: string, watchNamespaces?: string[]): RbacFindings {
+  const permissions = operatorPermissions({ mode: InstallMode.Kubectl, namespace: operatorNamespace, ...(watchNamespaces ? { watchNamespaces } : {}) });
   const unparsed: string[] = [];
   const seen: (ApiRequest & { status: number })[] = recorded.flatMap((r) => {
     const parsed = apiRequestOf(r.method, r.url);
@@ -132,14 +138,14 @@ export function analyseRequests(recorded: RecordedRequest[], operatorNamespace: 
   const describe = (r: ApiRequest) => `${r.verb} ${r.apiGroup || 'core'}/${r.resource} ${r.namespace ?? ''}/${r.name ?? ''}`;
   const usage = new Map<string, number>();
   for (const r of seen) {
-    const p = permissionFor(r, permissions, operatorNamespace);
+    const p = permissionFor(r, permissions, operatorNamespace, watchNamespaces);
     if (p) usage.set(permissionVerbKey(p, r.verb), (usage.get(permissionVerbKey(p, r.verb)) ?? 0) + 1);
   }
   const allowed = seen.filter((r) => r.status !== 403);
   return {
     forbidden: [...new Set(seen.filter((r) => r.status === 403).map(describe))],
-    uncovered: [...new Set(allowed.filter((r) => !permissionFor(r, permissions, operatorNamespace)).map(describe))],
-    unused: unusedPermissionVerbs(permissions, allowed, operatorNamespace),
+    uncovered: [...new Set(allowed.filter((r) => !permissionFor(r, permissions, operatorNamespace, watchNamespaces)).map(describe))],
+    unused: unusedPermissionVerbs(permissions, allowed, operatorNamespace, watchNamespaces),
     usage: [...usage].map(([k, n]) => `${k} x${n}`),
     unparsed: [...new Set(unparsed)],
     requests: recorded.length,

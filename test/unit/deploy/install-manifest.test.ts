@@ -178,3 +178,10 @@ test('install scope (--watch-namespaces): Roles in the watched namespaces, a Clu
   t.false(text.includes('VAULT_AUTOPILOT_WATCH_NAMESPACES'));
   t.false(objects.some((o) => o.metadata?.name === NAME.watchRole));
 });
+
+test("install scope including its own namespace: the webhook keeps the operator's pods out by label", (t) => {
+  const scoped = yaml.loadAll(generatedFiles('install-manifest', { WATCH_NAMESPACES: `${namespace},shop` }).get('install.yaml')!) as KubernetesObject[];
+  const webhook = (scoped.find((o) => o.kind === 'MutatingWebhookConfiguration') as V1MutatingWebhookConfiguration).webhooks![0]!;
+  t.true(webhook.objectSelector!.matchExpressions!.some((e) => e.key === 'app.kubernetes.io/name' && e.operator === 'NotIn' && e.values!.includes(NAME.app)));
+  t.false(webhook.namespaceSelector!.matchExpressions!.find((e) => e.operator === 'NotIn')!.values!.includes(namespace));
+});

@@ -118,3 +118,10 @@ test('install scope: the webhook selects only the watched namespaces (VAULT_AUTO
   t.is(parseWebhookSettings({}).watchNamespaces, undefined);
   t.throws(() => parseWebhookSettings({ VAULT_AUTOPILOT_WATCH_NAMESPACES: 'UPPER' }), { message: /not namespace names/ });
 });
+
+test("install scope including the operator's own namespace (OLM OwnNamespace): that namespace is no longer skipped", (t) => {
+  const own = parseWebhookSettings({ VAULT_AUTOPILOT_NAMESPACE: 'ops', VAULT_AUTOPILOT_WATCH_NAMESPACES: 'ops' });
+  t.false(own.skipNamespaces.includes('ops'));
+  t.true(parseWebhookSettings({ VAULT_AUTOPILOT_NAMESPACE: 'ops', VAULT_AUTOPILOT_WATCH_NAMESPACES: 'shop' }).skipNamespaces.includes('ops'));
+  t.true(parseWebhookSettings({ VAULT_AUTOPILOT_NAMESPACE: 'ops' }).skipNamespaces.includes('ops'));
+});
