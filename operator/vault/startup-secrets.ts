@@ -3,12 +3,15 @@
 // existence without reading values (kv v2 metadata) and never overwrites or
 // deletes what is there, so an application (or a person) owns the secret
 // afterwards. Values come inline (data.data) or from Kubernetes Secrets in
-// the Vault's namespace (data.secretKeyRef).
+// the Vault's namespace (data.secretKeyRef). `type: pki` imports a CA: its
+// values (certificate and private key, PEM) are joined into the pem_bundle
+// written to the path (e.g. pki/config/ca) while the mount has no CA.
 import type { SecretEngineSpec, StartupSecretSpec, VaultParams } from '../api/vault.js';
 import type { VaultClient } from './client.js';
 import { trimPath, type Change, type Plan, type Problem } from './config-plan.js';
 
 export interface DesiredStartupSecret {
+  type: 'kv' | 'pki';
   /** the Vault path as written in the spec, e.g. secret/data/app */
   path: string;
   kvVersion: 1 | 2;
@@ -34,14 +37,44 @@ function kvMount(path: string, engines: SecretEngineSpec[] | undefined): { mount
   return best;
 }
 
+function pkiMount(path: string, engines: SecretEngineSpec[] | undefined): string | undefined {
+  let best: string | undefined;
+  for (const e of engines ?? []) {
+    if (e.type !== 'pki') continue;
+    const mount = trimPath(e.path || e.type);
+    if (path.startsWith(`${mount}/`) && (!best || mount.length > best.length)) best = mount;
+  }
+  return best;
+}
+
 export function normaliseStartupSecrets(specs: StartupSecretSpec[] | undefined, engines: SecretEngineSpec[] | undefined): { desired: DesiredStartupSecret[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const desired: DesiredStartupSecret[] = [];
   for (const spec of specs ?? []) {
     const path = trimPath(spec.path ?? '');
     const id = path || '?';
-    if ((spec.type ?? 'kv') !== 'kv') {
-      problems.push({ concern: 'startup-secret', id, message: `startup secret type "${spec.type}" is not supported (only kv)` });
+    const type = spec.type ?? 'kv';
+    if (type !== 'kv' && type !== 'pki') {
+      problems.push({ concern: 'startup-secret', id, message: `startup secret type "${spec.type}" is not supported (kv or pki)` });
+      continue;
+    }
+    const data = (spec.data?.data ?? {}) as VaultParams;
+    const refs = (spec.data?.secretKeyRef ?? []).map((r) => ({ name: String(r['name'] ?? ''), key: String(r['key'] ?? '') }));
+    if (type === 'pki') {
+      const mount = pkiMount(path, engines);
+      if (!path || !mount) {
+        problems.push({ concern: 'startup-secret', id, message: `startup secret "${id}" is not under a pki engine listed in secrets` });
+        continue;
+      }
+      if (Object.keys(data).length && refs.length) {
+        problems.push({ concern: 'startup-secret', id, message: `startup secret "${id}": data and secretKeyRef cannot be used together` });
+        continue;
+      }
+      if (Object.keys(data).length + refs.length < 2 || refs.some((r) => !r.name || !r.key)) {
+        problems.push({ concern: 'startup-secret', id, message: `startup secret "${id}": a pki import needs the certificate and the private key (two values, or two secretKeyRef entries with name and key)` });
+        continue;
+      }
+      desired.push({ type, path, kvVersion: 1, existsPath: `${mount}/cert/ca`, data, refs });
       continue;
     }
     const kv = kvMount(path, engines);
@@ -49,8 +82,6 @@ export function normaliseStartupSecrets(specs: StartupSecretSpec[] | undefined, 
       problems.push({ concern: 'startup-secret', id, message: `startup secret "${id}" is not under a kv engine listed in secrets` });
       continue;
     }
-    const data = (spec.data?.data ?? {}) as VaultParams;
-    const refs = (spec.data?.secretKeyRef ?? []).map((r) => ({ name: String(r['name'] ?? ''), key: String(r['key'] ?? '') }));
     if (Object.keys(data).length && refs.length) {
       problems.push({ concern: 'startup-secret', id, message: `startup secret "${id}": data and secretKeyRef cannot be used together` });
       continue;
@@ -68,7 +99,7 @@ export function normaliseStartupSecrets(specs: StartupSecretSpec[] | undefined, 
       }
       existsPath = `${kv.mount}/metadata/${rest.slice('data/'.length)}`;
     }
-    desired.push({ path, kvVersion: kv.version, existsPath, data, refs, ...(spec.data?.options ? { options: spec.data.options as VaultParams } : {}) });
+    desired.push({ type, path, kvVersion: kv.version, existsPath, data, refs, ...(spec.data?.options ? { options: spec.data.options as VaultParams } : {}) });
   }
   return { desired, problems };
 }
@@ -78,7 +109,9 @@ export async function readStartupSecrets(client: VaultClient, desired: DesiredSt
   const present = new Set<string>();
   for (const d of desired) {
     const res = await client.request<{ data?: VaultParams }>('GET', d.existsPath, undefined, { allowStatus: [404] });
-    if (res.status !== 404 && res.data.data && Object.keys(res.data.data).length) present.add(d.path);
+    if (res.status === 404 || !res.data.data) continue;
+    // a pki mount without a CA answers with an empty certificate
+    if (d.type === 'pki' ? Boolean(res.data.data['certificate']) : Object.keys(res.data.data).length > 0) present.add(d.path);
   }
   return present;
 }
@@ -103,15 +136,29 @@ export async function planStartupSecrets(desired: DesiredStartupSecret[], presen
       }
       if (!values) continue;
     }
-    const body = d.kvVersion === 2 ? { data: values, ...(d.options ? { options: d.options } : {}) } : values;
-    changes.push({ concern: 'startup-secret', action: 'create', id: d.path, writes: [{ method: 'POST', path: d.path, body }], summary: `wrote startup secret ${d.path}` });
+    const body =
+      d.type === 'pki'
+        ? // certificate and key in the order of their keys: Vault finds each PEM block in the bundle
+          { pem_bundle: Object.keys(values).sort().map((k) => String(values[k]).trim()).join('\n') }
+        : d.kvVersion === 2
+          ? { data: values, ...(d.options ? { options: d.options } : {}) }
+          : values;
+    changes.push({
+      concern: 'startup-secret',
+      action: 'create',
+      id: d.path,
+      writes: [{ method: 'POST', path: d.path, body }],
+      summary: d.type === 'pki' ? `imported the CA of startup secret ${d.path}` : `wrote startup secret ${d.path}`,
+    });
   }
   return { changes, problems };
 }
 
 export function startupSecretPolicyLines(desired: DesiredStartupSecret[]): string[] {
   return desired.flatMap((d) =>
-    d.existsPath === d.path
+    d.type === 'pki'
+      ? [`path "${d.path}" { capabilities = ["create", "update"] }`, `path "${d.existsPath}" { capabilities = ["read"] }`]
+      : d.existsPath === d.path
       ? [`path "${d.path}" { capabilities = ["create", "read"] }`]
       : [`path "${d.path}" { capabilities = ["create"] }`, `path "${d.existsPath}" { capabilities = ["read"] }`],
   );

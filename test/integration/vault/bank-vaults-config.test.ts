@@ -7,6 +7,7 @@
 import test from 'ava';
 import { VaultClient } from '../../../operator/vault/client.js';
 import type { VaultResource } from '../../../operator/api/vault.js';
+import { createCertificateAuthority } from '../../../operator/framework/webhook-certs.js';
 import { startServers, eventually, type Servers } from '../../harness/index.js';
 import { CRD_FILE, Vaults, settle, startVaultOperator, type RunningVaultOperator } from './helpers.js';
 
@@ -326,4 +327,36 @@ test.serial('auth extras: ldap/okta groups and users, github map, aws crossaccou
   t.is((await get('auth/github/map/users/alice'))?.['value'], 'default', 'the entry still listed stays');
   const events = await vaults.events(ns, NAME);
   t.true(events.some((e) => e.reason === 'ConfigChanged' && /deleted groups entry readers from auth ldap/.test(e.message ?? '')));
+});
+
+test.serial('startupSecrets type pki: the CA from a Kubernetes Secret is imported into a pki mount without one, never re-imported', async (t) => {
+  const ca = createCertificateAuthority({ commonName: 'imported.example.test', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000), algorithm: 'rsa-2048' });
+  await vaults.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'imported-ca' }, stringData: { 'tls.crt': ca.cert, 'tls.key': ca.key } } });
+  const base = (await vaults.get(ns, NAME)).spec.externalConfig!;
+  await vaults.patchSpec(ns, NAME, {
+    externalConfig: {
+      ...base,
+      secrets: [...base.secrets!, { type: 'pki', path: 'pki-imported', config: { max_lease_ttl: '720h' } }],
+      startupSecrets: [{ type: 'pki', path: 'pki-imported/config/ca', data: { secretKeyRef: [{ name: 'imported-ca', key: 'tls.crt' }, { name: 'imported-ca', key: 'tls.key' }] } }],
+    },
+  });
+  const certificate = await eventually(async () => {
+    const got = (await admin.request<{ data: { certificate: string } }>('GET', 'pki-imported/cert/ca', undefined, { allowStatus: [404] })).data?.data?.certificate;
+    if (!got) throw new Error('no CA yet');
+    return got;
+  }, { timeoutMs: 30_000 });
+  t.is(certificate.trim(), ca.cert.trim(), 'the CA Vault serves is the imported one');
+  t.deepEqual((await vaults.get(ns, NAME)).status!.managed!.startupSecrets, ['pki-imported/config/ca']);
+  // imported once: a pass with the CA present writes nothing
+  await settle(() => op.vaultWrites(), 2500);
+  const writes = op.vaultWrites();
+  const reconciles = op.reconciles();
+  await eventually(async () => {
+    if (op.reconciles() < reconciles + 2) throw new Error('waiting for reconciles');
+  }, { timeoutMs: 20_000 });
+  t.is(op.vaultWrites(), writes);
+  const keyBody = ca.key.split('\n')[1]!;
+  const text = JSON.stringify((await vaults.get(ns, NAME)).status) + JSON.stringify(await vaults.events(ns, NAME)) + op.logs.text();
+  t.false(text.includes(keyBody), 'the private key is in no status, event or log line');
+  t.true((await vaults.events(ns, NAME)).some((e) => /imported the CA of startup secret pki-imported\/config\/ca/.test(e.message ?? '')));
 });

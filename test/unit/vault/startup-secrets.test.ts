@@ -23,7 +23,7 @@ test('kv v2 paths are checked through metadata (values are never read); kv v1 th
   t.deepEqual(startupSecretPolicyLines([desired[0]!]), ['path "secret/data/accounts/aws" { capabilities = ["create"] }', 'path "secret/metadata/accounts/aws" { capabilities = ["read"] }']);
 });
 
-test('problems: pki, no kv engine, data and secretKeyRef together, a v2 path without data/', (t) => {
+test('problems: pki without a pki engine, no kv engine, data and secretKeyRef together, a v2 path without data/', (t) => {
   const { desired, problems } = normaliseStartupSecrets(
     [
       { type: 'pki', path: 'pki/cert', data: { data: {} } },
@@ -54,4 +54,25 @@ test('plan: only absent paths are written; values from Kubernetes Secrets, a mis
   ]);
   t.deepEqual(plan.problems.map((p) => p.id), ['secret/data/c']);
   t.false(plan.problems[0]!.message.includes('from-k8s'));
+});
+
+test('pki: a CA import from two values, written as one pem_bundle while the mount has no CA; one value is a problem', async (t) => {
+  const withPki = [...engines, { type: 'pki', path: 'pki' }];
+  const { desired, problems } = normaliseStartupSecrets(
+    [
+      { type: 'pki', path: 'pki/config/ca', data: { secretKeyRef: [{ name: 'ca', key: 'tls.key' }, { name: 'ca', key: 'tls.crt' }] } },
+      { type: 'pki', path: 'pki/config/other', data: { data: { certificate: 'only one' } } },
+    ],
+    withPki,
+  );
+  t.deepEqual(desired.map((d) => [d.type, d.path, d.existsPath]), [['pki', 'pki/config/ca', 'pki/cert/ca']]);
+  t.deepEqual(problems.map((p) => p.id), ['pki/config/other']);
+  t.deepEqual(startupSecretPolicyLines(desired), ['path "pki/config/ca" { capabilities = ["create", "update"] }', 'path "pki/cert/ca" { capabilities = ["read"] }']);
+  const values: Record<string, string> = { 'tls.crt': '-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n', 'tls.key': '-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----' };
+  const plan = await planStartupSecrets(desired, new Set(), async (_name, key) => values[key]);
+  t.deepEqual(plan.changes.map((c) => [c.writes[0]!.path, c.writes[0]!.body]), [
+    ['pki/config/ca', { pem_bundle: '-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----' }],
+  ]);
+  t.false(plan.changes[0]!.summary.includes('PRIVATE'));
+  t.deepEqual((await planStartupSecrets(desired, new Set(['pki/config/ca']), async () => 'x')).changes, [], 'a CA already there: nothing');
 });
