@@ -10,6 +10,12 @@ export interface VaultWrite {
   method: 'PUT' | 'POST' | 'DELETE';
   path: string;
   body?: Record<string, unknown>;
+  /**
+   * Bank-Vaults' `save_to`: the response's `data` is written there as a kv v2
+   * secret (`cas: 0`, so never over an existing one). The response may hold a
+   * private key: it goes from Vault to Vault, never to a log, event or status.
+   */
+  saveResponseTo?: string;
 }
 
 export interface Change {
@@ -44,7 +50,10 @@ export async function applyChanges(client: VaultClient, changes: Change[]): Prom
   const result: ApplyResult = { applied: [], failed: [] };
   for (const change of changes) {
     try {
-      for (const write of change.writes) await client.request(write.method, write.path, write.body);
+      for (const write of change.writes) {
+        const res = await client.request<{ data?: Record<string, unknown> }>(write.method, write.path, write.body);
+        if (write.saveResponseTo) await client.request('POST', write.saveResponseTo, { data: res.data?.data ?? {}, options: { cas: 0 } });
+      }
       result.applied.push(change);
     } catch (err) {
       // an unreachable or failing Vault (5xx) is not the entry's fault: let the caller retry the reconcile

@@ -26,6 +26,8 @@ export interface DesiredEngineConfig {
   once: boolean;
   /** rotate: the credential-rotation endpoint written after the first write */
   rotatePath?: string;
+  /** save_to: where the write's response is kept (a kv v2 path) */
+  saveTo?: string;
   /** how to tell whether a `once` entry exists (pki root/generate: the mount's CA) */
   existsPath: string;
   /**
@@ -77,6 +79,11 @@ export function normaliseEngineConfig(specs: SecretEngineSpec[] | undefined): { 
         }
         const createOnly = (item as VaultParams)['create_only'] === true || (item as VaultParams)['create_only'] === 'true';
         const isPkiRoot = spec.type === 'pki' && /^(root\/generate)(\/|$)/.test(key);
+        const saveTo = (item as VaultParams)['save_to'];
+        if (saveTo !== undefined && (typeof saveTo !== 'string' || !trimPath(saveTo) || /[*+"]/.test(saveTo))) {
+          problems.push({ concern: 'config', id, message: `save_to of "${id}" must be a Vault path (a kv v2 secret, e.g. secret/data/pki-ca)` });
+          continue;
+        }
         desired.push({
           id,
           mount,
@@ -84,6 +91,7 @@ export function normaliseEngineConfig(specs: SecretEngineSpec[] | undefined): { 
           body,
           once: createOnly || rotate || ACTION.test(key),
           ...(rotatePath ? { rotatePath } : {}),
+          ...(typeof saveTo === 'string' ? { saveTo: trimPath(saveTo) } : {}),
           existsPath: isPkiRoot ? `${mount}/cert/ca` : id,
           tracked: name !== undefined && name !== '' ? true : createOnly || rotate || ACTION.test(key),
         });
@@ -150,7 +158,7 @@ export function planEngineConfig(
       // cannot be compared: written once, again only when the entry comes back
       continue;
     }
-    const writes: Change['writes'] = [{ method: 'POST', path: want.id, body: want.body }];
+    const writes: Change['writes'] = [{ method: 'POST', path: want.id, body: want.body, ...(want.saveTo ? { saveResponseTo: want.saveTo } : {}) }];
     if (want.rotatePath) writes.push({ method: 'POST', path: want.rotatePath, body: {} });
     const creating = !have || have === 'absent' || have === 'unreadable';
     changes.push({
@@ -158,7 +166,7 @@ export function planEngineConfig(
       action: creating ? 'create' : 'update',
       id: want.id,
       writes,
-      summary: `${creating ? 'wrote' : 'updated'} ${want.type} configuration ${want.id}${want.rotatePath ? ' and rotated its root credentials' : ''}`,
+      summary: `${creating ? 'wrote' : 'updated'} ${want.type} configuration ${want.id}${want.rotatePath ? ' and rotated its root credentials' : ''}${want.saveTo ? `, response saved to ${want.saveTo}` : ''}`,
     });
   }
   const wanted = new Set(desired.map((d) => d.id));
@@ -186,6 +194,8 @@ export function operatorPolicyFor(desired: DesiredEngineConfig[], managed: strin
     paths.add(`path "${d.id}" { capabilities = ["create", "read", "update", "delete"] }`);
     if (d.existsPath !== d.id) paths.add(`path "${d.existsPath}" { capabilities = ["read"] }`);
     if (d.rotatePath) paths.add(`path "${d.rotatePath}" { capabilities = ["update"] }`);
+    // save_to: write-only (cas 0 creates, never reads or overwrites)
+    if (d.saveTo) paths.add(`path "${d.saveTo}" { capabilities = ["create", "update"] }`);
   }
   for (const id of managed) paths.add(`path "${id}" { capabilities = ["read", "delete"] }`);
   if (!paths.size) return undefined;

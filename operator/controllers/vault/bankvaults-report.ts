@@ -128,15 +128,6 @@ export function ignoredFields(spec: VaultSpec, namespace?: string, cluster: { se
       });
     }
   }
-  for (const engine of spec.externalConfig?.secrets ?? []) {
-    for (const [key, items] of Object.entries(engine.configuration ?? {})) {
-      if (!(Array.isArray(items) ? items : [items]).some((i) => i && typeof i === 'object' && 'save_to' in i)) continue;
-      out.push({
-        field: `spec.externalConfig.secrets[path=${engine.path || engine.type}].configuration.${key}[].save_to`,
-        reason: 'not applied: the operator never copies a response (it may hold a private key) to another Vault path',
-      });
-    }
-  }
   return out;
 }
 

@@ -6,6 +6,7 @@
 import { OPERATOR_AUTH_PATH, OPERATOR_AUTH_ROLE } from '../../api/naming.js';
 import { effectiveAuthPath, VaultConditionType, VaultEventReason, VaultReason, type ExternalConfig, type ManagedRecord } from '../../api/vault.js';
 import { markSecret } from '../../framework/logger.js';
+import { mentionsAccessors, readAuthAccessors, replaceAccessors } from '../../vault/accessors.js';
 import { normaliseAudit, planAudit, readAudit, type DesiredAuditDevice, type ActualAuditDevices } from '../../vault/audit.js';
 import {
   normaliseAuth,
@@ -206,8 +207,11 @@ export async function configureVault(
   cluster: ClusterDefaults,
   managed: ManagedRecord | undefined,
   saveRecord: (record: ManagedRecord) => Promise<void>,
-  options: { manageOperatorPolicy?: boolean; readSecretKey?: SecretKeyReader } = {},
+  options: { manageOperatorPolicy?: boolean; readSecretKey?: SecretKeyReader; accessorPass?: boolean } = {},
 ): Promise<ConfigureOutcome> {
+  // __accessor__<auth mount> placeholders: replaced by the accessors of the mounts that exist
+  let unresolved: string[] = [];
+  if (config && mentionsAccessors(config)) ({ config, unresolved } = replaceAccessors(config, await readAuthAccessors(client)));
   const desired = normaliseExternalConfig(config, cluster);
   const actual = await readVaultConfig(client, desired, managed, options.manageOperatorPolicy);
   const planned = planVaultConfig(desired, actual, managed);
@@ -253,6 +257,21 @@ export async function configureVault(
   const extras = (r: ManagedRecord | undefined) => (r?.engineConfig?.length ?? 0) + (r?.groups?.length ?? 0) + (r?.groupAliases?.length ?? 0) + (r?.startupSecrets?.length ?? 0);
   if (options.manageOperatorPolicy && extras(managed) > 0 && extras(record) === 0) {
     await applyChanges(client, planOperatorPolicy(undefined, actual.operatorPolicy));
+  }
+  if (unresolved.length) {
+    const created = new Set(result.applied.filter((c) => c.concern === 'auth' && c.action === 'create').map((c) => c.id));
+    // a placeholder of a mount this pass enabled: once more, now that its accessor exists
+    if (!options.accessorPass && unresolved.some((path) => created.has(path))) {
+      const again = await configureVault(client, config, cluster, record, saveRecord, { ...options, accessorPass: true });
+      return {
+        plan: { changes: [...plan.changes, ...again.plan.changes], problems: again.plan.problems },
+        result: { applied: [...result.applied, ...again.result.applied], failed: [...result.failed, ...again.result.failed] },
+        record: again.record,
+      };
+    }
+    for (const path of unresolved) {
+      plan.problems.push({ concern: 'policy', id: `__accessor__${path}`, message: `placeholder __accessor__${path} names no auth mount of this Vault (written as it is)` });
+    }
   }
   return { plan, result, record };
 }

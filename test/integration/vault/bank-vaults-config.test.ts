@@ -360,3 +360,55 @@ test.serial('startupSecrets type pki: the CA from a Kubernetes Secret is importe
   t.false(text.includes(keyBody), 'the private key is in no status, event or log line');
   t.true((await vaults.events(ns, NAME)).some((e) => /imported the CA of startup secret pki-imported\/config\/ca/.test(e.message ?? '')));
 });
+
+test.serial('__accessor__ placeholders (policies, PKI allowed_domains) get the accessor of a mount enabled in the same pass; save_to keeps a response', async (t) => {
+  const base = (await vaults.get(ns, NAME)).spec.externalConfig!;
+  const template = '{{identity.entity.aliases.__accessor__k8s-accessor.metadata.service_account_namespace}}';
+  await vaults.patchSpec(ns, NAME, {
+    externalConfig: {
+      ...base,
+      auth: [...base.auth!, { type: 'kubernetes', path: 'k8s-accessor' }],
+      policies: [...(base.policies ?? []), { name: 'per-namespace', rules: `path "secret/data/${template}/*" { capabilities = ["read"] }` }],
+      secrets: [
+        ...base.secrets!,
+        {
+          type: 'pki',
+          path: 'pki-save',
+          config: { max_lease_ttl: '720h' },
+          configuration: {
+            'root/generate': [{ name: 'internal', common_name: 'save.example.test', ttl: '720h', save_to: 'secret/data/pki-save-ca' }],
+            roles: [{ name: 'per-namespace', allowed_domains: [template], allowed_domains_template: true, allow_bare_domains: true }],
+          },
+        },
+      ],
+    },
+  });
+  const accessor = await eventually(async () => {
+    const a = (await admin.request<{ data: Record<string, { accessor: string }> }>('GET', 'sys/auth')).data.data['k8s-accessor/']?.accessor;
+    if (!a) throw new Error('mount not there yet');
+    const policy = (await admin.request<{ data: { policy: string } }>('GET', 'sys/policies/acl/per-namespace', undefined, { allowStatus: [404] })).data?.data?.policy ?? '';
+    if (!policy.includes(a)) throw new Error(`policy not templated yet: ${policy}`);
+    return a;
+  }, { timeoutMs: 30_000 });
+  const policy = (await admin.request<{ data: { policy: string } }>('GET', 'sys/policies/acl/per-namespace')).data.data.policy;
+  t.is(policy, `path "secret/data/{{identity.entity.aliases.${accessor}.metadata.service_account_namespace}}/*" { capabilities = ["read"] }`);
+  const role = await eventually(async () => (await admin.request<{ data: { allowed_domains: string[] } }>('GET', 'pki-save/roles/per-namespace')).data.data);
+  t.deepEqual(role.allowed_domains, [`{{identity.entity.aliases.${accessor}.metadata.service_account_namespace}}`]);
+  // save_to: the generated CA's response, kept as a kv v2 secret (the operator itself cannot read it back)
+  const saved = (await admin.request<{ data: { data: { certificate?: string; issuing_ca?: string } } }>('GET', 'secret/data/pki-save-ca')).data.data.data;
+  const ca = (await admin.request<{ data: { certificate: string } }>('GET', 'pki-save/cert/ca')).data.data.certificate;
+  t.is(saved.certificate?.trim(), ca.trim());
+  const operatorToken = (await vaults.secretData(ns, `${NAME}-operator-token`))!.token!;
+  t.is(((await t.throwsAsync(raw(operatorToken).request('GET', 'secret/data/pki-save-ca'))) as unknown as { status: number }).status, 403);
+  const status = (await vaults.get(ns, NAME)).status!;
+  t.false(JSON.stringify(status).includes('__accessor__'), 'no placeholder problem left');
+  t.false(JSON.stringify(status).includes('save_to'), 'save_to is not reported');
+  // in sync: placeholders resolve to the same accessor, nothing is written again
+  await settle(() => op.vaultWrites(), 2500);
+  const writes = op.vaultWrites();
+  const reconciles = op.reconciles();
+  await eventually(async () => {
+    if (op.reconciles() < reconciles + 2) throw new Error('waiting for reconciles');
+  }, { timeoutMs: 20_000 });
+  t.is(op.vaultWrites(), writes);
+});
