@@ -169,6 +169,16 @@ test.serial('other values of the annotation: Warning Event naming the accepted v
   await waitForEntries('typo', false);
 });
 
+test.serial('a malformed target annotation: InvalidTargetVault Warning naming the expected form, nothing written anywhere', async (t) => {
+  const vaultBefore = await cluster.getVault(ns, 'vault');
+  await cluster.createServiceAccount(ns, 'misaimed', { [AUTO]: 'true', [TARGET]: 'not a reference' });
+  const message = await waitForEvent('misaimed', ServiceAccountReason.InvalidTargetVault);
+  t.regex(message, /vault\.autopilot\.dev\/vault is "not a reference"; it must be <namespace>\/<name> of a Vault resource/);
+  t.false(entryNames(await cluster.externalConfig(ns, 'vault')).roles.includes(serviceAccountRoleName(ns, 'misaimed')));
+  t.is((await cluster.getServiceAccount(ns, 'misaimed'))?.metadata?.annotations?.[APPLIED], undefined, 'no record of an applied Vault');
+  t.is((await cluster.getVault(ns, 'vault'))?.metadata?.resourceVersion, vaultBefore?.metadata?.resourceVersion, 'the default Vault was not written');
+});
+
 test.serial('the default ServiceAccount is refused with a Warning Event', async (t) => {
   await cluster.createServiceAccount(ns, 'default', { [AUTO]: 'true' }).catch(async () => cluster.annotate(ns, 'default', { [AUTO]: 'true' }));
   const message = await waitForEvent('default', ServiceAccountReason.DefaultServiceAccountRefused);

@@ -164,6 +164,18 @@ test.serial('an unchanged resource: every reconcile makes the same reads, zero V
   t.is((await vaults.get(ns, NAME)).metadata!.resourceVersion, rv);
 });
 
+test.serial('a Kubernetes-auth role deleted by hand in Vault is restored by the periodic reconcile', async (t) => {
+  await admin.request('DELETE', 'auth/kubernetes/role/app');
+  const app = await eventually(async () => {
+    const res = await admin.request<{ data: { bound_service_account_names: string[]; token_policies: string[] } }>('GET', 'auth/kubernetes/role/app', undefined, { allowStatus: [404] });
+    if (res.status === 404) throw new Error('not restored yet');
+    return res.data.data;
+  });
+  t.deepEqual(app.bound_service_account_names, ['app']);
+  t.deepEqual(app.token_policies, ['apps-read']);
+  t.true((await vaults.events(ns, NAME)).some((e) => e.reason === 'ConfigChanged' && /role app/.test(e.message ?? '')));
+});
+
 test.serial('storeRootToken false: the root token is revoked and removed from the Secret', async (t) => {
   t.is((await raw(rootToken).request('GET', 'auth/token/lookup-self', undefined, { allowStatus: [403] })).status, 200);
   await vaults.patchSpec(ns, NAME, { unsealConfig: { options: { storeRootToken: false } } });
