@@ -191,16 +191,25 @@ test('limits: at most maxConcurrent reviews run at once; the others wait and are
   const server = new WebhookServer({ port: 0, host: '127.0.0.1', certificates: new StaticCertificateSource(issue(ca, 'one')), log: silent, maxConcurrent: 2 });
   let running = 0;
   let peak = 0;
+  // handlers hold until the test opens the gate: the overlap never depends on how fast the machine is
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
   server.register('/slow', async () => {
     running++;
     peak = Math.max(peak, running);
-    await new Promise((r) => setTimeout(r, 30));
+    await gate;
     running--;
     return { allowed: true };
   });
   await server.start();
   t.teardown(() => server.stop());
-  const results = await Promise.all(Array.from({ length: 12 }, (_, i) => post(server.port, ca.cert, '/slow', review(`c${i}`))));
+  const pending = Promise.all(Array.from({ length: 12 }, (_, i) => post(server.port, ca.cert, '/slow', review(`c${i}`))));
+  for (let waited = 0; running < 2 && waited < 30_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+  t.is(running, 2, 'two reviews are being handled');
+  await new Promise((r) => setTimeout(r, 300)); // the other ten have arrived meanwhile, and wait
+  t.is(running, 2, 'no third one runs while two hold their slots');
+  open();
+  const results = await pending;
   t.true(results.every((r) => r.status === 200));
   t.is(peak, 2);
 });
