@@ -109,9 +109,16 @@ export function desiredDatabase(
   }
   const engine = (vault.spec?.externalConfig?.secrets ?? []).find((s) => s.type === 'database' && mountOf(s) === mount);
   const configs = engine?.configuration?.['config'];
-  const declared = Array.isArray(configs) && configs.some((c) => c && typeof c === 'object' && (c as Record<string, unknown>)['name'] === connection);
+  const declared = Array.isArray(configs)
+    ? (configs.find((c) => c && typeof c === 'object' && (c as Record<string, unknown>)['name'] === connection) as Record<string, unknown> | undefined)
+    : undefined;
   if (!engine || !declared) {
     return refuse(`database connection "${offer.connection}" is offered but not declared in Vault ${vaultRef} (externalConfig.secrets: a database engine at ${mount} with config entry ${connection}); ask the platform team`);
+  }
+  // Vault would refuse the role later, where the tenant never sees it: say it here
+  const roleName = serviceAccountRoleName(namespace, name);
+  if (!allowedRole(declared['allowed_roles'], roleName)) {
+    return refuse(`database connection "${offer.connection}" does not allow the role ${roleName} (its allowed_roles must admit sa.<namespace>.<name>, e.g. "sa.*"); ask the platform team`);
   }
 
   const templateKey = annotation(settings, ServiceAccountAnnotation.DbCredsTemplate);
@@ -149,6 +156,15 @@ export function desiredDatabase(
     max_ttl: maxTtl,
   };
   return { entry: { type: 'database', path: engine.path ?? '', mount, role } };
+}
+
+/** Vault's allowed_roles: names or globs (`*` only), a list or a comma-separated string. */
+export function allowedRole(allowed: unknown, role: string): boolean {
+  const patterns = Array.isArray(allowed) ? allowed.map(String) : typeof allowed === 'string' ? allowed.split(',') : [];
+  return patterns
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .some((p) => new RegExp(`^${p.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(role));
 }
 
 /** The policy lines that let the ServiceAccount read (= create) its credentials. */

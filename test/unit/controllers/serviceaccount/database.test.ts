@@ -3,7 +3,7 @@
 // travels in the collective apply next to the platform's own roles.
 import test from 'ava';
 import type { DatabaseConnectionOffer } from '../../../../operator/api/vault.js';
-import { desiredDatabase, type DatabaseVaultLike } from '../../../../operator/controllers/serviceaccount/database.js';
+import { allowedRole, desiredDatabase, type DatabaseVaultLike } from '../../../../operator/controllers/serviceaccount/database.js';
 import {
   collectiveApply,
   desiredEntries,
@@ -24,12 +24,18 @@ function anOffer(over: Partial<DatabaseConnectionOffer> = {}): DatabaseConnectio
   return { connection: 'database/app', namespaces: ['shop'], templates: [{ name: 'readonly', creation_statements: READONLY }], default_ttl: '1h', max_ttl: '24h', ...over };
 }
 
-function aVault(offers: DatabaseConnectionOffer[] = [anOffer()], engine: { path?: string; connections?: string[] } = {}): DatabaseVaultLike & VaultResourceLike {
+function aVault(offers: DatabaseConnectionOffer[] = [anOffer()], engine: { path?: string; connections?: string[]; allowedRoles?: unknown } = {}): DatabaseVaultLike & VaultResourceLike {
   return {
     metadata: { uid: 'u1', managedFields: [] },
     spec: {
       externalConfig: {
-        secrets: [{ type: 'database', path: engine.path ?? '', configuration: { config: (engine.connections ?? ['app']).map((name) => ({ name, plugin_name: 'postgresql-database-plugin' })) } }],
+        secrets: [
+          {
+            type: 'database',
+            path: engine.path ?? '',
+            configuration: { config: (engine.connections ?? ['app']).map((name) => ({ name, plugin_name: 'postgresql-database-plugin', allowed_roles: engine.allowedRoles ?? ['sa.*'] })) },
+          },
+        ],
       },
       selfService: { databaseConnections: offers },
     },
@@ -75,6 +81,7 @@ test('refusals say why: not offered, not to this namespace, not declared, unknow
   t.regex(msg(decide({ [`${P}db-dynamic-creds`]: 'app' })), /must be <mount>\/<connection>/);
   const two = aVault([anOffer({ templates: [{ name: 'ro', creation_statements: ['a'] }, { name: 'rw', creation_statements: ['b'] }] })]);
   t.regex(msg(decide({ [`${P}db-dynamic-creds`]: 'database/app' }, two)), /several templates \(ro, rw\); name one/);
+  t.regex(msg(decide({ [`${P}db-dynamic-creds`]: 'database/app' }, aVault([anOffer()], { allowedRoles: ['app-rw'] }))), /does not allow the role sa\.shop\.orders .*"sa\.\*"/);
   const d = decide({ [`${P}db-dynamic-creds`]: 'database/app' }, aVault([anOffer({ namespaces: ['*'] })]), 'anyone');
   t.true(Boolean(d && 'entry' in d), '"*" offers the connection to every namespace');
 });
@@ -165,4 +172,15 @@ test('a platform role of the same name is a conflict, never taken over', (t) => 
   const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', vault]]), 'x', MANAGER);
   const apply = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [plan.apply!.change]);
   t.deepEqual(apply.conflicts, [{ serviceAccount: 'shop/orders', fields: ['.spec.externalConfig.secrets[type="database",path=""].configuration.roles[name="sa.shop.orders"]'] }]);
+});
+
+test('allowedRole: names, * globs, comma strings; nothing allowed by default', (t) => {
+  t.true(allowedRole(['sa.*'], 'sa.shop.orders'));
+  t.true(allowedRole('app-rw, sa.shop.*', 'sa.shop.orders'));
+  t.true(allowedRole(['*'], 'anything'));
+  t.true(allowedRole(['sa.shop.orders'], 'sa.shop.orders'));
+  t.false(allowedRole(['sa.shop.orders'], 'sa.shopXorders'), 'a dot is a dot, not any character');
+  t.false(allowedRole(['sa.billing.*'], 'sa.shop.orders'));
+  t.false(allowedRole(undefined, 'sa.shop.orders'));
+  t.false(allowedRole([], 'sa.shop.orders'));
 });
