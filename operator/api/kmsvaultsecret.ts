@@ -20,6 +20,13 @@ export type DeletionPolicy = (typeof DeletionPolicy)[keyof typeof DeletionPolicy
 /** An AWS KMS encryption context: string keys to string values. */
 export type EncryptionContext = Record<string, string>;
 
+/**
+ * The encryption-context entry that binds a ciphertext to its namespace:
+ * `seal --namespace N` adds it, and the operator decrypts a key only for an
+ * object in N (KMS itself refuses the ciphertext under any other context).
+ */
+export const NAMESPACE_CONTEXT_KEY = 'vault.autopilot.dev/namespace';
+
 export interface KvSettings {
   engineVersion: EngineVersion;
   /** Accepted for compatibility with kms-vault-operator; v2 writes always check-and-set against the version just read. */
@@ -111,6 +118,8 @@ export const KmsVaultSecretReason = {
   IncludeNotFound: 'IncludeNotFound',
   DuplicateKey: 'DuplicateKey',
   PathNotAllowed: 'PathNotAllowed',
+  /** A key's encryption context names another namespace, or none (sealed before namespace binding). */
+  NamespaceMismatch: 'NamespaceMismatch',
   /** The path is not in a KV mount, or the mount's version differs from `kvSettings.engineVersion`. */
   MountMismatch: 'MountMismatch',
   VaultWriteFailed: 'VaultWriteFailed',

@@ -6,6 +6,7 @@ import yaml from 'js-yaml';
 import {
   API_GROUP,
   API_VERSION,
+  NAMESPACE_CONTEXT_KEY,
   KMS_VAULT_SECRET_KIND,
   PARTIAL_KMS_VAULT_SECRET_KIND,
   type EngineVersion,
@@ -17,20 +18,22 @@ import { checkUniqueKeys, parseAssignments, parseEnvFile, type KeyValue } from '
 import { ExitCode, kmsOptionsFrom, parsePairs, UsageError, type CliIO } from './io.js';
 
 export const SEAL_USAGE = `Usage:
-  vault-autopilot seal --key-id <id|arn|alias> --path <mount/namespace/name> [options] KEY=VALUE ...
-  vault-autopilot seal --key-id <id|arn|alias> --path <...> [options] --from-env-file <file|->
+  vault-autopilot seal --key-id <id|arn|alias> --path <mount/namespace/name> --namespace <ns> [options] KEY=VALUE ...
+  vault-autopilot seal --key-id <id|arn|alias> --path <...> --namespace <ns> [options] --from-env-file <file|->
 
 Encrypts each value with AWS KMS and prints a KMSVaultSecret manifest to stdout.
 Values are never printed. Prefer --from-env-file (or "-" for stdin) over
-KEY=VALUE arguments, which a shell may keep in its history.
+KEY=VALUE arguments, which a shell may keep in its history. The ciphertext is
+bound to --namespace (vault.autopilot.dev/namespace in the encryption
+context): the operator uses it for objects in that namespace only.
 
 Options:
   --key-id <id>          KMS key id, key ARN, alias name (alias/x) or alias ARN (required)
   --path <path>          Vault path, e.g. secret/<namespace>/<name> (required unless --partial)
   --engine v1|v2         KV engine version of the mount (default v2)
   --name <name>          metadata.name (default: the last segment of --path)
-  --namespace <ns>       metadata.namespace (omitted when not given)
-  --context k=v          encryption context entry, repeatable; written to spec.secretContext
+  --namespace <ns>       metadata.namespace, and the namespace the ciphertext is bound to (required)
+  --context k=v          more encryption context, repeatable; written to spec.secretContext
   --deletion-policy <p>  Delete (default) or Retain
   --partial              print a PartialKMSVaultSecret (no --path) for includeSecrets
   --from-env-file <f>    read KEY=VALUE lines from a file, or from stdin with "-"
@@ -56,6 +59,11 @@ const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 export function nameFromPath(path: string): string {
   const last = path.replace(/\/+$/, '').split('/').pop() ?? '';
   return last.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 253);
+}
+
+/** The encryption context `seal` uses: the caller's entries plus the namespace binding. Pure. */
+export function boundContext(namespace: string, context: Record<string, string> = {}): Record<string, string> {
+  return { ...context, [NAMESPACE_CONTEXT_KEY]: namespace };
 }
 
 /** The manifest for already-encrypted keys. Pure. */
@@ -121,7 +129,13 @@ export async function runSeal(argv: string[], io: CliIO): Promise<number> {
   const name = flags.name ?? (path ? nameFromPath(path) : '');
   if (!name) throw new UsageError('--name is required');
   if (!NAME.test(name)) throw new UsageError(`--name "${name}" is not a valid Kubernetes name`);
-  if (flags.namespace !== undefined && !NAME.test(flags.namespace)) throw new UsageError(`--namespace "${flags.namespace}" is not a valid namespace`);
+  const namespace = flags.namespace;
+  if (!namespace) {
+    throw new UsageError('--namespace is required: the ciphertext is bound to it (vault.autopilot.dev/namespace in the KMS encryption context) and is used in that namespace only');
+  }
+  if (!NAME.test(namespace)) throw new UsageError(`--namespace "${namespace}" is not a valid namespace`);
+  const extraContext = parsePairs(flags.context ?? [], '--context');
+  if (NAMESPACE_CONTEXT_KEY in extraContext) throw new UsageError(`--context ${NAMESPACE_CONTEXT_KEY} is set from --namespace; leave it out`);
 
   let values: KeyValue[];
   const envFile = flags['from-env-file'];
@@ -139,10 +153,10 @@ export async function runSeal(argv: string[], io: CliIO): Promise<number> {
     keyId,
     kind: partial ? PARTIAL_KMS_VAULT_SECRET_KIND : KMS_VAULT_SECRET_KIND,
     name,
-    namespace: flags.namespace,
+    namespace,
     path,
     engine,
-    context: parsePairs(flags.context ?? [], '--context'),
+    context: boundContext(namespace, extraContext),
     deletionPolicy,
   };
   const kms = io.kms(kmsOptionsFrom(flags, io.env));

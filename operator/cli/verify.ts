@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import yaml from 'js-yaml';
 import {
+  NAMESPACE_CONTEXT_KEY,
   KMS_VAULT_SECRET_KIND,
   PARTIAL_KMS_VAULT_SECRET_KIND,
   type KMSVaultSecret,
@@ -22,7 +23,13 @@ files (kms-vault-operator's k8s.patoarvizu.dev resources too) with AWS KMS and
 prints OK or FAIL per key with the likely cause. Never prints a value.
 Exits 1 if any key fails, 2 on a usage error.
 
+Each key must be bound to the resource's namespace (metadata.namespace, or
+--namespace for manifests without one): vault.autopilot.dev/namespace in its
+encryption context, as \`seal --namespace\` writes it. A key bound elsewhere or
+not at all FAILs, as the operator would refuse it (NamespaceMismatch).
+
 Options:
+  --namespace <ns>    the namespace manifests without metadata.namespace are applied to
   --key-id <id>       also fail keys encrypted with any other KMS key (id, ARN or alias)
   --region <region>   AWS region (default: VAULT_AUTOPILOT_KMS_REGION, AWS_REGION)
   --endpoint <url>    KMS endpoint (default: VAULT_AUTOPILOT_KMS_ENDPOINT, or AWS's)
@@ -44,11 +51,14 @@ function label(doc: Doc): string {
 }
 
 /** Pure: the keys to check per resource, with the operator's context rules, and problems found without KMS. */
-export function planVerification(docs: readonly Doc[]): { keys: Array<PlannedKey & { resource: string }>; problems: KeyCheck[]; notes: string[] } {
+export function planVerification(
+  docs: readonly Doc[],
+  defaultNamespace?: string,
+): { keys: Array<PlannedKey & { resource: string; namespace?: string }>; problems: KeyCheck[]; notes: string[] } {
   const partials = new Map<string, PartialKMSVaultSecret>();
   for (const d of docs) if (d.kind === PARTIAL_KMS_VAULT_SECRET_KIND && d.metadata?.name) partials.set(d.metadata.name, d as PartialKMSVaultSecret);
   const included = new Set<string>();
-  const keys: Array<PlannedKey & { resource: string }> = [];
+  const keys: Array<PlannedKey & { resource: string; namespace?: string }> = [];
   const problems: KeyCheck[] = [];
   const notes: string[] = [];
   for (const doc of docs) {
@@ -69,7 +79,7 @@ export function planVerification(docs: readonly Doc[]): { keys: Array<PlannedKey
       problems.push({ resource: label(obj), key: '*', ok: false, detail: collected.failure.message });
       continue;
     }
-    for (const k of collected.value) keys.push({ ...k, resource: label(obj) });
+    for (const k of collected.value) keys.push({ ...k, resource: label(obj), namespace: obj.metadata?.namespace ?? defaultNamespace });
   }
   // partials nobody here includes: check them with their own context only
   for (const [name, partial] of partials) {
@@ -79,14 +89,30 @@ export function planVerification(docs: readonly Doc[]): { keys: Array<PlannedKey
       spec: { path: '', kvSettings: { engineVersion: 'v2' }, secrets: partial.spec?.secrets, secretContext: partial.spec?.secretContext },
     };
     const collected = collectKeys(asParent, new Map());
-    if (collected.ok) for (const k of collected.value) keys.push({ ...k, source: label(partial), resource: label(partial) });
+    if (collected.ok) {
+      for (const k of collected.value) keys.push({ ...k, source: label(partial), resource: label(partial), namespace: partial.metadata?.namespace ?? defaultNamespace });
+    }
   }
   return { keys, problems, notes };
 }
 
-export async function checkKey(k: PlannedKey & { resource: string }, kms: Decryptor): Promise<KeyCheck> {
+/** Pure: the operator's namespace-binding rule for one key, or undefined when it holds. */
+export function bindingProblem(k: PlannedKey, namespace: string | undefined): string | undefined {
+  if (k.entry.emptySecret) return undefined;
+  const bound = k.context?.[NAMESPACE_CONTEXT_KEY];
+  if (!namespace) return `no namespace to check the binding against: set metadata.namespace or pass --namespace`;
+  if (bound === undefined) {
+    return `sealed without ${NAMESPACE_CONTEXT_KEY} in the encryption context; the operator refuses it (NamespaceMismatch) unless it lists "${namespace}" in VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES; seal again with --namespace ${namespace}`;
+  }
+  if (bound !== namespace) return `sealed for namespace "${bound}", not "${namespace}": the operator refuses it (NamespaceMismatch)`;
+  return undefined;
+}
+
+export async function checkKey(k: PlannedKey & { resource: string; namespace?: string }, kms: Decryptor): Promise<KeyCheck> {
   const base = { resource: k.resource, key: k.key };
   if (k.entry.emptySecret) return { ...base, ok: true, detail: 'emptySecret' };
+  const binding = bindingProblem(k, k.namespace);
+  if (binding) return { ...base, ok: false, detail: binding };
   const bytes = k.entry.encryptedSecret ? decodeBase64Strict(k.entry.encryptedSecret) : undefined;
   if (!bytes) return { ...base, ok: false, detail: 'encryptedSecret is missing or not valid base64' };
   try {
@@ -122,6 +148,7 @@ export async function runVerify(argv: string[], io: CliIO): Promise<number> {
     strict: true,
     options: {
       'key-id': { type: 'string' },
+      namespace: { type: 'string' },
       region: { type: 'string' },
       endpoint: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -144,7 +171,7 @@ export async function runVerify(argv: string[], io: CliIO): Promise<number> {
   }
   if (docs.length === 0) throw new UsageError('no KMSVaultSecret or PartialKMSVaultSecret in the input');
 
-  const { keys, problems, notes } = planVerification(docs);
+  const { keys, problems, notes } = planVerification(docs, flags.namespace);
   const kms = io.kms({ ...kmsOptionsFrom(flags, io.env), allowedKeyIds: flags['key-id'] ? [flags['key-id']] : [] });
   const results: KeyCheck[] = [...problems];
   try {

@@ -6,7 +6,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Clock } from './clock.js';
 import { toKubeTime } from './conditions.js';
 import { errorCode, PATCH, resourcePath, type RawKube } from './kube.js';
-import { errorMessage, redactText, type Logger } from './logger.js';
+import { errorMessage, objectScope, redactText, type Logger } from './logger.js';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -50,7 +50,8 @@ export class EventRecorder {
   async #record(obj: KubernetesObject, type: EventType, reason: string, rawMessage: string): Promise<void> {
     const meta = obj.metadata ?? {};
     const namespace = meta.namespace || 'default';
-    const message = truncate(redactText(rawMessage), MAX_MESSAGE);
+    // an object's own scoped secrets too (see setScopedSecrets): the scope a ctx.log line about it has
+    const message = truncate(redactText(rawMessage, objectScope(obj.kind ?? '', meta.namespace, meta.name)), MAX_MESSAGE);
     const nowMs = this.#o.clock.now().getTime();
     const now = toKubeTime(new Date(nowMs));
     const window = this.#o.aggregateWindowMs ?? 10 * 60_000;

@@ -1,5 +1,5 @@
 // The framework's public API: everything other folders import comes from here.
-export { createLogger, secret, markSecret, redactText, errorMessage, Secret, REDACTED, type Logger, type LoggerOptions } from './logger.js';
+export { createLogger, secret, markSecret, setScopedSecrets, addScopedSecret, dropScopedSecrets, objectScope, redactText, errorMessage, Secret, REDACTED, type Logger, type LoggerOptions } from './logger.js';
 export { systemClock, FakeClock, type Clock, type TimerHandle } from './clock.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 export { WorkQueue, type WorkQueueOptions, type ProcessResult } from './work-queue.js';

@@ -1,6 +1,8 @@
 // JSON-lines logging with ONE redaction point: the `redact` format below is the
-// last step before a line is written, so nothing logged through a Logger made
-// here can carry a value wrapped in `secret()` or registered with `markSecret()`.
+// last step before a line is serialised, so nothing logged through a Logger made
+// here can carry a value wrapped in `secret()`, registered with `markSecret()`
+// (the operator's own secrets, everywhere) or with `setScopedSecrets()` (one
+// object's plaintext, in the lines and Events about that object).
 import { inspect } from 'node:util';
 import winston from 'winston';
 
@@ -8,8 +10,6 @@ export type Logger = winston.Logger;
 
 export const REDACTED = '[REDACTED]';
 
-// winston keeps the rendered line under this well-known symbol (triple-beam's MESSAGE).
-const MESSAGE = Symbol.for('message');
 
 /** A value that must never be printed. Every way of turning it into text yields "[REDACTED]". */
 export class Secret {
@@ -36,31 +36,135 @@ export function secret(value: string): Secret {
   return new Secret(value);
 }
 
-const markedValues = new Set<string>();
-// Longest first so a secret containing another secret is replaced whole.
-let markedInReplaceOrder: string[] = [];
+/**
+ * Values shorter than this are never redacted: they cannot be secrets worth
+ * the name, and a tenant who seals `"` or `vault` must not blank or mangle
+ * every later log line.
+ */
+export const MIN_SECRET_LENGTH = 8;
+/** The operator's own secrets (keys, tokens) kept at most; the oldest go first. */
+export const MAX_GLOBAL_SECRETS = 4096;
+/** Characters of object-scoped secrets kept in all; the least recently set objects go first. */
+export const MAX_SCOPED_CHARS = 16 * 1024 * 1024;
+/** Values one object may register (a KMSVaultSecret has at most 512 keys, plus its partials'). */
+export const MAX_SECRETS_PER_SCOPE = 2048;
 
-/** Any later log line that contains `value` (raw or JSON-escaped) has it replaced by "[REDACTED]". */
+const globalValues = new Set<string>();
+/** scope ("Kind/namespace/name") -> values; Map order = least recently set first. */
+const scopedValues = new Map<string, Set<string>>();
+let scopedChars = 0;
+
+function worthRedacting(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= MIN_SECRET_LENGTH;
+}
+
+/** The scope of one object's values: what its log lines (controller, namespace, name) and Events name. */
+export function objectScope(kind: string, namespace: string | undefined, name: string | undefined): string {
+  return `${kind}/${namespace ?? ''}/${name ?? ''}`;
+}
+
+/**
+ * The operator's own secret (an unseal key, a token it holds): redacted in
+ * every later log line and Event. Bounded: the oldest beyond MAX_GLOBAL_SECRETS are forgotten.
+ */
 export function markSecret(value: string): void {
-  if (typeof value !== 'string' || value.length === 0 || markedValues.has(value)) return;
-  markedValues.add(value);
-  markedInReplaceOrder = [...markedValues].sort((a, b) => b.length - a.length);
+  if (!worthRedacting(value) || globalValues.has(value)) return;
+  globalValues.add(value);
+  if (globalValues.size > MAX_GLOBAL_SECRETS) globalValues.delete(globalValues.values().next().value as string);
+}
+
+function scopeSize(values: Set<string>): number {
+  let n = 0;
+  for (const v of values) n += v.length;
+  return n;
+}
+
+/**
+ * The secrets of one object (plaintext a tenant chose): replaces what the
+ * object had registered, and is redacted only in log lines and Events about
+ * that object — a tenant's value cannot touch anyone else's lines.
+ */
+export function setScopedSecrets(scope: string, values: Iterable<string>): void {
+  dropScopedSecrets(scope);
+  const kept = new Set<string>();
+  for (const v of values) {
+    if (!worthRedacting(v)) continue;
+    if (kept.size >= MAX_SECRETS_PER_SCOPE) break;
+    kept.add(v);
+  }
+  if (kept.size === 0) return;
+  scopedValues.set(scope, kept);
+  scopedChars += scopeSize(kept);
+  for (const [oldest, values] of scopedValues) {
+    if (scopedChars <= MAX_SCOPED_CHARS || oldest === scope) break;
+    scopedValues.delete(oldest);
+    scopedChars -= scopeSize(values);
+  }
+}
+
+/** Adds one value to an object's secrets (kept with the ones already set). */
+export function addScopedSecret(scope: string, value: string): void {
+  setScopedSecrets(scope, [...(scopedValues.get(scope) ?? []), value]);
+}
+
+/** The object is gone: forget its values. */
+export function dropScopedSecrets(scope: string): void {
+  const had = scopedValues.get(scope);
+  if (!had) return;
+  scopedValues.delete(scope);
+  scopedChars -= scopeSize(had);
 }
 
 /** Test helper: forget every marked value. */
 export function clearMarkedSecrets(): void {
-  markedValues.clear();
-  markedInReplaceOrder = [];
+  globalValues.clear();
+  scopedValues.clear();
+  scopedChars = 0;
 }
 
-/** Replaces every marked value in `text`, including its JSON-escaped spelling. */
-export function redactText(text: string): string {
+/** How many values are registered (global, and per scope in all): for tests and bounds checks. */
+export function markedSecretCounts(): { global: number; scopes: number; scopedChars: number } {
+  return { global: globalValues.size, scopes: scopedValues.size, scopedChars };
+}
+
+/** Replaces every marked value (the operator's, and `scope`'s) in `text`; longer values first. */
+export function redactText(text: string, scope?: string): string {
+  if (text.length < MIN_SECRET_LENGTH) return text;
+  const candidates: string[] = [];
+  for (const v of globalValues) if (text.includes(v)) candidates.push(v);
+  const own = scope === undefined ? undefined : scopedValues.get(scope);
+  if (own) for (const v of own) if (text.includes(v)) candidates.push(v);
+  if (candidates.length === 0) return text;
+  // longest first, so a secret containing another secret is replaced whole
+  candidates.sort((a, b) => b.length - a.length);
   let out = text;
-  for (const value of markedInReplaceOrder) {
-    if (out.includes(value)) out = out.split(value).join(REDACTED);
-    const escaped = JSON.stringify(value).slice(1, -1);
-    if (escaped !== value && out.includes(escaped)) out = out.split(escaped).join(REDACTED);
+  for (const v of candidates) out = out.split(v).join(REDACTED);
+  return out;
+}
+
+/**
+ * Redaction on the structured line, before it is serialised: every string
+ * (keys too) is redacted where it stands, so the line stays valid JSON
+ * whatever a secret is made of.
+ */
+function redactValue(value: unknown, scope: string | undefined, seen = new WeakSet<object>()): unknown {
+  if (typeof value === 'string') return redactText(value, scope);
+  if (value === null || typeof value !== 'object' || value instanceof Secret) return value;
+  if (seen.has(value)) return '[Circular]';
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, scope, seen));
+  if (Object.getPrototypeOf(value) !== Object.prototype) {
+    // class instances, Buffers, Dates: what JSON would print of them
+    let plain: unknown;
+    try {
+      plain = JSON.parse(JSON.stringify(value) ?? 'null');
+    } catch {
+      return '[Unserializable]';
+    }
+    return redactValue(plain, scope, seen);
   }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[redactText(k, scope)] = redactValue(v, scope, seen);
   return out;
 }
 
@@ -99,20 +203,23 @@ const plainErrors = winston.format((info) => {
   return info;
 });
 
-/** The one redaction point: runs on the finished JSON line. */
+/**
+ * The one redaction point, the last step before serialisation. A line about
+ * an object (controller, namespace, name: what ctx.log carries) also gets
+ * that object's scoped secrets redacted.
+ */
 const redact = winston.format((info) => {
-  const slot = info as unknown as Record<symbol, unknown>;
-  const rendered = slot[MESSAGE];
-  if (typeof rendered !== 'string') return info;
-  const redacted = redactText(rendered);
-  if (redacted === rendered) return info;
-  try {
-    // A marked value made of JSON syntax (a quote, a brace) could break the
-    // line's structure: then withhold the whole line rather than emit a mangled one.
-    JSON.parse(redacted);
-    slot[MESSAGE] = redacted;
-  } catch {
-    slot[MESSAGE] = JSON.stringify({ level: info.level, message: `${REDACTED} (log line withheld: it contained a secret)` });
+  const fields = info as unknown as Record<string, unknown>;
+  const scope =
+    typeof fields.controller === 'string' && typeof fields.name === 'string'
+      ? objectScope(fields.controller, typeof fields.namespace === 'string' ? fields.namespace : undefined, fields.name)
+      : undefined;
+  for (const key of Object.keys(fields)) {
+    if (key === 'level') continue;
+    const value = redactValue(fields[key], scope);
+    const safeKey = redactText(key, scope);
+    if (safeKey !== key) delete fields[key];
+    fields[safeKey] = value;
   }
   return info;
 });
@@ -133,8 +240,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       winston.format.errors({ stack: true }),
       plainErrors(),
       winston.format.timestamp(),
-      winston.format.json(),
       redact(),
+      winston.format.json(),
     ),
     transports: [new winston.transports.Stream({ stream: opts.stream ?? process.stdout })],
   });

@@ -1,8 +1,9 @@
 // KMSVaultSecret lifecycle, the I/O half: gather (partials, Vault mount,
 // KMS plaintext, Vault's current value) -> compute (plan.ts) -> apply (one
 // Vault write only when Vault differs) -> status/events. Plaintext exists only
-// in this process's memory, is registered with the logger's redaction, and is
-// never part of an error, event or status.
+// in this process's memory, is registered with the logger's redaction for this
+// object's lines and Events only (a tenant's value cannot blank anyone else's),
+// and is never part of an error, event or status.
 import {
   API_GROUP,
   API_VERSION,
@@ -19,13 +20,14 @@ import {
 } from '../../api/kmsvaultsecret.js';
 import { FINALIZER } from '../../api/naming.js';
 import { errorCode, resourcePath } from '../../framework/kube.js';
-import { markSecret } from '../../framework/logger.js';
+import { dropScopedSecrets, objectScope, setScopedSecrets } from '../../framework/logger.js';
 import type { AutopilotOperator, ReconcileContext, ReconcileResult } from '../../framework/operator.js';
 import { KmsError, KmsFailure, type Decryptor } from '../../kms/decryptor.js';
 import { VaultError, type VaultClient } from '../../vault/client.js';
 import { deleteKv, detectMount, kvDataMatches, logicalPath, readKv, writeKv, type KvData, type KvLocation, type KvSecret } from '../../vault/kv.js';
 import { DecryptDigests } from './decrypt-digests.js';
 import {
+  checkNamespaceBinding,
   checkPathSyntax,
   checkTenancy,
   collectKeys,
@@ -170,6 +172,8 @@ export class KmsVaultSecretController {
     const partials = await this.readPartials(obj, ctx);
     const planned = collectKeys(obj, partials);
     if (!planned.ok) return failed(planned.failure);
+    const binding = checkNamespaceBinding(planned.value, namespace, this.deps.settings.legacyNamespaces);
+    if (binding) return failed(binding);
     const decoded = decodeKeys(planned.value);
     if (!decoded.ok) return failed(decoded.failure);
 
@@ -199,7 +203,7 @@ export class KmsVaultSecretController {
       readError = err;
     }
     // Decrypt everything before writing: the secret is written whole or not at all.
-    const decrypted = await this.decryptAll(decoded.value, current?.data);
+    const decrypted = await this.decryptAll(decoded.value, current?.data, objectScope(KMS_VAULT_SECRET_KIND, namespace, obj.metadata?.name));
     if (!decrypted.ok) return failed(decrypted.failure);
     if (!current) return failed(this.vaultError(readError, 'read', path));
     const desired = decrypted.value;
@@ -228,7 +232,11 @@ export class KmsVaultSecretController {
   }
 
   /** Every key's plaintext: Vault's value where it is provably the same (see decrypt-digests.ts), KMS for the rest. */
-  private async decryptAll(keys: readonly DecodedKey[], inVault: KvData | undefined): Promise<{ ok: true; value: Record<string, string> } | { ok: false; failure: Failure }> {
+  private async decryptAll(
+    keys: readonly DecodedKey[],
+    inVault: KvData | undefined,
+    scope: string,
+  ): Promise<{ ok: true; value: Record<string, string> } | { ok: false; failure: Failure }> {
     const failures: KeyDecryptFailure[] = [];
     const values: Record<string, string> = {};
     await forEachLimited(keys, DECRYPT_CONCURRENCY, async (k) => {
@@ -245,7 +253,6 @@ export class KmsVaultSecretController {
         const out = await this.deps.decryptor.decrypt({ ciphertext: k.ciphertext, context: k.context });
         const text = Buffer.from(out.plaintext).toString('utf8');
         out.plaintext.fill(0);
-        markSecret(text);
         this.digests.remember({ ciphertext: k.ciphertext, context: k.context }, text);
         values[k.key] = text;
       } catch (err) {
@@ -253,6 +260,8 @@ export class KmsVaultSecretController {
         failures.push({ key: k.key, failure, hasContext: k.context !== undefined });
       }
     });
+    // this object's plaintext, and only its current one, is what its lines redact
+    setScopedSecrets(scope, Object.values(values));
     if (failures.length > 0) {
       failures.sort((a, b) => a.key.localeCompare(b.key));
       return { ok: false, failure: summariseDecryptFailures(failures) };
@@ -347,7 +356,10 @@ export async function registerKmsVaultSecretController(operator: AutopilotOperat
     replacesFinalizers: [KMS_VAULT_OPERATOR_FINALIZER],
     reconcile: (obj, ctx) => controller.reconcile(obj, ctx),
     finalize: (obj, ctx) => controller.finalize(obj, ctx),
-    onDeleted: (obj) => controller.waiting.settle(`${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`),
+    onDeleted: (obj) => {
+      controller.waiting.settle(`${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`);
+      dropScopedSecrets(objectScope(KMS_VAULT_SECRET_KIND, obj.metadata?.namespace, obj.metadata?.name));
+    },
   });
   // A KMSVaultSecret waiting for its Vault (not found, not Ready, no login yet)
   // is synced as soon as that Vault can take it, not at its next 10 s look.

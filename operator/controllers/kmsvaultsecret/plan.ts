@@ -7,6 +7,7 @@ import {
   KmsVaultSecretConditionType,
   KmsVaultSecretEventReason,
   KmsVaultSecretReason,
+  NAMESPACE_CONTEXT_KEY,
   type EncryptionContext,
   type KMSVaultSecret,
   type KMSVaultSecretStatus,
@@ -170,6 +171,44 @@ export function resolveLocation(obj: KMSVaultSecret, mount: KvMount | undefined)
   const loc = locateInMount(path, mount.path, mount.version);
   if (!loc) return fail(KmsVaultSecretReason.MountMismatch, `path "${path}" names the mount ${mount.path}/ itself, not a secret inside it`);
   return ok(loc);
+}
+
+/** Pure: may ciphertext sealed without a namespace be used in this namespace (migration setting)? */
+export function acceptsUnbound(namespace: string, legacyNamespaces: readonly string[]): boolean {
+  return legacyNamespaces.includes('*') || legacyNamespaces.includes(namespace);
+}
+
+/**
+ * Tenancy of ciphertext, before any KMS call: every key's encryption context
+ * must name the object's namespace. KMS refuses a ciphertext under any other
+ * context, so a blob copied from another namespace cannot be relabelled; the
+ * only way to use it here is for its context to say it belongs elsewhere,
+ * which is what this refuses. Keys with no namespace entry (sealed before the
+ * binding) pass only in the legacy namespaces the operator lists.
+ */
+export function checkNamespaceBinding(keys: readonly PlannedKey[], namespace: string, legacyNamespaces: readonly string[]): Failure | undefined {
+  const foreign: string[] = [];
+  const unbound: string[] = [];
+  for (const k of keys) {
+    if (k.entry.emptySecret) continue;
+    const bound = k.context?.[NAMESPACE_CONTEXT_KEY];
+    if (bound === undefined) {
+      if (!acceptsUnbound(namespace, legacyNamespaces)) unbound.push(`"${k.key}" (${k.source})`);
+    } else if (bound !== namespace) foreign.push(`"${k.key}" (${k.source}) was sealed for namespace "${bound}"`);
+  }
+  if (!foreign.length && !unbound.length) return undefined;
+  const parts: string[] = [];
+  if (foreign.length) parts.push(`${foreign.join(', ')}, not "${namespace}": ciphertext is only used in the namespace it was sealed for`);
+  if (unbound.length) {
+    parts.push(
+      `${unbound.join(', ')} ${unbound.length === 1 ? 'has' : 'have'} no ${NAMESPACE_CONTEXT_KEY} in the encryption context (sealed before namespace binding)`,
+    );
+  }
+  return {
+    reason: KmsVaultSecretReason.NamespaceMismatch,
+    message: `${parts.join('; ')}; seal again with vault-autopilot seal --namespace ${namespace}`,
+    transient: false,
+  };
 }
 
 /** Tenancy: under the namespace policy an object in N may only write below `<mount>/N/`. */

@@ -17,6 +17,7 @@ export const KmsVaultSecretSettingsEnv = {
   region: 'VAULT_AUTOPILOT_KMS_REGION',
   endpoint: 'VAULT_AUTOPILOT_KMS_ENDPOINT',
   allowedKeyIds: 'VAULT_AUTOPILOT_KMS_ALLOWED_KEY_IDS',
+  legacyNamespaces: 'VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES',
   /** Shared with the ServiceAccount lifecycle and the webhook: the `Vault` used when nothing names one. */
   defaultVault: 'VAULT_AUTOPILOT_TARGET_VAULT',
 } as const;
@@ -25,6 +26,12 @@ export interface KmsVaultSecretSettings {
   /** How often an in-sync object is compared with Vault again (drift correction). */
   syncPeriodMs: number;
   pathPolicy: PathPolicy;
+  /**
+   * Namespaces whose objects may still use ciphertext sealed without
+   * vault.autopilot.dev/namespace in its encryption context (a migration
+   * window); `*` = every namespace. Empty (the default): none.
+   */
+  legacyNamespaces: string[];
   /** The `Vault` resource an object without spec.vaultRef writes to, when no connection is configured. */
   defaultVault: VaultRef;
   kms: {
@@ -40,6 +47,7 @@ export const DEFAULT_SYNC_PERIOD_MS = 120_000;
 export const defaultKmsVaultSecretSettings: KmsVaultSecretSettings = {
   syncPeriodMs: DEFAULT_SYNC_PERIOD_MS,
   pathPolicy: PathPolicy.Namespace,
+  legacyNamespaces: [],
   defaultVault: parseVaultRef(DEFAULT_TARGET_VAULT)!,
   kms: { allowedKeyIds: [] },
 };
@@ -51,6 +59,15 @@ export function parseDurationMs(text: string): number | undefined {
   const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
   const ms = Math.round(Number(m[1]) * factor);
   return ms > 0 ? ms : undefined;
+}
+
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function splitList(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Parse the settings; throws SettingsError listing every problem. Pure. */
@@ -77,18 +94,19 @@ export function parseKmsVaultSecretSettings(env: Record<string, string | undefin
   const target = env[KmsVaultSecretSettingsEnv.defaultVault]?.trim() || DEFAULT_TARGET_VAULT;
   const defaultVault = parseVaultRef(target);
   if (!defaultVault) problems.push(`${KmsVaultSecretSettingsEnv.defaultVault} must be <namespace>/<name> of a Vault resource, got "${target}"`);
+  const legacyNamespaces = splitList(env[KmsVaultSecretSettingsEnv.legacyNamespaces]);
+  const badLegacy = legacyNamespaces.filter((n) => n !== '*' && !NAMESPACE_NAME.test(n));
+  if (badLegacy.length) problems.push(`${KmsVaultSecretSettingsEnv.legacyNamespaces} must list namespace names or *, got ${badLegacy.join(', ')}`);
   if (problems.length > 0) throw new SettingsError(problems);
   return {
     syncPeriodMs,
     pathPolicy: policyText as PathPolicy,
+    legacyNamespaces,
     defaultVault: defaultVault!,
     kms: {
       region: env[KmsVaultSecretSettingsEnv.region]?.trim() || env.AWS_REGION?.trim() || undefined,
       endpoint,
-      allowedKeyIds: (env[KmsVaultSecretSettingsEnv.allowedKeyIds] ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
+      allowedKeyIds: splitList(env[KmsVaultSecretSettingsEnv.allowedKeyIds]),
     },
   };
 }

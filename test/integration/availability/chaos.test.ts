@@ -86,6 +86,8 @@ test.before(async () => {
     VAULT_AUTOPILOT_VAULT_AUTH: 'token',
     VAULT_AUTOPILOT_VAULT_TOKEN_FILE: tokenFile,
     VAULT_AUTOPILOT_KMS_REGION: servers.env.kms.region,
+    // sealed without the namespace binding here (tested in test/integration/tenancy/)
+    VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES: '*',
     VAULT_AUTOPILOT_KMS_ENDPOINT: servers.env.kms.endpoint,
     VAULT_AUTOPILOT_KMS_SYNC_PERIOD: '10s',
     AWS_ACCESS_KEY_ID: KMS_CREDENTIALS.accessKeyId,

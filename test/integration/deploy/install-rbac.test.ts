@@ -31,6 +31,7 @@ import { caConfigMapName } from '../../../operator/webhook/ca-configmap.js';
 import { freePort } from '../../harness/ports.js';
 import { registerKmsVaultSecretController } from '../../../operator/controllers/kmsvaultsecret/controller.js';
 import { defaultKmsVaultSecretSettings } from '../../../operator/controllers/kmsvaultsecret/settings.js';
+import { NAMESPACE_CONTEXT_KEY } from '../../../operator/api/kmsvaultsecret.js';
 import { registerVaultController } from '../../../operator/controllers/vault/controller.js';
 import { parseVaultControllerSettings } from '../../../operator/controllers/vault/settings.js';
 import { registerServiceAccountController } from '../../../operator/controllers/serviceaccount/controller.js';
@@ -262,18 +263,19 @@ test.serial('a hand-written role in the way: the Warning repeats and is aggregat
 test.serial('KMSVaultSecret + PartialKMSVaultSecret: decrypted into Vault, then removed on delete', async (t) => {
   const e = env();
   const mount = await e.vaultMount('kv-v2');
+  const secretContext = { [NAMESPACE_CONTEXT_KEY]: appNs }; // as `seal --namespace` binds it
   const seal = async (value: string) => {
-    const out = await kms.encrypt({ keyId: e.kms.keyId, plaintext: Buffer.from(value) });
+    const out = await kms.encrypt({ keyId: e.kms.keyId, plaintext: Buffer.from(value), context: secretContext });
     return Buffer.from(out.ciphertext).toString('base64');
   };
   const api = custom();
   await api.createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'partialkmsvaultsecrets', body: {
     apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'PartialKMSVaultSecret', metadata: { name: 'shared' },
-    spec: { secrets: [{ key: 'shared', encryptedSecret: await seal('s1') }] },
+    spec: { secretContext, secrets: [{ key: 'shared', encryptedSecret: await seal('s1') }] },
   } });
   await api.createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'kmsvaultsecrets', body: {
     apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'KMSVaultSecret', metadata: { name: 'app' },
-    spec: { path: `${mount}/${appNs}/app`, kvSettings: { engineVersion: 'v2' }, secrets: [{ key: 'password', encryptedSecret: await seal('p1') }], includeSecrets: ['shared'] },
+    spec: { path: `${mount}/${appNs}/app`, kvSettings: { engineVersion: 'v2' }, secretContext, secrets: [{ key: 'password', encryptedSecret: await seal('p1') }], includeSecrets: ['shared'] },
   } });
   const ready = async () => {
     const obj = (await api.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'kmsvaultsecrets', name: 'app' })) as { status?: { conditions?: { type: string; status: string; message?: string }[] } };

@@ -61,6 +61,8 @@ test.before(async () => {
       VAULT_AUTOPILOT_VAULT_AUTH: 'token',
       VAULT_AUTOPILOT_VAULT_TOKEN_FILE: join(dir, 'vault-token'),
       VAULT_AUTOPILOT_KMS_REGION: e.kms.region,
+      // sealed without the namespace binding here (tested in test/integration/tenancy/)
+      VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES: '*',
       VAULT_AUTOPILOT_KMS_ENDPOINT: e.kms.endpoint,
       VAULT_AUTOPILOT_KMS_SYNC_PERIOD: '1s',
       AWS_ACCESS_KEY_ID: KMS_CREDENTIALS.accessKeyId,

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import { API_GROUP, API_GROUP_VERSION, API_VERSION, serviceAccountRoleName } from '../../../operator/api/naming.js';
-import { KMS_VAULT_SECRET_PLURAL } from '../../../operator/api/kmsvaultsecret.js';
+import { KMS_VAULT_SECRET_PLURAL, NAMESPACE_CONTEXT_KEY } from '../../../operator/api/kmsvaultsecret.js';
 import { registerKmsVaultSecretController } from '../../../operator/controllers/kmsvaultsecret/controller.js';
 import { defaultKmsVaultSecretSettings } from '../../../operator/controllers/kmsvaultsecret/settings.js';
 import { registerServiceAccountController } from '../../../operator/controllers/serviceaccount/controller.js';
@@ -200,7 +200,9 @@ export class SelfServiceFlow {
   /** The service owner seals a value with KMS and commits a KMSVaultSecret at the ServiceAccount's path. */
   async sealSecret(plaintext = this.plaintext): Promise<{ resource: string; vaultPath: string; ciphertextBytes: number }> {
     const namespace = this.appNamespace;
-    const sealed = await this.kms.encrypt({ keyId: this.env.kms.keyId, plaintext: Buffer.from(plaintext) });
+    // bound to its namespace, as `seal --namespace` does
+    const secretContext = { [NAMESPACE_CONTEXT_KEY]: namespace };
+    const sealed = await this.kms.encrypt({ keyId: this.env.kms.keyId, plaintext: Buffer.from(plaintext), context: secretContext });
     const encryptedSecret = Buffer.from(sealed.ciphertext).toString('base64');
     const name = `${this.serviceAccount}-config`;
     await this.kube.raw.request({
@@ -210,7 +212,7 @@ export class SelfServiceFlow {
         apiVersion: API_GROUP_VERSION,
         kind: 'KMSVaultSecret',
         metadata: { name, namespace },
-        spec: { path: `secret/${this.secretPath(namespace)}`, kvSettings: { engineVersion: 'v2' }, secrets: [{ key: 'password', encryptedSecret }] },
+        spec: { path: `secret/${this.secretPath(namespace)}`, kvSettings: { engineVersion: 'v2' }, secretContext, secrets: [{ key: 'password', encryptedSecret }] },
       },
     });
     await eventually(

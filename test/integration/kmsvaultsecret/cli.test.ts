@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import test from 'ava';
 import yaml from 'js-yaml';
 import { useTestEnv } from '../../harness/index.js';
-import type { KMSVaultSecret, PartialKMSVaultSecret } from '../../../operator/api/kmsvaultsecret.js';
+import { NAMESPACE_CONTEXT_KEY, type KMSVaultSecret, type PartialKMSVaultSecret } from '../../../operator/api/kmsvaultsecret.js';
 import { CRD_FILES, KMS_CREDENTIALS, Objects, sealValue, startInProcessOperator, VaultProbe, type RunningOperator } from './helpers.js';
 
 const env = useTestEnv(test);
@@ -101,11 +101,11 @@ test.serial('seal output applied as-is syncs; values never printed', async (t) =
 
 test.serial('verify fails (exit 1) on a wrong context, another key and bad base64, naming each cause', async (t) => {
   const manifest = yaml.load(readFileSync(join(dir, 'sealed.yaml'), 'utf8')) as KMSVaultSecret;
-  manifest.spec.secretContext = { app: 'other' };
+  manifest.spec.secretContext = { app: 'other', [NAMESPACE_CONTEXT_KEY]: ns }; // bound right, but not the context it was sealed with
   const otherValue = `cli-other-${Math.random().toString(36).slice(2)}`;
   plaintexts.push(otherValue);
   manifest.spec.secrets!.push(
-    { key: 'FOREIGN', encryptedSecret: await sealValue(env(), otherValue, { app: 'other' }, env().kms.otherKeyId) },
+    { key: 'FOREIGN', encryptedSecret: await sealValue(env(), otherValue, { app: 'other', [NAMESPACE_CONTEXT_KEY]: ns }, env().kms.otherKeyId) },
     { key: 'GARBLED', encryptedSecret: '@@@' },
   );
   const file = join(dir, 'tampered.yaml');
@@ -147,6 +147,8 @@ test.serial('the samples apply and sync once sealed for this KMS', async (t) => 
   let main: KMSVaultSecret | undefined;
   for (const doc of docs) {
     doc.metadata = { ...doc.metadata, namespace: ns };
+    // the sample's namespace binding becomes this test's namespace too
+    if (doc.spec?.secretContext?.[NAMESPACE_CONTEXT_KEY]) doc.spec.secretContext[NAMESPACE_CONTEXT_KEY] = ns;
     if (doc.kind === 'PartialKMSVaultSecret') {
       const parentContext = (docs.find((d) => d.kind === 'KMSVaultSecret') as KMSVaultSecret).spec.secretContext;
       await reseal(doc.spec.secrets, doc.spec.secretContext ?? parentContext);

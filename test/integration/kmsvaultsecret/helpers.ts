@@ -56,6 +56,9 @@ export async function startInProcessOperator(
   const logger = createLogger({ stream: logs, level: 'debug' });
   const full: KmsVaultSecretSettings = {
     ...defaultKmsVaultSecretSettings,
+    // these files test syncing and seal without the namespace binding (sealValue);
+    // test/integration/tenancy/ tests the binding with the default (none legacy)
+    legacyNamespaces: ['*'],
     ...settings,
     kms: { region: env.kms.region, endpoint: env.kms.endpoint, allowedKeyIds: [env.kms.keyId], ...settings.kms },
   };

@@ -8,7 +8,7 @@
 // object says why it waits.
 import test from 'ava';
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { KmsVaultSecretReason, type KMSVaultSecretSpec } from '../../../operator/api/kmsvaultsecret.js';
+import { KmsVaultSecretReason, NAMESPACE_CONTEXT_KEY, type KMSVaultSecretSpec } from '../../../operator/api/kmsvaultsecret.js';
 import { registerKmsVaultSecretController } from '../../../operator/controllers/kmsvaultsecret/controller.js';
 import { defaultKmsVaultSecretSettings, PathPolicy } from '../../../operator/controllers/kmsvaultsecret/settings.js';
 import { VaultTargets } from '../../../operator/controllers/kmsvaultsecret/vault-target.js';
@@ -86,7 +86,9 @@ test.after.always(async () => {
 async function spec(path: string, extra: Partial<KMSVaultSecretSpec> = {}): Promise<KMSVaultSecretSpec> {
   const value = `pw-${Math.random().toString(36).slice(2)}`;
   plaintexts.push(value);
-  return { path, kvSettings: { engineVersion: 'v2' }, secrets: [{ key: 'DB_PASSWORD', encryptedSecret: await sealValue(servers.env, value) }], ...extra };
+  // bound to the tenant's namespace, as `seal --namespace` does
+  const secretContext = { [NAMESPACE_CONTEXT_KEY]: tenant };
+  return { path, kvSettings: { engineVersion: 'v2' }, secretContext, secrets: [{ key: 'DB_PASSWORD', encryptedSecret: await sealValue(servers.env, value, secretContext) }], ...extra };
 }
 
 test.serial('before any Vault exists the object says so (no status is never the answer)', async (t) => {

@@ -1,7 +1,23 @@
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
-import { createLogger, secret, markSecret, clearMarkedSecrets, redactText, REDACTED, errorMessage } from '../../../operator/framework/logger.js';
+import {
+  addScopedSecret,
+  clearMarkedSecrets,
+  createLogger,
+  dropScopedSecrets,
+  errorMessage,
+  markedSecretCounts,
+  markSecret,
+  MAX_GLOBAL_SECRETS,
+  MAX_SCOPED_CHARS,
+  MAX_SECRETS_PER_SCOPE,
+  objectScope,
+  redactText,
+  REDACTED,
+  secret,
+  setScopedSecrets,
+} from '../../../operator/framework/logger.js';
 
 function capture() {
   const lines: string[] = [];
@@ -95,9 +111,9 @@ test('values that JSON escapes (quotes, newlines) are redacted too', async (t) =
 });
 
 test('longer secrets containing shorter ones are replaced whole', (t) => {
-  markSecret('abcd');
-  markSecret('xxabcdyy');
-  t.is(redactText('1 xxabcdyy 2 abcd'), `1 ${REDACTED} 2 ${REDACTED}`);
+  markSecret('abcdefgh');
+  markSecret('xxabcdefghyy');
+  t.is(redactText('1 xxabcdefghyy 2 abcdefgh'), `1 ${REDACTED} 2 ${REDACTED}`);
 });
 
 test('unmarked text is unchanged and empty values are ignored', (t) => {
@@ -111,17 +127,78 @@ test('errorMessage() handles errors, strings and objects', (t) => {
   t.is(errorMessage({ code: 1 }), '{"code":1}');
 });
 
-// Serial (ava runs these before the concurrent tests) and cleared afterwards:
-// this mark would withhold every other line while it is active.
-test.serial('a marked value made of JSON syntax never yields a broken line or a leak', async (t) => {
+// Serial (ava runs these before the concurrent tests) and cleared afterwards.
+test.serial('a marked value made of JSON syntax never yields a broken line, a leak or a withheld line', async (t) => {
+  t.teardown(clearMarkedSecrets);
   const c = capture();
   const log = createLogger({ stream: c.stream });
-  markSecret('","');
-  log.info('a', { x: 'p","q' });
+  markSecret('","level":"x"}');
+  log.info('a', { x: 'p","level":"x"}q', ['k","level":"x"}']: 1 });
   await flush();
   const line = c.lines[0] ?? '';
-  t.notThrows(() => JSON.parse(line));
-  t.false(line.includes('p","q'));
-  t.is((JSON.parse(line) as { level: string }).level, 'info');
+  const parsed = JSON.parse(line) as Record<string, unknown>;
+  t.false(line.includes('p","level'));
+  t.is(parsed.level, 'info');
+  t.is(parsed.message, 'a');
+  t.is(parsed.x, `p${REDACTED}q`);
+  t.is(parsed[`k${REDACTED}`], 1, 'keys are redacted too');
+  clearMarkedSecrets();
+});
+
+test.serial('values shorter than 8 characters are never patterns', async (t) => {
+  t.teardown(clearMarkedSecrets);
+  const c = capture();
+  const log = createLogger({ stream: c.stream });
+  for (const v of ['"', 'vault', 'info', '{', '1234567']) markSecret(v);
+  setScopedSecrets(objectScope('KMSVaultSecret', 'a', 'x'), ['"', 'level']);
+  log.child({ controller: 'KMSVaultSecret', namespace: 'a', name: 'x' }).info('vault "info" level 1234567');
+  await flush();
+  t.is((JSON.parse(c.lines[0]!) as { message: string }).message, 'vault "info" level 1234567');
+  t.deepEqual(markedSecretCounts(), { global: 0, scopes: 0, scopedChars: 0 });
+  clearMarkedSecrets();
+});
+
+test.serial("scoped secrets: only the object's lines and Events, replaced on each set, dropped with the object", async (t) => {
+  const c = capture();
+  const log = createLogger({ stream: c.stream });
+  const scope = objectScope('KMSVaultSecret', 'team-a', 'db');
+  setScopedSecrets(scope, ['first-password']);
+  const mine = log.child({ controller: 'KMSVaultSecret', namespace: 'team-a', name: 'db' });
+  const other = log.child({ controller: 'KMSVaultSecret', namespace: 'team-b', name: 'db' });
+  mine.info('x first-password');
+  other.info('y first-password');
+  setScopedSecrets(scope, ['second-password']);
+  mine.info('z first-password second-password');
+  dropScopedSecrets(scope);
+  mine.info('w second-password');
+  await flush();
+  t.deepEqual(c.parsed().map((l) => l.message), [
+    `x ${REDACTED}`,
+    'y first-password',
+    `z first-password ${REDACTED}`,
+    'w second-password',
+  ]);
+  addScopedSecret(scope, 'added-one-value');
+  t.is(redactText('added-one-value', scope), REDACTED);
+  t.is(redactText('added-one-value'), 'added-one-value', 'no scope: only global values');
+  clearMarkedSecrets();
+});
+
+test.serial('bounded: global values and scoped characters have ceilings; the oldest go first', (t) => {
+  t.teardown(clearMarkedSecrets);
+  for (let i = 0; i < MAX_GLOBAL_SECRETS + 10; i++) markSecret(`global-secret-${i}`);
+  t.is(markedSecretCounts().global, MAX_GLOBAL_SECRETS);
+  t.is(redactText('global-secret-0'), 'global-secret-0', 'the oldest was forgotten');
+  t.is(redactText(`global-secret-${MAX_GLOBAL_SECRETS + 9}`), REDACTED);
+  const big = 'x'.repeat(1024 * 1024);
+  for (let i = 0; i < 20; i++) setScopedSecrets(`KMSVaultSecret/ns/o${i}`, [`${i}-${big}`]);
+  const counts = markedSecretCounts();
+  t.true(counts.scopedChars <= MAX_SCOPED_CHARS, `${counts.scopedChars} chars`);
+  t.is(counts.scopes, 15, '16 MiB hold 15 of 20 one-MiB objects');
+  t.is(redactText(`0-${big}`, 'KMSVaultSecret/ns/o0'), `0-${big}`, 'the least recently set object was evicted');
+  t.is(redactText(`19-${big}`, 'KMSVaultSecret/ns/o19'), REDACTED);
+  setScopedSecrets('KMSVaultSecret/ns/many', Array.from({ length: MAX_SECRETS_PER_SCOPE + 5 }, (_, i) => `value-${i}-end`));
+  t.is(redactText(`value-${MAX_SECRETS_PER_SCOPE + 4}-end`, 'KMSVaultSecret/ns/many'), `value-${MAX_SECRETS_PER_SCOPE + 4}-end`, 'beyond the per-object ceiling');
+  t.is(redactText('value-0-end', 'KMSVaultSecret/ns/many'), REDACTED);
   clearMarkedSecrets();
 });

@@ -2,7 +2,7 @@
 // reconcile context: what is written, when, and what never is.
 import { Writable } from 'node:stream';
 import test from 'ava';
-import type { KMSVaultSecret, KMSVaultSecretStatus } from '../../../../operator/api/kmsvaultsecret.js';
+import { NAMESPACE_CONTEXT_KEY, type KMSVaultSecret, type KMSVaultSecretStatus } from '../../../../operator/api/kmsvaultsecret.js';
 import { KmsVaultSecretController, SyncFailure } from '../../../../operator/controllers/kmsvaultsecret/controller.js';
 import { defaultKmsVaultSecretSettings } from '../../../../operator/controllers/kmsvaultsecret/settings.js';
 import { FakeClock } from '../../../../operator/framework/clock.js';
@@ -96,7 +96,12 @@ interface Harness {
   finalize(obj: KMSVaultSecret): Promise<void>;
 }
 
-function harness(partials: Record<string, unknown> = {}): Harness {
+/**
+ * The sync tests below seal without the namespace binding; 'team-a' is a
+ * legacy namespace for them. The binding has its own tests (bottom), with
+ * legacyNamespaces empty as by default.
+ */
+function harness(partials: Record<string, unknown> = {}, legacyNamespaces = ['team-a']): Harness {
   const vault = new FakeVault();
   const kms = new FakeKms();
   const clock = new FakeClock(new Date('2026-11-28T07:00:00Z'));
@@ -118,7 +123,7 @@ function harness(partials: Record<string, unknown> = {}): Harness {
     events: [],
     statusWrites: 0,
     logs,
-    controller: new KmsVaultSecretController({ vault, decryptor: kms, settings: { ...defaultKmsVaultSecretSettings, syncPeriodMs: 60_000 } }),
+    controller: new KmsVaultSecretController({ vault, decryptor: kms, settings: { ...defaultKmsVaultSecretSettings, syncPeriodMs: 60_000, legacyNamespaces } }),
     reconcile: async (obj) => {
       let current = obj;
       const ctx = makeCtx(() => current, (s) => (current = { ...current, status: s }));
@@ -256,15 +261,51 @@ test('finalize: Delete removes what status recorded, Retain keeps it, never-sync
   t.true(h.vault.v2.has('team-a/app'));
 });
 
-test('plaintext is redacted from any log line', async (t) => {
+test('plaintext is redacted from any log line about its object, and only there', async (t) => {
   const h = harness();
   const plaintext = 'super-secret-value-123';
-  const obj = await h.reconcile(aKmsVaultSecret({ secrets: sealedSpec({ a: plaintext }) }));
-  // even a careless log line after decryption cannot print it
-  h.logger.info(`oops ${plaintext}`, { value: plaintext });
+  // its own name: scopes are per object, and the other tests here reconcile team-a/app side by side
+  const obj = await h.reconcile(aKmsVaultSecret({ secrets: sealedSpec({ a: plaintext, short: 'vault' }) }, { name: 'leaky' }));
+  // even a careless log line about the object after decryption cannot print it
+  const about = h.logger.child({ controller: 'KMSVaultSecret', namespace: 'team-a', name: 'leaky' });
+  about.info(`oops ${plaintext}`, { value: plaintext });
+  // a tenant's value is not a pattern for other objects' lines, and a short one is no pattern at all
+  h.logger.child({ controller: 'KMSVaultSecret', namespace: 'team-b', name: 'leaky' }).info(`someone else's super-secret-value-123 and vault`);
+  about.info('the vault is fine');
   await new Promise((r) => setImmediate(r));
-  t.true(h.logs.join('').includes('oops [REDACTED]'));
-  t.false(h.logs.join('').includes(plaintext));
+  const lines = h.logs.join('').trim().split('\n').map((l) => JSON.parse(l) as { message: string; value?: string; name?: string; namespace?: string });
+  const mine = lines.filter((l) => l.namespace === 'team-a' && l.message.startsWith('oops'));
+  t.deepEqual(mine.map((l) => [l.message, l.value]), [['oops [REDACTED]', '[REDACTED]']]);
+  t.true(lines.some((l) => l.message === `someone else's super-secret-value-123 and vault`), 'scoped to the object');
+  t.true(lines.some((l) => l.message === 'the vault is fine'), 'values shorter than 8 characters are not redacted');
   t.false(JSON.stringify(obj.status).includes(plaintext));
   t.false(JSON.stringify(h.events).includes(plaintext));
+});
+
+test('ciphertext bound to another namespace, or to none, is refused before any KMS call', async (t) => {
+  const h = harness({}, []);
+  const foreign = await h.reconcile(aKmsVaultSecret({ secrets: sealedSpec({ a: 'alpha' }, { [NAMESPACE_CONTEXT_KEY]: 'team-b' }), secretContext: { [NAMESPACE_CONTEXT_KEY]: 'team-b' } }));
+  const ready = foreign.status?.conditions?.[0];
+  t.is(ready?.reason, 'NamespaceMismatch');
+  t.regex(ready?.message ?? '', /"a" \(spec\.secrets\) was sealed for namespace "team-b", not "team-a".*seal --namespace team-a/);
+  const unbound = await h.reconcile(aKmsVaultSecret({ secrets: sealedSpec({ b: 'beta' }) }));
+  t.regex(unbound.status?.conditions?.[0]?.message ?? '', /"b" \(spec\.secrets\) has no vault\.autopilot\.dev\/namespace in the encryption context/);
+  t.is(h.kms.calls, 0, 'no decrypt for a refused key');
+  t.is(h.vault.stats.writes, 0);
+  t.deepEqual(h.events.map((e) => e.reason), ['NamespaceMismatch', 'NamespaceMismatch']);
+});
+
+test('ciphertext bound to the object\'s namespace syncs; a legacy namespace also takes unbound keys', async (t) => {
+  const bound = { [NAMESPACE_CONTEXT_KEY]: 'team-a', app: 'web' };
+  const h = harness({}, []);
+  const obj = await h.reconcile(aKmsVaultSecret({ secrets: sealedSpec({ a: 'alpha' }, bound), secretContext: bound }));
+  t.is(obj.status?.conditions?.[0]?.reason, 'Synced');
+  t.deepEqual(h.vault.v2.get('team-a/app')?.data, { a: 'alpha' });
+  const legacy = harness({}, ['other', 'team-a']);
+  t.is((await legacy.reconcile(aKmsVaultSecret({ secrets: sealedSpec({ a: 'alpha' }) }))).status?.conditions?.[0]?.reason, 'Synced');
+  const wildcard = harness({}, ['*']);
+  t.is((await wildcard.reconcile(aKmsVaultSecret({ secrets: sealedSpec({ a: 'alpha' }) }))).status?.conditions?.[0]?.reason, 'Synced');
+  const legacyForeign = harness({}, ['*']);
+  const refused = await legacyForeign.reconcile(aKmsVaultSecret({ secrets: sealedSpec({ a: 'alpha' }, { [NAMESPACE_CONTEXT_KEY]: 'team-b' }), secretContext: { [NAMESPACE_CONTEXT_KEY]: 'team-b' } }));
+  t.is(refused.status?.conditions?.[0]?.reason, 'NamespaceMismatch', 'legacy accepts a missing binding, never a foreign one');
 });

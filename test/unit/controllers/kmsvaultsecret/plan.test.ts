@@ -1,6 +1,8 @@
 import test from 'ava';
-import { KmsVaultSecretReason } from '../../../../operator/api/kmsvaultsecret.js';
+import { KmsVaultSecretReason, NAMESPACE_CONTEXT_KEY } from '../../../../operator/api/kmsvaultsecret.js';
 import {
+  acceptsUnbound,
+  checkNamespaceBinding,
   checkPathSyntax,
   checkTenancy,
   collectKeys,
@@ -294,4 +296,25 @@ test('precheckTenancy needs no Vault: the namespace must be a folder in the path
   t.is(precheckTenancy('secret/team-b/app', 'team-a', PathPolicy.Namespace)?.reason, KmsVaultSecretReason.PathNotAllowed);
   t.truthy(precheckTenancy('secret/app/team-a', 'team-a', PathPolicy.Namespace), 'the last segment is the secret, not a folder');
   t.is(precheckTenancy('secret/x', 'team-a', PathPolicy.Any), undefined);
+});
+
+test('checkNamespaceBinding: every key must name the object\'s namespace; legacy namespaces accept none, never another', (t) => {
+  const bound = { [NAMESPACE_CONTEXT_KEY]: 'team-a' };
+  const obj = aKmsVaultSecret({ secretContext: bound, secrets: [aSecret('a'), aSecret('e', { emptySecret: true })], includeSecrets: ['p'] });
+  const partials = new Map([['p', aPartial('p')]]);
+  const keys = collectKeys(obj, partials);
+  if (!keys.ok) return t.fail();
+  t.is(checkNamespaceBinding(keys.value, 'team-a', []), undefined, 'the partial inherits the binding');
+  const foreign = collectKeys(aKmsVaultSecret({ secrets: [aSecret('x', { secretContext: { [NAMESPACE_CONTEXT_KEY]: 'team-b' } }), aSecret('y')] }), new Map());
+  if (!foreign.ok) return t.fail();
+  const f = checkNamespaceBinding(foreign.value, 'team-a', []);
+  t.is(f?.reason, KmsVaultSecretReason.NamespaceMismatch);
+  t.false(f?.transient);
+  t.regex(f?.message ?? '', /"x" \(spec\.secrets\) was sealed for namespace "team-b", not "team-a".*"y" \(spec\.secrets\) has no vault\.autopilot\.dev\/namespace/);
+  t.regex(checkNamespaceBinding(foreign.value, 'team-a', ['team-a'])?.message ?? '', /^"x"[^;]*team-b[^;]*; seal again/, 'legacy: the unbound key passes, the foreign one does not');
+  t.true(acceptsUnbound('x', ['*']));
+  t.false(acceptsUnbound('x', ['y']));
+  const empty = collectKeys(aKmsVaultSecret({ secrets: [aSecret('e', { emptySecret: true })] }), new Map());
+  if (!empty.ok) return t.fail();
+  t.is(checkNamespaceBinding(empty.value, 'team-a', []), undefined, 'an empty key has no ciphertext to bind');
 });

@@ -50,3 +50,11 @@ test('bad values are all reported', (t) => {
   );
   t.regex(err!.message, /SYNC_PERIOD.*PATH_POLICY.*ENDPOINT/);
 });
+
+test('legacy namespaces: none by default, a list or *, names checked', (t) => {
+  t.deepEqual(parseKmsVaultSecretSettings({}).legacyNamespaces, []);
+  t.deepEqual(parseKmsVaultSecretSettings({ VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES: 'team-a, shop,' }).legacyNamespaces, ['team-a', 'shop']);
+  t.deepEqual(parseKmsVaultSecretSettings({ VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES: '*' }).legacyNamespaces, ['*']);
+  const err = t.throws(() => parseKmsVaultSecretSettings({ VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES: 'ok,Not_A_Name' }));
+  t.regex(err!.message, /VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES must list namespace names or \*, got Not_A_Name/);
+});
