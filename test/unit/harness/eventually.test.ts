@@ -27,6 +27,7 @@ test('after the timeout it throws with the message and the last error', async (t
     ),
   );
   t.regex(error!.message, /^widget ready after \d+ attempts in 60 ms: failure \d+$/);
+  // the count and the last error are those of the final call (how many fit in 60 ms depends on the machine's load)
+  t.true(error!.message.includes(`after ${calls} attempts`));
   t.true(error!.message.endsWith(`failure ${calls}`));
-  t.true(calls >= 2);
 });
