@@ -6,6 +6,7 @@
 // by digest. The second bundle version is made here from the first (version
 // bump + `replaces`). Each step asserts what OLM and the operator did; the
 // times (unpack, CSV Succeeded, upgrade) are logged.
+import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
@@ -20,6 +21,14 @@ import { OlmOnCluster } from '../olm/on-cluster.js';
 import { validateBundle, writeBundle } from '../olm/validator.js';
 
 const cluster = useCluster(test);
+
+/** execFile with stdin. */
+function run(file: string, args: string[], options: { env: NodeJS.ProcessEnv; input: string }): Promise<{ stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, args, { env: options.env, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout })));
+    child.stdin!.end(options.input);
+  });
+}
 
 const NS = { operator: 'vault-autopilot', vault: 'vault-system', app: 'shop' } as const;
 const VERSION = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version as string;
@@ -245,6 +254,30 @@ test.serial('self-service under OLM: an annotated ServiceAccount gets its role a
   await olm.apply([{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'writer', namespace: NS.app } }]);
   await vaultAsWriter(`kv put secret/${NS.app}/orders/db password=${SECRET_VALUE}`);
   t.is((await vaultAsWriter(`kv get -field=password secret/${NS.app}/orders/db`)).trim(), SECRET_VALUE);
+});
+
+test.serial('KMSVaultSecret under OLM: sealed with the CLI, decrypted by the operator (KMS settings from the Subscription config) into Vault', async (t) => {
+  t.timeout(5 * 60_000);
+  if (!installed) return t.fail('not installed');
+  const info = cluster();
+  const value = `kms-${SECRET_VALUE}`;
+  // `vault-autopilot seal`, as a service owner runs it: the value on stdin, never on the command line
+  const tsx = join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
+  const { stdout } = await run(process.execPath, ['--import', `file://${tsx}`, join(REPO_ROOT, 'operator', 'main.ts'), 'seal', '--key-id', info.kms!.keyAlias,
+    '--path', `secret/${NS.app}/orders/kms`, '--namespace', NS.app, '--from-env-file', '-'], {
+    env: { ...process.env, ...KMS_CREDENTIALS, AWS_REGION: info.kms?.region ?? 'us-east-1', VAULT_AUTOPILOT_KMS_ENDPOINT: info.kmsEndpoint },
+    input: `password=${value}\n`,
+  });
+  t.false(stdout.includes(value), 'the sealed manifest does not carry the value');
+  const started = Date.now();
+  await olm.k(['apply', '-f', '-'], stdout);
+  await eventually(async () => {
+    const obj = await olm.getJson<{ status?: { conditions?: Condition[] } }>(['-n', NS.app, 'get', 'kmsvaultsecret', 'kms']);
+    if (!ready(obj.status?.conditions)) throw new Error(JSON.stringify(obj.status?.conditions ?? []));
+  }, { timeoutMs: 120_000, intervalMs: 1000, message: 'KMSVaultSecret Ready' });
+  times['KMSVaultSecret applied -> Ready'] = Date.now() - started;
+  // read back through a role of the Vault that may read the app namespace (the operator token may not read secrets)
+  t.is((await vaultAsWriter(`kv get -field=password secret/${NS.app}/orders/kms`)).trim(), value);
 });
 
 test.serial('upgrade: a bundle that replaces the first moves the CSV; Vault stays unsealed, roles/policies/secrets kept', async (t) => {
