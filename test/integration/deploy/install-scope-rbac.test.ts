@@ -14,6 +14,7 @@ import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, RbacAuthorizationV1Ap
 import { eventually, startOperatorProcess, useTestEnv, type OperatorProcess } from '../../harness/index.js';
 import { freePort } from '../../harness/ports.js';
 import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
+import { NAMESPACE_CONTEXT_KEY } from '../../../operator/api/kmsvaultsecret.js';
 import { defaultInstallSettings, installEnvironment, InstallMode, NAME } from '../../../operator/deploy/install-settings.js';
 import { apiRequestOf } from '../../../operator/deploy/rbac.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
@@ -117,14 +118,22 @@ test.serial('inside the scope everything works; a ServiceAccount and a pod annot
 
   const mount = await e.vaultMount('kv-v2');
   const kms = new AwsKms({ region: e.kms.region, endpoint: e.kms.endpoint, credentials: KMS_CREDENTIALS });
-  const ciphertext = Buffer.from((await kms.encrypt({ keyId: e.kms.keyId, plaintext: Buffer.from('p1') })).ciphertext).toString('base64');
+  // bound to its namespace, as `seal --namespace` does
+  const sealFor = async (namespace: string) => {
+    const secretContext = { [NAMESPACE_CONTEXT_KEY]: namespace };
+    const out = await kms.encrypt({ keyId: e.kms.keyId, plaintext: Buffer.from('p1'), context: secretContext });
+    return { secretContext, encryptedSecret: Buffer.from(out.ciphertext).toString('base64') };
+  };
+  const kmsSecret = async (name: string, namespace: string) => {
+    const { secretContext, encryptedSecret } = await sealFor(namespace);
+    return {
+      apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'KMSVaultSecret', metadata: { name },
+      spec: { path: `${mount}/${namespace}/${name}`, kvSettings: { engineVersion: 'v2' }, secretContext, secrets: [{ key: 'password', encryptedSecret }] },
+    };
+  };
+  await custom.createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: outsideNs, plural: 'kmsvaultsecrets', body: await kmsSecret('outside', outsideNs) });
+  await custom.createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'kmsvaultsecrets', body: await kmsSecret('inside', appNs) });
   kms.destroy();
-  const kmsSecret = (name: string, namespace: string) => ({
-    apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'KMSVaultSecret', metadata: { name },
-    spec: { path: `${mount}/${namespace}/${name}`, kvSettings: { engineVersion: 'v2' }, secrets: [{ key: 'password', encryptedSecret: ciphertext }] },
-  });
-  await custom.createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: outsideNs, plural: 'kmsvaultsecrets', body: kmsSecret('outside', outsideNs) });
-  await custom.createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'kmsvaultsecrets', body: kmsSecret('inside', appNs) });
   type WithStatus = KubernetesObject & { status?: { conditions?: { type: string; status: string }[] } };
   const kmsStatus = async (namespace: string, name: string) =>
     ((await custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace, plural: 'kmsvaultsecrets', name })) as WithStatus);
