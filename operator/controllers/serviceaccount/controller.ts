@@ -406,8 +406,13 @@ function conflictFields(err: unknown): string[] {
 }
 
 /**
- * Merge patch of the ServiceAccount's finalizers/annotations, guarded by its
- * resourceVersion (a concurrent change -> 409 -> retry with a fresh copy).
+ * Merge patch of the ServiceAccount's finalizers/annotations. A finalizer
+ * change replaces the whole list, so it is guarded by the resourceVersion (a
+ * concurrent change -> 409 -> retry with a fresh copy). The applied-vault
+ * record alone is not: it states where the entries just went, true whatever
+ * else changed meanwhile, and a 409 there would lose it when the
+ * auto-configure annotation was taken off in between — the ServiceAccount would
+ * leave the controller's scope with its entries still in the Vault resource.
  */
 async function patchMetadata(
   kube: KubeClients,
@@ -415,12 +420,15 @@ async function patchMetadata(
   change: { finalizer?: 'remove'; annotations?: Record<string, string | null> },
 ): Promise<V1ServiceAccount> {
   const meta = sa.metadata ?? {};
-  const metadata: Record<string, unknown> = { resourceVersion: meta.resourceVersion };
+  const metadata: Record<string, unknown> = {};
   const finalizers = meta.finalizers ?? [];
-  if (change.finalizer === 'remove' && finalizers.includes(FINALIZER)) metadata['finalizers'] = finalizers.filter((f) => f !== FINALIZER);
+  if (change.finalizer === 'remove' && finalizers.includes(FINALIZER)) {
+    metadata['finalizers'] = finalizers.filter((f) => f !== FINALIZER);
+    metadata['resourceVersion'] = meta.resourceVersion;
+  }
   const annotationsChange = Object.entries(change.annotations ?? {}).filter(([key, value]) => (meta.annotations?.[key] ?? null) !== value);
   if (annotationsChange.length > 0) metadata['annotations'] = Object.fromEntries(annotationsChange);
-  if (Object.keys(metadata).length === 1) return sa;
+  if (!metadata['finalizers'] && !metadata['annotations']) return sa;
   try {
     return await kube.raw.request<V1ServiceAccount>({
       method: 'PATCH',

@@ -35,7 +35,7 @@ test.after.always(async () => {
   await op?.stop();
 });
 
-async function waitForEntries(name: string, present: boolean, vault = 'vault'): Promise<void> {
+async function waitForEntries(name: string, present: boolean, vault = 'vault', timeoutMs = 20_000): Promise<void> {
   const role = serviceAccountRoleName(ns, name);
   await eventually(
     async () => {
@@ -44,7 +44,7 @@ async function waitForEntries(name: string, present: boolean, vault = 'vault'): 
         throw new Error(`${role} ${present ? 'missing from' : 'still in'} ${vault}: ${JSON.stringify(names)}`);
       }
     },
-    { timeoutMs: 20_000, intervalMs: 100 },
+    { timeoutMs, intervalMs: 100 },
   );
 }
 
@@ -89,24 +89,65 @@ test.serial('annotate: role bound to exactly the ServiceAccount and its policy l
   t.regex(await waitForEvent('orders', ServiceAccountReason.Configured), /wrote Kubernetes-auth role/);
 });
 
-test.serial('a ServiceAccount already in sync costs reads only: no write to the Vault resource or the ServiceAccount', async (t) => {
-  await cluster.createServiceAccount(ns, 'steady', { [AUTO]: 'true' });
-  await waitForEntries('steady', true);
-  await recordOf('steady');
-  const before = await cluster.getVault(ns, 'vault');
-  const saBefore = await cluster.getServiceAccount(ns, 'steady');
-  await new Promise((r) => setTimeout(r, 500)); // let the events of the last writes pass
-  const start = op!.kubeRequests.length;
-  op!.operator.enqueue('ServiceAccount', ns, 'steady');
-  const vaultGet = `GET ${cluster.vaultPath(ns, 'vault')}`;
-  await eventually(async () => {
-    if (!op!.kubeRequests.slice(start).includes(vaultGet)) throw new Error('not reconciled yet');
-  });
-  await new Promise((r) => setTimeout(r, 300));
-  const sent = op!.kubeRequests.slice(start);
-  t.deepEqual(sent.filter((r) => !r.startsWith('GET ')), [], `requests: ${sent.join(', ')}`);
-  t.is((await cluster.getVault(ns, 'vault'))?.metadata?.resourceVersion, before?.metadata?.resourceVersion);
-  t.is((await cluster.getServiceAccount(ns, 'steady'))?.metadata?.resourceVersion, saBefore?.metadata?.resourceVersion);
+/** The Events about `name`, each with its count and resourceVersion: any Event written or bumped changes this. */
+async function eventRecord(name: string): Promise<string[]> {
+  return (await cluster.events(ns, name)).map((e) => `${e.metadata?.name}#${e.count ?? 1}@${e.metadata?.resourceVersion}`).sort();
+}
+
+test.serial('a ServiceAccount already in sync costs one read of the Vault resource and no write (counted by the apiserver too)', async (t) => {
+  // One worker: keys run one after the other in the order queued, so a marker
+  // ServiceAccount queued after `steady` runs only once steady's pass has
+  // finished. Each reads its own Vault resource, so the reads say whose pass it was.
+  await op!.stop();
+  op = await startOperator(env(), { namespace: ns, env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` }, concurrency: 1 });
+  try {
+    await cluster.createVault(ns, 'steady-target', PLACEHOLDER_VAULT);
+    await cluster.createVault(ns, 'marker-target', PLACEHOLDER_VAULT);
+    await cluster.createServiceAccount(ns, 'steady', { [AUTO]: 'true', [TARGET]: `${ns}/steady-target` });
+    await cluster.createServiceAccount(ns, 'marker', { [AUTO]: 'true', [TARGET]: `${ns}/marker-target` });
+    for (const [name, vault] of [['steady', 'steady-target'], ['marker', 'marker-target']] as const) {
+      await waitForEntries(name, true, vault);
+      t.is(await recordOf(name), `${ns}/${vault}`);
+      await waitForEvent(name, ServiceAccountReason.Configured);
+    }
+    const steadyGet = `GET ${cluster.vaultPath(ns, 'steady-target')}`;
+    const markerGet = `GET ${cluster.vaultPath(ns, 'marker-target')}`;
+    /** Queues the marker and waits for its read: every pass queued before it has finished. */
+    const flush = async (): Promise<number> => {
+      const from = op!.kubeRequests.length;
+      op!.operator.enqueue('ServiceAccount', ns, 'marker');
+      return eventually(async () => {
+        const at = op!.kubeRequests.indexOf(markerGet, from);
+        if (at < 0) throw new Error('the marker has not run yet');
+        return at;
+      });
+    };
+    // Settled: the operator's cache holds the ServiceAccount as the apiserver has it
+    // (its own record write has come back through the watch), and nothing is queued.
+    const saBefore = await cluster.getServiceAccount(ns, 'steady');
+    for (const name of ['steady', 'marker']) {
+      const server = (await cluster.getServiceAccount(ns, name))?.metadata?.resourceVersion;
+      await eventually(async () => {
+        if (op!.operator.cached('ServiceAccount', ns, name).obj?.metadata?.resourceVersion !== server) throw new Error(`the cache is behind on ${name}`);
+      });
+    }
+    await flush();
+    const vaultBefore = await cluster.getVault(ns, 'steady-target');
+    const eventsBefore = await eventRecord('steady');
+
+    const start = op!.kubeRequests.length;
+    op!.operator.enqueue('ServiceAccount', ns, 'steady');
+    const end = await flush();
+    const pass = op!.kubeRequests.slice(start, end);
+    t.deepEqual(pass, [steadyGet], 'the pass of a ServiceAccount in sync: exactly one read of its Vault resource, nothing else');
+    // independently of the operator's client: the apiserver's resourceVersions and Events
+    t.is((await cluster.getVault(ns, 'steady-target'))?.metadata?.resourceVersion, vaultBefore?.metadata?.resourceVersion, 'Vault resource not written');
+    t.is((await cluster.getServiceAccount(ns, 'steady'))?.metadata?.resourceVersion, saBefore?.metadata?.resourceVersion, 'ServiceAccount not written');
+    t.deepEqual(await eventRecord('steady'), eventsBefore, 'no Event written or bumped');
+  } finally {
+    await op!.stop();
+    op = await startOperator(env(), { namespace: ns, env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` } });
+  }
 });
 
 test.serial('un-annotate: entries, record and finalizer go; the ServiceAccount stays', async (t) => {
@@ -188,21 +229,25 @@ test.serial('the default ServiceAccount is refused with a Warning Event', async 
 });
 
 test.serial('a missing target Vault: Warning Event, applied the moment it appears (not at the next backoff); never created by the controller', async (t) => {
-  // an operator whose retry backoff is a minute: only the watch on Vault resources can be this quick
+  // an operator whose retry backoff is two minutes: only the watch on Vault resources can be quicker
+  const BACKOFF_MS = 120_000;
   await op!.stop();
-  op = await startOperator(env(), { namespace: ns, env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` }, backoff: { baseMs: 60_000, maxMs: 60_000 } });
+  op = await startOperator(env(), { namespace: ns, env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` }, backoff: { baseMs: BACKOFF_MS, maxMs: BACKOFF_MS } });
   try {
     await cluster.createServiceAccount(ns, 'early', { [AUTO]: 'true', [TARGET]: `${ns}/later` });
     const message = await waitForEvent('early', ServiceAccountReason.TargetVaultNotFound);
     t.regex(message, new RegExp(`Vault ${ns}/later does not exist`));
-    await new Promise((r) => setTimeout(r, 1000));
     t.is(await cluster.getVault(ns, 'later'), undefined, 'server-side apply must not create the Vault resource');
+    // The test's own create (a POST: 409 if anything had made `later` meanwhile)
+    // is the marker: nothing created it between the refusal and now.
     const created = Date.now();
-    await cluster.createVault(ns, 'later', PLACEHOLDER_VAULT);
-    await waitForEntries('early', true, 'later');
+    const later = await cluster.createVault(ns, 'later', PLACEHOLDER_VAULT);
+    await waitForEntries('early', true, 'later', BACKOFF_MS);
     const latency = Date.now() - created;
-    t.true(latency < 15_000, `applied ${latency} ms after the Vault appeared`);
+    // the retry would come after the backoff less its 10 % jitter: anything sooner is the watch
+    t.true(latency < BACKOFF_MS * 0.9, `applied ${latency} ms after the Vault appeared: before the ${BACKOFF_MS} ms backoff`);
     t.log(`applied ${latency} ms after the Vault resource appeared`);
+    t.is((await cluster.getVault(ns, 'later'))?.metadata?.uid, later.metadata?.uid, 'the entries went into the Vault resource the test made');
     t.is(await recordOf('early'), `${ns}/later`);
   } finally {
     await op!.stop();
