@@ -33,6 +33,8 @@ export interface RequestOptions {
   token?: string | null;
   /** Statuses returned to the caller instead of thrown (e.g. 404 on a read of a missing path). */
   allowStatus?: number[];
+  /** This request's own time limit, instead of the connection's. */
+  timeoutMs?: number;
 }
 
 /** Counts requests by kind so tests and /metrics can prove "zero writes". */
@@ -153,6 +155,7 @@ export class VaultClient {
         params: method === 'LIST' ? { list: 'true' } : undefined,
         data: body,
         headers,
+        ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
         validateStatus: () => true,
       });
       status = res.status;

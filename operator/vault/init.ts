@@ -71,13 +71,21 @@ export interface InitResult {
   rootToken: Secret;
 }
 
+/**
+ * How long to wait for sys/init. Vault finishes an init it has started even
+ * when the caller gives up, and the keys exist only in this one answer: a
+ * client timeout here loses them. A loaded node (Raft bootstrap on two busy
+ * cores) has taken more than 10 s.
+ */
+export const INIT_TIMEOUT_MS = 5 * 60_000;
+
 /** sys/init. The response is turned into Secrets before anything else can see it. */
-export async function initVault(client: VaultClient, params: InitParameters): Promise<InitResult> {
+export async function initVault(client: VaultClient, params: InitParameters, timeoutMs = INIT_TIMEOUT_MS): Promise<InitResult> {
   const res = await client.request<{ keys?: string[]; keys_base64?: string[]; root_token?: string }>(
     'PUT',
     'sys/init',
     { secret_shares: params.secretShares, secret_threshold: params.secretThreshold },
-    { token: null },
+    { token: null, timeoutMs },
   );
   const keys = res.data.keys ?? [];
   const root = res.data.root_token ?? '';
