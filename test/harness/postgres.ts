@@ -5,7 +5,7 @@
 // package's `postgres` user (or the user named by VAULT_AUTOPILOT_PG_USER).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
@@ -37,11 +37,18 @@ export interface PsqlResult {
   stderr: string;
 }
 
+export interface PostgresOptions {
+  /** Address to listen on (default 127.0.0.1); e.g. the local cluster's node IP so pods reach it. */
+  host?: string;
+  /** Client networks allowed to log in with a password besides loopback (CIDRs, e.g. the cluster's pod network). */
+  allowNetworks?: string[];
+}
+
 export class PostgresServer implements Server {
   readonly name = 'postgres';
   version = '';
   readonly process: ManagedProcess;
-  readonly host = '127.0.0.1';
+  readonly host: string;
   /** The superuser (Vault's connection logs in as this one) and its password. */
   readonly superuser = 'vaultadmin';
   readonly superuserPassword = randomBytes(18).toString('base64url');
@@ -51,7 +58,9 @@ export class PostgresServer implements Server {
     readonly bin: string,
     readonly dir: string,
     readonly port: number,
+    options: PostgresOptions,
   ) {
+    this.host = options.host ?? '127.0.0.1';
     const user = serverUser();
     this.process = new ManagedProcess(
       'postgres',
@@ -62,12 +71,12 @@ export class PostgresServer implements Server {
   }
 
   /** initdb into a new directory; `start()` runs the server. */
-  static async create(): Promise<PostgresServer> {
+  static async create(options: PostgresOptions = {}): Promise<PostgresServer> {
     const bin = postgresBinDir();
     const dir = mkdtempSync(join(tmpdir(), 'vault-autopilot-pg-'));
     registerTempDir(dir);
     const user = serverUser();
-    const server = new PostgresServer(bin, dir, await freePort());
+    const server = new PostgresServer(bin, dir, await freePort(), options);
     // the server's user must be able to reach and own its directory
     chmodSync(dir, 0o755);
     if (user) chownSync(dir, user.uid, user.gid);
@@ -81,6 +90,7 @@ export class PostgresServer implements Server {
     });
     rmSync(pwfile, { force: true });
     if (init.status !== 0) throw new Error(`initdb failed (${init.status}):\n${init.stdout}\n${init.stderr}`);
+    for (const cidr of options.allowNetworks ?? []) appendFileSync(join(dir, 'data', 'pg_hba.conf'), `host all all ${cidr} scram-sha-256\n`);
     mkdirSync(join(dir, 'run'), { recursive: true });
     return server;
   }
