@@ -105,13 +105,15 @@ test.serial('an injected pod gets a PostgreSQL user of its own; un-annotating th
     },
     { timeoutMs: 60_000, intervalMs: 1000 },
   );
-  const user = /connected as (\S+)/.exec(log)![1]!;
+  const startedAs = /connected as (\S+)/.exec(log)![1]!;
   t.log(`sample applied -> pod running with its database user: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  t.true((await pgUsers()).includes(user), 'the pod\'s user exists in PostgreSQL');
-  // the rendered file works against the database (its password is read, never printed)
+  t.true((await pgUsers()).includes(startedAs), 'the user the app started with exists in PostgreSQL');
+  // the file as it is now (the sidecar renders with a lease of its own): its password is read, never printed
   const rendered = (await flow.must(`kubectl -n ${NS.app} exec deployment/payments -c payments -- cat /vault/secrets/pg.env`, { quiet: true })).stdout;
+  const user = /PGUSER="([^"]*)"/.exec(rendered)?.[1] ?? '';
   const password = /PGPASSWORD="([^"]*)"/.exec(rendered)?.[1] ?? '';
   flow.secrets.add(password);
+  t.true((await pgUsers()).includes(user), 'the rendered user exists in PostgreSQL');
   const read = await pg!.psql('SELECT item FROM orders', { user, password });
   t.is(read.status, 0, read.stderr);
   t.is(read.stdout.trim(), 'tea');
@@ -125,9 +127,10 @@ test.serial('an injected pod gets a PostgreSQL user of its own; un-annotating th
   await flow.must(`kubectl -n ${NS.app} annotate serviceaccount payments vault.autopilot.dev/db-dynamic-creds- vault.autopilot.dev/db-creds-template- vault.autopilot.dev/db-creds-ttl-`);
   await eventually(
     async () => {
-      if ((await pgUsers()).includes(user)) throw new Error('user still in pg_roles');
+      const users = await pgUsers();
+      if (users.includes(user) || users.includes(startedAs)) throw new Error('users still in pg_roles');
     },
-    { timeoutMs: 120_000, intervalMs: 1000, message: 'the pod\'s database user is dropped' },
+    { timeoutMs: 120_000, intervalMs: 1000, message: 'the pod\'s database users are dropped' },
   );
   t.log(`un-annotate -> user dropped: ${((Date.now() - removed) / 1000).toFixed(1)} s`);
   t.not((await pg!.psql('SELECT 1', { user, password })).status, 0, 'the pod\'s credentials no longer connect');
