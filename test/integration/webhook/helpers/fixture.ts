@@ -65,7 +65,11 @@ export interface RunningWebhook {
   stop(): Promise<void>;
 }
 
-export async function startPodWebhook(env: TestEnv, opts: { vault: VaultFixture; runId: string; operatorNamespace: string; extraEnv?: Record<string, string> }): Promise<RunningWebhook> {
+export async function startPodWebhook(
+  env: TestEnv,
+  /** kubeConfig: the identity/address the webhook's operator (and so its Vault lookups) uses; default the admin's. */
+  opts: { vault: VaultFixture; runId: string; operatorNamespace: string; extraEnv?: Record<string, string>; kubeConfig?: KubeConfig },
+): Promise<RunningWebhook> {
   const port = await freePort();
   const settings = parseWebhookSettings({
     VAULT_AUTOPILOT_WEBHOOK_PORT: String(port),
@@ -87,7 +91,7 @@ export async function startPodWebhook(env: TestEnv, opts: { vault: VaultFixture;
   const kc = env.kubeConfig();
   const kube = { core: kc.makeApiClient(CoreV1Api), admission: kc.makeApiClient(AdmissionregistrationV1Api) };
   const server = createWebhookServer(settings, kube, logger);
-  const operator = new AutopilotOperator({ kubeConfig: kc, logger, webhookServer: server });
+  const operator = new AutopilotOperator({ kubeConfig: opts.kubeConfig ?? kc, logger, webhookServer: server });
   const pod = await registerPodWebhook(operator, { settings, vaultCacheTtlMs: 1000 });
   await operator.start();
   return {
