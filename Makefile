@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: help deps build lint test test-unit test-integration servers bundle-validator test-env demo demo-servers demo-operator soak clean cluster-build cluster test-e2e olm-tools test-olm
+.PHONY: help deps build lint test test-unit test-integration servers bundle-validator test-env postgres demo demo-servers demo-operator soak clean cluster-build cluster test-e2e olm-tools test-olm
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,16 +26,21 @@ lint: deps ## Type-check everything (strict)
 servers: ## Build etcd, kube-apiserver, Vault, local-kms from the Go module proxy (cached in ~/.cache/vault-autopilot)
 	bash test/harness/build-servers.sh
 
+postgres: ## Install PostgreSQL (Debian package) when missing: the dynamic database credentials tests start their own server from it
+	@compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends postgresql; }
+
 bundle-validator: ## Build the operator-framework bundle validators (test/olm/validate, from the Go module proxy; cached like the servers)
 	bash test/olm/build.sh bundle-validate
 
-test: deps servers bundle-validator ## Unit + integration tests (integration against the real servers); fails if either fails
+test: deps servers bundle-validator postgres ## Unit + integration tests (integration against the real servers); fails if either fails
 	@rc=0; npm run test:unit || rc=1; npm run test:integration || rc=1; exit $$rc
 
 test-unit: deps bundle-validator ## Unit tests only (no servers; the bundle tests run the Go-built validator)
 	npm run test:unit
 
-test-integration: deps servers bundle-validator ## Integration tests against one shared set of real servers (ARGS="file.test.ts --match ..." to narrow)
+test-integration: deps servers bundle-validator postgres ## Integration tests against one shared set of real servers (ARGS="file.test.ts --match ..." to narrow)
 	npm run test:integration -- $(ARGS)
 
 soak: deps servers ## Two operator replicas under churn (SOAK_SECONDS, default 300), leader killed -9 half-way; writes counted by the apiserver's audit log and Vault's audit device (not in CI)
@@ -62,7 +67,7 @@ cluster: deps ## Start a local single-node Kubernetes cluster that runs pods (ne
 olm-tools: ## Build OLM v0.38.0 (olm, catalog, cpb), opm v1.61.0 and OLM's image for the local cluster, from the Go module proxy (cached)
 	bash test/olm/build.sh olm-image opm >/dev/null
 
-test-e2e: deps olm-tools bundle-validator ## End-to-end tests on one local cluster (test/e2e/**, OLM's included; ARGS="file.test.ts --match ..." to narrow)
+test-e2e: deps olm-tools bundle-validator postgres ## End-to-end tests on one local cluster (test/e2e/**, OLM's included; ARGS="file.test.ts --match ..." to narrow)
 	npm run test:e2e -- $(ARGS)
 
 test-olm: deps olm-tools bundle-validator ## Only the OLM e2e tests (test/e2e/olm*.test.ts) on a local cluster: install, webhook, self-service, upgrade, uninstall, and the Own/Single/MultiNamespace install modes through the real OLM
