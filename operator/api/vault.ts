@@ -311,6 +311,8 @@ export interface VaultStatus {
   managed?: ManagedRecord;
   /** Serving certificate expiry (managed mode, generated TLS). */
   tlsNotAfter?: string;
+  /** External mode: the address initialised or adopted; a different spec.external.address is refused (trust.ts). */
+  externalAddress?: string;
   /** Spec fields accepted for Bank-Vaults compatibility that have no effect here, and why. */
   ignoredFields?: Array<{ field: string; reason: string }>;
 }
@@ -367,11 +369,24 @@ export const VaultReason = {
   CrashLoopBackOff: 'CrashLoopBackOff',
   /** The pod does not exist yet, or has not started its container. */
   PodNotRunning: 'PodNotRunning',
+  // trust (trust.ts): refusals of what the resource asks the operator to reach or touch
+  /** spec.external.address is not among the operator's VAULT_AUTOPILOT_EXTERNAL_VAULT_ADDRESSES. */
+  ExternalAddressNotAllowed: 'ExternalAddressNotAllowed',
+  /** spec.external.address is http:// and the operator did not opt out of https. */
+  InsecureAddress: 'InsecureAddress',
+  /** spec.external.address differs from status.externalAddress. */
+  AddressChanged: 'AddressChanged',
+  /** spec.external.auth.tokenSecretRef names a Secret not labelled for this Vault. */
+  SecretNotGranted: 'SecretNotGranted',
+  /** An object (Service, StatefulSet, Secret, ServiceAccount...) of the needed name is not this Vault's. */
+  ObjectNotOwned: 'ObjectNotOwned',
 } as const;
 export type VaultReason = (typeof VaultReason)[keyof typeof VaultReason];
 
 /** Kubernetes Event reasons of the Vault lifecycle. */
 export const VaultEventReason = {
+  /** The resource asked for something the operator does not trust (trust.ts); the message says what. */
+  Refused: 'Refused',
   Initialized: 'Initialized',
   Unsealed: 'Unsealed',
   ConfigChanged: 'ConfigChanged',

@@ -1,5 +1,6 @@
 // Settings of the Vault lifecycle, parsed from VAULT_AUTOPILOT_* variables.
 import { readFileSync } from 'node:fs';
+import { parseExternalVaultTrust, type ExternalVaultTrust } from './trust.js';
 
 export const VaultControllerEnv = {
   kubernetesHost: 'VAULT_AUTOPILOT_KUBERNETES_HOST',
@@ -40,6 +41,8 @@ export interface VaultControllerSettings {
    * Kubernetes-auth role in every Vault it manages and logs in with it.
    */
   operatorServiceAccount?: { name: string; namespace: string };
+  /** External Vaults the operator may send credentials and unseal keys to (trust.ts); unset = none. */
+  externalVaults?: ExternalVaultTrust;
 }
 
 type Env = Record<string, string | undefined>;
@@ -104,6 +107,12 @@ export function parseVaultControllerSettings(env: Env, readFile: (path: string) 
       }
     }
     if (operatorNamespace) settings.operatorServiceAccount = { name: operatorSa, namespace: operatorNamespace };
+  }
+  try {
+    const externalVaults = parseExternalVaultTrust(env);
+    if (externalVaults.allowed.length || externalVaults.allowHttp) settings.externalVaults = externalVaults;
+  } catch (err) {
+    problems.push((err as Error).message);
   }
   if (problems.length) throw new Error(`invalid Vault controller settings: ${problems.join('; ')}`);
   return settings;

@@ -28,3 +28,10 @@ test('the operator ServiceAccount takes its namespace from the setting or the po
   t.deepEqual(s.operatorServiceAccount, { name: 'op', namespace: 'ops' });
   t.throws(() => parseVaultControllerSettings({ VAULT_AUTOPILOT_OPERATOR_SERVICE_ACCOUNT: 'op' }, () => { throw new Error('none'); }), { message: /OPERATOR_NAMESPACE/ });
 });
+
+test('external Vaults: none unless VAULT_AUTOPILOT_EXTERNAL_VAULT_ADDRESSES lists them; bad patterns stop the start', (t) => {
+  t.is(parseVaultControllerSettings({}).externalVaults, undefined);
+  const s = parseVaultControllerSettings({ VAULT_AUTOPILOT_EXTERNAL_VAULT_ADDRESSES: 'https://vault.corp:8200' });
+  t.deepEqual(s.externalVaults, { allowed: ['https://vault.corp:8200'], allowHttp: false });
+  t.throws(() => parseVaultControllerSettings({ VAULT_AUTOPILOT_EXTERNAL_VAULT_ADDRESSES: 'vault.corp' }), { message: /invalid Vault controller settings: invalid VAULT_AUTOPILOT_EXTERNAL_VAULT_ADDRESSES/ });
+});
