@@ -15,6 +15,7 @@ import { registerServiceAccountController } from './controllers/serviceaccount/c
 import { parseServiceAccountSettings } from './controllers/serviceaccount/settings.js';
 import { registerVaultController, type VaultController } from './controllers/vault/controller.js';
 import { parseVaultControllerSettings } from './controllers/vault/settings.js';
+import { describeTrust, parseExternalVaultTrust } from './controllers/vault/trust.js';
 import { AutopilotOperator, createLogger, errorMessage, makeKubeClients, metrics, startHealthServer, type Logger } from './framework/index.js';
 import { AwsKms } from './kms/aws-kms.js';
 import { Lifecycle, parseOperatorSettings, type OperatorSettings } from './settings.js';
@@ -45,6 +46,8 @@ function parseAllSettings(env: Env) {
     kms: runs(Lifecycle.KmsVaultSecret) ? parseKmsVaultSecretSettings(env) : undefined,
     serviceAccount: runs(Lifecycle.ServiceAccount) ? parseServiceAccountSettings(env) : undefined,
     webhook: runs(Lifecycle.Webhook) ? parseWebhookSettings(env) : undefined,
+    // one list for every lifecycle that may talk to an external Vault (trust.ts)
+    externalVaults: parseExternalVaultTrust(env),
   };
 }
 type AllSettings = ReturnType<typeof parseAllSettings>;
@@ -93,6 +96,9 @@ class VaultAutopilot extends AutopilotOperator {
     const { settings } = this;
     const countRequests = (client: VaultClient) =>
       client.onRequest((method, _path, status) => metrics.vaultRequests.inc({ method, status: status ? `${Math.floor(status / 100)}xx` : 'none' }));
+    const trust = describeTrust(settings.externalVaults);
+    if (trust.insecure) this.logger.warn(trust.message);
+    else this.logger.info(trust.message);
     if (settings.vault) {
       this.vaultController = await registerVaultController(this, {
         settings: settings.vault,
@@ -105,7 +111,7 @@ class VaultAutopilot extends AutopilotOperator {
       // with VAULT_AUTOPILOT_VAULT_ADDR: that Vault; otherwise (and for spec.vaultRef) a `Vault` resource
       const vault = settings.vaultConnection ? new VaultClient(settings.vaultConnection) : undefined;
       if (vault) countRequests(vault);
-      const targets = new VaultTargets({ onVaultClient: countRequests });
+      const targets = new VaultTargets({ onVaultClient: countRequests, trust: settings.externalVaults });
       const decryptor = new AwsKms({ region: settings.kms.kms.region, endpoint: settings.kms.kms.endpoint, allowedKeyIds: settings.kms.kms.allowedKeyIds });
       await registerKmsVaultSecretController(this, { ...(vault ? { vault } : {}), targets, decryptor, settings: settings.kms });
     }

@@ -132,6 +132,8 @@ export const KmsVaultSecretReason = {
   VaultNotReady: 'VaultNotReady',
   /** The `Vault` has no login for KMSVaultSecrets (the operator's ServiceAccount is unknown to it). */
   VaultIdentityMissing: 'VaultIdentityMissing',
+  /** The `Vault` resource is external and its address is not one the operator may send its credentials to (trust.ts). */
+  VaultNotTrusted: 'VaultNotTrusted',
   /** Vault refused the operator's KMSVaultSecret login. */
   VaultLoginFailed: 'VaultLoginFailed',
   /** Something unforeseen failed (a Kubernetes API error, mostly); retried with backoff. */

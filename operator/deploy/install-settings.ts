@@ -99,6 +99,8 @@ export function installEnvironment(settings: InstallSettings): Record<string, st
     VAULT_AUTOPILOT_LOG_LEVEL: 'info',
     // kubectl install scope; under OLM the Deployment reads olm.targetNamespaces instead (deployment.ts)
     ...(settings.mode === InstallMode.Kubectl && settings.watchNamespaces?.length ? { [OperatorEnv.watchNamespaces]: settings.watchNamespaces.join(',') } : {}),
+    // external Vaults that may receive the operator's credentials and unseal keys: none until the platform lists them
+    VAULT_AUTOPILOT_EXTERNAL_VAULT_ADDRESSES: '',
   };
 }
 

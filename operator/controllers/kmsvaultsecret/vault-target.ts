@@ -14,6 +14,7 @@ import { errorCode, resourcePath, type KubeClients } from '../../framework/kube.
 import { VaultClient, VaultError } from '../../vault/client.js';
 import type { VaultRef } from '../serviceaccount/settings.js';
 import { hasKmsIdentity, KMS_AUTH_ROLE, KMS_ROLE_ID } from '../vault/kms-identity.js';
+import { NO_EXTERNAL_VAULTS, vaultTrustDecision, type ExternalVaultTrust } from '../vault/trust.js';
 import type { Failure } from './plan.js';
 
 /** How soon an object waiting for its Vault looks again (a Vault becomes Ready in about a minute). */
@@ -70,6 +71,22 @@ export function vaultUsable(ref: VaultRef, vault: VaultResource | undefined): Fa
 }
 
 /**
+ * The operator logs in with its own ServiceAccount JWT: only to a managed
+ * Vault, or to an external address the operator's settings allow and the
+ * Vault controller pinned (status.externalAddress). A spec that changed since
+ * (still Ready for a moment) is not followed.
+ */
+export function vaultTrusted(ref: VaultRef, vault: VaultResource, trust: ExternalVaultTrust): Failure | undefined {
+  if (!vault.spec.external) return undefined;
+  const decision = vaultTrustDecision(vault, trust);
+  if (!decision.ok) return waiting(KmsVaultSecretReason.VaultNotTrusted, `Vault ${formatRef(ref)}: ${decision.message}`);
+  if (vault.status?.externalAddress !== vault.spec.external.address) {
+    return waiting(KmsVaultSecretReason.VaultNotReady, `Vault ${formatRef(ref)} has not adopted ${vault.spec.external.address} yet (status.externalAddress); will retry`);
+  }
+  return undefined;
+}
+
+/**
  * Through a `Vault` resource the operator's login sees only the KV mounts that
  * resource declares, so "no engine here" usually means "not declared there".
  */
@@ -96,6 +113,8 @@ export interface VaultTargetsOptions {
   /** The operator's JWT for the Kubernetes-auth login; default the mounted ServiceAccount token. */
   operatorJwt?: () => Promise<string>;
   onVaultClient?: (client: VaultClient) => void;
+  /** External Vaults the operator may log in to (the Vault controller's setting); default none. */
+  trust?: ExternalVaultTrust;
 }
 
 /** Clients for `Vault` resources, one per address + CA, logged in as the KMS role. */
@@ -107,7 +126,7 @@ export class VaultTargets {
   async resolve(kube: KubeClients, ref: VaultRef): Promise<Resolved> {
     const name = formatRef(ref);
     const vault = await this.#read<VaultResource>(kube, resourcePath(API_GROUP, API_VERSION, VAULT_PLURAL, ref.namespace, ref.name));
-    const problem = vaultUsable(ref, vault);
+    const problem = vaultUsable(ref, vault) ?? vaultTrusted(ref, vault!, this.options.trust ?? NO_EXTERNAL_VAULTS);
     if (problem) return { ok: false, failure: problem };
     const endpoint = vaultEndpoint(vault!);
     let caCert = endpoint.caCert;

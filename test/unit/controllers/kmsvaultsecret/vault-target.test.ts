@@ -1,6 +1,6 @@
 import test from 'ava';
 import { KmsVaultSecretReason } from '../../../../operator/api/kmsvaultsecret.js';
-import { chooseVault, loginFailure, recordedChoice, vaultUsable, VAULT_WAIT_RETRY_MS, withMountHint } from '../../../../operator/controllers/kmsvaultsecret/vault-target.js';
+import { chooseVault, loginFailure, recordedChoice, vaultTrusted, vaultUsable, VAULT_WAIT_RETRY_MS, withMountHint } from '../../../../operator/controllers/kmsvaultsecret/vault-target.js';
 import { KMS_POLICY_NAME, KMS_ROLE_ID } from '../../../../operator/controllers/vault/kms-identity.js';
 import { VaultError } from '../../../../operator/vault/client.js';
 import { aVault } from '../vault/builders.js';
@@ -65,4 +65,25 @@ test('loginFailure: unreachable vs refused; the JWT never appears', (t) => {
   const refused = loginFailure('vault-system/vault', new VaultError('permission denied', 403, ['permission denied'], false));
   t.is(refused.reason, KmsVaultSecretReason.VaultLoginFailed);
   t.regex(refused.message, /role kms-vault-secrets at auth\/vault-autopilot: permission denied/);
+});
+
+test('vaultTrusted: the operator JWT goes to a managed Vault, or to an allowed external address the Vault controller pinned', (t) => {
+  const trust = { allowed: ['https://vault.corp:8200'], allowHttp: false };
+  const managed = aVault();
+  t.is(vaultTrusted(DEFAULT, managed, trust), undefined);
+  const ext = (address: string, pinned?: string) => {
+    const v = aVault();
+    v.spec.external = { address };
+    if (pinned) v.status = { externalAddress: pinned };
+    return v;
+  };
+  t.is(vaultTrusted(DEFAULT, ext('https://vault.corp:8200', 'https://vault.corp:8200'), trust), undefined);
+  const notListed = vaultTrusted(DEFAULT, ext('https://evil.example:8200', 'https://evil.example:8200'), trust)!;
+  t.is(notListed.reason, KmsVaultSecretReason.VaultNotTrusted);
+  t.regex(notListed.message, /^Vault vault-system\/vault: spec.external.address https:\/\/evil.example:8200 is not an external Vault/);
+  t.is(vaultTrusted(DEFAULT, ext('https://vault.corp:8200', 'https://other.corp:8200'), { allowed: ['https://*.corp:8200'], allowHttp: false })!.reason, KmsVaultSecretReason.VaultNotTrusted);
+  // allowed but not adopted yet by the Vault controller (a Ready status from before a spec change): wait
+  const notPinned = vaultTrusted(DEFAULT, ext('https://vault.corp:8200'), trust)!;
+  t.is(notPinned.reason, KmsVaultSecretReason.VaultNotReady);
+  t.is(notPinned.retryAfterMs, VAULT_WAIT_RETRY_MS);
 });
