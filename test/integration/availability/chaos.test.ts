@@ -19,6 +19,7 @@ import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import { eventually, startOperatorProcess, startServers, type OperatorProcess, type Servers } from '../../harness/index.js';
 import { VaultServer } from '../../harness/vault.js';
 import { KMS_CREDENTIALS } from './helpers.js';
+import { HARNESS_VAULT_TRUST_ENV, tokenSecretLabels } from '../../support/external-vault.js';
 
 let servers: Servers;
 let vault: VaultServer;
@@ -65,7 +66,7 @@ test.before(async () => {
   core = kc.makeApiClient(CoreV1Api);
   custom = kc.makeApiClient(CustomObjectsApi);
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'vault-unseal-keys' }, stringData: Object.fromEntries(keys.map((k, i) => [`vault-unseal-${i}`, k])) } });
-  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'vault-admin' }, stringData: { token: root } } });
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'vault-admin', labels: tokenSecretLabels('vault') }, stringData: { token: root } } });
   await custom.createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: ns, plural: 'vaults', body: {
     apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'Vault', metadata: { name: 'vault' },
     spec: { external: { address: vault.address, auth: { method: 'token', tokenSecretRef: { name: 'vault-admin' } } } },
@@ -75,6 +76,7 @@ test.before(async () => {
   operatorEnv = {
     KUBECONFIG: servers.env.kubeconfigPath,
     VAULT_AUTOPILOT_LIFECYCLES: 'vault,serviceaccount,kmsvaultsecret',
+    ...HARNESS_VAULT_TRUST_ENV,
     VAULT_AUTOPILOT_HEALTH_PORT: '0',
     VAULT_AUTOPILOT_VAULT_NAMESPACE: ns,
     VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault`,

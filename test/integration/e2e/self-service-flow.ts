@@ -26,6 +26,7 @@ import { VaultClient } from '../../../operator/vault/client.js';
 import { eventually, type TestEnv } from '../../harness/index.js';
 import { sampleOf } from '../../support/samples.js';
 import { vaultControllerSettings } from '../serviceaccount/helpers.js';
+import { tokenSecretLabels } from '../../support/external-vault.js';
 
 export const CRD_FILES = ['crds/vault.yaml', 'crds/kmsvaultsecret.yaml', 'crds/partialkmsvaultsecret.yaml'];
 export const SAMPLE_SERVICE_ACCOUNT = 'samples/serviceaccount.yaml';
@@ -147,7 +148,7 @@ export class SelfServiceFlow {
   async createVault(): Promise<{ vault: string; ready: string; authPath: string }> {
     await this.kube.core.createNamespacedSecret({
       namespace: this.vaultNamespace,
-      body: { metadata: { name: 'vault-root-token' }, stringData: { token: this.env.vault.rootToken } },
+      body: { metadata: { name: 'vault-root-token', labels: tokenSecretLabels('vault') }, stringData: { token: this.env.vault.rootToken } },
     });
     await this.kube.raw.request({
       method: 'POST',

@@ -20,6 +20,7 @@ import { VaultClient } from '../../../operator/vault/client.js';
 import { startServers, eventually, type Servers } from '../../harness/index.js';
 import { CRD_FILE as VAULT_CRD, LogCapture, testSettings, Vaults } from '../vault/helpers.js';
 import { CRD_FILES, KMS_CREDENTIALS, Objects, sealValue } from './helpers.js';
+import { HARNESS_VAULT_TRUST } from '../../support/external-vault.js';
 
 const OPERATOR_SA = 'vault-autopilot';
 const plaintexts: string[] = [];
@@ -69,7 +70,7 @@ test.before(async () => {
     kmsIdentity: { pathPolicy: PathPolicy.Namespace },
   });
   await registerKmsVaultSecretController(operator, {
-    targets: new VaultTargets({ operatorJwt }),
+    targets: new VaultTargets({ operatorJwt, trust: HARNESS_VAULT_TRUST }),
     decryptor: kms,
     settings: { ...defaultKmsVaultSecretSettings, defaultVault: { namespace: vaultNs, name: 'vault' }, kms: { allowedKeyIds: [] } },
   });

@@ -14,6 +14,7 @@ import { registerVaultController } from '../../../operator/controllers/vault/con
 import type { VaultControllerSettings } from '../../../operator/controllers/vault/settings.js';
 import { AutopilotOperator, createLogger, errorCode, resourcePath, type KubeClients, makeKubeClients, type RawRequest } from '../../../operator/framework/index.js';
 import type { TestEnv } from '../../harness/index.js';
+import { HARNESS_VAULT_TRUST, tokenSecretLabels } from '../../support/external-vault.js';
 
 export const VAULT_CRD = 'crds/vault.yaml';
 
@@ -64,6 +65,7 @@ export function vaultControllerSettings(env: TestEnv, namespace?: string): Vault
     certValidityDays: 30,
     namespace,
     kms: { region: env.kms.region, endpoint: env.kms.endpoint },
+    externalVaults: HARNESS_VAULT_TRUST,
   };
 }
 
@@ -212,7 +214,7 @@ export async function createExternalVault(
   try {
     await cluster.kube.core.createNamespacedSecret({
       namespace,
-      body: { metadata: { name: secretName }, stringData: { token: env.vault.rootToken } },
+      body: { metadata: { name: secretName, labels: tokenSecretLabels(name) }, stringData: { token: env.vault.rootToken } },
     });
   } catch (err) {
     if (errorCode(err) !== 409) throw err;

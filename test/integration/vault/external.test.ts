@@ -11,6 +11,7 @@ import { VaultClient } from '../../../operator/vault/client.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import { kmsContext } from '../../../operator/vault/unseal.js';
 import { CRD_FILE, Vaults, fromSample, settle, startVaultOperator, type RunningVaultOperator } from './helpers.js';
+import { tokenSecretLabels } from '../../support/external-vault.js';
 
 let servers: Servers;
 let op: RunningVaultOperator;
@@ -381,7 +382,7 @@ test.serial('unsealConfig.aws: keys are stored KMS-encrypted and still unseal af
 
 test.serial('adopting an initialised Vault with spec.external.auth (token from a Secret)', async (t) => {
   const adminToken = admin.connection.auth.method === 'token' ? admin.connection.auth.token! : '';
-  await vaults.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'adopt-admin' }, stringData: { token: adminToken } } });
+  await vaults.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'adopt-admin', labels: tokenSecretLabels('adopt') }, stringData: { token: adminToken } } });
   await vaults.create({
     apiVersion: 'vault.autopilot.dev/v1alpha1',
     kind: 'Vault',

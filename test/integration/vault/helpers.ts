@@ -14,6 +14,7 @@ import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import type { VaultClient } from '../../../operator/vault/client.js';
 import { eventually, type TestEnv } from '../../harness/index.js';
 import { sampleOf } from '../../support/samples.js';
+import { HARNESS_VAULT_TRUST } from '../../support/external-vault.js';
 
 export const CRD_FILE = 'crds/vault.yaml';
 
@@ -66,6 +67,7 @@ export function testSettings(env: TestEnv, overrides: Partial<VaultControllerSet
     certValidityDays: 30,
     namespace: undefined,
     kms: { region: env.kms.region, endpoint: env.kms.endpoint },
+    externalVaults: HARNESS_VAULT_TRUST,
     ...overrides,
   };
 }
