@@ -84,7 +84,8 @@ export class VaultClient {
     // hashi-vault-js only takes a CA *file*; give its axios instance an agent with the PEM instead.
     const instance = (this.library as unknown as { instance: AxiosLike & { defaults: Record<string, unknown> } }).instance;
     if (url.protocol === 'https:') {
-      instance.defaults.httpsAgent = new https.Agent({ ca: connection.caCert, keepAlive: true });
+      // verification is explicit: NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot turn it off
+      instance.defaults.httpsAgent = new https.Agent({ ca: connection.caCert, keepAlive: true, rejectUnauthorized: true });
     }
     this.http = instance;
   }
