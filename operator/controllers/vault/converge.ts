@@ -66,6 +66,9 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
     first.status.initialized = true;
   }
   status.initialized = true;
+  // from now on keys and tokens go to this address only (trust.ts addressChangeDecision)
+  // (never cleared by the operator: only a cluster admin moves a Vault)
+  if (vault.spec.external) status.externalAddress = vault.spec.external.address;
   const lost = hasStoredKeys(keysSecret?.data)
     ? undefined
     : keysNotStoredMessage({

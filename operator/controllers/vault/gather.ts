@@ -7,12 +7,22 @@ import { VaultConditionType, VaultReason } from '../../api/vault.js';
 import { podAddress, podName, selectorLabels, unsealKeysSecretName, vaultSize } from './desired-objects.js';
 import { ensureManagedObjects } from './managed-objects.js';
 import { ReconcileStop, readSecret, type Gathered, type VaultPhaseContext } from './phase-context.js';
+import { refusedStop } from './refusal.js';
+import { keysSecretDecision, NO_EXTERNAL_VAULTS, vaultTrustDecision } from './trust.js';
 
 export async function gather(p: VaultPhaseContext): Promise<Gathered> {
   const { vault, ctx } = p;
   const name = vault.metadata!.name!;
   const namespace = vault.metadata!.namespace!;
+  if (vault.spec.external) {
+    // before anything is sent to it: the platform must have allowed the address, and it must be the pinned one
+    const trusted = vaultTrustDecision(vault, p.deps.settings.externalVaults ?? NO_EXTERNAL_VAULTS);
+    if (!trusted.ok) throw await refusedStop(p, trusted);
+  }
   const keysSecret = await readSecret(ctx, namespace, unsealKeysSecretName(vault));
+  // a Secret that is not this Vault's keys is neither read for keys nor ever written
+  const keysOwned = keysSecretDecision(keysSecret, name);
+  if (!keysOwned.ok) throw await refusedStop(p, keysOwned);
   if (vault.spec.external) {
     let caCert = vault.spec.external.caCert;
     if (!caCert && vault.spec.external.caSecret) {

@@ -10,6 +10,7 @@ import { INIT_STARTED_ANNOTATION, kmsRoundTrip, preFlightChecksEnabled } from '.
 import { ROOT_TOKEN_KEY, decodeKeysSecretData, encodeKeysSecretData, hasStoredKeys, kmsContext, parseEncryptionContext, type KeyCipher } from '../../vault/unseal.js';
 import { unsealKeysSecretName } from './desired-objects.js';
 import { persistWithRetry, type PendingInit } from './pending-keys.js';
+import { keysSecretDecision, UNSEAL_KEYS_LABEL } from './trust.js';
 import { KMS_KEY_ANNOTATION, ReconcileStop, pendingKeyOf, readSecret, writeSecret, type VaultNode, type VaultPhaseContext } from './phase-context.js';
 
 /** How the unseal keys are encrypted at rest: KMS (unsealConfig.aws) or not at all. */
@@ -60,7 +61,7 @@ export async function initialise(
   let marked: V1Secret;
   try {
     // no owner reference: the keys must outlive the resource
-    marked = await writeSecret(p, existing, { metadata: { name: keysName, namespace, annotations }, type: 'Opaque', data: existing?.data ?? {} });
+    marked = await writeSecret(p, existing, { metadata: { name: keysName, namespace, annotations, labels: keysLabels(existing, vault.metadata!.name!) }, type: 'Opaque', data: existing?.data ?? {} });
     // the final write, tried without effect: admission or quota would refuse it now, not after sys/init
     const shape: Record<string, string> = {};
     for (let i = 0; i < params.secretShares; i++) shape[`vault-unseal-${i}`] = Buffer.alloc(cipher ? 184 : 66).toString('base64');
@@ -86,6 +87,9 @@ export async function storeInitKeys(p: VaultPhaseContext, pending: PendingInit, 
   const persist = async () => {
     const data = await encodeKeysSecretData(pending.keys, cipher);
     const current = await readSecret(ctx, namespace, keysName);
+    // made by someone else since gather: kept in memory, reported, never written over
+    const owned = keysSecretDecision(current, vault.metadata!.name!);
+    if (!owned.ok) throw new Error(owned.message);
     if (hasStoredKeys(current?.data)) {
       // an earlier write whose answer was lost, or someone else's keys: never overwrite, compare
       const stored = await decodeKeysSecretData(current!.data, cipher);
@@ -96,7 +100,7 @@ export async function storeInitKeys(p: VaultPhaseContext, pending: PendingInit, 
     }
     const annotations: Record<string, string> = { ...(current?.metadata?.annotations ?? {}), ...(cipher ? { [KMS_KEY_ANNOTATION]: cipher.keyId } : {}) };
     delete annotations[INIT_STARTED_ANNOTATION];
-    saved = await writeSecret(p, current, { metadata: { name: keysName, namespace, annotations }, type: 'Opaque', data });
+    saved = await writeSecret(p, current, { metadata: { name: keysName, namespace, annotations, labels: keysLabels(current, vault.metadata!.name!) }, type: 'Opaque', data });
   };
   const stored = await persistWithRetry(pending, persist, ctx.clock, p.deps.persistKeysBudgetMs ?? 30_000);
   if (!stored || !saved) {
@@ -109,4 +113,9 @@ export async function storeInitKeys(p: VaultPhaseContext, pending: PendingInit, 
   await ctx.event('Normal', VaultEventReason.Initialized, `initialised ${pending.address} with ${shares} key shares; keys stored in Secret ${keysName}${cipher ? ' encrypted with KMS' : ''}${pending.attempts > 1 ? ` (after ${pending.attempts} attempts)` : ''}`);
   ctx.log.info('vault initialised', { vault: `${namespace}/${vault.metadata!.name}`, secret: keysName, attempts: pending.attempts });
   return saved;
+}
+
+/** The keys Secret says whose keys it holds (trust.ts keysSecretDecision); other labels are kept. */
+function keysLabels(current: V1Secret | undefined, vaultName: string): Record<string, string> {
+  return { ...(current?.metadata?.labels ?? {}), [UNSEAL_KEYS_LABEL]: vaultName };
 }

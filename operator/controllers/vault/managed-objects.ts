@@ -8,6 +8,8 @@ import { markSecret } from '../../framework/logger.js';
 import { obsoleteObjects } from './bankvaults-overlay.js';
 import { caSecretName, containsDesired, desiredObjects, generatedTlsSecretName, ownerReference } from './desired-objects.js';
 import { b64, isNotFound, readSecret, writeSecret, type VaultPhaseContext } from './phase-context.js';
+import { refusedStop, refusedWarning } from './refusal.js';
+import { authDelegatorDecision, takeoverDecision, type Decision } from './trust.js';
 import { decideTls, issueTls, thresholdMs, vaultTlsNames } from './tls.js';
 
 export const FIELD_MANAGER = 'vault-autopilot-vault';
@@ -20,15 +22,26 @@ function isMissingApi(err: unknown): boolean {
 
 /** StatefulSet, Services, config, RBAC, PDB and TLS. Returns the CA clients use. */
 export async function ensureManagedObjects(p: VaultPhaseContext): Promise<string | undefined> {
-  const { vault, ctx } = p;
-  const objects = ctx.kube.objects;
+  const { vault } = p;
+  const objects = p.ctx.kube.objects;
+  // every object is read first: one that is someone else's stops the whole apply, before anything is written
+  const actual = await readActual(objects, desiredObjects(vault, p.deps.settings.defaultImage));
+  const conflicts = await takeoverConflicts(p, actual);
+  if (conflicts.length) {
+    throw await refusedStop(p, { ok: false, reason: conflicts[0]!.reason, message: conflicts.map((c) => c.message).join('; ') });
+  }
   const tls = await ensureTls(p);
+  let serviceAccount: KubernetesObject | undefined;
   for (const desired of desiredObjects(vault, p.deps.settings.defaultImage, tls.cert)) {
-    // a ServiceAccount may be shared or pre-created: create it, never take it over
+    const current = actual.get(objectKey(desired));
     if (desired.kind === 'ServiceMonitor') {
       // the Prometheus Operator's CRD may not be installed: then serviceMonitorEnabled is reported
+      if (current === MISSING_API) {
+        p.cluster.serviceMonitorApiMissing = true;
+        continue;
+      }
       try {
-        await ensureObject(p, objects, desired, false);
+        await ensureObject(p, objects, desired, false, current);
         p.cluster.serviceMonitorApiMissing = false;
       } catch (err) {
         if (!isMissingApi(err)) throw err;
@@ -36,7 +49,18 @@ export async function ensureManagedObjects(p: VaultPhaseContext): Promise<string
       }
       continue;
     }
-    await ensureObject(p, objects, desired, desired.kind === 'ServiceAccount');
+    if (desired.kind === 'ClusterRoleBinding') {
+      // system:auth-delegator only for the ServiceAccount this Vault created
+      const bound = authDelegatorDecision(serviceAccount, vault);
+      if (!bound.ok) {
+        await refusedWarning(p, bound);
+        if (current && current !== MISSING_API) await deleteObject(p, objects, desired);
+        continue;
+      }
+    }
+    // a ServiceAccount may be shared or pre-created: create it, never take it over
+    const result = await ensureObject(p, objects, desired, desired.kind === 'ServiceAccount', current === MISSING_API ? undefined : current);
+    if (desired.kind === 'ServiceAccount') serviceAccount = result;
   }
   for (const ref of obsoleteObjects(vault)) {
     try {
@@ -46,6 +70,56 @@ export async function ensureManagedObjects(p: VaultPhaseContext): Promise<string
     }
   }
   return tls.caCert;
+}
+
+const MISSING_API = Symbol('missing API');
+type Actual = Map<string, KubernetesObject | typeof MISSING_API | undefined>;
+
+function objectKey(o: KubernetesObject): string {
+  return `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
+}
+
+async function readActual(objects: KubernetesObjectApi, desired: KubernetesObject[]): Promise<Actual> {
+  const actual: Actual = new Map();
+  await Promise.all(
+    desired.map(async (d) => {
+      try {
+        actual.set(objectKey(d), await objects.read({ apiVersion: d.apiVersion!, kind: d.kind!, metadata: { name: d.metadata!.name!, ...(d.metadata?.namespace ? { namespace: d.metadata.namespace } : {}) } } as KubernetesObject & { metadata: { name: string; namespace: string } }));
+      } catch (err) {
+        if (isNotFound(err)) actual.set(objectKey(d), undefined);
+        else if (isMissingApi(err)) actual.set(objectKey(d), MISSING_API);
+        else throw err;
+      }
+    }),
+  );
+  return actual;
+}
+
+/** Objects of the names this Vault needs that exist and are not its own (the ServiceAccount is never applied, so never taken over). */
+async function takeoverConflicts(p: VaultPhaseContext, actual: Actual): Promise<Array<Extract<Decision, { ok: false }>>> {
+  const { vault } = p;
+  const name = vault.metadata!.name!;
+  const namespace = vault.metadata!.namespace!;
+  const found: Array<[KubernetesObject, KubernetesObject | undefined]> = [];
+  for (const desired of desiredObjects(vault, p.deps.settings.defaultImage)) {
+    const current = actual.get(objectKey(desired));
+    if (desired.kind !== 'ServiceAccount' && current !== MISSING_API) found.push([desired, current]);
+  }
+  if (!vault.spec.existingTlsSecretName) {
+    for (const secretName of [caSecretName(name), generatedTlsSecretName(name)]) {
+      found.push([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: secretName, namespace } }, await readSecret(p.ctx, namespace, secretName)]);
+    }
+  }
+  return found.map(([desired, current]) => takeoverDecision(desired, current, vault)).filter((d): d is Extract<Decision, { ok: false }> => !d.ok);
+}
+
+async function deleteObject(p: VaultPhaseContext, objects: KubernetesObjectApi, desired: KubernetesObject): Promise<void> {
+  p.deps.onKubeWrite?.(`delete ${desired.kind}/${desired.metadata!.name}`);
+  try {
+    await objects.delete({ apiVersion: desired.apiVersion!, kind: desired.kind!, metadata: { name: desired.metadata!.name!, ...(desired.metadata?.namespace ? { namespace: desired.metadata.namespace } : {}) } });
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
 }
 
 /** Deletes an object this Vault made for a field that is now unset; anything else of that name is left alone. */
@@ -67,16 +141,11 @@ async function deleteIfControlled(p: VaultPhaseContext, objects: KubernetesObjec
   }
 }
 
-async function ensureObject(p: VaultPhaseContext, objects: KubernetesObjectApi, desired: KubernetesObject, createOnly: boolean): Promise<void> {
-  let actual: KubernetesObject | undefined;
-  try {
-    actual = await objects.read({ apiVersion: desired.apiVersion!, kind: desired.kind!, metadata: { name: desired.metadata!.name!, namespace: desired.metadata!.namespace! } } as KubernetesObject & { metadata: { name: string; namespace: string } });
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  if (actual && (createOnly || containsDesired(desired, actual))) return;
+/** Creates or updates one object; returns it as it now is (the create/apply answer, or the unchanged actual). */
+async function ensureObject(p: VaultPhaseContext, objects: KubernetesObjectApi, desired: KubernetesObject, createOnly: boolean, actual: KubernetesObject | undefined): Promise<KubernetesObject> {
+  if (actual && (createOnly || containsDesired(desired, actual))) return actual;
   p.deps.onKubeWrite?.(`${actual ? 'apply' : 'create'} ${desired.kind}/${desired.metadata!.name}`);
-  await objects.patch(desired, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+  return objects.patch(desired, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
 }
 
 /** The CA clients use, and the serving certificate the pods must run with. */

@@ -10,6 +10,8 @@ import { createOperatorToken, generateRootToken, needsRenewal, renewToken, revok
 import { ROOT_TOKEN_KEY, type StoredKeys } from '../../vault/unseal.js';
 import { operatorTokenSecretName, ownerReference, unsealKeysSecretName } from './desired-objects.js';
 import { b64, notAuthorized, readSecret, writeSecret, type VaultPhaseContext } from './phase-context.js';
+import { refusedStop } from './refusal.js';
+import { takeoverDecision, tokenSecretDecision } from './trust.js';
 
 /**
  * A client the operator may configure Vault with. In order: spec.external.auth;
@@ -33,6 +35,9 @@ export async function operatorAccess(
   }
   if (external?.method === 'token') {
     const ref = await readSecret(ctx, namespace, external.tokenSecretRef.name);
+    // only a Secret its owner labelled for this Vault resource
+    const granted = tokenSecretDecision(ref, name, external.tokenSecretRef.name);
+    if (!granted.ok) throw await refusedStop(p, granted);
     const raw = ref?.data?.[external.tokenSecretRef.key ?? 'token'];
     if (!raw) throw notAuthorized(`Secret ${external.tokenSecretRef.name} has no key ${external.tokenSecretRef.key ?? 'token'}`);
     const token = Buffer.from(raw, 'base64').toString('utf8').trim();
@@ -42,6 +47,11 @@ export async function operatorAccess(
 
   const nodeClient = p.clients.node(address, caCert);
   const tokenSecret = await readSecret(ctx, namespace, operatorTokenSecretName(name));
+  // a token Secret someone made by hand is read (that is how a token is handed over), never overwritten
+  const tokenSecretOwned = takeoverDecision({ apiVersion: 'v1', kind: 'Secret', metadata: { name: operatorTokenSecretName(name), namespace } }, tokenSecret, vault);
+  const mayWriteToken = async () => {
+    if (!tokenSecretOwned.ok) throw await refusedStop(p, { ...tokenSecretOwned, message: `${tokenSecretOwned.message}; its token is not valid, and a new one would overwrite it` });
+  };
   let token: Secret | undefined;
   if (tokenSecret?.data?.token) {
     const value = Buffer.from(tokenSecret.data.token, 'base64').toString('utf8');
@@ -53,6 +63,7 @@ export async function operatorAccess(
   }
   const rootToken = keys.hasRootToken ? (await keys.load()).rootToken : undefined;
   if (!token && rootToken) {
+    await mayWriteToken();
     token = await createOperatorToken(nodeClient, rootToken);
     await writeSecret(p, tokenSecret, {
       metadata: { name: operatorTokenSecretName(name), namespace, ownerReferences: [ownerReference(vault)] },
@@ -91,6 +102,7 @@ export async function operatorAccess(
   }
   if (!token && keys.hasKeys) {
     // every credential is gone: the unseal keys can still make a root token
+    await mayWriteToken();
     const root = await generateRootToken(nodeClient, (await keys.load()).keys);
     try {
       token = await createOperatorToken(nodeClient, root);
