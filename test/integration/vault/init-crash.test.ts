@@ -22,6 +22,7 @@ import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { kmsContext } from '../../../operator/vault/unseal.js';
 import { CRD_FILE, Vaults } from './helpers.js';
+import { HARNESS_VAULT_TRUST_ENV } from '../../support/external-vault.js';
 
 const KMS_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 const WAIT = { timeoutMs: 60_000, intervalMs: 250 };
@@ -82,6 +83,7 @@ async function startOperator(namespace: string): Promise<OperatorProcess> {
     env: {
       KUBECONFIG: kubeconfig,
       VAULT_AUTOPILOT_LIFECYCLES: 'vault',
+      ...HARNESS_VAULT_TRUST_ENV,
       VAULT_AUTOPILOT_VAULT_NAMESPACE: namespace,
       VAULT_AUTOPILOT_HEALTH_PORT: '0',
       VAULT_AUTOPILOT_LOG_LEVEL: 'debug',
