@@ -101,6 +101,9 @@ export interface PluginSpec {
   type?: string;
   command?: string;
   sha256?: string;
+  args?: string[];
+  env?: string[];
+  version?: string;
 }
 
 export interface ExternalConfig {
@@ -290,6 +293,8 @@ export interface ManagedRecord {
   groupAliases?: string[];
   /** startup-secret paths (written once; never removed from Vault, listed so the operator's policy follows them) */
   startupSecrets?: string[];
+  /** plugin catalog entries, `<type>/<name>` */
+  plugins?: string[];
 }
 
 export interface VaultNodeStatus {

@@ -4,7 +4,7 @@
 // changes, collecting failures per entry so one bad entry never stops the rest.
 import { VaultError, type VaultClient } from './client.js';
 
-export type Concern = 'audit' | 'auth' | 'role' | 'policy' | 'secret' | 'config' | 'group' | 'group-alias' | 'startup-secret';
+export type Concern = 'audit' | 'auth' | 'role' | 'policy' | 'secret' | 'config' | 'group' | 'group-alias' | 'startup-secret' | 'plugin';
 
 export interface VaultWrite {
   method: 'PUT' | 'POST' | 'DELETE';

@@ -11,15 +11,15 @@
 import type { ManagedRecord } from '../api/vault.js';
 import type { ApplyResult, Concern, Problem } from './config-plan.js';
 
-export const RECORD_KEYS = ['policies', 'auth', 'roles', 'secrets', 'audit', 'engineConfig', 'groups', 'groupAliases', 'startupSecrets'] as const;
+export const RECORD_KEYS = ['policies', 'auth', 'roles', 'secrets', 'audit', 'engineConfig', 'groups', 'groupAliases', 'startupSecrets', 'plugins'] as const;
 export type RecordKey = (typeof RECORD_KEYS)[number];
 
-const CONCERN_KEY: Partial<Record<Concern, RecordKey>> = { policy: 'policies', auth: 'auth', role: 'roles', secret: 'secrets', audit: 'audit', config: 'engineConfig', group: 'groups', 'group-alias': 'groupAliases', 'startup-secret': 'startupSecrets' };
+const CONCERN_KEY: Partial<Record<Concern, RecordKey>> = { policy: 'policies', auth: 'auth', role: 'roles', secret: 'secrets', audit: 'audit', config: 'engineConfig', group: 'groups', 'group-alias': 'groupAliases', 'startup-secret': 'startupSecrets', plugin: 'plugins' };
 
 export type RecordSets = Record<RecordKey, Set<string>>;
 
 function emptySets(): RecordSets {
-  return { policies: new Set(), auth: new Set(), roles: new Set(), secrets: new Set(), audit: new Set(), engineConfig: new Set(), groups: new Set(), groupAliases: new Set(), startupSecrets: new Set() };
+  return { policies: new Set(), auth: new Set(), roles: new Set(), secrets: new Set(), audit: new Set(), engineConfig: new Set(), groups: new Set(), groupAliases: new Set(), startupSecrets: new Set(), plugins: new Set() };
 }
 
 export function toSets(record: ManagedRecord | undefined): RecordSets {

@@ -15,9 +15,10 @@ import { binaryPath } from './versions.js';
 
 export type VaultMode = 'dev' | 'file';
 
-/** Pure: the server configuration of the 'file' mode. */
-export function fileModeConfig(dataDir: string, port: number, clusterPort: number): string {
+/** Pure: the server configuration of the 'file' mode (`pluginDir`: Vault's plugin_directory, for plugin catalog tests). */
+export function fileModeConfig(dataDir: string, port: number, clusterPort: number, pluginDir?: string): string {
   return [
+    ...(pluginDir ? [`plugin_directory = ${JSON.stringify(pluginDir)}`] : []),
     `storage "file" {`,
     `  path = ${JSON.stringify(dataDir)}`,
     `}`,
@@ -41,6 +42,8 @@ export class VaultServer implements Server {
   readonly address: string;
   /** '' in 'file' mode: whoever initialises it gets the token. */
   readonly rootToken: string;
+  /** 'file' mode: Vault's plugin_directory (empty; a test puts plugin binaries there). */
+  readonly pluginDir: string;
 
   private constructor(
     readonly binary: string,
@@ -49,6 +52,7 @@ export class VaultServer implements Server {
     port: number,
   ) {
     this.address = `http://127.0.0.1:${port}`;
+    this.pluginDir = join(dir, 'vault-plugins');
     this.version = /Vault (v[0-9][^\s,]*)/.exec(execFileSync(binary, ['version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
     const home = join(dir, 'vault-home');
     mkdirSync(home, { recursive: true });
@@ -64,7 +68,8 @@ export class VaultServer implements Server {
       const dataDir = join(dir, 'vault-data');
       mkdirSync(dataDir, { recursive: true });
       const config = join(dir, 'vault.hcl');
-      writeFileSync(config, fileModeConfig(dataDir, port, port + 1));
+      mkdirSync(this.pluginDir, { recursive: true });
+      writeFileSync(config, fileModeConfig(dataDir, port, port + 1, this.pluginDir));
       args = ['server', `-config=${config}`];
     }
     this.process = new ManagedProcess('vault', binary, args, { env, logFile: join(dir, `vault-${mode}.log`) });

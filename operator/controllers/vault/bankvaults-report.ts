@@ -79,11 +79,6 @@ const NOT_YET: Rule[] = [
   },
   { field: 'raftLeaderApiSchemeOverride', when: (s) => present(s.raftLeaderApiSchemeOverride) && present(s.raftLeaderAddress) && s.raftLeaderAddress !== 'self', reason: 'see raftLeaderAddress' },
   { field: 'caNamespaces', when: (s) => present(s.caNamespaces), reason: 'not applied yet: the CA is not copied to other namespaces by this operator version (the webhook keeps a CA ConfigMap in application namespaces)' },
-  ...(['plugins'] as const).map((key) => ({
-    field: `externalConfig.${key}`,
-    when: (s: VaultSpec) => present(s.externalConfig?.[key]),
-    reason: 'not applied yet by this operator version',
-  })),
 ];
 
 

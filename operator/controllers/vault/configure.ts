@@ -6,6 +6,7 @@
 import { OPERATOR_AUTH_PATH, OPERATOR_AUTH_ROLE } from '../../api/naming.js';
 import { effectiveAuthPath, VaultConditionType, VaultEventReason, VaultReason, type ExternalConfig, type ManagedRecord } from '../../api/vault.js';
 import { markSecret } from '../../framework/logger.js';
+import { normalisePlugins, planPlugins, pluginPolicyLines, readPlugins, type ActualPlugins, type DesiredPlugin } from '../../vault/plugins.js';
 import { mentionsAccessors, readAuthAccessors, replaceAccessors } from '../../vault/accessors.js';
 import { normaliseAudit, planAudit, readAudit, type DesiredAuditDevice, type ActualAuditDevices } from '../../vault/audit.js';
 import {
@@ -79,6 +80,7 @@ export interface DesiredVaultConfig {
   groups: DesiredGroup[];
   groupAliases: DesiredGroupAlias[];
   startupSecrets: DesiredStartupSecret[];
+  plugins: DesiredPlugin[];
   /** secret engine mount path -> type (a removed database role's leases are revoked) */
   mountTypes: Map<string, string>;
   problems: Problem[];
@@ -93,6 +95,7 @@ export interface ActualVaultConfig {
   identity: ActualIdentity;
   /** startup-secret paths that already hold something */
   startupSecrets: Set<string>;
+  plugins: ActualPlugins;
   /** the operator's own policy document, when the operator keeps it in line with the engine configuration */
   operatorPolicy?: string;
 }
@@ -110,7 +113,9 @@ export function normaliseExternalConfig(config: ExternalConfig | undefined, clus
   const groups = normaliseGroups(config?.groups);
   const groupAliases = normaliseGroupAliases(config?.['group-aliases']);
   const startupSecrets = normaliseStartupSecrets(config?.startupSecrets, config?.secrets);
+  const plugins = normalisePlugins(config?.plugins);
   return {
+    plugins: plugins.desired,
     startupSecrets: startupSecrets.desired,
     groups: groups.desired,
     groupAliases: groupAliases.desired,
@@ -120,7 +125,7 @@ export function normaliseExternalConfig(config: ExternalConfig | undefined, clus
     secrets: secrets.desired,
     engineConfig: engineConfig.desired,
     mountTypes: mountTypesOf(config?.secrets),
-    problems: [...audit.problems, ...auth.problems, ...policies.problems, ...secrets.problems, ...engineConfig.problems, ...groups.problems, ...groupAliases.problems, ...startupSecrets.problems],
+    problems: [...audit.problems, ...auth.problems, ...policies.problems, ...secrets.problems, ...engineConfig.problems, ...groups.problems, ...groupAliases.problems, ...startupSecrets.problems, ...plugins.problems],
   };
 }
 
@@ -136,6 +141,7 @@ export function desiredRecord(desired: DesiredVaultConfig): ManagedRecord {
     ...(desired.groups.length ? { groups: desired.groups.map((g) => g.name) } : {}),
     ...(desired.groupAliases.length ? { groupAliases: desired.groupAliases.map((a) => a.id) } : {}),
     ...(desired.startupSecrets.length ? { startupSecrets: desired.startupSecrets.map((s) => s.path) } : {}),
+    ...(desired.plugins.length ? { plugins: desired.plugins.map((p) => p.id) } : {}),
   };
 }
 
@@ -153,10 +159,11 @@ export async function readVaultConfig(
   // the operator's own policy first: the reads below may need what it grants
   let operatorPolicy: string | undefined;
   const startupInPlay = desired.startupSecrets.length > 0 || (managed?.startupSecrets?.length ?? 0) > 0;
-  if (manageOperatorPolicy && (engineConfigInPlay || identityInPlay || startupInPlay)) {
+  const pluginsInPlay = desired.plugins.length > 0 || (managed?.plugins?.length ?? 0) > 0;
+  if (manageOperatorPolicy && (engineConfigInPlay || identityInPlay || startupInPlay || pluginsInPlay)) {
     operatorPolicy = (await readPolicies(client, [OPERATOR_POLICY_NAME])).get(OPERATOR_POLICY_NAME);
     const revokeLines = databaseRevokeLines(desired.engineConfig, managed?.engineConfig ?? [], desired.mountTypes);
-    const fix = planOperatorPolicy(operatorPolicyFor(desired.engineConfig, managed?.engineConfig ?? [], [...identityPolicyLines(groupNames, aliasesInPlay), ...startupSecretPolicyLines(desired.startupSecrets), ...revokeLines]), operatorPolicy);
+    const fix = planOperatorPolicy(operatorPolicyFor(desired.engineConfig, managed?.engineConfig ?? [], [...identityPolicyLines(groupNames, aliasesInPlay), ...startupSecretPolicyLines(desired.startupSecrets), ...revokeLines, ...pluginPolicyLines(desired.plugins, managed?.plugins ?? [])]), operatorPolicy);
     if (fix.length) {
       await applyChanges(client, fix);
       operatorPolicy = (fix[0]!.writes[0]!.body as { policy: string }).policy;
@@ -165,6 +172,7 @@ export async function readVaultConfig(
   return {
     engineConfig: engineConfigInPlay ? await readEngineConfig(client, desired.engineConfig, managed?.engineConfig ?? []) : new Map(),
     startupSecrets: desired.startupSecrets.length ? await readStartupSecrets(client, desired.startupSecrets) : new Set(),
+    plugins: pluginsInPlay ? await readPlugins(client, desired.plugins, managed?.plugins ?? []) : new Map(),
     identity: identityInPlay ? await readIdentity(client, groupNames, aliasesInPlay) : { groups: new Map(), accessors: new Map() },
     ...(operatorPolicy !== undefined ? { operatorPolicy } : {}),
     // sys/audit needs sudo: only read it when audit is in play
@@ -178,6 +186,8 @@ export async function readVaultConfig(
 /** Pure: every change in apply order, plus what cannot be applied. */
 export function planVaultConfig(desired: DesiredVaultConfig, actual: ActualVaultConfig, managed: ManagedRecord | undefined): Plan {
   const plans = [
+    // first: mounts may name a plugin registered in the same pass
+    planPlugins(desired.plugins, actual.plugins, managed?.plugins ?? []),
     planAudit(desired.audit, actual.audit, managed?.audit ?? []),
     planAuthMounts(desired.auth, actual.auth, managed?.auth ?? []),
     planRoles(desired.auth, actual.auth, managed?.roles ?? []),
@@ -254,7 +264,7 @@ export async function configureVault(
   const record = nextRecord(managed, wanted, plan.problems, result);
   if (!sameRecord(record, current)) await saveRecord(record);
   // the last configured path is gone: the operator's policy goes back to its base
-  const extras = (r: ManagedRecord | undefined) => (r?.engineConfig?.length ?? 0) + (r?.groups?.length ?? 0) + (r?.groupAliases?.length ?? 0) + (r?.startupSecrets?.length ?? 0);
+  const extras = (r: ManagedRecord | undefined) => (r?.engineConfig?.length ?? 0) + (r?.groups?.length ?? 0) + (r?.groupAliases?.length ?? 0) + (r?.startupSecrets?.length ?? 0) + (r?.plugins?.length ?? 0);
   if (options.manageOperatorPolicy && extras(managed) > 0 && extras(record) === 0) {
     await applyChanges(client, planOperatorPolicy(undefined, actual.operatorPolicy));
   }

@@ -4,6 +4,9 @@
 // PKI CA/roles, keeps them, removes what leaves the spec (tracked in
 // status.managed.engineConfig), and the operator's policy grows only by the
 // configured paths.
+import { createHash } from 'node:crypto';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
 import { VaultClient } from '../../../operator/vault/client.js';
 import type { VaultResource } from '../../../operator/api/vault.js';
@@ -411,4 +414,46 @@ test.serial('__accessor__ placeholders (policies, PKI allowed_domains) get the a
     if (op.reconciles() < reconciles + 2) throw new Error('waiting for reconciles');
   }, { timeoutMs: 20_000 });
   t.is(op.vaultWrites(), writes);
+});
+
+test.serial('plugins: registered in the catalog (binary in plugin_directory), kept, deregistered when they leave the spec', async (t) => {
+  // a stand-in binary: the catalog checks the command exists in plugin_directory; it runs only when mounted
+  const script = '#!/bin/sh\necho "not a real plugin" >&2\nexit 1\n';
+  writeFileSync(join(servers.vault.pluginDir, 'bv-secrets'), script);
+  chmodSync(join(servers.vault.pluginDir, 'bv-secrets'), 0o755);
+  const sha256 = createHash('sha256').update(script).digest('hex');
+  const base = (await vaults.get(ns, NAME)).spec.externalConfig!;
+  await vaults.patchSpec(ns, NAME, { externalConfig: { ...base, plugins: [{ plugin_name: 'bv-secrets', type: 'secret', command: 'bv-secrets', sha256 }] } });
+  const entry = await eventually(async () => {
+    const res = await admin.request<{ data: { command: string; sha256: string; builtin: boolean } }>('GET', 'sys/plugins/catalog/secret/bv-secrets', undefined, { allowStatus: [404] });
+    if (res.status === 404) throw new Error('not registered yet');
+    return res.data.data;
+  }, { timeoutMs: 30_000 });
+  t.is(entry.command, 'bv-secrets');
+  t.is(entry.sha256, sha256);
+  t.false(entry.builtin);
+  t.deepEqual((await vaults.get(ns, NAME)).status!.managed!.plugins, ['secret/bv-secrets']);
+  const ignored = ((await vaults.get(ns, NAME)).status as { ignoredFields?: Array<{ field: string }> }).ignoredFields ?? [];
+  t.false(ignored.some((f) => /plugins/.test(f.field)), 'plugins are not reported');
+  // in sync: nothing registered again
+  await settle(() => op.vaultWrites(), 2500);
+  const writes = op.vaultWrites();
+  const reconciles = op.reconciles();
+  await eventually(async () => {
+    if (op.reconciles() < reconciles + 2) throw new Error('waiting for reconciles');
+  }, { timeoutMs: 20_000 });
+  t.is(op.vaultWrites(), writes);
+  // one registered by hand is never touched; ours goes when it leaves the spec
+  await admin.request('PUT', 'sys/plugins/catalog/auth/by-hand', { command: 'bv-secrets', sha256 });
+  await vaults.patchSpec(ns, NAME, { externalConfig: { ...base, plugins: null } });
+  await eventually(async () => {
+    if ((await admin.request('GET', 'sys/plugins/catalog/secret/bv-secrets', undefined, { allowStatus: [404] })).status !== 404) throw new Error('still registered');
+  }, { timeoutMs: 30_000 });
+  t.is((await admin.request('GET', 'sys/plugins/catalog/auth/by-hand', undefined, { allowStatus: [404] })).status, 200);
+  const policy = await eventually(async () => {
+    const p = (await admin.request<{ data: { policy: string } }>('GET', 'sys/policies/acl/vault-autopilot-operator')).data.data.policy;
+    if (p.includes('sys/plugins/catalog')) throw new Error('policy still grants the catalog');
+    return p;
+  }, { timeoutMs: 20_000 });
+  t.notRegex(policy, /sys\/plugins/);
 });

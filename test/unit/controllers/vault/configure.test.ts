@@ -1,7 +1,7 @@
 import test from 'ava';
 import { desiredRecord, normaliseExternalConfig, planVaultConfig, type ActualVaultConfig } from '../../../../operator/controllers/vault/configure.js';
 
-const empty = (): ActualVaultConfig => ({ audit: new Map(), auth: new Map(), policies: new Map(), secrets: new Map(), engineConfig: new Map(), identity: { groups: new Map(), accessors: new Map() }, startupSecrets: new Set() });
+const empty = (): ActualVaultConfig => ({ audit: new Map(), auth: new Map(), policies: new Map(), secrets: new Map(), engineConfig: new Map(), identity: { groups: new Map(), accessors: new Map() }, startupSecrets: new Set(), plugins: new Map() });
 
 test('changes come in the fixed order audit -> auth -> roles -> policies -> secret engines', (t) => {
   const desired = normaliseExternalConfig(
