@@ -134,20 +134,20 @@ test('a region is required; flags beat the environment', async (t) => {
   await runCli(['seal', '--key-id', 'k', '--path', 'secret/a/b', '--namespace', 'a', '--endpoint', 'http://flag:2', 'A=1'], io);
   t.deepEqual(kms.options.at(-1), { region: 'eu-west-1', endpoint: 'http://flag:2' });
   const flagged = captureIO(kms, {}, '', { VAULT_AUTOPILOT_KMS_REGION: 'eu-west-1' });
-  t.is(await runCli(['seal', '--key-id', 'k', '--path', 'secret/a/b', '--region', 'ap-south-1', 'A=1'], flagged), 0);
+  t.is(await runCli(['seal', '--key-id', 'k', '--path', 'secret/a/b', '--namespace', 'a', '--region', 'ap-south-1', 'A=1'], flagged), 0, flagged.err.join(''));
   t.is(kms.options.at(-1)?.region, 'ap-south-1', '--region beats VAULT_AUTOPILOT_KMS_REGION');
 });
 
 test('seal --deletion-policy: Retain is written into the manifest, anything else is a usage error', async (t) => {
   const kms = new FakeKms();
   const io = captureIO(kms);
-  t.is(await runCli(['seal', '--key-id', 'k', '--path', 'secret/a/b', '--deletion-policy', 'Retain', 'A=1'], io), 0);
+  t.is(await runCli(['seal', '--key-id', 'k', '--path', 'secret/a/b', '--namespace', 'a', '--deletion-policy', 'Retain', 'A=1'], io), 0, io.err.join(''));
   t.is(manifestOf(io.stdoutText()).spec.deletionPolicy, 'Retain');
   const plain = captureIO(kms);
-  t.is(await runCli(['seal', '--key-id', 'k', '--path', 'secret/a/b', 'A=1'], plain), 0);
+  t.is(await runCli(['seal', '--key-id', 'k', '--path', 'secret/a/b', '--namespace', 'a', 'A=1'], plain), 0, plain.err.join(''));
   t.false('deletionPolicy' in manifestOf(plain.stdoutText()).spec, 'the default (Delete) is left to the CRD');
   const bad = captureIO(kms);
-  t.is(await runCli(['seal', '--key-id', 'k', '--path', 'secret/a/b', '--deletion-policy', 'Keep', 'A=1'], bad), 2);
+  t.is(await runCli(['seal', '--key-id', 'k', '--path', 'secret/a/b', '--namespace', 'a', '--deletion-policy', 'Keep', 'A=1'], bad), 2);
   t.regex(bad.err.join(''), /deletion-policy/);
 });
 
