@@ -9,6 +9,7 @@ import test from 'ava';
 import { serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { eventually, startServers, useTestEnv, type Servers } from '../../harness/index.js';
 import { Cluster, startOperator, VAULT_CRD, type RunningOperator } from './helpers.js';
+import { tokenSecretLabels } from '../../support/external-vault.js';
 
 const env = useTestEnv(test);
 const AUTO = 'vault.autopilot.dev/auto-configure';
@@ -38,7 +39,7 @@ test.before(async () => {
   ns = await env().namespace('sa-bv-auth');
   await cluster.kube.core.createNamespacedSecret({
     namespace: ns,
-    body: { metadata: { name: 'root-token' }, stringData: { token: vault.env.vault.rootToken } },
+    body: { metadata: { name: 'root-token', labels: tokenSecretLabels('vault') }, stringData: { token: vault.env.vault.rootToken } },
   });
   // Bank-Vaults' shape: no `path`; written with fieldValidation=Strict
   await cluster.kube.raw.request({
