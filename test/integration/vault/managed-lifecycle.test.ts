@@ -5,6 +5,9 @@
 import test from 'ava';
 import { startServers, eventually, type Servers } from '../../harness/index.js';
 import { VaultClient } from '../../../operator/vault/client.js';
+import { generateRootToken } from '../../../operator/vault/init.js';
+import { secret } from '../../../operator/framework/index.js';
+import { VaultAudit } from '../../harness/vault-audit.js';
 import { CRD_FILE, Vaults, fromSample, startVaultOperator, type RunningVaultOperator } from './helpers.js';
 
 let servers: Servers;
@@ -49,9 +52,25 @@ test.serial('the managed sample is initialised through pod 0, unsealed and confi
   t.is(mounts['secret/']?.options.version, '2');
 });
 
-test.serial('the way back in: with its token revoked, the operator makes a new one from the unseal keys', async (t) => {
+test.serial('the way back in: with its token revoked, the operator makes a new one from the unseal keys and revokes that root token', async (t) => {
   const old = (await vaults.secretData(ns, `${NAME}-operator-token`))!.token!;
   const client = (token: string) => new VaultClient({ address: servers.vault.address, auth: { method: 'token', token } });
+  // The test's own root token (from the stored keys, as an operator of the Vault could) to see every token in Vault
+  // and to enable Vault's audit device: the evidence comes from Vault, not from the operator.
+  const keys = Object.entries((await vaults.secretData(ns, `${NAME}-unseal-keys`))!).filter(([k]) => k.startsWith('vault-unseal-')).map(([, v]) => secret(v));
+  const testRoot = (await generateRootToken(client(''), keys)).reveal();
+  const audit = await VaultAudit.enable({ address: servers.vault.address, rootToken: testRoot });
+  const rootAccessors = async (): Promise<string[]> => {
+    const list = await client(testRoot).request<{ data: { keys: string[] } }>('LIST', 'auth/token/accessors');
+    const out: string[] = [];
+    for (const accessor of list.data.data.keys) {
+      const info = await client(testRoot).request<{ data: { policies: string[] } }>('POST', 'auth/token/lookup-accessor', { accessor }, { allowStatus: [400, 403] });
+      if (info.status === 200 && info.data.data.policies.includes('root')) out.push(accessor);
+    }
+    return out.sort();
+  };
+  const rootsBefore = await rootAccessors();
+  const mark = audit.mark();
   await client(old).request('POST', 'auth/token/revoke-self');
   const fresh = await eventually(async () => {
     const token = (await vaults.secretData(ns, `${NAME}-operator-token`))?.token;
@@ -63,6 +82,12 @@ test.serial('the way back in: with its token revoked, the operator makes a new o
   t.false(attempt.data.started, 'no root generation left open');
   t.true((await vaults.events(ns, NAME)).some((e) => e.reason === 'OperatorTokenRecovered'));
   await vaults.waitForCondition(ns, NAME, 'Ready', 'True');
+  // Vault's record: a root token was generated, then revoked by itself (no error); no root token is left but the test's own
+  const served = audit.since(mark);
+  t.true(served.some((r) => r.path === 'sys/generate-root/update' && !r.error), 'a root token was generated from the keys');
+  t.true(served.some((r) => r.path === 'auth/token/revoke-self' && r.displayName === 'root' && !r.error), 'the generated root token revoked itself');
+  t.deepEqual(await rootAccessors(), rootsBefore, "no root token left in Vault but the test's own");
+  await client(testRoot).request('POST', 'auth/token/revoke-self');
   const logs = op.logs.text();
   t.false(logs.includes(fresh));
   t.false(logs.includes(old));
