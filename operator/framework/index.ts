@@ -23,3 +23,12 @@ export {
 } from './operator.js';
 export type { AdmissionHandler, AdmissionDecision, AdmissionRequest, AdmissionReview, AdmissionWebhookHost, JsonPatchOperation } from './admission.js';
 export { LeaderElector, decideLease, type LeaderElectionOptions, type LeaseDecision, type LeaseRecord } from './leader-election.js';
+export {
+  createCertificateAuthority,
+  createServingCertificate,
+  SelfManagedCertificates,
+  type BundlePublisher,
+  type IssuedPair,
+  type RotationPolicy,
+} from './webhook-certs.js';
+export { FileCertificateSource, WebhookServer, type CertificateSource, type WebhookLog } from './webhook-server.js';

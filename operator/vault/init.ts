@@ -3,7 +3,7 @@
 // line, JSON or inspect) and is registered with markSecret() the moment it
 // arrives from Vault.
 import type { UnsealConfig } from '../api/vault.js';
-import { markSecret, secret, type Secret } from '../framework/logger.js';
+import { markSecret, secret, type Secret } from '../framework/index.js';
 import type { VaultClient } from './client.js';
 
 export const DEFAULT_SECRET_SHARES = 5;

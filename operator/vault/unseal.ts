@@ -4,8 +4,7 @@
 // `vault-root` for the root token. With unsealConfig.aws each value is the raw
 // KMS ciphertext of the key, encrypted with the context below, and the key id
 // is recorded in an annotation; without it, the value is the key itself.
-import type { Secret } from '../framework/logger.js';
-import { markSecret, secret } from '../framework/logger.js';
+import { markSecret, type Secret, secret } from '../framework/index.js';
 import type { Decryptor, EncryptionContext, Encryptor } from '../kms/decryptor.js';
 import type { SealStatus, VaultClient } from './client.js';
 

@@ -2,7 +2,7 @@
 // the caBundle publisher the self-managed certificates use.
 
 import type { AdmissionregistrationV1Api, V1MutatingWebhook, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
-import type { BundlePublisher } from '../framework/webhook-certs.js';
+import { type BundlePublisher } from '../framework/index.js';
 import { WEBHOOK_PATH, type WebhookSettings } from './settings.js';
 
 export const POD_WEBHOOK_NAME = 'pods.vault.autopilot.dev';

@@ -3,7 +3,7 @@
 // pod's namespace, then calls the pure mutator.
 
 import type { V1Pod } from '@kubernetes/client-node';
-import type { AdmissionDecision, AdmissionHandler, AdmissionRequest } from '../framework/admission.js';
+import { type AdmissionDecision, type AdmissionHandler, type AdmissionRequest } from '../framework/index.js';
 import { parsePodAnnotations, type VaultRef } from './annotations.js';
 import { mutatePod, type VaultTarget } from './mutate.js';
 import type { PodMutationSettings } from './settings.js';

@@ -8,11 +8,18 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { VersionApi } from '@kubernetes/client-node';
-import type { AutopilotOperator } from '../framework/operator.js';
-import type { KubeClients } from '../framework/kube.js';
-import { metrics as defaultMetrics, type OperatorMetrics } from '../framework/metrics.js';
-import { SelfManagedCertificates, type RotationPolicy } from '../framework/webhook-certs.js';
-import { FileCertificateSource, WebhookServer, type CertificateSource, type WebhookLog } from '../framework/webhook-server.js';
+import {
+  type AutopilotOperator,
+  type CertificateSource,
+  FileCertificateSource,
+  type KubeClients,
+  metrics as defaultMetrics,
+  type OperatorMetrics,
+  type RotationPolicy,
+  SelfManagedCertificates,
+  type WebhookLog,
+  WebhookServer,
+} from '../framework/index.js';
 import { CaConfigMaps, caConfigMapName } from './ca-configmap.js';
 import { WebhookConfigurationPublisher } from './configuration.js';
 import { createPodAdmissionHandler } from './handler.js';

@@ -1,7 +1,7 @@
 // JSON Patch (RFC 6902) derived by diffing a document against its mutated
 // clone, so the mutator never hand-writes patch paths.
 
-import type { JsonPatchOperation } from '../framework/admission.js';
+import { type JsonPatchOperation } from '../framework/index.js';
 
 /** RFC 6901: "~" -> "~0", "/" -> "~1" (in that order). */
 export function escapePointerToken(token: string): string {

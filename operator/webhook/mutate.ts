@@ -3,7 +3,7 @@
 // what is missing), so re-admitting a mutated pod produces no patch.
 
 import type { V1Container, V1Pod, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import type { JsonPatchOperation } from '../framework/admission.js';
+import { type JsonPatchOperation } from '../framework/index.js';
 import { serviceAccountRoleName } from '../api/naming.js';
 import { INJECTED, PodAnnotation, parsePodAnnotations, type AgentRequest } from './annotations.js';
 import { encodeAgentConfig, renderAgentConfig } from './agent-config.js';

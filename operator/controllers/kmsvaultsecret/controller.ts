@@ -19,9 +19,16 @@ import {
   type PartialKMSVaultSecret,
 } from '../../api/kmsvaultsecret.js';
 import { FINALIZER } from '../../api/naming.js';
-import { errorCode, resourcePath } from '../../framework/kube.js';
-import { dropScopedSecrets, objectScope, setScopedSecrets } from '../../framework/logger.js';
-import type { AutopilotOperator, ReconcileContext, ReconcileResult } from '../../framework/operator.js';
+import {
+  type AutopilotOperator,
+  dropScopedSecrets,
+  errorCode,
+  objectScope,
+  type ReconcileContext,
+  type ReconcileResult,
+  resourcePath,
+  setScopedSecrets,
+} from '../../framework/index.js';
 import { KmsError, KmsFailure, type Decryptor } from '../../kms/decryptor.js';
 import { VaultError, type VaultClient } from '../../vault/client.js';
 import { deleteKv, detectMount, kvDataMatches, logicalPath, readKv, writeKv, type KvData, type KvLocation, type KvSecret } from '../../vault/kv.js';

@@ -14,7 +14,7 @@ import {
   type PartialKMSVaultSecret,
   type SecretEntry,
 } from '../../api/kmsvaultsecret.js';
-import { getCondition, setCondition, toKubeTime } from '../../framework/conditions.js';
+import { getCondition, setCondition, toKubeTime } from '../../framework/index.js';
 import { explainKmsFailure, KmsFailure } from '../../kms/decryptor.js';
 import { locateInMount, logicalPath, type KvLocation, type KvMount } from '../../vault/kv.js';
 import { PathPolicy } from './settings.js';

@@ -9,8 +9,7 @@ import { KmsVaultSecretReason, type KMSVaultSecret } from '../../api/kmsvaultsec
 import { API_GROUP, API_VERSION, OPERATOR_AUTH_PATH } from '../../api/naming.js';
 import { vaultEndpoint } from '../../api/vault-endpoint.js';
 import { VAULT_PLURAL, VaultConditionType, type VaultResource } from '../../api/vault.js';
-import { getCondition } from '../../framework/conditions.js';
-import { errorCode, resourcePath, type KubeClients } from '../../framework/kube.js';
+import { errorCode, getCondition, type KubeClients, resourcePath } from '../../framework/index.js';
 import { VaultClient, VaultError } from '../../vault/client.js';
 import type { VaultRef } from '../serviceaccount/settings.js';
 import { hasKmsIdentity, KMS_AUTH_ROLE, KMS_ROLE_ID } from '../vault/kms-identity.js';

@@ -7,8 +7,7 @@ import type { KubernetesObject, V1ServiceAccount } from '@kubernetes/client-node
 import { API_GROUP, API_VERSION, FINALIZER, serviceAccountPolicyName, serviceAccountRoleName } from '../../api/naming.js';
 import { SERVICE_ACCOUNT_FIELD_MANAGER, ServiceAccountAnnotation, ServiceAccountReason } from '../../api/serviceaccount.js';
 import { VAULT_PLURAL } from '../../api/vault.js';
-import { errorCode, PATCH, resourcePath, type KubeClients } from '../../framework/kube.js';
-import { errorMessage, type Logger } from '../../framework/logger.js';
+import { errorCode, errorMessage, type KubeClients, type Logger, PATCH, resourcePath } from '../../framework/index.js';
 import { VaultWaiters } from '../vault-waiters.js';
 import { orphanedEntries } from './sweep.js';
 import {

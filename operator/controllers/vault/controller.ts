@@ -15,10 +15,7 @@ import {
   type VaultResource,
   type VaultStatus,
 } from '../../api/vault.js';
-import { setConditions, type ConditionUpdate } from '../../framework/conditions.js';
-import { errorCode } from '../../framework/kube.js';
-import { errorMessage } from '../../framework/logger.js';
-import { deepEqual } from '../../framework/status.js';
+import { type ConditionUpdate, deepEqual, errorCode, errorMessage, setConditions } from '../../framework/index.js';
 import { VaultError } from '../../vault/client.js';
 import { ignoredFields, ignoredFieldsEvent } from './bankvaults-report.js';
 import { VaultClientCache } from './clients.js';

@@ -2,8 +2,7 @@
 // pre-flight first; keys held in memory until their Secret holds them).
 import type { V1Secret } from '@kubernetes/client-node';
 import { VaultConditionType, VaultEventReason, VaultReason } from '../../api/vault.js';
-import { errorCode } from '../../framework/kube.js';
-import { errorMessage } from '../../framework/logger.js';
+import { errorCode, errorMessage } from '../../framework/index.js';
 import { AwsKms } from '../../kms/aws-kms.js';
 import { initVault } from '../../vault/init.js';
 import { INIT_STARTED_ANNOTATION, kmsRoundTrip, preFlightChecksEnabled } from '../../vault/preflight.js';

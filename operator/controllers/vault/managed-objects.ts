@@ -4,7 +4,7 @@
 import { X509Certificate } from 'node:crypto';
 import { PatchStrategy, type KubernetesObject, type KubernetesObjectApi, type V1Secret } from '@kubernetes/client-node';
 import { VaultEventReason } from '../../api/vault.js';
-import { markSecret } from '../../framework/logger.js';
+import { markSecret } from '../../framework/index.js';
 import { obsoleteObjects } from './bankvaults-overlay.js';
 import { caSecretName, containsDesired, desiredObjects, generatedTlsSecretName, ownerReference } from './desired-objects.js';
 import { b64, isNotFound, readSecret, writeSecret, type VaultPhaseContext } from './phase-context.js';

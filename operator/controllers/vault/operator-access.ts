@@ -3,7 +3,7 @@
 // root token revoked, recovery through the unseal keys).
 import { OPERATOR_AUTH_PATH, OPERATOR_AUTH_ROLE } from '../../api/naming.js';
 import { VaultEventReason } from '../../api/vault.js';
-import { markSecret, secret, type Secret } from '../../framework/logger.js';
+import { markSecret, secret, type Secret } from '../../framework/index.js';
 import { VaultError, type VaultClient } from '../../vault/client.js';
 import { describeError } from '../../vault/config-plan.js';
 import { createOperatorToken, generateRootToken, needsRenewal, renewToken, revokeToken, tokenTtl } from '../../vault/init.js';

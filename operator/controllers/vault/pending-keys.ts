@@ -2,8 +2,7 @@
 // else, so they are never dropped on a failed write: kept here (in memory,
 // per Vault resource) and written again, within a reconcile and across
 // reconciles, until the Secret holds them.
-import type { Clock } from '../../framework/clock.js';
-import { errorMessage } from '../../framework/logger.js';
+import { type Clock, errorMessage } from '../../framework/index.js';
 import type { StoredKeys } from '../../vault/unseal.js';
 
 export interface PendingInit {

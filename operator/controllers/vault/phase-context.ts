@@ -2,14 +2,10 @@
 // converge, operator access, configure) is handed: one explicit context
 // object instead of a controller's private fields, and the few helpers they
 // all share (reading and writing Secrets, the "expected state" stop).
-import type { KubeClients } from '../../framework/kube.js';
+import { type Clock, type ConditionUpdate, errorCode, type KubeClients, type Logger } from '../../framework/index.js';
 import type { V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { API_GROUP } from '../../api/naming.js';
 import { VaultConditionType, VaultReason, type VaultResource, type VaultStatus } from '../../api/vault.js';
-import type { Clock } from '../../framework/clock.js';
-import type { ConditionUpdate } from '../../framework/conditions.js';
-import { errorCode } from '../../framework/kube.js';
-import type { Logger } from '../../framework/logger.js';
 import type { Decryptor, Encryptor } from '../../kms/decryptor.js';
 import type { VaultClient } from '../../vault/client.js';
 import type { PathPolicy } from '../kmsvaultsecret/settings.js';

@@ -4,7 +4,7 @@
 // (framework/webhook-certs.ts) — node:crypto can sign but cannot issue.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
-import { createCertificateAuthority, createServingCertificate, type IssuedPair } from '../../framework/webhook-certs.js';
+import { createCertificateAuthority, createServingCertificate, type IssuedPair } from '../../framework/index.js';
 import { durationSeconds } from '../../vault/config-plan.js';
 import { clientServiceName, peerServiceName } from './desired-objects.js';
 
