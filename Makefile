@@ -20,7 +20,7 @@ deps: $(NPM_STAMP) ## Install npm dependencies (npm ci) when package-lock.json c
 build: deps ## Compile TypeScript to dist/
 	npm run build
 
-lint: deps ## Type-check everything (strict)
+lint: deps ## Type-check everything (strict tsc), then ESLint (typescript-eslint type-aware rules: no floating promises; the framework import boundary)
 	npm run lint
 
 servers: ## Build etcd, kube-apiserver, Vault, local-kms from the Go module proxy (cached in ~/.cache/vault-autopilot)
@@ -34,7 +34,7 @@ postgres: ## Install PostgreSQL (Debian package) when missing: the dynamic datab
 bundle-validator: ## Build the operator-framework bundle validators (test/olm/validate, from the Go module proxy; cached like the servers)
 	bash test/olm/build.sh bundle-validate
 
-test: deps servers bundle-validator postgres ## Unit + integration tests (integration against the real servers); fails if either fails
+test: deps servers bundle-validator postgres lint ## Lint, then unit + integration tests (integration against the real servers); fails if any fails
 	@rc=0; npm run test:unit || rc=1; npm run test:integration || rc=1; exit $$rc
 
 test-unit: deps bundle-validator ## Unit tests only (no servers; the bundle tests run the Go-built validator)

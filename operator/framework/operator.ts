@@ -133,9 +133,11 @@ interface Controller {
   resyncTimer?: TimerHandle;
 }
 
-// The base constructor loads the DEFAULT kubeconfig with its own client-node
-// 0.20 and throws if that is missing or odd. We never use that config: point
-// it at an inert file while the base constructor runs.
+// The base constructor loads the DEFAULT kubeconfig (with our client-node
+// 1.x: package.json's `overrides` replaces the 0.20 it asks for, which would
+// bring request/tough-cookie/form-data 2.x into the image) and throws if that
+// is missing or odd. We never use that config: point it at an inert file
+// while the base constructor runs.
 let inertKubeconfigPath: string | undefined;
 function inertKubeconfig(): string {
   if (!inertKubeconfigPath) {
@@ -354,6 +356,7 @@ export class AutopilotOperator extends Operator {
   }
 
   /** Stops watches, lets reconciles in flight finish (bounded), stops the webhook server. */
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the base declares stop(): void; ours resolves when stopped and every caller here awaits it
   override stop(): Promise<void> {
     this.#stopping ??= this.#stop();
     return this.#stopping;
