@@ -73,6 +73,22 @@ test-e2e: deps olm-tools bundle-validator postgres ## End-to-end tests on one lo
 test-olm: deps olm-tools bundle-validator ## Only the OLM e2e tests (test/e2e/olm*.test.ts) on a local cluster: install, webhook, self-service, upgrade, uninstall, and the Own/Single/MultiNamespace install modes through the real OLM
 	npm run test:e2e -- test/e2e/olm.test.ts test/e2e/olm-install-modes.test.ts
 
+# test/bench/: benchmarks report, they never fail on machine noise (not part of `make test`).
+.PHONY: bench bench-peers bench-webhook bench-memory bench-kmsvaultsecret
+bench-peers: ## Build the benchmark peer vault-k8s v1.6.2 and the load generator vegeta from the Go module proxy (cached like the servers)
+	nice -n 10 bash test/harness/build-servers.sh vault-k8s vegeta >/dev/null
+
+bench-webhook: deps servers bench-peers ## Webhook vs vault-k8s: same AdmissionReviews, vegeta, 50/200/500/max req/s, 3 alternating reps (ARGS="--seconds 5 --reps 1")
+	node --import=tsx test/bench/webhook/compare.ts $(ARGS)
+
+bench-memory: deps servers bench-peers ## Operator memory: cost of each import, idle RSS (all lifecycles / webhook only, image node flags or not) vs vault-k8s (ARGS="--snapshot")
+	node --import=tsx test/bench/memory/run.ts $(ARGS)
+
+bench-kmsvaultsecret: deps servers ## 200 KMSVaultSecrets: time to Ready, then Vault reads / KMS decrypts / writes per sync period
+	KMSVS_SCALE_OBJECTS=$${KMSVS_SCALE_OBJECTS:-200} npm run test:integration -- test/integration/kmsvaultsecret/scale.test.ts
+
+bench: bench-webhook bench-memory bench-kmsvaultsecret ## All benchmarks (about 15 minutes; prints tables with vault-k8s's figures and the ratios)
+
 clean: ## Remove build output (dist/); the server cache stays (rm -rf ~/.cache/vault-autopilot to drop it)
 	rm -rf dist
 

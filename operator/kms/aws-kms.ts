@@ -2,13 +2,7 @@
 // Decryptor/Encryptor interfaces. Errors are turned into KmsError so callers
 // can tell "fix your key policy" from "fix your encryption context" from
 // "KMS is down, retry".
-import {
-  DecryptCommand,
-  DescribeKeyCommand,
-  EncryptCommand,
-  KMSClient,
-  type KMSClientConfig,
-} from '@aws-sdk/client-kms';
+import type { KMSClient, KMSClientConfig } from '@aws-sdk/client-kms';
 import {
   KmsError,
   KmsFailure,
@@ -36,26 +30,41 @@ export interface AwsKmsOptions {
   requestTimeoutMs?: number;
 }
 
+type Sdk = typeof import('@aws-sdk/client-kms');
+
 export class AwsKms implements Decryptor, Encryptor {
-  private readonly client: KMSClient;
+  /**
+   * The AWS SDK (about 25 MB resident) loads on the first call: an operator
+   * with no KMSVaultSecret to decrypt and no KMS-unsealed Vault never pays for it.
+   */
+  private loaded: Promise<{ sdk: Sdk; client: KMSClient }> | undefined;
+  private client: KMSClient | undefined;
   private allowedArns: Promise<Set<string>> | undefined;
 
-  constructor(private readonly options: AwsKmsOptions = {}) {
-    const config: KMSClientConfig = {
-      region: options.region,
-      endpoint: options.endpoint,
-      maxAttempts: options.maxAttempts ?? 3,
-      requestHandler: { requestTimeout: options.requestTimeoutMs ?? 10_000, connectionTimeout: 5_000 },
-    };
-    if (options.credentials) config.credentials = options.credentials;
-    this.client = new KMSClient(config);
+  constructor(private readonly options: AwsKmsOptions = {}) {}
+
+  private sdk(): Promise<{ sdk: Sdk; client: KMSClient }> {
+    this.loaded ??= import('@aws-sdk/client-kms').then((sdk) => {
+      const { options } = this;
+      const config: KMSClientConfig = {
+        region: options.region,
+        endpoint: options.endpoint,
+        maxAttempts: options.maxAttempts ?? 3,
+        requestHandler: { requestTimeout: options.requestTimeoutMs ?? 10_000, connectionTimeout: 5_000 },
+      };
+      if (options.credentials) config.credentials = options.credentials;
+      this.client = new sdk.KMSClient(config);
+      return { sdk, client: this.client };
+    });
+    return this.loaded;
   }
 
   async decrypt(request: DecryptRequest): Promise<DecryptResult> {
     let out;
     try {
-      out = await this.client.send(
-        new DecryptCommand({
+      const { sdk, client } = await this.sdk();
+      out = await client.send(
+        new sdk.DecryptCommand({
           CiphertextBlob: request.ciphertext,
           EncryptionContext: request.context && Object.keys(request.context).length > 0 ? request.context : undefined,
         }),
@@ -74,8 +83,9 @@ export class AwsKms implements Decryptor, Encryptor {
 
   async encrypt(request: EncryptRequest): Promise<EncryptResult> {
     try {
-      const out = await this.client.send(
-        new EncryptCommand({
+      const { sdk, client } = await this.sdk();
+      const out = await client.send(
+        new sdk.EncryptCommand({
           KeyId: request.keyId,
           Plaintext: request.plaintext,
           EncryptionContext: request.context && Object.keys(request.context).length > 0 ? request.context : undefined,
@@ -88,7 +98,8 @@ export class AwsKms implements Decryptor, Encryptor {
   }
 
   destroy(): void {
-    this.client.destroy();
+    if (this.client) this.client.destroy();
+    else void this.loaded?.then(({ client }) => client.destroy());
   }
 
   private async isAllowed(keyArn: string): Promise<boolean> {
@@ -106,7 +117,8 @@ export class AwsKms implements Decryptor, Encryptor {
 
   private async resolveKeyArn(keyId: string): Promise<string> {
     try {
-      const out = await this.client.send(new DescribeKeyCommand({ KeyId: keyId }));
+      const { sdk, client } = await this.sdk();
+      const out = await client.send(new sdk.DescribeKeyCommand({ KeyId: keyId }));
       return out.KeyMetadata?.Arn ?? keyId;
     } catch (err) {
       throw classifyAwsKmsError(err);

@@ -5,7 +5,6 @@
 // connection setup, one error type and one request counter.
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import Vault from 'hashi-vault-js';
 
 /** How the operator authenticates to a Vault. */
 export type VaultAuth =
@@ -69,25 +68,31 @@ type AxiosLike = (options: Record<string, unknown>) => Promise<AxiosLikeResponse
 
 export class VaultClient {
   readonly stats: VaultRequestStats = { reads: 0, writes: 0, byPath: new Map() };
-  private readonly library: Vault;
-  private readonly http: AxiosLike;
+  /** hashi-vault-js (and axios) load on the first request: an operator with nothing to do in Vault never pays for them. */
+  private http: Promise<AxiosLike> | undefined;
   private cachedToken: { value: string; expiresAt: number } | undefined;
   private readonly listeners: RequestListener[] = [];
 
   constructor(readonly connection: VaultConnection) {
+    new URL(connection.address); // a bad address fails here, as before, not as "unreachable" later
+  }
+
+  private async httpClient(): Promise<AxiosLike> {
+    const { connection } = this;
     const url = new URL(connection.address);
-    this.library = new Vault({
+    const { default: Vault } = await import('hashi-vault-js');
+    const library = new Vault({
       https: url.protocol === 'https:',
       baseUrl: `${url.origin}/v1`,
       timeout: connection.timeoutMs ?? 10_000,
     });
     // hashi-vault-js only takes a CA *file*; give its axios instance an agent with the PEM instead.
-    const instance = (this.library as unknown as { instance: AxiosLike & { defaults: Record<string, unknown> } }).instance;
+    const instance = (library as unknown as { instance: AxiosLike & { defaults: Record<string, unknown> } }).instance;
     if (url.protocol === 'https:') {
       // verification is explicit: NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot turn it off
       instance.defaults.httpsAgent = new https.Agent({ ca: connection.caCert, keepAlive: true, rejectUnauthorized: true });
     }
-    this.http = instance;
+    return instance;
   }
 
   get address(): string {
@@ -150,7 +155,8 @@ export class VaultClient {
     this.stats.byPath.set(key, (this.stats.byPath.get(key) ?? 0) + 1);
     let status: number | undefined;
     try {
-      const res = await this.http({
+      const http = await (this.http ??= this.httpClient());
+      const res = await http({
         url: `/${path.replace(/^\/+/, '')}`,
         method: method === 'LIST' ? 'get' : method.toLowerCase(),
         params: method === 'LIST' ? { list: 'true' } : undefined,

@@ -1,4 +1,5 @@
-// Admission latency of the pod webhook at a fixed request rate (open loop:
+// Smoke check only (the comparison with vault-k8s is test/bench/webhook/compare.ts,
+// `make bench-webhook`). Admission latency of the in-process pod webhook at a fixed request rate (open loop:
 // requests are sent on schedule whether or not earlier ones have returned, so
 // a slow response cannot hide the ones queued behind it).
 //

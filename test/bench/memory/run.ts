@@ -1,0 +1,166 @@
+// Where the operator's memory goes, and how much it holds idle.
+//
+//   node --import=tsx test/bench/memory/run.ts [--idle-seconds 20] [--snapshot] [--flags "--max-semi-space-size=1"]
+//
+// 1. What each dependency costs on its own: a fresh `node` that imports only
+//    it, RSS and V8 heap after a full GC, minus a bare node.
+// 2. The operator binary (dist/, as in the image: plain node, no tsx) against
+//    the local servers, idle with nothing to manage: every lifecycle, then
+//    the webhook alone; with the image's node flags (Dockerfile) and without.
+//    RSS (VmRSS) after --idle-seconds, peak RSS (VmHWM), V8 heap after a
+//    full GC. With --snapshot, the largest heap-snapshot groups too.
+// 3. vault-k8s (HashiCorp's injector) idle, when it has been built
+//    (bash test/harness/build-servers.sh vault-k8s): the webhook's peer.
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { startServers } from '../../harness/index.js';
+import type { HarnessEnv } from '../../harness/env.js';
+import { REPO_ROOT } from '../../harness/versions.js';
+import { startOperatorBinary, startVaultK8s } from '../processes.js';
+import { imageNodeFlags, mb, peerBinary, rssOf, table } from '../support.js';
+
+const { values } = parseArgs({
+  options: {
+    'idle-seconds': { type: 'string', default: '20' },
+    snapshot: { type: 'boolean', default: false },
+    flags: { type: 'string' },
+    'skip-imports': { type: 'boolean', default: false },
+  },
+});
+const idleMs = Number(values['idle-seconds']) * 1000;
+const DEPENDENCIES = ['@kubernetes/client-node', '@dot-i/k8s-operator', 'hashi-vault-js', '@aws-sdk/client-kms', 'winston', 'js-yaml'];
+
+/** RSS and heap of a fresh node that imports `specifier` (nothing for ''), after a full GC. */
+function importCost(specifier: string): { rss: number; heap: number } {
+  const code = `${specifier ? `await import(${JSON.stringify(specifier)});` : ''}
+    globalThis.gc(); await new Promise((r) => setTimeout(r, 200)); globalThis.gc();
+    const u = process.memoryUsage(); process.stdout.write(JSON.stringify({ rss: u.rss, heap: u.heapUsed }));`;
+  const samples = [0, 1, 2].map(() => JSON.parse(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', code], { cwd: REPO_ROOT, encoding: 'utf8' })) as { rss: number; heap: number });
+  samples.sort((a, b) => a.rss - b.rss);
+  return samples[1]!; // the median of three
+}
+
+function importTable(): string {
+  const bare = importCost('');
+  const rows = DEPENDENCIES.map((d) => {
+    const c = importCost(d);
+    return [d, `+${mb(c.rss - bare.rss)}`, `+${mb(c.heap - bare.heap)}`];
+  });
+  return table(['import (alone, fresh node)', 'RSS MB', 'V8 heap MB'], [['bare node', mb(bare.rss), mb(bare.heap)], ...rows]);
+}
+
+interface Sample {
+  rss: number;
+  peak: number;
+  heapUsed?: number;
+  snapshotTop?: string[];
+}
+
+async function probe(child: ChildProcess, out: string, snapshot: boolean): Promise<{ heapUsed: number; snapshot?: string }> {
+  child.kill('SIGUSR2');
+  for (let i = 0; i < (snapshot ? 600 : 50); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (existsSync(out)) {
+      try {
+        const j = JSON.parse(readFileSync(out, 'utf8')) as { memory: NodeJS.MemoryUsage; snapshot?: string };
+        return { heapUsed: j.memory.heapUsed, ...(j.snapshot ? { snapshot: j.snapshot } : {}) };
+      } catch {
+        // still being written
+      }
+    }
+  }
+  throw new Error('the probe did not answer');
+}
+
+/** The biggest groups of a V8 heap snapshot by self size: "type name". */
+function snapshotTop(file: string, n = 10): string[] {
+  const s = JSON.parse(readFileSync(file, 'utf8')) as { snapshot: { meta: { node_fields: string[]; node_types: [string[]] } }; nodes: number[]; strings: string[] };
+  const fields = s.snapshot.meta.node_fields;
+  const width = fields.length;
+  const [typeAt, nameAt, sizeAt] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f)) as [number, number, number];
+  const types = s.snapshot.meta.node_types[0];
+  const groups = new Map<string, number>();
+  for (let i = 0; i < s.nodes.length; i += width) {
+    const type = types[s.nodes[i + typeAt]!]!;
+    const name = type === 'object' || type === 'closure' || type === 'native' ? s.strings[s.nodes[i + nameAt]!]! : `(${type})`;
+    const key = `${type === 'object' ? '' : `${type} `}${name}`.slice(0, 60);
+    groups.set(key, (groups.get(key) ?? 0) + s.nodes[i + sizeAt]!);
+  }
+  return [...groups.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${mb(v).padStart(6)} MB  ${k}`);
+}
+
+async function runOperator(env: HarnessEnv, dir: string, name: string, lifecycles: string, nodeFlags: string[]): Promise<Sample> {
+  const out = join(dir, `probe-${name}.json`);
+  const op = await startOperatorBinary(env, { lifecycles, nodeFlags, probeOut: out, snapshot: values.snapshot });
+  try {
+    await new Promise((r) => setTimeout(r, idleMs));
+    const { rss, peak } = rssOf(op.pid);
+    const p = await probe(op.child, out, values.snapshot);
+    return { rss, peak, heapUsed: p.heapUsed, ...(p.snapshot ? { snapshotTop: snapshotTop(p.snapshot) } : {}) };
+  } finally {
+    await op.stop();
+  }
+}
+
+async function runPeer(env: HarnessEnv, binary: string): Promise<Sample> {
+  const peer = await startVaultK8s(env, binary);
+  try {
+    await new Promise((r) => setTimeout(r, idleMs));
+    return rssOf(peer.pid);
+  } finally {
+    await peer.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const lines: string[] = [];
+  const started = new Date();
+  if (!values['skip-imports']) lines.push(importTable(), '');
+
+  process.stderr.write('[bench] building dist/ (npm run build)\n');
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  const servers = await startServers({ vault: 'dev', kms: true, apiserver: true });
+  try {
+    const env = servers.env as HarnessEnv;
+    const crds = readdirSync(join(REPO_ROOT, 'crds')).filter((f) => /\.ya?ml$/.test(f)).map((f) => join('crds', f));
+    await env.applyCrds(...crds);
+    await env.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'vault-autopilot' } } });
+    const imageFlags = values.flags !== undefined ? values.flags.split(/\s+/).filter(Boolean) : imageNodeFlags();
+    const rows: string[][] = [];
+    const snapshots: string[] = [];
+    const variants: Array<[string, string, string[]]> = [
+      ['all lifecycles, node defaults', 'vault,kmsvaultsecret,serviceaccount,webhook', []],
+      [`all lifecycles, ${imageFlags.join(' ') || '(no flags)'}`, 'vault,kmsvaultsecret,serviceaccount,webhook', imageFlags],
+      ['webhook only, node defaults', 'webhook', []],
+      [`webhook only, ${imageFlags.join(' ') || '(no flags)'}`, 'webhook', imageFlags],
+    ];
+    let webhookRss = 0;
+    for (const [i, [label, lifecycles, flags]] of variants.entries()) {
+      process.stderr.write(`[bench] operator: ${label} (idle ${idleMs / 1000} s)\n`);
+      const s = await runOperator(env, servers.dir, `v${i}`, lifecycles, flags);
+      if (lifecycles === 'webhook') webhookRss = s.rss;
+      rows.push([`operator: ${label}`, mb(s.rss), mb(s.peak), s.heapUsed !== undefined ? mb(s.heapUsed) : '']);
+      if (s.snapshotTop) snapshots.push(`heap snapshot, ${label} (largest groups by self size):`, ...s.snapshotTop.map((l) => `  ${l}`), '');
+    }
+    const peer = peerBinary('vault-k8s');
+    if (peer) {
+      process.stderr.write('[bench] vault-k8s agent-inject (idle)\n');
+      const s = await runPeer(env, peer);
+      rows.push(['vault-k8s v1.6.2 agent-inject', mb(s.rss), mb(s.peak), '']);
+      rows.push(['ratio webhook-only (image flags) / vault-k8s', (webhookRss / s.rss).toFixed(2), '', '']);
+    } else {
+      rows.push(['vault-k8s: not built (bash test/harness/build-servers.sh vault-k8s)', '', '', '']);
+    }
+    lines.push(table([`idle ${idleMs / 1000} s, nothing to manage`, 'RSS MB', 'peak RSS MB', 'V8 heap MB (after GC)'], rows), '', ...snapshots);
+  } finally {
+    await servers.stopAll();
+  }
+  lines.push(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${mb(totalmem())} MB RAM, ${started.toISOString().slice(0, 16)}Z`);
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+}
+
+await main();

@@ -1,0 +1,68 @@
+// Small shared pieces of the benchmarks (test/bench/*/run.ts).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../harness/versions.js';
+
+export const mb = (bytes: number): string => (bytes / 1048576).toFixed(1);
+
+/** VmRSS and VmHWM (peak) of a running process, in bytes. */
+export function rssOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** User + system CPU time of a running process, in ms (from /proc/<pid>/stat). */
+export function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the whole line)
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+/** A plain-text table: first column left-aligned, the rest right-aligned. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** The node flags the image runs the operator with (Dockerfile `ENV NODE_OPTIONS=...`). */
+export function imageNodeFlags(): string[] {
+  const m = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
+  return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
+}
+
+/** Path of a benchmark peer built by test/harness/build-servers.sh (vault-k8s, vegeta), or undefined when not built. */
+export function peerBinary(name: 'vault-k8s' | 'vegeta'): string | undefined {
+  const script = readFileSync(join(REPO_ROOT, 'test/harness/build-servers.sh'), 'utf8');
+  const variable = name === 'vault-k8s' ? 'VAULT_K8S_VERSION' : 'VEGETA_VERSION';
+  const version = new RegExp(`^${variable}=(\\S+)`, 'm').exec(script)?.[1];
+  const goVersion = execFileSync('go', ['env', 'GOVERSION'], { encoding: 'utf8' }).trim();
+  const cache = process.env.VAULT_AUTOPILOT_CACHE ?? join(homedir(), '.cache/vault-autopilot');
+  const path = join(cache, 'bin', goVersion, `${name}-${version}`);
+  return existsSync(path) ? path : undefined;
+}
+
+/** Polls `url` until it answers 2xx; `failed()` returning a message aborts early (e.g. the process exited). */
+export async function waitHttp(url: string, timeoutMs: number, failed: () => string | undefined, insecure = false): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const mod = url.startsWith('https:') ? await import('node:https') : await import('node:http');
+  for (;;) {
+    const why = failed();
+    if (why) throw new Error(why);
+    const ok = await new Promise<boolean>((resolve) => {
+      const req = mod.get(url, { rejectUnauthorized: !insecure, timeout: 2000 }, (res) => {
+        res.resume();
+        resolve((res.statusCode ?? 500) < 300);
+      });
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => req.destroy());
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

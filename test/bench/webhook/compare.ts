@@ -1,0 +1,238 @@
+// The pod webhook side by side with HashiCorp's Vault Agent Injector
+// (vault-k8s), both as real binaries in their own processes, driven by the
+// same load generator (vegeta, its own process) with equivalent
+// AdmissionReviews (the same pod; each side's own annotation prefix).
+//
+//   node --import=tsx test/bench/webhook/compare.ts [--rates 50,200,500,max] [--seconds 10] [--reps 3] [--workers 8]
+//
+// Per rate and repetition the two webhooks run alternately (the order flips
+// every repetition). HTTP/1.1 keep-alive; "max" = as fast as --workers
+// concurrent requests go. Reported per side: p50/p99/max latency, CPU time
+// per request (/proc utime+stime of the webhook process), peak RSS during the
+// run (VmHWM, reset before each run), throughput; the median of the
+// repetitions. Then the first request on a NEW TLS connection (keep-alive
+// off: handshake included). Benchmarks report; nothing here fails on noise.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { HarnessEnv } from '../../harness/env.js';
+import { startServers } from '../../harness/index.js';
+import { REPO_ROOT } from '../../harness/versions.js';
+import { createVaultFixture } from '../../integration/webhook/helpers/fixture.js';
+import { startOperatorBinary, startVaultK8s, type Measured } from '../processes.js';
+import { cpuMsOf, imageNodeFlags, mb, peerBinary, rssOf, table } from '../support.js';
+
+const { values } = parseArgs({
+  options: {
+    rates: { type: 'string', default: '50,200,500,max' },
+    seconds: { type: 'string', default: '10' },
+    reps: { type: 'string', default: '3' },
+    workers: { type: 'string', default: '8' },
+  },
+});
+const rates = values.rates.split(',').map((r) => r.trim());
+const seconds = Number(values.seconds);
+const reps = Number(values.reps);
+const workers = Number(values.workers);
+
+interface Run {
+  p50: number;
+  p99: number;
+  max: number;
+  cpuPerReq: number;
+  peakRss: number;
+  throughput: number;
+  success: number;
+  requests: number;
+}
+
+interface VegetaReport {
+  latencies: { '50th': number; '99th': number; max: number };
+  requests: number;
+  throughput: number;
+  success: number;
+  status_codes?: Record<string, number>;
+}
+
+function pod(prefix: string, extra: Record<string, string>) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'bench',
+      namespace: 'bench-app',
+      annotations: { [`${prefix}/agent-inject`]: 'true', [`${prefix}/agent-inject-secret-config`]: 'secret/data/bench/config', ...extra },
+    },
+    spec: { serviceAccountName: 'app', containers: [{ name: 'app', image: 'busybox:1.36' }, { name: 'other', image: 'busybox:1.36' }] },
+  };
+}
+
+function review(object: unknown, namespace: string): string {
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: '0b4f5a8e-0000-4000-8000-000000000001',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      requestKind: { group: '', version: 'v1', kind: 'Pod' },
+      requestResource: { group: '', version: 'v1', resource: 'pods' },
+      name: 'bench',
+      namespace,
+      operation: 'CREATE',
+      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+      object: { ...(object as object), metadata: { ...(object as { metadata: object }).metadata, namespace } },
+      dryRun: false,
+    },
+  });
+}
+
+class Side {
+  constructor(
+    readonly name: string,
+    readonly proc: Measured,
+    readonly targets: string,
+  ) {}
+}
+
+function vegeta(bin: string, side: Side, dir: string, rate: string, durationS: number, keepalive: boolean): VegetaReport {
+  const out = join(dir, 'results.bin');
+  const rateArgs = rate === 'max' ? ['-rate=0', `-max-workers=${workers}`, `-workers=${workers}`] : [`-rate=${rate}/1s`, `-workers=${workers}`];
+  execFileSync(bin, ['attack', `-targets=${side.targets}`, ...rateArgs, `-duration=${durationS}s`, '-insecure', '-http2=false', `-keepalive=${keepalive}`, '-timeout=10s', `-output=${out}`], { stdio: 'ignore' });
+  return JSON.parse(execFileSync(bin, ['report', '-type=json', out], { encoding: 'utf8' })) as VegetaReport;
+}
+
+function measure(bin: string, side: Side, dir: string, rate: string, durationS: number, keepalive = true): Run {
+  writeFileSync(`/proc/${side.proc.pid}/clear_refs`, '5'); // reset VmHWM: this run's peak only
+  const cpuBefore = cpuMsOf(side.proc.pid);
+  const r = vegeta(bin, side, dir, rate, durationS, keepalive);
+  const cpu = cpuMsOf(side.proc.pid) - cpuBefore;
+  return {
+    p50: r.latencies['50th'] / 1e6,
+    p99: r.latencies['99th'] / 1e6,
+    max: r.latencies.max / 1e6,
+    cpuPerReq: cpu / Math.max(1, r.requests),
+    peakRss: rssOf(side.proc.pid).peak,
+    throughput: r.throughput,
+    success: r.success,
+    requests: r.requests,
+  };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const summarise = (runs: Run[]): Run => {
+  const keys = Object.keys(runs[0]!) as Array<keyof Run>;
+  return Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r[k]))])) as unknown as Run;
+};
+
+async function main(): Promise<void> {
+  const vegetaBin = peerBinary('vegeta');
+  const peerBin = peerBinary('vault-k8s');
+  if (!vegetaBin || !peerBin) throw new Error('build the peers first: bash test/harness/build-servers.sh vault-k8s vegeta');
+  const started = new Date();
+  process.stderr.write('[bench] building dist/ (npm run build)\n');
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  const servers = await startServers({ vault: 'dev', kms: true, apiserver: true });
+  const dir = mkdtempSync(join(tmpdir(), 'bench-webhook-'));
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const env = servers.env as HarnessEnv;
+    const crds = readdirSync(join(REPO_ROOT, 'crds')).filter((f) => /\.ya?ml$/.test(f)).map((f) => join('crds', f));
+    await env.applyCrds(...crds);
+    const core = env.kubeConfig().makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'vault-autopilot' } } });
+    const vault = await createVaultFixture(env, 'bench-vault');
+    const appNs = await env.namespace('bench-app');
+    const flags = imageNodeFlags();
+    const ours = await startOperatorBinary(env, { lifecycles: 'webhook', nodeFlags: flags, extraEnv: { VAULT_AUTOPILOT_TARGET_VAULT: `${vault.namespace}/${vault.name}` } });
+    stops.push(ours.stop);
+    const theirs = await startVaultK8s(env, peerBin);
+    stops.push(theirs.stop);
+
+    const sides: Side[] = [];
+    for (const [name, proc, object] of [
+      ['vault-autopilot', ours, pod('vault.autopilot.dev', {})],
+      ['vault-k8s', theirs, pod('vault.hashicorp.com', { 'vault.hashicorp.com/role': 'app' })],
+    ] as const) {
+      const body = join(dir, `${name}.json`);
+      writeFileSync(body, review(object, appNs));
+      const targets = join(dir, `${name}.targets`);
+      writeFileSync(targets, `POST ${proc.webhookUrl}${proc.webhookPath}\nContent-Type: application/json\n@${body}\n`);
+      const side = new Side(name, proc, targets);
+      // warm-up, and proof that the answer is a real mutation
+      const check = join(dir, 'check.bin');
+      execFileSync(vegetaBin, ['attack', `-targets=${targets}`, '-rate=20/1s', '-duration=2s', '-insecure', '-http2=false', `-output=${check}`], { stdio: 'ignore' });
+      const dump = execFileSync(vegetaBin, ['encode', '--to=json', check], { encoding: 'utf8' }).trim().split('\n').at(-1)!;
+      const answer = JSON.parse(Buffer.from((JSON.parse(dump) as { body: string }).body, 'base64').toString()) as { response?: { allowed?: boolean; patch?: string } };
+      if (!answer.response?.allowed || !answer.response.patch) throw new Error(`${name} did not mutate the pod: ${JSON.stringify(answer).slice(0, 300)}`);
+      sides.push(side);
+    }
+
+    const results = new Map<string, Run[]>(); // `${side}|${rate}`
+    const newConn = new Map<string, Run[]>();
+    for (let rep = 0; rep < reps; rep++) {
+      const order = rep % 2 === 0 ? sides : [...sides].reverse();
+      for (const rate of rates) {
+        for (const side of order) {
+          process.stderr.write(`[bench] rep ${rep + 1}/${reps} ${side.name} rate ${rate} (${seconds} s)\n`);
+          const key = `${side.name}|${rate}`;
+          results.set(key, [...(results.get(key) ?? []), measure(vegetaBin, side, dir, rate, seconds)]);
+        }
+      }
+      for (const side of order) {
+        process.stderr.write(`[bench] rep ${rep + 1}/${reps} ${side.name} new TLS connection per request (20/s, 5 s)\n`);
+        newConn.set(side.name, [...(newConn.get(side.name) ?? []), measure(vegetaBin, side, dir, '20', 5, false)]);
+      }
+    }
+
+    const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+    const rateLabel = (r: string) => (r === 'max' ? `max (${workers} workers)` : `${r}/s`);
+    const rows: string[][] = [];
+    for (const rate of rates) {
+      for (const side of sides) {
+        const s = summarise(results.get(`${side.name}|${rate}`)!);
+        rows.push([`${rateLabel(rate)} ${side.name}`, fmt(s.p50), fmt(s.p99), fmt(s.max), fmt(s.cpuPerReq, 3), mb(s.peakRss), fmt(s.throughput, 0), `${fmt(s.success * 100, 1)}%`]);
+      }
+    }
+    const ratio = (rate: string, k: keyof Run) => {
+      const a = summarise(results.get(`vault-autopilot|${rate}`)!)[k];
+      const b = summarise(results.get(`vault-k8s|${rate}`)!)[k];
+      return fmt(a / b);
+    };
+    const ratioRows = (['p50', 'p99', 'max', 'cpuPerReq', 'peakRss', 'throughput'] as const).map((k) => [
+      { p50: 'p50', p99: 'p99', max: 'max', cpuPerReq: 'CPU per request', peakRss: 'peak RSS', throughput: 'throughput' }[k],
+      ...rates.map((r) => ratio(r, k)),
+    ]);
+    const connRows = sides.map((side) => {
+      const s = summarise(newConn.get(side.name)!);
+      const warm = results.get(`${side.name}|${rates[0]}`) ? summarise(results.get(`${side.name}|${rates[0]}`)!) : undefined;
+      return [side.name, fmt(s.p50), fmt(s.p99), fmt(s.max), warm ? fmt(warm.p50) : '-'];
+    });
+    const lines = [
+      `webhook side by side: ${seconds} s per run, ${reps} repetitions alternating, median shown; vegeta ${workers} workers, HTTP/1.1 keep-alive; operator node flags: ${flags.join(' ') || '(none)'}`,
+      '',
+      table(['rate, webhook', 'p50 ms', 'p99 ms', 'max ms', 'CPU ms/req', 'peak RSS MB', 'req/s', 'success'], rows),
+      '',
+      'ratio vault-autopilot / vault-k8s (below 1 = ours lower)',
+      table(['', ...rates.map(rateLabel)], ratioRows),
+      '',
+      'first request on a new TLS connection (keep-alive off, 20/s for 5 s; handshake included)',
+      table(['webhook', 'p50 ms', 'p99 ms', 'max ms', `keep-alive p50 at ${rateLabel(rates[0]!)}`], connRows),
+      '',
+      `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${mb(totalmem())} MB RAM, shared machine; ${started.toISOString().slice(0, 16)}Z`,
+    ];
+    process.stdout.write(`\n${lines.join('\n')}\n`);
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await servers.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
