@@ -66,7 +66,16 @@ function pod(prefix: string, extra: Record<string, string>) {
       namespace: 'bench-app',
       annotations: { [`${prefix}/agent-inject`]: 'true', [`${prefix}/agent-inject-secret-config`]: 'secret/data/bench/config', ...extra },
     },
-    spec: { serviceAccountName: 'app', containers: [{ name: 'app', image: 'busybox:1.36' }, { name: 'other', image: 'busybox:1.36' }] },
+    // as the apiserver's ServiceAccount admission leaves it (vault-k8s refuses a pod without the token mount)
+    spec: {
+      serviceAccountName: 'app',
+      volumes: [{ name: 'kube-api-access-bench', projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } }] } }],
+      containers: ['app', 'other'].map((name) => ({
+        name,
+        image: 'busybox:1.36',
+        volumeMounts: [{ name: 'kube-api-access-bench', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
+      })),
+    },
   };
 }
 
