@@ -359,6 +359,10 @@ for (const [i, kc] of killCases.entries()) {
       t.regex(c.message, /If the Vault holds no data yet, empty its storage backend and restart it; the operator initialises it again/);
       t.true((await vaults.events(ns, 'v')).some((e) => e.type === 'Warning' && e.reason === 'KeysNotStored'));
       t.true((await sealStatus(server.address)).initialized, 'Vault is initialised');
+      // README: the keys Secret is created (marked) BEFORE sys/init, so even this window leaves a trace
+      const marked = await vaults.core.readNamespacedSecret({ name: 'v-unseal-keys', namespace: ns });
+      t.truthy(marked.metadata?.annotations?.['vault.autopilot.dev/init-started'], 'the keys Secret existed, marked, before sys/init');
+      t.false(Object.keys(marked.data ?? {}).some((k) => k.startsWith('vault-unseal-')), 'and holds no keys');
       t.is((await vaults.get(ns, 'v')).status?.conditions?.find((x) => x.type === 'Ready')?.status, 'False');
       t.log(`hit the sys/init -> Secret window: ${c.message.slice(0, 160)}...`);
       await proc.kill('SIGTERM');
