@@ -4,6 +4,7 @@
 // (kubelet refreshes ConfigMap volumes).
 
 import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
+import { errorCode } from '../framework/index.js';
 import type { VaultRef } from './annotations.js';
 import { INJECTED_NAMES } from './mutate.js';
 import type { VaultResolver } from './vault-target.js';
@@ -31,11 +32,6 @@ export function desiredCaConfigMap(namespace: string, vault: VaultRef, caPem: st
     },
     data: { [INJECTED_NAMES.caKey]: caPem },
   };
-}
-
-function errorCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : undefined;
 }
 
 export interface CaLog {

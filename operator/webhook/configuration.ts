@@ -2,7 +2,7 @@
 // the caBundle publisher the self-managed certificates use.
 
 import type { AdmissionregistrationV1Api, V1MutatingWebhook, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
-import { type BundlePublisher } from '../framework/index.js';
+import { type BundlePublisher, errorCode } from '../framework/index.js';
 import { WEBHOOK_PATH, type WebhookSettings } from './settings.js';
 
 export const POD_WEBHOOK_NAME = 'pods.vault.autopilot.dev';
@@ -79,11 +79,6 @@ export function containedIn(desired: unknown, actual: unknown): boolean {
     return Object.entries(desired).every(([k, v]) => v === undefined || containedIn(v, (actual as Record<string, unknown>)[k]));
   }
   return desired === actual;
-}
-
-function errorCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : undefined;
 }
 
 /**

@@ -3,6 +3,7 @@
 // api/vault-endpoint.ts, shared with the Vault controller, so both agree).
 
 import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { errorCode } from '../framework/index.js';
 import { API_GROUP, API_VERSION } from '../api/naming.js';
 import { VAULT_PLURAL, type VaultResource } from '../api/vault.js';
 import { vaultEndpoint } from '../api/vault-endpoint.js';
@@ -13,11 +14,6 @@ export type ResolvedVault =
   | { found: false; message: string };
 
 export type VaultResolver = (ref: VaultRef) => Promise<ResolvedVault>;
-
-function errorCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
 
 /** Reads the Vault resource and its CA. Transient API errors throw (the server answers 500 and failurePolicy applies). */
 export function kubeVaultResolver(kube: { custom: CustomObjectsApi; core: CoreV1Api }): VaultResolver {
