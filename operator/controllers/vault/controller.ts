@@ -15,7 +15,7 @@ import {
   type VaultResource,
   type VaultStatus,
 } from '../../api/vault.js';
-import { type ConditionUpdate, deepEqual, errorCode, errorMessage, setConditions } from '../../framework/index.js';
+import { type AutopilotOperator, type ConditionUpdate, deepEqual, errorCode, errorMessage, setConditions } from '../../framework/index.js';
 import { VaultError } from '../../vault/client.js';
 import { ignoredFields, ignoredFieldsEvent } from './bankvaults-report.js';
 import { VaultClientCache } from './clients.js';
@@ -163,27 +163,13 @@ export function readiness(conditions: readonly VaultCondition[] | readonly { typ
   return { type: VaultConditionType.Ready, status: 'True', reason: VaultReason.Ready, message: 'Vault is initialised, unsealed and configured' };
 }
 
-/** What the framework's ControllerSpec needs from us (structural, see operator/README.md). */
-export interface ControllerHost {
-  registerController(spec: {
-    kind: string;
-    group: string;
-    version: string;
-    plural: string;
-    namespace?: string;
-    finalizer?: string;
-    reconcile(obj: VaultResource, ctx: VaultReconcileContext): Promise<{ requeueAfterMs?: number } | void>;
-    finalize?(obj: VaultResource, ctx: VaultReconcileContext): Promise<void>;
-    resyncPeriodMs?: number;
-  }): Promise<void>;
-  /** The framework's secondary watch (framework/operator.ts); without it Vault pods are only seen on resync. */
-  watchRelated?(spec: { group: string; version: string; plural: string; namespace?: string; labelSelector?: string; map(obj: V1Pod): Array<{ kind: string; namespace?: string; name: string }> }): Promise<void>;
-}
+/** The part of the framework's operator this lifecycle registers on (tests wrap it to count reconciles). */
+export type ControllerHost = Pick<AutopilotOperator, 'registerController'> & Partial<Pick<AutopilotOperator, 'watchRelated'>>;
 
 /** Registers the Vault lifecycle on the operator; call from the operator's init(). */
 export async function registerVaultController(operator: ControllerHost, deps: VaultControllerDeps): Promise<VaultController> {
   const controller = new VaultController(deps);
-  await operator.registerController({
+  await operator.registerController<VaultResource>({
     kind: VAULT_KIND,
     group: API_GROUP,
     version: API_VERSION,
@@ -195,7 +181,7 @@ export async function registerVaultController(operator: ControllerHost, deps: Va
     resyncPeriodMs: deps.settings.resyncPeriodMs,
   });
   // A Vault pod that restarts, goes Pending or fails to pull is seen at once, not at the next resync.
-  await operator.watchRelated?.({
+  await operator.watchRelated?.<V1Pod>({
     group: '',
     version: 'v1',
     plural: 'pods',
