@@ -53,6 +53,10 @@ export const ServiceAccountReason = {
   ApplyConflict: 'ApplyConflict',
   /** database credentials asked for a connection the target Vault does not offer to this namespace, or with bad template/TTL annotations */
   DatabaseCredsRefused: 'DatabaseCredsRefused',
+  /** the target Vault does not admit this namespace (spec.selfService.namespaces), or the namespace reached its cap */
+  SelfServiceRefused: 'SelfServiceRefused',
+  /** adding the entries would take the Vault resource past its size ceiling; nothing of the batch was written */
+  VaultFull: 'VaultFull',
   /** any other failure to write the Vault resource (retried) */
   ApplyFailed: 'ApplyFailed',
 } as const;

@@ -186,8 +186,22 @@ export interface DatabaseConnectionOffer {
   max_ttl?: string;
 }
 
+/** Which namespaces may self-serve (Gateway API allowedRoutes-style): default Same. */
+export const SelfServiceFrom = { Same: 'Same', All: 'All', Selector: 'Selector' } as const;
+export type SelfServiceFrom = (typeof SelfServiceFrom)[keyof typeof SelfServiceFrom];
+
+/** metav1.LabelSelector */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }>;
+}
+
 /** What tenants may serve themselves from this Vault. */
 export interface SelfServiceSpec {
+  /** Namespaces whose ServiceAccounts and pods may use this Vault (default: its own namespace only). */
+  namespaces?: { from?: SelfServiceFrom; selector?: LabelSelector };
+  /** ServiceAccounts of one namespace configured here at most (default 100). */
+  maxServiceAccountsPerNamespace?: number;
   databaseConnections?: DatabaseConnectionOffer[];
 }
 

@@ -123,6 +123,10 @@ export function operatorPermissions(settings: Pick<InstallSettings, 'mode'> & Pa
       apiGroup: 'rbac.authorization.k8s.io', resource: 'clusterroles', verbs: ['bind'], resourceNames: ['system:auth-delegator'], scope: Scope.Cluster,
       why: 'grant system:auth-delegator without holding its permissions (RBAC escalation check)',
     },
+    {
+      apiGroup: core, resource: 'namespaces', verbs: ['get'], scope: Scope.Cluster,
+      why: "read a namespace's labels when a Vault admits self-service by namespace selector (spec.selfService.namespaces)",
+    },
     // --- leader election (two replicas: only the Lease holder reconciles)
     {
       apiGroup: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'create', 'update'], scope: Scope.OperatorNamespace,

@@ -19,6 +19,7 @@ import {
   vaultsToRead,
   decideIntent,
   collectiveApply,
+  ownedEntries,
   type EntryChange,
   type EntryChangeAt,
   type ServiceAccountPlan,
@@ -26,6 +27,7 @@ import {
 } from './desired.js';
 import { formatVaultRef, type ServiceAccountSettings, type VaultRef } from './settings.js';
 import { inWatchScope } from '../../settings.js';
+import { fitUnderCeiling, needsNamespaceLabels, sizeRefusal } from './self-service.js';
 
 /** The part of the framework's ReconcileContext this controller uses. */
 export interface ServiceAccountReconcileContext {
@@ -64,6 +66,14 @@ const VAULT_WAITERS_KIND = 'VaultForServiceAccounts';
 const VAULT_SWEEP_KIND = 'VaultServiceAccountSweep';
 /** Without a finalizer, deletions while the operator was down are found by this resync at the latest. */
 const DEFAULT_SWEEP_PERIOD_MS = 5 * 60_000;
+
+/** The Vault resource would pass its size ceiling; the change was left out. */
+export class VaultFullError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VaultFullError';
+  }
+}
 
 /** Another manager owns an entry of that name; the change was left out. */
 export class EntryConflictError extends Error {
@@ -116,11 +126,22 @@ export class EntryBatcher {
     }
   }
 
-  async #applyBatch(kube: KubeClients, target: VaultRef, pending: PendingChange[]): Promise<void> {
+  async #applyBatch(kube: KubeClients, target: VaultRef, all: PendingChange[]): Promise<void> {
+    let pending = all;
     const path = resourcePath(API_GROUP, API_VERSION, VAULT_PLURAL, target.namespace, target.name);
     try {
       for (let attempt = 1; ; attempt++) {
         const current = await kube.raw.request<VaultResourceLike & { metadata?: { resourceVersion?: string } }>({ method: 'GET', path, timeoutMs: 30_000 });
+        // the size ceiling first: an addition that does not fit is refused whole, before anything is sent
+        const owned = ownedEntries(current, this.manager);
+        const held = new Set([...owned.roles.values()].flatMap((names) => [...names]));
+        const sized = fitUnderCeiling(
+          JSON.stringify(current).length,
+          pending.map((p) => ({ ...p.change, present: held.has(p.change.roleName), pending: p })),
+        );
+        for (const { change, bytes } of sized.refused) change.pending.reject(new VaultFullError(sizeRefusal(current, bytes)!.message));
+        pending = sized.fits.map((c) => c.pending);
+        if (pending.length === 0) return;
         const result = collectiveApply(target, current, this.manager, pending.map((p) => p.change));
         const conflicted = new Map(result.conflicts.map((c) => [c.serviceAccount, c.fields]));
         if (result.changed) {
@@ -292,7 +313,8 @@ export async function reconcileServiceAccount(
   }
   // compute
   const batcher = opts.batcher ?? new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER);
-  const plan = planServiceAccount(sa, settings, vaults, FINALIZER, batcher.manager);
+  const labels = await namespaceLabelsFor(ctx, sa, intent, vaults);
+  const plan = planServiceAccount(sa, settings, vaults, FINALIZER, batcher.manager, labels);
   const self = objectRef(sa);
   if (plan.targetMissing) opts.waiters?.wait(formatVaultRef(plan.targetMissing), self);
   else opts.waiters?.settle(self);
@@ -310,6 +332,10 @@ async function execute(
   const { intent } = plan;
   if (intent.kind === 'unconfigure' && intent.problem) {
     await ctx.event('Warning', intent.problem.reason, intent.problem.message);
+  }
+  if (plan.selfServiceRefused) {
+    ctx.log.warn(plan.selfServiceRefused.message, { reason: plan.selfServiceRefused.reason });
+    await ctx.event('Warning', plan.selfServiceRefused.reason, plan.selfServiceRefused.message);
   }
   if (plan.databaseRefused) {
     ctx.log.warn(plan.databaseRefused.message, { reason: plan.databaseRefused.reason });
@@ -359,6 +385,24 @@ function describeEntries(sa: V1ServiceAccount, settings: ServiceAccountSettings)
   return `Kubernetes-auth role ${serviceAccountRoleName(ns, name)} (auth/${settings.kubernetesAuthPath}) and policy ${serviceAccountPolicyName(ns, name)}`;
 }
 
+/** The namespace's labels, read only when the target Vault admits namespaces by label selector. */
+async function namespaceLabelsFor(
+  ctx: ServiceAccountReconcileContext,
+  sa: V1ServiceAccount,
+  intent: ReturnType<typeof decideIntent>,
+  vaults: ReadonlyMap<string, VaultResourceLike | null>,
+): Promise<Record<string, string>> {
+  if (intent.kind !== 'configure') return {};
+  const vault = vaults.get(formatVaultRef(intent.target));
+  const namespace = sa.metadata?.namespace ?? '';
+  if (!vault || !needsNamespaceLabels(vault)) return {};
+  try {
+    return (await ctx.kube.core.readNamespace({ name: namespace })).metadata?.labels ?? {};
+  } catch (err) {
+    return fail(ctx, ServiceAccountReason.ApplyFailed, `cannot read the labels of namespace ${namespace} (Vault ${formatVaultRef(intent.target)} selects namespaces by label): ${errorMessage(err)}`);
+  }
+}
+
 async function readVault(ctx: ServiceAccountReconcileContext, ref: VaultRef): Promise<VaultResourceLike | null> {
   try {
     return await ctx.kube.raw.request<VaultResourceLike>({
@@ -383,6 +427,7 @@ async function submitChange(ctx: ServiceAccountReconcileContext, batcher: EntryB
     await batcher.submit(ctx.kube, at.target, at.change);
   } catch (err) {
     const code = errorCode(err);
+    if (err instanceof VaultFullError) await fail(ctx, ServiceAccountReason.VaultFull, err.message);
     const conflicts = err instanceof EntryConflictError ? err.fields : conflictFields(err);
     if (conflicts.length > 0) {
       await fail(

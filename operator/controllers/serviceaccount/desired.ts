@@ -19,6 +19,8 @@ import {
   type DatabaseRole,
   type DatabaseVaultLike,
 } from './database.js';
+import type { SelfServiceSpec } from '../../api/vault.js';
+import { capRefusal, countNamespaceRoles, namespaceRefusal, type Refusal } from './self-service.js';
 import {
   formatVaultRef,
   parseVaultRef,
@@ -91,6 +93,8 @@ export type Intent =
 export interface VaultResourceLike {
   metadata?: {
     uid?: string;
+    namespace?: string;
+    name?: string;
     managedFields?: Array<{ manager?: string; operation?: string; fieldsV1?: unknown }>;
     deletionTimestamp?: Date | string;
   };
@@ -100,7 +104,7 @@ export interface VaultResourceLike {
       policies?: Array<{ name?: string; rules?: unknown }>;
       secrets?: Array<{ type?: string; path?: string; configuration?: Record<string, unknown> }>;
     };
-    selfService?: NonNullable<DatabaseVaultLike['spec']>['selfService'];
+    selfService?: NonNullable<DatabaseVaultLike['spec']>['selfService'] & SelfServiceSpec;
   };
 }
 
@@ -582,6 +586,8 @@ export interface ServiceAccountPlan {
   appliedVault: string | null | undefined;
   /** database credentials were asked for and refused: said in a Warning Event; the rest goes ahead */
   databaseRefused?: DatabaseProblem;
+  /** the target Vault does not serve this namespace, or its cap is reached: nothing is written there */
+  selfServiceRefused?: Refusal;
 }
 
 /**
@@ -619,6 +625,8 @@ export function planServiceAccount(
   vaults: ReadonlyMap<string, VaultResourceLike | null>,
   finalizerName: string,
   manager: string,
+  /** labels of the ServiceAccount's namespace (needed only when the target admits by selector) */
+  namespaceLabels: Record<string, string> = {},
 ): ServiceAccountPlan {
   const intent = decideIntent(sa, settings);
   const namespace = sa.metadata?.namespace ?? '';
@@ -654,6 +662,21 @@ export function planServiceAccount(
   const targetKey = formatVaultRef(intent.target);
   const vault = vaults.get(targetKey) ?? null;
   const missing = vault === null || Boolean(vault.metadata?.deletionTimestamp);
+  // a Vault that does not (or no longer) serve this namespace gets nothing, and loses what it had of it
+  const refused = missing || !vault ? undefined : admission(vault, namespace, namespaceLabels, roleName, manager, `${describeOwed(roleName)}`);
+  if (refused && vault) {
+    const owns = ownsAnyOf(ownedEntries(vault, manager), roleName, policyName);
+    const already = removals.some((r) => formatVaultRef(r.target) === targetKey);
+    return {
+      intent,
+      finalizer: hasFinalizer ? 'remove' : undefined,
+      removals: owns && !already ? [...removals, { target: intent.target, change: { serviceAccount, roleName, policyName, entries: null } }] : removals,
+      apply: undefined,
+      targetMissing: undefined,
+      appliedVault: recorded !== undefined && !deleting ? null : undefined,
+      selfServiceRefused: refused,
+    };
+  }
   const owed = missing ? { entries: intent.entries } : withDatabase(sa, intent.entries, settings, vault, targetKey);
   const inSync = !missing && holdsEntries(vault, owed.entries, manager);
   return {
@@ -665,4 +688,27 @@ export function planServiceAccount(
     appliedVault: missing || recorded === targetKey ? undefined : targetKey,
     ...(owed.refused ? { databaseRefused: owed.refused } : {}),
   };
+}
+
+function describeOwed(roleName: string): string {
+  return `The role and policy ${roleName}`;
+}
+
+/** Pure: namespace admission, then the per-namespace cap (counted over the roles the manager keeps there). */
+export function admission(
+  vault: VaultResourceLike & { metadata?: { namespace?: string; name?: string } },
+  namespace: string,
+  labels: Record<string, string>,
+  roleName: string,
+  manager: string,
+  what: string,
+): Refusal | undefined {
+  const refused = namespaceRefusal(vault, namespace, labels, what);
+  if (refused) return refused;
+  const owned = ownedEntries(vault, manager);
+  // already configured: never refused by the cap (a cap lowered later does not evict)
+  if ([...owned.roles.values()].some((names) => names.has(roleName))) return undefined;
+  const names = new Set<string>();
+  for (const set of owned.roles.values()) for (const n of set) names.add(n);
+  return capRefusal(vault, namespace, countNamespaceRoles(names, namespace, roleName));
 }

@@ -123,8 +123,8 @@ const scoped = { ...kubectl, watchNamespaces: ['shop', 'vault-system'] };
 
 test('install scope: the ClusterRole keeps only what is cluster-scoped; each watched namespace gets a Role with the rest', (t) => {
   const cluster = clusterRole(scoped).rules ?? [];
-  // what cannot be namespaced: the auth-delegator ClusterRoleBinding (TokenReview is cluster-scoped), bind on it, the webhook configuration
-  t.deepEqual(cluster.map((r) => r.resources![0]).sort(), ['clusterrolebindings', 'clusterroles', 'mutatingwebhookconfigurations']);
+  // what cannot be namespaced: the auth-delegator ClusterRoleBinding (TokenReview is cluster-scoped), bind on it, the webhook configuration, namespace labels (self-service selectors)
+  t.deepEqual(cluster.map((r) => r.resources![0]).sort(), ['clusterrolebindings', 'clusterroles', 'mutatingwebhookconfigurations', 'namespaces'] /* namespaces: get, a Vault's self-service selector reads labels */);
   for (const sensitive of ['secrets', 'statefulsets', 'services', 'serviceaccounts', 'configmaps', 'pods']) {
     t.false(cluster.some((r) => r.resources!.includes(sensitive)), `${sensitive} is not cluster-wide`);
   }

@@ -37,7 +37,7 @@ function aVault(offers: DatabaseConnectionOffer[] = [anOffer()], engine: { path?
           },
         ],
       },
-      selfService: { databaseConnections: offers },
+      selfService: { namespaces: { from: 'All' }, databaseConnections: offers },
     },
   };
 }

@@ -64,6 +64,7 @@ function aVaultHolding(sa: ServiceAccountLike, manager = MANAGER): VaultResource
       ],
     },
     spec: {
+      selfService: { namespaces: { from: 'All' } },
       externalConfig: {
         auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [{ name: 'hand-written' }, { ...entries.role }] }],
         policies: [{ name: 'ops', rules: 'path "*" {}' }, { ...entries.policy }],
@@ -72,7 +73,8 @@ function aVaultHolding(sa: ServiceAccountLike, manager = MANAGER): VaultResource
   };
 }
 
-const emptyVault: VaultResourceLike = { metadata: { uid: 'uid-empty', managedFields: [{ manager: 'kubectl', operation: 'Update' }] }, spec: {} };
+// these Vaults serve every namespace: admission has its own tests (self-service.test.ts)
+const emptyVault: VaultResourceLike = { metadata: { uid: 'uid-empty', managedFields: [{ manager: 'kubectl', operation: 'Update' }] }, spec: { selfService: { namespaces: { from: 'All' } } } };
 
 test('"true" configures a role bound to exactly this ServiceAccount in the default Vault', (t) => {
   const intent = decideIntent(aServiceAccount(), settings);

@@ -1,0 +1,149 @@
+// Who may self-serve from a `Vault` (pure). Like Gateway API's allowedRoutes:
+// a Vault admits ServiceAccounts (and pods, through the webhook) of its own
+// namespace by default, of every namespace only when it says so, or of the
+// namespaces its label selector matches. A per-namespace cap and a ceiling on
+// the resource's size keep one tenant from filling a Vault everyone shares.
+import { ServiceAccountReason } from '../../api/serviceaccount.js';
+import { SelfServiceFrom, type LabelSelector, type SelfServiceSpec } from '../../api/vault.js';
+
+/** ServiceAccounts of one namespace configured in one Vault, unless spec.selfService.maxServiceAccountsPerNamespace says otherwise. */
+export const DEFAULT_MAX_SERVICE_ACCOUNTS_PER_NAMESPACE = 100;
+/**
+ * Serialized size of a `Vault` resource beyond which no ServiceAccount entry
+ * is added (etcd refuses objects over ~1.5 MiB; this leaves room for
+ * hand-written configuration, status and managed fields).
+ */
+export const VAULT_SIZE_CEILING_BYTES = 900 * 1024;
+
+export interface SelfServiceVault {
+  metadata?: { namespace?: string; name?: string };
+  spec?: { selfService?: SelfServiceSpec };
+}
+
+/** Pure: Kubernetes label-selector semantics (matchLabels AND every matchExpression). */
+export function matchesSelector(selector: LabelSelector | undefined, labels: Record<string, string>): boolean {
+  if (!selector) return false;
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+    const values = e.values ?? [];
+    switch (e.operator) {
+      case 'In':
+        if (!has || !values.includes(labels[e.key]!)) return false;
+        break;
+      case 'NotIn':
+        if (has && values.includes(labels[e.key]!)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+/** Whether the namespace's labels are needed to decide (only for `from: Selector`). */
+export function needsNamespaceLabels(vault: SelfServiceVault): boolean {
+  return (vault.spec?.selfService?.namespaces?.from ?? SelfServiceFrom.Same) === SelfServiceFrom.Selector;
+}
+
+/** Pure: may `namespace` self-serve from this Vault? `labels` of that namespace (only read for Selector). */
+export function admitsNamespace(vault: SelfServiceVault, namespace: string, labels: Record<string, string> = {}): boolean {
+  if (namespace === vault.metadata?.namespace) return true;
+  const rule = vault.spec?.selfService?.namespaces;
+  switch (rule?.from ?? SelfServiceFrom.Same) {
+    case SelfServiceFrom.All:
+      return true;
+    case SelfServiceFrom.Selector:
+      return matchesSelector(rule?.selector, labels);
+    default:
+      return false;
+  }
+}
+
+export interface Refusal {
+  reason: ServiceAccountReason;
+  message: string;
+}
+
+function vaultName(vault: SelfServiceVault): string {
+  return `${vault.metadata?.namespace ?? ''}/${vault.metadata?.name ?? ''}`;
+}
+
+/** Pure: the refusal for a namespace the Vault does not admit (message says what the platform team must change). */
+export function namespaceRefusal(vault: SelfServiceVault, namespace: string, labels: Record<string, string>, what: string): Refusal | undefined {
+  if (admitsNamespace(vault, namespace, labels)) return undefined;
+  const from = vault.spec?.selfService?.namespaces?.from ?? SelfServiceFrom.Same;
+  const rule =
+    from === SelfServiceFrom.Selector
+      ? 'its spec.selfService.namespaces.selector does not match this namespace'
+      : 'it admits only its own namespace (spec.selfService.namespaces.from: Same, the default)';
+  return {
+    reason: ServiceAccountReason.SelfServiceRefused,
+    message: `Vault ${vaultName(vault)} does not serve namespace ${namespace}: ${rule}. ${what} was not configured; ask the Vault's owners to admit the namespace, or name another Vault.`,
+  };
+}
+
+/**
+ * Pure: the cap of one namespace. `configured` = role names of that namespace
+ * the ServiceAccount manager already keeps in the Vault (without this one).
+ */
+export function capRefusal(vault: SelfServiceVault, namespace: string, configuredOthers: number): Refusal | undefined {
+  const cap = vault.spec?.selfService?.maxServiceAccountsPerNamespace ?? DEFAULT_MAX_SERVICE_ACCOUNTS_PER_NAMESPACE;
+  if (configuredOthers < cap) return undefined;
+  return {
+    reason: ServiceAccountReason.SelfServiceRefused,
+    message: `namespace ${namespace} already has ${configuredOthers} ServiceAccounts configured in Vault ${vaultName(vault)}, its cap (spec.selfService.maxServiceAccountsPerNamespace: ${cap}); nothing was written. Remove the annotation from a ServiceAccount you no longer need, or ask the Vault's owners to raise the cap.`,
+  };
+}
+
+/** Pure: the size ceiling, checked on the whole apply before it is sent: all of it or none. */
+export function sizeRefusal(vault: SelfServiceVault, bytes: number, ceiling = VAULT_SIZE_CEILING_BYTES): Refusal | undefined {
+  if (bytes <= ceiling) return undefined;
+  return {
+    reason: ServiceAccountReason.VaultFull,
+    message: `Vault ${vaultName(vault)} would grow to ${bytes} bytes, past the ${ceiling}-byte ceiling the operator keeps below etcd's object limit; nothing was written for the ServiceAccounts in this batch. Remove unused ServiceAccount annotations, or spread namespaces over more Vaults.`,
+  };
+}
+
+/** Pure: how many roles of `namespace` (named sa.<namespace>.<name>) a list of role names holds, minus `self`. */
+export function countNamespaceRoles(roleNames: Iterable<string>, namespace: string, self: string): number {
+  let n = 0;
+  const prefix = `sa.${namespace}.`;
+  for (const r of roleNames) if (r.startsWith(prefix) && r !== self) n++;
+  return n;
+}
+
+/**
+ * Pure: which additions fit under the ceiling, in order. The growth of an
+ * addition is counted twice (the entry, and its managedFields record); a
+ * change that only removes always fits. Each ServiceAccount's role and policy
+ * go together or not at all.
+ */
+export function fitUnderCeiling<T extends { entries: unknown | null; present?: boolean }>(
+  currentBytes: number,
+  changes: readonly T[],
+  ceiling = VAULT_SIZE_CEILING_BYTES,
+): { fits: T[]; refused: Array<{ change: T; bytes: number }> } {
+  let bytes = currentBytes;
+  const fits: T[] = [];
+  const refused: Array<{ change: T; bytes: number }> = [];
+  for (const c of changes) {
+    if (c.entries === null || c.present) {
+      fits.push(c);
+      continue;
+    }
+    const growth = 2 * JSON.stringify(c.entries).length;
+    if (bytes + growth > ceiling) refused.push({ change: c, bytes: bytes + growth });
+    else {
+      bytes += growth;
+      fits.push(c);
+    }
+  }
+  return { fits, refused };
+}
