@@ -200,7 +200,7 @@ export interface LabelSelector {
 export interface SelfServiceSpec {
   /** Namespaces whose ServiceAccounts and pods may use this Vault (default: its own namespace only). */
   namespaces?: { from?: SelfServiceFrom; selector?: LabelSelector };
-  /** ServiceAccounts of one namespace configured here at most (default 100). */
+  /** ServiceAccounts of one namespace configured here at most (default 250). */
   maxServiceAccountsPerNamespace?: number;
   databaseConnections?: DatabaseConnectionOffer[];
 }

@@ -7,7 +7,7 @@ import { ServiceAccountReason } from '../../api/serviceaccount.js';
 import { SelfServiceFrom, type LabelSelector, type SelfServiceSpec } from '../../api/vault.js';
 
 /** ServiceAccounts of one namespace configured in one Vault, unless spec.selfService.maxServiceAccountsPerNamespace says otherwise. */
-export const DEFAULT_MAX_SERVICE_ACCOUNTS_PER_NAMESPACE = 100;
+export const DEFAULT_MAX_SERVICE_ACCOUNTS_PER_NAMESPACE = 250;
 /**
  * Serialized size of a `Vault` resource beyond which no ServiceAccount entry
  * is added (etcd refuses objects over ~1.5 MiB; this leaves room for

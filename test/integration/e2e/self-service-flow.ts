@@ -159,6 +159,8 @@ export class SelfServiceFlow {
         metadata: { name: 'vault', namespace: this.vaultNamespace },
         spec: {
           external: { address: this.env.vault.address, auth: { method: 'token', tokenSecretRef: { name: 'vault-root-token', key: 'token' } } },
+          // the platform team admits the service owners' namespace (by default a Vault serves only its own)
+          selfService: { namespaces: { from: 'Selector', selector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [this.appNamespace] }] } } },
           externalConfig: {
             auth: [
               {

@@ -42,8 +42,8 @@ test('admission: Same by default, All, Selector; the own namespace always', (t) 
 
 test('cap: per namespace, counting only that namespace, never evicting the configured', (t) => {
   t.is(countNamespaceRoles(['sa.a.x', 'sa.a.y', 'sa.ab.z', 'sa.b.x', 'hand'], 'a', 'sa.a.y'), 1);
-  t.is(capRefusal(aVault(), 'a', 99), undefined, 'default cap 100');
-  t.regex(capRefusal(aVault(), 'a', 100)?.message ?? '', /namespace a already has 100 ServiceAccounts configured in Vault vault-system\/vault, its cap \(spec\.selfService\.maxServiceAccountsPerNamespace: 100\); nothing was written/);
+  t.is(capRefusal(aVault(), 'a', 249), undefined, 'default cap 250');
+  t.regex(capRefusal(aVault(), 'a', 250)?.message ?? '', /namespace a already has 250 ServiceAccounts configured in Vault vault-system\/vault, its cap \(spec\.selfService\.maxServiceAccountsPerNamespace: 250\); nothing was written/);
   t.truthy(capRefusal(aVault({ maxServiceAccountsPerNamespace: 2 }), 'a', 2));
   const manager = 'vault-autopilot-serviceaccounts';
   const roles = (names: string[]) => Object.fromEntries(names.map((n) => [`k:{"name":"${n}"}`, {}]));
