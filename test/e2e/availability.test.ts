@@ -52,6 +52,9 @@ test.serial('the leader pod deleted while ServiceAccounts converge: the other re
   t.log(`install -> 2 replicas Ready ${(install.ms / 1000).toFixed(1)} s; Vault Ready ${(vault.ms / 1000).toFixed(1)} s`);
 
   await flow.must(`kubectl create namespace ${APP}`);
+  // the sample Vault admits only the samples' namespace: let this one self-serve too, as a platform admin would
+  const admit = { spec: { selfService: { namespaces: { from: 'Selector', selector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['shop', APP] }] } } } } };
+  await flow.must(`kubectl -n ${NS.vault} patch vault vault --type=merge -p '${JSON.stringify(admit)}'`);
   const leader = await leaderPod();
   const replicas = (await flow.operatorPods()).map((p) => p.metadata!.name!);
   t.true(replicas.includes(leader), `the Lease names a running replica (${leader} of ${replicas.join(', ')})`);
