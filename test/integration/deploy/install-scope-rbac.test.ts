@@ -86,7 +86,9 @@ test.serial('the scoped install: Roles only in the watched namespace, a ClusterR
   const admin = env().kubeConfig();
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
   const clusterRole = await rbac.readClusterRole({ name: NAME.clusterRole });
-  t.deepEqual(clusterRole.rules?.map((r) => r.resources?.[0]).sort(), ['clusterrolebindings', 'clusterroles', 'mutatingwebhookconfigurations']);
+  // cluster-scoped by nature: the auth-delegator binding, the webhook configuration, and reading namespace labels (a Vault's self-service selector)
+  t.deepEqual(clusterRole.rules?.map((r) => r.resources?.[0]).sort(), ['clusterrolebindings', 'clusterroles', 'mutatingwebhookconfigurations', 'namespaces']);
+  t.deepEqual(clusterRole.rules?.find((r) => r.resources?.[0] === 'namespaces')?.verbs, ['get'], 'namespaces: read only, one at a time');
   t.truthy(await rbac.readNamespacedRole({ name: NAME.watchRole, namespace: appNs }));
   const outside = await rbac.listNamespacedRole({ namespace: outsideNs });
   t.deepEqual(outside.items.map((r) => r.metadata?.name), []);
