@@ -69,7 +69,8 @@ test.before(async () => {
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'vault-admin', labels: tokenSecretLabels('vault') }, stringData: { token: root } } });
   await custom.createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: ns, plural: 'vaults', body: {
     apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'Vault', metadata: { name: 'vault' },
-    spec: { external: { address: vault.address, auth: { method: 'token', tokenSecretRef: { name: 'vault-admin' } } } },
+    // 260 annotated ServiceAccounts by the end, all in this namespace: above the default per-namespace cap (250)
+    spec: { external: { address: vault.address, auth: { method: 'token', tokenSecretRef: { name: 'vault-admin' } } }, selfService: { maxServiceAccountsPerNamespace: 1000 } },
   } });
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, root, { mode: 0o600 });
