@@ -1,4 +1,5 @@
 // startupSecrets: where they go, when they are written, and from where the values come.
+import { generateKeyPairSync } from 'node:crypto';
 import test from 'ava';
 import { normaliseStartupSecrets, planStartupSecrets, startupSecretPolicyLines } from '../../../operator/vault/startup-secrets.js';
 
@@ -68,10 +69,13 @@ test('pki: a CA import from two values, written as one pem_bundle while the moun
   t.deepEqual(desired.map((d) => [d.type, d.path, d.existsPath]), [['pki', 'pki/config/ca', 'pki/cert/ca']]);
   t.deepEqual(problems.map((p) => p.id), ['pki/config/other']);
   t.deepEqual(startupSecretPolicyLines(desired), ['path "pki/config/ca" { capabilities = ["create", "update"] }', 'path "pki/cert/ca" { capabilities = ["read"] }']);
-  const values: Record<string, string> = { 'tls.crt': '-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n', 'tls.key': '-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----' };
+  // a key made for this run (nothing secret is kept in the repository); the certificate is only a placeholder block
+  const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const crt = '-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n';
+  const values: Record<string, string> = { 'tls.crt': crt, 'tls.key': key };
   const plan = await planStartupSecrets(desired, new Set(), async (_name, key) => values[key]);
   t.deepEqual(plan.changes.map((c) => [c.writes[0]!.path, c.writes[0]!.body]), [
-    ['pki/config/ca', { pem_bundle: '-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----' }],
+    ['pki/config/ca', { pem_bundle: `${crt.trim()}\n${key.trim()}` }],
   ]);
   t.false(plan.changes[0]!.summary.includes('PRIVATE'));
   t.deepEqual((await planStartupSecrets(desired, new Set(['pki/config/ca']), async () => 'x')).changes, [], 'a CA already there: nothing');
