@@ -12,30 +12,35 @@ import { binaryPath } from './versions.js';
 
 export const ADMIN_USER = 'vault-autopilot-admin';
 
-/** Pure: the admin kubeconfig (bearer token of a system:masters user). */
-export function adminKubeconfigYaml(server: string, caPem: string, token: string): string {
-  const ca = Buffer.from(caPem).toString('base64');
+/** Pure: a one-cluster, one-user kubeconfig with a bearer token (and, with `as`, impersonating that user). */
+export function kubeconfigYaml(o: { server: string; caData: string; user: string; token: string; as?: string; context: string; namespace: string }): string {
   return [
     'apiVersion: v1',
     'kind: Config',
     'clusters:',
     '- name: harness',
     '  cluster:',
-    `    server: ${server}`,
-    `    certificate-authority-data: ${ca}`,
+    `    server: ${o.server}`,
+    `    certificate-authority-data: ${o.caData}`,
     'users:',
-    `- name: ${ADMIN_USER}`,
+    `- name: ${o.user}`,
     '  user:',
-    `    token: ${token}`,
+    `    token: ${o.token}`,
+    ...(o.as ? [`    as: ${o.as}`] : []),
     'contexts:',
-    '- name: harness',
+    `- name: ${o.context}`,
     '  context:',
     '    cluster: harness',
-    `    user: ${ADMIN_USER}`,
-    '    namespace: default',
-    'current-context: harness',
+    `    user: ${o.user}`,
+    `    namespace: ${o.namespace}`,
+    `current-context: ${o.context}`,
     '',
   ].join('\n');
+}
+
+/** Pure: the admin kubeconfig (bearer token of a system:masters user). */
+export function adminKubeconfigYaml(server: string, caPem: string, token: string): string {
+  return kubeconfigYaml({ server, caData: Buffer.from(caPem).toString('base64'), user: ADMIN_USER, token, context: 'harness', namespace: 'default' });
 }
 
 export interface KubeApiServerOptions {

@@ -19,6 +19,7 @@ import { KubeConfig, type V1ClusterRole, type V1PolicyRule } from '@kubernetes/c
 import { errorCode, KubeApiError, makeKubeClients, type KubeClients } from '../../operator/framework/kube.js';
 import { startServers, type Servers, type TestEnv } from '../harness/index.js';
 import { stopOperatorProcesses } from '../harness/operator-process.js';
+import { kubeconfigYaml } from '../harness/kube-apiserver.js';
 
 const AGGREGATE_TO_EDIT = 'rbac.authorization.k8s.io/aggregate-to-edit';
 const AGGREGATE_TO_VIEW = 'rbac.authorization.k8s.io/aggregate-to-view';
@@ -144,28 +145,7 @@ export function impersonating(admin: KubeConfig, user: string): KubeConfig {
 
 /** Pure: a kubeconfig file that impersonates `user` with the admin's bearer token. */
 export function tenantKubeconfigYaml(server: string, caData: string, token: string, user: string, namespace: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- name: harness',
-    '  cluster:',
-    `    server: ${server}`,
-    `    certificate-authority-data: ${caData}`,
-    'users:',
-    `- name: ${user}`,
-    '  user:',
-    `    token: ${token}`,
-    `    as: ${user}`,
-    'contexts:',
-    '- name: tenant',
-    '  context:',
-    '    cluster: harness',
-    `    user: ${user}`,
-    `    namespace: ${namespace}`,
-    'current-context: tenant',
-    '',
-  ].join('\n');
+  return kubeconfigYaml({ server, caData, user, token, as: user, context: 'tenant', namespace });
 }
 
 /**
