@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: help deps build lint test test-unit test-integration servers bundle-validator test-env postgres demo demo-servers demo-operator soak clean cluster-build cluster test-e2e olm-tools test-olm
+.PHONY: help deps build lint test test-unit test-integration servers bundle-validator test-env postgres openssl demo demo-servers demo-operator soak clean cluster-build cluster test-e2e olm-tools test-olm
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,13 +31,18 @@ postgres: ## Install PostgreSQL (Debian package) when missing: the dynamic datab
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends postgresql; }
 
+openssl: ## Install openssl (Debian package) when missing: a unit test checks the webhook certificates with `openssl verify -x509_strict`
+	@command -v openssl >/dev/null || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends openssl; }
+
 bundle-validator: ## Build the operator-framework bundle validators (test/olm/validate, from the Go module proxy; cached like the servers)
 	bash test/olm/build.sh bundle-validate
 
-test: deps servers bundle-validator postgres lint ## Lint, then unit + integration tests (integration against the real servers); fails if any fails
+test: deps servers bundle-validator postgres openssl lint ## Lint, then unit + integration tests (integration against the real servers); fails if any fails
 	@rc=0; npm run test:unit || rc=1; npm run test:integration || rc=1; exit $$rc
 
-test-unit: deps bundle-validator ## Unit tests only (no servers; the bundle tests run the Go-built validator)
+test-unit: deps bundle-validator openssl ## Unit tests only (no servers; the bundle tests run the Go-built validator)
 	npm run test:unit
 
 test-integration: deps servers bundle-validator postgres ## Integration tests against one shared set of real servers (ARGS="file.test.ts --match ..." to narrow)
