@@ -332,6 +332,8 @@ export interface VaultStatus {
   tlsNotAfter?: string;
   /** External mode: the address initialised or adopted; a different spec.external.address is refused (trust.ts). */
   externalAddress?: string;
+  /** Namespaces holding this Vault's CA copy (spec.caNamespaces); deleted from there when they leave the list or the Vault goes. */
+  caCopies?: string[];
   /** Spec fields accepted for Bank-Vaults compatibility that have no effect here, and why. */
   ignoredFields?: Array<{ field: string; reason: string }>;
 }

@@ -80,8 +80,8 @@ export function operatorPermissions(settings: Pick<InstallSettings, 'mode'> & Pa
     },
     // --- Vault controller (managed Vault clusters) and the webhook certificates
     {
-      apiGroup: core, resource: 'secrets', verbs: ['get', 'create', 'update', 'patch', 'delete'], scope: Scope.Watched,
-      why: "Vault config/TLS/CA/unseal-key/operator-token Secrets; the webhook's self-managed certificate Secret (rotation: update); unseal keys removed on delete",
+      apiGroup: core, resource: 'secrets', verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'], scope: Scope.Watched,
+      why: "Vault config/TLS/CA/unseal-key/operator-token Secrets; the webhook's self-managed certificate Secret (rotation: update); unseal keys removed on delete; a Vault's CA copies in its caNamespaces (created, updated, deleted); list: the Secrets of a Vault's namespace its watchedSecretsLabels/Annotations select (get already reads any of them)",
     },
     {
       apiGroup: core, resource: 'configmaps', verbs: ['get', 'list', 'create', 'update'], scope: Scope.Watched,
@@ -124,8 +124,8 @@ export function operatorPermissions(settings: Pick<InstallSettings, 'mode'> & Pa
       why: 'grant system:auth-delegator without holding its permissions (RBAC escalation check)',
     },
     {
-      apiGroup: core, resource: 'namespaces', verbs: ['get'], scope: Scope.Cluster,
-      why: "read a namespace's labels when a Vault admits self-service by namespace selector (spec.selfService.namespaces)",
+      apiGroup: core, resource: 'namespaces', verbs: ['get', 'list'], scope: Scope.Cluster,
+      why: "read a namespace's labels when a Vault admits self-service by namespace selector (spec.selfService.namespaces); list: a Vault's caNamespaces \"*\" (every namespace its selfService admits)",
     },
     // --- leader election (two replicas: only the Lease holder reconciles)
     {

@@ -46,8 +46,6 @@ const RULES: Rule[] = [
   { field: 'resources.fluentd', when: (s) => present(s.resources?.fluentd), reason: NO_FLUENTD },
   { field: 'skipEntrypointSetup', when: (s) => s.skipEntrypointSetup !== undefined, reason: "the operator starts vault directly, never through the image's entrypoint script: there is nothing to skip" },
   { field: 'configPath', when: (s) => present(s.configPath) && s.configPath!.replace(/\/+$/, '') !== '/vault/config', reason: 'the operator mounts the Vault configuration at /vault/config' },
-  { field: 'watchedSecretsLabels', when: (s) => present(s.watchedSecretsLabels), reason: 'not supported yet: Vault is not restarted when those Secrets change' },
-  { field: 'watchedSecretsAnnotations', when: (s) => present(s.watchedSecretsAnnotations), reason: 'not supported yet: Vault is not restarted when those Secrets change' },
   {
     field: 'serviceRegistrationEnabled',
     when: (s) => s.serviceRegistrationEnabled === true,
@@ -78,7 +76,6 @@ const NOT_YET: Rule[] = [
     reason: 'not applied yet: multi-cluster Raft (joining another cluster\'s leader) is not supported by this operator version; this cluster is initialised on its own',
   },
   { field: 'raftLeaderApiSchemeOverride', when: (s) => present(s.raftLeaderApiSchemeOverride) && present(s.raftLeaderAddress) && s.raftLeaderAddress !== 'self', reason: 'see raftLeaderAddress' },
-  { field: 'caNamespaces', when: (s) => present(s.caNamespaces), reason: 'not applied yet: the CA is not copied to other namespaces by this operator version (the webhook keeps a CA ConfigMap in application namespaces)' },
 ];
 
 
@@ -92,8 +89,12 @@ const AUTH_EXTRAS: Array<{ key: 'users' | 'groups' | 'usersOrGroupsKey' | 'map' 
 ];
 
 /** Every field of `spec` that is accepted but has no effect, in a stable order. */
-export function ignoredFields(spec: VaultSpec, namespace?: string, cluster: { serviceMonitorApiMissing?: boolean } = {}): IgnoredField[] {
+export const CA_NAMESPACES_FIELD = 'spec.caNamespaces';
+
+/** `cluster`: what the phases found (caNamespacesRefused: ca-namespaces.ts's reason some namespaces got no CA copy). */
+export function ignoredFields(spec: VaultSpec, namespace?: string, cluster: { serviceMonitorApiMissing?: boolean; caNamespacesRefused?: string } = {}): IgnoredField[] {
   const out: IgnoredField[] = [];
+  if (spec.caNamespaces?.length && cluster.caNamespacesRefused) out.push({ field: CA_NAMESPACES_FIELD, reason: cluster.caNamespacesRefused });
   if (spec.serviceMonitorEnabled && cluster.serviceMonitorApiMissing) {
     out.push({ field: 'spec.serviceMonitorEnabled', reason: 'the ServiceMonitor CRD (monitoring.coreos.com/v1, Prometheus Operator) is not installed in this cluster' });
   }

@@ -17,7 +17,8 @@ import {
 } from '../../api/vault.js';
 import { type AutopilotOperator, type ConditionUpdate, deepEqual, errorCode, errorMessage, setConditions } from '../../framework/index.js';
 import { VaultError } from '../../vault/client.js';
-import { ignoredFields, ignoredFieldsEvent } from './bankvaults-report.js';
+import { CA_NAMESPACES_FIELD, ignoredFields, ignoredFieldsEvent } from './bankvaults-report.js';
+import { deleteCaCopies } from './ca-namespaces.js';
 import { VaultClientCache } from './clients.js';
 import { converge } from './converge.js';
 import { authDelegatorBindingName, INSTANCE_LABEL, MANAGED_POD_SELECTOR, unsealKeysSecretName } from './desired-objects.js';
@@ -53,7 +54,6 @@ export class VaultController {
     const generation = vault.metadata?.generation;
     const status: VaultStatus = { ...(vault.status ?? {}) };
     status.mode = vault.spec.external ? 'external' : 'managed';
-    await reportIgnoredFields(vault, ctx, status, { serviceMonitorApiMissing: this.cluster.serviceMonitorApiMissing });
     const updates: ConditionUpdate[] = [];
     const p: VaultPhaseContext = { vault, ctx, deps: this.deps, clients: this.clients.of(vault.metadata!.namespace!, vault.metadata!.name!), pendingKeys: this.pendingKeys, cluster: this.cluster, status, updates };
     let requeueAfterMs: number | undefined;
@@ -74,6 +74,8 @@ export class VaultController {
         updates.push({ type: VaultConditionType.Ready, status: 'False', reason, message: errorMessage(err) });
       }
     }
+    // after the phases: what they found out (the ServiceMonitor API, caNamespaces) is reported this pass
+    await reportIgnoredFields(vault, ctx, status, { serviceMonitorApiMissing: this.cluster.serviceMonitorApiMissing, caNamespacesRefused: p.caNamespacesRefused });
     await this.writeStatus(vault, ctx, status, updates, generation);
     if (failure) {
       await ctx.event('Warning', VaultEventReason.ReconcileFailed, errorMessage(failure));
@@ -109,6 +111,7 @@ export class VaultController {
         if (!isNotFound(err)) throw err;
       }
     }
+    await deleteCaCopies(vault, ctx, this.deps.onKubeWrite);
     const keysName = unsealKeysSecretName(vault);
     const keys = await readSecret(ctx, namespace, keysName);
     if (keys) {
@@ -135,8 +138,10 @@ export class VaultController {
 }
 
 /** Bank-Vaults fields without effect: status.ignoredFields, and one Warning Event whenever that list changes. */
-async function reportIgnoredFields(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus, cluster: { serviceMonitorApiMissing: boolean }): Promise<void> {
-  const ignored = ignoredFields(vault.spec, vault.metadata?.namespace, cluster);
+async function reportIgnoredFields(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus, cluster: { serviceMonitorApiMissing: boolean; caNamespacesRefused?: string | null }): Promise<void> {
+  // caNamespaces not checked this pass (stopped earlier): the last word stands
+  const caNamespacesRefused = cluster.caNamespacesRefused === undefined ? vault.status?.ignoredFields?.find((f) => f.field === CA_NAMESPACES_FIELD)?.reason : (cluster.caNamespacesRefused ?? undefined);
+  const ignored = ignoredFields(vault.spec, vault.metadata?.namespace, { ...cluster, caNamespacesRefused });
   const message = ignoredFieldsEvent(vault.status?.ignoredFields, ignored);
   if (ignored.length) status.ignoredFields = ignored;
   else delete status.ignoredFields;

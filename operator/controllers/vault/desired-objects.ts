@@ -17,6 +17,7 @@ import type {
 import { API_GROUP, API_GROUP_VERSION } from '../../api/naming.js';
 import { VAULT_KIND, type VaultResource } from '../../api/vault.js';
 import { tlsSecretName } from '../../api/vault-endpoint.js';
+import { WATCHED_SECRETS_ANNOTATION } from './watched-secrets.js';
 import { apiPortName, desiredIngress, desiredServiceMonitor, overlayCommon, overlayService, overlayStatefulSet, vaultContainerResources } from './bankvaults-overlay.js';
 
 export const DEFAULT_VAULT_IMAGE = 'hashicorp/vault:1.21.4';
@@ -200,7 +201,7 @@ function dataClaims(vault: VaultResource): V1PersistentVolumeClaim[] {
   ];
 }
 
-export function desiredStatefulSet(vault: VaultResource, defaultImage: string = DEFAULT_VAULT_IMAGE, tlsCert?: string): V1StatefulSet {
+export function desiredStatefulSet(vault: VaultResource, defaultImage: string = DEFAULT_VAULT_IMAGE, tlsCert?: string, watchedSecrets?: string): V1StatefulSet {
   const name = vault.metadata!.name!;
   const namespace = vault.metadata!.namespace!;
   // a change of the user's server config rolls the pods; a change of size alone does not
@@ -222,6 +223,7 @@ export function desiredStatefulSet(vault: VaultResource, defaultImage: string = 
             ...(vault.spec.annotations ?? {}),
             [CONFIG_CHECKSUM_ANNOTATION]: checksum,
             ...(tlsCert ? { [TLS_CHECKSUM_ANNOTATION]: createHash('sha256').update(tlsCert).digest('hex').slice(0, 16) } : {}),
+            ...(watchedSecrets ? { [WATCHED_SECRETS_ANNOTATION]: watchedSecrets } : {}),
           },
         },
         spec: {
@@ -274,8 +276,8 @@ export function desiredStatefulSet(vault: VaultResource, defaultImage: string = 
   };
 }
 
-/** Every object of managed mode except TLS (decided separately, see tls.ts), in creation order. */
-export function desiredObjects(vault: VaultResource, defaultImage?: string, tlsCert?: string): KubernetesObject[] {
+/** Every object of managed mode except TLS (decided separately, see tls.ts), in creation order. `watchedSecrets`: watched-secrets.ts's checksum. */
+export function desiredObjects(vault: VaultResource, defaultImage?: string, tlsCert?: string, watchedSecrets?: string): KubernetesObject[] {
   const name = vault.metadata!.name!;
   // Bank-Vaults' pod/Service-level fields are laid over the operator's objects (bankvaults-overlay.ts)
   const objects: KubernetesObject[] = [
@@ -285,7 +287,7 @@ export function desiredObjects(vault: VaultResource, defaultImage?: string, tlsC
     overlayService(vault, desiredPeerService(vault), false),
     overlayService(vault, desiredClientService(vault), true),
     overlayCommon(vault, desiredPodDisruptionBudget(vault)),
-    overlayStatefulSet(vault, desiredStatefulSet(vault, defaultImage, tlsCert), selectorLabels(name)),
+    overlayStatefulSet(vault, desiredStatefulSet(vault, defaultImage, tlsCert, watchedSecrets), selectorLabels(name)),
   ];
   const ingress = desiredIngress(vault, meta(vault, name));
   if (ingress) objects.push(ingress);

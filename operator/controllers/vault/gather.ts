@@ -4,6 +4,7 @@
 // ensured on the way, since the CA comes from them.
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { VaultConditionType, VaultReason } from '../../api/vault.js';
+import { keepCaCopies } from './ca-namespaces.js';
 import { podAddress, podName, selectorLabels, unsealKeysSecretName, vaultSize } from './desired-objects.js';
 import { ensureManagedObjects } from './managed-objects.js';
 import { ReconcileStop, readSecret, type Gathered, type VaultPhaseContext } from './phase-context.js';
@@ -36,9 +37,11 @@ export async function gather(p: VaultPhaseContext): Promise<Gathered> {
       }
       caCert = Buffer.from(ca.data['ca.crt'], 'base64').toString('utf8');
     }
+    await keepCaCopies(p, caCert);
     return { nodes: [{ name: 'external', address: vault.spec.external.address }], ...(caCert ? { caCert } : {}), ...(keysSecret ? { keysSecret } : {}) };
   }
   const caCert = await ensureManagedObjects(p);
+  await keepCaCopies(p, caCert);
   const address = p.deps.podAddress ?? podAddress;
   const nodes = Array.from({ length: vaultSize(vault) }, (_, i) => ({ name: podName(name, i), address: address(name, namespace, i) }));
   const pods = await podsAndClaims(p);

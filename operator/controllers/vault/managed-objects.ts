@@ -10,6 +10,7 @@ import { caSecretName, containsDesired, desiredObjects, generatedTlsSecretName, 
 import { b64, isNotFound, readSecret, writeSecret, type VaultPhaseContext } from './phase-context.js';
 import { refusedStop, refusedWarning } from './refusal.js';
 import { authDelegatorDecision, takeoverDecision, type Decision } from './trust.js';
+import { watchedSecretsChecksum, watchesSecrets } from './watched-secrets.js';
 import { decideTls, issueTls, thresholdMs, vaultTlsNames } from './tls.js';
 
 export const FIELD_MANAGER = 'vault-autopilot-vault';
@@ -31,8 +32,9 @@ export async function ensureManagedObjects(p: VaultPhaseContext): Promise<string
     throw await refusedStop(p, { ok: false, reason: conflicts[0]!.reason, message: conflicts.map((c) => c.message).join('; ') });
   }
   const tls = await ensureTls(p);
+  const watched = await watchedSecrets(p);
   let serviceAccount: KubernetesObject | undefined;
-  for (const desired of desiredObjects(vault, p.deps.settings.defaultImage, tls.cert)) {
+  for (const desired of desiredObjects(vault, p.deps.settings.defaultImage, tls.cert, watched)) {
     const current = actual.get(objectKey(desired));
     if (desired.kind === 'ServiceMonitor') {
       // the Prometheus Operator's CRD may not be installed: then serviceMonitorEnabled is reported
@@ -70,6 +72,13 @@ export async function ensureManagedObjects(p: VaultPhaseContext): Promise<string
     }
   }
   return tls.caCert;
+}
+
+/** The checksum of the Secrets spec.watchedSecretsLabels/Annotations select in the Vault's namespace (one list, only when set). */
+async function watchedSecrets(p: VaultPhaseContext): Promise<string | undefined> {
+  if (!watchesSecrets(p.vault.spec)) return undefined;
+  const list = await p.ctx.kube.core.listNamespacedSecret({ namespace: p.vault.metadata!.namespace! });
+  return watchedSecretsChecksum(p.vault.spec, list.items);
 }
 
 const MISSING_API = Symbol('missing API');

@@ -68,6 +68,8 @@ export interface VaultPhaseContext {
   status: VaultStatus;
   /** Condition updates decided so far; written with the status. */
   updates: ConditionUpdate[];
+  /** caNamespaces found this pass (ca-namespaces.ts): why some namespaces got no copy; null = all did; unset = not checked. */
+  caNamespacesRefused?: string | null;
 }
 
 /** A node the operator talks to: a managed pod or the adopted Vault. */

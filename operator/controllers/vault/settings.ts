@@ -16,6 +16,7 @@ export const VaultControllerEnv = {
   operatorNamespace: 'VAULT_AUTOPILOT_OPERATOR_NAMESPACE',
   kmsRegion: 'VAULT_AUTOPILOT_KMS_REGION',
   kmsEndpoint: 'VAULT_AUTOPILOT_KMS_ENDPOINT',
+  caCopyFromNamespaces: 'VAULT_AUTOPILOT_CA_COPY_FROM_NAMESPACES',
 } as const;
 
 const IN_CLUSTER_CA = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
@@ -43,6 +44,8 @@ export interface VaultControllerSettings {
   operatorServiceAccount?: { name: string; namespace: string };
   /** External Vaults the operator may send credentials and unseal keys to (trust.ts); unset = none. */
   externalVaults?: ExternalVaultTrust;
+  /** Namespaces whose Vaults may keep their CA in other namespaces (spec.caNamespaces); '*' = all; unset = none. */
+  caCopyFromNamespaces?: string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -96,6 +99,8 @@ export function parseVaultControllerSettings(env: Env, readFile: (path: string) 
       ...(env[VaultControllerEnv.kmsEndpoint]?.trim() ? { endpoint: env[VaultControllerEnv.kmsEndpoint]!.trim() } : {}),
     },
   };
+  const caCopyFrom = (env[VaultControllerEnv.caCopyFromNamespaces] ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  if (caCopyFrom.length) settings.caCopyFromNamespaces = caCopyFrom;
   const operatorSa = env[VaultControllerEnv.operatorServiceAccount]?.trim();
   if (operatorSa) {
     let operatorNamespace = env[VaultControllerEnv.operatorNamespace]?.trim();

@@ -115,7 +115,8 @@ test.before(async () => {
     settings: { ...defaultKmsVaultSecretSettings, syncPeriodMs: 2000, kms: { region: e.kms.region, endpoint: e.kms.endpoint, allowedKeyIds: [e.kms.keyId] } },
   });
   await registerVaultController(operator, {
-    settings: { ...parseVaultControllerSettings({ VAULT_AUTOPILOT_KUBERNETES_HOST: e.apiserverUrl }), sealedRecheckMs: 1000 },
+    // the platform lets the app namespace's Vault keep its CA in the namespaces it admits (caNamespaces)
+    settings: { ...parseVaultControllerSettings({ VAULT_AUTOPILOT_KUBERNETES_HOST: e.apiserverUrl, VAULT_AUTOPILOT_CA_COPY_FROM_NAMESPACES: appNs }), sealedRecheckMs: 1000 },
     kms: (region) => new AwsKms({ region: region ?? e.kms.region, endpoint: e.kms.endpoint, credentials: KMS_CREDENTIALS }),
   });
   await registerServiceAccountController(operator, {
@@ -163,7 +164,9 @@ const vaultSample = (): KubernetesObject & { spec: Record<string, unknown> } => 
   // ingress (Bank-Vaults field): the operator creates an Ingress, and deletes it when the field goes
   const ingress = { spec: { rules: [{ host: 'vault.example.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'vault', port: { number: 8200 } } } }] } }] } };
   // serviceMonitorEnabled (Bank-Vaults field): a ServiceMonitor where its CRD exists, deleted when set to false
-  return { ...doc, metadata: { name: 'vault', namespace: appNs }, spec: { ...doc.spec, deleteUnsealKeysOnDelete: true, ingress, serviceMonitorEnabled: true } };
+  // caNamespaces "*" (list namespaces; copies only where selfService admits) and watchedSecretsLabels (list the namespace's Secrets)
+  const bankVaults = { caNamespaces: ['*'], watchedSecretsLabels: [{ 'vault.example/restart': 'on-change' }] };
+  return { ...doc, metadata: { name: 'vault', namespace: appNs }, spec: { ...doc.spec, deleteUnsealKeysOnDelete: true, ingress, serviceMonitorEnabled: true, ...bankVaults } };
 };
 
 test.serial('Vault (managed): the StatefulSet, Services, Secrets, PDB and auth-delegator binding are created', async (t) => {

@@ -39,8 +39,6 @@ test('Bank-Vaults components that do not exist here are reported, each with a re
     'spec.resources.prometheusExporter',
     'spec.resources.fluentd',
     'spec.skipEntrypointSetup',
-    'spec.watchedSecretsLabels',
-    'spec.watchedSecretsAnnotations',
     'spec.unsealConfig.aws.s3Bucket',
     'spec.unsealConfig.google',
     'spec.unsealConfig.hsm',
@@ -53,6 +51,7 @@ test('Bank-Vaults components that do not exist here are reported, each with a re
   for (const applied of ['auth[path=ldap].groups', 'auth[path=github].map', 'auth[path=aws].crossaccountrole']) {
     t.false(names.includes(`spec.externalConfig.${applied}`), `${applied} is applied`);
   }
+  for (const honoured of ['spec.watchedSecretsLabels', 'spec.watchedSecretsAnnotations', 'spec.caNamespaces']) t.false(names.includes(honoured), honoured);
   t.true(fields.every((f) => f.reason.length > 20), 'every line says why');
   t.is(new Set(names).size, names.length, 'each field once');
 });
@@ -97,4 +96,11 @@ test('serviceMonitorEnabled is reported only while the ServiceMonitor CRD is mis
   t.deepEqual(missing.map((f) => f.field), ['spec.serviceMonitorEnabled']);
   t.regex(missing[0]!.reason, /CRD/);
   t.deepEqual(ignoredFields({ serviceMonitorEnabled: false }, 'ns', { serviceMonitorApiMissing: true }), []);
+});
+
+test('caNamespaces is reported only with the namespaces that got no copy, and why', (t) => {
+  t.deepEqual(ignoredFields({ caNamespaces: ['apps'] }, 'ns', {}), []);
+  const refused = ignoredFields({ caNamespaces: ['apps'] }, 'ns', { caNamespacesRefused: 'no CA copy in apps: spec.selfService.namespaces does not admit it' });
+  t.deepEqual(refused, [{ field: 'spec.caNamespaces', reason: 'no CA copy in apps: spec.selfService.namespaces does not admit it' }]);
+  t.deepEqual(ignoredFields({}, 'ns', { caNamespacesRefused: 'stale' }), [], 'not once the field is gone');
 });

@@ -35,3 +35,8 @@ test('external Vaults: none unless VAULT_AUTOPILOT_EXTERNAL_VAULT_ADDRESSES list
   t.deepEqual(s.externalVaults, { allowed: ['https://vault.corp:8200'], allowHttp: false });
   t.throws(() => parseVaultControllerSettings({ VAULT_AUTOPILOT_EXTERNAL_VAULT_ADDRESSES: 'vault.corp' }), { message: /invalid Vault controller settings: invalid VAULT_AUTOPILOT_EXTERNAL_VAULT_ADDRESSES/ });
 });
+
+test('VAULT_AUTOPILOT_CA_COPY_FROM_NAMESPACES: a comma list, unset = none', (t) => {
+  t.is(parseVaultControllerSettings({}).caCopyFromNamespaces, undefined);
+  t.deepEqual(parseVaultControllerSettings({ VAULT_AUTOPILOT_CA_COPY_FROM_NAMESPACES: ' vault-system, platform ,' }).caCopyFromNamespaces, ['vault-system', 'platform']);
+});
