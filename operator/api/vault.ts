@@ -401,6 +401,8 @@ export const VaultReason = {
   SecretNotGranted: 'SecretNotGranted',
   /** An object (Service, StatefulSet, Secret, ServiceAccount...) of the needed name is not this Vault's. */
   ObjectNotOwned: 'ObjectNotOwned',
+  /** The stored unseal keys are bound to another Vault or namespace (or to none, outside the legacy namespaces): not decrypted. */
+  UnsealKeysNotBound: 'UnsealKeysNotBound',
 } as const;
 export type VaultReason = (typeof VaultReason)[keyof typeof VaultReason];
 

@@ -11,12 +11,17 @@ export type Logger = winston.Logger;
 export const REDACTED = '[REDACTED]';
 
 
-/** A value that must never be printed. Every way of turning it into text yields "[REDACTED]". */
+/**
+ * A value that must never be printed. Every way of turning it into text
+ * yields "[REDACTED]". Registered for redaction in log lines: everywhere (the
+ * operator's own secret), or with `scope` only in the lines and Events about
+ * that object (a value a tenant could have chosen; see markSecret).
+ */
 export class Secret {
   readonly #value: string;
-  constructor(value: string) {
+  constructor(value: string, scope?: string) {
     this.#value = value;
-    markSecret(value);
+    markSecret(value, scope);
   }
   reveal(): string {
     return this.#value;
@@ -32,8 +37,8 @@ export class Secret {
   }
 }
 
-export function secret(value: string): Secret {
-  return new Secret(value);
+export function secret(value: string, scope?: string): Secret {
+  return new Secret(value, scope);
 }
 
 /**
@@ -64,10 +69,18 @@ export function objectScope(kind: string, namespace: string | undefined, name: s
 }
 
 /**
- * The operator's own secret (an unseal key, a token it holds): redacted in
- * every later log line and Event. Bounded: the oldest beyond MAX_GLOBAL_SECRETS are forgotten.
+ * The operator's own secret (a TLS key it generated): redacted in every later
+ * log line and Event. Bounded: the oldest beyond MAX_GLOBAL_SECRETS are
+ * forgotten. With `scope` (objectScope of the object it came through) the
+ * value is that object's only: anything a tenant could have chosen (a Secret
+ * they can write, an answer of a Vault they run) must take this form, or a
+ * tenant who picks `namespace` or `controller` mangles every later line.
  */
-export function markSecret(value: string): void {
+export function markSecret(value: string, scope?: string): void {
+  if (scope !== undefined) {
+    addScopedSecret(scope, value);
+    return;
+  }
   if (!worthRedacting(value) || globalValues.has(value)) return;
   globalValues.add(value);
   if (globalValues.size > MAX_GLOBAL_SECRETS) globalValues.delete(globalValues.values().next().value as string);
@@ -95,16 +108,37 @@ export function setScopedSecrets(scope: string, values: Iterable<string>): void 
   if (kept.size === 0) return;
   scopedValues.set(scope, kept);
   scopedChars += scopeSize(kept);
+  evictScopes(scope);
+}
+
+/**
+ * Adds one value to an object's secrets (kept with the ones already set; past
+ * MAX_SECRETS_PER_SCOPE that object's oldest value goes, so its current ones
+ * are always redacted). The object becomes the most recently set.
+ */
+export function addScopedSecret(scope: string, value: string): void {
+  if (!worthRedacting(value)) return;
+  const values = scopedValues.get(scope) ?? new Set<string>();
+  scopedValues.delete(scope);
+  if (values.has(value)) values.delete(value);
+  else scopedChars += value.length;
+  values.add(value);
+  if (values.size > MAX_SECRETS_PER_SCOPE) {
+    const oldest = values.values().next().value as string;
+    values.delete(oldest);
+    scopedChars -= oldest.length;
+  }
+  scopedValues.set(scope, values);
+  evictScopes(scope);
+}
+
+/** Forgets the least recently set objects until the total fits (never `keep`). */
+function evictScopes(keep: string): void {
   for (const [oldest, values] of scopedValues) {
-    if (scopedChars <= MAX_SCOPED_CHARS || oldest === scope) break;
+    if (scopedChars <= MAX_SCOPED_CHARS || oldest === keep) break;
     scopedValues.delete(oldest);
     scopedChars -= scopeSize(values);
   }
-}
-
-/** Adds one value to an object's secrets (kept with the ones already set). */
-export function addScopedSecret(scope: string, value: string): void {
-  setScopedSecrets(scope, [...(scopedValues.get(scope) ?? []), value]);
 }
 
 /** The object is gone: forget its values. */
@@ -203,6 +237,9 @@ const plainErrors = winston.format((info) => {
   return info;
 });
 
+/** Field names every line has (or a controller's lines have): kept as they are, their values still redacted. */
+const LINE_FIELDS = new Set(['level', 'message', 'timestamp', 'controller', 'namespace', 'name']);
+
 /**
  * The one redaction point, the last step before serialisation. A line about
  * an object (controller, namespace, name: what ctx.log carries) also gets
@@ -217,7 +254,8 @@ const redact = winston.format((info) => {
   for (const key of Object.keys(fields)) {
     if (key === 'level') continue;
     const value = redactValue(fields[key], scope);
-    const safeKey = redactText(key, scope);
+    // the line's own field names are never a secret: a value that happens to be `namespace` cannot unname the line
+    const safeKey = LINE_FIELDS.has(key) ? key : redactText(key, scope);
     if (safeKey !== key) delete fields[key];
     fields[safeKey] = value;
   }

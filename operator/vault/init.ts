@@ -1,7 +1,8 @@
 // Initialising a Vault and giving the operator its own way back in.
 // Every key and token crosses this module as a Secret (redacted in any log
 // line, JSON or inspect) and is registered with markSecret() the moment it
-// arrives from Vault.
+// arrives from Vault — in the `scope` of the Vault resource when the caller
+// gives one: a Vault a tenant runs (their image) chooses these answers.
 import type { UnsealConfig } from '../api/vault.js';
 import { markSecret, secret, type Secret } from '../framework/index.js';
 import type { VaultClient } from './client.js';
@@ -80,7 +81,8 @@ export interface InitResult {
 export const INIT_TIMEOUT_MS = 5 * 60_000;
 
 /** sys/init. The response is turned into Secrets before anything else can see it. */
-export async function initVault(client: VaultClient, params: InitParameters, timeoutMs = INIT_TIMEOUT_MS): Promise<InitResult> {
+export async function initVault(client: VaultClient, params: InitParameters, opts: { timeoutMs?: number; scope?: string } = {}): Promise<InitResult> {
+  const { timeoutMs = INIT_TIMEOUT_MS, scope } = opts;
   const res = await client.request<{ keys?: string[]; keys_base64?: string[]; root_token?: string }>(
     'PUT',
     'sys/init',
@@ -89,18 +91,18 @@ export async function initVault(client: VaultClient, params: InitParameters, tim
   );
   const keys = res.data.keys ?? [];
   const root = res.data.root_token ?? '';
-  for (const value of [...keys, ...(res.data.keys_base64 ?? []), root]) markSecret(value);
+  for (const value of [...keys, ...(res.data.keys_base64 ?? []), root]) markSecret(value, scope);
   if (keys.length !== params.secretShares || !root) {
     throw new Error(`sys/init returned ${keys.length} keys${root ? '' : ' and no root token'}, expected ${params.secretShares}`);
   }
-  return { keys: keys.map(secret), rootToken: secret(root) };
+  return { keys: keys.map((k) => secret(k, scope)), rootToken: secret(root, scope) };
 }
 
 /**
  * With a root token: write the operator policy and create a periodic orphan
  * token holding it. Returns that token.
  */
-export async function createOperatorToken(client: VaultClient, rootToken: Secret): Promise<Secret> {
+export async function createOperatorToken(client: VaultClient, rootToken: Secret, scope?: string): Promise<Secret> {
   const token = rootToken.reveal();
   await client.request('PUT', `sys/policies/acl/${OPERATOR_POLICY_NAME}`, { policy: OPERATOR_POLICY }, { token });
   const res = await client.request<{ auth?: { client_token?: string } }>(
@@ -116,8 +118,7 @@ export async function createOperatorToken(client: VaultClient, rootToken: Secret
   );
   const created = res.data.auth?.client_token;
   if (!created) throw new Error('auth/token/create-orphan returned no token');
-  markSecret(created);
-  return secret(created);
+  return secret(created, scope);
 }
 
 /** Revoke a root token; an already revoked one (403) counts as done. */
@@ -149,14 +150,14 @@ export async function renewToken(client: VaultClient, token: Secret): Promise<vo
  * root token with the unseal keys (sys/generate-root, one-time-pad flow).
  * The caller turns it into an operator token and revokes it at once.
  */
-export async function generateRootToken(client: VaultClient, keys: Secret[]): Promise<Secret> {
+export async function generateRootToken(client: VaultClient, keys: Secret[], scope?: string): Promise<Secret> {
   // a half-finished attempt (ours or someone's) would swallow our shares
   const status = await client.request<{ started?: boolean }>('GET', 'sys/generate-root/attempt', undefined, { token: null });
   if (status.data.started) await client.request('DELETE', 'sys/generate-root/attempt', undefined, { token: null });
   const attempt = await client.request<{ nonce: string; otp: string }>('PUT', 'sys/generate-root/attempt', {}, { token: null });
   const { nonce, otp } = attempt.data;
   if (!nonce || !otp) throw new Error('sys/generate-root/attempt returned no nonce/otp (Vault older than 1.10?)');
-  markSecret(otp);
+  markSecret(otp, scope);
   let encoded: string | undefined;
   for (const key of keys) {
     const res = await client.request<{ complete?: boolean; encoded_token?: string }>('PUT', 'sys/generate-root/update', { key: key.reveal(), nonce }, { token: null });
@@ -167,8 +168,7 @@ export async function generateRootToken(client: VaultClient, keys: Secret[]): Pr
   }
   if (!encoded) throw new Error('generating a root token did not complete: not enough unseal keys');
   const token = decodeOtpToken(encoded, otp);
-  markSecret(token);
-  return secret(token);
+  return secret(token, scope);
 }
 
 /** encoded_token is base64(token XOR otp). */

@@ -4,7 +4,7 @@
 // `vault-root` for the root token. With unsealConfig.aws each value is the raw
 // KMS ciphertext of the key, encrypted with the context below, and the key id
 // is recorded in an annotation; without it, the value is the key itself.
-import { markSecret, type Secret, secret } from '../framework/index.js';
+import { type Secret, secret } from '../framework/index.js';
 import type { Decryptor, EncryptionContext, Encryptor } from '../kms/decryptor.js';
 import type { SealStatus, VaultClient } from './client.js';
 
@@ -68,10 +68,15 @@ export async function encodeKeysSecretData(stored: StoredKeys, cipher: KeyCipher
   return data;
 }
 
-/** Reads the keys back (decrypting with KMS when the Secret says they are encrypted). */
+/**
+ * Reads the keys back (decrypting with KMS when the Secret says they are
+ * encrypted). Whoever can write the Secret chose these values: they are
+ * registered for redaction in `scope` (the Vault resource's lines) only.
+ */
 export async function decodeKeysSecretData(
   data: Record<string, string> | undefined,
   cipher: Pick<KeyCipher, 'kms' | 'context' | 'fallbackContexts'> | undefined,
+  scope?: string,
 ): Promise<StoredKeys> {
   const decrypt = async (raw: Buffer) => {
     let first: unknown;
@@ -94,8 +99,7 @@ export async function decodeKeysSecretData(
     } else {
       text = raw.toString('utf8');
     }
-    markSecret(text);
-    return secret(text);
+    return secret(text, scope);
   };
   const keys: Secret[] = [];
   for (const name of unsealKeyNames(data)) keys.push(await decode((data as Record<string, string>)[name] as string));

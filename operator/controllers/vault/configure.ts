@@ -37,7 +37,7 @@ import {
   type DesiredSecretEngine,
 } from '../../vault/secret-engines.js';
 import { withKmsIdentity } from './kms-identity.js';
-import { mergePatchFor, notAuthorized, readSecret, type VaultPhaseContext } from './phase-context.js';
+import { mergePatchFor, notAuthorized, readSecret, redactionScope, type VaultPhaseContext } from './phase-context.js';
 
 export { OPERATOR_AUTH_PATH, OPERATOR_AUTH_ROLE } from '../../api/naming.js';
 
@@ -318,7 +318,8 @@ export async function configure(p: VaultPhaseContext, client: VaultClient): Prom
         const raw = (await readSecret(ctx, vault.metadata!.namespace!, name))?.data?.[key];
         if (raw === undefined) return undefined;
         const value = Buffer.from(raw, 'base64').toString('utf8');
-        markSecret(value);
+        // the tenant's value: redacted in this Vault's lines only
+        markSecret(value, redactionScope(vault));
         return value;
       },
     });

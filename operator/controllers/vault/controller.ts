@@ -15,7 +15,7 @@ import {
   type VaultResource,
   type VaultStatus,
 } from '../../api/vault.js';
-import { type AutopilotOperator, type ConditionUpdate, deepEqual, errorCode, errorMessage, setConditions } from '../../framework/index.js';
+import { type AutopilotOperator, type ConditionUpdate, deepEqual, dropScopedSecrets, errorCode, errorMessage, setConditions } from '../../framework/index.js';
 import { VaultError } from '../../vault/client.js';
 import { CA_NAMESPACES_FIELD, ignoredFields, ignoredFieldsEvent } from './bankvaults-report.js';
 import { deleteCaCopies } from './ca-namespaces.js';
@@ -29,6 +29,7 @@ import {
   mergePatchFor,
   readSecret,
   ReconcileStop,
+  redactionScope,
   type VaultClusterFacts,
   type VaultControllerDeps,
   type VaultPhaseContext,
@@ -124,6 +125,7 @@ export class VaultController {
       }
     }
     this.clients.forget(namespace, name);
+    dropScopedSecrets(redactionScope(vault));
   }
 
   /** Unseal keys not yet stored (for shutdown warnings and tests). */

@@ -3,17 +3,20 @@
 // (configure.ts) -> Raft peers. Expected states end the reconcile with a
 // ReconcileStop carrying their conditions.
 import { VaultConditionType, VaultEventReason, VaultReason, type VaultNodeStatus } from '../../api/vault.js';
+import { KmsError, KmsFailure } from '../../kms/decryptor.js';
 import { VaultError } from '../../vault/client.js';
 import { initParameters } from '../../vault/init.js';
 import { keysNotStoredMessage, INIT_STARTED_ANNOTATION } from '../../vault/preflight.js';
 import { ROOT_TOKEN_KEY, decodeKeysSecretData, hasStoredKeys, unsealNode, type StoredKeys } from '../../vault/unseal.js';
 import { configure } from './configure.js';
 import { unsealKeysSecretName, vaultSize } from './desired-objects.js';
-import { initialise, keyCipher, storeInitKeys } from './init.js';
+import { initialise, keyCipher, storeInitKeys, type VaultKeyCipher } from './init.js';
 import { operatorAccess } from './operator-access.js';
-import { ReconcileStop, pendingKeyOf, type Gathered, type VaultNode, type VaultPhaseContext } from './phase-context.js';
+import { ReconcileStop, pendingKeyOf, redactionScope, type Gathered, type VaultNode, type VaultPhaseContext } from './phase-context.js';
 import { diagnosePods, newlyUnsealed, recheckDelayMs } from './pod-status.js';
 import { pruneRaftPeers } from './raft-peers.js';
+import { refusedStop } from './refusal.js';
+import { TrustReason } from './trust.js';
 
 export async function converge(p: VaultPhaseContext, gathered: Gathered): Promise<{ requeueAfterMs?: number }> {
   const { vault, ctx, status, updates } = p;
@@ -89,7 +92,7 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
   // unseal every sealed node; keys are decrypted only when they are needed
   const hasKeys = hasStoredKeys(keysSecret?.data);
   let decoded: Promise<StoredKeys> | undefined;
-  const loadKeys = () => (decoded ??= decodeKeysSecretData(keysSecret!.data, cipher));
+  const loadKeys = () => (decoded ??= decodeKeysSecretData(keysSecret!.data, cipher, redactionScope(vault)).catch((err: unknown) => notBound(p, cipher, err)));
   const sealed: string[] = [];
   const unsealedNow = new Set<string>();
   for (const state of nodeStates) {
@@ -161,6 +164,17 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
     }
   }
   return unreachable.length ? { requeueAfterMs: recheck(down) ?? p.deps.settings.sealedRecheckMs } : {};
+}
+
+/**
+ * KMS refused the stored keys under every context this Vault may use
+ * (trust.ts unsealKeyContexts): copied from another Vault or namespace, or
+ * corrupt. Say which contexts and why (Ready=False, Event Refused) instead
+ * of KMS's bare "invalid ciphertext"; other failures (KMS down) pass.
+ */
+async function notBound(p: VaultPhaseContext, cipher: VaultKeyCipher | undefined, err: unknown): Promise<never> {
+  if (!cipher || !(err instanceof KmsError && err.failure === KmsFailure.InvalidCiphertext)) throw err;
+  throw await refusedStop(p, { ok: false, reason: TrustReason.UnsealKeysNotBound, message: `Secret ${unsealKeysSecretName(p.vault)}: ${cipher.undecryptable}` });
 }
 
 async function nodeState(p: VaultPhaseContext, node: VaultNode, caCert: string | undefined): Promise<{ node: VaultNode; status: VaultNodeStatus }> {

@@ -6,22 +6,31 @@ import { errorCode, errorMessage } from '../../framework/index.js';
 import { AwsKms } from '../../kms/aws-kms.js';
 import { initVault } from '../../vault/init.js';
 import { INIT_STARTED_ANNOTATION, kmsRoundTrip, preFlightChecksEnabled } from '../../vault/preflight.js';
-import { ROOT_TOKEN_KEY, decodeKeysSecretData, encodeKeysSecretData, hasStoredKeys, kmsContext, parseEncryptionContext, type KeyCipher } from '../../vault/unseal.js';
+import { ROOT_TOKEN_KEY, decodeKeysSecretData, encodeKeysSecretData, hasStoredKeys, kmsContext, type KeyCipher } from '../../vault/unseal.js';
 import { unsealKeysSecretName } from './desired-objects.js';
 import { persistWithRetry, type PendingInit } from './pending-keys.js';
-import { keysSecretDecision, UNSEAL_KEYS_LABEL } from './trust.js';
-import { KMS_KEY_ANNOTATION, ReconcileStop, pendingKeyOf, readSecret, writeSecret, type VaultNode, type VaultPhaseContext } from './phase-context.js';
+import { keysSecretDecision, UNSEAL_KEYS_LABEL, unsealKeyContexts } from './trust.js';
+import { KMS_KEY_ANNOTATION, ReconcileStop, pendingKeyOf, readSecret, redactionScope, writeSecret, type VaultNode, type VaultPhaseContext } from './phase-context.js';
+
+/** The KMS cipher of the keys, and what to say when no allowed context decrypts them (trust.ts unsealKeyContexts). */
+export type VaultKeyCipher = KeyCipher & { undecryptable: string };
 
 /** How the unseal keys are encrypted at rest: KMS (unsealConfig.aws) or not at all. */
-export function keyCipher(p: VaultPhaseContext): KeyCipher | undefined {
+export function keyCipher(p: VaultPhaseContext): VaultKeyCipher | undefined {
   const vault = p.vault;
   const aws = vault.spec.unsealConfig?.aws;
   if (!aws) return undefined;
   const region = aws.kmsRegion ?? p.deps.settings.kms.region;
   const kms = p.clients.kms(region, () => (p.deps.kms ? p.deps.kms(region) : new AwsKms({ region, ...(p.deps.settings.kms.endpoint ? { endpoint: p.deps.settings.kms.endpoint } : {}) })));
-  // keys Bank-Vaults stored: its kmsEncryptionContext, or no context at all
-  const bankVaults = parseEncryptionContext(aws.kmsEncryptionContext);
-  return { kms, keyId: aws.kmsKeyId, context: kmsContext(vault.metadata!.namespace!, vault.metadata!.name!), fallbackContexts: Object.keys(bankVaults).length ? [bankVaults] : [{}] };
+  // keys Bank-Vaults stored (its kmsEncryptionContext, or none): only when bound to this namespace or listed as legacy
+  const others = unsealKeyContexts(vault, p.deps.settings.legacyNamespaces ?? []);
+  return {
+    kms,
+    keyId: aws.kmsKeyId,
+    context: kmsContext(vault.metadata!.namespace!, vault.metadata!.name!),
+    fallbackContexts: others.fallbacks,
+    undecryptable: others.message,
+  };
 }
 
 /**
@@ -71,7 +80,7 @@ export async function initialise(
     if (code === 403 || code === 422) throw preFlightFailed(`the operator cannot write Secret ${keysName} in ${namespace} (HTTP ${code}: ${errorMessage(err)}); Vault not initialised`, true);
     throw err; // apiserver trouble: nothing initialised yet, retried with backoff
   }
-  const result = await initVault(p.clients.node(node.address, caCert), { ...params, storeRootToken: true });
+  const result = await initVault(p.clients.node(node.address, caCert), { ...params, storeRootToken: true }, { scope: redactionScope(vault) });
   const pending: PendingInit = { keys: { keys: result.keys, rootToken: result.rootToken }, address: node.address, startedAt, attempts: 0 };
   p.pendingKeys.set(pendingKeyOf(vault), pending);
   return storeInitKeys(p, pending, cipher);
@@ -91,7 +100,7 @@ export async function storeInitKeys(p: VaultPhaseContext, pending: PendingInit, 
     if (!owned.ok) throw new Error(owned.message);
     if (hasStoredKeys(current?.data)) {
       // an earlier write whose answer was lost, or someone else's keys: never overwrite, compare
-      const stored = await decodeKeysSecretData(current!.data, cipher);
+      const stored = await decodeKeysSecretData(current!.data, cipher, redactionScope(vault));
       const same = stored.keys.length === pending.keys.keys.length && stored.keys.every((k, i) => k.reveal() === pending.keys.keys[i]!.reveal());
       if (!same) throw new Error(`Secret ${keysName} already holds other unseal keys; not overwriting them`);
       saved = current;

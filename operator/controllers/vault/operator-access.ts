@@ -9,7 +9,7 @@ import { describeError } from '../../vault/config-plan.js';
 import { createOperatorToken, generateRootToken, needsRenewal, renewToken, revokeToken, tokenTtl } from '../../vault/init.js';
 import { ROOT_TOKEN_KEY, type StoredKeys } from '../../vault/unseal.js';
 import { operatorTokenSecretName, ownerReference, unsealKeysSecretName } from './desired-objects.js';
-import { b64, notAuthorized, readSecret, writeSecret, type VaultPhaseContext } from './phase-context.js';
+import { b64, notAuthorized, readSecret, redactionScope, writeSecret, type VaultPhaseContext } from './phase-context.js';
 import { refusedStop } from './refusal.js';
 import { takeoverDecision, tokenSecretDecision } from './trust.js';
 
@@ -30,6 +30,7 @@ export async function operatorAccess(
   const name = vault.metadata!.name!;
   const namespace = vault.metadata!.namespace!;
   const external = vault.spec.external?.auth;
+  const scope = redactionScope(vault);
   if (external?.method === 'kubernetes') {
     return p.clients.config(address, caCert, { method: 'kubernetes', role: external.role, ...(external.mountPath ? { mountPath: external.mountPath } : {}) }, `k8s:${external.mountPath ?? 'kubernetes'}:${external.role}`);
   }
@@ -41,7 +42,7 @@ export async function operatorAccess(
     const raw = ref?.data?.[external.tokenSecretRef.key ?? 'token'];
     if (!raw) throw notAuthorized(`Secret ${external.tokenSecretRef.name} has no key ${external.tokenSecretRef.key ?? 'token'}`);
     const token = Buffer.from(raw, 'base64').toString('utf8').trim();
-    markSecret(token);
+    markSecret(token, scope);
     return p.clients.config(address, caCert, { method: 'token', token }, token);
   }
 
@@ -55,8 +56,7 @@ export async function operatorAccess(
   let token: Secret | undefined;
   if (tokenSecret?.data?.token) {
     const value = Buffer.from(tokenSecret.data.token, 'base64').toString('utf8');
-    markSecret(value);
-    token = secret(value);
+    token = secret(value, scope);
     const ttl = await tokenTtl(nodeClient, token);
     if (!ttl.valid) token = undefined;
     else if (needsRenewal(ttl.ttl, ttl.period)) await renewToken(nodeClient, token);
@@ -64,7 +64,7 @@ export async function operatorAccess(
   const rootToken = keys.hasRootToken ? (await keys.load()).rootToken : undefined;
   if (!token && rootToken) {
     await mayWriteToken();
-    token = await createOperatorToken(nodeClient, rootToken);
+    token = await createOperatorToken(nodeClient, rootToken, scope);
     await writeSecret(p, tokenSecret, {
       metadata: { name: operatorTokenSecretName(name), namespace, ownerReferences: [ownerReference(vault)] },
       type: 'Opaque',
@@ -103,9 +103,9 @@ export async function operatorAccess(
   if (!token && keys.hasKeys) {
     // every credential is gone: the unseal keys can still make a root token
     await mayWriteToken();
-    const root = await generateRootToken(nodeClient, (await keys.load()).keys);
+    const root = await generateRootToken(nodeClient, (await keys.load()).keys, scope);
     try {
-      token = await createOperatorToken(nodeClient, root);
+      token = await createOperatorToken(nodeClient, root, scope);
       await writeSecret(p, tokenSecret, {
         metadata: { name: operatorTokenSecretName(name), namespace, ownerReferences: [ownerReference(vault)] },
         type: 'Opaque',

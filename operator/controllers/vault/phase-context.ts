@@ -2,10 +2,10 @@
 // converge, operator access, configure) is handed: one explicit context
 // object instead of a controller's private fields, and the few helpers they
 // all share (reading and writing Secrets, the "expected state" stop).
-import { type Clock, type ConditionUpdate, errorCode, type KubeClients, type Logger } from '../../framework/index.js';
+import { type Clock, type ConditionUpdate, errorCode, type KubeClients, type Logger, objectScope } from '../../framework/index.js';
 import type { V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { API_GROUP } from '../../api/naming.js';
-import { VaultConditionType, VaultReason, type VaultResource, type VaultStatus } from '../../api/vault.js';
+import { VAULT_KIND, VaultConditionType, VaultReason, type VaultResource, type VaultStatus } from '../../api/vault.js';
 import type { Decryptor, Encryptor } from '../../kms/decryptor.js';
 import type { VaultClient } from '../../vault/client.js';
 import type { PathPolicy } from '../kmsvaultsecret/settings.js';
@@ -14,6 +14,16 @@ import type { PendingKeys } from './pending-keys.js';
 import type { VaultControllerSettings } from './settings.js';
 
 export const KMS_KEY_ANNOTATION = `${API_GROUP}/kms-key-id`;
+
+/**
+ * Where values that reach the operator through a Vault resource are redacted:
+ * its own log lines and Events. Every key, token and Secret value read for a
+ * Vault is registered here, never globally: the resource's owner may have
+ * chosen it (a Secret they write, an image that answers sys/init).
+ */
+export function redactionScope(vault: VaultResource): string {
+  return objectScope(VAULT_KIND, vault.metadata?.namespace, vault.metadata?.name);
+}
 
 /** The part of the framework's ReconcileContext this controller uses. */
 export interface VaultReconcileContext {

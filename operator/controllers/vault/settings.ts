@@ -1,6 +1,6 @@
 // Settings of the Vault lifecycle, parsed from VAULT_AUTOPILOT_* variables.
 import { readFileSync } from 'node:fs';
-import { parseExternalVaultTrust, type ExternalVaultTrust } from './trust.js';
+import { LEGACY_NAMESPACES_ENV, parseExternalVaultTrust, type ExternalVaultTrust } from './trust.js';
 
 export const VaultControllerEnv = {
   kubernetesHost: 'VAULT_AUTOPILOT_KUBERNETES_HOST',
@@ -17,6 +17,8 @@ export const VaultControllerEnv = {
   kmsRegion: 'VAULT_AUTOPILOT_KMS_REGION',
   kmsEndpoint: 'VAULT_AUTOPILOT_KMS_ENDPOINT',
   caCopyFromNamespaces: 'VAULT_AUTOPILOT_CA_COPY_FROM_NAMESPACES',
+  /** Shared with KMSVaultSecrets: namespaces whose ciphertext may predate namespace binding. */
+  legacyNamespaces: LEGACY_NAMESPACES_ENV,
 } as const;
 
 const IN_CLUSTER_CA = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
@@ -46,6 +48,12 @@ export interface VaultControllerSettings {
   externalVaults?: ExternalVaultTrust;
   /** Namespaces whose Vaults may keep their CA in other namespaces (spec.caNamespaces); '*' = all; unset = none. */
   caCopyFromNamespaces?: string[];
+  /**
+   * Namespaces whose Vaults may still read unseal keys Bank-Vaults stored
+   * without a namespace in their encryption context (trust.ts
+   * unsealKeyContexts); `*` = all. Unset or empty: none.
+   */
+  legacyNamespaces?: string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -101,6 +109,13 @@ export function parseVaultControllerSettings(env: Env, readFile: (path: string) 
   };
   const caCopyFrom = (env[VaultControllerEnv.caCopyFromNamespaces] ?? '').split(',').map((n) => n.trim()).filter(Boolean);
   if (caCopyFrom.length) settings.caCopyFromNamespaces = caCopyFrom;
+  const legacyNamespaces = (env[VaultControllerEnv.legacyNamespaces] ?? '')
+    .split(/[\s,]+/)
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const badLegacy = legacyNamespaces.filter((n) => n !== '*' && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n));
+  if (badLegacy.length) problems.push(`${VaultControllerEnv.legacyNamespaces} must list namespace names or *, got ${badLegacy.join(', ')}`);
+  if (legacyNamespaces.length) settings.legacyNamespaces = legacyNamespaces;
   const operatorSa = env[VaultControllerEnv.operatorServiceAccount]?.trim();
   if (operatorSa) {
     let operatorNamespace = env[VaultControllerEnv.operatorNamespace]?.trim();

@@ -5,8 +5,12 @@
 // operator's own settings) or the objects' owners already allowed.
 import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
 import { API_GROUP } from '../../api/naming.js';
+import { NAMESPACE_CONTEXT_KEY } from '../../api/kmsvaultsecret.js';
 import { VaultReason, type VaultResource } from '../../api/vault.js';
-import { ROOT_TOKEN_KEY, UNSEAL_KEY_PREFIX } from '../../vault/unseal.js';
+import type { EncryptionContext } from '../../kms/decryptor.js';
+import { kmsContext, parseEncryptionContext, ROOT_TOKEN_KEY, UNSEAL_KEY_PREFIX } from '../../vault/unseal.js';
+import { acceptsUnbound } from '../kmsvaultsecret/plan.js';
+import { KmsVaultSecretSettingsEnv } from '../kmsvaultsecret/settings.js';
 
 export const ExternalVaultEnv = {
   /** Comma-separated address patterns, e.g. `https://vault.example.com:8200,https://*.vault.corp:*`. */
@@ -39,6 +43,7 @@ export const TrustReason = {
   AddressChanged: VaultReason.AddressChanged,
   SecretNotGranted: VaultReason.SecretNotGranted,
   ObjectNotOwned: VaultReason.ObjectNotOwned,
+  UnsealKeysNotBound: VaultReason.UnsealKeysNotBound,
 } as const;
 export type TrustReason = (typeof TrustReason)[keyof typeof TrustReason];
 
@@ -242,4 +247,51 @@ export function authDelegatorDecision(serviceAccount: KubernetesObject | undefin
     TrustReason.ObjectNotOwned,
     `ServiceAccount ${name} was not created by this Vault: it is not bound to system:auth-delegator (Kubernetes auth in this Vault cannot review tokens until a cluster admin binds it). Leave spec.serviceAccount unset or name a ServiceAccount that does not exist yet`,
   );
+}
+
+/** The operator setting naming namespaces whose ciphertext predates namespace binding (shared with KMSVaultSecrets). */
+export const LEGACY_NAMESPACES_ENV = KmsVaultSecretSettingsEnv.legacyNamespaces;
+
+/**
+ * Which encryption contexts the unseal keys of this Vault may be decrypted
+ * with, after the operator's own (kmsContext: this resource's namespace and
+ * name, so its ciphertext cannot be replayed into another resource's Secret).
+ * The others exist for keys Bank-Vaults stored: encrypted with its
+ * kmsEncryptionContext, or with none. A tenant who copies another
+ * namespace's keys Secret into their own and names that namespace's context
+ * (or none) would have those keys decrypted and sent to their Vault, so such
+ * a context is tried only when it binds the keys to this Vault's namespace
+ * (`vault.autopilot.dev/namespace=<ns>` in kmsEncryptionContext, as `seal
+ * --namespace` writes for KMSVaultSecrets), or when the platform lists the
+ * namespace in its legacy setting (a migration window). Pure; `message` says
+ * what went wrong when no allowed context decrypts the keys.
+ */
+export function unsealKeyContexts(vault: VaultResource, legacyNamespaces: readonly string[]): { fallbacks: EncryptionContext[]; message: string } {
+  const namespace = vault.metadata!.namespace!;
+  const own = Object.entries(kmsContext(namespace, vault.metadata!.name!)).map(([k, v]) => `${k}=${v}`).join(',');
+  const configured = vault.spec.unsealConfig?.aws?.kmsEncryptionContext;
+  const bankVaults = parseEncryptionContext(configured);
+  const named = Object.keys(bankVaults).length ? `kmsEncryptionContext "${configured}"` : 'no encryption context';
+  const notOwn = `the unseal keys do not decrypt with this Vault's own encryption context (${own})`;
+  const nothingSent = 'Nothing was sent to Vault';
+  const bound = bankVaults[NAMESPACE_CONTEXT_KEY];
+  if (bound !== undefined && bound !== namespace) {
+    return {
+      fallbacks: [],
+      message: `${notOwn}, and unsealConfig.aws.kmsEncryptionContext names namespace "${bound}", not "${namespace}": unseal keys are only decrypted for a Vault in the namespace they were encrypted for, so that context was not tried. ${nothingSent}`,
+    };
+  }
+  if (bound === namespace || acceptsUnbound(namespace, legacyNamespaces)) {
+    return {
+      fallbacks: [bankVaults],
+      message: `${notOwn} nor with ${named}: they were encrypted for another Vault or with another context, or are corrupt. ${nothingSent}`,
+    };
+  }
+  return {
+    fallbacks: [],
+    message:
+      `${notOwn}. Keys stored by Bank-Vaults (with ${named}) are not bound to a namespace, so a copy of another namespace's keys would decrypt here: they are read only when ` +
+      `unsealConfig.aws.kmsEncryptionContext contains ${NAMESPACE_CONTEXT_KEY}=${namespace} (and the keys were encrypted with it), or when the operator's setting ${LEGACY_NAMESPACES_ENV} lists "${namespace}" during a migration. ` +
+      `Nothing was decrypted with ${named}. ${nothingSent}`,
+  };
 }

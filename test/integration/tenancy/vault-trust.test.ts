@@ -7,8 +7,6 @@
 // says why, the listening "attacker" must receive nothing, and nothing
 // outside A (Kubernetes objects, cluster RBAC, Vault's auth methods, roles,
 // policies, mounts and secrets) may change.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import { API_GROUP } from '../../../operator/api/naming.js';
 import type { VaultResource } from '../../../operator/api/vault.js';
@@ -16,41 +14,18 @@ import { makeKubeClients, type KubeClients } from '../../../operator/framework/k
 import { eventually } from '../../harness/index.js';
 import { tokenSecretLabels } from '../../support/external-vault.js';
 import { createTenant, describeChanges, diffSnapshots, refusal, snapshotOutside, useTenantEnv, type Snapshot, type Tenant } from '../../support/tenant.js';
+import { VaultListener } from '../../support/vault-listener.js';
 import { CRD_FILE, Vaults, startVaultOperator, type RunningVaultOperator } from '../vault/helpers.js';
 
 const { env } = useTenantEnv(test);
-
-/** Records every request it gets; answers like a sealed Vault so a follow-up would come if the operator trusted it. */
-class Listener {
-  readonly requests: string[] = [];
-  readonly server: Server;
-  constructor() {
-    this.server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        this.requests.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)} ${body}`);
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ type: 'shamir', initialized: true, sealed: true, t: 1, n: 1, progress: 0 }));
-      });
-    });
-  }
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-  stop(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 let tenant: Tenant;
 let admin: KubeClients;
 let asTenant: Vaults;
 let asAdmin: Vaults;
 let op: RunningVaultOperator;
-const listed = new Listener(); // an address the platform allows (a second team's Vault, say)
-const unlisted = new Listener(); // an address nobody allowed
+const listed = new VaultListener(); // an address the platform allows (a second team's Vault, say)
+const unlisted = new VaultListener(); // an address nobody allowed
 let listedAddress = '';
 let unlistedAddress = '';
 let before: Snapshot;

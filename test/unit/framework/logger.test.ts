@@ -202,3 +202,44 @@ test.serial('bounded: global values and scoped characters have ceilings; the old
   t.is(redactText('value-0-end', 'KMSVaultSecret/ns/many'), REDACTED);
   clearMarkedSecrets();
 });
+
+test.serial('markSecret / secret with a scope: the object\'s lines only; a tenant value like "namespace" leaves every other line intact and valid JSON', async (t) => {
+  t.teardown(clearMarkedSecrets);
+  const c = capture();
+  const log = createLogger({ stream: c.stream });
+  const scope = objectScope('Vault', 'team-a', 'v');
+  for (const v of ['namespace', 'controller', 'timestamp', '"message":', 'vault-autopilot']) markSecret(v, scope);
+  const token = secret('"},{"level":"x', scope);
+  t.is(markedSecretCounts().global, 0, 'nothing global');
+  log.child({ controller: 'Vault', namespace: 'team-b', name: 'v' }).info('vault-autopilot reconciled', { token });
+  log.info('vault-autopilot started', { detail: 'namespace controller timestamp' });
+  log.child({ controller: 'Vault', namespace: 'team-a', name: 'v' }).info('vault-autopilot reconciled', { detail: '"},{"level":"x' });
+  await flush();
+  const lines = c.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.is(lines[0]!.namespace, 'team-b');
+  t.is(lines[0]!.controller, 'Vault');
+  t.is(lines[0]!.message, 'vault-autopilot reconciled');
+  t.is(lines[0]!.token, REDACTED, 'a Secret prints as [REDACTED] wherever it goes');
+  t.truthy(lines[0]!.timestamp);
+  t.is(lines[1]!.detail, 'namespace controller timestamp');
+  // the tenant's own lines: redacted (keys too), still one JSON object each
+  t.is(lines[2]!.message, `${REDACTED} reconciled`);
+  t.is(lines[2]!.detail, REDACTED);
+  t.is(lines[2]!.namespace, 'team-a', "the line's own field names stay: it still says which object it is about");
+  t.truthy(lines[2]!.timestamp);
+  t.false(c.lines[2]!.includes('"},{"level":"x'));
+});
+
+test.serial("addScopedSecret is bounded per object: past the ceiling the object's oldest value goes, its newest is always redacted", (t) => {
+  t.teardown(clearMarkedSecrets);
+  const scope = objectScope('Vault', 'ns', 'v');
+  for (let i = 0; i < MAX_SECRETS_PER_SCOPE + 3; i++) addScopedSecret(scope, `rotated-token-${i}`);
+  t.is(redactText(`rotated-token-${MAX_SECRETS_PER_SCOPE + 2}`, scope), REDACTED);
+  t.is(redactText('rotated-token-0', scope), 'rotated-token-0');
+  t.is(redactText('rotated-token-3', scope), REDACTED);
+  const before = markedSecretCounts().scopedChars;
+  addScopedSecret(scope, 'rotated-token-5');
+  t.is(markedSecretCounts().scopedChars, before, 'an existing value is not counted twice');
+  addScopedSecret(scope, 'short');
+  t.is(markedSecretCounts().scopedChars, before, 'too short to be a secret: ignored');
+});

@@ -21,7 +21,7 @@ function fakeKms(): Encryptor & Decryptor & { calls: string[] } {
 }
 
 test('keys round-trip through the Secret layout in share order', async (t) => {
-  const data = await encodeKeysSecretData({ keys: ['k0', 'k1', 'k2'].map(secret), rootToken: secret('root') }, undefined);
+  const data = await encodeKeysSecretData({ keys: ['k0', 'k1', 'k2'].map((v) => secret(v)), rootToken: secret('root') }, undefined);
   t.deepEqual(Object.keys(data).sort(), ['vault-root', 'vault-unseal-0', 'vault-unseal-1', 'vault-unseal-2']);
   const back = await decodeKeysSecretData(data, undefined);
   t.deepEqual(back.keys.map((k) => k.reveal()), ['k0', 'k1', 'k2']);
@@ -61,4 +61,18 @@ test('keys Bank-Vaults stored (no context, or its kmsEncryptionContext) are read
   // our own ciphertext of another resource stays refused
   const other = await encodeKeysSecretData({ keys: [secret('x')] }, { kms, keyId: 'k', context: kmsContext('ns', 'other') });
   await t.throwsAsync(decodeKeysSecretData(other, migrated));
+});
+
+test('decoded keys are registered for redaction in the given scope only (the Secret\'s writer chose them)', async (t) => {
+  const { clearMarkedSecrets, markedSecretCounts, objectScope, redactText, REDACTED } = await import('../../../operator/framework/logger.js');
+  clearMarkedSecrets();
+  t.teardown(clearMarkedSecrets);
+  const data = await encodeKeysSecretData({ keys: [secret('namespace')], rootToken: secret('controller') }, undefined);
+  clearMarkedSecrets();
+  const scope = objectScope('Vault', 'team-a', 'v');
+  const back = await decodeKeysSecretData(data, undefined, scope);
+  t.is(back.keys[0]!.reveal(), 'namespace');
+  t.is(markedSecretCounts().global, 0);
+  t.is(redactText('namespace', scope), REDACTED);
+  t.is(redactText('namespace'), 'namespace', 'other lines keep the word');
 });

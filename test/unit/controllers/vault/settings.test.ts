@@ -40,3 +40,10 @@ test('VAULT_AUTOPILOT_CA_COPY_FROM_NAMESPACES: a comma list, unset = none', (t) 
   t.is(parseVaultControllerSettings({}).caCopyFromNamespaces, undefined);
   t.deepEqual(parseVaultControllerSettings({ VAULT_AUTOPILOT_CA_COPY_FROM_NAMESPACES: ' vault-system, platform ,' }).caCopyFromNamespaces, ['vault-system', 'platform']);
 });
+
+test('legacy namespaces for unseal keys Bank-Vaults stored: the KMSVaultSecret setting, none by default', (t) => {
+  t.is(parseVaultControllerSettings({}).legacyNamespaces, undefined);
+  t.deepEqual(parseVaultControllerSettings({ VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES: 'team-a, team-b' }).legacyNamespaces, ['team-a', 'team-b']);
+  t.deepEqual(parseVaultControllerSettings({ VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES: '*' }).legacyNamespaces, ['*']);
+  t.throws(() => parseVaultControllerSettings({ VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES: 'Team_A' }), { message: /must list namespace names or \*, got Team_A/ });
+});

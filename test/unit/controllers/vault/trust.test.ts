@@ -14,6 +14,7 @@ import {
   parseExternalVaultTrust,
   takeoverDecision,
   tokenSecretDecision,
+  unsealKeyContexts,
   vaultTrustDecision,
   type Decision,
 } from '../../../../operator/controllers/vault/trust.js';
@@ -166,4 +167,27 @@ test('auth-delegator: only the ServiceAccount this Vault created', (t) => {
   t.is(reasonOf(chosen), TrustReason.ObjectNotOwned);
   t.regex((chosen as { message: string }).message, /ServiceAccount default was not created by this Vault/);
   t.false(authDelegatorDecision(undefined, vault()).ok);
+});
+
+test('unseal keys: Bank-Vaults contexts are tried only when bound to the namespace or the namespace is a listed legacy one', (t) => {
+  const withContext = (kmsEncryptionContext?: string) => vault({ unsealConfig: { aws: { kmsKeyId: 'alias/k', ...(kmsEncryptionContext ? { kmsEncryptionContext } : {}) } } });
+  // bound to this namespace (as `seal --namespace` binds): tried, with exactly that context
+  const bound = unsealKeyContexts(withContext('app=vault,vault.autopilot.dev/namespace=team-a'), []);
+  t.deepEqual(bound.fallbacks, [{ app: 'vault', 'vault.autopilot.dev/namespace': 'team-a' }]);
+  t.regex(bound.message, /do not decrypt with this Vault's own encryption context \(vault\.autopilot\.dev\/vault=team-a\/v\) nor with kmsEncryptionContext "app=vault,vault\.autopilot\.dev\/namespace=team-a"/);
+  // no context, or one without the namespace: refused unless listed
+  for (const ctx of [undefined, 'app=vault', 'vault.autopilot.dev/vault=team-b/v']) {
+    const d = unsealKeyContexts(withContext(ctx), []);
+    t.deepEqual(d.fallbacks, [], `${ctx}: nothing else is tried`);
+    t.regex(d.message, /VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES lists "team-a"/);
+    t.regex(d.message, /contains vault\.autopilot\.dev\/namespace=team-a/);
+    t.regex(d.message, /own encryption context \(vault\.autopilot\.dev\/vault=team-a\/v\)/);
+  }
+  t.deepEqual(unsealKeyContexts(withContext(), ['team-a']).fallbacks, [{}], 'listed: no context, as Bank-Vaults stores them');
+  t.deepEqual(unsealKeyContexts(withContext('app=vault'), ['*']).fallbacks, [{ app: 'vault' }]);
+  t.deepEqual(unsealKeyContexts(withContext(), ['team-b']).fallbacks, [], 'another namespace listed: not this one');
+  // naming another namespace: refused even where legacy keys are accepted
+  const foreign = unsealKeyContexts(withContext('vault.autopilot.dev/namespace=team-b'), ['*']);
+  t.deepEqual(foreign.fallbacks, []);
+  t.regex(foreign.message, /names namespace "team-b", not "team-a"/);
 });
