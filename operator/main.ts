@@ -119,7 +119,7 @@ class VaultAutopilot extends AutopilotOperator {
       await registerServiceAccountController(this, { settings: settings.serviceAccount, ...(settings.operator.watchNamespaces ? { watchNamespaces: settings.operator.watchNamespaces } : {}) });
     }
     if (settings.webhook) {
-      await registerPodWebhook(this, { settings: settings.webhook });
+      await registerPodWebhook(this, { settings: settings.webhook, trust: settings.externalVaults });
     }
   }
 }

@@ -134,6 +134,8 @@ export const KmsVaultSecretReason = {
   VaultIdentityMissing: 'VaultIdentityMissing',
   /** The `Vault` resource is external and its address is not one the operator may send its credentials to (trust.ts). */
   VaultNotTrusted: 'VaultNotTrusted',
+  /** The `Vault` resource does not serve this object's namespace (its spec.selfService.namespaces); nothing is written. */
+  SelfServiceRefused: 'SelfServiceRefused',
   /** Vault refused the operator's KMSVaultSecret login. */
   VaultLoginFailed: 'VaultLoginFailed',
   /** Something unforeseen failed (a Kubernetes API error, mostly); retried with backoff. */

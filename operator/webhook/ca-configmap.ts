@@ -1,13 +1,16 @@
 // The Vault CA as a ConfigMap in the namespaces whose pods mount it. Created
 // on the first admission that needs it (never on a dry run) and kept equal to
 // the Vault's CA by a periodic sync, so a CA rotation reaches running pods
-// (kubelet refreshes ConfigMap volumes).
+// (kubelet refreshes ConfigMap volumes). Only a ConfigMap the operator made
+// (its label and source annotation) is ever replaced: a same-named one of
+// somebody else is left alone and the pod is refused with a message.
 
 import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
 import { errorCode } from '../framework/index.js';
 import type { VaultRef } from './annotations.js';
 import { INJECTED_NAMES } from './mutate.js';
-import type { VaultResolver } from './vault-target.js';
+import { admitsNamespace, needsNamespaceLabels } from '../api/self-service.js';
+import type { NamespaceLabels, VaultResolver } from './vault-target.js';
 
 export const CA_CONFIGMAP = {
   label: 'vault.autopilot.dev/vault-ca',
@@ -34,7 +37,39 @@ export function desiredCaConfigMap(namespace: string, vault: VaultRef, caPem: st
   };
 }
 
+/** A same-named ConfigMap the operator did not make is in the way (the message says what to do). */
+export class CaConfigMapNotOwned extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CaConfigMapNotOwned';
+  }
+}
+
+/** Pure: did the operator make this ConfigMap for this Vault? Its label and source annotation say so. */
+export function ownsCaConfigMap(cm: V1ConfigMap, vault: VaultRef): boolean {
+  return cm.metadata?.labels?.[CA_CONFIGMAP.label] === 'true' && cm.metadata?.annotations?.[CA_CONFIGMAP.sourceAnnotation] === `${vault.namespace}/${vault.name}`;
+}
+
+export type CaConfigMapPlan = { action: 'create' } | { action: 'keep' } | { action: 'replace' } | { action: 'refuse'; message: string };
+
+/** Pure: what to do about the ConfigMap `current` (undefined = absent) so it holds `caPem`. */
+export function planCaConfigMap(current: V1ConfigMap | undefined, namespace: string, vault: VaultRef, caPem: string): CaConfigMapPlan {
+  if (!current) return { action: 'create' };
+  if (!ownsCaConfigMap(current, vault)) {
+    const name = caConfigMapName(vault);
+    return {
+      action: 'refuse',
+      message:
+        `ConfigMap ${namespace}/${name} exists but was not made by vault-autopilot for Vault ${vault.namespace}/${vault.name} ` +
+        `(it lacks label ${CA_CONFIGMAP.label}=true and annotation ${CA_CONFIGMAP.sourceAnnotation}=${vault.namespace}/${vault.name}): ` +
+        `the operator does not replace it, so the pod cannot get the Vault CA. Rename or delete that ConfigMap, then create the pod again.`,
+    };
+  }
+  return current.data?.[INJECTED_NAMES.caKey] === caPem ? { action: 'keep' } : { action: 'replace' };
+}
+
 export interface CaLog {
+  debug(message: string, meta?: Record<string, unknown>): unknown;
   info(message: string, meta?: Record<string, unknown>): unknown;
   warn(message: string, meta?: Record<string, unknown>): unknown;
 }
@@ -49,58 +84,86 @@ export class CaConfigMaps {
 
   /** Install scope: list in these namespaces only (undefined = across all). */
   readonly #namespaces: readonly string[] | undefined;
+  readonly #namespaceLabels: NamespaceLabels;
 
-  constructor(opts: { core: CoreV1Api; resolve: VaultResolver; log: CaLog; namespaces?: readonly string[] }) {
+  constructor(opts: { core: CoreV1Api; resolve: VaultResolver; namespaceLabels: NamespaceLabels; log: CaLog; namespaces?: readonly string[] }) {
     this.#namespaces = opts.namespaces;
+    this.#namespaceLabels = opts.namespaceLabels;
     this.#core = opts.core;
     this.#resolve = opts.resolve;
     this.#log = opts.log;
   }
 
-  /** Makes sure `namespace` has the CA of `vault`; returns the ConfigMap name. */
+  /**
+   * Makes sure `namespace` has the CA of `vault`; returns the ConfigMap name.
+   * Throws CaConfigMapNotOwned when a ConfigMap of that name is somebody else's.
+   */
   async ensure(namespace: string, vault: VaultRef, caPem: string): Promise<string> {
     const desired = desiredCaConfigMap(namespace, vault, caPem);
     const name = desired.metadata!.name!;
     const key = `${namespace}/${name}`;
     if (this.#known.get(key) === caPem) return name;
-    let current: V1ConfigMap | undefined;
-    try {
-      current = await this.#core.readNamespacedConfigMap({ name, namespace });
-    } catch (err) {
-      if (errorCode(err) !== 404) throw err;
-    }
-    if (!current) {
+    // a create that loses a race reads again: the winner may be another replica (ours) or not
+    for (let attempt = 0; ; attempt++) {
+      let current: V1ConfigMap | undefined;
       try {
-        await this.#core.createNamespacedConfigMap({ namespace, body: desired });
-        this.#log.info('Vault CA ConfigMap created', { namespace, name, vault: `${vault.namespace}/${vault.name}` });
+        current = await this.#core.readNamespacedConfigMap({ name, namespace });
       } catch (err) {
-        if (errorCode(err) !== 409) throw err; // created concurrently: fine
+        if (errorCode(err) !== 404) throw err;
       }
-    } else if (current.data?.[INJECTED_NAMES.caKey] !== caPem) {
-      await this.#core.replaceNamespacedConfigMap({
-        name,
-        namespace,
-        body: { ...desired, metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion } },
-      });
-      this.#log.info('Vault CA ConfigMap updated', { namespace, name });
+      const plan = planCaConfigMap(current, namespace, vault, caPem);
+      if (plan.action === 'refuse') {
+        this.#known.delete(key);
+        this.#log.warn('Vault CA ConfigMap not replaced: not made by the operator', { namespace, name, vault: `${vault.namespace}/${vault.name}` });
+        throw new CaConfigMapNotOwned(plan.message);
+      }
+      if (plan.action === 'create') {
+        try {
+          await this.#core.createNamespacedConfigMap({ namespace, body: desired });
+          this.#log.info('Vault CA ConfigMap created', { namespace, name, vault: `${vault.namespace}/${vault.name}` });
+        } catch (err) {
+          if (errorCode(err) === 409 && attempt === 0) continue;
+          throw err;
+        }
+      } else if (plan.action === 'replace') {
+        // resourceVersion: a ConfigMap swapped for somebody else's since the read is not overwritten (409)
+        await this.#core.replaceNamespacedConfigMap({
+          name,
+          namespace,
+          body: { ...desired, metadata: { ...desired.metadata, resourceVersion: current!.metadata?.resourceVersion } },
+        });
+        this.#log.info('Vault CA ConfigMap updated', { namespace, name });
+      }
+      this.#known.set(key, caPem);
+      return name;
     }
-    this.#known.set(key, caPem);
-    return name;
   }
 
-  /** Brings every ConfigMap this operator made up to date with its Vault's current CA. */
-  async syncAll(): Promise<{ checked: number; updated: number }> {
+  /**
+   * Brings every ConfigMap this operator made up to date with its Vault's
+   * current CA, while that Vault still serves the ConfigMap's namespace (a
+   * label copied onto a ConfigMap by hand does not pull in another Vault's CA).
+   */
+  async syncAll(): Promise<{ checked: number; updated: number; refused: number }> {
     const labelSelector = `${CA_CONFIGMAP.label}=true`;
     const list = this.#namespaces
       ? { items: (await Promise.all(this.#namespaces.map((namespace) => this.#core.listNamespacedConfigMap({ namespace, labelSelector })))).flatMap((l) => l.items) }
       : await this.#core.listConfigMapForAllNamespaces({ labelSelector });
     let updated = 0;
+    let refused = 0;
     for (const cm of list.items) {
       const source = cm.metadata?.annotations?.[CA_CONFIGMAP.sourceAnnotation];
       const [vaultNs, vaultName] = source?.split('/') ?? [];
-      if (!vaultNs || !vaultName) continue;
+      if (!vaultNs || !vaultName || cm.metadata?.name !== caConfigMapName({ namespace: vaultNs, name: vaultName })) continue;
       const resolved = await this.#resolve({ namespace: vaultNs, name: vaultName });
-      if (!resolved.found || !resolved.caPem) continue; // the Vault is gone or has no CA: leave the last good one
+      if (!resolved.found || !resolved.caPem || resolved.untrusted) continue; // the Vault is gone, has no CA, or is not trusted: leave the last good one
+      const namespace = cm.metadata.namespace!;
+      const labels = needsNamespaceLabels(resolved.vault) ? await this.#namespaceLabels(namespace) : {};
+      if (!admitsNamespace(resolved.vault, namespace, labels)) {
+        refused++;
+        this.#log.debug('Vault CA ConfigMap not synced: its Vault does not serve this namespace', { namespace, name: cm.metadata.name, vault: source });
+        continue;
+      }
       if (cm.data?.[INJECTED_NAMES.caKey] === resolved.caPem) {
         this.#known.set(`${cm.metadata!.namespace}/${cm.metadata!.name}`, resolved.caPem);
         continue;
@@ -109,7 +172,7 @@ export class CaConfigMaps {
       await this.ensure(cm.metadata!.namespace!, { namespace: vaultNs, name: vaultName }, resolved.caPem);
       updated++;
     }
-    return { checked: list.items.length, updated };
+    return { checked: list.items.length, updated, refused };
   }
 
   /** Periodic sync; `active` (default always) keeps it to the leader when replicas run side by side. */
@@ -119,7 +182,7 @@ export class CaConfigMaps {
       if (!active()) return;
       this.syncAll().then(
         (r) => {
-          if (r.updated > 0) this.#log.info('Vault CA ConfigMaps synced', r);
+          if (r.updated > 0 || r.refused > 0) this.#log.info('Vault CA ConfigMaps synced', r);
         },
         (err: unknown) => this.#log.warn('Vault CA ConfigMap sync failed; will retry', { error: (err as Error).message }),
       );

@@ -1,20 +1,26 @@
 // The I/O edge of the pod webhook: turns an AdmissionRequest into a decision.
-// Looks up the target Vault (address + CA), makes the CA available in the
-// pod's namespace, then calls the pure mutator.
+// Looks up the target Vault (address + CA), checks that it serves the pod's
+// namespace (tenancy.ts), makes the CA available in the pod's namespace, then
+// calls the pure mutator.
 
 import type { V1Pod } from '@kubernetes/client-node';
 import { type AdmissionDecision, type AdmissionHandler, type AdmissionRequest } from '../framework/index.js';
 import { parsePodAnnotations, type VaultRef } from './annotations.js';
 import { mutatePod, type VaultTarget } from './mutate.js';
+import { needsNamespaceLabels } from '../api/self-service.js';
+import { CaConfigMapNotOwned } from './ca-configmap.js';
 import type { PodMutationSettings } from './settings.js';
-import type { VaultResolver } from './vault-target.js';
+import { podVaultRefusal } from './tenancy.js';
+import type { NamespaceLabels, VaultResolver } from './vault-target.js';
 import { inWatchScope } from '../settings.js';
 
 export interface PodHandlerDeps {
   settings: PodMutationSettings;
   nativeSidecars: boolean;
   resolveVault: VaultResolver;
-  /** Makes the CA available as a ConfigMap in `namespace`; returns its name. Not called on dry runs. */
+  /** Read only when the target Vault admits namespaces by label selector. */
+  namespaceLabels: NamespaceLabels;
+  /** Makes the CA available as a ConfigMap in `namespace`; returns its name; throws CaConfigMapNotOwned. Not called on dry runs. */
   ensureCa(namespace: string, vault: VaultRef, caPem: string): Promise<string>;
   /** Name the CA ConfigMap would have (for dry runs). */
   caConfigMapName(vault: VaultRef): string;
@@ -44,9 +50,20 @@ export function createPodAdmissionHandler(deps: PodHandlerDeps): AdmissionHandle
       const ref: VaultRef = parsed.request.vault ?? deps.settings.defaultVault;
       const resolved = await deps.resolveVault(ref);
       if (!resolved.found) return deny(`${deps.settings.annotationPrefix}vault: ${resolved.message}`);
+      const labels = needsNamespaceLabels(resolved.vault) ? await deps.namespaceLabels(namespace) : {};
+      const refused = podVaultRefusal(resolved, namespace, labels, { annotationPrefix: deps.settings.annotationPrefix, byDefault: parsed.request.vault === undefined });
+      if (refused) {
+        deps.log.info('pod refused', { namespace, pod: pod.metadata?.name ?? pod.metadata?.generateName, vault: `${ref.namespace}/${ref.name}`, message: refused });
+        return deny(refused);
+      }
       vault = { address: resolved.address };
       if (resolved.caPem) {
-        vault.caConfigMapName = request.dryRun ? deps.caConfigMapName(ref) : await deps.ensureCa(namespace, ref, resolved.caPem);
+        try {
+          vault.caConfigMapName = request.dryRun ? deps.caConfigMapName(ref) : await deps.ensureCa(namespace, ref, resolved.caPem);
+        } catch (err) {
+          if (err instanceof CaConfigMapNotOwned) return deny(err.message);
+          throw err;
+        }
       }
     }
 

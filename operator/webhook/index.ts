@@ -20,11 +20,12 @@ import {
   type WebhookLog,
   WebhookServer,
 } from '../framework/index.js';
+import type { ExternalVaultTrust } from '../controllers/vault/trust.js';
 import { CaConfigMaps, caConfigMapName } from './ca-configmap.js';
 import { WebhookConfigurationPublisher } from './configuration.js';
 import { createPodAdmissionHandler } from './handler.js';
 import { supportsNativeSidecars, WEBHOOK_PATH, type WebhookSettings } from './settings.js';
-import { cachedResolver, kubeVaultResolver, type VaultResolver } from './vault-target.js';
+import { cachedNamespaceLabels, cachedResolver, kubeNamespaceLabels, kubeVaultResolver, type NamespaceLabels, type VaultResolver } from './vault-target.js';
 
 export { parseWebhookSettings, WEBHOOK_SETTING, WEBHOOK_PATH, type WebhookSettings } from './settings.js';
 export { desiredWebhookConfiguration, POD_WEBHOOK_NAME } from './configuration.js';
@@ -115,7 +116,15 @@ export async function detectServerVersion(kube: Pick<KubeClients, 'kubeConfig'>)
 /** Registers the pod mutator at WEBHOOK_PATH and starts the CA ConfigMap sync. Call before `operator.start()`. */
 export async function registerPodWebhook(
   operator: AutopilotOperator,
-  deps: { settings: WebhookSettings; nativeSidecars?: boolean; resolveVault?: VaultResolver; vaultCacheTtlMs?: number },
+  deps: {
+    settings: WebhookSettings;
+    nativeSidecars?: boolean;
+    resolveVault?: VaultResolver;
+    namespaceLabels?: NamespaceLabels;
+    vaultCacheTtlMs?: number;
+    /** External Vaults whose address and CA may go into pods (the operator's one list, trust.ts); default none. */
+    trust?: ExternalVaultTrust;
+  },
 ): Promise<PodWebhook> {
   const { settings } = deps;
   const log = operator.logger;
@@ -125,14 +134,23 @@ export async function registerPodWebhook(
     nativeSidecars = supportsNativeSidecars(settings.nativeSidecars, version);
     log.info('pod webhook: sidecar mode chosen', { nativeSidecars, mode: settings.nativeSidecars, serverVersion: version ? `${version.major}.${version.minor}` : undefined });
   }
-  const uncached = deps.resolveVault ?? kubeVaultResolver(operator.kube);
-  const caConfigMaps = new CaConfigMaps({ core: operator.kube.core, resolve: uncached, log, ...(settings.watchNamespaces ? { namespaces: settings.watchNamespaces } : {}) });
+  const uncached = deps.resolveVault ?? kubeVaultResolver(operator.kube, deps.trust);
+  const labels = deps.namespaceLabels ?? kubeNamespaceLabels(operator.kube.core);
+  const ttlMs = deps.vaultCacheTtlMs ?? 10_000;
+  const caConfigMaps = new CaConfigMaps({
+    core: operator.kube.core,
+    resolve: uncached,
+    namespaceLabels: labels,
+    log,
+    ...(settings.watchNamespaces ? { namespaces: settings.watchNamespaces } : {}),
+  });
   operator.registerMutatingWebhook(
     WEBHOOK_PATH,
     createPodAdmissionHandler({
       settings,
       nativeSidecars,
-      resolveVault: cachedResolver(uncached, deps.vaultCacheTtlMs ?? 10_000),
+      resolveVault: cachedResolver(uncached, ttlMs),
+      namespaceLabels: cachedNamespaceLabels(labels, ttlMs),
       ensureCa: (namespace, vault, caPem) => caConfigMaps.ensure(namespace, vault, caPem),
       caConfigMapName,
       log,

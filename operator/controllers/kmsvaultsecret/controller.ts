@@ -145,6 +145,7 @@ export class KmsVaultSecretController {
       return;
     }
     const choice = recordedChoice(obj, chooseVault(obj, this.deps.vault !== undefined, this.deps.settings.defaultVault));
+    // no namespace check: only what this object wrote (its own path, when the Vault served it) is removed
     const target = await this.resolveVault(obj, ctx, choice);
     if (!target.ok) {
       if (target.failure.reason === KmsVaultSecretReason.VaultNotFound) {
@@ -184,7 +185,8 @@ export class KmsVaultSecretController {
     const decoded = decodeKeys(planned.value);
     if (!decoded.ok) return failed(decoded.failure);
 
-    const target = await this.resolveVault(obj, ctx, chooseVault(obj, this.deps.vault !== undefined, this.deps.settings.defaultVault));
+    // the Vault must serve this namespace (spec.selfService.namespaces) before anything is written through it
+    const target = await this.resolveVault(obj, ctx, chooseVault(obj, this.deps.vault !== undefined, this.deps.settings.defaultVault), namespace);
     if (!target.ok) return failed(target.failure);
     const { client: vault } = target;
     let loc: KvLocation;
@@ -323,7 +325,7 @@ export class KmsVaultSecretController {
   }
 
   /** The client for the chosen Vault, or why there is none. */
-  private async resolveVault(obj: KMSVaultSecret, ctx: Ctx, choice: VaultChoice): Promise<Resolved> {
+  private async resolveVault(obj: KMSVaultSecret, ctx: Ctx, choice: VaultChoice, forNamespace?: string): Promise<Resolved> {
     if (choice.kind === 'connection') {
       const vault = this.deps.vault;
       if (vault) return { ok: true, client: vault, vault: vault.address };
@@ -337,7 +339,7 @@ export class KmsVaultSecretController {
       };
     }
     ctx.log.debug('writing through a Vault resource', { vault: formatRef(choice.ref), object: obj.metadata?.name });
-    const resolved = await this.deps.targets.resolve(ctx.kube, choice.ref);
+    const resolved = await this.deps.targets.resolve(ctx.kube, choice.ref, forNamespace);
     const self = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
     if (!resolved.ok && resolved.failure.retryAfterMs !== undefined) this.waiting.wait(formatRef(choice.ref), self);
     else this.waiting.settle(self);

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { KmsVaultSecretReason, type KMSVaultSecret } from '../../api/kmsvaultsecret.js';
 import { API_GROUP, API_VERSION, OPERATOR_AUTH_PATH } from '../../api/naming.js';
+import { namespaceNotServed, needsNamespaceLabels } from '../../api/self-service.js';
 import { vaultEndpoint } from '../../api/vault-endpoint.js';
 import { VAULT_PLURAL, VaultConditionType, type VaultResource } from '../../api/vault.js';
 import { errorCode, getCondition, type KubeClients, resourcePath } from '../../framework/index.js';
@@ -70,6 +71,21 @@ export function vaultUsable(ref: VaultRef, vault: VaultResource | undefined): Fa
 }
 
 /**
+ * A KMSVaultSecret writes only through a Vault that serves its namespace (the
+ * rule annotated ServiceAccounts and pods follow too, api/self-service.ts).
+ * Checked before anything else about that Vault is told (its Ready message,
+ * its address): the object's owner may not even be allowed to read it.
+ */
+export function vaultServes(vault: VaultResource, namespace: string, labels: Record<string, string>): Failure | undefined {
+  const notServed = namespaceNotServed(vault, namespace, labels);
+  if (!notServed) return undefined;
+  return waiting(
+    KmsVaultSecretReason.SelfServiceRefused,
+    `${notServed}. Nothing was written: the Vault's owners admit the namespace in its spec.selfService.namespaces (from: Selector with a label of this namespace, or All), or point spec.vaultRef at a Vault that serves it; will retry`,
+  );
+}
+
+/**
  * The operator logs in with its own ServiceAccount JWT: only to a managed
  * Vault, or to an external address the operator's settings allow and the
  * Vault controller pinned (status.externalAddress). A spec that changed since
@@ -122,10 +138,20 @@ export class VaultTargets {
 
   constructor(private readonly options: VaultTargetsOptions = {}) {}
 
-  async resolve(kube: KubeClients, ref: VaultRef): Promise<Resolved> {
+  /**
+   * `forNamespace`: the namespace of the object that writes; the Vault must
+   * serve it. Left out only to clean up what an object wrote earlier (its own
+   * path, when the Vault served it).
+   */
+  async resolve(kube: KubeClients, ref: VaultRef, forNamespace?: string): Promise<Resolved> {
     const name = formatRef(ref);
     const vault = await this.#read<VaultResource>(kube, resourcePath(API_GROUP, API_VERSION, VAULT_PLURAL, ref.namespace, ref.name));
-    const problem = vaultUsable(ref, vault) ?? vaultTrusted(ref, vault!, this.options.trust ?? NO_EXTERNAL_VAULTS);
+    let refused: Failure | undefined;
+    if (vault && forNamespace !== undefined) {
+      const labels = needsNamespaceLabels(vault) ? ((await this.#read<{ metadata?: { labels?: Record<string, string> } }>(kube, resourcePath('', 'v1', 'namespaces', undefined, forNamespace)))?.metadata?.labels ?? {}) : {};
+      refused = vaultServes(vault, forNamespace, labels);
+    }
+    const problem = refused ?? vaultUsable(ref, vault) ?? vaultTrusted(ref, vault!, this.options.trust ?? NO_EXTERNAL_VAULTS);
     if (problem) return { ok: false, failure: problem };
     const endpoint = vaultEndpoint(vault!);
     let caCert = endpoint.caCert;

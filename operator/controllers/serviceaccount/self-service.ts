@@ -1,10 +1,11 @@
-// Who may self-serve from a `Vault` (pure). Like Gateway API's allowedRoutes:
-// a Vault admits ServiceAccounts (and pods, through the webhook) of its own
-// namespace by default, of every namespace only when it says so, or of the
-// namespaces its label selector matches. A per-namespace cap and a ceiling on
+// Who may self-serve from a `Vault` (pure). Which namespaces a Vault admits
+// is api/self-service.ts (shared with the webhook). A per-namespace cap and a ceiling on
 // the resource's size keep one tenant from filling a Vault everyone shares.
 import { ServiceAccountReason } from '../../api/serviceaccount.js';
-import { SelfServiceFrom, type LabelSelector, type SelfServiceSpec } from '../../api/vault.js';
+import { formatVaultName, namespaceNotServed, type SelfServiceVault } from '../../api/self-service.js';
+
+// the namespace rule is shared with the pod webhook and KMSVaultSecrets
+export { admitsNamespace, matchesSelector, needsNamespaceLabels, type SelfServiceVault } from '../../api/self-service.js';
 
 /** ServiceAccounts of one namespace configured in one Vault, unless spec.selfService.maxServiceAccountsPerNamespace says otherwise. */
 export const DEFAULT_MAX_SERVICE_ACCOUNTS_PER_NAMESPACE = 250;
@@ -15,77 +16,18 @@ export const DEFAULT_MAX_SERVICE_ACCOUNTS_PER_NAMESPACE = 250;
  */
 export const VAULT_SIZE_CEILING_BYTES = 900 * 1024;
 
-export interface SelfServiceVault {
-  metadata?: { namespace?: string; name?: string };
-  spec?: { selfService?: SelfServiceSpec };
-}
-
-/** Pure: Kubernetes label-selector semantics (matchLabels AND every matchExpression). */
-export function matchesSelector(selector: LabelSelector | undefined, labels: Record<string, string>): boolean {
-  if (!selector) return false;
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of selector.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
-    const values = e.values ?? [];
-    switch (e.operator) {
-      case 'In':
-        if (!has || !values.includes(labels[e.key]!)) return false;
-        break;
-      case 'NotIn':
-        if (has && values.includes(labels[e.key]!)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
-}
-
-/** Whether the namespace's labels are needed to decide (only for `from: Selector`). */
-export function needsNamespaceLabels(vault: SelfServiceVault): boolean {
-  return (vault.spec?.selfService?.namespaces?.from ?? SelfServiceFrom.Same) === SelfServiceFrom.Selector;
-}
-
-/** Pure: may `namespace` self-serve from this Vault? `labels` of that namespace (only read for Selector). */
-export function admitsNamespace(vault: SelfServiceVault, namespace: string, labels: Record<string, string> = {}): boolean {
-  if (namespace === vault.metadata?.namespace) return true;
-  const rule = vault.spec?.selfService?.namespaces;
-  switch (rule?.from ?? SelfServiceFrom.Same) {
-    case SelfServiceFrom.All:
-      return true;
-    case SelfServiceFrom.Selector:
-      return matchesSelector(rule?.selector, labels);
-    default:
-      return false;
-  }
-}
-
 export interface Refusal {
   reason: ServiceAccountReason;
   message: string;
 }
 
-function vaultName(vault: SelfServiceVault): string {
-  return `${vault.metadata?.namespace ?? ''}/${vault.metadata?.name ?? ''}`;
-}
-
 /** Pure: the refusal for a namespace the Vault does not admit (message says what the platform team must change). */
 export function namespaceRefusal(vault: SelfServiceVault, namespace: string, labels: Record<string, string>, what: string): Refusal | undefined {
-  if (admitsNamespace(vault, namespace, labels)) return undefined;
-  const from = vault.spec?.selfService?.namespaces?.from ?? SelfServiceFrom.Same;
-  const rule =
-    from === SelfServiceFrom.Selector
-      ? 'its spec.selfService.namespaces.selector does not match this namespace'
-      : 'it admits only its own namespace (spec.selfService.namespaces.from: Same, the default)';
+  const notServed = namespaceNotServed(vault, namespace, labels);
+  if (!notServed) return undefined;
   return {
     reason: ServiceAccountReason.SelfServiceRefused,
-    message: `Vault ${vaultName(vault)} does not serve namespace ${namespace}: ${rule}. ${what} was not configured; ask the Vault's owners to admit the namespace, or name another Vault.`,
+    message: `${notServed}. ${what} was not configured; ask the Vault's owners to admit the namespace, or name another Vault.`,
   };
 }
 
@@ -98,7 +40,7 @@ export function capRefusal(vault: SelfServiceVault, namespace: string, configure
   if (configuredOthers < cap) return undefined;
   return {
     reason: ServiceAccountReason.SelfServiceRefused,
-    message: `namespace ${namespace} already has ${configuredOthers} ServiceAccounts configured in Vault ${vaultName(vault)}, its cap (spec.selfService.maxServiceAccountsPerNamespace: ${cap}); nothing was written. Remove the annotation from a ServiceAccount you no longer need, or ask the Vault's owners to raise the cap.`,
+    message: `namespace ${namespace} already has ${configuredOthers} ServiceAccounts configured in Vault ${formatVaultName(vault)}, its cap (spec.selfService.maxServiceAccountsPerNamespace: ${cap}); nothing was written. Remove the annotation from a ServiceAccount you no longer need, or ask the Vault's owners to raise the cap.`,
   };
 }
 
@@ -107,7 +49,7 @@ export function sizeRefusal(vault: SelfServiceVault, bytes: number, ceiling = VA
   if (bytes <= ceiling) return undefined;
   return {
     reason: ServiceAccountReason.VaultFull,
-    message: `Vault ${vaultName(vault)} would grow to ${bytes} bytes, past the ${ceiling}-byte ceiling the operator keeps below etcd's object limit; nothing was written for the ServiceAccounts in this batch. Remove unused ServiceAccount annotations, or spread namespaces over more Vaults.`,
+    message: `Vault ${formatVaultName(vault)} would grow to ${bytes} bytes, past the ${ceiling}-byte ceiling the operator keeps below etcd's object limit; nothing was written for the ServiceAccounts in this batch. Remove unused ServiceAccount annotations, or spread namespaces over more Vaults.`,
   };
 }
 

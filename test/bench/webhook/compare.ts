@@ -21,7 +21,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import type { HarnessEnv } from '../../harness/env.js';
 import { startServers } from '../../harness/index.js';
 import { REPO_ROOT } from '../../harness/versions.js';
-import { createVaultFixture } from '../../integration/webhook/helpers/fixture.js';
+import { createVaultFixture, labelNamespace } from '../../integration/webhook/helpers/fixture.js';
 import { startOperatorBinary, startVaultK8s, type Measured } from '../processes.js';
 import { cpuMsOf, imageNodeFlags, mb, peerBinary, rssOf, table } from '../support.js';
 
@@ -158,6 +158,7 @@ async function main(): Promise<void> {
     await core.createNamespace({ body: { metadata: { name: 'vault-autopilot' } } });
     const vault = await createVaultFixture(env, 'bench-vault');
     const appNs = await env.namespace('bench-app');
+    await labelNamespace(env.kubeConfig(), appNs, 'bench'); // the fixture's Vault serves namespaces with the injection label
     const flags = imageNodeFlags();
     const ours = await startOperatorBinary(env, { lifecycles: 'webhook', nodeFlags: flags, extraEnv: { VAULT_AUTOPILOT_TARGET_VAULT: `${vault.namespace}/${vault.name}` } });
     stops.push(ours.stop);

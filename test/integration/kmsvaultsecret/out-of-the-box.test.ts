@@ -84,6 +84,9 @@ test.after.always(async () => {
   await servers?.stopAll();
 });
 
+/** The platform's Vaults serve the tenant's namespace (by its name label, as samples/vault-managed.yaml does for shop). */
+const servesTenant = () => ({ namespaces: { from: 'Selector' as const, selector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In' as const, values: [tenant] }] } } });
+
 async function spec(path: string, extra: Partial<KMSVaultSecretSpec> = {}): Promise<KMSVaultSecretSpec> {
   const value = `pw-${Math.random().toString(36).slice(2)}`;
   plaintexts.push(value);
@@ -108,6 +111,7 @@ test.serial('the default Vault comes up: the secret lands with the login the Vau
       external: { address: servers.vault.address },
       unsealConfig: { options: { secretShares: 3, secretThreshold: 2, storeRootToken: true } },
       externalConfig: { secrets: [{ type: 'kv', path: 'secret', options: { version: '2' } }] },
+      selfService: servesTenant(),
     },
   });
   const started = Date.now();
@@ -174,7 +178,7 @@ test.serial('a Vault that is not Ready: the object repeats what the Vault says i
     apiVersion: 'vault.autopilot.dev/v1alpha1',
     kind: 'Vault',
     metadata: { name: 'down', namespace: vaultNs },
-    spec: { external: { address: 'http://127.0.0.1:1' } },
+    spec: { external: { address: 'http://127.0.0.1:1' }, selfService: servesTenant() },
   });
   await vaults.waitForCondition(vaultNs, 'down', 'Ready', 'False', { timeoutMs: 30_000 });
   await objects.create(tenant, 'down', await spec(`secret/${tenant}/down`, { vaultRef: { name: 'down', namespace: vaultNs } }));

@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
-import { CaConfigMaps, caConfigMapName, desiredCaConfigMap } from '../../../operator/webhook/ca-configmap.js';
+import { CA_CONFIGMAP, CaConfigMapNotOwned, CaConfigMaps, caConfigMapName, desiredCaConfigMap, ownsCaConfigMap, planCaConfigMap } from '../../../operator/webhook/ca-configmap.js';
 import type { ResolvedVault } from '../../../operator/webhook/vault-target.js';
 
 class FakeConfigMaps {
@@ -31,7 +31,9 @@ class FakeConfigMaps {
 }
 
 const vault = { namespace: 'vs', name: 'v' };
-const log = { info: () => {}, warn: () => {} };
+const log = { debug: () => {}, info: () => {}, warn: () => {} };
+const servesAll = { metadata: { namespace: 'vs', name: 'v' }, spec: { selfService: { namespaces: { from: 'All' as const } } } };
+const noLabels = async () => ({});
 
 test('name is unique per Vault and never clashes across Vault namespaces', (t) => {
   t.is(caConfigMapName(vault), 'vault-ca.vs.v');
@@ -41,7 +43,7 @@ test('name is unique per Vault and never clashes across Vault namespaces', (t) =
 
 test('ensure creates once, then answers from memory; a changed CA is written', async (t) => {
   const fake = new FakeConfigMaps();
-  const cms = new CaConfigMaps({ core: fake.api(), resolve: async () => ({ found: false, message: '' }), log });
+  const cms = new CaConfigMaps({ core: fake.api(), resolve: async () => ({ found: false, message: '' }), namespaceLabels: noLabels, log });
   t.is(await cms.ensure('app', vault, 'PEM1'), 'vault-ca.vs.v');
   t.deepEqual(fake.calls, ['read app/vault-ca.vs.v', 'create app/vault-ca.vs.v']);
   await cms.ensure('app', vault, 'PEM1');
@@ -53,15 +55,88 @@ test('ensure creates once, then answers from memory; a changed CA is written', a
 
 test('syncAll follows the Vault CA and leaves the last good CA when the Vault is gone', async (t) => {
   const fake = new FakeConfigMaps();
-  let answer: ResolvedVault = { found: true, address: 'x', caPem: 'PEM1' };
-  const cms = new CaConfigMaps({ core: fake.api(), resolve: async () => answer, log });
+  let answer: ResolvedVault = { found: true, vault: servesAll, address: 'x', caPem: 'PEM1' };
+  const cms = new CaConfigMaps({ core: fake.api(), resolve: async () => answer, namespaceLabels: noLabels, log });
   await cms.ensure('a', vault, 'PEM1');
   await cms.ensure('b', vault, 'PEM1');
-  t.deepEqual(await cms.syncAll(), { checked: 2, updated: 0 });
-  answer = { found: true, address: 'x', caPem: 'PEM2' };
-  t.deepEqual(await cms.syncAll(), { checked: 2, updated: 2 });
+  t.deepEqual(await cms.syncAll(), { checked: 2, updated: 0, refused: 0 });
+  answer = { found: true, vault: servesAll, address: 'x', caPem: 'PEM2' };
+  t.deepEqual(await cms.syncAll(), { checked: 2, updated: 2, refused: 0 });
   t.is(fake.maps.get('b/vault-ca.vs.v')!.data!['ca.crt'], 'PEM2');
   answer = { found: false, message: 'gone' };
-  t.deepEqual(await cms.syncAll(), { checked: 2, updated: 0 });
+  t.deepEqual(await cms.syncAll(), { checked: 2, updated: 0, refused: 0 });
+  t.is(fake.maps.get('a/vault-ca.vs.v')!.data!['ca.crt'], 'PEM2');
+});
+
+test('planCaConfigMap: create when absent, keep or replace only what the operator made for this Vault, refuse anything else', (t) => {
+  const ours = desiredCaConfigMap('app', vault, 'PEM1');
+  t.deepEqual(planCaConfigMap(undefined, 'app', vault, 'PEM1'), { action: 'create' });
+  t.deepEqual(planCaConfigMap(ours, 'app', vault, 'PEM1'), { action: 'keep' });
+  t.deepEqual(planCaConfigMap(ours, 'app', vault, 'PEM2'), { action: 'replace' });
+  const unrelated = { metadata: { name: 'vault-ca.vs.v', namespace: 'app' }, data: { 'app.conf': 'x' } };
+  const unlabelled = planCaConfigMap(unrelated, 'app', vault, 'PEM1');
+  t.is(unlabelled.action, 'refuse');
+  if (unlabelled.action === 'refuse') {
+    t.regex(unlabelled.message, /^ConfigMap app\/vault-ca\.vs\.v exists but was not made by vault-autopilot for Vault vs\/v .*Rename or delete that ConfigMap, then create the pod again\.$/);
+  }
+  // our label, but made for another Vault (or a hand-copied label without the source): not ours either
+  const otherSource = { ...ours, metadata: { ...ours.metadata, annotations: { [CA_CONFIGMAP.sourceAnnotation]: 'other/v' } } };
+  t.is(planCaConfigMap(otherSource, 'app', vault, 'PEM1').action, 'refuse');
+  const labelOnly = { ...ours, metadata: { ...ours.metadata, annotations: {} } };
+  t.false(ownsCaConfigMap(labelOnly, vault));
+  const sourceOnly = { ...ours, metadata: { ...ours.metadata, labels: {} } };
+  t.false(ownsCaConfigMap(sourceOnly, vault));
+  t.true(ownsCaConfigMap(ours, vault));
+});
+
+test('ensure never replaces a same-named ConfigMap it did not make, and tries again next time', async (t) => {
+  const fake = new FakeConfigMaps();
+  fake.maps.set('app/vault-ca.vs.v', { metadata: { name: 'vault-ca.vs.v', namespace: 'app' }, data: { 'ca.crt': 'THEIRS' } });
+  const cms = new CaConfigMaps({ core: fake.api(), resolve: async () => ({ found: false, message: '' }), namespaceLabels: noLabels, log });
+  const err = await t.throwsAsync(cms.ensure('app', vault, 'PEM1'), { instanceOf: CaConfigMapNotOwned });
+  t.regex(err!.message, /not made by vault-autopilot/);
+  t.deepEqual(fake.calls, ['read app/vault-ca.vs.v']);
+  t.is(fake.maps.get('app/vault-ca.vs.v')!.data!['ca.crt'], 'THEIRS');
+  // once its owner removes it, the operator's own is created
+  fake.maps.delete('app/vault-ca.vs.v');
+  t.is(await cms.ensure('app', vault, 'PEM1'), 'vault-ca.vs.v');
+  t.is(fake.maps.get('app/vault-ca.vs.v')!.data!['ca.crt'], 'PEM1');
+});
+
+test('a create that loses the race reads again: somebody else\'s ConfigMap is refused, not replaced', async (t) => {
+  const fake = new FakeConfigMaps();
+  const api = fake.api();
+  const theirs = { metadata: { name: 'vault-ca.vs.v', namespace: 'app' }, data: { 'ca.crt': 'THEIRS' } };
+  const racing = Object.assign(Object.create(null) as CoreV1Api, api, {
+    createNamespacedConfigMap: async () => {
+      fake.calls.push('create (409)');
+      fake.maps.set('app/vault-ca.vs.v', theirs);
+      throw Object.assign(new Error('409'), { code: 409 });
+    },
+  });
+  const cms = new CaConfigMaps({ core: racing, resolve: async () => ({ found: false, message: '' }), namespaceLabels: noLabels, log });
+  await t.throwsAsync(cms.ensure('app', vault, 'PEM1'), { instanceOf: CaConfigMapNotOwned });
+  t.deepEqual(fake.calls, ['read app/vault-ca.vs.v', 'create (409)', 'read app/vault-ca.vs.v']);
+  t.is(fake.maps.get('app/vault-ca.vs.v')!.data!['ca.crt'], 'THEIRS');
+});
+
+test('syncAll skips ConfigMaps whose Vault no longer serves their namespace (or whose labels were copied by hand)', async (t) => {
+  const fake = new FakeConfigMaps();
+  const bySelector = { metadata: { namespace: 'vs', name: 'v' }, spec: { selfService: { namespaces: { from: 'Selector' as const, selector: { matchLabels: { team: 'a' } } } } } };
+  const answer: ResolvedVault = { found: true, vault: bySelector, address: 'x', caPem: 'PEM2' };
+  const labels: Record<string, Record<string, string>> = { a: { team: 'a' }, b: { team: 'b' } };
+  const cms = new CaConfigMaps({ core: fake.api(), resolve: async () => answer, namespaceLabels: async (ns) => labels[ns] ?? {}, log });
+  await cms.ensure('a', vault, 'PEM1');
+  await cms.ensure('b', vault, 'PEM1'); // made while b was served; its label changed since
+  // a hand-made copy: our label and source, another name (not the name the operator would give it)
+  fake.maps.set('b/copy', { ...desiredCaConfigMap('b', vault, 'PEM1'), metadata: { ...desiredCaConfigMap('b', vault, 'PEM1').metadata, name: 'copy' } });
+  t.deepEqual(await cms.syncAll(), { checked: 3, updated: 1, refused: 1 });
+  t.is(fake.maps.get('a/vault-ca.vs.v')!.data!['ca.crt'], 'PEM2');
+  t.is(fake.maps.get('b/vault-ca.vs.v')!.data!['ca.crt'], 'PEM1');
+  t.is(fake.maps.get('b/copy')!.data!['ca.crt'], 'PEM1');
+  // an untrusted external Vault: nothing is synced from it either
+  const untrusted: ResolvedVault = { found: true, vault: bySelector, address: '', untrusted: 'no', caPem: 'PEM3' };
+  const cms2 = new CaConfigMaps({ core: fake.api(), resolve: async () => untrusted, namespaceLabels: async (ns) => labels[ns] ?? {}, log });
+  t.deepEqual(await cms2.syncAll(), { checked: 3, updated: 0, refused: 0 });
   t.is(fake.maps.get('a/vault-ca.vs.v')!.data!['ca.crt'], 'PEM2');
 });

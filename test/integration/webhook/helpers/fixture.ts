@@ -19,7 +19,7 @@ export interface VaultFixture {
   caPem: string;
 }
 
-/** A managed-mode Vault resource (no controller runs: only its CR and TLS Secret matter to the webhook). */
+/** A managed-mode Vault resource (no controller runs: only its CR, its self-service rule and TLS Secret matter to the webhook). */
 export async function createVaultFixture(env: TestEnv, prefix: string): Promise<VaultFixture> {
   await env.applyCrds('crds/vault.yaml');
   const kc = env.kubeConfig();
@@ -30,7 +30,13 @@ export async function createVaultFixture(env: TestEnv, prefix: string): Promise<
     version: 'v1alpha1',
     namespace,
     plural: 'vaults',
-    body: { apiVersion: 'vault.autopilot.dev/v1alpha1', kind: 'Vault', metadata: { name, namespace }, spec: { size: 1 } },
+    body: {
+      apiVersion: 'vault.autopilot.dev/v1alpha1',
+      kind: 'Vault',
+      metadata: { name, namespace },
+      // it serves the namespaces the test's webhook selects (pods of other namespaces are refused)
+      spec: { size: 1, selfService: { namespaces: { from: 'Selector', selector: { matchExpressions: [{ key: INJECTION_LABEL, operator: 'Exists' }] } } } },
+    },
   });
   const now = Date.now();
   const ca = createCertificateAuthority({ commonName: 'vault test ca', notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000) });

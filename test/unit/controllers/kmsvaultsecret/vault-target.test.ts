@@ -1,6 +1,6 @@
 import test from 'ava';
 import { KmsVaultSecretReason } from '../../../../operator/api/kmsvaultsecret.js';
-import { chooseVault, loginFailure, recordedChoice, vaultTrusted, vaultUsable, VAULT_WAIT_RETRY_MS, withMountHint } from '../../../../operator/controllers/kmsvaultsecret/vault-target.js';
+import { chooseVault, loginFailure, recordedChoice, vaultServes, vaultTrusted, vaultUsable, VAULT_WAIT_RETRY_MS, withMountHint } from '../../../../operator/controllers/kmsvaultsecret/vault-target.js';
 import { KMS_POLICY_NAME, KMS_ROLE_ID } from '../../../../operator/controllers/vault/kms-identity.js';
 import { VaultError } from '../../../../operator/vault/client.js';
 import { aVault } from '../vault/builders.js';
@@ -86,4 +86,17 @@ test('vaultTrusted: the operator JWT goes to a managed Vault, or to an allowed e
   const notPinned = vaultTrusted(DEFAULT, ext('https://vault.corp:8200'), trust)!;
   t.is(notPinned.reason, KmsVaultSecretReason.VaultNotReady);
   t.is(notPinned.retryAfterMs, VAULT_WAIT_RETRY_MS);
+});
+
+test('vaultServes: a Vault serves its own namespace, others only by All or a matching selector; the refusal says what to change', (t) => {
+  const own = aVault({}, 'vault', 'vault-system');
+  t.is(vaultServes(own, 'vault-system', {}), undefined);
+  const refused = vaultServes(own, 'team-a', {})!;
+  t.is(refused.reason, KmsVaultSecretReason.SelfServiceRefused);
+  t.is(refused.retryAfterMs, VAULT_WAIT_RETRY_MS, 'waits for the Vault: an edit of its selfService syncs the object at once');
+  t.regex(refused.message, /^Vault vault-system\/vault does not serve namespace team-a: it admits only its own namespace \(spec\.selfService\.namespaces\.from: Same, the default\)\. Nothing was written: .*point spec\.vaultRef at a Vault that serves it; will retry$/);
+  t.is(vaultServes(aVault({ selfService: { namespaces: { from: 'All' } } }, 'vault', 'vault-system'), 'team-a', {}), undefined);
+  const bySelector = aVault({ selfService: { namespaces: { from: 'Selector', selector: { matchLabels: { team: 'a' } } } } }, 'vault', 'vault-system');
+  t.is(vaultServes(bySelector, 'team-a', { team: 'a' }), undefined);
+  t.regex(vaultServes(bySelector, 'team-b', { team: 'b' })!.message, /its spec\.selfService\.namespaces\.selector does not match this namespace/);
 });
