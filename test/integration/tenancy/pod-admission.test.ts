@@ -146,7 +146,7 @@ test.serial('a Vault whose selector does not match A refuses; A cannot relabel i
   await admin.raw.request({
     method: 'PATCH',
     path: vaultPath(B(), 'team-b'),
-    body: { spec: { selfService: { namespaces: { from: 'Selector', selector: { matchExpressions: [{ key: 'team', operator: 'In', values: ['a', 'b'] }] } } } } },
+    body: { spec: { selfService: { namespaces: { from: 'Selector', selector: { matchLabels: null, matchExpressions: [{ key: 'team', operator: 'In', values: ['a', 'b'] }] } } } } },
     contentType: 'application/merge-patch+json',
   });
   const afterWiden = await snapshotOutside(env(), A());
@@ -273,4 +273,43 @@ test.serial('a KMSVaultSecret naming a Vault that does not serve A: condition Se
     }, { timeoutMs: 30_000, intervalMs: 200 });
     t.is(next?.reason, KmsVaultSecretReason.VaultNotReady, `${name}: past the namespace gate, waiting for the (controller-less) Vault: ${next?.message}`);
   }
+});
+
+test.serial("another team's committed ciphertext copied into A (context and all), or ciphertext sealed without a namespace: NamespaceMismatch before any KMS or Vault call", async (t) => {
+  const before = await snapshotOutside(env(), A());
+  const other = `team-c-${randomBytes(3).toString('hex')}`;
+  const theirContext = { [NAMESPACE_CONTEXT_KEY]: other, app: 'orders' };
+  const theirs = await sealValue(env(), `pw-${randomBytes(6).toString('hex')}`, theirContext);
+  const unbound = await sealValue(env(), `pw-${randomBytes(6).toString('hex')}`, { app: 'orders' });
+  const kmsPath = resourcePath(API_GROUP, API_VERSION, KMS_VAULT_SECRET_PLURAL, A());
+  await tenant.kube.raw.request({
+    method: 'POST',
+    path: kmsPath,
+    body: {
+      apiVersion: API_GROUP_VERSION,
+      kind: 'KMSVaultSecret',
+      metadata: { name: 'copied', namespace: A() },
+      spec: { path: `secret/${A()}/copied`, kvSettings: { engineVersion: 'v2' }, secretContext: theirContext, secrets: [{ key: 'stolen', encryptedSecret: theirs }] },
+    },
+  });
+  await tenant.kube.raw.request({
+    method: 'POST',
+    path: kmsPath,
+    body: {
+      apiVersion: API_GROUP_VERSION,
+      kind: 'KMSVaultSecret',
+      metadata: { name: 'unbound', namespace: A() },
+      spec: { path: `secret/${A()}/unbound`, kvSettings: { engineVersion: 'v2' }, secretContext: { app: 'orders' }, secrets: [{ key: 'legacy', encryptedSecret: unbound }] },
+    },
+  });
+  const reasonOf = (name: string) =>
+    eventually(async () => {
+      const obj = await tenant.kube.raw.request<KMSVaultSecret>({ method: 'GET', path: `${kmsPath}/${name}` });
+      const c = obj.status?.conditions?.find((x) => x.type === 'Ready');
+      if (c?.reason !== KmsVaultSecretReason.NamespaceMismatch) throw new Error(`${name}: ${JSON.stringify(c)}`);
+      return c;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+  t.regex((await reasonOf('copied')).message ?? '', new RegExp(`"stolen" \\(spec\\.secrets\\) was sealed for namespace "${other}", not "${A()}": ciphertext is only used in the namespace it was sealed for; seal again with vault-autopilot seal --namespace ${A()}`));
+  t.regex((await reasonOf('unbound')).message ?? '', /"legacy" \(spec\.secrets\) has no vault\.autopilot\.dev\/namespace in the encryption context \(sealed before namespace binding\)/);
+  await assertNothingOutsideA(t, before);
 });
