@@ -13,13 +13,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY operator ./operator
-RUN npx tsc -p tsconfig.json --sourceMap false
-
-FROM --platform=$BUILDPLATFORM node:${NODE_MAJOR}-bookworm-slim AS production-deps
-WORKDIR /src
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && find node_modules -type f \( -name '*.d.ts' -o -name '*.map' \) -delete
+# tsc checks the types; esbuild writes the bundle the image runs (its
+# dependencies included: no node_modules at run time; README "Performance")
+RUN npx tsc -p tsconfig.json --noEmit \
+ && node --import=tsx operator/deploy/image/esbuild.ts --outdir dist/operator
 
 # distroless: no shell, no package manager; the :nonroot tag runs as 65532.
 FROM gcr.io/distroless/nodejs${NODE_MAJOR}-debian12:nonroot
@@ -30,9 +27,8 @@ LABEL org.opencontainers.image.title="vault-autopilot" \
       org.opencontainers.image.licenses="Apache-2.0"
 WORKDIR /app
 ENV NODE_ENV=production
-COPY package.json package-lock.json ./
+COPY package.json ./
 COPY crds ./crds
-COPY --from=production-deps /src/node_modules ./node_modules
 COPY --from=build /src/dist/operator ./dist/operator
 USER 65532:65532
 ENTRYPOINT ["/nodejs/bin/node", "/app/dist/operator/main.js"]

@@ -5,34 +5,53 @@
 //   vault-autopilot seal|verify ... the user CLI (operator/cli)
 //   vault-autopilot --version       print the version
 //   vault-autopilot --self-check    load every module and parse the settings, print OK
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import { isCliCommand, runCli } from './cli/index.js';
-import { registerKmsVaultSecretController } from './controllers/kmsvaultsecret/index.js';
 import { parseKmsVaultSecretSettings } from './controllers/kmsvaultsecret/settings.js';
-import { VaultTargets } from './controllers/kmsvaultsecret/vault-target.js';
-import { registerServiceAccountController } from './controllers/serviceaccount/controller.js';
 import { parseServiceAccountSettings } from './controllers/serviceaccount/settings.js';
-import { registerVaultController, type VaultController } from './controllers/vault/controller.js';
+import type { VaultController } from './controllers/vault/controller.js';
 import { parseVaultControllerSettings } from './controllers/vault/settings.js';
 import { describeTrust, parseExternalVaultTrust } from './controllers/vault/trust.js';
 import { AutopilotOperator, createLogger, errorMessage, makeKubeClients, metrics, startHealthServer, type Logger } from './framework/index.js';
-import { AwsKms } from './kms/aws-kms.js';
 import { Lifecycle, parseOperatorSettings, type OperatorSettings } from './settings.js';
-import { VaultClient } from './vault/client.js';
+import type { VaultClient } from './vault/client.js';
 import { parseVaultConnectionSettings } from './vault/settings.js';
-import { createWebhookServer, parseWebhookSettings, registerPodWebhook } from './webhook/index.js';
+import { parseWebhookSettings } from './webhook/settings.js';
+
+// Each lifecycle's code (and the CLI) loads only when it runs: an operator
+// with the webhook alone never compiles the Vault controller (memory, README
+// "Performance"). --self-check loads them all.
+const load = {
+  cli: () => import('./cli/index.js'),
+  vault: () => import('./controllers/vault/controller.js'),
+  kms: async () => ({
+    ...(await import('./controllers/kmsvaultsecret/index.js')),
+    ...(await import('./controllers/kmsvaultsecret/vault-target.js')),
+    ...(await import('./kms/aws-kms.js')),
+    ...(await import('./vault/client.js')),
+  }),
+  serviceAccount: () => import('./controllers/serviceaccount/controller.js'),
+  webhook: () => import('./webhook/index.js'),
+};
+type WebhookModule = Awaited<ReturnType<typeof load.webhook>>;
 
 type Env = Record<string, string | undefined>;
 
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL(findPackageJson(), import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(packageJson(), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-// main.ts runs from operator/ (tsx) or dist/operator/ (compiled)
-function findPackageJson(): string {
-  return import.meta.url.includes('/dist/operator/') ? '../../package.json' : '../package.json';
+// main.ts runs from operator/ (tsx), dist/operator/ (tsc; the image's bundle)
+// or dist/bundle/ (the bundle, locally): the nearest package.json above it
+function packageJson(): URL {
+  for (let dir = new URL('./', import.meta.url); ; ) {
+    const candidate = new URL('package.json', dir);
+    if (existsSync(candidate)) return candidate;
+    const parent = new URL('../', dir);
+    if (parent.href === dir.href) throw new Error(`no package.json above ${import.meta.url}`);
+    dir = parent;
+  }
 }
 
 /** Every lifecycle's settings, parsed up front so a bad value stops the start with one clear message. */
@@ -57,9 +76,10 @@ class VaultAutopilot extends AutopilotOperator {
     kubeConfig: KubeConfig,
     logger: Logger,
     private readonly settings: AllSettings,
+    private readonly webhook: WebhookModule | undefined,
   ) {
     const s: OperatorSettings = settings.operator;
-    const webhookServer = settings.webhook ? createWebhookServer(settings.webhook, makeKubeClients(kubeConfig), logger) : undefined;
+    const webhookServer = settings.webhook && webhook ? webhook.createWebhookServer(settings.webhook, makeKubeClients(kubeConfig), logger) : undefined;
     super({
       kubeConfig,
       logger,
@@ -100,6 +120,7 @@ class VaultAutopilot extends AutopilotOperator {
     if (trust.insecure) this.logger.warn(trust.message);
     else this.logger.info(trust.message);
     if (settings.vault) {
+      const { registerVaultController } = await load.vault();
       this.vaultController = await registerVaultController(this, {
         settings: settings.vault,
         onVaultClient: countRequests,
@@ -108,6 +129,7 @@ class VaultAutopilot extends AutopilotOperator {
       });
     }
     if (settings.kms) {
+      const { AwsKms, registerKmsVaultSecretController, VaultClient, VaultTargets } = await load.kms();
       // with VAULT_AUTOPILOT_VAULT_ADDR: that Vault; otherwise (and for spec.vaultRef) a `Vault` resource
       const vault = settings.vaultConnection ? new VaultClient(settings.vaultConnection) : undefined;
       if (vault) countRequests(vault);
@@ -116,10 +138,11 @@ class VaultAutopilot extends AutopilotOperator {
       await registerKmsVaultSecretController(this, { ...(vault ? { vault } : {}), targets, decryptor, settings: settings.kms });
     }
     if (settings.serviceAccount) {
+      const { registerServiceAccountController } = await load.serviceAccount();
       await registerServiceAccountController(this, { settings: settings.serviceAccount, ...(settings.operator.watchNamespaces ? { watchNamespaces: settings.operator.watchNamespaces } : {}) });
     }
-    if (settings.webhook) {
-      await registerPodWebhook(this, { settings: settings.webhook, trust: settings.externalVaults });
+    if (settings.webhook && this.webhook) {
+      await this.webhook.registerPodWebhook(this, { settings: settings.webhook, trust: settings.externalVaults });
     }
   }
 }
@@ -130,7 +153,7 @@ async function runOperator(env: Env): Promise<void> {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
   logger.info('vault-autopilot starting', { version: version(), lifecycles: settings.operator.lifecycles, cluster: kubeConfig.getCurrentCluster()?.server, watchNamespaces: settings.operator.watchNamespaces ?? 'all' });
-  const operator = new VaultAutopilot(kubeConfig, logger, settings);
+  const operator = new VaultAutopilot(kubeConfig, logger, settings, settings.webhook ? await load.webhook() : undefined);
   const health = await startHealthServer({ port: settings.operator.healthPort, isReady: () => operator.isReady(), registry: metrics.registry });
   logger.info('health endpoints listening', { port: health.port, paths: ['/healthz', '/readyz', '/metrics'] });
   operator.installSignalHandlers((code) => {
@@ -139,8 +162,9 @@ async function runOperator(env: Env): Promise<void> {
   await operator.start();
 }
 
-/** Loads every module (done by the imports above) and checks the settings; used by image smoke tests. */
-function selfCheck(env: Env): number {
+/** Loads every module and checks the settings; used by image smoke tests. */
+async function selfCheck(env: Env): Promise<number> {
+  await Promise.all(Object.values(load).map((f) => f()));
   parseAllSettings(env);
   process.stdout.write(`vault-autopilot ${version()} self-check OK (node ${process.version}, ${process.arch})\n`);
   return 0;
@@ -152,7 +176,10 @@ Without arguments, runs the operator; settings come from VAULT_AUTOPILOT_* envir
 `;
 
 async function main(argv: string[]): Promise<number | undefined> {
-  if (isCliCommand(argv)) return runCli(argv);
+  if (argv[0] !== undefined) {
+    const { isCliCommand, runCli } = await load.cli();
+    if (isCliCommand(argv)) return runCli(argv);
+  }
   switch (argv[0]) {
     case '--version':
     case 'version':

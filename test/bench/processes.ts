@@ -37,10 +37,10 @@ function tail(child: ChildProcess): () => string {
   return () => text;
 }
 
-/** The operator binary (npm run build first), webhook lifecycle or any other set; ready when /readyz says so. */
+/** The operator binary (`entry` from buildOperator(); default the image's bundle), webhook lifecycle or any other set; ready when /readyz says so. */
 export async function startOperatorBinary(
   env: HarnessEnv,
-  opts: { lifecycles: string; nodeFlags: string[]; probeOut?: string; snapshot?: boolean; extraEnv?: Record<string, string> },
+  opts: { lifecycles: string; nodeFlags: string[]; entry?: string; probeOut?: string; snapshot?: boolean; extraEnv?: Record<string, string> },
 ): Promise<Measured> {
   const healthPort = await freePort();
   const webhookPort = await freePort();
@@ -48,7 +48,7 @@ export async function startOperatorBinary(
   const tokenFile = join(dir, 'vault-token');
   writeFileSync(tokenFile, env.vault.rootToken, { mode: 0o600 });
   const probe = opts.probeOut ? ['--expose-gc', `--import=${PROBE}`] : [];
-  const child = spawn(process.execPath, [...probe, ...opts.nodeFlags, 'dist/operator/main.js'], {
+  const child = spawn(process.execPath, [...probe, ...opts.nodeFlags, opts.entry ?? 'dist/bundle/main.js'], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {

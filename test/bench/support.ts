@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { NODE_FLAGS } from '../../operator/deploy/deployment.js';
 import { REPO_ROOT } from '../harness/versions.js';
 
 export const mb = (bytes: number): string => (bytes / 1048576).toFixed(1);
@@ -29,10 +30,24 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-/** The node flags the image runs the operator with (Dockerfile `ENV NODE_OPTIONS=...`). */
+/** How the operator binary is built: `bundle` = the image's (operator/deploy/image/esbuild.ts), `tsc` = dist/ + node_modules. */
+export type OperatorBuild = 'bundle' | 'tsc';
+
+/** Builds the operator the given way and returns its entry point, relative to the repository root. */
+export function buildOperator(kind: OperatorBuild): string {
+  if (kind === 'tsc') {
+    process.stderr.write('[bench] building dist/ (npm run build)\n');
+    execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    return 'dist/operator/main.js';
+  }
+  process.stderr.write('[bench] building the production bundle (dist/bundle/)\n');
+  execFileSync(process.execPath, ['--import=tsx', 'operator/deploy/image/esbuild.ts', '--outdir', 'dist/bundle'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  return 'dist/bundle/main.js';
+}
+
+/** The node flags the operator runs with in the cluster (the Deployment's NODE_OPTIONS). */
 export function imageNodeFlags(): string[] {
-  const m = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
-  return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
+  return [...NODE_FLAGS];
 }
 
 /** Path of a benchmark peer built by test/harness/build-servers.sh (vault-k8s, vegeta), or undefined when not built. */

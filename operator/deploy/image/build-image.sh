@@ -3,7 +3,8 @@
 # built WITHOUT a Docker daemon. Each architecture is a FROM-scratch rootfs:
 #   layer 1: glibc/libstdc++/libgcc from Debian packages + the Node binary from
 #            npm (node-linux-<arch>) + a non-root user (uid 65532)
-#   layer 2: /app = compiled dist/ + production node_modules + crds/
+#   layer 2: /app = dist/operator/ (the esbuild bundle of operator/main.ts:
+#            dependencies included, no node_modules) + package.json + crds/
 # and the result is written as an OCI archive that `ctr images import
 # --all-platforms` (k3s airgap) and `skopeo` accept.
 #
@@ -33,48 +34,31 @@ stage_sources() {
   fi
   # Type declarations only; the image gets its own production node_modules.
   ln -s "$REPO_ROOT/node_modules" "$src/node_modules"
-  # Only the program: tests are not part of the image; no source maps (their
-  # sources are not shipped either).
+  # tsc checks the types (the whole program, tests excluded); esbuild writes
+  # the bundle (operator/deploy/image/esbuild.ts): only the code the operator
+  # reaches, loaded without module resolution (README "Performance": memory).
   cat >"$src/tsconfig.image.json" <<'JSON'
 { "extends": "./tsconfig.json",
-  "compilerOptions": { "outDir": "dist", "rootDir": ".", "sourceMap": false },
+  "compilerOptions": { "noEmit": true, "sourceMap": false },
   "include": ["operator/**/*.ts"] }
 JSON
-  log "compiling $SOURCE_REF ($(git -C "$REPO_ROOT" rev-parse --short "${SOURCE_REF/WORKTREE/HEAD}"))"
+  log "type-checking $SOURCE_REF ($(git -C "$REPO_ROOT" rev-parse --short "${SOURCE_REF/WORKTREE/HEAD}"))"
   if ! (cd "$src" && "$REPO_ROOT/node_modules/.bin/tsc" -p tsconfig.image.json); then
-    [ "${ALLOW_TYPE_ERRORS:-0}" = 1 ] || die "tsc failed (ALLOW_TYPE_ERRORS=1 emits anyway, or SOURCE_REF=<a commit that compiles>)"
+    [ "${ALLOW_TYPE_ERRORS:-0}" = 1 ] || die "tsc failed (ALLOW_TYPE_ERRORS=1 bundles anyway, or SOURCE_REF=<a commit that compiles>)"
     log "WARNING: tsc reported errors; continuing because ALLOW_TYPE_ERRORS=1"
   fi
-  [ -f "$src/dist/operator/main.js" ] || log "WARNING: dist/operator/main.js missing (operator/main.ts not in $SOURCE_REF yet)"
-}
-
-# Production dependencies are pure JavaScript, so one node_modules serves both
-# architectures. Cached by the lock file's hash.
-production_node_modules() {
-  local lock_hash dir
-  lock_hash=$(sha256sum "$WORK/src/package-lock.json" | cut -c1-16)
-  dir="$IMAGE_CACHE/node_modules-$lock_hash"
-  if [ ! -d "$dir/node_modules" ]; then
-    log "npm ci --omit=dev (lock $lock_hash)"
-    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-    cp "$WORK/src/package.json" "$WORK/src/package-lock.json" "$dir.tmp/"
-    (cd "$dir.tmp" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --cache "$IMAGE_CACHE/npm-cache" >&2)
-    # Type declarations, maps and docs are dead weight at run time.
-    find "$dir.tmp/node_modules" -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \
-      -o -iname 'README*' -o -iname 'CHANGELOG*' -o -iname 'HISTORY*' \) -delete
-    mv "$dir.tmp" "$dir"
-  fi
-  echo "$dir/node_modules"
+  log "bundling operator/main.ts (esbuild)"
+  (cd "$src" && node --import=tsx operator/deploy/image/esbuild.ts --outdir dist/operator) || die "esbuild failed"
+  [ -f "$src/dist/operator/main.js" ] || die "dist/operator/main.js missing after the bundle"
 }
 
 stage_app() {
-  local app="$WORK/app/app" modules
-  modules=$(production_node_modules)
+  local app="$WORK/app/app"
   mkdir -p "$app"
-  cp "$WORK/src/package.json" "$WORK/src/package-lock.json" "$app/"
+  # package.json: --version reads it; no node_modules: the bundle holds its dependencies
+  cp "$WORK/src/package.json" "$app/"
   cp -r "$WORK/src/dist" "$app/dist"
   cp -r "$WORK/src/crds" "$app/crds"
-  cp -r "$modules" "$app/node_modules"
 }
 
 # ------------------------------------------------------------------- base rootfs

@@ -59,8 +59,9 @@ else
   fail "no /app/dist/operator/main.js in the image: --version and --self-check not run"
 fi
 
-# Loads every compiled module except the entry (which would start the
-# operator): catches a missing production dependency or an ESM resolution error.
+# Loads every chunk of the bundle except the entry (which would start the
+# operator), the lazily loaded SDKs included: the image has no node_modules,
+# so this catches a dependency the bundle left out.
 out=$(in_image /usr/local/bin/node --input-type=module -e '
   import { readdirSync, statSync } from "node:fs";
   const walk = (d) => readdirSync(d).flatMap((f) => statSync(`${d}/${f}`).isDirectory() ? walk(`${d}/${f}`) : [`${d}/${f}`]);

@@ -1,19 +1,22 @@
 // Where the operator's memory goes, and how much it holds idle.
 //
-//   node --import=tsx test/bench/memory/run.ts [--idle-seconds 20] [--snapshot] [--flags "--max-semi-space-size=1"]
+//   node --import=tsx test/bench/memory/run.ts [--idle-seconds 20] [--snapshot] [--flags="--max-semi-space-size=1;--optimize-for-size"] [--skip-tsc]
 //
 // 1. What each dependency costs on its own: a fresh `node` that imports only
 //    it, RSS and V8 heap after a full GC, minus a bare node.
-// 2. The operator binary (dist/, as in the image: plain node, no tsx) against
-//    the local servers, idle with nothing to manage: every lifecycle, then
-//    the webhook alone; with the image's node flags (Dockerfile) and without.
+// 2. The operator binary (plain node, no tsx) against the local servers,
+//    idle with nothing to manage: every lifecycle, then the webhook alone;
+//    as the image runs it (the esbuild bundle, operator/deploy/image/esbuild.ts)
+//    and as tsc's dist/ + node_modules (before the bundle; --skip-tsc drops
+//    these); --flags "a b;c" adds bundle runs per ;-separated set of node
+//    flags (NAME=value items are environment variables, e.g. MALLOC_ARENA_MAX=2).
 //    RSS (VmRSS) after --idle-seconds, peak RSS (VmHWM), V8 heap after a
 //    full GC. With --snapshot, the largest heap-snapshot groups too.
 // 3. vault-k8s (HashiCorp's injector) idle, when it has been built
 //    (bash test/harness/build-servers.sh vault-k8s): the webhook's peer.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg as osLoadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -21,7 +24,9 @@ import { startServers } from '../../harness/index.js';
 import type { HarnessEnv } from '../../harness/env.js';
 import { REPO_ROOT } from '../../harness/versions.js';
 import { startOperatorBinary, startVaultK8s } from '../processes.js';
-import { imageNodeFlags, mb, peerBinary, rssOf, table } from '../support.js';
+import { buildOperator, imageNodeFlags, mb, peerBinary, rssOf, table } from '../support.js';
+
+const loadavg = (): string => osLoadavg().map((l) => l.toFixed(1)).join(' ');
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +34,7 @@ const { values } = parseArgs({
     snapshot: { type: 'boolean', default: false },
     flags: { type: 'string' },
     'skip-imports': { type: 'boolean', default: false },
+    'skip-tsc': { type: 'boolean', default: false },
   },
 });
 const idleMs = Number(values['idle-seconds']) * 1000;
@@ -93,9 +99,11 @@ function snapshotTop(file: string, n = 10): string[] {
   return [...groups.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${mb(v).padStart(6)} MB  ${k}`);
 }
 
-async function runOperator(env: HarnessEnv, dir: string, name: string, lifecycles: string, nodeFlags: string[]): Promise<Sample> {
+async function runOperator(env: HarnessEnv, dir: string, name: string, entry: string, lifecycles: string, flags: string[]): Promise<Sample> {
+  const nodeFlags = flags.filter((f) => f.startsWith('-'));
+  const extraEnv = Object.fromEntries(flags.filter((f) => !f.startsWith('-')).map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
   const out = join(dir, `probe-${name}.json`);
-  const op = await startOperatorBinary(env, { lifecycles, nodeFlags, probeOut: out, snapshot: values.snapshot });
+  const op = await startOperatorBinary(env, { lifecycles, nodeFlags, entry, extraEnv, probeOut: out, snapshot: values.snapshot });
   try {
     await new Promise((r) => setTimeout(r, idleMs));
     const { rss, peak } = rssOf(op.pid);
@@ -121,41 +129,57 @@ async function main(): Promise<void> {
   const started = new Date();
   if (!values['skip-imports']) lines.push(importTable(), '');
 
-  process.stderr.write('[bench] building dist/ (npm run build)\n');
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  const entries = { tsc: values['skip-tsc'] ? '' : buildOperator('tsc'), bundle: buildOperator('bundle') };
   const servers = await startServers({ vault: 'dev', kms: true, apiserver: true });
   try {
     const env = servers.env as HarnessEnv;
     const crds = readdirSync(join(REPO_ROOT, 'crds')).filter((f) => /\.ya?ml$/.test(f)).map((f) => join('crds', f));
     await env.applyCrds(...crds);
     await env.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'vault-autopilot' } } });
-    const imageFlags = values.flags !== undefined ? values.flags.split(/\s+/).filter(Boolean) : imageNodeFlags();
+    const imageFlags = imageNodeFlags();
+    const extraFlags = (values.flags ?? '').split(';').map((set) => set.split(/\s+/).filter(Boolean)).filter((set) => set.length > 0);
     const rows: string[][] = [];
     const snapshots: string[] = [];
-    const variants: Array<[string, string, string[]]> = [
-      ['all lifecycles, node defaults', 'vault,kmsvaultsecret,serviceaccount,webhook', []],
-      [`all lifecycles, ${imageFlags.join(' ') || '(no flags)'}`, 'vault,kmsvaultsecret,serviceaccount,webhook', imageFlags],
-      ['webhook only, node defaults', 'webhook', []],
-      [`webhook only, ${imageFlags.join(' ') || '(no flags)'}`, 'webhook', imageFlags],
+    const all = 'vault,kmsvaultsecret,serviceaccount,webhook';
+    const image = `bundle (image)${imageFlags.length ? `, ${imageFlags.join(' ')}` : ''}`;
+    const variants: Array<[string, string, string, string[]]> = [
+      [`all lifecycles, ${image}`, entries.bundle, all, imageFlags],
+      [`webhook only, ${image}`, entries.bundle, 'webhook', imageFlags],
+      ...(entries.tsc
+        ? ([
+            [`all lifecycles, tsc dist/ + node_modules${imageFlags.length ? `, ${imageFlags.join(' ')}` : ''}`, entries.tsc, all, imageFlags],
+            [`webhook only, tsc dist/ + node_modules${imageFlags.length ? `, ${imageFlags.join(' ')}` : ''}`, entries.tsc, 'webhook', imageFlags],
+          ] as Array<[string, string, string, string[]]>)
+        : []),
+      ...extraFlags.flatMap(
+        (set): Array<[string, string, string, string[]]> => [
+          [`all lifecycles, bundle, ${set.join(' ')}`, entries.bundle, all, set],
+          [`webhook only, bundle, ${set.join(' ')}`, entries.bundle, 'webhook', set],
+        ],
+      ),
     ];
     let webhookRss = 0;
-    for (const [i, [label, lifecycles, flags]] of variants.entries()) {
-      process.stderr.write(`[bench] operator: ${label} (idle ${idleMs / 1000} s)\n`);
-      const s = await runOperator(env, servers.dir, `v${i}`, lifecycles, flags);
-      if (lifecycles === 'webhook') webhookRss = s.rss;
-      rows.push([`operator: ${label}`, mb(s.rss), mb(s.peak), s.heapUsed !== undefined ? mb(s.heapUsed) : '']);
+    for (const [i, [label, entry, lifecycles, flags]] of variants.entries()) {
+      process.stderr.write(`[bench] operator: ${label} (idle ${idleMs / 1000} s; load ${loadavg()})\n`);
+      const s = await runOperator(env, servers.dir, `v${i}`, entry, lifecycles, flags).catch((err: Error) => err);
+      if (s instanceof Error) {
+        rows.push([`operator: ${label}`, `failed: ${/(\w*Error: .*)/.exec(s.message)?.[1] ?? s.message.split('\n')[0]}`, '', '', loadavg()]);
+        continue;
+      }
+      if (i === 1) webhookRss = s.rss;
+      rows.push([`operator: ${label}`, mb(s.rss), mb(s.peak), s.heapUsed !== undefined ? mb(s.heapUsed) : '', loadavg()]);
       if (s.snapshotTop) snapshots.push(`heap snapshot, ${label} (largest groups by self size):`, ...s.snapshotTop.map((l) => `  ${l}`), '');
     }
     const peer = peerBinary('vault-k8s');
     if (peer) {
       process.stderr.write('[bench] vault-k8s agent-inject (idle)\n');
       const s = await runPeer(env, peer);
-      rows.push(['vault-k8s v1.6.2 agent-inject', mb(s.rss), mb(s.peak), '']);
-      rows.push(['ratio webhook-only (image flags) / vault-k8s', (webhookRss / s.rss).toFixed(2), '', '']);
+      rows.push(['vault-k8s v1.6.2 agent-inject', mb(s.rss), mb(s.peak), '', loadavg()]);
+      rows.push(['ratio webhook only (image) / vault-k8s', (webhookRss / s.rss).toFixed(2), '', '', '']);
     } else {
       rows.push(['vault-k8s: not built (bash test/harness/build-servers.sh vault-k8s)', '', '', '']);
     }
-    lines.push(table([`idle ${idleMs / 1000} s, nothing to manage`, 'RSS MB', 'peak RSS MB', 'V8 heap MB (after GC)'], rows), '', ...snapshots);
+    lines.push(table([`idle ${idleMs / 1000} s, nothing to manage`, 'RSS MB', 'peak RSS MB', 'V8 heap MB (after GC)', 'load average'], rows), '', ...snapshots);
   } finally {
     await servers.stopAll();
   }

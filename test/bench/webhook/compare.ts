@@ -23,7 +23,7 @@ import { startServers } from '../../harness/index.js';
 import { REPO_ROOT } from '../../harness/versions.js';
 import { createVaultFixture, labelNamespace } from '../../integration/webhook/helpers/fixture.js';
 import { startOperatorBinary, startVaultK8s, type Measured } from '../processes.js';
-import { cpuMsOf, imageNodeFlags, mb, peerBinary, rssOf, table } from '../support.js';
+import { buildOperator, cpuMsOf, imageNodeFlags, mb, peerBinary, rssOf, table } from '../support.js';
 
 const { values } = parseArgs({
   options: {
@@ -145,8 +145,7 @@ async function main(): Promise<void> {
   const peerBin = peerBinary('vault-k8s');
   if (!vegetaBin || !peerBin) throw new Error('build the peers first: bash test/harness/build-servers.sh vault-k8s vegeta');
   const started = new Date();
-  process.stderr.write('[bench] building dist/ (npm run build)\n');
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  const entry = buildOperator('bundle');
   const servers = await startServers({ vault: 'dev', kms: true, apiserver: true });
   const dir = mkdtempSync(join(tmpdir(), 'bench-webhook-'));
   const stops: Array<() => Promise<void>> = [];
@@ -160,7 +159,7 @@ async function main(): Promise<void> {
     const appNs = await env.namespace('bench-app');
     await labelNamespace(env.kubeConfig(), appNs, 'bench'); // the fixture's Vault serves namespaces with the injection label
     const flags = imageNodeFlags();
-    const ours = await startOperatorBinary(env, { lifecycles: 'webhook', nodeFlags: flags, extraEnv: { VAULT_AUTOPILOT_TARGET_VAULT: `${vault.namespace}/${vault.name}` } });
+    const ours = await startOperatorBinary(env, { lifecycles: 'webhook', nodeFlags: flags, entry, extraEnv: { VAULT_AUTOPILOT_TARGET_VAULT: `${vault.namespace}/${vault.name}` } });
     stops.push(ours.stop);
     const theirs = await startVaultK8s(env, peerBin);
     stops.push(theirs.stop);

@@ -1,4 +1,4 @@
-// The production dependency tree (what `npm ci --omit=dev` puts in the image)
+// The production dependency tree (what the image's bundle is built from)
 // holds none of the packages with published advisories that
 // @dot-i/k8s-operator's client-node 0.20 used to bring (package.json
 // `overrides`); read from package-lock.json, which the image build installs.

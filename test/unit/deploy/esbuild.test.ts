@@ -1,0 +1,42 @@
+// The production bundle the image runs (operator/deploy/image/esbuild.ts):
+// it starts without any node_modules next to it, its lazily loaded chunks
+// load too, and it leaves out what it was made to leave out.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { bundleOperator, K8S_OPERATOR_CLIENT_NODE_IMPORTS } from '../../../operator/deploy/image/esbuild.js';
+import { REPO_ROOT } from '../../../operator/deploy/generate.js';
+
+test('the client-node names @dot-i/k8s-operator uses are the ones the bundle gives it', (t) => {
+  const source = readFileSync(join(REPO_ROOT, 'node_modules/@dot-i/k8s-operator/dist/operator.js'), 'utf8');
+  // `const k8s = require("@kubernetes/client-node")` and `const client_node_1 = require(...)`
+  const bindings = [...source.matchAll(/const (\w+) = (?:__importStar\()?require\("@kubernetes\/client-node"\)/g)].map((m) => m[1]!);
+  t.true(bindings.length > 0, 'found its require of client-node');
+  const used = new Set(bindings.flatMap((b) => [...source.matchAll(new RegExp(`(?<![\\w.'"-])${b}\\.([A-Za-z_]\\w*)`, 'g'))].map((m) => m[1]!)));
+  t.deepEqual([...used].sort(), [...K8S_OPERATOR_CLIENT_NODE_IMPORTS].sort());
+});
+
+test('the bundle runs with no node_modules, its chunks load, unused client-node APIs and tr46 are left out', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'operator-bundle-'));
+  try {
+    const out = join(dir, 'dist/operator');
+    await bundleOperator({ root: REPO_ROOT, outdir: out });
+    copyFileSync(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));
+    const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const run = (args: string[]) => execFileSync(process.execPath, args, { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    t.is(run([join(out, 'main.js'), '--version']).trim(), version);
+    t.regex(run([join(out, 'main.js'), '--self-check']), /self-check OK/);
+    const chunks = readdirSync(out).filter((f) => f !== 'main.js' && f.endsWith('.js'));
+    t.true(chunks.length >= 2, `lazily loaded SDKs in chunks of their own: ${chunks.join(', ')}`);
+    const loaded = run(['--input-type=module', '-e', `for (const f of ${JSON.stringify(chunks.map((c) => join(out, c)))}) await import(f); console.log('ok');`]);
+    t.is(loaded.trim(), 'ok');
+    const code = readdirSync(out).map((f) => readFileSync(join(out, f), 'utf8')).join('\n');
+    t.regex(code, /class CoreV1ApiRequestFactory\b|\bCoreV1ApiRequestFactory\s*=\s*class\b/, 'a client-node API the operator uses is in');
+    t.false(code.includes('FlowcontrolApiserverV1ApiRequestFactory'), 'one it does not use is left out');
+    t.false(/tr46|mappingTable/.test(code), "whatwg-url's Unicode tables are left out");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
