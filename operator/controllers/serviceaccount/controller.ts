@@ -27,7 +27,7 @@ import {
 } from './desired.js';
 import { formatVaultRef, type ServiceAccountSettings, type VaultRef } from './settings.js';
 import { inWatchScope } from '../../settings.js';
-import { fitUnderCeiling, needsNamespaceLabels, sizeRefusal } from './self-service.js';
+import { fitUnderCap, fitUnderCeiling, needsNamespaceLabels, sizeRefusal } from './self-service.js';
 
 /** The part of the framework's ReconcileContext this controller uses. */
 export interface ServiceAccountReconcileContext {
@@ -72,6 +72,14 @@ export class VaultFullError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'VaultFullError';
+  }
+}
+
+/** The ServiceAccount's namespace is at the Vault's per-namespace cap; the change was left out. */
+export class CapReachedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CapReachedError';
   }
 }
 
@@ -132,12 +140,15 @@ export class EntryBatcher {
     try {
       for (let attempt = 1; ; attempt++) {
         const current = await kube.raw.request<VaultResourceLike & { metadata?: { resourceVersion?: string } }>({ method: 'GET', path, timeoutMs: 30_000 });
-        // the size ceiling first: an addition that does not fit is refused whole, before anything is sent
+        // the cap, then the size ceiling: an addition that does not fit is refused whole, before anything is sent
         const owned = ownedEntries(current, this.manager);
         const held = new Set([...owned.roles.values()].flatMap((names) => [...names]));
+        // the per-namespace cap, on this copy: the same one the apply is computed from and guarded by
+        const capped = fitUnderCap(current, held, pending.map((p) => ({ ...p.change, pending: p })));
+        for (const { change, refusal } of capped.refused) change.pending.reject(new CapReachedError(refusal.message));
         const sized = fitUnderCeiling(
           JSON.stringify(current).length,
-          pending.map((p) => ({ ...p.change, present: held.has(p.change.roleName), pending: p })),
+          capped.fits.map((c) => ({ ...c.pending.change, present: held.has(c.roleName), pending: c.pending })),
         );
         for (const { change, bytes } of sized.refused) change.pending.reject(new VaultFullError(sizeRefusal(current, bytes)!.message));
         pending = sized.fits.map((c) => c.pending);
@@ -428,6 +439,7 @@ async function submitChange(ctx: ServiceAccountReconcileContext, batcher: EntryB
   } catch (err) {
     const code = errorCode(err);
     if (err instanceof VaultFullError) await fail(ctx, ServiceAccountReason.VaultFull, err.message);
+    if (err instanceof CapReachedError) await fail(ctx, ServiceAccountReason.SelfServiceRefused, err.message);
     const conflicts = err instanceof EntryConflictError ? err.fields : conflictFields(err);
     if (conflicts.length > 0) {
       await fail(

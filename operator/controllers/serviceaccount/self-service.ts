@@ -44,6 +44,39 @@ export function capRefusal(vault: SelfServiceVault, namespace: string, configure
   };
 }
 
+/**
+ * Pure: which additions the per-namespace cap admits, decided on the very
+ * copy of the `Vault` the apply is computed from and sent with (its
+ * resourceVersion guards the write). So concurrent ServiceAccounts, or two
+ * writers, cannot each see room for one more: a 409 recomputes, and the cap
+ * is counted again. `held` = role names the ServiceAccount manager keeps
+ * there; a change to an entry already held, and a removal, always fit.
+ */
+export function fitUnderCap<T extends { serviceAccount: string; roleName: string; entries: unknown | null }>(
+  vault: SelfServiceVault,
+  held: ReadonlySet<string>,
+  changes: readonly T[],
+): { fits: T[]; refused: Array<{ change: T; refusal: Refusal }> } {
+  const added = new Map<string, number>();
+  const fits: T[] = [];
+  const refused: Array<{ change: T; refusal: Refusal }> = [];
+  for (const c of changes) {
+    if (c.entries === null || held.has(c.roleName)) {
+      fits.push(c);
+      continue;
+    }
+    const namespace = c.serviceAccount.split('/')[0] ?? '';
+    const configured = countNamespaceRoles(held, namespace, c.roleName) + (added.get(namespace) ?? 0);
+    const refusal = capRefusal(vault, namespace, configured);
+    if (refusal) refused.push({ change: c, refusal });
+    else {
+      added.set(namespace, (added.get(namespace) ?? 0) + 1);
+      fits.push(c);
+    }
+  }
+  return { fits, refused };
+}
+
 /** Pure: the size ceiling, checked on the whole apply before it is sent: all of it or none. */
 export function sizeRefusal(vault: SelfServiceVault, bytes: number, ceiling = VAULT_SIZE_CEILING_BYTES): Refusal | undefined {
   if (bytes <= ceiling) return undefined;

@@ -5,6 +5,7 @@ import {
   admitsNamespace,
   capRefusal,
   countNamespaceRoles,
+  fitUnderCap,
   matchesSelector,
   namespaceRefusal,
   needsNamespaceLabels,
@@ -73,4 +74,19 @@ test('fitUnderCeiling: additions in order until the ceiling; removals and presen
   const out = fitUnderCeiling(1000, [add('a'), add('b'), { id: 'gone', entries: null }, { id: 'kept', entries: { role: 'y' }, present: true }, add('c')], 1000 + 2 * growth);
   t.deepEqual(out.fits.map((c) => c.id), ['a', 'b', 'gone', 'kept']);
   t.deepEqual(out.refused.map((r) => [r.change.id, r.bytes]), [['c', 1000 + 3 * growth]]);
+});
+
+test('fitUnderCap: additions counted on the copy the apply is made from, per namespace, in order; held entries and removals always pass', (t) => {
+  const vault = aVault({ maxServiceAccountsPerNamespace: 3 });
+  const add = (ns: string, name: string) => ({ serviceAccount: `${ns}/${name}`, roleName: `sa.${ns}.${name}`, entries: {} });
+  const held = new Set(['sa.a.one', 'sa.a.two', 'sa.b.one']);
+  const burst = [add('a', 'three'), add('a', 'four'), add('a', 'five'), add('b', 'two'), add('a', 'one'), { ...add('a', 'two'), entries: null }];
+  const out = fitUnderCap(vault, held, burst);
+  t.deepEqual(out.fits.map((c) => c.roleName), ['sa.a.three', 'sa.b.two', 'sa.a.one', 'sa.a.two'], 'one more in a fills it; b has room; a held one and a removal pass');
+  t.deepEqual(out.refused.map((r) => r.change.roleName), ['sa.a.four', 'sa.a.five']);
+  t.regex(out.refused[0]!.refusal.message, /namespace a already has 3 ServiceAccounts configured in Vault vault-system\/vault, its cap/);
+  t.is(out.refused[0]!.refusal.reason, 'SelfServiceRefused');
+  // 300 at once against the default 250: exactly 250 fit
+  const many = Array.from({ length: 300 }, (_, i) => add('c', `s${i}`));
+  t.is(fitUnderCap(aVault(), new Set(), many).fits.length, 250);
 });
