@@ -97,8 +97,9 @@ export class CaConfigMaps {
   /**
    * Makes sure `namespace` has the CA of `vault`; returns the ConfigMap name.
    * Throws CaConfigMapNotOwned when a ConfigMap of that name is somebody else's.
+   * `dryRun`: only reads and decides (a server-side dry run has no side effects).
    */
-  async ensure(namespace: string, vault: VaultRef, caPem: string): Promise<string> {
+  async ensure(namespace: string, vault: VaultRef, caPem: string, opts: { dryRun?: boolean } = {}): Promise<string> {
     const desired = desiredCaConfigMap(namespace, vault, caPem);
     const name = desired.metadata!.name!;
     const key = `${namespace}/${name}`;
@@ -117,6 +118,7 @@ export class CaConfigMaps {
         this.#log.warn('Vault CA ConfigMap not replaced: not made by the operator', { namespace, name, vault: `${vault.namespace}/${vault.name}` });
         throw new CaConfigMapNotOwned(plan.message);
       }
+      if (opts.dryRun) return name;
       if (plan.action === 'create') {
         try {
           await this.#core.createNamespacedConfigMap({ namespace, body: desired });

@@ -20,10 +20,11 @@ export interface PodHandlerDeps {
   resolveVault: VaultResolver;
   /** Read only when the target Vault admits namespaces by label selector. */
   namespaceLabels: NamespaceLabels;
-  /** Makes the CA available as a ConfigMap in `namespace`; returns its name; throws CaConfigMapNotOwned. Not called on dry runs. */
-  ensureCa(namespace: string, vault: VaultRef, caPem: string): Promise<string>;
-  /** Name the CA ConfigMap would have (for dry runs). */
-  caConfigMapName(vault: VaultRef): string;
+  /**
+   * Makes the CA available as a ConfigMap in `namespace`; returns its name;
+   * throws CaConfigMapNotOwned. On a dry run it only looks (no side effects).
+   */
+  ensureCa(namespace: string, vault: VaultRef, caPem: string, opts: { dryRun: boolean }): Promise<string>;
   log: { info(message: string, meta?: Record<string, unknown>): unknown };
 }
 
@@ -59,7 +60,7 @@ export function createPodAdmissionHandler(deps: PodHandlerDeps): AdmissionHandle
       vault = { address: resolved.address };
       if (resolved.caPem) {
         try {
-          vault.caConfigMapName = request.dryRun ? deps.caConfigMapName(ref) : await deps.ensureCa(namespace, ref, resolved.caPem);
+          vault.caConfigMapName = await deps.ensureCa(namespace, ref, resolved.caPem, { dryRun: request.dryRun === true });
         } catch (err) {
           if (err instanceof CaConfigMapNotOwned) return deny(err.message);
           throw err;

@@ -21,7 +21,7 @@ import {
   WebhookServer,
 } from '../framework/index.js';
 import type { ExternalVaultTrust } from '../controllers/vault/trust.js';
-import { CaConfigMaps, caConfigMapName } from './ca-configmap.js';
+import { CaConfigMaps } from './ca-configmap.js';
 import { WebhookConfigurationPublisher } from './configuration.js';
 import { createPodAdmissionHandler } from './handler.js';
 import { supportsNativeSidecars, WEBHOOK_PATH, type WebhookSettings } from './settings.js';
@@ -151,8 +151,7 @@ export async function registerPodWebhook(
       nativeSidecars,
       resolveVault: cachedResolver(uncached, ttlMs),
       namespaceLabels: cachedNamespaceLabels(labels, ttlMs),
-      ensureCa: (namespace, vault, caPem) => caConfigMaps.ensure(namespace, vault, caPem),
-      caConfigMapName,
+      ensureCa: (namespace, vault, caPem, opts) => caConfigMaps.ensure(namespace, vault, caPem, opts),
       log,
     }),
   );

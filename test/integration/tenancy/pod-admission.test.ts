@@ -189,6 +189,8 @@ test.serial('a same-named ConfigMap the operator did not make is never replaced:
     denied?.message ?? '',
     new RegExp(`denied the request: ConfigMap ${A()}/${name.replaceAll('.', '\\.')} exists but was not made by vault-autopilot for Vault ${B()}/${platform.name} .*Rename or delete that ConfigMap, then create the pod again\\.`),
   );
+  // a server-side dry run says the same (it looks at the ConfigMap, writes nothing)
+  t.regex((await refusal(createPod(injectedPod('uses-b', `${B()}/${platform.name}`), true)))?.message ?? '', /exists but was not made by vault-autopilot/);
   // also with our label but no source annotation (a label alone proves nothing)
   await tenant.kube.raw.request({ method: 'PATCH', path: resourcePath('', 'v1', 'configmaps', A(), name), body: { metadata: { labels: { [CA_CONFIGMAP.label]: 'true' } } }, contentType: 'application/merge-patch+json' });
   t.regex((await refusal(createPod(injectedPod('uses-b', `${B()}/${platform.name}`))))?.message ?? '', /exists but was not made by vault-autopilot/);

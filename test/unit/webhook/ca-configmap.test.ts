@@ -140,3 +140,18 @@ test('syncAll skips ConfigMaps whose Vault no longer serves their namespace (or 
   t.deepEqual(await cms2.syncAll(), { checked: 3, updated: 0, refused: 0 });
   t.is(fake.maps.get('a/vault-ca.vs.v')!.data!['ca.crt'], 'PEM2');
 });
+
+test('a dry run reads and decides, writes nothing: absent -> the name, not ours -> refused', async (t) => {
+  const fake = new FakeConfigMaps();
+  const cms = new CaConfigMaps({ core: fake.api(), resolve: async () => ({ found: false, message: '' }), namespaceLabels: noLabels, log });
+  t.is(await cms.ensure('app', vault, 'PEM1', { dryRun: true }), 'vault-ca.vs.v');
+  t.deepEqual(fake.calls, ['read app/vault-ca.vs.v']);
+  t.is(fake.maps.size, 0);
+  fake.maps.set('app/vault-ca.vs.v', { metadata: { name: 'vault-ca.vs.v', namespace: 'app' }, data: { 'ca.crt': 'THEIRS' } });
+  await t.throwsAsync(cms.ensure('app', vault, 'PEM1', { dryRun: true }), { instanceOf: CaConfigMapNotOwned });
+  // ours but stale: a dry run does not bring it up to date
+  fake.maps.set('app/vault-ca.vs.v', desiredCaConfigMap('app', vault, 'OLD'));
+  t.is(await cms.ensure('app', vault, 'PEM1', { dryRun: true }), 'vault-ca.vs.v');
+  t.is(fake.maps.get('app/vault-ca.vs.v')!.data!['ca.crt'], 'OLD');
+  t.false(fake.calls.some((c) => c.startsWith('create') || c.startsWith('replace')));
+});

@@ -26,7 +26,7 @@ function harness(
   resolved: ResolvedVault = { found: true, vault: servesAll, address: 'https://v.vs.svc:8200', caPem: 'PEM' },
   opts: { labels?: Record<string, string>; ensureCa?: () => Promise<string> } = {},
 ) {
-  const calls = { resolve: [] as VaultRef[], ensure: [] as Array<{ namespace: string; vault: VaultRef }>, labels: [] as string[] };
+  const calls = { resolve: [] as VaultRef[], ensure: [] as Array<{ namespace: string; vault: VaultRef; dryRun: boolean }>, labels: [] as string[] };
   const handler = createPodAdmissionHandler({
     settings: someSettings(),
     nativeSidecars: true,
@@ -38,11 +38,10 @@ function harness(
       calls.labels.push(namespace);
       return opts.labels ?? {};
     },
-    ensureCa: async (namespace, vault) => {
-      calls.ensure.push({ namespace, vault });
+    ensureCa: async (namespace, vault, _caPem, { dryRun }) => {
+      calls.ensure.push({ namespace, vault, dryRun });
       return opts.ensureCa ? opts.ensureCa() : 'cm-name';
     },
-    caConfigMapName: () => 'dry-run-name',
     log: { info: () => {} },
   });
   return { handler, calls };
@@ -65,18 +64,18 @@ test('injection resolves the default Vault, ensures the CA ConfigMap and mounts 
   const decision = await handler(request(aPod({ annotations: ann({ 'inject-env': 'app' }) })));
   if (!decision.allowed) return t.fail(decision.message);
   t.deepEqual(calls.resolve, [{ namespace: 'vault-system', name: 'vault' }]);
-  t.deepEqual(calls.ensure, [{ namespace: 'team-a', vault: { namespace: 'vault-system', name: 'vault' } }]);
+  t.deepEqual(calls.ensure, [{ namespace: 'team-a', vault: { namespace: 'vault-system', name: 'vault' }, dryRun: false }]);
   const addVolume = decision.patch!.find((op) => op.path === '/spec/volumes');
   t.deepEqual((addVolume!.value as Array<{ configMap: { name: string } }>)[0]!.configMap.name, 'cm-name');
 });
 
-test('a dry run creates nothing (sideEffects: NoneOnDryRun)', async (t) => {
+test('a dry run asks for the CA ConfigMap as a dry run (looked at, never written: sideEffects NoneOnDryRun)', async (t) => {
   const { handler, calls } = harness();
   const decision = await handler(request(aPod({ annotations: ann({ 'inject-env': 'app', vault: 'other/v2' }) }), { dryRun: true }));
   t.true(decision.allowed);
   t.deepEqual(calls.resolve, [{ namespace: 'other', name: 'v2' }]);
-  t.deepEqual(calls.ensure, []);
-  if (decision.allowed) t.regex(JSON.stringify(decision.patch), /dry-run-name/);
+  t.deepEqual(calls.ensure, [{ namespace: 'team-a', vault: { namespace: 'other', name: 'v2' }, dryRun: true }]);
+  if (decision.allowed) t.regex(JSON.stringify(decision.patch), /cm-name/);
 });
 
 test('an unknown target Vault is denied with the annotation named', async (t) => {
