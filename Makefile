@@ -79,7 +79,7 @@ test-olm: deps olm-tools bundle-validator ## Only the OLM e2e tests (test/e2e/ol
 	npm run test:e2e -- test/e2e/olm.test.ts test/e2e/olm-install-modes.test.ts
 
 # test/bench/: benchmarks report, they never fail on machine noise (not part of `make test`).
-.PHONY: bench bench-peers bench-webhook bench-memory bench-kmsvaultsecret
+.PHONY: bench bench-peers bench-webhook bench-memory bench-kmsvaultsecret bench-scale
 bench-peers: ## Build the benchmark peer vault-k8s v1.6.2 and the load generator vegeta from the Go module proxy (cached like the servers)
 	nice -n 10 bash test/harness/build-servers.sh vault-k8s vegeta >/dev/null
 
@@ -92,7 +92,10 @@ bench-memory: deps servers bench-peers ## Operator memory: cost of each import, 
 bench-kmsvaultsecret: deps servers ## 200 KMSVaultSecrets: time to Ready, then Vault reads / KMS decrypts / writes per sync period
 	KMSVS_SCALE_OBJECTS=$${KMSVS_SCALE_OBJECTS:-200} npm run test:integration -- test/integration/kmsvaultsecret/scale.test.ts
 
-bench: bench-webhook bench-memory bench-kmsvaultsecret ## All benchmarks (about 15 minutes; prints tables with vault-k8s's figures and the ratios)
+bench-scale: deps servers ## 1,000 annotated ServiceAccounts (+ real logins) and 500 KMSVaultSecrets, restart in sync and its writes, 5 min idle (writes, reads per minute), removal; the operator binary counted by the apiserver's audit log and Vault's audit device (ARGS="--idle-seconds 60")
+	node --import=tsx test/bench/scale/run.ts $(ARGS)
+
+bench: bench-webhook bench-memory bench-kmsvaultsecret bench-scale ## All benchmarks (about 30 minutes; prints tables with vault-k8s's figures and the ratios)
 
 clean: ## Remove build output (dist/); the server cache stays (rm -rf ~/.cache/vault-autopilot to drop it)
 	rm -rf dist

@@ -3,7 +3,7 @@
 // same load generator (vegeta, its own process) with equivalent
 // AdmissionReviews (the same pod; each side's own annotation prefix).
 //
-//   node --import=tsx test/bench/webhook/compare.ts [--rates 50,200,500,max] [--seconds 10] [--reps 3] [--workers 8]
+//   node --import=tsx test/bench/webhook/compare.ts [--rates 50,200,500,max] [--seconds 10] [--reps 3] [--workers 8] [--node-flags="..."]
 //
 // Per rate and repetition the two webhooks run alternately (the order flips
 // every repetition). HTTP/1.1 keep-alive; "max" = as fast as --workers
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     reps: { type: 'string', default: '3' },
     workers: { type: 'string', default: '8' },
+    // the operator's node flags instead of the Deployment's (e.g. --node-flags=" " for none)
+    'node-flags': { type: 'string' },
   },
 });
 const rates = values.rates.split(',').map((r) => r.trim());
@@ -158,7 +160,7 @@ async function main(): Promise<void> {
     const vault = await createVaultFixture(env, 'bench-vault');
     const appNs = await env.namespace('bench-app');
     await labelNamespace(env.kubeConfig(), appNs, 'bench'); // the fixture's Vault serves namespaces with the injection label
-    const flags = imageNodeFlags();
+    const flags = values['node-flags'] !== undefined ? values['node-flags'].split(/\s+/).filter(Boolean) : imageNodeFlags();
     const ours = await startOperatorBinary(env, { lifecycles: 'webhook', nodeFlags: flags, entry, extraEnv: { VAULT_AUTOPILOT_TARGET_VAULT: `${vault.namespace}/${vault.name}` } });
     stops.push(ours.stop);
     const theirs = await startVaultK8s(env, peerBin);
