@@ -7,7 +7,7 @@ import { VaultEventReason } from '../../api/vault.js';
 import { markSecret } from '../../framework/index.js';
 import { obsoleteObjects } from './bankvaults-overlay.js';
 import { caSecretName, containsDesired, desiredObjects, generatedTlsSecretName, ownerReference } from './desired-objects.js';
-import { b64, isNotFound, readSecret, writeSecret, type VaultPhaseContext } from './phase-context.js';
+import { b64, isNotFound, readSecret, redactionScope, writeSecret, type VaultPhaseContext } from './phase-context.js';
 import { refusedStop, refusedWarning } from './refusal.js';
 import { authDelegatorDecision, takeoverDecision, type Decision } from './trust.js';
 import { watchedSecretsChecksum, watchesSecrets } from './watched-secrets.js';
@@ -184,8 +184,9 @@ async function ensureTls(p: VaultPhaseContext): Promise<{ caCert?: string; cert?
   }
   const existingCa = !decision.newCa && stored.ca.cert && stored.ca.key ? { cert: stored.ca.cert, key: stored.ca.key } : undefined;
   const issued = issueTls(name, names, existingCa, { now, caValidityDays: p.deps.settings.caValidityDays, certValidityDays: p.deps.settings.certValidityDays });
-  markSecret(issued.ca.key);
-  markSecret(issued.serving.key);
+  // a reused CA key came from a Secret the namespace's users can write: this Vault's lines only
+  markSecret(issued.ca.key, redactionScope(vault));
+  markSecret(issued.serving.key, redactionScope(vault));
   const owner = [ownerReference(vault)];
   if (decision.newCa) {
     await writeSecret(p, caSecret, {

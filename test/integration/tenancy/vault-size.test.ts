@@ -46,6 +46,10 @@ test('1,000 ServiceAccounts: the Vault resource stays below etcd\'s limit and re
   const stored = await cluster.getVault(ns, 'vault');
   const bytes = JSON.stringify(stored).length;
   const roles = stored?.spec.externalConfig?.auth?.[0]?.roles?.length ?? 0;
+  const managedFieldsBytes = JSON.stringify(stored?.metadata?.managedFields ?? []).length;
+  const rolesBytes = JSON.stringify(stored?.spec.externalConfig?.auth ?? []).length;
+  const policiesBytes = JSON.stringify(stored?.spec.externalConfig?.policies ?? []).length;
+  t.log(`of which: managedFields ${managedFieldsBytes}, auth roles ${rolesBytes}, policies ${policiesBytes}`);
   t.log(`${roles} ServiceAccounts held: Vault resource ${bytes} bytes stored (${Math.round(bytes / Math.max(roles, 1))} per ServiceAccount, managedFields included) after ${Date.now() - started} ms; ceiling ${VAULT_SIZE_CEILING_BYTES}, etcd limit 1572864${refusedAt !== undefined ? `; refused from ~${refusedAt}: ${refusal}` : ''}`);
   t.true(bytes < 1572864, 'below etcd\'s limit, whatever was asked');
   if (refusedAt !== undefined) {
