@@ -315,3 +315,27 @@ test.serial("another team's committed ciphertext copied into A (context and all)
   t.regex((await reasonOf('unbound')).message ?? '', /"legacy" \(spec\.secrets\) has no vault\.autopilot\.dev\/namespace in the encryption context \(sealed before namespace binding\)/);
   await assertNothingOutsideA(t, before);
 });
+
+test.serial('the default Vault (a pod without the vault annotation) follows the same rule: once it stops serving A, pods are refused and its CA is no longer synced into A', async (t) => {
+  await admin.raw.request({
+    method: 'PATCH',
+    path: vaultPath(B(), platform.name),
+    body: { spec: { selfService: null } },
+    contentType: 'application/merge-patch+json',
+  });
+  const before = await snapshotOutside(env(), A());
+  // the webhook remembers the Vault for its cache TTL (1 s here): the narrowed rule counts once that passed
+  const denied = await eventually(async () => {
+    const r = await refusal(createPod(injectedPod('by-default')));
+    if (!r) throw new Error('still admitted');
+    return r;
+  }, { timeoutMs: 30_000, intervalMs: 200 });
+  t.regex(
+    denied.message,
+    new RegExp(`Vault ${B()}/${platform.name} does not serve namespace ${A()}: it admits only its own namespace .*the operator's default Vault \\(the pod has no vault\\.autopilot\\.dev/vault annotation\\) must admit namespace ${A()} first`),
+  );
+  t.false((await podNames()).includes('by-default'));
+  const result = await webhook.pod.caConfigMaps.syncAll();
+  t.is(result.refused, 1, `B/${platform.name}'s copy in A is left alone (B/private serves A since the KMSVaultSecret test): ${JSON.stringify(result)}`);
+  await assertNothingOutsideA(t, before);
+});
