@@ -23,3 +23,10 @@ export const DEFAULT_ANNOTATION_PREFIX = `${API_GROUP}/`;
 /** The Kubernetes-auth mount and role through which the operator logs in (the Vault lifecycle keeps them; KMSVaultSecrets log in there too). */
 export const OPERATOR_AUTH_PATH = 'vault-autopilot';
 export const OPERATOR_AUTH_ROLE = 'operator';
+
+/**
+ * ClusterRole shipped with the install (pods get/update/patch): a managed
+ * Vault with serviceRegistrationEnabled gets a RoleBinding to it in its own
+ * namespace, so Vault can label its pods (vault-active, vault-sealed, ...).
+ */
+export const SERVICE_REGISTRATION_CLUSTER_ROLE = 'vault-autopilot-vault-service-registration';

@@ -7,6 +7,8 @@ import { metricsService, podDisruptionBudget } from './deployment.js';
 import { installManifest } from './install-manifest.js';
 import { OLM_CHANNEL, type InstallSettings } from './install-settings.js';
 import { toYaml } from './manifests.js';
+import { serviceRegistrationClusterRole } from './rbac.js';
+import { SERVICE_REGISTRATION_CLUSTER_ROLE } from '../api/naming.js';
 
 export const BUNDLE_ANNOTATIONS: Record<string, string> = {
   'operators.operatorframework.io.bundle.mediatype.v1': 'registry+v1',
@@ -51,6 +53,8 @@ export function bundleFiles(olm: InstallSettings, crds: V1CustomResourceDefiniti
   // OLM installs PodDisruptionBudgets shipped in a bundle (keeps one of the two replicas through drains)
   const { namespace: _pdbNamespace, ...pdbMetadata } = podDisruptionBudget(olm).metadata!;
   files.set('manifests/vault-autopilot_policy_v1_poddisruptionbudget.yaml', `# ${GENERATED}\n${toYaml({ ...podDisruptionBudget(olm), metadata: pdbMetadata })}`);
+  // what a managed Vault with serviceRegistrationEnabled is bound to (not the operator's own rights)
+  files.set(`manifests/${SERVICE_REGISTRATION_CLUSTER_ROLE}_rbac.authorization.k8s.io_v1_clusterrole.yaml`, `# ${GENERATED}\n${toYaml(serviceRegistrationClusterRole(olm))}`);
   files.set('metadata/annotations.yaml', `# ${GENERATED}\n${toYaml({ annotations: BUNDLE_ANNOTATIONS })}`);
   files.set('bundle.Dockerfile', bundleDockerfile());
   return files;

@@ -4,7 +4,7 @@ import type { KubernetesObject, V1CustomResourceDefinition } from '@kubernetes/c
 import { deployment, metricsService, namespace, podDisruptionBudget, webhookService } from './deployment.js';
 import { InstallMode, type InstallSettings } from './install-settings.js';
 import { yamlStream } from './manifests.js';
-import { clusterRole, clusterRoleBinding, operatorPermissions, role, roleBinding, Scope, serviceAccount, watchedNamespaceRbac } from './rbac.js';
+import { clusterRole, clusterRoleBinding, operatorPermissions, role, roleBinding, Scope, serviceAccount, serviceRegistrationClusterRole, watchedNamespaceRbac } from './rbac.js';
 import { mutatingWebhookConfiguration } from './webhook.js';
 
 /** Pure: the objects of a kubectl install, in the order they must be applied. */
@@ -17,6 +17,7 @@ export function installObjects(settings: InstallSettings, crds: V1CustomResource
     serviceAccount(settings),
     clusterRole(settings),
     clusterRoleBinding(settings),
+    serviceRegistrationClusterRole(settings),
     // Only when something is scoped to the operator's namespace (e.g. leader-election leases).
     ...(namespaced ? [role(settings), roleBinding(settings)] : []),
     // install scope: the namespaced rights, one Role per watched namespace (which must exist)

@@ -5,7 +5,7 @@
 // sufficient (no 403) by recording the operator's requests.
 
 import type { V1ClusterRole, V1ClusterRoleBinding, V1PolicyRule, V1Role, V1RoleBinding, V1ServiceAccount } from '@kubernetes/client-node';
-import { API_GROUP } from '../api/naming.js';
+import { API_GROUP, SERVICE_REGISTRATION_CLUSTER_ROLE } from '../api/naming.js';
 import { InstallMode, NAME, type InstallSettings } from './install-settings.js';
 import { commonLabels } from './labels.js';
 
@@ -124,6 +124,14 @@ export function operatorPermissions(settings: Pick<InstallSettings, 'mode'> & Pa
       why: 'grant system:auth-delegator without holding its permissions (RBAC escalation check)',
     },
     {
+      apiGroup: 'rbac.authorization.k8s.io', resource: 'rolebindings', verbs: ['get', 'create', 'patch', 'delete'], scope: Scope.Watched,
+      why: `serviceRegistrationEnabled (Bank-Vaults field): bind the Vault's own ServiceAccount to ${SERVICE_REGISTRATION_CLUSTER_ROLE} in its namespace so Vault can label its pods; deleted when the field is unset`,
+    },
+    {
+      apiGroup: 'rbac.authorization.k8s.io', resource: 'clusterroles', verbs: ['bind'], resourceNames: [SERVICE_REGISTRATION_CLUSTER_ROLE], scope: Scope.Cluster,
+      why: 'grant pods get/update/patch (that ClusterRole, shipped with the install) without holding those permissions itself (RBAC escalation check)',
+    },
+    {
       apiGroup: core, resource: 'namespaces', verbs: ['get', 'list'], scope: Scope.Cluster,
       why: "read a namespace's labels when a Vault admits self-service by namespace selector (spec.selfService.namespaces); list: a Vault's caNamespaces \"*\" (every namespace its selfService admits)",
     },
@@ -183,6 +191,20 @@ export function clusterRole(settings: InstallSettings): V1ClusterRole {
     metadata: { name: NAME.clusterRole, labels: commonLabels(settings) },
     // watching all namespaces: the namespaced rights are cluster-wide too
     rules: policyRules(operatorPermissions(settings), settings.watchNamespaces?.length ? Scope.Cluster : [Scope.Watched, Scope.Cluster]),
+  };
+}
+
+/**
+ * Not the operator's: what a managed Vault with serviceRegistrationEnabled
+ * may do (label its own pods); the operator binds it per Vault, in the Vault's
+ * namespace, through `bind` on exactly this name.
+ */
+export function serviceRegistrationClusterRole(settings: InstallSettings): V1ClusterRole {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: SERVICE_REGISTRATION_CLUSTER_ROLE, labels: commonLabels(settings) },
+    rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'update', 'patch'] }],
   };
 }
 

@@ -47,11 +47,6 @@ const RULES: Rule[] = [
   { field: 'skipEntrypointSetup', when: (s) => s.skipEntrypointSetup !== undefined, reason: "the operator starts vault directly, never through the image's entrypoint script: there is nothing to skip" },
   { field: 'configPath', when: (s) => present(s.configPath) && s.configPath!.replace(/\/+$/, '') !== '/vault/config', reason: 'the operator mounts the Vault configuration at /vault/config' },
   {
-    field: 'serviceRegistrationEnabled',
-    when: (s) => s.serviceRegistrationEnabled === true,
-    reason: 'not supported yet: add a service_registration "kubernetes" stanza to spec.config and give the pods RBAC to label themselves',
-  },
-  {
     field: 'externalConfig.purgeUnmanagedConfig',
     when: (s) => s.externalConfig?.purgeUnmanagedConfig?.enabled === true,
     reason: 'the operator removes only what it applied itself (status.managed), so entries removed from this resource are removed from Vault; it never deletes configuration it did not make',
@@ -91,9 +86,10 @@ const AUTH_EXTRAS: Array<{ key: 'users' | 'groups' | 'usersOrGroupsKey' | 'map' 
 /** Every field of `spec` that is accepted but has no effect, in a stable order. */
 export const CA_NAMESPACES_FIELD = 'spec.caNamespaces';
 
-/** `cluster`: what the phases found (caNamespacesRefused: ca-namespaces.ts's reason some namespaces got no CA copy). */
-export function ignoredFields(spec: VaultSpec, namespace?: string, cluster: { serviceMonitorApiMissing?: boolean; caNamespacesRefused?: string } = {}): IgnoredField[] {
+/** `cluster`: what the phases found (caNamespacesRefused: ca-namespaces.ts's reason some namespaces got no CA copy; serviceRegistration: why it is off or partial). */
+export function ignoredFields(spec: VaultSpec, namespace?: string, cluster: { serviceMonitorApiMissing?: boolean; caNamespacesRefused?: string; serviceRegistration?: string } = {}): IgnoredField[] {
   const out: IgnoredField[] = [];
+  if (spec.serviceRegistrationEnabled && cluster.serviceRegistration) out.push({ field: 'spec.serviceRegistrationEnabled', reason: cluster.serviceRegistration });
   if (spec.caNamespaces?.length && cluster.caNamespacesRefused) out.push({ field: CA_NAMESPACES_FIELD, reason: cluster.caNamespacesRefused });
   if (spec.serviceMonitorEnabled && cluster.serviceMonitorApiMissing) {
     out.push({ field: 'spec.serviceMonitorEnabled', reason: 'the ServiceMonitor CRD (monitoring.coreos.com/v1, Prometheus Operator) is not installed in this cluster' });

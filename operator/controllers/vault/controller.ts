@@ -19,9 +19,10 @@ import { type AutopilotOperator, type ConditionUpdate, deepEqual, dropScopedSecr
 import { VaultError } from '../../vault/client.js';
 import { CA_NAMESPACES_FIELD, ignoredFields, ignoredFieldsEvent } from './bankvaults-report.js';
 import { deleteCaCopies } from './ca-namespaces.js';
+import { serviceRegistrationReport } from './service-registration.js';
 import { VaultClientCache } from './clients.js';
 import { converge } from './converge.js';
-import { authDelegatorBindingName, INSTANCE_LABEL, MANAGED_POD_SELECTOR, unsealKeysSecretName } from './desired-objects.js';
+import { authDelegatorBindingName, serverConfig, INSTANCE_LABEL, MANAGED_POD_SELECTOR, unsealKeysSecretName } from './desired-objects.js';
 import { gather } from './gather.js';
 import { PendingKeys } from './pending-keys.js';
 import {
@@ -76,7 +77,11 @@ export class VaultController {
       }
     }
     // after the phases: what they found out (the ServiceMonitor API, caNamespaces) is reported this pass
-    await reportIgnoredFields(vault, ctx, status, { serviceMonitorApiMissing: this.cluster.serviceMonitorApiMissing, caNamespacesRefused: p.caNamespacesRefused });
+    await reportIgnoredFields(vault, ctx, status, {
+      serviceMonitorApiMissing: this.cluster.serviceMonitorApiMissing,
+      caNamespacesRefused: p.caNamespacesRefused,
+      serviceRegistration: serviceRegistrationReport(vault, p.serviceRegistrationUnbound, vault.spec.external ? undefined : serverConfig(vault)),
+    });
     await this.writeStatus(vault, ctx, status, updates, generation);
     if (failure) {
       await ctx.event('Warning', VaultEventReason.ReconcileFailed, errorMessage(failure));
@@ -140,10 +145,10 @@ export class VaultController {
 }
 
 /** Bank-Vaults fields without effect: status.ignoredFields, and one Warning Event whenever that list changes. */
-async function reportIgnoredFields(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus, cluster: { serviceMonitorApiMissing: boolean; caNamespacesRefused?: string | null }): Promise<void> {
+async function reportIgnoredFields(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus, cluster: { serviceMonitorApiMissing: boolean; caNamespacesRefused?: string | null; serviceRegistration?: string | undefined }): Promise<void> {
   // caNamespaces not checked this pass (stopped earlier): the last word stands
   const caNamespacesRefused = cluster.caNamespacesRefused === undefined ? vault.status?.ignoredFields?.find((f) => f.field === CA_NAMESPACES_FIELD)?.reason : (cluster.caNamespacesRefused ?? undefined);
-  const ignored = ignoredFields(vault.spec, vault.metadata?.namespace, { ...cluster, caNamespacesRefused });
+  const ignored = ignoredFields(vault.spec, vault.metadata?.namespace, { serviceMonitorApiMissing: cluster.serviceMonitorApiMissing, ...(caNamespacesRefused ? { caNamespacesRefused } : {}), ...(cluster.serviceRegistration ? { serviceRegistration: cluster.serviceRegistration } : {}) });
   const message = ignoredFieldsEvent(vault.status?.ignoredFields, ignored);
   if (ignored.length) status.ignoredFields = ignored;
   else delete status.ignoredFields;

@@ -17,6 +17,7 @@ import type {
 import { API_GROUP, API_GROUP_VERSION } from '../../api/naming.js';
 import { VAULT_KIND, type VaultResource } from '../../api/vault.js';
 import { tlsSecretName } from '../../api/vault-endpoint.js';
+import { ACTIVE_LABEL, desiredServiceRegistrationBinding, SERVICE_REGISTRATION_ENV, serviceRegistrationOn, withServiceRegistration } from './service-registration.js';
 import { WATCHED_SECRETS_ANNOTATION } from './watched-secrets.js';
 import { apiPortName, desiredIngress, desiredServiceMonitor, overlayCommon, overlayService, overlayStatefulSet, vaultContainerResources } from './bankvaults-overlay.js';
 
@@ -111,7 +112,7 @@ export function serverConfig(vault: VaultResource): Record<string, unknown> {
     listener: { tcp: { address: `[::]:${API_PORT}`, cluster_address: `[::]:${CLUSTER_PORT}`, tls_cert_file: `${TLS_DIR}/tls.crt`, tls_key_file: `${TLS_DIR}/tls.key` } },
     storage: { raft: { path: DATA_DIR, retry_join: retryJoin } },
   };
-  return deepMerge(defaults, vault.spec.config ?? {});
+  return withServiceRegistration(vault, deepMerge(defaults, vault.spec.config ?? {}));
 }
 
 export function desiredConfigSecret(vault: VaultResource): V1Secret {
@@ -156,7 +157,8 @@ export function desiredClientService(vault: VaultResource): V1Service {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: meta(vault, clientServiceName(name)),
-    spec: { type: vault.spec.serviceType ?? 'ClusterIP', selector: selectorLabels(name), ports: servicePorts },
+    // service registration: only the active node (the pod Vault labels vault-active=true)
+    spec: { type: vault.spec.serviceType ?? 'ClusterIP', selector: { ...selectorLabels(name), ...(serviceRegistrationOn(vault, serverConfig(vault)) ? { [ACTIVE_LABEL]: 'true' } : {}) }, ports: servicePorts },
   };
 }
 
@@ -245,6 +247,7 @@ export function desiredStatefulSet(vault: VaultResource, defaultImage: string = 
                 { name: 'VAULT_ADDR', value: `https://127.0.0.1:${API_PORT}` },
                 { name: 'VAULT_CACERT', value: `${TLS_DIR}/ca.crt` },
                 { name: 'SKIP_SETCAP', value: 'true' },
+                ...(serviceRegistrationOn(vault, serverConfig(vault)) ? SERVICE_REGISTRATION_ENV : []),
               ],
               ports: [
                 { name: 'api', containerPort: API_PORT, protocol: 'TCP' },
@@ -283,6 +286,7 @@ export function desiredObjects(vault: VaultResource, defaultImage?: string, tlsC
   const objects: KubernetesObject[] = [
     desiredServiceAccount(vault),
     desiredAuthDelegatorBinding(vault),
+    ...(serviceRegistrationOn(vault, serverConfig(vault)) ? [desiredServiceRegistrationBinding(vault, serviceAccountName(vault), meta(vault, ''))] : []),
     overlayCommon(vault, desiredConfigSecret(vault)),
     overlayService(vault, desiredPeerService(vault), false),
     overlayService(vault, desiredClientService(vault), true),

@@ -6,7 +6,8 @@ import { PatchStrategy, type KubernetesObject, type KubernetesObjectApi, type V1
 import { VaultEventReason } from '../../api/vault.js';
 import { markSecret } from '../../framework/index.js';
 import { obsoleteObjects } from './bankvaults-overlay.js';
-import { caSecretName, containsDesired, desiredObjects, generatedTlsSecretName, ownerReference } from './desired-objects.js';
+import { caSecretName, containsDesired, desiredObjects, generatedTlsSecretName, ownerReference, serverConfig, serviceAccountName } from './desired-objects.js';
+import { serviceRegistrationBindingName, serviceRegistrationOn } from './service-registration.js';
 import { b64, isNotFound, readSecret, redactionScope, writeSecret, type VaultPhaseContext } from './phase-context.js';
 import { refusedStop, refusedWarning } from './refusal.js';
 import { authDelegatorDecision, takeoverDecision, type Decision } from './trust.js';
@@ -60,11 +61,23 @@ export async function ensureManagedObjects(p: VaultPhaseContext): Promise<string
         continue;
       }
     }
+    if (desired.kind === 'RoleBinding') {
+      // service registration: likewise only for the ServiceAccount this Vault created (else the user binds it, as with Bank-Vaults)
+      if (!authDelegatorDecision(serviceAccount, vault).ok) {
+        p.serviceRegistrationUnbound = serviceAccount?.metadata?.name ?? serviceAccountName(vault);
+        if (current && current !== MISSING_API && isControlled(current, vault)) await deleteObject(p, objects, desired);
+        continue;
+      }
+    }
     // a ServiceAccount may be shared or pre-created: create it, never take it over
     const result = await ensureObject(p, objects, desired, desired.kind === 'ServiceAccount', current === MISSING_API ? undefined : current);
     if (desired.kind === 'ServiceAccount') serviceAccount = result;
   }
-  for (const ref of obsoleteObjects(vault)) {
+  const obsolete = obsoleteObjects(vault);
+  if (!serviceRegistrationOn(vault, serverConfig(vault))) {
+    obsolete.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', name: serviceRegistrationBindingName(vault.metadata!.name!), namespace: vault.metadata!.namespace! });
+  }
+  for (const ref of obsolete) {
     try {
       await deleteIfControlled(p, objects, ref, vault.metadata!.uid!);
     } catch (err) {
@@ -122,6 +135,10 @@ async function takeoverConflicts(p: VaultPhaseContext, actual: Actual): Promise<
   return found.map(([desired, current]) => takeoverDecision(desired, current, vault)).filter((d): d is Extract<Decision, { ok: false }> => !d.ok);
 }
 
+function isControlled(obj: KubernetesObject, vault: { metadata?: { uid?: string } }): boolean {
+  return !!obj.metadata?.ownerReferences?.some((o) => o.uid === vault.metadata?.uid && o.controller);
+}
+
 async function deleteObject(p: VaultPhaseContext, objects: KubernetesObjectApi, desired: KubernetesObject): Promise<void> {
   p.deps.onKubeWrite?.(`delete ${desired.kind}/${desired.metadata!.name}`);
   try {
@@ -150,9 +167,18 @@ async function deleteIfControlled(p: VaultPhaseContext, objects: KubernetesObjec
   }
 }
 
+/** A Service's selector must be exactly ours (a key we dropped, e.g. vault-active, must go: containsDesired only sees what we set). */
+function sameSelector(desired: KubernetesObject, actual: KubernetesObject): boolean {
+  if (desired.kind !== 'Service') return true;
+  const selector = (o: KubernetesObject) => (o as { spec?: { selector?: Record<string, string> } }).spec?.selector ?? {};
+  const d = selector(desired);
+  const a = selector(actual);
+  return Object.keys(a).length === Object.keys(d).length && Object.entries(d).every(([k, v]) => a[k] === v);
+}
+
 /** Creates or updates one object; returns it as it now is (the create/apply answer, or the unchanged actual). */
 async function ensureObject(p: VaultPhaseContext, objects: KubernetesObjectApi, desired: KubernetesObject, createOnly: boolean, actual: KubernetesObject | undefined): Promise<KubernetesObject> {
-  if (actual && (createOnly || containsDesired(desired, actual))) return actual;
+  if (actual && (createOnly || (containsDesired(desired, actual) && sameSelector(desired, actual)))) return actual;
   p.deps.onKubeWrite?.(`${actual ? 'apply' : 'create'} ${desired.kind}/${desired.metadata!.name}`);
   return objects.patch(desired, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
 }

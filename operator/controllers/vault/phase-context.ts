@@ -80,6 +80,8 @@ export interface VaultPhaseContext {
   updates: ConditionUpdate[];
   /** caNamespaces found this pass (ca-namespaces.ts): why some namespaces got no copy; null = all did; unset = not checked. */
   caNamespacesRefused?: string | null;
+  /** serviceRegistrationEnabled: the ServiceAccount not bound to the pod-labelling ClusterRole (not created by this Vault). */
+  serviceRegistrationUnbound?: string;
 }
 
 /** A node the operator talks to: a managed pod or the adopted Vault. */

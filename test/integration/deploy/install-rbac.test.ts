@@ -165,7 +165,8 @@ const vaultSample = (): KubernetesObject & { spec: Record<string, unknown> } => 
   const ingress = { spec: { rules: [{ host: 'vault.example.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'vault', port: { number: 8200 } } } }] } }] } };
   // serviceMonitorEnabled (Bank-Vaults field): a ServiceMonitor where its CRD exists, deleted when set to false
   // caNamespaces "*" (list namespaces; copies only where selfService admits) and watchedSecretsLabels (list the namespace's Secrets)
-  const bankVaults = { caNamespaces: ['*'], watchedSecretsLabels: [{ 'vault.example/restart': 'on-change' }] };
+  // serviceRegistrationEnabled: a RoleBinding to the ClusterRole install.yaml ships (bind), deleted when switched off
+  const bankVaults = { caNamespaces: ['*'], watchedSecretsLabels: [{ 'vault.example/restart': 'on-change' }], serviceRegistrationEnabled: true };
   return { ...doc, metadata: { name: 'vault', namespace: appNs }, spec: { ...doc.spec, deleteUnsealKeysOnDelete: true, ingress, serviceMonitorEnabled: true, ...bankVaults } };
 };
 
@@ -180,10 +181,11 @@ test.serial('Vault (managed): the StatefulSet, Services, Secrets, PDB and auth-d
     if (!bindings.items.some((b) => b.roleRef.name === 'system:auth-delegator' && b.subjects?.some((s) => s.namespace === appNs))) throw new Error('no auth-delegator binding yet');
     await admin.makeApiClient(KubernetesObjectApi).read({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'vault', namespace: appNs } });
     await admin.makeApiClient(KubernetesObjectApi).read({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'vault', namespace: appNs } });
+    await rbac.readNamespacedRoleBinding({ name: 'vault-service-registration', namespace: appNs });
   }, WAIT);
-  // spec.ingress unset, serviceMonitorEnabled false: both go
+  // spec.ingress unset, serviceMonitorEnabled and serviceRegistrationEnabled false: all three go
   await custom().patchNamespacedCustomObject(
-    { group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'vault', body: { spec: { ingress: null, serviceMonitorEnabled: false } } },
+    { group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'vault', body: { spec: { ingress: null, serviceMonitorEnabled: false, serviceRegistrationEnabled: false } } },
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
   );
   await eventually(async () => {
@@ -191,6 +193,7 @@ test.serial('Vault (managed): the StatefulSet, Services, Secrets, PDB and auth-d
     if (list.items.length) throw new Error('Ingress still there');
     const monitors = await admin.makeApiClient(KubernetesObjectApi).list('monitoring.coreos.com/v1', 'ServiceMonitor', appNs);
     if (monitors.items.length) throw new Error('ServiceMonitor still there');
+    if ((await rbac.listNamespacedRoleBinding({ namespace: appNs })).items.some((b) => b.metadata!.name === 'vault-service-registration')) throw new Error('RoleBinding still there');
   }, WAIT);  // leave the shared apiserver without the Prometheus Operator CRD, as other files expect
   await admin.makeApiClient(ApiextensionsV1Api).deleteCustomResourceDefinition({ name: 'servicemonitors.monitoring.coreos.com' });
 });

@@ -168,7 +168,7 @@ test('install scope (--watch-namespaces): Roles in the watched namespaces, a Clu
   const roles = scoped.filter((o) => o.kind === 'Role').map((o) => `${o.metadata?.namespace}/${o.metadata?.name}`);
   t.deepEqual(roles, [`${namespace}/${NAME.role}`, `shop/${NAME.watchRole}`, `vault-system/${NAME.watchRole}`]);
   const clusterRules = (scoped.find((o) => o.kind === 'ClusterRole') as { rules: { resources: string[] }[] }).rules;
-  t.deepEqual(clusterRules.map((r) => r.resources[0]).sort(), ['clusterrolebindings', 'clusterroles', 'mutatingwebhookconfigurations', 'namespaces']);
+  t.deepEqual(clusterRules.map((r) => r.resources[0]).sort(), ['clusterrolebindings', 'clusterroles', 'clusterroles', 'mutatingwebhookconfigurations', 'namespaces']);
   const env = (scoped.find((o) => o.kind === 'Deployment') as V1Deployment).spec!.template.spec!.containers[0]!.env!;
   t.is(env.find((e) => e.name === 'VAULT_AUTOPILOT_WATCH_NAMESPACES')?.value, 'shop,vault-system');
   const webhook = (scoped.find((o) => o.kind === 'MutatingWebhookConfiguration') as V1MutatingWebhookConfiguration).webhooks![0]!;

@@ -13,6 +13,7 @@ import {
   type ApiRequest,
 } from '../../../operator/deploy/rbac.js';
 import { defaultInstallSettings, InstallMode, NAME } from '../../../operator/deploy/install-settings.js';
+import { SERVICE_REGISTRATION_CLUSTER_ROLE } from '../../../operator/api/naming.js';
 
 const kubectl = defaultInstallSettings(InstallMode.Kubectl, '1.2.3');
 const olm = defaultInstallSettings(InstallMode.Olm, '1.2.3');
@@ -61,14 +62,14 @@ test('unusedPermissionVerbs lists exactly the verbs no request used', (t) => {
   ], 'op'), []);
 });
 
-test('least privilege: no wildcards, no CRD writes, no escalate/impersonate, bind only on system:auth-delegator', (t) => {
+test('least privilege: no wildcards, no CRD writes, no escalate/impersonate, bind only on system:auth-delegator and the service-registration ClusterRole', (t) => {
   for (const settings of [kubectl, olm]) {
     for (const p of operatorPermissions(settings)) {
       t.false(p.verbs.includes('*' as never));
       t.false(p.resource.includes('*'));
       t.false(p.resource === 'customresourcedefinitions');
       t.false(p.verbs.includes('escalate' as never) || p.verbs.includes('impersonate' as never));
-      if (p.verbs.includes('bind')) t.deepEqual(p.resourceNames, ['system:auth-delegator']);
+      if (p.verbs.includes('bind')) t.true(p.resourceNames?.length === 1 && ['system:auth-delegator', SERVICE_REGISTRATION_CLUSTER_ROLE].includes(p.resourceNames[0]!), p.resourceNames?.join());
       t.true(p.why.length > 10, `${p.resource} says why`);
     }
   }
@@ -124,7 +125,7 @@ const scoped = { ...kubectl, watchNamespaces: ['shop', 'vault-system'] };
 test('install scope: the ClusterRole keeps only what is cluster-scoped; each watched namespace gets a Role with the rest', (t) => {
   const cluster = clusterRole(scoped).rules ?? [];
   // what cannot be namespaced: the auth-delegator ClusterRoleBinding (TokenReview is cluster-scoped), bind on it, the webhook configuration, namespace labels (self-service selectors)
-  t.deepEqual(cluster.map((r) => r.resources![0]).sort(), ['clusterrolebindings', 'clusterroles', 'mutatingwebhookconfigurations', 'namespaces'] /* namespaces: get, a Vault's self-service selector reads labels */);
+  t.deepEqual(cluster.map((r) => r.resources![0]).sort(), ['clusterrolebindings', 'clusterroles', 'clusterroles', 'mutatingwebhookconfigurations', 'namespaces'] /* clusterroles: bind on auth-delegator and on the service-registration role; namespaces: get, a Vault's self-service selector reads labels */);
   for (const sensitive of ['secrets', 'statefulsets', 'services', 'serviceaccounts', 'configmaps', 'pods']) {
     t.false(cluster.some((r) => r.resources!.includes(sensitive)), `${sensitive} is not cluster-wide`);
   }
