@@ -77,9 +77,19 @@ test.serial('a labelled related object enqueues its owner on create, change and 
   await eventually(async () => {
     if (count(reconciled, 'owner') < base + 3) throw new Error('not enqueued by the related delete');
   });
+  // the non-event: an unlabelled Secret, then a labelled marker for another owner on the same watch;
+  // watch events come in order, so once the marker's owner is reconciled the unlabelled one was passed over
+  await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'marker' } } });
+  await eventually(async () => {
+    if (count(reconciled, 'marker') < 1) throw new Error('marker owner not reconciled');
+  });
   const before = count(reconciled, 'owner');
+  const markerBefore = count(reconciled, 'marker');
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'unrelated' } } });
-  await new Promise((r) => setTimeout(r, 1000));
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'marker-related', labels: { [OWNER_LABEL]: 'marker' } } } });
+  await eventually(async () => {
+    if (count(reconciled, 'marker') < markerBefore + 1) throw new Error('marker not enqueued by its related create');
+  });
   t.is(count(reconciled, 'owner'), before, 'an object outside the label selector is not seen');
 });
 

@@ -74,8 +74,12 @@ async function setClaimPhase(name: string, phase: string): Promise<void> {
 
 const vaultContainer = (state: object, extra: object = {}) => ({ name: 'vault', image: 'hashicorp/vault:1.21.4', imageID: '', ready: false, restartCount: 0, state, ...extra });
 
-/** The Unsealed condition reaches `reason` within `ms`, and its message matches. */
-async function unsealedCondition(vault: string, reason: string, message: RegExp, ms = 5000): Promise<number> {
+// Waits stay far below the 10-minute timers: whatever arrives within them came from the pod watch.
+// No tighter limit: on a loaded machine a watch event may take seconds.
+const WAIT_MS = 2 * 60_000;
+
+/** The Unsealed condition reaches `reason` (its message matches); ms it took. */
+async function unsealedCondition(vault: string, reason: string, message: RegExp, ms = WAIT_MS): Promise<number> {
   const started = Date.now();
   await vaults.waitForCondition(ns, vault, 'Unsealed', 'Unknown', { reason, message, timeoutMs: ms });
   return Date.now() - started;
@@ -86,7 +90,7 @@ test.serial('down-0 waits for its claim: VolumeUnbound, no default StorageClass'
   const pod = await createPod('down', 0);
   await setPodStatus(pod, { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: 'pod has unbound immediate PersistentVolumeClaims' }] });
   await vaults.create(fromSample('samples/vault-managed.yaml', ns, 'down', { size: 1 }));
-  await unsealedCondition('down', VaultReason.VolumeUnbound, /down-0: PersistentVolumeClaim data-down-0 is Pending and names no StorageClass: the cluster has no default StorageClass/, 30_000);
+  await unsealedCondition('down', VaultReason.VolumeUnbound, /down-0: PersistentVolumeClaim data-down-0 is Pending and names no StorageClass: the cluster has no default StorageClass/);
   const initialized = await vaults.condition(ns, 'down', 'Initialized');
   t.is(initialized?.reason, VaultReason.VolumeUnbound, 'Initialized says the same, not VaultUnreachable');
   const ready = await vaults.condition(ns, 'down', 'Ready');
@@ -112,7 +116,7 @@ test.serial('pod events alone move the condition: unschedulable, image pull, cra
   await core.deleteNamespacedPod({ name: 'down-0', namespace: ns, gracePeriodSeconds: 0 });
   times.deleted = await unsealedCondition('down', VaultReason.PodNotRunning, /down-0: pod (does not exist yet|is terminating)/);
   t.log(`pod status change -> Vault condition (ms): ${JSON.stringify(times)}`);
-  for (const [what, ms] of Object.entries(times)) t.true(ms < 5000, `${what} in ${ms} ms, well before any 10-minute timer`);
+  for (const [what, ms] of Object.entries(times)) t.true(ms < TEN_MINUTES, `${what} in ${ms} ms, before any 10-minute timer`);
 });
 
 test.serial('a sealed node is unsealed as soon as its pod restarts; one Unsealed event per unseal', async (t) => {
@@ -120,26 +124,26 @@ test.serial('a sealed node is unsealed as soon as its pod restarts; one Unsealed
   const longAgo = new Date(Date.now() - 5 * 60_000);
   await setPodStatus(pod, { phase: 'Running', containerStatuses: [vaultContainer({ running: { startedAt: longAgo } }, { ready: true })] });
   await vaults.create(fromSample('samples/vault-managed.yaml', ns, 'live', { size: 1, unsealConfig: { options: { secretShares: 3, secretThreshold: 2, storeRootToken: true } } }));
-  await vaults.waitForCondition(ns, 'live', 'Ready', 'True', { timeoutMs: 60_000 });
+  await vaults.waitForCondition(ns, 'live', 'Ready', 'True', { timeoutMs: WAIT_MS });
   const root = (await vaults.secretData(ns, 'live-unseal-keys'))!['vault-root']!;
   const vault = new VaultClient({ address: servers.vault.address, auth: { method: 'token', token: root }, timeoutMs: 3000 });
   const unsealedEvents = async () => (await vaults.events(ns, 'live')).filter((e) => e.reason === 'Unsealed').reduce((n, e) => n + (e.count ?? 1), 0);
   const before = await unsealedEvents();
 
+  // sealed behind the operator's back: nothing in Kubernetes changed, and both timers are 10 minutes away
   await vault.request('PUT', 'sys/seal');
-  await new Promise((r) => setTimeout(r, 2000));
-  t.true((await vault.sealStatus()).sealed, 'no timer looks at it: the operator has not noticed yet');
+  t.true((await vault.sealStatus()).sealed, 'sealed until the pod event below');
 
   // what kubelet writes when the container restarts
   const restarted = Date.now();
   await setPodStatus(pod, { phase: 'Running', containerStatuses: [vaultContainer({ running: { startedAt: new Date() } }, { restartCount: 1 })] });
   await eventually(async () => {
     if ((await vault.sealStatus()).sealed) throw new Error('still sealed');
-  }, { timeoutMs: 10_000, intervalMs: 100 });
+  }, { timeoutMs: WAIT_MS, intervalMs: 100 });
   const ms = Date.now() - restarted;
   t.log(`pod restarted -> unsealed: ${ms} ms`);
-  t.true(ms < 5000);
-  await vaults.waitForCondition(ns, 'live', 'Ready', 'True', { timeoutMs: 10_000 });
+  t.true(ms < TEN_MINUTES, 'the pod event, not a timer');
+  await vaults.waitForCondition(ns, 'live', 'Ready', 'True', { timeoutMs: WAIT_MS });
   await eventually(async () => {
     if ((await unsealedEvents()) !== before + 1) throw new Error(`Unsealed events: ${await unsealedEvents()}, want ${before + 1}`);
   });
