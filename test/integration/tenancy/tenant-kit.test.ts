@@ -5,6 +5,7 @@ import test from 'ava';
 import { makeKubeClients } from '../../../operator/framework/kube.js';
 import { createTenant, describeChanges, diffSnapshots, refusal, snapshotOutside, useTenantEnv, type Tenant } from '../../support/tenant.js';
 import { execFileSync } from 'node:child_process';
+import { eventually } from '../../harness/index.js';
 
 const { env } = useTenantEnv(test);
 let tenant: Tenant;
@@ -43,7 +44,18 @@ test('the outside-A snapshot is quiet at rest, ignores A, and sees changes elsew
   const admin = makeKubeClients(env().kubeConfig());
   const before = await snapshotOutside(env(), tenant.namespace);
   t.true(before.size > 50, `snapshot holds ${before.size} entries`);
-  await new Promise((r) => setTimeout(r, 11_000)); // past one apiserver lease renewal
+  // quiet at rest over a window that holds a periodic write: the kube-apiserver renews its identity Lease (every 10 s)
+  const leases = async () =>
+    (await admin.raw.request<{ items: Array<{ metadata: { name: string; resourceVersion: string } }> }>({
+      method: 'GET',
+      path: '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases?labelSelector=apiserver.kubernetes.io%2Fidentity%3Dkube-apiserver',
+    })).items;
+  const renewed = (await leases()).map((l) => `${l.metadata.name}@${l.metadata.resourceVersion}`);
+  t.true(renewed.length > 0, 'the apiserver has an identity Lease');
+  await eventually(async () => {
+    const now = (await leases()).map((l) => `${l.metadata.name}@${l.metadata.resourceVersion}`);
+    if (now.every((l) => renewed.includes(l))) throw new Error('identity Lease not renewed yet');
+  }, { timeoutMs: 5 * 60_000, intervalMs: 500, message: 'kube-apiserver identity Lease renewal' });
   const rest = diffSnapshots(before, await snapshotOutside(env(), tenant.namespace));
   t.deepEqual(rest, [], describeChanges(rest));
 
