@@ -6,7 +6,7 @@ import { CoordinationV1Api } from '@kubernetes/client-node';
 import { eventually, useTestEnv } from '../../harness/index.js';
 import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
 import { widgetController, WidgetRecorder } from './fixtures/widget-controller.js';
-import { applyWidgetCrd, sleep, widgets } from './widgets.js';
+import { applyWidgetCrd, widgets } from './widgets.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 const operators: AutopilotOperator[] = [];
@@ -50,12 +50,19 @@ test.serial('only the lease holder reconciles; on stop it hands over to the stan
   await eventually(async () => {
     if ((await w.get('first')).status?.observedValue !== '1') throw new Error('not reconciled');
   });
-  await sleep(1000);
+  // a window of the election's own rhythm: the leader renews twice more (the standby polls at the same period)
+  const coordination = env().kubeConfig().makeApiClient(CoordinationV1Api);
+  const leaseVersion = async () => (await coordination.readNamespacedLease({ name: 'widget-operator', namespace: ns })).metadata!.resourceVersion!;
+  const seen = new Set([await leaseVersion()]);
+  await eventually(async () => {
+    seen.add(await leaseVersion());
+    if (seen.size < 3) throw new Error(`lease renewed ${seen.size - 1} times`);
+  }, { intervalMs: 100 });
   t.false(b.isLeader());
   t.is(recB.attempts.size, 0, 'the standby reconciled nothing');
   t.is(recA.attempts.get(`${ns}/first`), 1);
 
-  const lease = await env().kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'widget-operator', namespace: ns });
+  const lease = await coordination.readNamespacedLease({ name: 'widget-operator', namespace: ns });
   t.is(lease.spec?.holderIdentity, 'replica-a');
 
   const stoppedAt = Date.now();
@@ -84,8 +91,7 @@ test.serial('a lease left by a dead holder is taken over only after its duration
   const c = candidate('replica-c', ns, new WidgetRecorder(), lost);
   const started = Date.now();
   await c.start();
-  await sleep(1500);
-  t.false(c.isLeader(), 'still held by the ghost');
+  t.false(c.isLeader(), 'held by the ghost'); // and not taken before its duration: `waited` below
   await eventually(async () => {
     if (!c.isLeader()) throw new Error('not leader yet');
   }, { timeoutMs: 15_000 });

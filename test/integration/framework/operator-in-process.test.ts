@@ -155,7 +155,11 @@ test.serial('finalizer is added; on delete the cleanup runs exactly once and the
     }
     throw new Error('still there');
   });
-  await sleep(1000);
+  // the operator's cache saw the deletion and nothing runs for it: no later cleanup can start
+  await eventually(async () => {
+    if (operator.cached('Widget', ns, 'fin').obj) throw new Error('deletion not seen yet');
+    if (recorder.activePerKey.get(`${ns}/fin`)) throw new Error('still running');
+  });
   t.is(recorder.cleanups.get(`${ns}/fin`), 1);
 });
 
@@ -168,7 +172,8 @@ test.serial('lastTransitionTime stays put when the same status is set again, mov
   });
   const ltt = first.status?.conditions?.[0]?.lastTransitionTime;
   t.truthy(ltt);
-  await sleep(1500); // timestamps have second precision
+  // timestamps have second precision: a refreshed one would now differ
+  while (Date.now() < Date.parse(ltt!) + 1000) await sleep(50);
   await w.patchSpec('cond', { value: 'two' });
   const second = await eventually(async () => {
     const obj = await w.get('cond');
@@ -197,11 +202,17 @@ test.serial('a reconcile of an object already in sync writes nothing', async (t)
   });
   const key = `${ns}/steady`;
   const before = recorder.attempts.get(key) ?? 0;
+  // two more passes, one after the other (never overlapping per object): once the second has
+  // started, the first one and everything the framework does after it have finished
   operator.enqueue('Widget', ns, 'steady');
   await eventually(async () => {
     if ((recorder.attempts.get(key) ?? 0) <= before) throw new Error('not reconciled again');
   });
-  await sleep(300);
+  operator.enqueue('Widget', ns, 'steady');
+  await eventually(async () => {
+    if ((recorder.attempts.get(key) ?? 0) <= before + 1) throw new Error('not reconciled a second time');
+    if (recorder.activePerKey.get(key)) throw new Error('still running');
+  });
   const after = await w.get('steady');
   t.is(after.metadata?.resourceVersion, synced.metadata?.resourceVersion);
 });
@@ -212,8 +223,9 @@ test.serial('a secret handled by a reconcile reaches no log line and no Event (l
   const key = `${ns}/leaky`;
   await eventually(async () => {
     if ((starts.get(key) ?? []).length < 2) throw new Error('not retried yet');
+    if (logLines.filter((l) => l.includes('handling a secret')).length < 2) throw new Error('second attempt not logged yet');
+    if ((await w.events('leaky')).filter((e) => e.reason === 'LeakAttempt').length < 1) throw new Error('no Event yet');
   });
-  await sleep(300);
   const all = logLines.join('\n');
   t.false(all.includes(value));
   t.true(logLines.some((l) => l.includes('reconcile failed, will retry') && l.includes(`cannot use ${REDACTED}`)));
