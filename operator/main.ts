@@ -114,8 +114,6 @@ class VaultAutopilot extends AutopilotOperator {
 
   protected override async init(): Promise<void> {
     const { settings } = this;
-    const countRequests = (client: VaultClient) =>
-      client.onRequest((method, _path, status) => metrics.vaultRequests.inc({ method, status: status ? `${Math.floor(status / 100)}xx` : 'none' }));
     const trust = describeTrust(settings.externalVaults);
     if (trust.insecure) this.logger.warn(trust.message);
     else this.logger.info(trust.message);
@@ -123,7 +121,6 @@ class VaultAutopilot extends AutopilotOperator {
       const { registerVaultController } = await load.vault();
       this.vaultController = await registerVaultController(this, {
         settings: settings.vault,
-        onVaultClient: countRequests,
         // the Vault controller keeps the login KMSVaultSecrets are written with
         ...(settings.kms ? { kmsIdentity: { pathPolicy: settings.kms.pathPolicy } } : {}),
       });
@@ -132,8 +129,7 @@ class VaultAutopilot extends AutopilotOperator {
       const { AwsKms, registerKmsVaultSecretController, VaultClient, VaultTargets } = await load.kms();
       // with VAULT_AUTOPILOT_VAULT_ADDR: that Vault; otherwise (and for spec.vaultRef) a `Vault` resource
       const vault = settings.vaultConnection ? new VaultClient(settings.vaultConnection) : undefined;
-      if (vault) countRequests(vault);
-      const targets = new VaultTargets({ onVaultClient: countRequests, trust: settings.externalVaults });
+      const targets = new VaultTargets({ trust: settings.externalVaults });
       const decryptor = new AwsKms({ region: settings.kms.kms.region, endpoint: settings.kms.kms.endpoint, allowedKeyIds: settings.kms.kms.allowedKeyIds });
       await registerKmsVaultSecretController(this, { ...(vault ? { vault } : {}), targets, decryptor, settings: settings.kms });
     }

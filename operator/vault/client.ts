@@ -5,6 +5,7 @@
 // connection setup, one error type and one request counter.
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { metrics } from '../framework/index.js';
 
 /** How the operator authenticates to a Vault. */
 export type VaultAuth =
@@ -56,7 +57,6 @@ export class VaultError extends Error {
   }
 }
 
-type RequestListener = (method: HttpMethod, path: string, status: number | undefined) => void;
 
 const DEFAULT_SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -71,7 +71,6 @@ export class VaultClient {
   /** hashi-vault-js (and axios) load on the first request: an operator with nothing to do in Vault never pays for them. */
   private http: Promise<AxiosLike> | undefined;
   private cachedToken: { value: string; expiresAt: number } | undefined;
-  private readonly listeners: RequestListener[] = [];
 
   constructor(readonly connection: VaultConnection) {
     new URL(connection.address); // a bad address fails here, as before, not as "unreachable" later
@@ -97,11 +96,6 @@ export class VaultClient {
 
   get address(): string {
     return this.connection.address;
-  }
-
-  /** Observe every request (metrics). */
-  onRequest(listener: RequestListener): void {
-    this.listeners.push(listener);
   }
 
   /** The token used for authenticated requests; logs in with Kubernetes auth when configured. */
@@ -183,7 +177,7 @@ export class VaultClient {
       const code = (err as { code?: string }).code ?? (err as Error).message;
       throw new VaultError(`Vault at ${this.address} is unreachable (${code})`, undefined, [], true);
     } finally {
-      for (const listener of this.listeners) listener(method, path, status);
+      metrics.vaultRequests.inc({ method, status: status ? `${Math.floor(status / 100)}xx` : 'none' });
     }
   }
 

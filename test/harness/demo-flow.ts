@@ -127,7 +127,7 @@ try {
   await step(
     'nothing secret in the operator\'s logs',
     async () => flow.leakedSecrets(),
-    (leaked) => [`${flow.logs.text.split('\n').length} log lines checked for the plaintext, the JWT and the Vault tokens: ${leaked.length} found`],
+    (leaked) => [`${flow.logs.text().split('\n').length} log lines checked for the plaintext, the JWT and the Vault tokens: ${leaked.length} found`],
     (leaked) => (leaked.length === 0 ? undefined : `${leaked.length} secret(s) in the logs`),
   );
 } catch {

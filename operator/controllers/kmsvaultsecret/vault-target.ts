@@ -127,7 +127,6 @@ export type Resolved = { ok: true; client: VaultClient; vault: string } | { ok: 
 export interface VaultTargetsOptions {
   /** The operator's JWT for the Kubernetes-auth login; default the mounted ServiceAccount token. */
   operatorJwt?: () => Promise<string>;
-  onVaultClient?: (client: VaultClient) => void;
   /** External Vaults the operator may log in to (the Vault controller's setting); default none. */
   trust?: ExternalVaultTrust;
 }
@@ -171,7 +170,6 @@ export class VaultTargets {
         ...(caCert ? { caCert } : {}),
         auth: { method: 'kubernetes', role: KMS_AUTH_ROLE, mountPath: OPERATOR_AUTH_PATH, ...(this.options.operatorJwt ? { jwt: this.options.operatorJwt } : {}) },
       });
-      this.options.onVaultClient?.(client);
       this.#clients.set(key, client);
     }
     try {

@@ -14,10 +14,7 @@ export class VaultClients {
   private readonly nodeClients = new Map<string, VaultClient>();
   private readonly configClients = new Map<string, VaultClient>();
 
-  constructor(
-    private readonly kmsClients: Map<string, Kms>,
-    private readonly onVaultClient?: (client: VaultClient) => void,
-  ) {}
+  constructor(private readonly kmsClients: Map<string, Kms>) {}
 
   node(address: string, caCert: string | undefined): VaultClient {
     const key = `${address}|${caCert ?? ''}`;
@@ -25,7 +22,6 @@ export class VaultClients {
     if (!client) {
       client = new VaultClient({ address, ...(caCert ? { caCert } : {}), auth: { method: 'token' } });
       this.nodeClients.set(key, client);
-      this.onVaultClient?.(client);
     }
     return client;
   }
@@ -36,7 +32,6 @@ export class VaultClients {
     if (!client) {
       client = new VaultClient({ address, ...(caCert ? { caCert } : {}), auth });
       this.configClients.set(key, client);
-      this.onVaultClient?.(client);
     }
     return client;
   }
@@ -61,13 +56,11 @@ export class VaultClientCache {
   private readonly byVault = new Map<string, VaultClients>();
   private readonly kmsClients = new Map<string, Kms>();
 
-  constructor(private readonly onVaultClient?: (client: VaultClient) => void) {}
-
   of(namespace: string, name: string): VaultClients {
     const key = `${namespace}/${name}`;
     let clients = this.byVault.get(key);
     if (!clients) {
-      clients = new VaultClients(this.kmsClients, this.onVaultClient);
+      clients = new VaultClients(this.kmsClients);
       this.byVault.set(key, clients);
     }
     return clients;

@@ -47,7 +47,7 @@ export class VaultController {
   private readonly pendingKeys = new PendingKeys();
 
   constructor(private readonly deps: VaultControllerDeps) {
-    this.clients = new VaultClientCache(deps.onVaultClient);
+    this.clients = new VaultClientCache();
   }
 
   // ---------------------------------------------------------------- reconcile
@@ -111,7 +111,6 @@ export class VaultController {
     const namespace = vault.metadata!.namespace!;
     if (!vault.spec.external) {
       try {
-        this.deps.onKubeWrite?.(`delete ClusterRoleBinding/${authDelegatorBindingName(namespace, name)}`);
         await ctx.kube.rbac.deleteClusterRoleBinding({ name: authDelegatorBindingName(namespace, name) });
       } catch (err) {
         if (!isNotFound(err)) throw err;
@@ -122,7 +121,6 @@ export class VaultController {
     const keys = await readSecret(ctx, namespace, keysName);
     if (keys) {
       if (vault.spec.deleteUnsealKeysOnDelete) {
-        this.deps.onKubeWrite?.(`delete Secret/${keysName}`);
         await ctx.kube.core.deleteNamespacedSecret({ name: keysName, namespace });
         await ctx.event('Warning', VaultEventReason.UnsealKeysDeleted, `deleted Secret ${keysName} with the unseal keys (deleteUnsealKeysOnDelete is true)`);
       } else {

@@ -44,7 +44,7 @@ export async function ensureManagedObjects(p: VaultPhaseContext): Promise<string
         continue;
       }
       try {
-        await ensureObject(p, objects, desired, false, current);
+        await ensureObject(objects, desired, false, current);
         p.cluster.serviceMonitorApiMissing = false;
       } catch (err) {
         if (!isMissingApi(err)) throw err;
@@ -57,7 +57,7 @@ export async function ensureManagedObjects(p: VaultPhaseContext): Promise<string
       const bound = authDelegatorDecision(serviceAccount, vault);
       if (!bound.ok) {
         await refusedWarning(p, bound);
-        if (current && current !== MISSING_API) await deleteObject(p, objects, desired);
+        if (current && current !== MISSING_API) await deleteObject(objects, desired);
         continue;
       }
     }
@@ -65,12 +65,12 @@ export async function ensureManagedObjects(p: VaultPhaseContext): Promise<string
       // service registration: likewise only for the ServiceAccount this Vault created (else the user binds it, as with Bank-Vaults)
       if (!authDelegatorDecision(serviceAccount, vault).ok) {
         p.serviceRegistrationUnbound = serviceAccount?.metadata?.name ?? serviceAccountName(vault);
-        if (current && current !== MISSING_API && isControlled(current, vault)) await deleteObject(p, objects, desired);
+        if (current && current !== MISSING_API && isControlled(current, vault)) await deleteObject(objects, desired);
         continue;
       }
     }
     // a ServiceAccount may be shared or pre-created: create it, never take it over
-    const result = await ensureObject(p, objects, desired, desired.kind === 'ServiceAccount', current === MISSING_API ? undefined : current);
+    const result = await ensureObject(objects, desired, desired.kind === 'ServiceAccount', current === MISSING_API ? undefined : current);
     if (desired.kind === 'ServiceAccount') serviceAccount = result;
   }
   const obsolete = obsoleteObjects(vault);
@@ -79,7 +79,7 @@ export async function ensureManagedObjects(p: VaultPhaseContext): Promise<string
   }
   for (const ref of obsolete) {
     try {
-      await deleteIfControlled(p, objects, ref, vault.metadata!.uid!);
+      await deleteIfControlled(objects, ref, vault.metadata!.uid!);
     } catch (err) {
       if (!isMissingApi(err)) throw err;
     }
@@ -139,8 +139,7 @@ function isControlled(obj: KubernetesObject, vault: { metadata?: { uid?: string 
   return !!obj.metadata?.ownerReferences?.some((o) => o.uid === vault.metadata?.uid && o.controller);
 }
 
-async function deleteObject(p: VaultPhaseContext, objects: KubernetesObjectApi, desired: KubernetesObject): Promise<void> {
-  p.deps.onKubeWrite?.(`delete ${desired.kind}/${desired.metadata!.name}`);
+async function deleteObject(objects: KubernetesObjectApi, desired: KubernetesObject): Promise<void> {
   try {
     await objects.delete({ apiVersion: desired.apiVersion!, kind: desired.kind!, metadata: { name: desired.metadata!.name!, ...(desired.metadata?.namespace ? { namespace: desired.metadata.namespace } : {}) } });
   } catch (err) {
@@ -149,7 +148,7 @@ async function deleteObject(p: VaultPhaseContext, objects: KubernetesObjectApi, 
 }
 
 /** Deletes an object this Vault made for a field that is now unset; anything else of that name is left alone. */
-async function deleteIfControlled(p: VaultPhaseContext, objects: KubernetesObjectApi, ref: { apiVersion: string; kind: string; name: string; namespace: string }, uid: string): Promise<void> {
+async function deleteIfControlled(objects: KubernetesObjectApi, ref: { apiVersion: string; kind: string; name: string; namespace: string }, uid: string): Promise<void> {
   const id = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } };
   let actual: KubernetesObject;
   try {
@@ -159,7 +158,6 @@ async function deleteIfControlled(p: VaultPhaseContext, objects: KubernetesObjec
     throw err;
   }
   if (!actual.metadata?.ownerReferences?.some((o) => o.uid === uid && o.controller)) return;
-  p.deps.onKubeWrite?.(`delete ${ref.kind}/${ref.name}`);
   try {
     await objects.delete(id);
   } catch (err) {
@@ -177,9 +175,8 @@ function sameSelector(desired: KubernetesObject, actual: KubernetesObject): bool
 }
 
 /** Creates or updates one object; returns it as it now is (the create/apply answer, or the unchanged actual). */
-async function ensureObject(p: VaultPhaseContext, objects: KubernetesObjectApi, desired: KubernetesObject, createOnly: boolean, actual: KubernetesObject | undefined): Promise<KubernetesObject> {
+async function ensureObject(objects: KubernetesObjectApi, desired: KubernetesObject, createOnly: boolean, actual: KubernetesObject | undefined): Promise<KubernetesObject> {
   if (actual && (createOnly || (containsDesired(desired, actual) && sameSelector(desired, actual)))) return actual;
-  p.deps.onKubeWrite?.(`${actual ? 'apply' : 'create'} ${desired.kind}/${desired.metadata!.name}`);
   return objects.patch(desired, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
 }
 

@@ -7,7 +7,6 @@ import type { V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/clien
 import { API_GROUP } from '../../api/naming.js';
 import { VAULT_KIND, VaultConditionType, VaultReason, type VaultResource, type VaultStatus } from '../../api/vault.js';
 import type { Decryptor, Encryptor } from '../../kms/decryptor.js';
-import type { VaultClient } from '../../vault/client.js';
 import type { PathPolicy } from '../kmsvaultsecret/settings.js';
 import type { VaultClients } from './clients.js';
 import type { PendingKeys } from './pending-keys.js';
@@ -38,8 +37,6 @@ export interface VaultControllerDeps {
   settings: VaultControllerSettings;
   /** KMS for unsealConfig.aws; default AWS KMS in the key's region (endpoint from settings). */
   kms?: (region: string | undefined) => Encryptor & Decryptor;
-  /** Observe every VaultClient made (tests sum their stats to prove zero writes). */
-  onVaultClient?: (client: VaultClient) => void;
   /**
    * How the operator reaches pod `ordinal` of a managed Vault; default its
    * peer DNS name. Tests without a kubelet point it at a real Vault server.
@@ -47,8 +44,6 @@ export interface VaultControllerDeps {
   podAddress?: (name: string, namespace: string, ordinal: number) => string;
   /** The operator ServiceAccount's JWT for Kubernetes-auth login; default: the mounted token file. */
   operatorJwt?: () => Promise<string>;
-  /** Observe every Kubernetes write this controller makes (tests count them). */
-  onKubeWrite?: (what: string) => void;
   /**
    * Keep a Vault login for KMSVaultSecrets (policy + role, kms-identity.ts) in
    * every Vault the operator logs in to with its ServiceAccount.
@@ -134,7 +129,6 @@ export async function writeSecret(p: Pick<VaultPhaseContext, 'ctx' | 'deps'>, cu
   const namespace = body.metadata!.namespace!;
   const name = body.metadata!.name!;
   const full: V1Secret = { apiVersion: 'v1', kind: 'Secret', ...body };
-  p.deps.onKubeWrite?.(`${current ? 'replace' : 'create'} Secret/${name}`);
   if (!current) return ctx.kube.core.createNamespacedSecret({ namespace, body: full });
   full.metadata = { ...current.metadata, ...body.metadata };
   return ctx.kube.core.replaceNamespacedSecret({ name, namespace, body: full });

@@ -5,7 +5,6 @@
 // forbidden (a permission is missing) or any verb of any permission in
 // operator/deploy/rbac.ts was never used (a permission is superfluous).
 import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import test from 'ava';
 import {
   AdmissionregistrationV1Api,
@@ -40,18 +39,11 @@ import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import { parseOperatorSettings } from '../../../operator/settings.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
+import { LogCapture } from '../../support/log-capture.js';
 
 const env = useTestEnv(test);
 const KMS_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 const WAIT = { timeoutMs: 45_000, intervalMs: 300 };
-
-class LogCapture extends Writable {
-  readonly lines: string[] = [];
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: () => void): void {
-    this.lines.push(chunk.toString());
-    done();
-  }
-}
 
 let installNs: string;
 let appNs: string;

@@ -11,7 +11,6 @@
 // Vault, KMSVaultSecret and ServiceAccount controllers.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import { API_GROUP, API_GROUP_VERSION, API_VERSION, serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { KMS_VAULT_SECRET_PLURAL, NAMESPACE_CONTEXT_KEY } from '../../../operator/api/kmsvaultsecret.js';
@@ -27,18 +26,11 @@ import { eventually, type TestEnv } from '../../harness/index.js';
 import { sampleOf } from '../../support/samples.js';
 import { vaultControllerSettings } from '../serviceaccount/helpers.js';
 import { tokenSecretLabels } from '../../support/external-vault.js';
+import { LogCapture } from '../../support/log-capture.js';
 
 export const CRD_FILES = ['crds/vault.yaml', 'crds/kmsvaultsecret.yaml', 'crds/partialkmsvaultsecret.yaml'];
 export const SAMPLE_SERVICE_ACCOUNT = 'samples/serviceaccount.yaml';
 const KMS_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
 
 export interface VaultAnswer {
   status: number;
@@ -69,7 +61,7 @@ function onlyNamespace(operator: AutopilotOperator, namespace: string): Autopilo
 
 export class SelfServiceFlow {
   readonly kube: KubeClients;
-  readonly logs = new Capture();
+  readonly logs = new LogCapture();
   /** Values that must never appear in the operator's logs or Events. */
   readonly secrets: string[] = [];
   operator: AutopilotOperator | undefined;
@@ -333,7 +325,7 @@ export class SelfServiceFlow {
 
   /** Secrets found in the operator's logs (must be none). */
   leakedSecrets(): string[] {
-    return this.secrets.filter((s) => this.logs.text.includes(s));
+    return this.secrets.filter((s) => this.logs.text().includes(s));
   }
 
   // ---------------------------------------------------------------- helpers

@@ -4,7 +4,6 @@
 // and small object helpers.
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import type { CoreV1Event, V1ServiceAccount } from '@kubernetes/client-node';
 import { API_GROUP, API_GROUP_VERSION, API_VERSION } from '../../../operator/api/naming.js';
 import { VAULT_PLURAL, type ExternalConfig, type VaultResource } from '../../../operator/api/vault.js';
@@ -12,29 +11,21 @@ import { registerServiceAccountController } from '../../../operator/controllers/
 import { parseServiceAccountSettings, type ServiceAccountSettings } from '../../../operator/controllers/serviceaccount/settings.js';
 import { registerVaultController } from '../../../operator/controllers/vault/controller.js';
 import type { VaultControllerSettings } from '../../../operator/controllers/vault/settings.js';
-import { AutopilotOperator, createLogger, errorCode, resourcePath, type KubeClients, makeKubeClients, type RawRequest } from '../../../operator/framework/index.js';
+import { AutopilotOperator, createLogger, errorCode, resourcePath, type KubeClients, makeKubeClients } from '../../../operator/framework/index.js';
 import type { TestEnv } from '../../harness/index.js';
 import { HARNESS_VAULT_TRUST, tokenSecretLabels } from '../../support/external-vault.js';
+import { LogCapture } from '../../support/log-capture.js';
+import { logKubeWrites } from '../../support/kube-writes.js';
+export { LogCapture };
 
 export const VAULT_CRD = 'crds/vault.yaml';
-
-export class LogCapture extends Writable {
-  readonly lines: string[] = [];
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: () => void): void {
-    this.lines.push(chunk.toString());
-    done();
-  }
-  text(): string {
-    return this.lines.join('');
-  }
-}
 
 export interface RunningOperator {
   operator: AutopilotOperator;
   settings: ServiceAccountSettings;
   logs: LogCapture;
-  /** Every request the operator sent to the apiserver, `METHOD path`. */
-  kubeRequests: string[];
+  /** Every request the operator sent to the apiserver (watches aside), `METHOD path?query`, as a proxy in front of it saw them. */
+  readonly kubeRequests: string[];
   stop(): Promise<void>;
 }
 
@@ -71,29 +62,34 @@ export function vaultControllerSettings(env: TestEnv, namespace?: string): Vault
 
 export async function startOperator(env: TestEnv, opts: OperatorOptions): Promise<RunningOperator> {
   const logs = new LogCapture();
+  // what the operator sends, as it leaves it (to prove an in-sync reconcile writes nothing)
+  const kubeLog = await logKubeWrites(env);
   const operator = new AutopilotOperator({
-    kubeConfig: env.kubeConfig(),
+    kubeConfig: kubeLog.kubeConfig,
     logger: createLogger({ stream: logs, level: 'debug' }),
     concurrency: opts.concurrency ?? 8,
     backoff: opts.backoff ?? { baseMs: 200, maxMs: 2000 },
     watchBackoff: { baseMs: 100, maxMs: 1000 },
     shutdownTimeoutMs: 10_000,
   });
-  // count what the operator sends (to prove an in-sync reconcile writes nothing)
-  const kubeRequests: string[] = [];
-  const raw = operator.kube.raw;
-  const request = raw.request.bind(raw);
-  raw.request = <T,>(req: RawRequest): Promise<T> => {
-    kubeRequests.push(`${req.method} ${req.path}`);
-    return request<T>(req);
-  };
   const settings = parseServiceAccountSettings(opts.env ?? {});
   await registerServiceAccountController(operator, { settings, namespace: opts.namespace });
   if (opts.vaultController) await registerVaultController(operator, { settings: vaultControllerSettings(env, opts.namespace) });
   if (opts.register) await opts.register(operator);
   await operator.start();
   await operator.waitForSync();
-  return { operator, settings, logs, kubeRequests, stop: () => operator.stop() };
+  return {
+    operator,
+    settings,
+    logs,
+    get kubeRequests() {
+      return kubeLog.requests();
+    },
+    stop: async () => {
+      await operator.stop();
+      await kubeLog.close();
+    },
+  };
 }
 
 /** Object helpers with the admin identity. */

@@ -12,13 +12,15 @@ import { VaultClient } from '../../../operator/vault/client.js';
 import type { VaultResource } from '../../../operator/api/vault.js';
 import { createCertificateAuthority } from '../../../operator/framework/webhook-certs.js';
 import { startServers, eventually, type Servers } from '../../harness/index.js';
-import { CRD_FILE, Vaults, settle, startVaultOperator, type RunningVaultOperator } from './helpers.js';
+import { VaultAudit } from '../../harness/vault-audit.js';
+import { CRD_FILE, Vaults, changesOnceInSync, startVaultOperator, vaultWrites, type RunningVaultOperator } from './helpers.js';
 
 let servers: Servers;
 let op: RunningVaultOperator;
 let ns: string;
 let vaults: Vaults;
 let admin: VaultClient;
+let writesInVault: () => string[];
 const NAME = 'bv-config';
 
 const raw = (token: string) => new VaultClient({ address: servers.vault.address, auth: { method: 'token', token }, timeoutMs: 3000 });
@@ -93,6 +95,8 @@ test.serial('Bank-Vaults shapes are applied: auth without path at its type, data
   const root = (await vaults.secretData(ns, `${NAME}-unseal-keys`))!['vault-root']!;
   const created = await raw(root).request<{ auth: { client_token: string } }>('POST', 'auth/token/create-orphan', { policies: ['root'], ttl: '1h' });
   admin = raw(created.data.auth.client_token);
+  // from here on Vault's audit device counts every write (the operator's once the test stops writing)
+  writesInVault = vaultWrites(await VaultAudit.enable({ address: servers.vault.address, rootToken: created.data.auth.client_token }));
 
   const auths = (await admin.request<{ data: Record<string, { type: string }> }>('GET', 'sys/auth')).data.data;
   t.is(auths['approle/']?.type, 'approle');
@@ -142,13 +146,7 @@ test.serial("the operator's token reaches exactly the configured paths, not the 
 
 test.serial('in sync: zero Vault writes across reconciles; the CA is generated once', async (t) => {
   const serial = (await admin.request<{ data: { certificate: string } }>('GET', 'pki/cert/ca')).data.data.certificate;
-  await settle(() => op.vaultWrites() + op.kubeWrites.length, 2500);
-  const writes = op.vaultWrites();
-  const reconciles = op.reconciles();
-  await eventually(async () => {
-    if (op.reconciles() < reconciles + 3) throw new Error(`reconciles ${op.reconciles() - reconciles}`);
-  }, { timeoutMs: 20_000 });
-  t.is(op.vaultWrites(), writes);
+  t.deepEqual(await changesOnceInSync(op, writesInVault, 3), []);
   t.is((await admin.request<{ data: { certificate: string } }>('GET', 'pki/cert/ca')).data.data.certificate, serial);
 });
 
@@ -223,13 +221,7 @@ test.serial('groups and group-aliases: created in Vault, kept, and removed when 
   t.deepEqual(managed.groups, ['admin', 'dev']);
   t.deepEqual(managed.groupAliases, ['ldap/admins']);
   // in sync: zero writes
-  await settle(() => op.vaultWrites(), 2500);
-  const writes = op.vaultWrites();
-  const reconciles = op.reconciles();
-  await eventually(async () => {
-    if (op.reconciles() < reconciles + 2) throw new Error('waiting for reconciles');
-  }, { timeoutMs: 20_000 });
-  t.is(op.vaultWrites(), writes);
+  t.deepEqual(await changesOnceInSync(op, writesInVault, 2), []);
 
   // dev and the alias leave the spec
   await vaults.patchSpec(ns, NAME, { externalConfig: { ...base, auth: [...base.auth!, { type: 'ldap' }], groups: [{ name: 'admin', type: 'external', policies: ['default'], metadata: { team: 'platform' } }], 'group-aliases': null } });
@@ -310,13 +302,7 @@ test.serial('auth extras: ldap/okta groups and users, github map, aws crossaccou
   const ignored = ((await vaults.get(ns, NAME)).status as { ignoredFields?: Array<{ field: string }> }).ignoredFields ?? [];
   t.deepEqual(ignored.filter((f) => /auth\[/.test(f.field)), [], 'no auth extra is reported');
   // in sync: every value read back satisfies the spec, so a pass writes nothing
-  await settle(() => op.vaultWrites(), 2500);
-  const writes = op.vaultWrites();
-  const reconciles = op.reconciles();
-  await eventually(async () => {
-    if (op.reconciles() < reconciles + 2) throw new Error('waiting for reconciles');
-  }, { timeoutMs: 20_000 });
-  t.is(op.vaultWrites(), writes, 'no writes once in sync');
+  t.deepEqual(await changesOnceInSync(op, writesInVault, 2), [], 'no writes once in sync');
 
   // drift is undone; removed entries are deleted
   await admin.request('POST', 'auth/ldap/groups/admins', { policies: 'tampered' });
@@ -351,13 +337,7 @@ test.serial('startupSecrets type pki: the CA from a Kubernetes Secret is importe
   t.is(certificate.trim(), ca.cert.trim(), 'the CA Vault serves is the imported one');
   t.deepEqual((await vaults.get(ns, NAME)).status!.managed!.startupSecrets, ['pki-imported/config/ca']);
   // imported once: a pass with the CA present writes nothing
-  await settle(() => op.vaultWrites(), 2500);
-  const writes = op.vaultWrites();
-  const reconciles = op.reconciles();
-  await eventually(async () => {
-    if (op.reconciles() < reconciles + 2) throw new Error('waiting for reconciles');
-  }, { timeoutMs: 20_000 });
-  t.is(op.vaultWrites(), writes);
+  t.deepEqual(await changesOnceInSync(op, writesInVault, 2), []);
   const keyBody = ca.key.split('\n')[1]!;
   const text = JSON.stringify((await vaults.get(ns, NAME)).status) + JSON.stringify(await vaults.events(ns, NAME)) + op.logs.text();
   t.false(text.includes(keyBody), 'the private key is in no status, event or log line');
@@ -407,13 +387,7 @@ test.serial('__accessor__ placeholders (policies, PKI allowed_domains) get the a
   t.false(JSON.stringify(status).includes('__accessor__'), 'no placeholder problem left');
   t.false(JSON.stringify(status).includes('save_to'), 'save_to is not reported');
   // in sync: placeholders resolve to the same accessor, nothing is written again
-  await settle(() => op.vaultWrites(), 2500);
-  const writes = op.vaultWrites();
-  const reconciles = op.reconciles();
-  await eventually(async () => {
-    if (op.reconciles() < reconciles + 2) throw new Error('waiting for reconciles');
-  }, { timeoutMs: 20_000 });
-  t.is(op.vaultWrites(), writes);
+  t.deepEqual(await changesOnceInSync(op, writesInVault, 2), []);
 });
 
 test.serial('plugins: registered in the catalog (binary in plugin_directory), kept, deregistered when they leave the spec', async (t) => {
@@ -436,13 +410,7 @@ test.serial('plugins: registered in the catalog (binary in plugin_directory), ke
   const ignored = ((await vaults.get(ns, NAME)).status as { ignoredFields?: Array<{ field: string }> }).ignoredFields ?? [];
   t.false(ignored.some((f) => /plugins/.test(f.field)), 'plugins are not reported');
   // in sync: nothing registered again
-  await settle(() => op.vaultWrites(), 2500);
-  const writes = op.vaultWrites();
-  const reconciles = op.reconciles();
-  await eventually(async () => {
-    if (op.reconciles() < reconciles + 2) throw new Error('waiting for reconciles');
-  }, { timeoutMs: 20_000 });
-  t.is(op.vaultWrites(), writes);
+  t.deepEqual(await changesOnceInSync(op, writesInVault, 2), []);
   // one registered by hand is never touched; ours goes when it leaves the spec
   await admin.request('PUT', 'sys/plugins/catalog/auth/by-hand', { command: 'bv-secrets', sha256 });
   await vaults.patchSpec(ns, NAME, { externalConfig: { ...base, plugins: null } });

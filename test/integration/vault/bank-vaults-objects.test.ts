@@ -151,7 +151,7 @@ test.serial('an Ingress of the same name that this Vault does not control is lef
   const writes = op.kubeWrites.length;
   op.operator.enqueue('Vault', ns, NAME);
   await passes(3);
-  t.false(op.kubeWrites.slice(writes).some((w) => w.startsWith('delete Ingress')));
+  t.false(op.kubeWrites.slice(writes).some((w) => w.startsWith('DELETE ingresses')), op.kubeWrites.slice(writes).join('\n'));
   const kept = await networking.readNamespacedIngress({ name: NAME, namespace: ns });
   t.is(kept.metadata!.ownerReferences, undefined);
 });
@@ -188,5 +188,5 @@ test.serial('serviceMonitorEnabled: once the ServiceMonitor CRD exists, a Servic
     }
     throw new Error('ServiceMonitor still there');
   });
-  t.true(op.kubeWrites.includes(`delete ServiceMonitor/${NAME}`));
+  t.true(op.kubeWrites.includes(`DELETE servicemonitors ${ns}/${NAME}`), op.kubeWrites.join('\n'));
 });

@@ -1,8 +1,9 @@
 // Shared pieces of the Vault lifecycle integration tests: the controller
 // running in-process on the real apiserver, with captured logs, a movable
-// clock, and counters for reconciles, Kubernetes writes and Vault requests.
+// clock, a reconcile counter, and its Kubernetes writes as they left it (a
+// logging proxy, test/support/kube-writes.ts). Vault requests are counted by
+// Vault's own audit device (test/harness/vault-audit.ts).
 import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { CustomObjectsApi, CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
 import { VAULT_PLURAL, type VaultResource, type VaultSpec } from '../../../operator/api/vault.js';
@@ -11,23 +12,15 @@ import type { VaultControllerSettings } from '../../../operator/controllers/vaul
 import { createLogger, systemClock, type Clock } from '../../../operator/framework/index.js';
 import { AutopilotOperator } from '../../../operator/framework/operator.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
-import type { VaultClient } from '../../../operator/vault/client.js';
 import { eventually, type TestEnv } from '../../harness/index.js';
+import { WRITE_OPERATIONS, type VaultAudit } from '../../harness/vault-audit.js';
+import { logKubeWrites } from '../../support/kube-writes.js';
 import { sampleOf } from '../../support/samples.js';
 import { HARNESS_VAULT_TRUST } from '../../support/external-vault.js';
+import { LogCapture } from '../../support/log-capture.js';
+export { LogCapture };
 
 export const CRD_FILE = 'crds/vault.yaml';
-
-export class LogCapture extends Writable {
-  readonly lines: string[] = [];
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: () => void): void {
-    this.lines.push(chunk.toString());
-    done();
-  }
-  text(): string {
-    return this.lines.join('');
-  }
-}
 
 /** Real time plus an offset the test moves (TLS expiry). */
 export class ShiftedClock implements Clock {
@@ -49,10 +42,8 @@ export interface RunningVaultOperator {
   logs: LogCapture;
   clock: ShiftedClock;
   reconciles: () => number;
-  kubeWrites: string[];
-  vaultClients: VaultClient[];
-  vaultWrites(): number;
-  vaultRequests(): number;
+  /** Every Kubernetes write the operator made so far, as the apiserver received it (`VERB resource ns/name`). */
+  readonly kubeWrites: string[];
   stop(): Promise<void>;
 }
 
@@ -80,8 +71,9 @@ export async function startVaultOperator(
 ): Promise<RunningVaultOperator> {
   const logs = new LogCapture();
   const clock = new ShiftedClock();
+  const kubeLog = await logKubeWrites(env);
   const operator = new AutopilotOperator({
-    kubeConfig: env.kubeConfig(),
+    kubeConfig: kubeLog.kubeConfig,
     logger: createLogger({ stream: logs, level: 'debug' }),
     backoff: { baseMs: 300, maxMs: 3000 },
     clock,
@@ -99,14 +91,10 @@ export async function startVaultOperator(
       }),
     watchRelated: (spec) => operator.watchRelated(spec),
   };
-  const kubeWrites: string[] = [];
-  const vaultClients: VaultClient[] = [];
   const settings = testSettings(env, { namespace, ...overrides });
   const controller = await registerVaultController(host, {
     settings,
     kms: (region) => new AwsKms({ region: region ?? env.kms.region, endpoint: env.kms.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
-    onVaultClient: (c) => vaultClients.push(c),
-    onKubeWrite: (w) => kubeWrites.push(w),
     ...extraDeps,
   });
   await operator.start();
@@ -117,11 +105,13 @@ export async function startVaultOperator(
     logs,
     clock,
     reconciles: () => reconciles,
-    kubeWrites,
-    vaultClients,
-    vaultWrites: () => vaultClients.reduce((n, c) => n + c.stats.writes, 0),
-    vaultRequests: () => vaultClients.reduce((n, c) => n + c.stats.writes + c.stats.reads, 0),
-    stop: () => operator.stop(),
+    get kubeWrites() {
+      return kubeLog.writes();
+    },
+    stop: async () => {
+      await operator.stop();
+      await kubeLog.close();
+    },
   };
 }
 
@@ -184,17 +174,28 @@ export class Vaults {
   }
 }
 
-/** Waits until `count()` stops changing for `quietMs`. */
-export async function settle(count: () => number, quietMs = 1500, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = count();
-  let since = Date.now();
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    const now = count();
-    if (now !== last) {
-      last = now;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) return;
-  }
+/** Waits until `passes` more reconciles have started: the ones before the last have finished. */
+export async function passes(op: Pick<RunningVaultOperator, 'reconciles'>, n: number): Promise<void> {
+  const from = op.reconciles();
+  await eventually(async () => {
+    if (op.reconciles() < from + n) throw new Error(`${op.reconciles() - from}/${n} reconciles`);
+  }, { timeoutMs: 5 * 60_000, intervalMs: 50, message: `${n} reconciles` });
 }
+
+/**
+ * In sync, no quiet window guessed: waits for a reconcile pass during which `changes()` did not grow
+ * (a pass lies whole between two reconcile starts), then returns what `n` further passes changed.
+ */
+export async function changesOnceInSync<T>(op: Pick<RunningVaultOperator, 'reconciles'>, changes: () => T[], n: number): Promise<T[]> {
+  for (;;) {
+    const before = changes().length;
+    await passes(op, 2);
+    if (changes().length === before) break;
+  }
+  const before = changes().length;
+  await passes(op, n + 1);
+  return changes().slice(before);
+}
+
+/** The writes Vault served (its audit device), by anyone; tests read them in windows where only the operator talks. */
+export const vaultWrites = (audit: VaultAudit) => () => audit.responses().filter((r) => WRITE_OPERATIONS.has(r.operation)).map((r) => `${r.operation} ${r.path}`);

@@ -5,7 +5,7 @@ import test from 'ava';
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, PolicyV1Api, RbacAuthorizationV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { FINALIZER } from '../../../operator/api/naming.js';
 import { eventually, useTestEnv } from '../../harness/index.js';
-import { CRD_FILE, Vaults, fromSample, settle, startVaultOperator, type RunningVaultOperator } from './helpers.js';
+import { CRD_FILE, Vaults, changesOnceInSync, fromSample, passes, startVaultOperator, type RunningVaultOperator } from './helpers.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 let op: RunningVaultOperator;
@@ -85,16 +85,13 @@ test.serial('status says why: no node answers yet, and the pods do not even exis
 });
 
 test.serial('an unchanged resource makes zero Kubernetes writes across reconciles', async (t) => {
-  await settle(() => op.kubeWrites.length);
+  await changesOnceInSync(op, () => op.kubeWrites, 0);
   const writes = op.kubeWrites.length;
   const before = await vaults.get(ns, NAME);
   const setBefore = await sts();
-  const reconciles = op.reconciles();
-  // pods unreachable -> the controller re-checks every second: wait for several passes
-  await eventually(async () => {
-    if (op.reconciles() < reconciles + 3) throw new Error(`reconciles ${op.reconciles() - reconciles}`);
-  });
-  t.deepEqual(op.kubeWrites.slice(writes), []);
+  // pods unreachable -> the controller re-checks every second: several passes
+  await passes(op, 4);
+  t.deepEqual(op.kubeWrites.slice(writes), [], 'no write at all: objects, status, finalizers or Events');
   t.is((await vaults.get(ns, NAME)).metadata!.resourceVersion, before.metadata!.resourceVersion);
   t.is((await sts()).metadata!.resourceVersion, setBefore.metadata!.resourceVersion);
 });
@@ -144,14 +141,12 @@ test.serial('a serving certificate near expiry is renewed with the same CA (cloc
     if ((await tlsSum()) === sumBefore) throw new Error('pod template not updated');
   });
   // renewed once, then stable
-  await settle(() => op.kubeWrites.length);
-  const n = op.kubeWrites.filter((w) => w.includes(`Secret/${NAME}-tls`)).length;
-  const passes = op.reconciles();
+  const tlsWrites = () => op.kubeWrites.filter((w) => w.includes(`secrets ${ns}/${NAME}-tls`));
+  await changesOnceInSync(op, tlsWrites, 0);
+  const n = tlsWrites().length;
   op.operator.enqueue('Vault', ns, NAME);
-  await eventually(async () => {
-    if (op.reconciles() < passes + 2) throw new Error('waiting for reconciles');
-  });
-  t.is(op.kubeWrites.filter((w) => w.includes(`Secret/${NAME}-tls`)).length, n);
+  await passes(op, 3);
+  t.is(tlsWrites().length, n);
   op.clock.offsetMs = 0;
 });
 

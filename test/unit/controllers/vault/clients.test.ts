@@ -1,17 +1,15 @@
 import test from 'ava';
 import { VaultClientCache } from '../../../../operator/controllers/vault/clients.js';
-import type { VaultClient } from '../../../../operator/vault/client.js';
 
 test('clients are kept per Vault resource and dropped whole when it is deleted', (t) => {
-  const made: VaultClient[] = [];
-  const cache = new VaultClientCache((c) => made.push(c));
+  const cache = new VaultClientCache();
   const a = cache.of('ns', 'a');
   const node = a.node('https://a-0:8200', undefined);
   const config = a.config('https://a-0:8200', undefined, { method: 'token', token: 't' }, 't');
   t.is(a.node('https://a-0:8200', undefined), node, 'the same node client on the next reconcile');
   t.is(cache.of('ns', 'a').config('https://a-0:8200', undefined, { method: 'token', token: 't' }, 't'), config);
   t.not(cache.of('ns', 'b').node('https://a-0:8200', undefined), node, 'another Vault resource has its own clients');
-  t.is(made.length, 3);
+  t.is(cache.of('ns', 'a').size + cache.of('ns', 'b').size, 3, 'one node and one configuration client for a, one node client for b');
   t.is(cache.vaults, 2);
 
   cache.forget('ns', 'a');
