@@ -1,6 +1,7 @@
 // Vault's own record of every request it served: a file audit device on a
 // harness Vault. Tests count what the operator did here — independently of
 // the code under test and of its client wrappers.
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,8 @@ export class VaultAudit {
   /** Enables a file audit device (Vault refuses other extensions than .log). */
   static async enable(vault: { address: string; rootToken: string }): Promise<VaultAudit> {
     const file = join(mkdtempSync(join(tmpdir(), 'vault-audit-')), 'audit.log');
-    const res = await httpRequest(`${vault.address}/v1/sys/audit/test-file`, {
+    // a device path of its own: several files may count on one shared Vault
+    const res = await httpRequest(`${vault.address}/v1/sys/audit/test-file-${randomBytes(4).toString('hex')}`, {
       method: 'PUT',
       headers: { 'x-vault-token': vault.rootToken, 'content-type': 'application/json' },
       body: JSON.stringify({ type: 'file', options: { file_path: file } }),

@@ -1,7 +1,6 @@
 // Shared pieces of the KMSVaultSecret integration tests: an in-process
 // operator with captured logs, sealing with the real local-kms, direct Vault
 // access with the root token (to check, and to cause drift), object helpers.
-import { Writable } from 'node:stream';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import {
   API_GROUP,
@@ -21,22 +20,14 @@ import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import type { Decryptor } from '../../../operator/kms/decryptor.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { eventually, type TestEnv } from '../../harness/index.js';
+import { WRITE_OPERATIONS, type AuditedRequest, type VaultAudit } from '../../harness/vault-audit.js';
+import { LogCapture } from '../../support/log-capture.js';
+export { LogCapture };
 
 export const CRD_FILES = ['crds/kmsvaultsecret.yaml', 'crds/partialkmsvaultsecret.yaml'];
 export const KMS_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 /** Collects log lines in memory. */
-export class LogCapture extends Writable {
-  readonly lines: string[] = [];
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: () => void): void {
-    this.lines.push(chunk.toString());
-    done();
-  }
-  text(): string {
-    return this.lines.join('');
-  }
-}
-
 export interface RunningOperator {
   operator: AutopilotOperator;
   vault: VaultClient;
@@ -268,4 +259,42 @@ export class Objects {
       .filter((e) => !name || e.involvedObject.name === name)
       .map((e) => ({ type: e.type ?? '', reason: e.reason ?? '', message: e.message ?? '', count: e.count ?? 1 }));
   }
+}
+
+/**
+ * The re-check passes of KMSVaultSecrets in namespace `ns`, read from Vault's audit device: one pass of
+ * an object is a mount lookup (`sys/internal/ui/mounts/<path>`) then a read of its data. Keyed by the
+ * secret's path (`<mount>/<ns>/<name>`, kv v2 `data/` dropped); `passes` counts whole pairs, `stray`
+ * lists anything else (a write, a lone read) — a window's cut-off first and last halves excepted.
+ */
+export function recheckPasses(served: AuditedRequest[], ns: string): { passes: Map<string, number>; stray: string[] } {
+  const byObject = new Map<string, string[]>();
+  const stray: string[] = [];
+  for (const r of served) {
+    if (!r.path.includes(`/${ns}/`)) continue; // other files share this Vault
+    if (WRITE_OPERATIONS.has(r.operation)) {
+      stray.push(`${r.operation} ${r.path}`);
+      continue;
+    }
+    const lookup = r.path.startsWith('sys/internal/ui/mounts/');
+    const path = (lookup ? r.path.slice('sys/internal/ui/mounts/'.length) : r.path).replace(/^([^/]+)\/data\//, '$1/');
+    byObject.set(path, [...(byObject.get(path) ?? []), lookup ? 'L' : 'R']);
+  }
+  const passes = new Map<string, number>();
+  for (const [path, seq] of byObject) {
+    const s = seq.join('');
+    const whole = s.replace(/^R/, '').replace(/L$/, '');
+    if (!/^(LR)*$/.test(whole)) stray.push(`${path}: ${s}`);
+    passes.set(path, whole.length / 2);
+  }
+  return { passes, stray };
+}
+
+/** Waits until Vault's audit device shows at least `n` whole re-check passes since `mark` for every path. */
+export async function waitForRecheckPasses(audit: VaultAudit, mark: number, ns: string, paths: string[], n: number): Promise<void> {
+  await eventually(async () => {
+    const { passes } = recheckPasses(audit.since(mark), ns);
+    const behind = paths.filter((p) => (passes.get(p) ?? 0) < n);
+    if (behind.length) throw new Error(`${behind.length} objects with fewer than ${n} passes, e.g. ${behind[0]}`);
+  }, { timeoutMs: 10 * 60_000, intervalMs: 500, message: `${n} re-check passes of every object` });
 }
