@@ -58,7 +58,7 @@ function runContainerCommand(command: string[], vaultConfig: string): Promise<{ 
   });
 }
 
-test('the injected init-container config logs in with Kubernetes auth and renders both templates', async (t) => {
+test('the injected init-container config logs in with Kubernetes auth and renders both templates (pod with automountServiceAccountToken: false)', async (t) => {
   const kc = env().kubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
   const ns = await env().namespace('agent-run');
@@ -109,13 +109,21 @@ test('the injected init-container config logs in with Kubernetes auth and render
       'agent-inject-secret-legacy': `${v1}/${ns}/legacy`,
     }),
   });
+  // the app's pod opts out of the default token mount: the agent logs in with its own projected token
+  pod.spec!.automountServiceAccountToken = false;
   const outcome = mutatePod(pod, ns, someSettings({ vault: { address: env().vault.address } }));
   if (outcome.action !== 'patch') return t.fail(JSON.stringify(outcome));
+  t.false(outcome.pod.spec!.automountServiceAccountToken, 'the pod keeps its setting');
   const init = outcome.pod.spec!.initContainers!.find((c) => c.name === INJECTED_NAMES.initContainer)!;
+  const tokenVolume = outcome.pod.spec!.volumes!.find((v) => v.name === INJECTED_NAMES.tokenVolume);
+  t.truthy(tokenVolume?.projected?.sources?.[0]?.serviceAccountToken, 'a projected ServiceAccount token volume of its own');
+  t.true(init.volumeMounts!.some((m) => m.name === INJECTED_NAMES.tokenVolume && m.mountPath === INJECTED_NAMES.tokenDir));
   const config = JSON.parse(Buffer.from(init.env!.find((e) => e.name === 'VAULT_CONFIG')!.value!, 'base64').toString()) as AgentConfig;
   t.is(config.auto_auth.method[0]!.config.role, role);
+  t.is(config.auto_auth.method[0]!.config.token_path, `${INJECTED_NAMES.tokenDir}/token`, 'the projected token, not the default mount');
+  t.true(config.template_config.exit_on_retry_failure, 'a render that keeps failing stops the container');
 
-  // What kubelet would provide: the projected token, and the volumes.
+  // What kubelet would provide for that projected volume (a token of the pod's ServiceAccount), and the other volumes.
   const { token } = (await core.createNamespacedServiceAccountToken({ name: sa, namespace: ns, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status!;
   writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
   const remap = (p: string): string =>
