@@ -10,7 +10,7 @@ import type { TestEnv } from '../harness/index.js';
 export interface KubeWriteLog {
   /** Give this to the operator under test (same user as the harness admin). */
   kubeConfig: KubeConfig;
-  /** Writes answered so far, in order, as `VERB resource[/subresource] [namespace/]name` (e.g. `DELETE ingresses vault-ns/vault`). */
+  /** Writes sent so far, in order, as `VERB resource[/subresource] [namespace/]name` (e.g. `DELETE ingresses vault-ns/vault`, `CREATE secrets ns/x`). */
   writes(): string[];
   /** Every request but watches, in the order answered, as `METHOD path?query`. */
   requests(): string[];
@@ -30,7 +30,7 @@ export function describePath(url: string): string {
   }
   const [resource = '', name, ...sub] = rest;
   const kind = [resource, ...sub].join('/');
-  return name ? `${kind} ${namespace ? `${namespace}/` : ''}${name}` : `${kind}${namespace ? ` ${namespace}/` : ''}`;
+  return name ? `${kind} ${namespace ? `${namespace}/` : ''}${name}` : `${kind} ${namespace ? `${namespace}/` : ''}`;
 }
 
 export async function logKubeWrites(env: TestEnv): Promise<KubeWriteLog> {
@@ -44,9 +44,26 @@ export async function logKubeWrites(env: TestEnv): Promise<KubeWriteLog> {
     contexts: [{ name: 'logged', cluster: 'logged', user: 'admin' }],
     currentContext: 'logged',
   });
+  // writes as sent (a create names its object in the body, not in the path)
+  const writes: string[] = [];
+  proxy.hooks.onRequest = (req) => {
+    const verb = VERBS[req.method];
+    if (verb) {
+      let described = describePath(req.url);
+      if (req.method === 'POST' && described.endsWith('/')) {
+        try {
+          described += (JSON.parse(req.body) as { metadata?: { name?: string } }).metadata?.name ?? '';
+        } catch {
+          // not JSON: the collection is all there is to say
+        }
+      }
+      writes.push(`${verb} ${described}`);
+    }
+    return 'pass';
+  };
   return {
     kubeConfig,
-    writes: () => proxy.log.filter((r) => VERBS[r.method]).map((r) => `${VERBS[r.method]} ${describePath(r.url)}`),
+    writes: () => [...writes],
     requests: () => proxy.log.filter((r) => !/[?&]watch=(true|1)/.test(r.url)).map((r) => `${r.method} ${r.url}`),
     close: () => proxy.close(),
   };

@@ -149,7 +149,6 @@ export async function keepCaCopies(p: VaultPhaseContext, caCert: string | undefi
     if (targets.includes(namespace)) continue;
     const current = await readSecret(ctx, namespace, name);
     if (isOwnCopy(vault, current)) {
-      p.deps.onKubeWrite?.(`delete Secret/${name}`);
       await ctx.kube.core.deleteNamespacedSecret({ name, namespace }).catch((err: unknown) => {
         if (!isNotFound(err)) throw err;
       });
@@ -162,12 +161,11 @@ export async function keepCaCopies(p: VaultPhaseContext, caCert: string | undefi
 }
 
 /** On delete: the copies the status says exist, if they are still this Vault's. */
-export async function deleteCaCopies(vault: VaultResource, ctx: VaultReconcileContext, onKubeWrite?: (w: string) => void): Promise<void> {
+export async function deleteCaCopies(vault: VaultResource, ctx: VaultReconcileContext): Promise<void> {
   const name = caCopyName(vault);
   for (const namespace of vault.status?.caCopies ?? []) {
     const current = await readSecret(ctx, namespace, name);
     if (!isOwnCopy(vault, current)) continue;
-    onKubeWrite?.(`delete Secret/${name}`);
     await ctx.kube.core.deleteNamespacedSecret({ name, namespace }).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
     });

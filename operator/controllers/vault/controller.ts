@@ -116,7 +116,7 @@ export class VaultController {
         if (!isNotFound(err)) throw err;
       }
     }
-    await deleteCaCopies(vault, ctx, this.deps.onKubeWrite);
+    await deleteCaCopies(vault, ctx);
     const keysName = unsealKeysSecretName(vault);
     const keys = await readSecret(ctx, namespace, keysName);
     if (keys) {
