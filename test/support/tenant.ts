@@ -299,7 +299,7 @@ export async function snapshotKubernetes(admin: KubeClients, namespace: string):
         // a CRD deleted between discovery and list
         if (errorCode(err) === 404) break;
         // a CRD just established answers 429 "storage is (re)initializing" for a moment
-        if (errorCode(err) !== 429 || attempt >= 20) throw err;
+        if (errorCode(err) !== 429 || attempt >= 240) throw err; // up to a minute on a loaded machine
         await new Promise((r) => setTimeout(r, 250));
       }
     }

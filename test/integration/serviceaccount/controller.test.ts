@@ -150,6 +150,32 @@ test.serial('a ServiceAccount already in sync costs one read of the Vault resour
   }
 });
 
+test.serial('an entry deleted from the Vault resource by hand comes back at the next periodic resync', async (t) => {
+  const RESYNC_MS = 3000; // the README's 10 minutes, shortened
+  await op!.stop();
+  op = await startOperator(env(), { namespace: ns, env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` }, resyncPeriodMs: RESYNC_MS });
+  try {
+    await cluster.createServiceAccount(ns, 'resynced', { [AUTO]: 'true' });
+    await waitForEntries('resynced', true);
+    // by hand, as `kubectl edit` would: the role and the policy taken out of the resource (a full update)
+    const role = serviceAccountRoleName(ns, 'resynced');
+    const vault = (await cluster.getVault(ns, 'vault'))!;
+    const config = vault.spec.externalConfig as { auth?: Array<{ roles?: Array<{ name: string }> }>; policies?: Array<{ name: string }> };
+    config.auth = config.auth?.map((a) => ({ ...a, roles: a.roles?.filter((r) => r.name !== role) }));
+    config.policies = config.policies?.filter((p) => p.name !== role);
+    await cluster.kube.raw.request({ method: 'PUT', path: cluster.vaultPath(ns, 'vault'), body: vault });
+    const names = entryNames(await cluster.externalConfig(ns, 'vault'));
+    t.false(names.roles.includes(role) || names.policies.includes(role), 'taken out');
+    t.true(names.roles.includes('hand-written'), 'the rest is untouched');
+    const removedAt = Date.now();
+    await waitForEntries('resynced', true, 'vault', 5 * 60_000);
+    t.log(`restored ${Date.now() - removedAt} ms after the hand edit (resync period ${RESYNC_MS} ms)`);
+  } finally {
+    await op!.stop();
+    op = await startOperator(env(), { namespace: ns, env: { VAULT_AUTOPILOT_TARGET_VAULT: `${ns}/vault` } });
+  }
+});
+
 test.serial('un-annotate: entries, record and finalizer go; the ServiceAccount stays', async (t) => {
   await cluster.createServiceAccount(ns, 'leaver', { [AUTO]: 'true' });
   await waitForEntries('leaver', true);

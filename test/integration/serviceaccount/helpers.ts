@@ -43,6 +43,8 @@ export interface OperatorOptions {
   register?: (operator: AutopilotOperator) => Promise<void>;
   concurrency?: number;
   backoff?: { baseMs: number; maxMs: number };
+  /** The ServiceAccount controller's periodic resync (and sweep) period; default its own. */
+  resyncPeriodMs?: number;
 }
 
 export function vaultControllerSettings(env: TestEnv, namespace?: string): VaultControllerSettings {
@@ -73,7 +75,7 @@ export async function startOperator(env: TestEnv, opts: OperatorOptions): Promis
     shutdownTimeoutMs: 10_000,
   });
   const settings = parseServiceAccountSettings(opts.env ?? {});
-  await registerServiceAccountController(operator, { settings, namespace: opts.namespace });
+  await registerServiceAccountController(operator, { settings, namespace: opts.namespace, ...(opts.resyncPeriodMs ? { resyncPeriodMs: opts.resyncPeriodMs } : {}) });
   if (opts.vaultController) await registerVaultController(operator, { settings: vaultControllerSettings(env, opts.namespace) });
   if (opts.register) await opts.register(operator);
   await operator.start();
