@@ -14,7 +14,6 @@ import { parseVaultControllerSettings } from './controllers/vault/settings.js';
 import { describeTrust, parseExternalVaultTrust } from './controllers/vault/trust.js';
 import { AutopilotOperator, createLogger, errorMessage, makeKubeClients, metrics, startHealthServer, type Logger } from './framework/index.js';
 import { Lifecycle, parseOperatorSettings, type OperatorSettings } from './settings.js';
-import type { VaultClient } from './vault/client.js';
 import { parseVaultConnectionSettings } from './vault/settings.js';
 import { parseWebhookSettings } from './webhook/settings.js';
 
