@@ -44,7 +44,10 @@ export class AwsKms implements Decryptor, Encryptor {
   constructor(private readonly options: AwsKmsOptions = {}) {}
 
   private sdk(): Promise<{ sdk: Sdk; client: KMSClient }> {
-    this.loaded ??= import('@aws-sdk/client-kms').then((sdk) => {
+    this.loaded ??= import('@aws-sdk/client-kms').then((mod) => {
+      // The SDK is CommonJS: Node names its exports, the image's bundle
+      // (esbuild) hands them over as `default` only.
+      const sdk: Sdk = 'KMSClient' in mod ? mod : (mod as { default: Sdk }).default;
       const { options } = this;
       const config: KMSClientConfig = {
         region: options.region,
