@@ -195,6 +195,10 @@ export interface SealStatus {
   progress: number;
   version?: string;
   cluster_name?: string;
+  /** `shamir`, or an auto-unseal seal (`transit`, `awskms`, ...) from the server's `seal` stanza. */
+  type?: string;
+  /** True with an auto-unseal seal: sys/init makes recovery keys, and the seal (not the keys) unseals. */
+  recovery_seal?: boolean;
 }
 
 function errorList(data: unknown): string[] {

@@ -53,6 +53,12 @@ export interface InitParameters {
   secretShares: number;
   secretThreshold: number;
   storeRootToken: boolean;
+  /**
+   * The Vault has an auto-unseal seal (e.g. `seal "transit"` in spec.config):
+   * the shares become recovery keys (recovery_shares/threshold). They cannot
+   * unseal, but they are what generate-root and rekey ask for.
+   */
+  recovery?: boolean;
 }
 
 /** Defaults as in Bank-Vaults (5 shares, 3 needed); a threshold above the shares is an error. */
@@ -83,15 +89,17 @@ export const INIT_TIMEOUT_MS = 5 * 60_000;
 /** sys/init. The response is turned into Secrets before anything else can see it. */
 export async function initVault(client: VaultClient, params: InitParameters, opts: { timeoutMs?: number; scope?: string } = {}): Promise<InitResult> {
   const { timeoutMs = INIT_TIMEOUT_MS, scope } = opts;
-  const res = await client.request<{ keys?: string[]; keys_base64?: string[]; root_token?: string }>(
+  const res = await client.request<{ keys?: string[]; keys_base64?: string[]; recovery_keys?: string[]; recovery_keys_base64?: string[]; root_token?: string }>(
     'PUT',
     'sys/init',
-    { secret_shares: params.secretShares, secret_threshold: params.secretThreshold },
+    params.recovery
+      ? { recovery_shares: params.secretShares, recovery_threshold: params.secretThreshold }
+      : { secret_shares: params.secretShares, secret_threshold: params.secretThreshold },
     { token: null, timeoutMs },
   );
-  const keys = res.data.keys ?? [];
   const root = res.data.root_token ?? '';
-  for (const value of [...keys, ...(res.data.keys_base64 ?? []), root]) markSecret(value, scope);
+  for (const value of [...(res.data.keys ?? []), ...(res.data.keys_base64 ?? []), ...(res.data.recovery_keys ?? []), ...(res.data.recovery_keys_base64 ?? []), root]) markSecret(value, scope);
+  const keys = (params.recovery ? res.data.recovery_keys : res.data.keys) ?? [];
   if (keys.length !== params.secretShares || !root) {
     throw new Error(`sys/init returned ${keys.length} keys${root ? '' : ' and no root token'}, expected ${params.secretShares}`);
   }

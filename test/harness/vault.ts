@@ -50,6 +50,7 @@ export class VaultServer implements Server {
     readonly mode: VaultMode,
     dir: string,
     port: number,
+    extraConfig = '',
   ) {
     this.address = `http://127.0.0.1:${port}`;
     this.pluginDir = join(dir, 'vault-plugins');
@@ -69,14 +70,15 @@ export class VaultServer implements Server {
       mkdirSync(dataDir, { recursive: true });
       const config = join(dir, 'vault.hcl');
       mkdirSync(this.pluginDir, { recursive: true });
-      writeFileSync(config, fileModeConfig(dataDir, port, port + 1, this.pluginDir));
+      writeFileSync(config, fileModeConfig(dataDir, port, port + 1, this.pluginDir) + extraConfig);
       args = ['server', `-config=${config}`];
     }
     this.process = new ManagedProcess('vault', binary, args, { env, logFile: join(dir, `vault-${mode}.log`) });
   }
 
-  static async create(dir: string, mode: VaultMode): Promise<VaultServer> {
-    return new VaultServer(binaryPath('vault'), mode, dir, await freePort({ alsoFree: [1] }));
+  /** `extraConfig`: HCL appended to the 'file' mode configuration (e.g. a `seal "transit"` stanza). */
+  static async create(dir: string, mode: VaultMode, extraConfig?: string): Promise<VaultServer> {
+    return new VaultServer(binaryPath('vault'), mode, dir, await freePort({ alsoFree: [1] }), extraConfig);
   }
 
   async start(): Promise<void> {

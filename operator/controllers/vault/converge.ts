@@ -65,7 +65,8 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
       const message = `Vault at ${first.node.address} is not initialised but Secret ${keysName} already holds unseal keys; the operator will not overwrite them. Move the Secret away (or set unsealConfig.kubernetes.secretName) to initialise a new Vault.`;
       throw new ReconcileStop([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.InitFailed, message }], message, true);
     }
-    keysSecret = await initialise(p, first.node, gathered.caCert, params, cipher, keysSecret);
+    // an auto-unseal seal (seal "transit" etc. in spec.config): the shares are recovery keys, the seal unseals
+    keysSecret = await initialise(p, first.node, gathered.caCert, { ...params, recovery: !!first.autoUnseal }, cipher, keysSecret);
     first.status.initialized = true;
   }
   status.initialized = true;
@@ -94,9 +95,16 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
   let decoded: Promise<StoredKeys> | undefined;
   const loadKeys = () => (decoded ??= decodeKeysSecretData(keysSecret!.data, cipher, redactionScope(vault)).catch((err: unknown) => notBound(p, cipher, err)));
   const sealed: string[] = [];
+  const autoSealed: string[] = [];
   const unsealedNow = new Set<string>();
   for (const state of nodeStates) {
     if (!state.status.reachable || !state.status.sealed) continue;
+    if (state.autoUnseal) {
+      // its seal unseals it (at start, and right after sys/init); stored keys are recovery keys and cannot
+      sealed.push(state.node.name);
+      autoSealed.push(`${state.node.name} (seal ${state.autoUnseal})`);
+      continue;
+    }
     if (!hasKeys) {
       sealed.push(state.node.name);
       continue;
@@ -118,13 +126,15 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
   status.leader = await leader(p, nodeStates.filter((s) => s.status.reachable && !s.status.sealed), gathered.caCert);
   if (!status.leader) delete status.leader;
   if (sealed.length) {
-    const reason = hasKeys ? VaultReason.Sealed : VaultReason.UnsealKeysMissing;
-    const message = hasKeys
-      ? `sealed: ${sealed.join(', ')}; unsealing did not complete`
-      : `sealed: ${sealed.join(', ')}, and Secret ${keysName} in ${namespace} holds no unseal keys`;
+    const reason = hasKeys || autoSealed.length === sealed.length ? VaultReason.Sealed : VaultReason.UnsealKeysMissing;
+    const message = autoSealed.length === sealed.length
+      ? `sealed: ${autoSealed.join(', ')}; waiting for the auto-unseal seal to unseal it (if this lasts, check the seal's provider, e.g. the transit Vault and its token)`
+      : hasKeys
+        ? `sealed: ${sealed.join(', ')}; unsealing did not complete`
+        : `sealed: ${sealed.join(', ')}, and Secret ${keysName} in ${namespace} holds no unseal keys`;
     // once per episode, not on every re-check
     const previous = vault.status?.conditions?.find((c) => c.type === VaultConditionType.Unsealed);
-    if (!hasKeys && previous?.reason !== VaultReason.UnsealKeysMissing) await ctx.event('Warning', VaultEventReason.ReconcileFailed, message);
+    if (reason === VaultReason.UnsealKeysMissing && previous?.reason !== VaultReason.UnsealKeysMissing) await ctx.event('Warning', VaultEventReason.ReconcileFailed, message);
     throw new ReconcileStop(
       [
         { type: VaultConditionType.Unsealed, status: 'False', reason, message },
@@ -177,10 +187,11 @@ async function notBound(p: VaultPhaseContext, cipher: VaultKeyCipher | undefined
   throw await refusedStop(p, { ok: false, reason: TrustReason.UnsealKeysNotBound, message: `Secret ${unsealKeysSecretName(p.vault)}: ${cipher.undecryptable}` });
 }
 
-async function nodeState(p: VaultPhaseContext, node: VaultNode, caCert: string | undefined): Promise<{ node: VaultNode; status: VaultNodeStatus }> {
+async function nodeState(p: VaultPhaseContext, node: VaultNode, caCert: string | undefined): Promise<{ node: VaultNode; status: VaultNodeStatus; autoUnseal?: string }> {
   try {
     const seal = await p.clients.node(node.address, caCert).sealStatus();
-    return { node, status: { name: node.name, address: node.address, reachable: true, initialized: seal.initialized, sealed: seal.sealed } };
+    const autoUnseal = seal.recovery_seal || (seal.type && seal.type !== 'shamir') ? (seal.type ?? 'auto') : undefined;
+    return { node, status: { name: node.name, address: node.address, reachable: true, initialized: seal.initialized, sealed: seal.sealed }, ...(autoUnseal ? { autoUnseal } : {}) };
   } catch (err) {
     if (err instanceof VaultError && err.unreachable) return { node, status: { name: node.name, address: node.address, reachable: false } };
     throw err;

@@ -47,7 +47,7 @@ export async function initialise(
   p: VaultPhaseContext,
   node: VaultNode,
   caCert: string | undefined,
-  params: { secretShares: number; secretThreshold: number },
+  params: { secretShares: number; secretThreshold: number; recovery?: boolean },
   cipher: KeyCipher | undefined,
   existing: V1Secret | undefined,
 ): Promise<V1Secret> {
@@ -81,7 +81,7 @@ export async function initialise(
     throw err; // apiserver trouble: nothing initialised yet, retried with backoff
   }
   const result = await initVault(p.clients.node(node.address, caCert), { ...params, storeRootToken: true }, { scope: redactionScope(vault) });
-  const pending: PendingInit = { keys: { keys: result.keys, rootToken: result.rootToken }, address: node.address, startedAt, attempts: 0 };
+  const pending: PendingInit = { keys: { keys: result.keys, rootToken: result.rootToken }, address: node.address, startedAt, attempts: 0, ...(params.recovery ? { recovery: true } : {}) };
   p.pendingKeys.set(pendingKeyOf(vault), pending);
   return storeInitKeys(p, pending, cipher);
 }
@@ -118,7 +118,7 @@ export async function storeInitKeys(p: VaultPhaseContext, pending: PendingInit, 
   }
   p.pendingKeys.delete(pendingKeyOf(vault));
   const shares = pending.keys.keys.length;
-  await ctx.event('Normal', VaultEventReason.Initialized, `initialised ${pending.address} with ${shares} key shares; keys stored in Secret ${keysName}${cipher ? ' encrypted with KMS' : ''}${pending.attempts > 1 ? ` (after ${pending.attempts} attempts)` : ''}`);
+  await ctx.event('Normal', VaultEventReason.Initialized, `initialised ${pending.address} with ${shares} ${pending.recovery ? 'recovery key shares (auto-unseal seal)' : 'key shares'}; keys stored in Secret ${keysName}${cipher ? ' encrypted with KMS' : ''}${pending.attempts > 1 ? ` (after ${pending.attempts} attempts)` : ''}`);
   ctx.log.info('vault initialised', { vault: `${namespace}/${vault.metadata!.name}`, secret: keysName, attempts: pending.attempts });
   return saved;
 }

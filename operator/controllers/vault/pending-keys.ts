@@ -12,6 +12,8 @@ export interface PendingInit {
   startedAt: string;
   attempts: number;
   lastError?: string;
+  /** Recovery keys of an auto-unseal Vault (stored the same way; they cannot unseal). */
+  recovery?: boolean;
 }
 
 export class PendingKeys {
