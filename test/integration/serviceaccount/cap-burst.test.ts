@@ -6,7 +6,7 @@
 // second replica during a leader change) sending at the same moment.
 import test from 'ava';
 import { SERVICE_ACCOUNT_FIELD_MANAGER, ServiceAccountReason } from '../../../operator/api/serviceaccount.js';
-import { CapReachedError, EntryBatcher } from '../../../operator/controllers/serviceaccount/controller.js';
+import { CapReachedError, EntryBatcher } from '../../../operator/controllers/serviceaccount/entry-batcher.js';
 import { desiredEntries, ownedEntries } from '../../../operator/controllers/serviceaccount/desired.js';
 import { parseServiceAccountSettings } from '../../../operator/controllers/serviceaccount/settings.js';
 import { makeKubeClients } from '../../../operator/framework/kube.js';

@@ -6,7 +6,7 @@ import test from 'ava';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, serviceAccountPolicyName, serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { SERVICE_ACCOUNT_FIELD_MANAGER } from '../../../operator/api/serviceaccount.js';
-import { EntryBatcher } from '../../../operator/controllers/serviceaccount/controller.js';
+import { EntryBatcher } from '../../../operator/controllers/serviceaccount/entry-batcher.js';
 import { desiredEntries } from '../../../operator/controllers/serviceaccount/desired.js';
 import { parseServiceAccountSettings } from '../../../operator/controllers/serviceaccount/settings.js';
 import { makeKubeClients } from '../../../operator/framework/index.js';

@@ -4,7 +4,7 @@
 // and below the operator's own 900 KiB ceiling, which refuses additions whole.
 import test from 'ava';
 import { SERVICE_ACCOUNT_FIELD_MANAGER } from '../../../operator/api/serviceaccount.js';
-import { EntryBatcher } from '../../../operator/controllers/serviceaccount/controller.js';
+import { EntryBatcher } from '../../../operator/controllers/serviceaccount/entry-batcher.js';
 import { desiredEntries } from '../../../operator/controllers/serviceaccount/desired.js';
 import { VAULT_SIZE_CEILING_BYTES } from '../../../operator/controllers/serviceaccount/self-service.js';
 import { parseServiceAccountSettings } from '../../../operator/controllers/serviceaccount/settings.js';
