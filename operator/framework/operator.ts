@@ -3,96 +3,34 @@
 // status), but every rough edge of the base class is replaced:
 //  - watches: resilient list+watch (resume, bookmarks, 410 relist, backoff, never exit);
 //  - events feed a keyed work queue (one reconcile per object, bounded concurrency, backoff);
-//  - finalizer and status writes THROW on failure instead of logging and carrying on;
+//  - finalizer and status writes THROW on failure instead of logging and carrying on (base-operator.ts);
 //  - Kubernetes Events, metrics, readiness, graceful shutdown, webhook registration.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import P, { type ResourceEvent, type ResourceMeta } from '@dot-i/k8s-operator';
-import { loadYaml, type KubeConfig, type KubernetesObject, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { hostname } from 'node:os';
+import type { ResourceEvent } from '@dot-i/k8s-operator';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { AdmissionHandler, AdmissionWebhookHost } from './admission.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
+import { HardenedBaseOperator, ResourceMetaImpl } from './base-operator.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import { EventRecorder, type EventType } from './events.js';
-import { errorCode, makeKubeClients, PATCH, resourcePath, type KubeClients } from './kube.js';
+import {
+  parseQueueKey,
+  queueKey,
+  isRelevantChange,
+  type ControllerSpec,
+  type ReconcileContext,
+  type ReconcileResult,
+  type RelatedWatchSpec,
+} from './controller-spec.js';
+import { EventRecorder } from './events.js';
 import { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
 import { errorMessage, type Logger } from './logger.js';
 import { metrics as defaultMetrics, type OperatorMetrics } from './metrics.js';
-import { isStatusUnchanged } from './status.js';
+import { StatusWriter } from './status-writer.js';
 import { ResilientWatch, type ResourceRef, type WatchEventType } from './watch.js';
 import { NamespacedWatchSet, type ObjectWatch } from './watch-set.js';
 import { WorkQueue } from './work-queue.js';
 
-const Operator = P.default;
-const { ResourceMetaImpl } = P;
-
-export interface ReconcileResult {
-  requeueAfterMs?: number;
-}
-
-export interface ReconcileContext<T extends KubernetesObject> {
-  log: Logger;
-  kube: KubeClients;
-  clock: Clock;
-  /** Records a core/v1 Event on the object being reconciled. Never throws. */
-  event(type: EventType, reason: string, message: string): Promise<void>;
-  /** Merge-patches the /status subresource; makes no request when nothing would change. */
-  patchStatus(status: Record<string, unknown>): Promise<void>;
-  /** The latest copy of the object (updated by patchStatus). */
-  current(): T;
-}
-
-export interface ControllerSpec<T extends KubernetesObject> {
-  kind: string;
-  group: string;
-  version: string;
-  plural: string;
-  namespace?: string;
-  /** Added automatically before the first reconcile; finalize() runs on deletion, then it is removed. */
-  finalizer?: string;
-  /**
-   * false: never add the finalizer; objects that already carry it (from an
-   * earlier version) are still finalized and released. For objects whose
-   * deletion must never wait for the operator (ServiceAccounts: their
-   * namespace would hang once the operator is uninstalled).
-   */
-  addFinalizer?: boolean;
-  /**
-   * Finalizers of the operator this one replaces (objects migrated from it
-   * still carry them, and nothing would ever remove them). Removed as soon as
-   * ours is in place (finalize() does the cleanup from then on), and on
-   * deletion after finalize() ran.
-   */
-  replacesFinalizers?: string[];
-  /** The object is gone (the watch saw it deleted). No retry, no context: enqueue follow-up work here. */
-  onDeleted?(obj: T): void;
-  /**
-   * Objects it rejects are not reconciled. An object that carries the finalizer
-   * but no longer passes the filter has left our care: finalize() runs and the
-   * finalizer is removed (e.g. the opt-in annotation was taken off).
-   */
-  filter?(obj: T): boolean;
-  reconcile(obj: T, ctx: ReconcileContext<T>): Promise<ReconcileResult | void>;
-  finalize?(obj: T, ctx: ReconcileContext<T>): Promise<void>;
-  resyncPeriodMs?: number;
-}
-
-/** A key of a registered controller's work queue: which object to reconcile. */
-export interface ObjectKey {
-  kind: string;
-  namespace?: string;
-  name: string;
-}
-
-/**
- * A watch on objects a controller does not own but depends on (e.g. the pods
- * of a StatefulSet it created): every change, deletion included, enqueues the
- * owners `map` names. The cache is not exposed; read what you need in reconcile.
- */
-export interface RelatedWatchSpec<T extends KubernetesObject> extends ResourceRef {
-  labelSelector?: string;
-  map(obj: T, type: WatchEventType): ObjectKey[];
-}
+export { isRelevantChange, type ControllerSpec, type ObjectKey, type ReconcileContext, type ReconcileResult, type RelatedWatchSpec } from './controller-spec.js';
 
 export interface AutopilotOperatorOptions {
   kubeConfig: KubeConfig;
@@ -133,83 +71,13 @@ interface Controller {
   resyncTimer?: TimerHandle;
 }
 
-// The base constructor loads the DEFAULT kubeconfig (with our client-node
-// 1.x: package.json's `overrides` replaces the 0.20 it asks for, which would
-// bring request/tough-cookie/form-data 2.x into the image) and throws if that
-// is missing or odd. We never use that config: point it at an inert file
-// while the base constructor runs.
-let inertKubeconfigPath: string | undefined;
-function inertKubeconfig(): string {
-  if (!inertKubeconfigPath) {
-    const dir = mkdtempSync(join(tmpdir(), 'vault-autopilot-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    inertKubeconfigPath = join(dir, 'inert-kubeconfig.yaml');
-    writeFileSync(
-      inertKubeconfigPath,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters: [{name: unused, cluster: {server: "https://127.0.0.1:1"}}]',
-        'users: [{name: unused, user: {}}]',
-        'contexts: [{name: unused, context: {cluster: unused, user: unused}}]',
-        'current-context: unused',
-        '',
-      ].join('\n'),
-    );
-  }
-  return inertKubeconfigPath;
-}
-let savedKubeconfigEnv: string | undefined;
-function beforeBaseConstructor<V>(value: V): V {
-  savedKubeconfigEnv = process.env.KUBECONFIG;
-  process.env.KUBECONFIG = inertKubeconfig();
-  return value;
-}
-function afterBaseConstructor(): void {
-  if (savedKubeconfigEnv === undefined) delete process.env.KUBECONFIG;
-  else process.env.KUBECONFIG = savedKubeconfigEnv;
-}
-
-function queueKey(kind: string, namespace: string | undefined, name: string): string {
-  return `${kind}/${namespace ?? ''}/${name}`;
-}
-function parseQueueKey(key: string): { kind: string; namespace: string | undefined; name: string } {
-  const [kind = '', namespace = '', name = ''] = key.split('/');
-  return { kind, namespace: namespace || undefined, name };
-}
-
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-
-/**
- * Whether a MODIFIED event can change what a reconcile does. Status-only
- * writes (our own, mostly) bump resourceVersion but not generation: skipping
- * them keeps a controller from reconciling after each of its own status writes.
- */
-export function isRelevantChange(oldObj: KubernetesObject | undefined, newObj: KubernetesObject): boolean {
-  if (!oldObj) return true;
-  const o = oldObj.metadata ?? {};
-  const n = newObj.metadata ?? {};
-  if (n.generation === undefined || o.generation === undefined) return true;
-  return (
-    o.generation !== n.generation ||
-    !sameJson(o.labels, n.labels) ||
-    !sameJson(o.annotations, n.annotations) ||
-    !sameJson(o.finalizers, n.finalizers) ||
-    !sameJson(o.ownerReferences, n.ownerReferences) ||
-    !sameJson(o.deletionTimestamp, n.deletionTimestamp)
-  );
-}
-
-export class AutopilotOperator extends Operator {
-  readonly kube: KubeClients;
+export class AutopilotOperator extends HardenedBaseOperator {
   readonly events: EventRecorder;
-  override readonly logger: Logger;
   readonly clock: Clock;
   readonly metrics: OperatorMetrics;
   readonly #options: AutopilotOperatorOptions;
   readonly #queue: WorkQueue;
   readonly #controllers = new Map<string, Controller>();
-  readonly #resourceRefs = new Map<string, ResourceRef>();
   readonly #plainWatches: ObjectWatch[] = [];
   #started = false;
   #controllersStarted = false;
@@ -217,13 +85,10 @@ export class AutopilotOperator extends Operator {
   #elector: LeaderElector | undefined;
 
   constructor(options: AutopilotOperatorOptions) {
-    super(beforeBaseConstructor(options.logger));
-    afterBaseConstructor();
+    super(options);
     this.#options = options;
-    this.logger = options.logger;
     this.clock = options.clock ?? systemClock;
     this.metrics = options.metrics ?? defaultMetrics;
-    this.kube = makeKubeClients(options.kubeConfig);
     this.events = new EventRecorder({
       raw: this.kube.raw,
       component: options.component ?? 'vault-autopilot',
@@ -276,14 +141,14 @@ export class AutopilotOperator extends Operator {
     const generic = spec as unknown as ControllerSpec<KubernetesObject>;
     const watch = this.#makeWatch(spec, (type, obj, previous) => this.#onControllerEvent(generic, type, obj, previous));
     this.#controllers.set(spec.kind, { spec: generic, watch });
-    this.#rememberRef(spec);
+    this.rememberRef(spec);
     if (this.#controllersStarted) this.#startController(this.#controllers.get(spec.kind) as Controller);
   }
 
   /** Watch related objects and reconcile their owners when they change (see RelatedWatchSpec). */
   async watchRelated<T extends KubernetesObject>(spec: RelatedWatchSpec<T>): Promise<void> {
     const { map, ...ref } = spec;
-    this.#rememberRef(ref);
+    this.rememberRef(ref);
     const watch = this.#makeWatch(ref, (type, obj) => {
       for (const key of map(obj as T, type)) this.#queue.add(queueKey(key.kind, key.namespace, key.name));
     });
@@ -412,7 +277,7 @@ export class AutopilotOperator extends Operator {
     await Promise.all([...[...this.#controllers.values()].map((c) => c.watch.waitForSync()), ...this.#plainWatches.map((w) => w.waitForSync())]);
   }
 
-  // ----- the base class's API, hardened ----------------------------------
+  // ----- the base class's watch, hardened ---------------------------------
 
   /**
    * A resilient watch (see watch.ts). Handlers of one watch run one at a time,
@@ -427,7 +292,7 @@ export class AutopilotOperator extends Operator {
   ): Promise<void> {
     let chain: Promise<void> = Promise.resolve();
     const ref: ResourceRef = { group, version, plural, namespace };
-    this.#rememberRef(ref);
+    this.rememberRef(ref);
     const watch = this.#makeWatch(ref, (type, obj) => {
       const event = { meta: ResourceMetaImpl.createWithPlural(plural, obj as never), object: obj, type } as unknown as ResourceEvent;
       chain = chain.then(() =>
@@ -440,105 +305,7 @@ export class AutopilotOperator extends Operator {
     if (this.#controllersStarted) watch.start();
   }
 
-  /** Like the base method, but a failed patch throws and the event object is not mutated. */
-  protected override async handleResourceFinalizer(
-    event: ResourceEvent,
-    finalizer: string,
-    deleteAction: (event: ResourceEvent) => Promise<void>,
-  ): Promise<boolean> {
-    const metadata = event.object.metadata;
-    if (!metadata || (event.type !== 'ADDED' && event.type !== 'MODIFIED')) return false;
-    const finalizers = metadata.finalizers ?? [];
-    if (!metadata.deletionTimestamp && !finalizers.includes(finalizer)) {
-      await this.setResourceFinalizers(event.meta, [...finalizers, finalizer]);
-      return true;
-    }
-    if (metadata.deletionTimestamp) {
-      if (finalizers.includes(finalizer)) {
-        await deleteAction(event);
-        await this.setResourceFinalizers(
-          event.meta,
-          finalizers.filter((f) => f !== finalizer),
-        );
-      }
-      return true;
-    }
-    return false;
-  }
-
-  /**
-   * Sets metadata.finalizers with a merge patch that carries the resourceVersion
-   * we read, so a concurrent change is a 409 (thrown) instead of a lost finalizer.
-   */
-  protected override async setResourceFinalizers(meta: ResourceMeta, finalizers: string[]): Promise<void> {
-    const ref = this.#refFor(meta.id);
-    await this.kube.raw.request({
-      method: 'PATCH',
-      path: resourcePath(ref.group, ref.version, ref.plural, meta.namespace, meta.name),
-      body: { metadata: { finalizers, resourceVersion: meta.resourceVersion } },
-      contentType: PATCH.merge,
-      timeoutMs: 30_000,
-    });
-  }
-
-  /** PUT /status; throws on failure (the base returned null). */
-  protected override async setResourceStatus(meta: ResourceMeta, status: unknown): Promise<ResourceMeta | null> {
-    return this.#statusRequest('PUT', meta, status);
-  }
-
-  /** Merge-patches /status; throws on failure (the base returned null). */
-  protected override async patchResourceStatus(meta: ResourceMeta, status: unknown): Promise<ResourceMeta | null> {
-    return this.#statusRequest('PATCH', meta, status);
-  }
-
-  /** Creates the CRD in the file (an existing one is left alone, as the base did), with our client. */
-  protected override async registerCustomResourceDefinition(crdFile: string) {
-    const crd = loadYaml<V1CustomResourceDefinition>(readFileSync(crdFile, 'utf8'));
-    if (!crd.apiVersion?.startsWith('apiextensions.k8s.io/')) throw new Error(`${crdFile}: not a CustomResourceDefinition`);
-    try {
-      await this.kube.apiextensions.createCustomResourceDefinition({ body: crd });
-      this.logger.info('registered custom resource definition', { name: crd.metadata?.name });
-    } catch (err) {
-      if (errorCode(err) !== 409) throw err;
-    }
-    return { group: crd.spec.group, versions: crd.spec.versions as never, plural: crd.spec.names.plural };
-  }
-
-  protected override getCustomResourceApiUri(group: string, version: string, plural: string, namespace?: string): string {
-    const server = this.kube.kubeConfig.getCurrentCluster()?.server ?? '';
-    return server.replace(/\/$/, '') + resourcePath(group, version, plural, namespace);
-  }
-
-  async #statusRequest(method: 'PUT' | 'PATCH', meta: ResourceMeta, status: unknown): Promise<ResourceMeta> {
-    const ref = this.#refFor(meta.id);
-    const body: Record<string, unknown> = {
-      apiVersion: meta.apiVersion,
-      kind: meta.kind,
-      metadata: { name: meta.name, namespace: meta.namespace, resourceVersion: meta.resourceVersion },
-      status,
-    };
-    const updated = await this.kube.raw.request<KubernetesObject>({
-      method,
-      path: resourcePath(ref.group, ref.version, ref.plural, meta.namespace, meta.name, 'status'),
-      body,
-      contentType: method === 'PATCH' ? PATCH.merge : 'application/json',
-      timeoutMs: 30_000,
-    });
-    return ResourceMetaImpl.createWithId(meta.id, updated as never);
-  }
-
   // ----- internals ---------------------------------------------------------
-
-  #rememberRef(ref: ResourceRef): void {
-    const apiVersion = ref.group ? `${ref.group}/${ref.version}` : ref.version;
-    this.#resourceRefs.set(`${ref.plural}.${apiVersion}`, ref);
-  }
-
-  #refFor(id: string): ResourceRef {
-    const ref = this.#resourceRefs.get(id);
-    if (!ref) throw new Error(`unknown resource ${id}: watch or register it first`);
-    return ref;
-  }
 
   #makeWatch(ref: ResourceRef & { labelSelector?: string }, onEvent: (type: WatchEventType, obj: KubernetesObject, previous: KubernetesObject | undefined) => void): ObjectWatch {
     const options = {
@@ -638,40 +405,17 @@ export class AutopilotOperator extends Operator {
   }
 
   #context(spec: ControllerSpec<KubernetesObject>, obj: KubernetesObject): ReconcileContext<KubernetesObject> {
-    let current = obj;
     const namespace = obj.metadata?.namespace;
     const name = obj.metadata?.name ?? '';
     const log = this.logger.child({ controller: spec.kind, namespace, name });
+    const status = new StatusWriter(this.kube.raw, { group: spec.group, version: spec.version, plural: spec.plural, namespace, name }, obj);
     return {
       log,
       kube: this.kube,
       clock: this.clock,
-      current: () => current,
-      event: (type, reason, message) => this.events.record(this.#withTypeMeta(spec, current), type, reason, message),
-      patchStatus: async (status) => {
-        for (let attempt = 1; ; attempt++) {
-          const existing = (current as { status?: unknown }).status;
-          if (isStatusUnchanged(existing, status)) return;
-          try {
-            current = await this.kube.raw.request<KubernetesObject>({
-              method: 'PATCH',
-              path: resourcePath(spec.group, spec.version, spec.plural, namespace, name, 'status'),
-              body: { status },
-              contentType: PATCH.merge,
-              timeoutMs: 30_000,
-            });
-            return;
-          } catch (err) {
-            if (errorCode(err) !== 409 || attempt >= 3) throw err;
-            // Conflict: read the object again and re-check against its status.
-            current = await this.kube.raw.request<KubernetesObject>({
-              method: 'GET',
-              path: resourcePath(spec.group, spec.version, spec.plural, namespace, name),
-              timeoutMs: 30_000,
-            });
-          }
-        }
-      },
+      current: () => status.current(),
+      event: (type, reason, message) => this.events.record(this.#withTypeMeta(spec, status.current()), type, reason, message),
+      patchStatus: (patch) => status.patch(patch),
     };
   }
 }
