@@ -1,35 +1,24 @@
 // Every decision of the KMSVaultSecret lifecycle, as pure functions over
 // plain data: which keys make up the secret, whether their ciphertext is
 // usable, whether the path is allowed, what a failure is called and says,
-// what the status and events become. controller.ts does the I/O around them.
+// what the status and events become. controller.ts does the I/O around them.// The parts live in failure.ts, tenancy.ts and report.ts (re-exported here).
 import {
   DeletionPolicy,
   KmsVaultSecretConditionType,
-  KmsVaultSecretEventReason,
   KmsVaultSecretReason,
-  NAMESPACE_CONTEXT_KEY,
   type EncryptionContext,
   type KMSVaultSecret,
-  type KMSVaultSecretStatus,
   type PartialKMSVaultSecret,
   type SecretEntry,
 } from '../../api/kmsvaultsecret.js';
-import { getCondition, setCondition, toKubeTime } from '../../framework/index.js';
-import { explainKmsFailure, KmsFailure } from '../../kms/decryptor.js';
+import { getCondition } from '../../framework/index.js';
 import { locateInMount, logicalPath, type KvLocation, type KvMount } from '../../vault/kv.js';
-import { PathPolicy } from './settings.js';
+import type { Outcome } from './failure.js';
+import { WriteCause } from './report.js';
 
-export interface Failure {
-  reason: KmsVaultSecretReason;
-  /** Says what to fix; names keys and paths, never a value. */
-  message: string;
-  /** A cause outside the object (Vault/KMS down): retry with backoff rather than wait for an edit. */
-  transient: boolean;
-  /** Waiting for something that comes by itself (a Vault becoming Ready): look again after this long. */
-  retryAfterMs?: number;
-}
-
-export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: Failure };
+export * from './failure.js';
+export * from './report.js';
+export * from './tenancy.js';
 
 const ok = <T>(value: T): Outcome<T> => ({ ok: true, value });
 const fail = (reason: KmsVaultSecretReason, message: string, transient = false): Outcome<never> => ({
@@ -172,140 +161,6 @@ export function resolveLocation(obj: KMSVaultSecret, mount: KvMount | undefined)
   if (!loc) return fail(KmsVaultSecretReason.MountMismatch, `path "${path}" names the mount ${mount.path}/ itself, not a secret inside it`);
   return ok(loc);
 }
-
-/** Pure: may ciphertext sealed without a namespace be used in this namespace (migration setting)? */
-export function acceptsUnbound(namespace: string, legacyNamespaces: readonly string[]): boolean {
-  return legacyNamespaces.includes('*') || legacyNamespaces.includes(namespace);
-}
-
-/**
- * Tenancy of ciphertext, before any KMS call: every key's encryption context
- * must name the object's namespace. KMS refuses a ciphertext under any other
- * context, so a blob copied from another namespace cannot be relabelled; the
- * only way to use it here is for its context to say it belongs elsewhere,
- * which is what this refuses. Keys with no namespace entry (sealed before the
- * binding) pass only in the legacy namespaces the operator lists.
- */
-export function checkNamespaceBinding(keys: readonly PlannedKey[], namespace: string, legacyNamespaces: readonly string[]): Failure | undefined {
-  const foreign: string[] = [];
-  const unbound: string[] = [];
-  for (const k of keys) {
-    if (k.entry.emptySecret) continue;
-    const bound = k.context?.[NAMESPACE_CONTEXT_KEY];
-    if (bound === undefined) {
-      if (!acceptsUnbound(namespace, legacyNamespaces)) unbound.push(`"${k.key}" (${k.source})`);
-    } else if (bound !== namespace) foreign.push(`"${k.key}" (${k.source}) was sealed for namespace "${bound}"`);
-  }
-  if (!foreign.length && !unbound.length) return undefined;
-  const parts: string[] = [];
-  if (foreign.length) parts.push(`${foreign.join(', ')}, not "${namespace}": ciphertext is only used in the namespace it was sealed for`);
-  if (unbound.length) {
-    parts.push(
-      `${unbound.join(', ')} ${unbound.length === 1 ? 'has' : 'have'} no ${NAMESPACE_CONTEXT_KEY} in the encryption context (sealed before namespace binding)`,
-    );
-  }
-  return {
-    reason: KmsVaultSecretReason.NamespaceMismatch,
-    message: `${parts.join('; ')}; seal again with vault-autopilot seal --namespace ${namespace}`,
-    transient: false,
-  };
-}
-
-/** Tenancy: under the namespace policy an object in N may only write below `<mount>/N/`. */
-export function checkTenancy(loc: KvLocation, namespace: string, policy: PathPolicy): Failure | undefined {
-  if (policy === PathPolicy.Any) return undefined;
-  if (loc.secretPath.startsWith(`${namespace}/`)) return undefined;
-  return {
-    reason: KmsVaultSecretReason.PathNotAllowed,
-    message: `path "${logicalPath(loc)}" is outside ${loc.mount}/${namespace}/, the only place objects in namespace ${namespace} may write (operator path policy "${policy}")`,
-    transient: false,
-  };
-}
-
-/**
- * Tenancy before asking Vault anything: under the namespace policy the
- * namespace must be a segment of the path (after the first, before the last),
- * whatever the mount turns out to be. checkTenancy() decides exactly later.
- */
-export function precheckTenancy(path: string, namespace: string, policy: PathPolicy): Failure | undefined {
-  if (policy === PathPolicy.Any) return undefined;
-  const segments = path.replace(/^\/+|\/+$/g, '').split('/');
-  if (segments.slice(1, -1).includes(namespace)) return undefined;
-  return {
-    reason: KmsVaultSecretReason.PathNotAllowed,
-    message: `path "${path}" is not under <mount>/${namespace}/, the only place objects in namespace ${namespace} may write (operator path policy "${policy}")`,
-    transient: false,
-  };
-}
-
-/** A pre-check that needs no Vault: a path with empty, "." or ".." segments can never be allowed. */
-export function checkPathSyntax(path: string): Failure | undefined {
-  const segments = path.replace(/^\/+|\/+$/g, '').split('/');
-  if (segments.length >= 2 && !segments.some((s) => s === '' || s === '.' || s === '..')) return undefined;
-  return {
-    reason: KmsVaultSecretReason.PathNotAllowed,
-    message: `path "${path}" must be <mount>/<secret path> without empty, "." or ".." segments`,
-    transient: false,
-  };
-}
-
-export interface KeyDecryptFailure {
-  key: string;
-  failure: KmsFailure;
-  hasContext: boolean;
-}
-
-/** One failure for all keys KMS refused; unreachable KMS wins because it is what to fix first. */
-export function summariseDecryptFailures(failures: readonly KeyDecryptFailure[]): Failure {
-  if (failures.some((f) => f.failure === KmsFailure.NotConfigured)) {
-    return { reason: KmsVaultSecretReason.KMSNotConfigured, message: `could not decrypt: ${explainKmsFailure(KmsFailure.NotConfigured, false)}`, transient: false };
-  }
-  const unreachable = failures.filter((f) => f.failure === KmsFailure.Unreachable);
-  if (unreachable.length > 0) {
-    return {
-      reason: KmsVaultSecretReason.KMSUnreachable,
-      message: `could not decrypt ${unreachable.map((f) => `"${f.key}"`).join(', ')}: ${explainKmsFailure(KmsFailure.Unreachable, false)}`,
-      transient: true,
-    };
-  }
-  return {
-    reason: KmsVaultSecretReason.DecryptionFailed,
-    message: failures.map((f) => `key "${f.key}": ${explainKmsFailure(f.failure, f.hasContext)}`).join('; '),
-    transient: false,
-  };
-}
-
-/** Anything not foreseen above (a Kubernetes API error, mostly): still a condition, retried with backoff. */
-export function unexpectedFailure(err: unknown): Failure {
-  const code = (err as { code?: unknown }).code;
-  const text = err instanceof Error ? err.message : String(err);
-  return {
-    reason: KmsVaultSecretReason.SyncError,
-    message: `${typeof code === 'number' ? `Kubernetes API error ${code}: ` : ''}${text.split('\n')[0]!.slice(0, 300)}; will retry`,
-    transient: true,
-  };
-}
-
-export type VaultPhase = 'detect' | 'read' | 'write' | 'delete';
-
-/** Name a Vault error for the user; the error text comes from Vault and never carries our request body. */
-export function vaultFailure(error: { unreachable: boolean; status?: number; message: string }, phase: VaultPhase, path: string): Failure {
-  if (error.unreachable) {
-    return { reason: KmsVaultSecretReason.VaultUnreachable, message: `Vault is unreachable (${error.message}); will retry`, transient: true };
-  }
-  const hint = error.status === 403 ? ' — check the operator\'s Vault policy allows it' : '';
-  const verb = { detect: 'looking up the mount of', read: 'reading', write: 'writing', delete: 'deleting' }[phase];
-  return {
-    reason: phase === 'delete' ? KmsVaultSecretReason.VaultDeleteFailed : KmsVaultSecretReason.VaultWriteFailed,
-    message: `${verb} "${path}" failed: ${error.message}${hint}`,
-    transient: true,
-  };
-}
-
-/** Why Vault was (re)written: for the event a person reads. */
-export const WriteCause = { Created: 'created', Changed: 'changed', Drift: 'drift' } as const;
-export type WriteCause = (typeof WriteCause)[keyof typeof WriteCause];
-
 /**
  * Decide the write: none when Vault already matches; otherwise say why.
  * "Changed" = the object changed since the last sync; "Drift" = someone
@@ -328,83 +183,4 @@ export function staleLocation(obj: KMSVaultSecret, current: KvLocation): { path:
   if ((obj.spec.deletionPolicy ?? DeletionPolicy.Delete) !== DeletionPolicy.Delete) return undefined;
   if (s.vaultPath === logicalPath(current) && s.vaultMount === current.mount && s.engineVersion === current.version) return undefined;
   return { path: s.vaultPath, mount: s.vaultMount, version: s.engineVersion };
-}
-
-export function syncedStatus(obj: KMSVaultSecret, loc: KvLocation, keys: readonly string[], wrote: boolean, now: Date): KMSVaultSecretStatus {
-  const prev = obj.status ?? {};
-  const generation = obj.metadata?.generation;
-  const firstSyncOfGeneration = prev.observedGeneration !== generation || !prev.lastSyncTime;
-  const path = logicalPath(loc);
-  return {
-    ...prev,
-    observedGeneration: generation,
-    conditions: setCondition(
-      prev.conditions,
-      {
-        type: KmsVaultSecretConditionType.Ready,
-        status: 'True',
-        reason: KmsVaultSecretReason.Synced,
-        message: `${keys.length} key(s) in sync at ${path} (KV ${loc.version})`,
-        observedGeneration: generation,
-      },
-      now,
-    ),
-    lastSyncTime: wrote || firstSyncOfGeneration ? toKubeTime(now) : prev.lastSyncTime,
-    vaultPath: path,
-    vaultMount: loc.mount,
-    engineVersion: loc.version,
-    keys: [...keys].sort(),
-  };
-}
-
-export function failedStatus(obj: KMSVaultSecret, failure: Failure, now: Date): KMSVaultSecretStatus {
-  const prev = obj.status ?? {};
-  const generation = obj.metadata?.generation;
-  return {
-    ...prev,
-    observedGeneration: generation,
-    conditions: setCondition(
-      prev.conditions,
-      {
-        type: KmsVaultSecretConditionType.Ready,
-        status: 'False',
-        reason: failure.reason,
-        message: failure.message,
-        observedGeneration: generation,
-      },
-      now,
-    ),
-  };
-}
-
-export interface PlannedEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
-
-/** Events after a successful sync: what was written, and recovery from a failure. */
-export function syncEvents(obj: KMSVaultSecret, loc: KvLocation, keyCount: number, cause: WriteCause | undefined): PlannedEvent[] {
-  const events: PlannedEvent[] = [];
-  const path = logicalPath(loc);
-  if (cause) {
-    const why = {
-      [WriteCause.Created]: 'created',
-      [WriteCause.Changed]: 'updated from the resource',
-      [WriteCause.Drift]: 'restored: the value in Vault had been changed outside the operator',
-    }[cause];
-    events.push({ type: 'Normal', reason: KmsVaultSecretEventReason.SecretWritten, message: `${keyCount} key(s) at ${path} ${why}` });
-  }
-  const ready = getCondition(obj.status?.conditions, KmsVaultSecretConditionType.Ready);
-  if (ready?.status === 'False') {
-    events.push({ type: 'Normal', reason: KmsVaultSecretEventReason.Recovered, message: `in sync again at ${path} after ${ready.reason}` });
-  }
-  return events;
-}
-
-/** A Warning only when the failure is new or different, so a persisting failure does not flood events. */
-export function failureEvents(obj: KMSVaultSecret, failure: Failure): PlannedEvent[] {
-  const ready = getCondition(obj.status?.conditions, KmsVaultSecretConditionType.Ready);
-  if (ready?.status === 'False' && ready.reason === failure.reason && ready.message === failure.message) return [];
-  return [{ type: 'Warning', reason: failure.reason, message: failure.message }];
 }
