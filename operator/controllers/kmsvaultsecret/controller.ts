@@ -27,11 +27,11 @@ import {
   type ReconcileContext,
   type ReconcileResult,
   resourcePath,
-  setScopedSecrets,
 } from '../../framework/index.js';
-import { KmsError, KmsFailure, type Decryptor } from '../../kms/decryptor.js';
+import type { Decryptor } from '../../kms/decryptor.js';
 import { VaultError, type VaultClient } from '../../vault/client.js';
-import { deleteKv, detectMount, kvDataMatches, logicalPath, readKv, writeKv, type KvData, type KvLocation, type KvSecret } from '../../vault/kv.js';
+import { deleteKv, detectMount, kvDataMatches, logicalPath, readKv, writeKv, type KvLocation, type KvSecret } from '../../vault/kv.js';
+import { decryptAll } from './decrypt-all.js';
 import { DecryptDigests } from './decrypt-digests.js';
 import {
   checkNamespaceBinding,
@@ -45,15 +45,12 @@ import {
   precheckTenancy,
   resolveLocation,
   staleLocation,
-  summariseDecryptFailures,
   syncedStatus,
   syncEvents,
   unexpectedFailure,
   vaultFailure,
   writeCause,
-  type DecodedKey,
   type Failure,
-  type KeyDecryptFailure,
   type PlannedEvent,
   type VaultPhase,
   type WriteCause,
@@ -90,17 +87,6 @@ type SyncOutcome =
   | { ok: false; failure: Failure };
 
 const failed = (failure: Failure): SyncOutcome => ({ ok: false, failure });
-
-/** KMS calls in flight per object: enough to be quick, few enough not to be throttled. */
-const DECRYPT_CONCURRENCY = 8;
-
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 export class KmsVaultSecretController {
   /** Objects waiting for a `Vault` resource to become usable, by that resource: synced the moment it is. */
@@ -212,7 +198,7 @@ export class KmsVaultSecretController {
       readError = err;
     }
     // Decrypt everything before writing: the secret is written whole or not at all.
-    const decrypted = await this.decryptAll(decoded.value, current?.data, objectScope(KMS_VAULT_SECRET_KIND, namespace, obj.metadata?.name));
+    const decrypted = await decryptAll(this.deps.decryptor, this.digests, decoded.value, current?.data, objectScope(KMS_VAULT_SECRET_KIND, namespace, obj.metadata?.name));
     if (!decrypted.ok) return failed(decrypted.failure);
     if (!current) return failed(this.vaultError(readError, 'read', path));
     const desired = decrypted.value;
@@ -238,47 +224,6 @@ export class KmsVaultSecretController {
       }
     }
     return { ok: true, loc, keys: Object.keys(desired), cause, vault: target.vault };
-  }
-
-  /** Every key's plaintext: Vault's value where it is provably the same (see decrypt-digests.ts), KMS for the rest. */
-  private async decryptAll(
-    keys: readonly DecodedKey[],
-    inVault: KvData | undefined,
-    scope: string,
-  ): Promise<{ ok: true; value: Record<string, string> } | { ok: false; failure: Failure }> {
-    const failures: KeyDecryptFailure[] = [];
-    const values: Record<string, string> = {};
-    await forEachLimited(keys, DECRYPT_CONCURRENCY, async (k) => {
-      if (!k.ciphertext) {
-        values[k.key] = '';
-        return;
-      }
-      const held = inVault?.[k.key];
-      if (this.digests.matches({ ciphertext: k.ciphertext, context: k.context }, held)) {
-        values[k.key] = held as string;
-        return;
-      }
-      try {
-        const out = await this.deps.decryptor.decrypt({ ciphertext: k.ciphertext, context: k.context });
-        const text = Buffer.from(out.plaintext).toString('utf8');
-        out.plaintext.fill(0);
-        this.digests.remember({ ciphertext: k.ciphertext, context: k.context }, text);
-        values[k.key] = text;
-      } catch (err) {
-        const failure = err instanceof KmsError ? err.failure : KmsFailure.Other;
-        failures.push({ key: k.key, failure, hasContext: k.context !== undefined });
-      }
-    });
-    // this object's plaintext, and only its current one, is what its lines redact
-    setScopedSecrets(scope, Object.values(values));
-    if (failures.length > 0) {
-      failures.sort((a, b) => a.key.localeCompare(b.key));
-      return { ok: false, failure: summariseDecryptFailures(failures) };
-    }
-    // keep the spec's key order so messages and status read naturally
-    const ordered: Record<string, string> = {};
-    for (const k of keys) ordered[k.key] = values[k.key] as string;
-    return { ok: true, value: ordered };
   }
 
   private async readPartials(obj: KMSVaultSecret, ctx: Ctx): Promise<Map<string, PartialKMSVaultSecret | undefined>> {
