@@ -31,4 +31,5 @@ export {
   type IssuedPair,
   type RotationPolicy,
 } from './webhook-certs.js';
-export { FileCertificateSource, WebhookServer, type CertificateSource, type WebhookLog } from './webhook-server.js';
+export { FileCertificateSource, type CertificateSource, type WebhookLog } from './certificate-source.js';
+export { WebhookServer } from './webhook-server.js';
