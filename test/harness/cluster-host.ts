@@ -3,7 +3,7 @@
 // mounts and container processes left in the state directory. The record of a
 // run (cluster.lock) lets the next run undo a run that was SIGKILLed.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NET, RULE_COMMENT } from './cluster-config.js';
 import { note } from './server.js';
@@ -86,6 +86,10 @@ export async function acquireHost(stateDir: string, waitMs: number): Promise<Hos
       undoHost(holder);
       if (holder.stateDir.includes('vault-autopilot-cluster-')) rmSync(holder.stateDir, { recursive: true, force: true });
       rmLock();
+    } else if (unreadableLockIsStale()) {
+      // e.g. `flock` on the path made an empty file: nobody holds it
+      note(`removing an unreadable ${LOCK_FILE} that no cluster wrote`);
+      rmLock();
     } else if (existsSync(`/sys/class/net/${NET.bridge}`)) {
       throw new Error(`bridge ${NET.bridge} exists but no cluster holds ${LOCK_FILE}; something else uses it — remove it by hand`);
     }
@@ -103,7 +107,17 @@ export async function acquireHost(stateDir: string, waitMs: number): Promise<Hos
       return record;
     } catch {
       // someone else got it between our read and write: go round again
+      await new Promise((r) => setTimeout(r, 200));
     }
+  }
+}
+
+/** A lock file with no record in it, older than a writer's create-then-write window. */
+function unreadableLockIsStale(): boolean {
+  try {
+    return Date.now() - statSync(LOCK_FILE).mtimeMs > 5000;
+  } catch {
+    return false;
   }
 }
 
