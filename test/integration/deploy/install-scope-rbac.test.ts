@@ -86,9 +86,14 @@ test.serial('the scoped install: Roles only in the watched namespace, a ClusterR
   const admin = env().kubeConfig();
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
   const clusterRole = await rbac.readClusterRole({ name: NAME.clusterRole });
-  // cluster-scoped by nature: the auth-delegator binding, the webhook configuration, and reading namespace labels (a Vault's self-service selector)
-  t.deepEqual(clusterRole.rules?.map((r) => r.resources?.[0]).sort(), ['clusterrolebindings', 'clusterroles', 'mutatingwebhookconfigurations', 'namespaces']);
-  t.deepEqual(clusterRole.rules?.find((r) => r.resources?.[0] === 'namespaces')?.verbs, ['get'], 'namespaces: read only, one at a time');
+  // cluster-scoped by nature: the auth-delegator binding, the webhook configuration, and reading namespaces (a Vault's self-service selector, caNamespaces)
+  t.deepEqual([...new Set(clusterRole.rules?.map((r) => r.resources?.[0]))].sort(), ['clusterrolebindings', 'clusterroles', 'mutatingwebhookconfigurations', 'namespaces']);
+  // cluster roles: only bound, each by name (auth-delegator; the service-registration one)
+  for (const r of clusterRole.rules?.filter((r) => r.resources?.[0] === 'clusterroles') ?? []) {
+    t.deepEqual(r.verbs, ['bind']);
+    t.is(r.resourceNames?.length, 1, JSON.stringify(r));
+  }
+  t.deepEqual(clusterRole.rules?.find((r) => r.resources?.[0] === 'namespaces')?.verbs, ['get', 'list'], 'namespaces: read only (labels; caNamespaces "*" lists them)');
   t.truthy(await rbac.readNamespacedRole({ name: NAME.watchRole, namespace: appNs }));
   const outside = await rbac.listNamespacedRole({ namespace: outsideNs });
   t.deepEqual(outside.items.map((r) => r.metadata?.name), []);
