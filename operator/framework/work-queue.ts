@@ -3,9 +3,6 @@
 //  - one key is never processed twice at once: an add() during processing
 //    marks it dirty and it runs again right after;
 //  - up to `concurrency` different keys run in parallel;
-//  - kinds take turns (a key's kind is what precedes its first '/'): a burst of
-//    1,000 ServiceAccount keys does not make the one Vault key wait behind
-//    all of them; within a kind, first in, first out;
 //  - a failed key is retried after a capped exponential backoff; success resets it;
 //  - a key may ask to run again after some time (requeueAfter);
 //  - drain() stops starting new work and waits (bounded) for work in flight.
@@ -26,14 +23,7 @@ export interface WorkQueueOptions {
   /** Called after each processing of a key, ok or not. */
   onProcessed?(key: string, durationMs: number, error: unknown | undefined): void;
   random?: () => number;
-  /** The class a key takes turns with (default: the text before its first '/', '' when none). */
-  classOf?(key: string): string;
 }
-
-const kindOf = (key: string): string => {
-  const slash = key.indexOf('/');
-  return slash < 0 ? '' : key.slice(0, slash);
-};
 
 interface Delayed {
   at: number;
@@ -42,9 +32,7 @@ interface Delayed {
 
 export class WorkQueue {
   readonly #opts: WorkQueueOptions;
-  /** Keys ready to run, FIFO per class; classes are served in turn (Map order, rotated). */
-  readonly #ready = new Map<string, string[]>();
-  #readyCount = 0;
+  readonly #ready: string[] = [];
   readonly #readySet = new Set<string>();
   readonly #processing = new Set<string>();
   readonly #dirty = new Set<string>();
@@ -61,7 +49,7 @@ export class WorkQueue {
 
   /** Keys waiting to run now (not counting delayed or in-flight ones). */
   get depth(): number {
-    return this.#readyCount;
+    return this.#ready.length;
   }
   get inFlight(): number {
     return this.#processing.size;
@@ -71,7 +59,7 @@ export class WorkQueue {
   }
   /** Keys waiting to run now, in order (for per-kind depth metrics). */
   pendingKeys(): readonly string[] {
-    return [...this.#ready.values()].flat();
+    return [...this.#ready];
   }
   failuresOf(key: string): number {
     return this.#failures.get(key) ?? 0;
@@ -93,11 +81,7 @@ export class WorkQueue {
     }
     if (this.#readySet.has(key)) return;
     this.#readySet.add(key);
-    const cls = (this.#opts.classOf ?? kindOf)(key);
-    const list = this.#ready.get(cls);
-    if (list) list.push(key);
-    else this.#ready.set(cls, [key]);
-    this.#readyCount++;
+    this.#ready.push(key);
     this.#pump();
   }
 
@@ -123,12 +107,8 @@ export class WorkQueue {
     this.#failures.delete(key);
     this.#dirty.delete(key);
     if (this.#readySet.delete(key)) {
-      const cls = (this.#opts.classOf ?? kindOf)(key);
-      const list = this.#ready.get(cls) ?? [];
-      const i = list.indexOf(key);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this.#ready.delete(cls);
-      this.#readyCount--;
+      const i = this.#ready.indexOf(key);
+      if (i >= 0) this.#ready.splice(i, 1);
     }
   }
 
@@ -165,22 +145,12 @@ export class WorkQueue {
   }
 
   #pump(): void {
-    while (this.#running && this.#processing.size < this.#opts.concurrency && this.#readyCount > 0) {
-      const key = this.#takeNext();
+    while (this.#running && this.#processing.size < this.#opts.concurrency && this.#ready.length > 0) {
+      const key = this.#ready.shift() as string;
       this.#readySet.delete(key);
       this.#processing.add(key);
       void this.#run(key);
     }
-  }
-
-  /** The head of the class whose turn it is; that class moves to the back of the rotation. */
-  #takeNext(): string {
-    const [cls, list] = this.#ready.entries().next().value as [string, string[]];
-    const key = list.shift() as string;
-    this.#ready.delete(cls);
-    if (list.length > 0) this.#ready.set(cls, list);
-    this.#readyCount--;
-    return key;
   }
 
   async #run(key: string): Promise<void> {

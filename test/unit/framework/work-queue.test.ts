@@ -239,38 +239,3 @@ test('pendingKeys lists what waits to run, in order', async (t) => {
   await p.finish('Vault/ns/a');
   t.deepEqual(q.pendingKeys(), ['Vault/ns/c']);
 });
-
-test('kinds take turns: one Vault key does not wait behind a burst of ServiceAccount keys', async (t) => {
-  const { p, q } = makeQueue(1);
-  for (let i = 0; i < 5; i++) q.add(`ServiceAccount/ns/sa-${i}`);
-  q.add('Vault/ns/vault');
-  q.add('ServiceAccount/ns/sa-5');
-  q.add('KMSVaultSecret/ns/s');
-  q.start();
-  await flushMicrotasks();
-  t.deepEqual(p.calls, ['ServiceAccount/ns/sa-0']);
-  t.is(q.depth, 7);
-  await p.finish('ServiceAccount/ns/sa-0');
-  t.is(p.calls.at(-1), 'Vault/ns/vault', 'the Vault key runs next, not after sa-1..sa-5');
-  await p.finish('Vault/ns/vault');
-  t.is(p.calls.at(-1), 'KMSVaultSecret/ns/s');
-  await p.finish('KMSVaultSecret/ns/s');
-  for (let i = 1; i <= 5; i++) await p.finish(p.calls.at(-1)!);
-  t.deepEqual(p.calls.slice(3), ['ServiceAccount/ns/sa-1', 'ServiceAccount/ns/sa-2', 'ServiceAccount/ns/sa-3', 'ServiceAccount/ns/sa-4', 'ServiceAccount/ns/sa-5'], 'first in, first out within a kind');
-  t.is(q.depth, 0);
-});
-
-test('keys without a kind keep one first-in, first-out line; forget removes a key from its kind', async (t) => {
-  const { p, q } = makeQueue(1);
-  q.start();
-  for (const k of ['a', 'b', 'c']) q.add(k);
-  q.add('Vault/ns/x');
-  q.forget('Vault/ns/x');
-  q.forget('b');
-  await flushMicrotasks();
-  t.is(q.depth, 1);
-  await p.finish('a');
-  await p.finish('c');
-  t.deepEqual(p.calls, ['a', 'c']);
-  t.is(q.depth, 0);
-});
