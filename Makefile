@@ -92,7 +92,7 @@ bench-memory: deps servers bench-peers ## Operator memory: cost of each import, 
 bench-kmsvaultsecret: deps servers ## 200 KMSVaultSecrets: time to Ready, then Vault reads / KMS decrypts / writes per sync period
 	KMSVS_SCALE_OBJECTS=$${KMSVS_SCALE_OBJECTS:-200} npm run test:integration -- test/integration/kmsvaultsecret/scale.test.ts
 
-bench-scale: deps servers ## 1,000 annotated ServiceAccounts (+ real logins) and 500 KMSVaultSecrets, restart in sync and its writes, 5 min idle (writes, reads per minute), removal; the operator binary counted by the apiserver's audit log and Vault's audit device (ARGS="--idle-seconds 60")
+bench-scale: deps servers ## 1,000 annotated ServiceAccounts (+ real logins) and 500 KMSVaultSecrets, restart in sync and its writes, 5 min idle (writes, Vault reads per minute), removal; the operator binary counted by the apiserver's audit log and Vault's audit device (ARGS="--idle-seconds 60")
 	node --import=tsx test/bench/scale/run.ts $(ARGS)
 
 bench: bench-webhook bench-memory bench-kmsvaultsecret bench-scale ## All benchmarks (about 30 minutes; prints tables with vault-k8s's figures and the ratios)
