@@ -4,7 +4,7 @@
 // the operator: the apiserver's audit log (the operator has its own
 // ServiceAccount identity) and Vault's audit device.
 //
-//   node --import=tsx test/bench/scale/run.ts [--accounts 1000] [--secrets 500] [--logins 50] [--idle-seconds 300] [--accounts-only]
+//   node --import=tsx test/bench/scale/run.ts [--accounts 1000] [--secrets 500] [--logins 50] [--idle-seconds 300] [--accounts-only | --skip-removal]
 //
 // 1. --accounts annotated ServiceAccounts created at once -> every role in
 //    Vault; then --logins of them, picked at random, log in for real
@@ -42,6 +42,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     // only step 1 (quick comparisons)
     'accounts-only': { type: 'boolean', default: false },
+    'skip-removal': { type: 'boolean', default: false },
   },
 });
 const ACCOUNTS = Number(values.accounts);
@@ -301,6 +302,7 @@ try {
   }
 
   // 5. removal
+  if (values['skip-removal']) throw new Stop();
   process.stderr.write(`[bench] deleting ${ACCOUNTS} ServiceAccounts (load ${load()})\n`);
   t0 = Date.now();
   await pool(names, async (name) => {
@@ -312,7 +314,7 @@ try {
   }, { timeoutMs: 600_000, intervalMs: 500 });
   row(`${ACCOUNTS} ServiceAccounts deleted -> no role or policy left in Vault`, `${seconds(Date.now() - t0)} s`, '≤ 60 s');
 } catch (error) {
-  if (error instanceof Stop) notes.push('--accounts-only: steps 2-5 skipped');
+  if (error instanceof Stop) notes.push(values['accounts-only'] ? '--accounts-only: steps 2-5 skipped' : '--skip-removal: step 5 skipped');
   else notes.push(`aborted: ${error instanceof Error ? error.message : String(error)}`);
   if (operator && !(error instanceof Stop)) notes.push(`operator output (tail): ${operator.output().slice(-1500)}`);
 } finally {
