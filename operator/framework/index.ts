@@ -4,8 +4,9 @@ export { systemClock, FakeClock, type Clock, type TimerHandle } from './clock.js
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 export { WorkQueue, type WorkQueueOptions, type ProcessResult } from './work-queue.js';
 export { setCondition, setConditions, getCondition, isConditionTrue, removeCondition, toKubeTime, type Condition, type ConditionStatus, type ConditionUpdate } from './conditions.js';
-export { isStatusUnchanged, deepEqual, applyMergePatch } from './status.js';
-export { makeKubeClients, resourcePath, errorCode, KubeApiError, RawKube, PATCH, type KubeClients, type RawRequest } from './kube.js';
+export { isStatusUnchanged, deepEqual, applyMergePatch, mergePatchFor } from './status.js';
+export { ExpectedState, ReportedFailure } from './reconcile-failure.js';
+export { makeKubeClients, resourcePath, errorCode, isNotFound, getOrUndefined, KubeApiError, RawKube, PATCH, type KubeClients, type RawRequest } from './kube.js';
 export { EventRecorder, type EventType } from './events.js';
 export { ResilientWatch, diffRelist, objectKey, type WatchEventType, type ResourceRef } from './watch.js';
 export { NamespacedWatchSet, type ObjectWatch } from './watch-set.js';

@@ -79,6 +79,21 @@ export function errorCode(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/** The apiserver said 404: the object does not exist. */
+export function isNotFound(err: unknown): boolean {
+  return errorCode(err) === 404;
+}
+
+/** The object a read returns, or undefined when it does not exist (404); any other error is thrown. */
+export async function getOrUndefined<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
 export const PATCH = {
   merge: 'application/merge-patch+json',
   json: 'application/json-patch+json',

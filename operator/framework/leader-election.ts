@@ -2,7 +2,7 @@
 // reconciles. Expiry is judged by when THIS process last saw the lease change
 // (as client-go does), never by comparing another host's clock with ours.
 import type { Clock, TimerHandle } from './clock.js';
-import { errorCode, resourcePath, type RawKube } from './kube.js';
+import { errorCode, getOrUndefined, resourcePath, type RawKube } from './kube.js';
 import { errorMessage, type Logger } from './logger.js';
 
 export interface LeaseRecord {
@@ -163,12 +163,7 @@ export class LeaderElector {
   }
 
   async #read(): Promise<LeaseObject | undefined> {
-    try {
-      return await this.#d.raw.request<LeaseObject>({ method: 'GET', path: this.#path(this.#d.leaseName), timeoutMs: 10_000 });
-    } catch (err) {
-      if (errorCode(err) === 404) return undefined;
-      throw err;
-    }
+    return getOrUndefined(this.#d.raw.request<LeaseObject>({ method: 'GET', path: this.#path(this.#d.leaseName), timeoutMs: 10_000 }));
   }
 
   async #write(method: 'POST' | 'PUT', lease: LeaseObject): Promise<void> {

@@ -35,3 +35,19 @@ export function applyMergePatch(target: unknown, patch: unknown): unknown {
 export function isStatusUnchanged(current: unknown, patch: Record<string, unknown>): boolean {
   return deepEqual(applyMergePatch(current ?? {}, patch), current ?? {});
 }
+
+/**
+ * A JSON merge patch turning `previous` into `next`: keys that disappeared
+ * become null (merge patch cannot delete otherwise); lists are replaced whole.
+ */
+export function mergePatchFor(previous: object | undefined, next: object): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...(next as Record<string, unknown>) };
+  const prev = (previous ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(prev)) {
+    const before = prev[key];
+    const after = patch[key];
+    if (after === undefined) patch[key] = null;
+    else if (isPlainObject(before) && isPlainObject(after)) patch[key] = mergePatchFor(before, after);
+  }
+  return patch;
+}

@@ -3,7 +3,7 @@
 // server. Issuing is x509.ts; deciding what to do is cert-rotation.ts.
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { planRotation, trustBundle, type RotationPolicy, type WebhookCertState } from './cert-rotation.js';
-import { errorCode } from './kube.js';
+import { errorCode, getOrUndefined } from './kube.js';
 import { splitPemBundle, type IssuedPair } from './x509.js';
 
 export * from './x509.js';
@@ -227,10 +227,5 @@ function withoutRotationAnnotations(annotations: Record<string, string> | undefi
 }
 
 async function readSecretOrUndefined(core: CoreV1Api, namespace: string, name: string): Promise<V1Secret | undefined> {
-  try {
-    return await core.readNamespacedSecret({ name, namespace });
-  } catch (err) {
-    if (errorCode(err) === 404) return undefined;
-    throw err;
-  }
+  return getOrUndefined(core.readNamespacedSecret({ name, namespace }));
 }

@@ -2,7 +2,7 @@
 // the caBundle publisher the self-managed certificates use.
 
 import type { AdmissionregistrationV1Api, V1MutatingWebhook, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
-import { type BundlePublisher, errorCode } from '../framework/index.js';
+import { type BundlePublisher, getOrUndefined } from '../framework/index.js';
 import { WEBHOOK_PATH, type WebhookSettings } from './settings.js';
 
 export const POD_WEBHOOK_NAME = 'pods.vault.autopilot.dev';
@@ -125,12 +125,7 @@ export class WebhookConfigurationPublisher implements BundlePublisher {
   }
 
   async #get(): Promise<V1MutatingWebhookConfiguration | undefined> {
-    try {
-      return await this.api.readMutatingWebhookConfiguration({ name: this.settings.configurationName });
-    } catch (err) {
-      if (errorCode(err) === 404) return undefined;
-      throw err;
-    }
+    return getOrUndefined(this.api.readMutatingWebhookConfiguration({ name: this.settings.configurationName }));
   }
 }
 

@@ -22,8 +22,9 @@ import { FINALIZER } from '../../api/naming.js';
 import {
   type AutopilotOperator,
   dropScopedSecrets,
-  errorCode,
+  getOrUndefined,
   objectScope,
+  ReportedFailure,
   type ReconcileContext,
   type ReconcileResult,
   resourcePath,
@@ -72,14 +73,6 @@ export interface KmsVaultSecretDeps {
   settings: KmsVaultSecretSettings;
 }
 
-/** A failure that the framework should retry with backoff; its message is safe to log. */
-export class SyncFailure extends Error {
-  constructor(readonly failure: Failure) {
-    super(`${failure.reason}: ${failure.message}`);
-    this.name = 'SyncFailure';
-  }
-}
-
 type Ctx = ReconcileContext<KMSVaultSecret>;
 
 type SyncOutcome =
@@ -102,7 +95,7 @@ export class KmsVaultSecretController {
       outcome = await this.sync(obj, ctx);
     } catch (err) {
       // whatever else went wrong (the Kubernetes API, mostly) still shows on the object
-      if (err instanceof SyncFailure) throw err;
+      if (err instanceof ReportedFailure) throw err;
       outcome = failed(unexpectedFailure(err));
     }
     if (!outcome.ok) return this.fail(obj, ctx, outcome.failure);
@@ -141,7 +134,7 @@ export class KmsVaultSecretController {
         return;
       }
       await this.fail(obj, ctx, { ...target.failure, transient: true });
-      throw new SyncFailure(target.failure);
+      throw new ReportedFailure(target.failure.reason, target.failure.message);
     }
     const vault = target.client;
     try {
@@ -150,7 +143,7 @@ export class KmsVaultSecretController {
       // transient by construction: fail() throws, so the finalizer stays and the framework retries
       const failure: Failure = { ...this.vaultError(err, 'delete', s.vaultPath), transient: true };
       await this.fail(obj, ctx, failure);
-      throw new SyncFailure(failure);
+      throw new ReportedFailure(failure.reason, failure.message);
     }
     await ctx.event('Normal', KmsVaultSecretEventReason.SecretDeleted, `deleted ${s.vaultPath} from Vault${loc.version === 'v2' ? ' (metadata and all versions)' : ''}`);
     ctx.log.info('secret deleted from Vault', { path: s.vaultPath });
@@ -230,17 +223,13 @@ export class KmsVaultSecretController {
     const namespace = obj.metadata?.namespace;
     const found = new Map<string, PartialKMSVaultSecret | undefined>();
     for (const name of includeNames(obj)) {
-      try {
-        const partial = await ctx.kube.raw.request<PartialKMSVaultSecret>({
-          method: 'GET',
-          path: resourcePath(API_GROUP, API_VERSION, PARTIAL_KMS_VAULT_SECRET_PLURAL, namespace, name),
-          timeoutMs: 30_000,
-        });
-        found.set(name, partial);
-      } catch (err) {
-        if (errorCode(err) !== 404) throw err; // transient: the framework retries
-        found.set(name, undefined);
-      }
+      // any error but 404 is transient: the framework retries
+      const read = ctx.kube.raw.request<PartialKMSVaultSecret>({
+        method: 'GET',
+        path: resourcePath(API_GROUP, API_VERSION, PARTIAL_KMS_VAULT_SECRET_PLURAL, namespace, name),
+        timeoutMs: 30_000,
+      });
+      found.set(name, await getOrUndefined(read));
     }
     return found;
   }
@@ -255,7 +244,7 @@ export class KmsVaultSecretController {
       ctx.log.debug('waiting', { reason: failure.reason, message: failure.message });
       return { requeueAfterMs: failure.retryAfterMs };
     }
-    if (failure.transient) throw new SyncFailure(failure);
+    if (failure.transient) throw new ReportedFailure(failure.reason, failure.message);
     ctx.log.warn('cannot sync', { reason: failure.reason, message: failure.message });
     return { requeueAfterMs: this.deps.settings.syncPeriodMs };
   }

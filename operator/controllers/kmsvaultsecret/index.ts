@@ -1,5 +1,5 @@
 // The KMSVaultSecret lifecycle: what main.ts wires.
-export { KmsVaultSecretController, registerKmsVaultSecretController, SyncFailure, type KmsVaultSecretDeps } from './controller.js';
+export { KmsVaultSecretController, registerKmsVaultSecretController, type KmsVaultSecretDeps } from './controller.js';
 export {
   defaultKmsVaultSecretSettings,
   KmsVaultSecretSettingsEnv,

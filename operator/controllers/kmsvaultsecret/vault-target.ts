@@ -10,7 +10,7 @@ import { API_GROUP, API_VERSION, OPERATOR_AUTH_PATH } from '../../api/naming.js'
 import { namespaceNotServed, needsNamespaceLabels } from '../../api/self-service.js';
 import { vaultEndpoint } from '../../api/vault-endpoint.js';
 import { VAULT_PLURAL, VaultConditionType, type VaultResource } from '../../api/vault.js';
-import { errorCode, getCondition, type KubeClients, resourcePath } from '../../framework/index.js';
+import { getCondition, getOrUndefined, type KubeClients, resourcePath } from '../../framework/index.js';
 import { VaultClient, VaultError } from '../../vault/client.js';
 import type { VaultRef } from '../serviceaccount/settings.js';
 import { hasKmsIdentity, KMS_AUTH_ROLE, KMS_ROLE_ID } from '../vault/kms-identity.js';
@@ -187,11 +187,6 @@ export class VaultTargets {
   }
 
   async #read<T>(kube: KubeClients, path: string): Promise<T | undefined> {
-    try {
-      return await kube.raw.request<T>({ method: 'GET', path, timeoutMs: 30_000 });
-    } catch (err) {
-      if (errorCode(err) === 404) return undefined;
-      throw err;
-    }
+    return getOrUndefined(kube.raw.request<T>({ method: 'GET', path, timeoutMs: 30_000 }));
   }
 }

@@ -7,7 +7,7 @@ import type { KubernetesObject, V1ServiceAccount } from '@kubernetes/client-node
 import { API_GROUP, API_VERSION, FINALIZER, serviceAccountPolicyName, serviceAccountRoleName } from '../../api/naming.js';
 import { SERVICE_ACCOUNT_FIELD_MANAGER, ServiceAccountAnnotation, ServiceAccountReason } from '../../api/serviceaccount.js';
 import { VAULT_PLURAL } from '../../api/vault.js';
-import { errorCode, errorMessage, type KubeClients, type Logger, PATCH, resourcePath } from '../../framework/index.js';
+import { type AutopilotOperator, errorCode, errorMessage, type KubeClients, PATCH, type ReconcileContext, ReportedFailure, resourcePath } from '../../framework/index.js';
 import { CapReachedError, EntryBatcher, EntryConflictError, VaultFullError } from './entry-batcher.js';
 import { VaultWaiters } from '../vault-waiters.js';
 import { orphanedEntries } from './sweep.js';
@@ -28,32 +28,10 @@ import { inWatchScope } from '../../settings.js';
 import { needsNamespaceLabels } from './self-service.js';
 
 /** The part of the framework's ReconcileContext this controller uses. */
-export interface ServiceAccountReconcileContext {
-  log: Logger;
-  kube: KubeClients;
-  event(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
-}
+export type ServiceAccountReconcileContext = Pick<ReconcileContext<V1ServiceAccount>, 'log' | 'kube' | 'event'>;
 
-/** What the framework's operator offers us (structural, see operator/README.md). */
-export interface ServiceAccountControllerHost {
-  registerController<T extends KubernetesObject>(spec: {
-    kind: string;
-    group: string;
-    version: string;
-    plural: string;
-    namespace?: string;
-    finalizer?: string;
-    addFinalizer?: boolean;
-    filter?(obj: T): boolean;
-    reconcile(obj: T, ctx: ServiceAccountReconcileContext): Promise<void | { requeueAfterMs?: number }>;
-    finalize?(obj: T, ctx: ServiceAccountReconcileContext): Promise<void>;
-    onDeleted?(obj: T): void;
-    resyncPeriodMs?: number;
-  }): Promise<void>;
-  enqueue(kind: string, namespace: string | undefined, name: string): void;
-  /** The framework's cache of a registered kind (framework/operator.ts). */
-  cached(kind: string, namespace: string | undefined, name: string): { synced: boolean; obj: KubernetesObject | undefined };
-}
+/** What the framework's operator offers this controller. */
+export type ServiceAccountControllerHost = Pick<AutopilotOperator, 'registerController' | 'enqueue' | 'cached'>;
 
 export { VaultWaiters };
 
@@ -161,20 +139,10 @@ function objectRef(obj: KubernetesObject): string {
 }
 
 /** A failed step: Warning Event + log, then throw so the framework retries with backoff. */
-class ReconcileFailure extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ReconcileFailure';
-  }
-}
-
 async function fail(ctx: ServiceAccountReconcileContext, reason: string, message: string): Promise<never> {
   await ctx.event('Warning', reason, message);
   ctx.log.warn(message, { reason });
-  throw new ReconcileFailure(reason, message);
+  throw new ReportedFailure(reason, message);
 }
 
 /**

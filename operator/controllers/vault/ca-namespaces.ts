@@ -13,11 +13,11 @@
 // when their namespace leaves the list or the Vault goes.
 import type { V1Namespace, V1Secret } from '@kubernetes/client-node';
 import { API_GROUP } from '../../api/naming.js';
-import { errorCode } from '../../framework/index.js';
+import { errorCode, isNotFound } from '../../framework/index.js';
 import type { VaultResource } from '../../api/vault.js';
 import { admitsNamespace } from '../serviceaccount/self-service.js';
 import { generatedTlsSecretName, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL } from './desired-objects.js';
-import { isNotFound, readSecret, writeSecret, type VaultPhaseContext, type VaultReconcileContext } from './phase-context.js';
+import { readSecret, writeSecret, type VaultPhaseContext, type VaultReconcileContext } from './phase-context.js';
 
 export const CA_COPY_LABEL = `${API_GROUP}/ca-copy`;
 export const ALL_NAMESPACES = '*';

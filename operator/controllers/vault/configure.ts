@@ -5,7 +5,7 @@
 // lifecycle's phase around it.
 import { OPERATOR_AUTH_PATH, OPERATOR_AUTH_ROLE } from '../../api/naming.js';
 import { effectiveAuthPath, VaultConditionType, VaultEventReason, VaultReason, type ExternalConfig, type ManagedRecord } from '../../api/vault.js';
-import { markSecret } from '../../framework/index.js';
+import { markSecret, mergePatchFor } from '../../framework/index.js';
 import { normalisePlugins, planPlugins, pluginPolicyLines, readPlugins, type ActualPlugins, type DesiredPlugin } from '../../vault/plugins.js';
 import { mentionsAccessors, readAuthAccessors, replaceAccessors } from '../../vault/accessors.js';
 import { normaliseAudit, planAudit, readAudit, type DesiredAuditDevice, type ActualAuditDevices } from '../../vault/audit.js';
@@ -37,7 +37,7 @@ import {
   type DesiredSecretEngine,
 } from '../../vault/secret-engines.js';
 import { withKmsIdentity } from './kms-identity.js';
-import { mergePatchFor, notAuthorized, readSecret, redactionScope, type VaultPhaseContext } from './phase-context.js';
+import { notAuthorized, readSecret, redactionScope, type VaultPhaseContext } from './phase-context.js';
 
 export { OPERATOR_AUTH_PATH, OPERATOR_AUTH_ROLE } from '../../api/naming.js';
 

@@ -15,7 +15,7 @@ import {
   type VaultResource,
   type VaultStatus,
 } from '../../api/vault.js';
-import { type AutopilotOperator, type ConditionUpdate, deepEqual, dropScopedSecrets, errorCode, errorMessage, setConditions } from '../../framework/index.js';
+import { type AutopilotOperator, type ConditionUpdate, deepEqual, dropScopedSecrets, errorCode, errorMessage, ExpectedState, isNotFound, mergePatchFor, setConditions } from '../../framework/index.js';
 import { VaultError } from '../../vault/client.js';
 import { CA_NAMESPACES_FIELD, ignoredFields, ignoredFieldsEvent } from './bankvaults-report.js';
 import { deleteCaCopies } from './ca-namespaces.js';
@@ -25,20 +25,10 @@ import { converge } from './converge.js';
 import { authDelegatorBindingName, serverConfig, INSTANCE_LABEL, MANAGED_POD_SELECTOR, unsealKeysSecretName } from './desired-objects.js';
 import { gather } from './gather.js';
 import { PendingKeys } from './pending-keys.js';
-import {
-  isNotFound,
-  mergePatchFor,
-  readSecret,
-  ReconcileStop,
-  redactionScope,
-  type VaultClusterFacts,
-  type VaultControllerDeps,
-  type VaultPhaseContext,
-  type VaultReconcileContext,
-} from './phase-context.js';
+import { readSecret, redactionScope, type VaultClusterFacts, type VaultControllerDeps, type VaultPhaseContext, type VaultReconcileContext } from './phase-context.js';
 
 export { FIELD_MANAGER } from './managed-objects.js';
-export { mergePatchFor, type VaultControllerDeps, type VaultPhaseContext, type VaultReconcileContext } from './phase-context.js';
+export { type VaultControllerDeps, type VaultPhaseContext, type VaultReconcileContext } from './phase-context.js';
 
 export class VaultController {
   private readonly clients: VaultClientCache;
@@ -65,7 +55,7 @@ export class VaultController {
       const result = await converge(p, gathered);
       requeueAfterMs = result.requeueAfterMs;
     } catch (err) {
-      if (err instanceof ReconcileStop) {
+      if (err instanceof ExpectedState) {
         // an expected state (sealed, unreachable, no token): the status says it; debug only, it repeats
         ctx.log.debug('vault not converged', { reason: err.updates[0]?.reason, detail: err.message });
         updates.push(...err.updates);

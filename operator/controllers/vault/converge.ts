@@ -1,7 +1,8 @@
 // Converge: seal state of every node -> initialise (init.ts) -> unseal ->
 // the operator's own access (operator-access.ts) -> configuration
 // (configure.ts) -> Raft peers. Expected states end the reconcile with a
-// ReconcileStop carrying their conditions.
+// ExpectedState carrying their conditions.
+import { ExpectedState } from '../../framework/index.js';
 import { VaultConditionType, VaultEventReason, VaultReason, type VaultNodeStatus } from '../../api/vault.js';
 import { KmsError, KmsFailure } from '../../kms/decryptor.js';
 import { VaultError } from '../../vault/client.js';
@@ -12,7 +13,7 @@ import { configure } from './configure.js';
 import { unsealKeysSecretName, vaultSize } from './desired-objects.js';
 import { initialise, keyCipher, storeInitKeys, type VaultKeyCipher } from './init.js';
 import { operatorAccess } from './operator-access.js';
-import { ReconcileStop, pendingKeyOf, redactionScope, type Gathered, type VaultNode, type VaultPhaseContext } from './phase-context.js';
+import { pendingKeyOf, redactionScope, type Gathered, type VaultNode, type VaultPhaseContext } from './phase-context.js';
 import { diagnosePods, newlyUnsealed, recheckDelayMs } from './pod-status.js';
 import { pruneRaftPeers } from './raft-peers.js';
 import { refusedStop } from './refusal.js';
@@ -24,7 +25,7 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
   const keysName = unsealKeysSecretName(vault);
   const params = initParameters(vault.spec.unsealConfig);
   if ('error' in params) {
-    throw new ReconcileStop([{ type: VaultConditionType.Initialized, status: 'Unknown', reason: VaultReason.InvalidSpec, message: params.error }], params.error, false);
+    throw new ExpectedState([{ type: VaultConditionType.Initialized, status: 'Unknown', reason: VaultReason.InvalidSpec, message: params.error }], params.error, false);
   }
   const cipher = keyCipher(p);
 
@@ -47,7 +48,7 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
     const problem = podProblem(nodeStates);
     const reason = problem?.reason ?? VaultReason.VaultUnreachable;
     const message = problem?.message ?? `no Vault node answers (${gathered.nodes.map((n) => n.address).join(', ')})`;
-    throw new ReconcileStop(
+    throw new ExpectedState(
       [
         { type: VaultConditionType.Initialized, status: 'Unknown', reason, message },
         { type: VaultConditionType.Unsealed, status: 'Unknown', reason, message },
@@ -63,7 +64,7 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
     const first = reachable[0]!;
     if (hasStoredKeys(keysSecret?.data)) {
       const message = `Vault at ${first.node.address} is not initialised but Secret ${keysName} already holds unseal keys; the operator will not overwrite them. Move the Secret away (or set unsealConfig.kubernetes.secretName) to initialise a new Vault.`;
-      throw new ReconcileStop([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.InitFailed, message }], message, true);
+      throw new ExpectedState([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.InitFailed, message }], message, true);
     }
     // an auto-unseal seal (seal "transit" etc. in spec.config): the shares are recovery keys, the seal unseals
     keysSecret = await initialise(p, first.node, gathered.caCert, { ...params, recovery: !!first.autoUnseal }, cipher, keysSecret);
@@ -135,7 +136,7 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
     // once per episode, not on every re-check
     const previous = vault.status?.conditions?.find((c) => c.type === VaultConditionType.Unsealed);
     if (reason === VaultReason.UnsealKeysMissing && previous?.reason !== VaultReason.UnsealKeysMissing) await ctx.event('Warning', VaultEventReason.ReconcileFailed, message);
-    throw new ReconcileStop(
+    throw new ExpectedState(
       [
         { type: VaultConditionType.Unsealed, status: 'False', reason, message },
         { type: VaultConditionType.Configured, status: 'False', reason: VaultReason.WaitingForUnseal, message: 'waiting until Vault is unsealed' },

@@ -2,12 +2,13 @@
 // nodes to talk to, the CA to trust, the stored keys, and (managed mode) the
 // pods and claims that say why a node does not answer. Managed objects are
 // ensured on the way, since the CA comes from them.
+import { ExpectedState } from '../../framework/index.js';
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { VaultConditionType, VaultReason } from '../../api/vault.js';
 import { keepCaCopies } from './ca-namespaces.js';
 import { podAddress, podName, selectorLabels, unsealKeysSecretName, vaultSize } from './desired-objects.js';
 import { ensureManagedObjects } from './managed-objects.js';
-import { ReconcileStop, readSecret, type Gathered, type VaultPhaseContext } from './phase-context.js';
+import { readSecret, type Gathered, type VaultPhaseContext } from './phase-context.js';
 import { refusedStop } from './refusal.js';
 import { keysSecretDecision, NO_EXTERNAL_VAULTS, vaultTrustDecision } from './trust.js';
 
@@ -29,7 +30,7 @@ export async function gather(p: VaultPhaseContext): Promise<Gathered> {
     if (!caCert && vault.spec.external.caSecret) {
       const ca = await readSecret(ctx, namespace, vault.spec.external.caSecret);
       if (!ca?.data?.['ca.crt']) {
-        throw new ReconcileStop(
+        throw new ExpectedState(
           [{ type: VaultConditionType.Ready, status: 'False', reason: VaultReason.InvalidSpec, message: `Secret ${vault.spec.external.caSecret} has no ca.crt` }],
           'missing CA',
           true,

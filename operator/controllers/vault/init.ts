@@ -2,7 +2,7 @@
 // pre-flight first; keys held in memory until their Secret holds them).
 import type { V1Secret } from '@kubernetes/client-node';
 import { VaultConditionType, VaultEventReason, VaultReason } from '../../api/vault.js';
-import { errorCode, errorMessage } from '../../framework/index.js';
+import { errorCode, errorMessage, ExpectedState } from '../../framework/index.js';
 import { AwsKms } from '../../kms/aws-kms.js';
 import { initVault } from '../../vault/init.js';
 import { INIT_STARTED_ANNOTATION, kmsRoundTrip, preFlightChecksEnabled } from '../../vault/preflight.js';
@@ -10,7 +10,7 @@ import { ROOT_TOKEN_KEY, decodeKeysSecretData, encodeKeysSecretData, hasStoredKe
 import { unsealKeysSecretName } from './desired-objects.js';
 import { persistWithRetry, type PendingInit } from './pending-keys.js';
 import { keysSecretDecision, UNSEAL_KEYS_LABEL, unsealKeyContexts } from './trust.js';
-import { KMS_KEY_ANNOTATION, ReconcileStop, pendingKeyOf, readSecret, redactionScope, writeSecret, type VaultNode, type VaultPhaseContext } from './phase-context.js';
+import { KMS_KEY_ANNOTATION, pendingKeyOf, readSecret, redactionScope, writeSecret, type VaultNode, type VaultPhaseContext } from './phase-context.js';
 
 /** The KMS cipher of the keys, and what to say when no allowed context decrypts them (trust.ts unsealKeyContexts). */
 export type VaultKeyCipher = KeyCipher & { undecryptable: string };
@@ -55,7 +55,7 @@ export async function initialise(
   const namespace = vault.metadata!.namespace!;
   const keysName = unsealKeysSecretName(vault);
   const preFlightFailed = (message: string, retry: boolean) =>
-    new ReconcileStop([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.PreFlightFailed, message }], message, retry);
+    new ExpectedState([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.PreFlightFailed, message }], message, retry);
   if (cipher && preFlightChecksEnabled(vault.spec.unsealConfig)) {
     const probe = await kmsRoundTrip(cipher);
     if (!probe.ok) {
@@ -114,7 +114,7 @@ export async function storeInitKeys(p: VaultPhaseContext, pending: PendingInit, 
   if (!stored || !saved) {
     const message = `Vault at ${pending.address} is initialised; its unseal keys are held in the operator's memory only until Secret ${keysName} can be written (${pending.attempts} attempts, last: ${pending.lastError}). Retrying; do not stop the operator.`;
     ctx.log.error('unseal keys not stored yet, retrying', { vault: `${namespace}/${vault.metadata!.name}`, attempts: pending.attempts, error: pending.lastError });
-    throw new ReconcileStop([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.KeysNotStored, message }], message, true);
+    throw new ExpectedState([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.KeysNotStored, message }], message, true);
   }
   p.pendingKeys.delete(pendingKeyOf(vault));
   const shares = pending.keys.keys.length;

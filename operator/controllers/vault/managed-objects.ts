@@ -4,11 +4,11 @@
 import { X509Certificate } from 'node:crypto';
 import { PatchStrategy, type KubernetesObject, type KubernetesObjectApi, type V1Secret } from '@kubernetes/client-node';
 import { VaultEventReason } from '../../api/vault.js';
-import { markSecret } from '../../framework/index.js';
+import { markSecret, isNotFound } from '../../framework/index.js';
 import { obsoleteObjects } from './bankvaults-overlay.js';
 import { caSecretName, containsDesired, desiredObjects, generatedTlsSecretName, ownerReference, serverConfig, serviceAccountName } from './desired-objects.js';
 import { serviceRegistrationBindingName, serviceRegistrationOn } from './service-registration.js';
-import { b64, isNotFound, readSecret, redactionScope, writeSecret, type VaultPhaseContext } from './phase-context.js';
+import { b64, readSecret, redactionScope, writeSecret, type VaultPhaseContext } from './phase-context.js';
 import { refusedStop, refusedWarning } from './refusal.js';
 import { authDelegatorDecision, takeoverDecision, type Decision } from './trust.js';
 import { watchedSecretsChecksum, watchesSecrets } from './watched-secrets.js';

@@ -1,8 +1,8 @@
 // What every phase of the Vault lifecycle (gather, managed objects, init,
 // converge, operator access, configure) is handed: one explicit context
 // object instead of a controller's private fields, and the few helpers they
-// all share (reading and writing Secrets, the "expected state" stop).
-import { type Clock, type ConditionUpdate, errorCode, type KubeClients, type Logger, objectScope } from '../../framework/index.js';
+// all share (reading and writing Secrets).
+import { type ConditionUpdate, ExpectedState, getOrUndefined, objectScope, type ReconcileContext } from '../../framework/index.js';
 import type { V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { API_GROUP } from '../../api/naming.js';
 import { VAULT_KIND, VaultConditionType, VaultReason, type VaultResource, type VaultStatus } from '../../api/vault.js';
@@ -25,13 +25,7 @@ export function redactionScope(vault: VaultResource): string {
 }
 
 /** The part of the framework's ReconcileContext this controller uses. */
-export interface VaultReconcileContext {
-  log: Logger;
-  kube: KubeClients;
-  clock: Clock;
-  event(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
-  patchStatus(status: Record<string, unknown>): Promise<void>;
-}
+export type VaultReconcileContext = Pick<ReconcileContext<VaultResource>, 'log' | 'kube' | 'clock' | 'event' | 'patchStatus'>;
 
 export interface VaultControllerDeps {
   settings: VaultControllerSettings;
@@ -93,34 +87,12 @@ export interface Gathered {
   pods?: { pods: V1Pod[]; claims: V1PersistentVolumeClaim[] };
 }
 
-/** Thrown to end a reconcile with conditions already decided. */
-export class ReconcileStop extends Error {
-  constructor(
-    readonly updates: ConditionUpdate[],
-    message: string,
-    readonly retry: boolean,
-    /** Sooner than the sealed recheck period (a pod that just started). */
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
-}
-
-export function notAuthorized(message: string): ReconcileStop {
-  return new ReconcileStop([{ type: VaultConditionType.Configured, status: 'False', reason: VaultReason.NotAuthorized, message }], message, true);
-}
-
-export function isNotFound(err: unknown): boolean {
-  return errorCode(err) === 404;
+export function notAuthorized(message: string): ExpectedState {
+  return new ExpectedState([{ type: VaultConditionType.Configured, status: 'False', reason: VaultReason.NotAuthorized, message }], message, true);
 }
 
 export async function readSecret(ctx: VaultReconcileContext, namespace: string, name: string): Promise<V1Secret | undefined> {
-  try {
-    return await ctx.kube.core.readNamespacedSecret({ name, namespace });
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  return getOrUndefined(ctx.kube.core.readNamespacedSecret({ name, namespace }));
 }
 
 /** Create, or replace the current version (optimistic concurrency through resourceVersion). */
@@ -141,24 +113,4 @@ export function pendingKeyOf(vault: VaultResource): string {
 
 export function b64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
-}
-
-/**
- * A JSON merge patch turning `previous` into `next`: keys that disappeared
- * become null (merge patch cannot delete otherwise); lists are replaced whole.
- */
-export function mergePatchFor(previous: object | undefined, next: object): Record<string, unknown> {
-  const patch: Record<string, unknown> = { ...(next as Record<string, unknown>) };
-  const prev = (previous ?? {}) as Record<string, unknown>;
-  for (const key of Object.keys(prev)) {
-    const before = prev[key];
-    const after = patch[key];
-    if (after === undefined) patch[key] = null;
-    else if (isPlainRecord(before) && isPlainRecord(after)) patch[key] = mergePatchFor(before, after);
-  }
-  return patch;
-}
-
-function isPlainRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

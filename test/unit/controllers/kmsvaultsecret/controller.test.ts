@@ -3,7 +3,8 @@
 import { Writable } from 'node:stream';
 import test from 'ava';
 import { NAMESPACE_CONTEXT_KEY, type KMSVaultSecret, type KMSVaultSecretStatus } from '../../../../operator/api/kmsvaultsecret.js';
-import { KmsVaultSecretController, SyncFailure } from '../../../../operator/controllers/kmsvaultsecret/controller.js';
+import { KmsVaultSecretController } from '../../../../operator/controllers/kmsvaultsecret/controller.js';
+import { ReportedFailure } from '../../../../operator/framework/index.js';
 import { defaultKmsVaultSecretSettings } from '../../../../operator/controllers/kmsvaultsecret/settings.js';
 import { FakeClock } from '../../../../operator/framework/clock.js';
 import { createLogger } from '../../../../operator/framework/logger.js';
@@ -81,8 +82,8 @@ class FakeKms implements Decryptor {
 }
 
 interface Harness {
-  /** SyncFailures thrown to the framework (= retried with backoff). */
-  thrown: SyncFailure[];
+  /** ReportedFailures thrown to the framework (= retried with backoff). */
+  thrown: ReportedFailure[];
   logger: ReturnType<typeof createLogger>;
   vault: FakeVault;
   kms: FakeKms;
@@ -130,7 +131,7 @@ function harness(partials: Record<string, unknown> = {}, legacyNamespaces = ['te
       try {
         await h.controller.reconcile(obj, ctx);
       } catch (err) {
-        if (!(err instanceof SyncFailure)) throw err;
+        if (!(err instanceof ReportedFailure)) throw err;
         h.thrown.push(err);
       }
       return current;

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { vaultEndpoint } from '../../../../operator/api/vault-endpoint.js';
-import { mergePatchFor, readiness } from '../../../../operator/controllers/vault/controller.js';
+import { readiness } from '../../../../operator/controllers/vault/controller.js';
+import { mergePatchFor } from '../../../../operator/framework/index.js';
 import { aVault } from './builders.js';
 
 const c = (type: string, status: 'True' | 'False') => ({ type, status, reason: 'R', message: `${type} msg` });
