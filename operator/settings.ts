@@ -2,7 +2,7 @@
 // logging). Each lifecycle parses its own settings in its folder; this file
 // only holds what main.ts needs to wire them.
 import { hostname } from 'node:os';
-import { SettingsError } from './vault/settings.js';
+import { SettingsReader } from './framework/index.js';
 
 export const Lifecycle = {
   Vault: 'vault',
@@ -87,19 +87,9 @@ export function inWatchScope(watchNamespaces: readonly string[] | undefined, nam
   return !watchNamespaces || (namespace !== undefined && watchNamespaces.includes(namespace));
 }
 
-function integer(env: Env, key: string, fallback: number, min: number, problems: string[]): number {
-  const raw = env[key]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    problems.push(`${key} must be an integer >= ${min}, got "${raw}"`);
-    return fallback;
-  }
-  return value;
-}
-
 export function parseOperatorSettings(env: Env): OperatorSettings {
-  const problems: string[] = [];
+  const reader = new SettingsReader(env);
+  const problems = reader.problems;
   const requested = (env[OperatorEnv.lifecycles] ?? ALL_LIFECYCLES.join(','))
     .split(',')
     .map((s) => s.trim().toLowerCase())
@@ -111,10 +101,10 @@ export function parseOperatorSettings(env: Env): OperatorSettings {
   const settings: OperatorSettings = {
     lifecycles: requested.filter((l): l is Lifecycle => (ALL_LIFECYCLES as string[]).includes(l)),
     logLevel,
-    healthPort: integer(env, OperatorEnv.healthPort, 8081, 0, problems),
-    concurrency: integer(env, OperatorEnv.concurrency, 8, 1, problems),
-    resyncPeriodMs: integer(env, OperatorEnv.resyncSeconds, 600, 1, problems) * 1000,
-    shutdownTimeoutMs: integer(env, OperatorEnv.shutdownSeconds, 30, 1, problems) * 1000,
+    healthPort: reader.int(OperatorEnv.healthPort, 8081, { min: 0 }),
+    concurrency: reader.int(OperatorEnv.concurrency, 8, { min: 1 }),
+    resyncPeriodMs: reader.int(OperatorEnv.resyncSeconds, 600, { min: 1 }) * 1000,
+    shutdownTimeoutMs: reader.int(OperatorEnv.shutdownSeconds, 30, { min: 1 }) * 1000,
   };
   const watchNamespaces = parseWatchNamespaces(env[OperatorEnv.watchNamespaces], problems);
   if (watchNamespaces) settings.watchNamespaces = watchNamespaces;
@@ -148,6 +138,6 @@ export function parseOperatorSettings(env: Env): OperatorSettings {
       retryPeriodMs,
     };
   }
-  if (problems.length) throw new SettingsError(problems);
+  reader.done();
   return settings;
 }

@@ -2,6 +2,7 @@
 // engines) shares: a Change is a list of Vault writes with a human summary,
 // values are compared the way Vault reads them back, and one apply() runs the
 // changes, collecting failures per entry so one bad entry never stops the rest.
+import { parseDuration } from '../framework/index.js';
 import { VaultError, type VaultClient } from './client.js';
 
 export type Concern = 'audit' | 'auth' | 'role' | 'policy' | 'secret' | 'config' | 'group' | 'group-alias' | 'startup-secret' | 'plugin';
@@ -74,18 +75,10 @@ export function trimPath(path: string): string {
   return path.replace(/^\/+|\/+$/g, '');
 }
 
-const DURATION_UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400 };
-
-/** Go-style duration ("1h30m", "90s", "300") to seconds; undefined when it is not one. */
+/** Go-style duration ("1h30m", "90s", "300"; the framework's one grammar) to whole seconds; undefined when it is not one. */
 export function durationSeconds(value: string): number | undefined {
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text);
-  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d))+$/.test(text)) return undefined;
-  let total = 0;
-  for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)/g)) {
-    total += Number(amount) * (DURATION_UNIT_SECONDS[unit as string] ?? 0);
-  }
-  return Math.round(total);
+  const ms = parseDuration(value);
+  return ms === undefined ? undefined : Math.round(ms / 1000);
 }
 
 function scalarText(value: unknown): string {

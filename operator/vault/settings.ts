@@ -3,6 +3,7 @@
 // configured Vault" (a later per-object reference to a `Vault` resource would
 // produce the same VaultConnection another way).
 import { readFileSync } from 'node:fs';
+import { SettingsError } from '../framework/index.js';
 import type { VaultConnection } from './client.js';
 
 export const VaultAuthMethod = { Kubernetes: 'kubernetes', Token: 'token' } as const;
@@ -20,12 +21,7 @@ export const VaultSettingsEnv = {
   timeoutMs: 'VAULT_AUTOPILOT_VAULT_TIMEOUT_MS',
 } as const;
 
-export class SettingsError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid settings: ${problems.join('; ')}`);
-    this.name = 'SettingsError';
-  }
-}
+export { SettingsError };
 
 type Env = Record<string, string | undefined>;
 

@@ -2,6 +2,7 @@
 // variables. Pure: an env map in, settings or an error naming the variable out.
 
 import { DEFAULT_ANNOTATION_PREFIX } from '../api/naming.js';
+import { SettingsReader } from '../framework/index.js';
 import type { VaultRef } from './annotations.js';
 import { OperatorEnv, parseWatchNamespaces } from '../settings.js';
 
@@ -119,57 +120,37 @@ export const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease
 export const WEBHOOK_PATH = '/mutate-pods';
 
 export function parseWebhookSettings(env: Record<string, string | undefined>): WebhookSettings {
-  const str = (key: string, fallback: string): string => {
-    const value = env[key]?.trim();
-    return value ? value : fallback;
-  };
-  const int = (key: string, fallback: number, min: number, max: number): number => {
-    const raw = env[key]?.trim();
-    if (!raw) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${key}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
-    return n;
-  };
-  const bool = (key: string, fallback: boolean): boolean => {
-    const raw = env[key]?.trim();
-    if (!raw) return fallback;
-    if (raw !== 'true' && raw !== 'false') throw new Error(`${key}=${JSON.stringify(raw)}: expected "true" or "false"`);
-    return raw === 'true';
-  };
-  const oneOf = <T extends string>(key: string, fallback: T, accepted: readonly T[]): T => {
-    const raw = env[key]?.trim();
-    if (!raw) return fallback;
-    if (!(accepted as readonly string[]).includes(raw)) throw new Error(`${key}=${JSON.stringify(raw)}: expected one of ${accepted.join(', ')}`);
-    return raw as T;
-  };
+  const settings = new SettingsReader(env);
+  const str = (key: string, fallback: string) => settings.str(key, fallback);
+  const int = (key: string, fallback: number, min: number, max: number) => settings.int(key, fallback, { min, max });
+  const bool = (key: string, fallback: boolean) => settings.bool(key, fallback);
+  const oneOf = <T extends string>(key: string, fallback: T, accepted: readonly T[]) => settings.oneOf(key, fallback, accepted);
 
   const prefix = str(WEBHOOK_SETTING.annotationPrefix, DEFAULT_ANNOTATION_PREFIX);
-  if (!prefix.endsWith('/')) throw new Error(`${WEBHOOK_SETTING.annotationPrefix}=${JSON.stringify(prefix)}: must end with "/"`);
+  if (!prefix.endsWith('/')) settings.problem(`${WEBHOOK_SETTING.annotationPrefix}=${JSON.stringify(prefix)}: must end with "/"`);
   const target = str(WEBHOOK_SETTING.targetVault, 'vault-system/vault');
   const [vaultNs, vaultName, extra] = target.split('/');
-  if (!vaultNs || !vaultName || extra !== undefined) throw new Error(`${WEBHOOK_SETTING.targetVault}=${JSON.stringify(target)}: expected "<namespace>/<name>"`);
+  if (!vaultNs || !vaultName || extra !== undefined) settings.problem(`${WEBHOOK_SETTING.targetVault}=${JSON.stringify(target)}: expected "<namespace>/<name>"`);
   const operatorNamespace = str(WEBHOOK_SETTING.operatorNamespace, str('POD_NAMESPACE', 'vault-autopilot'));
   const authMount = str(WEBHOOK_SETTING.kubernetesAuthPath, 'kubernetes').replace(/^\/+|\/+$/g, '');
   const url = env[WEBHOOK_SETTING.url]?.trim();
   const clientCaFile = env[WEBHOOK_SETTING.clientCaFile]?.trim() || undefined;
   const clientNames = (env[WEBHOOK_SETTING.clientNames] ?? '').split(',').map((n) => n.trim()).filter(Boolean);
-  if (clientNames.length && !clientCaFile) throw new Error(`${WEBHOOK_SETTING.clientNames} needs ${WEBHOOK_SETTING.clientCaFile} (names are checked on a verified client certificate)`);
+  if (clientNames.length && !clientCaFile) settings.problem(`${WEBHOOK_SETTING.clientNames} needs ${WEBHOOK_SETTING.clientCaFile} (names are checked on a verified client certificate)`);
   const DAY = 86_400_000;
-  const scopeProblems: string[] = [];
-  const watchNamespaces = parseWatchNamespaces(env[OperatorEnv.watchNamespaces], scopeProblems);
-  if (scopeProblems.length) throw new Error(scopeProblems.join('; '));
+  const watchNamespaces = parseWatchNamespaces(env[OperatorEnv.watchNamespaces], settings.problems);
   const caValidityMs = int(WEBHOOK_SETTING.caValidity, 365 * DAY, 60_000, 10 * 365 * DAY);
   const servingValidityMs = int(WEBHOOK_SETTING.servingValidity, 30 * DAY, 30_000, 365 * DAY);
   const rotationPropagationMs = int(WEBHOOK_SETTING.rotationPropagation, 5 * 60_000, 0, DAY);
   const certCheckIntervalMs = int(WEBHOOK_SETTING.certCheckInterval, 60_000, 50, DAY);
   if (servingValidityMs > caValidityMs) {
-    throw new Error(`${WEBHOOK_SETTING.servingValidity} (${servingValidityMs}) must not exceed ${WEBHOOK_SETTING.caValidity} (${caValidityMs})`);
+    settings.problem(`${WEBHOOK_SETTING.servingValidity} (${servingValidityMs}) must not exceed ${WEBHOOK_SETTING.caValidity} (${caValidityMs})`);
   }
   if (rotationPropagationMs > 0 && certCheckIntervalMs >= rotationPropagationMs) {
-    throw new Error(`${WEBHOOK_SETTING.certCheckInterval} must be below ${WEBHOOK_SETTING.rotationPropagation}: replicas must see a new certificate before the old CA is dropped`);
+    settings.problem(`${WEBHOOK_SETTING.certCheckInterval} must be below ${WEBHOOK_SETTING.rotationPropagation}: replicas must see a new certificate before the old CA is dropped`);
   }
 
-  return {
+  const parsed: WebhookSettings = {
     annotationPrefix: prefix,
     agentImage: str(WEBHOOK_SETTING.agentImage, DEFAULT_AGENT_IMAGE),
     agentResources: {
@@ -205,7 +186,7 @@ export function parseWebhookSettings(env: Record<string, string | undefined>): W
     ...(url ? { url } : {}),
     failurePolicy: oneOf<FailurePolicy>(WEBHOOK_SETTING.failurePolicy, 'Fail', ['Fail', 'Ignore']),
     timeoutSeconds: int(WEBHOOK_SETTING.timeoutSeconds, 10, 1, 30),
-    namespaceLabels: parseLabels(WEBHOOK_SETTING.namespaceSelector, env[WEBHOOK_SETTING.namespaceSelector]),
+    namespaceLabels: parseLabels(WEBHOOK_SETTING.namespaceSelector, env[WEBHOOK_SETTING.namespaceSelector], settings.problems),
     nativeSidecars: oneOf<NativeSidecarMode>(WEBHOOK_SETTING.nativeSidecars, 'auto', ['auto', 'on', 'off']),
     operatorNamespace,
     caSyncIntervalMs: int(WEBHOOK_SETTING.caSyncInterval, 60_000, 100, 86_400_000),
@@ -214,14 +195,19 @@ export function parseWebhookSettings(env: Record<string, string | undefined>): W
     rotationPropagationMs,
     certCheckIntervalMs,
   };
+  settings.done();
+  return parsed;
 }
 
 /** "a=b,c=d" -> {a: "b", c: "d"} (equality selectors only). */
-function parseLabels(key: string, raw: string | undefined): Record<string, string> {
+function parseLabels(key: string, raw: string | undefined, problems: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
     const m = /^([A-Za-z0-9./_-]+)=([A-Za-z0-9._-]*)$/.exec(part);
-    if (!m) throw new Error(`${key}=${JSON.stringify(raw)}: expected "label=value[,label=value]"`);
+    if (!m) {
+      problems.push(`${key}=${JSON.stringify(raw)}: expected "label=value[,label=value]"`);
+      return {};
+    }
     out[m[1]!] = m[2]!;
   }
   return out;

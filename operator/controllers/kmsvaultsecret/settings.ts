@@ -1,6 +1,6 @@
 // Operator settings of the KMSVaultSecret lifecycle, from VAULT_AUTOPILOT_KMS_*.
 // The Vault connection itself is shared: see operator/vault/settings.ts.
-import { SettingsError } from '../../vault/settings.js';
+import { parseDuration as parseDurationMsKit, SettingsError } from '../../framework/index.js';
 import { DEFAULT_TARGET_VAULT, parseVaultRef, type VaultRef } from '../serviceaccount/settings.js';
 
 export const PathPolicy = {
@@ -52,12 +52,10 @@ export const defaultKmsVaultSecretSettings: KmsVaultSecretSettings = {
   kms: { allowedKeyIds: [] },
 };
 
-/** "90" (seconds, as kms-vault-operator's --sync-period-seconds), "500ms", "30s", "2m", "1h". Pure. */
+/** "90" (seconds, as kms-vault-operator's --sync-period-seconds), "500ms", "30s", "2m", "1h" (the framework's one grammar); positive. Pure. */
 export function parseDurationMs(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
-  if (!m) return undefined;
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  const ms = Math.round(Number(m[1]) * factor);
+  const parsed = parseDurationMsKit(text);
+  const ms = parsed === undefined ? 0 : Math.round(parsed);
   return ms > 0 ? ms : undefined;
 }
 

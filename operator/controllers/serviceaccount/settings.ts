@@ -3,7 +3,7 @@
 // reader is injected) and rejects bad values with a message naming the variable.
 import { readFileSync } from 'node:fs';
 import { DEFAULT_ANNOTATION_PREFIX } from '../../api/naming.js';
-import { SettingsError } from '../../vault/settings.js';
+import { parseDuration as parseDurationMsKit, SettingsError } from '../../framework/index.js';
 
 export { SettingsError };
 
@@ -141,15 +141,10 @@ export function renderPolicyTemplate(template: string, values: { namespace: stri
   );
 }
 
-/** Vault-style duration: `300`, `30s`, `5m`, `1h`, `1h30m`, `7d`. Returns seconds. */
+/** Vault-style duration (`300`, `30s`, `5m`, `1h30m`, `7d`; the framework's one grammar) in whole seconds. */
 export function parseDuration(value: string): number | undefined {
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text);
-  if (!/^(\d+[dhms])+$/.test(text)) return undefined;
-  const unit: Record<string, number> = { d: 86_400, h: 3_600, m: 60, s: 1 };
-  let seconds = 0;
-  for (const [, amount, u] of text.matchAll(/(\d+)([dhms])/g)) seconds += Number(amount) * unit[u!]!;
-  return seconds;
+  const ms = parseDurationMsKit(value);
+  return ms === undefined || ms % 1000 !== 0 ? undefined : ms / 1000;
 }
 
 function parseDurationSetting(variable: string, value: string): number {
