@@ -6,6 +6,18 @@
 // RFC 5280 we need: v3 certificates with basicConstraints, keyUsage,
 // extKeyUsage, subjectAltName and key identifiers, signed with ECDSA P-256/384,
 // RSA (PKCS#1 v1.5, SHA-256) or Ed25519.
+//
+// Why not a library (compared 2026-11-30): @peculiar/x509 2.2 and pkijs 4.0
+// are well kept but WebCrypto-based and asynchronous (issuing would turn the
+// synchronous rotation planning in cert-rotation.ts and its callers async)
+// and bring 10+ packages (asn1-* schemas, tsyringe + a Reflect polyfill) into
+// the image bundle; node-forge 1.x does its own crypto in JavaScript, signs
+// certificates with RSA only (our default key is ECDSA P-256) and has a record
+// of signature-verification advisories (2022). What is security-sensitive is
+// checking certificates, and that stays with OpenSSL: every certificate made
+// here is parsed back with node:crypto's X509Certificate (checkIssued,
+// checkPrivateKey, validity) and served/verified by node:tls. This file only
+// encodes: a malformed encoding fails those checks, it cannot pass one.
 
 import {
   type KeyObject,

@@ -1,8 +1,17 @@
-// The one module that talks HTTP to Vault/OpenBao. It wraps hashi-vault-js
-// (typed calls where the library has them) and reaches the endpoints the
-// library lacks (sys/init, sys/auth, sys/policies, sys/mounts, KV v1 ...)
-// through the library's own axios instance, so every request shares one
-// connection setup, one error type and one request counter.
+// The one module that talks HTTP to Vault/OpenBao.
+//
+// Why not hashi-vault-js's typed calls (said plainly): this module uses only
+// the library's axios instance (its connection setup), none of its typed
+// methods. Most endpoints the operator needs have no typed call in 0.5.1
+// (sys/init, sys/auth, sys/policies/acl, sys/mounts and their tuning, KV v1,
+// Kubernetes-auth login, raft peers, identity groups, plugins, audit); the
+// few that do (sys/unseal, seal-status, KV v2, token lookup) would read the
+// CA from a file path rather than a PEM and report errors in their own shape
+// (checked in node_modules/hashi-vault-js/src/Vault.js). Mixing both would give two error
+// types, two request counters and two TLS set-ups; one generic request() with
+// explicit TLS verification (a PEM, rejectUnauthorized always true) keeps one
+// of each. If the axios instance ever disappears from the library, replace it
+// with node:https here: nothing else depends on it.
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { metrics } from '../framework/index.js';
