@@ -15,6 +15,7 @@ const NO_SIDECAR = 'there is no Bank-Vaults sidecar here: the operator unseals a
 const NO_CONFIGURER = 'there is no configurer pod here: the operator configures Vault itself';
 const NO_STATSD = 'there is no statsd exporter here: Vault serves Prometheus metrics itself at /v1/sys/metrics (see serviceMonitorEnabled)';
 const NO_FLUENTD = 'there is no fluentd sidecar here: add your own log shipper with vaultContainers';
+const NO_OPERATOR_CREDENTIAL = 'not used: the operator logs in to the key store with unsealConfig.vault.token only, never with a credential of its own';
 const KEYS_IN_SECRET = 'unseal keys are kept in a Kubernetes Secret (KMS-encrypted with unsealConfig.aws), not in this store';
 
 type Rule = { field: string; when: (spec: VaultSpec) => boolean; reason: string };
@@ -62,9 +63,12 @@ const RULES: Rule[] = [
   { field: 'unsealConfig.hsm', when: (s) => present(s.unsealConfig?.hsm), reason: KEYS_IN_SECRET },
   {
     field: 'unsealConfig.vault',
-    when: (s) => present(s.unsealConfig?.vault),
-    reason: `${KEYS_IN_SECRET} (copy them from that Vault's KV once); for auto-unseal through another Vault, put a seal "transit" stanza in spec.config`,
+    when: (s) => present(s.unsealConfig?.vault) && present(s.unsealConfig?.aws),
+    reason: 'unsealConfig.aws is set too: the keys are kept in the keys Secret, KMS-encrypted (one key store per Vault, as in Bank-Vaults)',
   },
+  { field: 'unsealConfig.vault.tokenPath', when: (s) => present(s.unsealConfig?.vault?.tokenPath), reason: `${NO_OPERATOR_CREDENTIAL} (tokenPath is a file in the operator's pod)` },
+  { field: 'unsealConfig.vault.role', when: (s) => present(s.unsealConfig?.vault?.role), reason: `${NO_OPERATOR_CREDENTIAL} (Kubernetes auth would log in as the operator)` },
+  { field: 'unsealConfig.vault.authPath', when: (s) => present(s.unsealConfig?.vault?.authPath), reason: 'see unsealConfig.vault.role' },
 ];
 
 /** Fields the operator has no code for yet; each entry leaves this list when it is honoured. */

@@ -12,6 +12,7 @@ import { ROOT_TOKEN_KEY, decodeKeysSecretData, hasStoredKeys, unsealNode, type S
 import { configure } from './configure.js';
 import { unsealKeysSecretName, vaultSize } from './desired-objects.js';
 import { initialise, keyCipher, storeInitKeys, type VaultKeyCipher } from './init.js';
+import { describeStore, keyStoreOf, withStoreKeys } from './key-store.js';
 import { operatorAccess } from './operator-access.js';
 import { pendingKeyOf, redactionScope, type Gathered, type VaultNode, type VaultPhaseContext } from './phase-context.js';
 import { diagnosePods, newlyUnsealed, recheckDelayMs } from './pod-status.js';
@@ -28,11 +29,14 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
     throw new ExpectedState([{ type: VaultConditionType.Initialized, status: 'Unknown', reason: VaultReason.InvalidSpec, message: params.error }], params.error, false);
   }
   const cipher = keyCipher(p);
+  // unsealConfig.vault: the keys live in another Vault's KV (refused before anything is sent when not allowed)
+  const store = await keyStoreOf(p);
 
   // keys made by an earlier sys/init that could not be stored yet come first (they need no Vault)
   let keysSecret = gathered.keysSecret;
   const pending = p.pendingKeys.get(pendingKeyOf(vault));
   if (pending) keysSecret = await storeInitKeys(p, pending, cipher);
+  if (store) keysSecret = await withStoreKeys(p, store, keysSecret);
 
   // seal state of every node
   const nodeStates = await Promise.all(gathered.nodes.map((n) => nodeState(p, n, gathered.caCert)));
@@ -132,7 +136,7 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
       ? `sealed: ${autoSealed.join(', ')}; waiting for the auto-unseal seal to unseal it (if this lasts, check the seal's provider, e.g. the transit Vault and its token)`
       : hasKeys
         ? `sealed: ${sealed.join(', ')}; unsealing did not complete`
-        : `sealed: ${sealed.join(', ')}, and Secret ${keysName} in ${namespace} holds no unseal keys`;
+        : `sealed: ${sealed.join(', ')}, and ${store ? `${describeStore(store)} nor ` : ''}Secret ${keysName} in ${namespace} holds no unseal keys`;
     // once per episode, not on every re-check
     const previous = vault.status?.conditions?.find((c) => c.type === VaultConditionType.Unsealed);
     if (reason === VaultReason.UnsealKeysMissing && previous?.reason !== VaultReason.UnsealKeysMissing) await ctx.event('Warning', VaultEventReason.ReconcileFailed, message);

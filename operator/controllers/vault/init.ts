@@ -10,6 +10,8 @@ import { ROOT_TOKEN_KEY, decodeKeysSecretData, encodeKeysSecretData, hasStoredKe
 import { unsealKeysSecretName } from './desired-objects.js';
 import { persistWithRetry, type PendingInit } from './pending-keys.js';
 import { keysSecretDecision, UNSEAL_KEYS_LABEL, unsealKeyContexts } from './trust.js';
+import { describeStore, keyStoreClient, keyStoreOf } from './key-store.js';
+import { probeKvStore, writeKvKeys } from '../../vault/kv-keys.js';
 import { KMS_KEY_ANNOTATION, pendingKeyOf, readSecret, redactionScope, writeSecret, type VaultNode, type VaultPhaseContext } from './phase-context.js';
 
 /** The KMS cipher of the keys, and what to say when no allowed context decrypts them (trust.ts unsealKeyContexts). */
@@ -64,6 +66,15 @@ export async function initialise(
       throw preFlightFailed(probe.message, true);
     }
   }
+  const store = await keyStoreOf(p);
+  if (store && preFlightChecksEnabled(vault.spec.unsealConfig)) {
+    // Bank-Vaults' probe: the store takes a write, or sys/init does not start
+    try {
+      await probeKvStore(keyStoreClient(p, store), store.path);
+    } catch (err) {
+      throw preFlightFailed(`${describeStore(store)} does not take a write (${errorMessage(err)}); Vault not initialised`, true);
+    }
+  }
   const startedAt = ctx.clock.now().toISOString();
   const annotations = { ...(existing?.metadata?.annotations ?? {}), ...(cipher ? { [KMS_KEY_ANNOTATION]: cipher.keyId } : {}), [INIT_STARTED_ANNOTATION]: startedAt };
   let marked: V1Secret;
@@ -92,12 +103,24 @@ export async function storeInitKeys(p: VaultPhaseContext, pending: PendingInit, 
   const namespace = vault.metadata!.namespace!;
   const keysName = unsealKeysSecretName(vault);
   let saved: V1Secret | undefined;
+  const store = await keyStoreOf(p);
   const persist = async () => {
     const data = await encodeKeysSecretData(pending.keys, cipher);
     const current = await readSecret(ctx, namespace, keysName);
     // made by someone else since gather: kept in memory, reported, never written over
     const owned = keysSecretDecision(current, vault.metadata!.name!);
     if (!owned.ok) throw new Error(owned.message);
+    if (store) {
+      // unsealConfig.vault: the keys go to the store only; the Secret loses its "init started" mark
+      await writeKvKeys(keyStoreClient(p, store), store.path, data, redactionScope(vault));
+      const annotations: Record<string, string> = { ...(current?.metadata?.annotations ?? {}) };
+      delete annotations[INIT_STARTED_ANNOTATION];
+      const marker = current
+        ? await writeSecret(p, current, { metadata: { name: keysName, namespace, annotations, labels: keysLabels(current, vault.metadata!.name!) }, type: 'Opaque', data: current.data ?? {} })
+        : undefined;
+      saved = { ...(marker ?? {}), metadata: marker?.metadata ?? { name: keysName, namespace }, data };
+      return;
+    }
     if (hasStoredKeys(current?.data)) {
       // an earlier write whose answer was lost, or someone else's keys: never overwrite, compare
       const stored = await decodeKeysSecretData(current!.data, cipher, redactionScope(vault));
@@ -118,8 +141,8 @@ export async function storeInitKeys(p: VaultPhaseContext, pending: PendingInit, 
   }
   p.pendingKeys.delete(pendingKeyOf(vault));
   const shares = pending.keys.keys.length;
-  await ctx.event('Normal', VaultEventReason.Initialized, `initialised ${pending.address} with ${shares} ${pending.recovery ? 'recovery key shares (auto-unseal seal)' : 'key shares'}; keys stored in Secret ${keysName}${cipher ? ' encrypted with KMS' : ''}${pending.attempts > 1 ? ` (after ${pending.attempts} attempts)` : ''}`);
-  ctx.log.info('vault initialised', { vault: `${namespace}/${vault.metadata!.name}`, secret: keysName, attempts: pending.attempts });
+  await ctx.event('Normal', VaultEventReason.Initialized, `initialised ${pending.address} with ${shares} ${pending.recovery ? 'recovery key shares (auto-unseal seal)' : 'key shares'}; keys stored in ${store ? describeStore(store) : `Secret ${keysName}`}${cipher ? ' encrypted with KMS' : ''}${pending.attempts > 1 ? ` (after ${pending.attempts} attempts)` : ''}`);
+  ctx.log.info('vault initialised', { vault: `${namespace}/${vault.metadata!.name}`, ...(store ? { keyStore: describeStore(store) } : { secret: keysName }), attempts: pending.attempts });
   return saved;
 }
 

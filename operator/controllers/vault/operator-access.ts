@@ -12,6 +12,8 @@ import { operatorTokenSecretName, ownerReference, unsealKeysSecretName } from '.
 import { b64, notAuthorized, readSecret, redactionScope, writeSecret, type VaultPhaseContext } from './phase-context.js';
 import { refusedStop } from './refusal.js';
 import { takeoverDecision, tokenSecretDecision } from './trust.js';
+import { keyStoreClient, keyStoreOf } from './key-store.js';
+import { deleteKvKey } from '../../vault/kv-keys.js';
 
 /**
  * A client the operator may configure Vault with. In order: spec.external.auth;
@@ -75,6 +77,9 @@ export async function operatorAccess(
   // only once the operator has its own token is the root token given up
   if (token && rootToken && !storeRootToken) {
     await revokeToken(nodeClient, rootToken);
+    // unsealConfig.vault: the (now revoked) root token leaves the key store too
+    const store = await keyStoreOf(p);
+    if (store) await deleteKvKey(keyStoreClient(p, store), store.path, ROOT_TOKEN_KEY);
     const keysSecret = await readSecret(ctx, namespace, unsealKeysSecretName(vault));
     if (keysSecret?.data?.[ROOT_TOKEN_KEY]) {
       const data = { ...keysSecret.data };

@@ -44,6 +44,8 @@ export const TrustReason = {
   SecretNotGranted: VaultReason.SecretNotGranted,
   ObjectNotOwned: VaultReason.ObjectNotOwned,
   UnsealKeysNotBound: VaultReason.UnsealKeysNotBound,
+  /** unsealConfig.vault (the key store) is incomplete or names what the operator does not send (key-store.ts). */
+  KeyStoreInvalid: VaultReason.InvalidSpec,
 } as const;
 export type TrustReason = (typeof TrustReason)[keyof typeof TrustReason];
 
@@ -102,23 +104,23 @@ function matches(url: URL, pattern: Pattern): boolean {
  * this address? Only if the platform listed it, over https (verified by the
  * CA the resource names or the system's) unless the platform opted out.
  */
-export function externalAddressDecision(address: string, trust: ExternalVaultTrust): Decision {
+export function externalAddressDecision(address: string, trust: ExternalVaultTrust, field = 'spec.external.address'): Decision {
   let url: URL;
   try {
     url = new URL(address);
   } catch {
-    return refuse(TrustReason.ExternalAddressNotAllowed, `spec.external.address "${address}" is not a URL`);
+    return refuse(TrustReason.ExternalAddressNotAllowed, `${field} "${address}" is not a URL`);
   }
   if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
-    return refuse(TrustReason.ExternalAddressNotAllowed, `spec.external.address must be scheme://host[:port] only (no user, path, query or fragment), got "${address}"`);
+    return refuse(TrustReason.ExternalAddressNotAllowed, `${field} must be scheme://host[:port] only (no user, path, query or fragment), got "${address}"`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    return refuse(TrustReason.ExternalAddressNotAllowed, `spec.external.address must be https://, got "${address}"`);
+    return refuse(TrustReason.ExternalAddressNotAllowed, `${field} must be https://, got "${address}"`);
   }
   if (url.protocol === 'http:' && !trust.allowHttp) {
     return refuse(
       TrustReason.InsecureAddress,
-      `spec.external.address ${address} is plain http: the operator's token and the unseal keys would travel in clear. Use https; only the operator's setting ${ExternalVaultEnv.allowHttp}=true allows http`,
+      `${field} ${address} is plain http: the operator's token and the unseal keys would travel in clear. Use https; only the operator's setting ${ExternalVaultEnv.allowHttp}=true allows http`,
     );
   }
   const patterns = trust.allowed.map(parsePattern).filter((p): p is Pattern => typeof p !== 'string');
@@ -126,7 +128,7 @@ export function externalAddressDecision(address: string, trust: ExternalVaultTru
     const list = trust.allowed.length ? trust.allowed.join(', ') : 'none';
     return refuse(
       TrustReason.ExternalAddressNotAllowed,
-      `spec.external.address ${address} is not an external Vault the operator may send credentials to (operator setting ${ExternalVaultEnv.addresses}: ${list}); a platform admin adds it there. Nothing was sent to it`,
+      `${field} ${address} is not an external Vault the operator may send credentials to (operator setting ${ExternalVaultEnv.addresses}: ${list}); a platform admin adds it there. Nothing was sent to it`,
     );
   }
   return ok;

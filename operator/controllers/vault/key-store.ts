@@ -1,0 +1,95 @@
+// unsealConfig.vault: Bank-Vaults' key store in another Vault. The unseal
+// keys and root token are written to that Vault's KV at unsealKeysPath on
+// init and read from it to unseal (operator/vault/kv-keys.ts), instead of
+// the keys Secret. The store's address is chosen by a tenant, so it gets
+// the same trust decision as spec.external.address (the platform's list,
+// https), and the operator only ever sends it the tenant's own credential:
+// the inline `token`. Never the operator's token or JWT, and never a file
+// of the operator's pod (`tokenPath`).
+import { createHash } from 'node:crypto';
+import { markSecret } from '../../framework/index.js';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { VaultResource } from '../../api/vault.js';
+import type { VaultClient } from '../../vault/client.js';
+import { readKvKeys } from '../../vault/kv-keys.js';
+import { hasStoredKeys } from '../../vault/unseal.js';
+import { unsealKeysSecretName } from './desired-objects.js';
+import { redactionScope, type VaultPhaseContext } from './phase-context.js';
+import { refusedStop } from './refusal.js';
+import { externalAddressDecision, NO_EXTERNAL_VAULTS, TrustReason, type Decision, type ExternalVaultTrust } from './trust.js';
+
+export const KEY_STORE_FIELD = 'spec.unsealConfig.vault';
+
+export interface KeyStore {
+  address: string;
+  /** unsealKeysPath: the raw API path (`secret/data/vault-keys` for KV v2). */
+  path: string;
+  token: string;
+}
+
+/** Is unsealConfig.vault the key store? Not when unsealConfig.aws is set (KMS and the keys Secret win; reported). */
+export function usesKeyStore(vault: VaultResource): boolean {
+  const v = vault.spec.unsealConfig?.vault;
+  return !!v && Object.keys(v).length > 0 && !vault.spec.unsealConfig?.aws;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+
+/** Pure: the store to use, or why not. Nothing is sent anywhere before this says ok. */
+export function keyStoreDecision(vault: VaultResource, trust: ExternalVaultTrust): { ok: true; store: KeyStore } | Extract<Decision, { ok: false }> {
+  const v = vault.spec.unsealConfig?.vault ?? {};
+  const address = str(v.address);
+  const path = str(v.unsealKeysPath)?.replace(/^\/+|\/+$/g, '');
+  const invalid = (message: string) => ({ ok: false as const, reason: TrustReason.KeyStoreInvalid, message: `${KEY_STORE_FIELD}: ${message}` });
+  if (!address) return invalid('address is required (the Vault that keeps the unseal keys)');
+  if (!path) return invalid('unsealKeysPath is required (e.g. secret/data/vault-keys)');
+  if (path.split('/').some((s) => s === '..' || s === '.' || s === '') || path.startsWith('sys/') || path.startsWith('auth/')) {
+    return invalid(`unsealKeysPath "${path}" is not a KV path`);
+  }
+  const addressOk = externalAddressDecision(address, trust, `${KEY_STORE_FIELD}.address`);
+  if (!addressOk.ok) return addressOk;
+  const token = str(v.token);
+  if (!token) {
+    return invalid(
+      'token is required here: the operator logs in to the key store only with a credential of the resource owner. ' +
+        'role/authPath (Kubernetes auth) would be the operator\'s own identity, and tokenPath a file in the operator\'s pod; neither is sent to a store a Vault resource names. Nothing was sent',
+    );
+  }
+  return { ok: true, store: { address: address.replace(/\/+$/, ''), path, token } };
+}
+
+/** The store of this reconcile, or undefined; a refusal ends the reconcile (Ready=False, one Event). */
+export async function keyStoreOf(p: VaultPhaseContext): Promise<KeyStore | undefined> {
+  if (!usesKeyStore(p.vault)) return undefined;
+  const decision = keyStoreDecision(p.vault, p.deps.settings.externalVaults ?? NO_EXTERNAL_VAULTS);
+  if (!decision.ok) throw await refusedStop(p, decision);
+  markSecret(decision.store.token, redactionScope(p.vault));
+  return decision.store;
+}
+
+/** The store's client (its login is the tenant's token; kept across reconciles per token). */
+export function keyStoreClient(p: VaultPhaseContext, store: KeyStore): VaultClient {
+  return p.clients.config(store.address, undefined, { method: 'token', token: store.token }, `key-store:${createHash('sha256').update(store.token).digest('hex')}`);
+}
+
+/** What the store holds, as Secret `data`. */
+export async function readStoreKeys(p: VaultPhaseContext, store: KeyStore): Promise<Record<string, string>> {
+  return readKvKeys(keyStoreClient(p, store), store.path, redactionScope(p.vault));
+}
+
+/** For messages: where the keys are. Never includes the token. */
+export function describeStore(store: KeyStore): string {
+  return `the key store ${store.address} (${store.path})`;
+}
+
+/**
+ * The keys the rest of the lifecycle uses: the store's when it holds any
+ * (in the keys Secret's `data` shape, never written to Kubernetes), else
+ * the keys Secret's own (keys someone copied there by hand).
+ */
+export async function withStoreKeys(p: VaultPhaseContext, store: KeyStore, keysSecret: V1Secret | undefined): Promise<V1Secret | undefined> {
+  const data = await readStoreKeys(p, store);
+  if (!hasStoredKeys(data)) return keysSecret;
+  const metadata = keysSecret?.metadata ?? { name: unsealKeysSecretName(p.vault), namespace: p.vault.metadata!.namespace! };
+  return { ...keysSecret, metadata, data };
+}
