@@ -174,6 +174,43 @@ export interface VaultSpec {
   external?: ExternalVault;
   deleteUnsealKeysOnDelete?: boolean;
   selfService?: SelfServiceSpec;
+  /** Written by the operator's ServiceAccount lifecycle only (one atomic field); the Vault lifecycle renders roles and policies from it. */
+  serviceAccountRoles?: ServiceAccountRolesSpec;
+}
+
+/**
+ * The annotated ServiceAccounts a `Vault` serves, in compact form: what every
+ * role and policy shares once, then namespace and name per ServiceAccount.
+ * Role `sa.<namespace>.<name>` and policy of the same name are rendered from
+ * it (controllers/serviceaccount/compact.ts), not stored.
+ */
+export interface ServiceAccountRolesSpec {
+  /** Kubernetes-auth mount the roles go to. */
+  authPath: string;
+  /** token_ttl / token_max_ttl of every role, seconds. */
+  tokenTtl: number;
+  tokenMaxTtl: number;
+  /** HCL with {{namespace}} and {{name}}. */
+  policyTemplate: string;
+  entries: ServiceAccountRoleEntry[];
+}
+
+export interface ServiceAccountRoleEntry {
+  namespace: string;
+  name: string;
+  /** the database role chosen among what spec.selfService.databaseConnections offers (db-dynamic-creds) */
+  database?: { type: 'database'; path: string; mount: string; role: ServiceAccountDatabaseRole };
+}
+
+export interface ServiceAccountDatabaseRole {
+  name: string;
+  db_name: string;
+  creation_statements: string[];
+  revocation_statements?: string[];
+  renew_statements?: string[];
+  rollback_statements?: string[];
+  default_ttl: number;
+  max_ttl: number;
 }
 
 export interface VaultCondition {

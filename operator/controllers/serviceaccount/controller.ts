@@ -1,8 +1,9 @@
 // The ServiceAccount auto-configuration controller (I/O only): gather the
 // `Vault` resources a ServiceAccount touches, plan with the pure desired.ts,
 // hand the change to a per-resource batcher that server-side applies every
-// ServiceAccount entry under one field manager, report through Events. It never talks to Vault: the Vault controller applies
-// what lands in `spec.externalConfig`.
+// ServiceAccount's compact entry (spec.serviceAccountRoles) under one field
+// manager, report through Events. It never talks to Vault: the Vault
+// controller renders the roles and policies from those entries and applies them.
 import type { KubernetesObject, V1ServiceAccount } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, FINALIZER, serviceAccountPolicyName, serviceAccountRoleName } from '../../api/naming.js';
 import { SERVICE_ACCOUNT_FIELD_MANAGER, ServiceAccountAnnotation, ServiceAccountReason } from '../../api/serviceaccount.js';
@@ -11,6 +12,7 @@ import { type AutopilotOperator, errorCode, errorMessage, type KubeClients, PATC
 import { CapReachedError, EntryBatcher, EntryConflictError, VaultFullError } from './entry-batcher.js';
 import { VaultWaiters } from '../vault-waiters.js';
 import { orphanedEntries } from './sweep.js';
+import { headerOf } from './compact.js';
 import {
   appliedVault,
   targetVault,
@@ -61,7 +63,7 @@ export async function registerServiceAccountController(
 ): Promise<void> {
   const { settings } = deps;
   const waiters = new VaultWaiters();
-  const batcher = new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER);
+  const batcher = new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER, headerOf(settings));
   await operator.registerController<V1ServiceAccount>({
     kind: SERVICE_ACCOUNT_KIND,
     group: '',
@@ -162,7 +164,7 @@ export async function reconcileServiceAccount(
     vaults.set(formatVaultRef(ref), await readVault(ctx, ref));
   }
   // compute
-  const batcher = opts.batcher ?? new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER);
+  const batcher = opts.batcher ?? new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER, headerOf(settings));
   const labels = await namespaceLabelsFor(ctx, sa, intent, vaults);
   const plan = planServiceAccount(sa, settings, vaults, FINALIZER, batcher.manager, labels);
   const self = objectRef(sa);
@@ -213,7 +215,7 @@ async function execute(
     await submitChange(ctx, batcher, plan.apply);
     const database = plan.apply.change.entries?.database;
     const dbNote = database ? ` with database role ${database.role.name} on ${database.mount}/${database.role.db_name} (credentials at ${database.mount}/creds/${database.role.name})` : '';
-    const message = `wrote ${entryNames}${dbNote} into Vault ${formatVaultRef(plan.apply.target)}; the Vault controller applies them to Vault`;
+    const message = `wrote ${entryNames}${dbNote} into Vault ${formatVaultRef(plan.apply.target)}; the Vault controller renders and applies them`;
     ctx.log.info(message, { reason: ServiceAccountReason.Configured });
     await ctx.event('Normal', ServiceAccountReason.Configured, message);
   }
@@ -268,8 +270,8 @@ async function readVault(ctx: ServiceAccountReconcileContext, ref: VaultRef): Pr
 
 /**
  * Hands one change to the batcher and turns what went wrong into the
- * failure path. Not forced: a field someone else owns (a hand-written role of
- * the same name) is a conflict the user must resolve, not something to take over.
+ * failure path. A hand-written role or policy of the same name in
+ * externalConfig is a conflict the user must resolve, never taken over.
  */
 async function submitChange(ctx: ServiceAccountReconcileContext, batcher: EntryBatcher, at: EntryChangeAt): Promise<void> {
   const ref = formatVaultRef(at.target);

@@ -9,10 +9,12 @@ import type { EntryChange } from './collective-apply.js';
 import { annotationName, decideIntent, removalTargets, type Intent, type ServiceAccountEntries, type ServiceAccountLike } from './intent.js';
 import { capRefusal, countNamespaceRoles, namespaceRefusal, type Refusal } from './self-service.js';
 import { formatVaultRef, type ServiceAccountSettings, type VaultRef } from './settings.js';
-import { holdsEntries, ownedEntries, ownsAnyOf, type VaultResourceLike } from './vault-entries.js';
+import { heldRoleNames } from './collective-apply.js';
+import { holdsEntries, type VaultResourceLike } from './vault-entries.js';
 
 // the plan's parts live in their own modules; importers keep using this one
 export * from './collective-apply.js';
+export * from './compact.js';
 export * from './intent.js';
 export * from './vault-entries.js';
 
@@ -103,7 +105,7 @@ export function planServiceAccount(
   const removals: EntryChangeAt[] = [];
   for (const target of removalTargets(sa, intent, settings, finalizerName)) {
     const vault = vaults.get(formatVaultRef(target));
-    if (vault && ownsAnyOf(ownedEntries(vault, manager), roleName, policyName)) {
+    if (vault && heldRoleNames(vault, manager).has(roleName)) {
       removals.push({ target, change: { serviceAccount, roleName, policyName, entries: null } });
     }
   }
@@ -126,7 +128,7 @@ export function planServiceAccount(
   // a Vault that does not (or no longer) serve this namespace gets nothing, and loses what it had of it
   const refused = missing || !vault ? undefined : admission(vault, namespace, namespaceLabels, roleName, manager, `${describeOwed(roleName)}`);
   if (refused && vault) {
-    const owns = ownsAnyOf(ownedEntries(vault, manager), roleName, policyName);
+    const owns = heldRoleNames(vault, manager).has(roleName);
     const already = removals.some((r) => formatVaultRef(r.target) === targetKey);
     return {
       intent,
@@ -155,7 +157,7 @@ function describeOwed(roleName: string): string {
   return `The role and policy ${roleName}`;
 }
 
-/** Pure: namespace admission, then the per-namespace cap (counted over the roles the manager keeps there). */
+/** Pure: namespace admission, then the per-namespace cap (counted over the ServiceAccounts the resource serves). */
 export function admission(
   vault: VaultResourceLike & { metadata?: { namespace?: string; name?: string } },
   namespace: string,
@@ -166,10 +168,8 @@ export function admission(
 ): Refusal | undefined {
   const refused = namespaceRefusal(vault, namespace, labels, what);
   if (refused) return refused;
-  const owned = ownedEntries(vault, manager);
+  const names = heldRoleNames(vault, manager);
   // already configured: never refused by the cap (a cap lowered later does not evict)
-  if ([...owned.roles.values()].some((names) => names.has(roleName))) return undefined;
-  const names = new Set<string>();
-  for (const set of owned.roles.values()) for (const n of set) names.add(n);
+  if (names.has(roleName)) return undefined;
   return capRefusal(vault, namespace, countNamespaceRoles(names, namespace, roleName));
 }

@@ -1,13 +1,14 @@
 // Batches ServiceAccount entry changes per `Vault` resource into one
-// server-side apply under one field manager (I/O; the apply itself is the pure
+// server-side apply (of the compact spec.serviceAccountRoles) under one field manager (I/O; the apply itself is the pure
 // collective-apply.ts).
 import { API_GROUP, API_VERSION } from '../../api/naming.js';
 import { VAULT_PLURAL } from '../../api/vault.js';
 import { errorCode, errorMessage, type KubeClients, resourcePath } from '../../framework/index.js';
-import { collectiveApply, type EntryChange } from './collective-apply.js';
+import { collectiveApply, heldRoleNames, type EntryChange } from './collective-apply.js';
+import { compactEntry, type RolesHeader } from './compact.js';
 import { fitUnderCap, fitUnderCeiling, sizeRefusal } from './self-service.js';
 import { formatVaultRef, type VaultRef } from './settings.js';
-import { ownedEntries, type VaultResourceLike } from './vault-entries.js';
+import type { VaultResourceLike } from './vault-entries.js';
 
 /** The Vault resource would pass its size ceiling; the change was left out. */
 export class VaultFullError extends Error {
@@ -51,7 +52,11 @@ export class EntryBatcher {
   readonly #pending = new Map<string, { target: VaultRef; changes: PendingChange[] }>();
   readonly #flushing = new Set<string>();
 
-  constructor(readonly manager: string) {}
+  /** `header`: what every role and policy shares (the operator's ServiceAccount settings, compact.headerOf) */
+  constructor(
+    readonly manager: string,
+    readonly header: RolesHeader,
+  ) {}
 
   /** Resolves once an apply that includes the change succeeded (or nothing needed changing). */
   submit(kube: KubeClients, target: VaultRef, change: EntryChange): Promise<void> {
@@ -83,19 +88,23 @@ export class EntryBatcher {
       for (let attempt = 1; ; attempt++) {
         const current = await kube.raw.request<VaultResourceLike & { metadata?: { resourceVersion?: string } }>({ method: 'GET', path, timeoutMs: 30_000 });
         // the cap, then the size ceiling: an addition that does not fit is refused whole, before anything is sent
-        const owned = ownedEntries(current, this.manager);
-        const held = new Set([...owned.roles.values()].flatMap((names) => [...names]));
+        const held = heldRoleNames(current, this.manager);
         // the per-namespace cap, on this copy: the same one the apply is computed from and guarded by
         const capped = fitUnderCap(current, held, pending.map((p) => ({ ...p.change, pending: p })));
         for (const { change, refusal } of capped.refused) change.pending.reject(new CapReachedError(refusal.message));
         const sized = fitUnderCeiling(
           JSON.stringify(current).length,
-          capped.fits.map((c) => ({ ...c.pending.change, present: held.has(c.roleName), pending: c.pending })),
+          capped.fits.map((c) => ({
+            pending: c.pending,
+            present: held.has(c.roleName),
+            // what the resource grows by: the compact entry (the field is atomic: no managedFields per entry)
+            entries: c.pending.change.entries && compactEntry(c.serviceAccount, c.pending.change.entries),
+          })),
         );
         for (const { change, bytes } of sized.refused) change.pending.reject(new VaultFullError(sizeRefusal(current, bytes)!.message));
         pending = sized.fits.map((c) => c.pending);
         if (pending.length === 0) return;
-        const result = collectiveApply(target, current, this.manager, pending.map((p) => p.change));
+        const result = collectiveApply(target, current, this.manager, pending.map((p) => p.change), this.header);
         const conflicted = new Map(result.conflicts.map((c) => [c.serviceAccount, c.fields]));
         if (result.changed) {
           // The apply lists every entry of the manager: computed from an older copy it would drop
@@ -106,7 +115,8 @@ export class EntryBatcher {
             await kube.raw.request({
               method: 'PATCH',
               path,
-              query: { fieldManager: this.manager, force: false },
+              // forced: spec.serviceAccountRoles is this manager's alone (a hand edit of it is replaced), and it lists nothing else
+              query: { fieldManager: this.manager, force: true },
               body: { ...result.config, metadata: { ...result.config.metadata, ...(rv ? { resourceVersion: rv } : {}) } },
               contentType: APPLY_PATCH,
               timeoutMs: 60_000,

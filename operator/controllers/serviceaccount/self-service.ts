@@ -96,7 +96,8 @@ export function countNamespaceRoles(roleNames: Iterable<string>, namespace: stri
 
 /**
  * Pure: which additions fit under the ceiling, in order. The growth of an
- * addition is counted twice (the entry, and its managedFields record); a
+ * addition is counted twice (the compact entry, and the role and policy ids
+ * the Vault lifecycle records in status.managed); a
  * change that only removes always fits. Each ServiceAccount's role and policy
  * go together or not at all.
  */

@@ -1,23 +1,17 @@
 // Vault-side cleanup, instead of a finalizer on ServiceAccounts: a finalizer
 // there would keep every annotated ServiceAccount (and so its namespace) in
-// Terminating once the operator is uninstalled. Instead the entries a
-// `Vault` resource holds under the ServiceAccount manager are compared with
+// Terminating once the operator is uninstalled. Instead the ServiceAccounts a
+// `Vault` resource serves (spec.serviceAccountRoles) are compared with
 // the ServiceAccounts that exist: an entry whose ServiceAccount is gone or no
 // longer asks for a role is removed (a ServiceAccount that moved to another
 // Vault is moved by its own reconcile, from its applied-vault record). Runs when a
 // ServiceAccount is deleted, when the operator starts (deletions while it was
 // down) and every resync. Pure; the controller does the I/O.
-import { serviceAccountRoleName } from '../../api/naming.js';
-import { decideIntent, ownedEntries, type EntryChange, type ServiceAccountLike, type VaultResourceLike } from './desired.js';
+import { parseEntryName } from './compact.js';
+import { decideIntent, heldRoleNames, type EntryChange, type ServiceAccountLike, type VaultResourceLike } from './desired.js';
 import type { ServiceAccountSettings } from './settings.js';
 
-/** `sa.<namespace>.<name>` -> namespace and name (a namespace has no dots; a name may). */
-export function parseEntryName(entry: string): { namespace: string; name: string } | undefined {
-  const m = /^sa\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(.+)$/.exec(entry);
-  if (!m) return undefined;
-  const parsed = { namespace: m[1]!, name: m[3]! };
-  return serviceAccountRoleName(parsed.namespace, parsed.name) === entry ? parsed : undefined;
-}
+export { parseEntryName } from './compact.js';
 
 /**
  * Removals for the entries of ServiceAccounts that no longer want them in
@@ -32,10 +26,7 @@ export function orphanedEntries(
   lookup: (namespace: string, name: string) => ServiceAccountLike | undefined,
   inScope: (namespace: string) => boolean,
 ): EntryChange[] {
-  const owned = ownedEntries(vault, manager);
-  const names = new Set<string>([...owned.policies]);
-  for (const roles of owned.roles.values()) for (const r of roles) names.add(r);
-  for (const roles of owned.databaseRoles.values()) for (const r of roles) names.add(r);
+  const names = heldRoleNames(vault, manager);
   const out: EntryChange[] = [];
   for (const entry of [...names].sort()) {
     const who = parseEntryName(entry);

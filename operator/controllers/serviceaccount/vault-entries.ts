@@ -1,7 +1,10 @@
 // What a `Vault` resource already holds for the ServiceAccount lifecycle:
-// the entries one field manager owns there (read from managedFields) and
-// whether they match what a ServiceAccount is owed. Pure.
-import type { SelfServiceSpec } from '../../api/vault.js';
+// its compact entries (spec.serviceAccountRoles), the rendered entries an
+// earlier version's field manager still owns in externalConfig (read from
+// managedFields, migrated by the next apply), and whether they match what a
+// ServiceAccount is owed. Pure.
+import type { SelfServiceSpec, ServiceAccountRolesSpec } from '../../api/vault.js';
+import { renderEntry, storedEntries } from './compact.js';
 import { pickDatabaseRole, type DatabaseVaultLike } from './database.js';
 import type { ServiceAccountEntries } from './intent.js';
 
@@ -31,6 +34,7 @@ export interface VaultResourceLike {
       secrets?: Array<{ type?: string; path?: string; configuration?: Record<string, unknown> }>;
     };
     selfService?: NonNullable<DatabaseVaultLike['spec']>['selfService'] & SelfServiceSpec;
+    serviceAccountRoles?: ServiceAccountRolesSpec;
   };
 }
 
@@ -118,30 +122,30 @@ export function engineRoles(config: CurrentConfig, key: string): Array<Record<st
   return Array.isArray(roles) ? (roles.filter((r) => r && typeof r === 'object') as Array<Record<string, unknown>>) : [];
 }
 
-/** True when the resource already holds these entries, owned by the manager: applying again would change nothing. */
+/**
+ * True when the resource already serves this ServiceAccount exactly so
+ * (its compact entry renders to these entries, nothing hand-written of the
+ * same name shadows it, nothing of an earlier version left to migrate):
+ * applying again would change nothing.
+ */
 export function holdsEntries(vault: VaultResourceLike, entries: ServiceAccountEntries, manager: string): boolean {
   const owned = ownedEntries(vault, manager);
-  if (!owned.roles.get(entries.authPath)?.has(entries.role.name) || !owned.policies.has(entries.policy.name)) return false;
-  // owned under another auth path too (the path setting changed): not in sync yet
-  for (const [path, names] of owned.roles) if (path !== entries.authPath && names.has(entries.role.name)) return false;
+  if (owned.roles.size > 0 || owned.policies.size > 0 || owned.databaseRoles.size > 0) return false;
+  const spec = vault.spec?.serviceAccountRoles;
+  const stored = storedEntries(spec).get(entries.role.name);
+  if (!spec || !stored) return false;
+  const rendered = renderEntry(spec, stored);
+  if (!sameJson(rendered.role, entries.role) || rendered.authPath !== entries.authPath || rendered.policy.rules !== entries.policy.rules) return false;
+  const want = entries.database;
+  const have = rendered.database;
+  if (Boolean(want) !== Boolean(have)) return false;
+  if (want && have && !(want.type === have.type && want.path === have.path && want.mount === have.mount && sameJson(pickDatabaseRole({ ...have.role }), pickDatabaseRole({ ...want.role })))) return false;
+  // a hand-written role or policy of that name shadows ours: not in sync (the apply reports the conflict)
   const config = vault.spec?.externalConfig;
   const auth = authAt(config, entries.authPath);
-  if (!auth || auth.type !== 'kubernetes') return false;
-  const role = (auth.roles ?? []).find((r) => r['name'] === entries.role.name);
-  if (!role) return false;
-  for (const [key, value] of Object.entries(entries.role)) {
-    if (!sameJson(role[key], value)) return false;
-  }
-  const policy = (config?.policies ?? []).find((p) => p.name === entries.policy.name);
-  if (policy === undefined || policy.rules !== entries.policy.rules) return false;
-  // the database role: owned exactly where it belongs (and nowhere else), with the same values
-  const want = entries.database;
-  const wantKey = want ? engineKey(want.type, want.path) : undefined;
-  for (const [key, names] of owned.databaseRoles) if (key !== wantKey && names.has(entries.role.name)) return false;
-  if (!want || !wantKey) return true;
-  if (!owned.databaseRoles.get(wantKey)?.has(want.role.name)) return false;
-  const stored = engineRoles(config, wantKey).find((r) => r['name'] === want.role.name);
-  return stored !== undefined && sameJson(pickDatabaseRole(stored), pickDatabaseRole({ ...want.role }));
+  if (auth?.type !== undefined && auth.type !== 'kubernetes') return false;
+  if ((auth?.roles ?? []).some((r) => r['name'] === entries.role.name)) return false;
+  return !(config?.policies ?? []).some((p) => p.name === entries.policy.name);
 }
 
 export function sameJson(a: unknown, b: unknown): boolean {

@@ -36,6 +36,7 @@ import {
   type ActualSecretEngines,
   type DesiredSecretEngine,
 } from '../../vault/secret-engines.js';
+import { withServiceAccountRoles } from '../serviceaccount/compact.js';
 import { withKmsIdentity } from './kms-identity.js';
 import { notAuthorized, readSecret, redactionScope, type VaultPhaseContext } from './phase-context.js';
 
@@ -307,7 +308,9 @@ export async function configure(p: VaultPhaseContext, client: VaultClient): Prom
   try {
     // with spec.external.auth the user decides how the operator gets in
     const identity = vault.spec.external?.auth ? undefined : p.deps.settings.operatorServiceAccount;
-    const withOperator = withOperatorAuth(vault.spec.externalConfig, identity, OPERATOR_POLICY_NAME);
+    // the annotated ServiceAccounts' roles and policies, rendered from their compact entries
+    const withServiceAccounts = withServiceAccountRoles(vault.spec.externalConfig, vault.spec.serviceAccountRoles);
+    const withOperator = withOperatorAuth(withServiceAccounts, identity, OPERATOR_POLICY_NAME);
     const kms = p.deps.kmsIdentity;
     const config = kms ? withKmsIdentity(withOperator, identity, vault.spec.externalConfig, kms.pathPolicy) : withOperator;
     // the operator's own policy grows by the engine-configuration paths only when it uses its own token

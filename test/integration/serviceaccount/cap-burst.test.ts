@@ -7,7 +7,7 @@
 import test from 'ava';
 import { SERVICE_ACCOUNT_FIELD_MANAGER, ServiceAccountReason } from '../../../operator/api/serviceaccount.js';
 import { CapReachedError, EntryBatcher } from '../../../operator/controllers/serviceaccount/entry-batcher.js';
-import { desiredEntries, ownedEntries } from '../../../operator/controllers/serviceaccount/desired.js';
+import { desiredEntries, headerOf } from '../../../operator/controllers/serviceaccount/desired.js';
 import { parseServiceAccountSettings } from '../../../operator/controllers/serviceaccount/settings.js';
 import { makeKubeClients } from '../../../operator/framework/kube.js';
 import { eventually, useTestEnv } from '../../harness/index.js';
@@ -58,7 +58,7 @@ test.serial('two writers at the same moment (150 additions each, cap 250): exact
   await cluster.createVault(ns, 'vault', { ...PLACEHOLDER, externalConfig: { auth: [{ type: 'kubernetes', path: 'kubernetes' }] }, selfService: { namespaces: { from: 'All' } } });
   const kube = makeKubeClients(env().kubeConfig());
   const settings = parseServiceAccountSettings({});
-  const writers = [new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER), new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER)];
+  const writers = [new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER, headerOf(settings)), new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER, headerOf(settings))];
   const results = await Promise.allSettled(
     Array.from({ length: 300 }, (_, i) => {
       const name = `service-${String(i).padStart(3, '0')}`;
@@ -72,9 +72,10 @@ test.serial('two writers at the same moment (150 additions each, cap 250): exact
   t.is(results.filter((r) => r.status === 'fulfilled').length, 250);
   t.is(rejected.length, 50);
   const stored = (await cluster.getVault(ns, 'vault'))!;
-  const { roles, policies } = entryNames(stored.spec.externalConfig ?? {});
+  const { roles, policies } = entryNames(await cluster.externalConfig(ns, 'vault'));
   t.is(roles.length, 250);
   t.is(policies.length, 250);
-  t.is([...(ownedEntries(stored, SERVICE_ACCOUNT_FIELD_MANAGER).roles.get('kubernetes') ?? [])].length, 250, 'all of them owned by the ServiceAccount manager');
+  t.is(stored.spec.serviceAccountRoles?.entries.length, 250, 'all of them compact entries of the ServiceAccount manager');
+  t.true((stored.metadata?.managedFields ?? []).some((f) => f.manager === SERVICE_ACCOUNT_FIELD_MANAGER && JSON.stringify(f.fieldsV1).includes('f:serviceAccountRoles')));
   t.regex(String(rejected[0]!.reason), /namespace team-burst already has 250 ServiceAccounts configured in Vault .*its cap \(spec\.selfService\.maxServiceAccountsPerNamespace: 250\); nothing was written/);
 });

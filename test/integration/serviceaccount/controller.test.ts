@@ -157,12 +157,11 @@ test.serial('an entry deleted from the Vault resource by hand comes back at the 
   try {
     await cluster.createServiceAccount(ns, 'resynced', { [AUTO]: 'true' });
     await waitForEntries('resynced', true);
-    // by hand, as `kubectl edit` would: the role and the policy taken out of the resource (a full update)
+    // by hand, as `kubectl edit` would: its compact entry taken out of the resource (a full update)
     const role = serviceAccountRoleName(ns, 'resynced');
     const vault = (await cluster.getVault(ns, 'vault'))!;
-    const config = vault.spec.externalConfig as { auth?: Array<{ roles?: Array<{ name: string }> }>; policies?: Array<{ name: string }> };
-    config.auth = config.auth?.map((a) => ({ ...a, roles: a.roles?.filter((r) => r.name !== role) }));
-    config.policies = config.policies?.filter((p) => p.name !== role);
+    const compact = vault.spec.serviceAccountRoles!;
+    compact.entries = compact.entries.filter((e) => e.name !== 'resynced');
     await cluster.kube.raw.request({ method: 'PUT', path: cluster.vaultPath(ns, 'vault'), body: vault });
     const names = entryNames(await cluster.externalConfig(ns, 'vault'));
     t.false(names.roles.includes(role) || names.policies.includes(role), 'taken out');

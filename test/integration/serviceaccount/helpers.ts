@@ -8,6 +8,7 @@ import type { CoreV1Event, V1ServiceAccount } from '@kubernetes/client-node';
 import { API_GROUP, API_GROUP_VERSION, API_VERSION } from '../../../operator/api/naming.js';
 import { VAULT_PLURAL, type ExternalConfig, type VaultResource } from '../../../operator/api/vault.js';
 import { registerServiceAccountController } from '../../../operator/controllers/serviceaccount/controller.js';
+import { withServiceAccountRoles } from '../../../operator/controllers/serviceaccount/compact.js';
 import { parseServiceAccountSettings, type ServiceAccountSettings } from '../../../operator/controllers/serviceaccount/settings.js';
 import { registerVaultController } from '../../../operator/controllers/vault/controller.js';
 import type { VaultControllerSettings } from '../../../operator/controllers/vault/settings.js';
@@ -126,8 +127,10 @@ export class Cluster {
     await this.kube.raw.request({ method: 'DELETE', path: this.vaultPath(namespace, name) });
   }
 
+  /** externalConfig as the Vault lifecycle applies it: with the roles and policies rendered from spec.serviceAccountRoles */
   async externalConfig(namespace: string, name: string): Promise<ExternalConfig> {
-    return (await this.getVault(namespace, name))?.spec.externalConfig ?? {};
+    const spec = (await this.getVault(namespace, name))?.spec;
+    return withServiceAccountRoles(spec?.externalConfig, spec?.serviceAccountRoles) ?? {};
   }
 
   async createServiceAccount(namespace: string, name: string, annotations: Record<string, string>): Promise<V1ServiceAccount> {

@@ -7,7 +7,8 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, serviceAccountPolicyName, serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { SERVICE_ACCOUNT_FIELD_MANAGER } from '../../../operator/api/serviceaccount.js';
 import { EntryBatcher } from '../../../operator/controllers/serviceaccount/entry-batcher.js';
-import { desiredEntries } from '../../../operator/controllers/serviceaccount/desired.js';
+import { desiredEntries, headerOf, withServiceAccountRoles } from '../../../operator/controllers/serviceaccount/desired.js';
+import type { VaultResource } from '../../../operator/api/vault.js';
 import { parseServiceAccountSettings } from '../../../operator/controllers/serviceaccount/settings.js';
 import { makeKubeClients } from '../../../operator/framework/index.js';
 import { useTestEnv } from '../../harness/index.js';
@@ -26,18 +27,18 @@ test('two writers, 2 x 40 ServiceAccounts submitted concurrently: every role and
   const settings = parseServiceAccountSettings({});
   const target = { namespace: ns, name: 'vault' };
   // two replicas: separate clients, separate batchers, the same field manager
-  const replicas = [0, 1].map(() => ({ kube: makeKubeClients(e.kubeConfig()), batcher: new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER) }));
+  const replicas = [0, 1].map(() => ({ kube: makeKubeClients(e.kubeConfig()), batcher: new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER, headerOf(settings)) }));
   const names = Array.from({ length: 80 }, (_, i) => `app-${i}`);
   const started = Date.now();
   await Promise.all(names.map((name, i) => {
     const r = replicas[i % 2]!;
     return r.batcher.submit(r.kube, target, { serviceAccount: `${ns}/${name}`, roleName: serviceAccountRoleName(ns, name), policyName: serviceAccountPolicyName(ns, name), entries: desiredEntries(ns, name, settings) });
   }));
-  const vault = (await custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: ns, plural: 'vaults', name: 'vault' })) as {
-    spec: { externalConfig?: { auth?: Array<{ roles: Array<{ name: string }> }>; policies?: Array<{ name: string }> } };
-  };
-  const roles = (vault.spec.externalConfig?.auth ?? []).flatMap((a) => a.roles.map((r) => r.name)).sort();
-  const policies = (vault.spec.externalConfig?.policies ?? []).map((p) => p.name).sort();
+  const vault = (await custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: ns, plural: 'vaults', name: 'vault' })) as VaultResource;
+  // as the Vault lifecycle renders them from the compact entries
+  const rendered = withServiceAccountRoles(vault.spec.externalConfig, vault.spec.serviceAccountRoles) ?? {};
+  const roles = (rendered.auth ?? []).flatMap((a) => (a.roles ?? []).map((r) => r.name)).sort();
+  const policies = (rendered.policies ?? []).map((p) => p.name).sort();
   const expected = names.map((n) => serviceAccountRoleName(ns, n)).sort();
   t.log(`80 entries from two concurrent writers in ${Date.now() - started} ms: ${roles.length} roles, ${policies.length} policies`);
   t.deepEqual(roles, expected, 'no role lost or duplicated');

@@ -3,6 +3,7 @@
 // Vault is refused with a message, and nothing outside A changes; once that
 // Vault's selector admits A the same annotation works, up to the per-namespace cap.
 import test from 'ava';
+import { withServiceAccountRoles } from '../../../operator/controllers/serviceaccount/compact.js';
 import type { CoreV1Event } from '@kubernetes/client-node';
 import { API_GROUP, API_GROUP_VERSION, API_VERSION } from '../../../operator/api/naming.js';
 import { VAULT_PLURAL, type VaultResource } from '../../../operator/api/vault.js';
@@ -50,7 +51,8 @@ async function warnings(reason: string): Promise<CoreV1Event[]> {
 async function vaultRoles(): Promise<string[]> {
   const admin = makeKubeClients(env().kubeConfig());
   const vault = await admin.raw.request<VaultResource>({ method: 'GET', path: vaultPath(victim, 'vault') });
-  return (vault.spec.externalConfig?.auth?.[0]?.roles ?? []).map((r) => r.name).sort();
+  // as the Vault lifecycle renders them from the compact entries
+  return (withServiceAccountRoles(vault.spec.externalConfig, vault.spec.serviceAccountRoles)?.auth?.[0]?.roles ?? []).map((r) => r.name).sort();
 }
 
 test.serial('a ServiceAccount annotation naming a Vault that does not serve A is refused, and nothing outside A changes', async (t) => {

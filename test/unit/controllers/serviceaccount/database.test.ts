@@ -7,9 +7,10 @@ import { allowedRole, desiredDatabase, type DatabaseVaultLike } from '../../../.
 import {
   collectiveApply,
   desiredEntries,
+  headerOf,
   holdsEntries,
-  ownedEntries,
   planServiceAccount,
+  withServiceAccountRoles,
   type VaultResourceLike,
 } from '../../../../operator/controllers/serviceaccount/desired.js';
 import { orphanedEntries } from '../../../../operator/controllers/serviceaccount/sweep.js';
@@ -18,6 +19,7 @@ import { parseServiceAccountSettings } from '../../../../operator/controllers/se
 const settings = parseServiceAccountSettings({});
 const P = 'vault.autopilot.dev/';
 const MANAGER = 'vault-autopilot-serviceaccounts';
+const HEADER = headerOf(settings);
 const READONLY = ['CREATE ROLE "{{name}}" LOGIN PASSWORD \'{{password}}\';', 'GRANT SELECT ON orders TO "{{name}}";'];
 
 function anOffer(over: Partial<DatabaseConnectionOffer> = {}): DatabaseConnectionOffer {
@@ -93,10 +95,13 @@ test('plan: the role goes under the engine\'s own list key, the policy gains rea
   t.is(plan.databaseRefused, undefined);
   const entries = plan.apply!.change.entries!;
   t.true(entries.policy.rules.endsWith('path "pg/creds/sa.shop.orders" {\n  capabilities = ["read"]\n}\n'));
-  const apply = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [plan.apply!.change]);
-  t.deepEqual(apply.config.spec?.externalConfig.secrets, [
-    { type: 'database', path: 'pg', configuration: { roles: [{ name: 'sa.shop.orders', db_name: 'app', creation_statements: READONLY, default_ttl: 3600, max_ttl: 86400 }] } },
+  const apply = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [plan.apply!.change], HEADER);
+  // the Vault lifecycle renders it into the platform's engine entry, next to its config
+  const rendered = withServiceAccountRoles(vault.spec?.externalConfig as never, apply.config.spec?.serviceAccountRoles);
+  t.deepEqual(rendered?.secrets?.map((s) => [s.type, s.path, (s.configuration as Record<string, unknown>)['roles']]), [
+    ['database', 'pg', [{ name: 'sa.shop.orders', db_name: 'app', creation_statements: READONLY, default_ttl: 3600, max_ttl: 86400 }]],
   ]);
+  t.is(rendered?.policies?.find((p) => p.name === 'sa.shop.orders')?.rules, entries.policy.rules);
   t.true(apply.changed);
 });
 
@@ -110,31 +115,13 @@ test('plan: refused database credentials keep the ServiceAccount\'s role and pol
   t.false(entries.policy.rules.includes('/creds/'));
 });
 
-type Ext = NonNullable<NonNullable<VaultResourceLike["spec"]>["externalConfig"]>;
-
-/** The resource after the manager applied `apply` (managedFields as the API server writes them). */
+/** The resource after the manager applied `apply` (the compact field, owned by it). */
 function applied(vault: VaultResourceLike, config: ReturnType<typeof collectiveApply>['config']): VaultResourceLike {
-  const ec = config.spec?.externalConfig ?? {};
-  const keyed = (o: Record<string, unknown>) => `k:${JSON.stringify(o)}`;
-  const fieldsV1 = {
-    'f:spec': {
-      'f:externalConfig': {
-        'f:auth': Object.fromEntries((ec.auth ?? []).map((a) => [keyed({ path: a.path, type: a.type }), { 'f:roles': Object.fromEntries(a.roles.map((r) => [keyed({ name: r.name }), {}])) }])),
-        'f:policies': Object.fromEntries((ec.policies ?? []).map((p) => [keyed({ name: p.name }), {}])),
-        'f:secrets': Object.fromEntries((ec.secrets ?? []).map((s) => [keyed({ path: s.path, type: s.type }), { 'f:configuration': { 'f:roles': Object.fromEntries(s.configuration.roles.map((r) => [keyed({ name: r.name }), {}])) } }])),
-      },
-    },
-  };
-  const platform = vault.spec?.externalConfig?.secrets ?? [];
-  const secrets = platform.map((s) => {
-    const ours = (ec.secrets ?? []).find((o) => o.type === s.type && o.path === (s.path ?? ''));
-    const theirs = (s.configuration?.['roles'] as unknown[] | undefined) ?? [];
-    return { ...s, configuration: { ...s.configuration, roles: [...theirs, ...(ours?.configuration.roles ?? [])] } };
-  });
+  const { serviceAccountRoles: _old, ...rest } = vault.spec ?? {};
   return {
     ...vault,
-    metadata: { ...vault.metadata, managedFields: [{ manager: MANAGER, operation: 'Apply', fieldsV1 }] },
-    spec: { ...vault.spec, externalConfig: { ...vault.spec?.externalConfig, auth: ec.auth as unknown as Ext["auth"], policies: ec.policies, secrets } },
+    metadata: { ...vault.metadata, managedFields: [{ manager: MANAGER, operation: 'Apply', fieldsV1: { 'f:spec': { 'f:serviceAccountRoles': {} } } }] },
+    spec: { ...rest, ...(config.spec ? { serviceAccountRoles: config.spec.serviceAccountRoles } : {}) },
   };
 }
 
@@ -143,23 +130,23 @@ test('in sync plans nothing; un-annotated removes the database role with the res
   const sa = { metadata: { name: 'orders', namespace: 'shop', annotations } };
   const vault = aVault();
   const first = planServiceAccount(sa, settings, new Map([['vault-system/vault', vault]]), 'x', MANAGER);
-  const after = applied(vault, collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [first.apply!.change]).config);
-  t.deepEqual([...ownedEntries(after, MANAGER).databaseRoles.values()].map((s) => [...s]), [['sa.shop.orders']]);
+  const after = applied(vault, collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [first.apply!.change], HEADER).config);
+  t.deepEqual(after.spec?.serviceAccountRoles?.entries.map((e) => e.database?.role.name), ['sa.shop.orders']);
   t.true(holdsEntries(after, first.apply!.change.entries!, MANAGER));
   t.is(planServiceAccount(sa, settings, new Map([['vault-system/vault', after]]), 'x', MANAGER).apply, undefined, 'in sync: nothing to apply');
   // a changed TTL is not in sync
   const longer = { metadata: { ...sa.metadata, annotations: { ...annotations, [`${P}db-creds-ttl`]: '2h' } } };
   t.truthy(planServiceAccount(longer, settings, new Map([['vault-system/vault', after]]), 'x', MANAGER).apply);
   // un-annotated: the removal takes the database role out too
-  const removal = collectiveApply({ namespace: 'vault-system', name: 'vault' }, after, MANAGER, [{ serviceAccount: 'shop/orders', roleName: 'sa.shop.orders', policyName: 'sa.shop.orders', entries: null }]);
+  const removal = collectiveApply({ namespace: 'vault-system', name: 'vault' }, after, MANAGER, [{ serviceAccount: 'shop/orders', roleName: 'sa.shop.orders', policyName: 'sa.shop.orders', entries: null }], HEADER);
   t.is(removal.config.spec, undefined);
   t.true(removal.changed);
   // asking for the Kubernetes role only drops the database role
   const plain = { metadata: { name: 'orders', namespace: 'shop', annotations: { [`${P}auto-configure`]: 'true' } } };
   t.false(holdsEntries(after, desiredEntries('shop', 'orders', settings), MANAGER));
   const onlyAuth = planServiceAccount(plain, settings, new Map([['vault-system/vault', after]]), 'x', MANAGER);
-  const dropped = collectiveApply({ namespace: 'vault-system', name: 'vault' }, after, MANAGER, [onlyAuth.apply!.change]);
-  t.is(dropped.config.spec?.externalConfig.secrets, undefined);
+  const dropped = collectiveApply({ namespace: 'vault-system', name: 'vault' }, after, MANAGER, [onlyAuth.apply!.change], HEADER);
+  t.deepEqual(dropped.config.spec?.serviceAccountRoles.entries, [{ namespace: 'shop', name: 'orders' }]);
   // deleted ServiceAccount: the sweep removes its entries, database role included
   const orphans = orphanedEntries(after, MANAGER, settings, () => undefined, () => true);
   t.deepEqual(orphans.map((o) => o.roleName), ['sa.shop.orders']);
@@ -170,7 +157,7 @@ test('a platform role of the same name is a conflict, never taken over', (t) => 
   vault.spec!.externalConfig!.secrets![0]!.configuration!['roles'] = [{ name: 'sa.shop.orders', db_name: 'app', creation_statements: ['x'] }];
   const sa = { metadata: { name: 'orders', namespace: 'shop', annotations: { [`${P}db-dynamic-creds`]: 'database/app' } } };
   const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', vault]]), 'x', MANAGER);
-  const apply = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [plan.apply!.change]);
+  const apply = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [plan.apply!.change], HEADER);
   t.deepEqual(apply.conflicts, [{ serviceAccount: 'shop/orders', fields: ['.spec.externalConfig.secrets[type="database",path=""].configuration.roles[name="sa.shop.orders"]'] }]);
 });
 

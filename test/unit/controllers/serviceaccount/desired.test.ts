@@ -5,8 +5,10 @@ import {
   collectiveApply,
   decideIntent,
   desiredEntries,
+  headerOf,
   holdsEntries,
   ownedEntries,
+  withServiceAccountRoles,
   mentionsAutoConfigure,
   planServiceAccount,
   removalTargets,
@@ -17,6 +19,7 @@ import {
 import { parseServiceAccountSettings } from '../../../../operator/controllers/serviceaccount/settings.js';
 
 const settings = parseServiceAccountSettings({});
+const HEADER = headerOf(settings);
 const P = 'vault.autopilot.dev/';
 
 function aServiceAccount(opts: {
@@ -52,8 +55,8 @@ function fieldsV1(path: string, roles: string[], policies: string[]): unknown {
   };
 }
 
-/** A Vault resource as the API server returns it after `manager` applied `sa`'s entries (next to hand-written ones). */
-function aVaultHolding(sa: ServiceAccountLike, manager = MANAGER): VaultResourceLike {
+/** A Vault resource as an earlier version left it: `manager` applied `sa`'s rendered entries (next to hand-written ones). */
+function aLegacyVaultHolding(sa: ServiceAccountLike, manager = MANAGER): VaultResourceLike {
   const entries = desiredEntries(sa.metadata!.namespace!, sa.metadata!.name!, settings);
   return {
     metadata: {
@@ -69,6 +72,27 @@ function aVaultHolding(sa: ServiceAccountLike, manager = MANAGER): VaultResource
         auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [{ name: 'hand-written' }, { ...entries.role }] }],
         policies: [{ name: 'ops', rules: 'path "*" {}' }, { ...entries.policy }],
       },
+    },
+  };
+}
+
+/** A Vault resource as the API server returns it after `manager` applied `sa`'s compact entry (next to hand-written entries). */
+function aVaultHolding(sa: ServiceAccountLike, manager = MANAGER): VaultResourceLike {
+  return {
+    metadata: {
+      uid: 'uid-holding',
+      managedFields: [
+        { manager: 'kubectl', operation: 'Update', fieldsV1: fieldsV1('kubernetes', ['hand-written'], ['ops']) },
+        { manager, operation: 'Apply', fieldsV1: { 'f:spec': { 'f:serviceAccountRoles': {} } } },
+      ],
+    },
+    spec: {
+      selfService: { namespaces: { from: 'All' } },
+      externalConfig: {
+        auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [{ name: 'hand-written' }] }],
+        policies: [{ name: 'ops', rules: 'path "*" {}' }],
+      },
+      serviceAccountRoles: { ...HEADER, entries: [{ namespace: sa.metadata!.namespace!, name: sa.metadata!.name! }] },
     },
   };
 }
@@ -142,11 +166,11 @@ test('another annotation prefix is honoured', (t) => {
   t.false(mentionsAutoConfigure(aServiceAccount({ annotations: { other: 'x' } }), settings));
 });
 
-test('ownedEntries reads the role and policy names a manager owns from managedFields', (t) => {
-  const owned = ownedEntries(aVaultHolding(aServiceAccount()), MANAGER);
+test('ownedEntries reads the role and policy names a manager owns from managedFields (what an earlier version wrote)', (t) => {
+  const owned = ownedEntries(aLegacyVaultHolding(aServiceAccount()), MANAGER);
   t.deepEqual([...owned.roles.entries()].map(([p, n]) => [p, [...n]]), [['kubernetes', ['sa.shop.cart']]]);
   t.deepEqual([...owned.policies], ['sa.shop.cart']);
-  const hand = ownedEntries(aVaultHolding(aServiceAccount()), 'kubectl');
+  const hand = ownedEntries(aLegacyVaultHolding(aServiceAccount()), 'kubectl');
   t.is(hand.roles.size + hand.policies.size, 0, 'an Update manager does not count');
   t.deepEqual([...ownedEntries(emptyVault, MANAGER).policies], []);
 });
@@ -156,32 +180,63 @@ test('collectiveApply: adds a ServiceAccount next to the ones already kept, neve
   const entries = desiredEntries('shop', 'orders', settings);
   const result = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [
     { serviceAccount: 'shop/orders', roleName: entries.role.name, policyName: entries.policy.name, entries },
-  ]);
+  ], HEADER);
   t.true(result.changed);
   t.deepEqual(result.conflicts, []);
   t.deepEqual(result.config.metadata, { name: 'vault', namespace: 'vault-system', uid: 'uid-holding' });
-  const auth = result.config.spec!.externalConfig.auth!;
-  t.deepEqual(auth.map((a) => [a.path, a.type]), [['kubernetes', 'kubernetes']]);
-  t.deepEqual(auth[0]!.roles.map((r) => r.name), ['sa.shop.cart', 'sa.shop.orders']);
-  t.deepEqual(auth[0]!.roles[1], entries.role);
-  t.deepEqual(result.config.spec!.externalConfig.policies!.map((p) => p.name), ['sa.shop.cart', 'sa.shop.orders']);
+  // compact: the shared header once, then namespace and name; nothing of externalConfig is listed
+  t.deepEqual(result.config.spec, { serviceAccountRoles: { ...HEADER, entries: [{ namespace: 'shop', name: 'cart' }, { namespace: 'shop', name: 'orders' }] } });
+  // the Vault lifecycle renders exactly the role and policy the ServiceAccount is owed, next to the hand-written ones
+  const rendered = withServiceAccountRoles(vault.spec!.externalConfig as never, result.config.spec!.serviceAccountRoles)!;
+  t.deepEqual(rendered.auth!.map((a) => [a.path, a.type]), [['kubernetes', 'kubernetes']]);
+  t.deepEqual(rendered.auth![0]!.roles!.map((r) => r.name), ['hand-written', 'sa.shop.cart', 'sa.shop.orders']);
+  t.deepEqual(rendered.auth![0]!.roles![2], entries.role as never);
+  t.deepEqual(rendered.policies!.map((p) => p.name), ['ops', 'sa.shop.cart', 'sa.shop.orders']);
+  t.deepEqual(rendered.policies![2], entries.policy);
+});
+
+test('upgrade: rendered entries an earlier version wrote become compact entries in one apply, rendering the very same role and policy', (t) => {
+  const legacy = aLegacyVaultHolding(aServiceAccount());
+  const entries = desiredEntries('shop', 'cart', settings);
+  t.false(holdsEntries(legacy, entries, MANAGER), 'not in sync until migrated');
+  const result = collectiveApply({ namespace: 'vault-system', name: 'vault' }, legacy, MANAGER, [], HEADER);
+  t.true(result.changed, 'the migration is an apply even with no change asked for');
+  t.deepEqual(result.config.spec, { serviceAccountRoles: { ...HEADER, entries: [{ namespace: 'shop', name: 'cart' }] } });
+  const rendered = withServiceAccountRoles({ auth: [{ path: 'kubernetes', type: 'kubernetes', roles: [{ name: 'hand-written' }] }], policies: [{ name: 'ops', rules: 'path "*" {}' }] }, result.config.spec!.serviceAccountRoles)!;
+  t.deepEqual(rendered.auth![0]!.roles!.find((r) => r.name === 'sa.shop.cart'), legacy.spec!.externalConfig!.auth![0]!.roles![1] as never, 'the same role: nothing is removed from Vault');
+  t.deepEqual(rendered.policies!.find((p) => p.name === 'sa.shop.cart'), legacy.spec!.externalConfig!.policies![1] as never);
+  // a ServiceAccount applied meanwhile joins the migrated ones; an existing entry of the manager is not a conflict
+  const also = collectiveApply({ namespace: 'vault-system', name: 'vault' }, legacy, MANAGER, [{ serviceAccount: 'shop/cart', roleName: 'sa.shop.cart', policyName: 'sa.shop.cart', entries }], HEADER);
+  t.deepEqual(also.conflicts, []);
+  t.deepEqual(also.config.spec!.serviceAccountRoles.entries, [{ namespace: 'shop', name: 'cart' }]);
+});
+
+test('rendering: externalConfig wins over a compact entry of the same name; a missing mount is added as kubernetes; another type is left alone', (t) => {
+  const spec = { ...HEADER, entries: [{ namespace: 'shop', name: 'cart' }, { namespace: 'shop', name: 'taken' }] };
+  const rendered = withServiceAccountRoles({ policies: [{ name: 'sa.shop.taken', rules: 'hand' }] }, spec)!;
+  t.deepEqual(rendered.auth!.map((a) => [a.path, a.type, a.roles!.map((r) => r.name)]), [['kubernetes', 'kubernetes', ['sa.shop.cart']]]);
+  t.deepEqual(rendered.policies!.map((p) => [p.name, p.rules === 'hand']), [['sa.shop.taken', true], ['sa.shop.cart', false]]);
+  const other = withServiceAccountRoles({ auth: [{ path: 'kubernetes', type: 'userpass' }] }, spec)!;
+  t.deepEqual(other.auth, [{ path: 'kubernetes', type: 'userpass', roles: [] }]);
+  t.is(other.policies!.length, 0, 'no policy without its role');
+  t.is(withServiceAccountRoles(undefined, undefined), undefined);
 });
 
 test('collectiveApply: removing the last ServiceAccount applies an object with no entries; nothing to do is unchanged', (t) => {
   const vault = aVaultHolding(aServiceAccount());
   const removed = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [
     { serviceAccount: 'shop/cart', roleName: 'sa.shop.cart', policyName: 'sa.shop.cart', entries: null },
-  ]);
+  ], HEADER);
   t.true(removed.changed);
   t.is(removed.config.spec, undefined);
   const same = desiredEntries('shop', 'cart', settings);
   const unchanged = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [
     { serviceAccount: 'shop/cart', roleName: same.role.name, policyName: same.policy.name, entries: same },
-  ]);
+  ], HEADER);
   t.false(unchanged.changed);
   const absent = collectiveApply({ namespace: 'v', name: 'v' }, emptyVault, MANAGER, [
     { serviceAccount: 'a/b', roleName: 'sa.a.b', policyName: 'sa.a.b', entries: null },
-  ]);
+  ], HEADER);
   t.false(absent.changed);
 });
 
@@ -195,17 +250,20 @@ test('collectiveApply: a hand-written entry of the same name is a conflict for t
   const result = collectiveApply({ namespace: 'v', name: 'v' }, vault, MANAGER, [
     { serviceAccount: 'shop/taken', roleName: taken.role.name, policyName: taken.policy.name, entries: taken },
     { serviceAccount: 'shop/free', roleName: free.role.name, policyName: free.policy.name, entries: free },
-  ]);
+  ], HEADER);
   t.deepEqual(result.conflicts, [{ serviceAccount: 'shop/taken', fields: ['.spec.externalConfig.auth[path="kubernetes"].roles[name="sa.shop.taken"]'] }]);
-  t.deepEqual(result.config.spec!.externalConfig.auth![0]!.roles.map((r) => r.name), ['sa.shop.free']);
+  t.deepEqual(result.config.spec!.serviceAccountRoles.entries.map((e) => e.name), ['free']);
 });
 
-test('holdsEntries needs our manager and every field of the role and the policy', (t) => {
+test('holdsEntries needs the compact entry to render every field of the role and the policy, nothing left to migrate', (t) => {
   const sa = aServiceAccount();
   const entries = desiredEntries('shop', 'cart', settings);
   const manager = MANAGER;
   t.true(holdsEntries(aVaultHolding(sa), entries, manager));
-  t.false(holdsEntries(aVaultHolding(sa, 'someone-else'), entries, manager));
+  t.false(holdsEntries(aLegacyVaultHolding(sa), entries, manager), 'rendered entries of an earlier version: migrate first');
+  const shadowed = aVaultHolding(sa);
+  shadowed.spec!.externalConfig!.policies!.push({ name: 'sa.shop.cart', rules: 'hand' });
+  t.false(holdsEntries(shadowed, entries, manager), 'a hand-written policy of that name shadows ours');
   t.false(holdsEntries(emptyVault, entries, manager));
   const changedTtl = desiredEntries('shop', 'cart', { ...settings, tokenTtlSeconds: 60 });
   t.false(holdsEntries(aVaultHolding(sa), changedTtl, manager));
@@ -348,12 +406,10 @@ test('collectiveApply: a changed auth path moves the role to the new path in the
   t.false(holdsEntries(vault, moved, MANAGER));
   const result = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [
     { serviceAccount: 'shop/cart', roleName: moved.role.name, policyName: moved.policy.name, entries: moved },
-  ]);
+  ], headerOf({ ...settings, kubernetesAuthPath: 'k8s-prod' }));
   t.true(result.changed);
-  t.deepEqual(
-    result.config.spec!.externalConfig.auth!.map((a) => [a.path, a.roles.map((r) => r.name)]),
-    [['k8s-prod', ['sa.shop.cart']]],
-  );
+  const rendered = withServiceAccountRoles(undefined, result.config.spec!.serviceAccountRoles)!;
+  t.deepEqual(rendered.auth!.map((a) => [a.path, a.roles!.map((r) => r.name)]), [['k8s-prod', ['sa.shop.cart']]]);
 });
 
 test('a pathless kubernetes entry (Bank-Vaults shape) is the `kubernetes` mount: the apply joins it under its own list key', (t) => {
@@ -365,10 +421,11 @@ test('a pathless kubernetes entry (Bank-Vaults shape) is the `kubernetes` mount:
   };
   const first = collectiveApply({ namespace: 'vault-system', name: 'vault' }, migrated, MANAGER, [
     { serviceAccount: 'shop/cart', roleName: entries.role.name, policyName: entries.policy.name, entries },
-  ]);
+  ], HEADER);
   t.deepEqual(first.conflicts, []);
-  t.deepEqual(first.config.spec!.externalConfig.auth!.map((a) => [a.path, a.type]), [['', 'kubernetes']]);
-  // after the apply: the manager owns the role under the key {path: "", type: kubernetes}
+  const joined = withServiceAccountRoles(migrated.spec!.externalConfig as never, first.config.spec!.serviceAccountRoles)!;
+  t.deepEqual(joined.auth!.map((a) => [a.path, a.type, a.roles!.map((r) => r.name)]), [['', 'kubernetes', ['hand-written', 'sa.shop.cart']]]);
+  // an earlier version's apply: the manager owns the role under the key {path: "", type: kubernetes}
   const applied: VaultResourceLike = {
     metadata: {
       uid: 'uid-migrated',
@@ -395,11 +452,10 @@ test('a pathless kubernetes entry (Bank-Vaults shape) is the `kubernetes` mount:
     },
   };
   t.deepEqual([...ownedEntries(applied, MANAGER).roles.keys()], ['kubernetes']);
-  t.true(holdsEntries(applied, entries, MANAGER), 'in sync: nothing to apply');
-  t.is(planServiceAccount(sa, settings, new Map([['vault-system/vault', applied]]), FINALIZER, MANAGER).apply, undefined);
+  t.false(holdsEntries(applied, entries, MANAGER), 'to migrate');
   const removed = collectiveApply({ namespace: 'vault-system', name: 'vault' }, applied, MANAGER, [
     { serviceAccount: 'shop/cart', roleName: entries.role.name, policyName: entries.policy.name, entries: null },
-  ]);
+  ], HEADER);
   t.true(removed.changed);
   t.is(removed.config.spec, undefined);
 });

@@ -25,7 +25,7 @@ const specKeys: Record<keyof VaultSpec, true> = {
   bankVaultsImage: true, bankVaultsVolumeMounts: true, vaultConfigurerAnnotations: true, vaultConfigurerLabels: true, vaultConfigurerPodSpec: true,
   statsdDisabled: true, statsdImage: true, statsdConfig: true, fluentdEnabled: true, fluentdImage: true, fluentdConfLocation: true,
   fluentdConfFile: true, fluentdConfig: true, istioEnabled: true, veleroEnabled: true, veleroFsfreezeImage: true, watchedSecretsLabels: true,
-  watchedSecretsAnnotations: true, selfService: true,
+  watchedSecretsAnnotations: true, selfService: true, serviceAccountRoles: true,
 };
 const externalConfigKeys: Record<keyof ExternalConfig, true> = {
   policies: true, auth: true, secrets: true, audit: true, startupSecrets: true, groups: true, 'group-aliases': true, plugins: true, purgeUnmanagedConfig: true,
