@@ -37,6 +37,7 @@ import {
   type DesiredSecretEngine,
 } from '../../vault/secret-engines.js';
 import { withServiceAccountRoles } from '../serviceaccount/compact.js';
+import { configDigest, maySkip, memoFor } from './config-memo.js';
 import { withKmsIdentity } from './kms-identity.js';
 import { notAuthorized, readSecret, redactionScope, type VaultPhaseContext } from './phase-context.js';
 
@@ -304,15 +305,26 @@ export async function configure(p: VaultPhaseContext, client: VaultClient): Prom
     await ctx.patchStatus(mergePatchFor({ managed: vault.status?.managed ?? {} }, { managed: record }));
     vault.status = { ...(vault.status ?? {}), managed: record };
   };
+  // with spec.external.auth the user decides how the operator gets in
+  const identity = vault.spec.external?.auth ? undefined : p.deps.settings.operatorServiceAccount;
+  // the annotated ServiceAccounts' roles and policies, rendered from their compact entries
+  const withServiceAccounts = withServiceAccountRoles(vault.spec.externalConfig, vault.spec.serviceAccountRoles);
+  const withOperator = withOperatorAuth(withServiceAccounts, identity, OPERATOR_POLICY_NAME);
+  const kms = p.deps.kmsIdentity;
+  const config = kms ? withKmsIdentity(withOperator, identity, vault.spec.externalConfig, kms.pathPolicy) : withOperator;
+  // nothing changed since a pass that applied everything, checked recently: no Vault reads (config-memo.ts)
+  const memo = memoFor(p.deps);
+  const uid = vault.metadata?.uid ?? '';
+  const now = ctx.clock.now().getTime();
+  const digestOf = (record: ManagedRecord | undefined) => configDigest([config, cluster, record ?? null, !vault.spec.external?.auth]);
+  const last = memo.get(uid);
+  if (maySkip(last, digestOf(vault.status?.managed), now, p.deps.settings.configDriftCheckMs)) {
+    updates.push({ ...last.condition });
+    return;
+  }
+  memo.delete(uid);
   let outcome;
   try {
-    // with spec.external.auth the user decides how the operator gets in
-    const identity = vault.spec.external?.auth ? undefined : p.deps.settings.operatorServiceAccount;
-    // the annotated ServiceAccounts' roles and policies, rendered from their compact entries
-    const withServiceAccounts = withServiceAccountRoles(vault.spec.externalConfig, vault.spec.serviceAccountRoles);
-    const withOperator = withOperatorAuth(withServiceAccounts, identity, OPERATOR_POLICY_NAME);
-    const kms = p.deps.kmsIdentity;
-    const config = kms ? withKmsIdentity(withOperator, identity, vault.spec.externalConfig, kms.pathPolicy) : withOperator;
     // the operator's own policy grows by the engine-configuration paths only when it uses its own token
     outcome = await configureVault(client, config, cluster, vault.status?.managed, saveRecord, {
       manageOperatorPolicy: !vault.spec.external?.auth,
@@ -349,10 +361,12 @@ export async function configure(p: VaultPhaseContext, client: VaultClient): Prom
   }
   const record = outcome.record;
   const count = (k: keyof ManagedRecord) => record[k]?.length ?? 0;
-  updates.push({
+  const condition = {
     type: VaultConditionType.Configured,
-    status: 'True',
+    status: 'True' as const,
     reason: VaultReason.Applied,
     message: `externalConfig applied: ${count('policies')} policies, ${count('auth')} auth methods, ${count('roles')} roles, ${count('secrets')} secret engines, ${count('audit')} audit devices`,
-  });
+  };
+  updates.push(condition);
+  memo.set(uid, { digest: digestOf(record), checkedAt: now, condition });
 }

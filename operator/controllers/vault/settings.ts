@@ -7,6 +7,7 @@ export const VaultControllerEnv = {
   kubernetesCa: 'VAULT_AUTOPILOT_KUBERNETES_CA',
   kubernetesCaFile: 'VAULT_AUTOPILOT_KUBERNETES_CA_FILE',
   resyncSeconds: 'VAULT_AUTOPILOT_VAULT_RESYNC_SECONDS',
+  configDriftCheckSeconds: 'VAULT_AUTOPILOT_CONFIG_DRIFT_CHECK_SECONDS',
   sealedRecheckSeconds: 'VAULT_AUTOPILOT_VAULT_SEALED_RECHECK_SECONDS',
   defaultImage: 'VAULT_AUTOPILOT_VAULT_IMAGE',
   caValidityDays: 'VAULT_AUTOPILOT_VAULT_TLS_CA_DAYS',
@@ -31,6 +32,11 @@ export interface VaultControllerSettings {
   kubernetesCaCert?: string;
   /** Every Vault resource is reconciled this often, undoing drift. */
   resyncPeriodMs: number;
+  /**
+   * With nothing changed since a pass that applied everything, Vault is read
+   * again (drift undone) only this often; unset = every pass.
+   */
+  configDriftCheckMs?: number;
   /** How soon a sealed or unreachable Vault is looked at again. */
   sealedRecheckMs: number;
   defaultImage: string;
@@ -97,6 +103,7 @@ export function parseVaultControllerSettings(env: Env, readFile: (path: string) 
     ...(kubernetesHost ? { kubernetesHost } : {}),
     ...(kubernetesCaCert ? { kubernetesCaCert } : {}),
     resyncPeriodMs: positive(env, VaultControllerEnv.resyncSeconds, 60, problems) * 1000,
+    configDriftCheckMs: positive(env, VaultControllerEnv.configDriftCheckSeconds, 600, problems) * 1000,
     sealedRecheckMs: positive(env, VaultControllerEnv.sealedRecheckSeconds, 10, problems) * 1000,
     defaultImage: env[VaultControllerEnv.defaultImage]?.trim() || 'hashicorp/vault:1.21.4',
     caValidityDays: positive(env, VaultControllerEnv.caValidityDays, 3650, problems),

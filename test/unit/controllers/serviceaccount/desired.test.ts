@@ -413,7 +413,6 @@ test('collectiveApply: a changed auth path moves the role to the new path in the
 });
 
 test('a pathless kubernetes entry (Bank-Vaults shape) is the `kubernetes` mount: the apply joins it under its own list key', (t) => {
-  const sa = aServiceAccount();
   const entries = desiredEntries('shop', 'cart', settings);
   const migrated: VaultResourceLike = {
     metadata: { uid: 'uid-migrated', managedFields: [{ manager: 'kubectl', operation: 'Update' }] },
