@@ -7,6 +7,8 @@
 //    KMSVaultSecrets: the follower takes over (time printed) and everything
 //    converges to exactly the expected set.
 import test from 'ava';
+import type { VaultResource } from '../../../operator/api/vault.js';
+import { withServiceAccountRoles } from '../../../operator/controllers/serviceaccount/compact.js';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
@@ -79,14 +81,13 @@ async function createKmsVaultSecret(name: string): Promise<void> {
   } });
 }
 
-/** Roles and policies the ServiceAccount manager keeps in the Vault resource. */
+/** Roles and policies the Vault resource stands for (the ServiceAccounts' rendered from their compact entries). */
 async function vaultEntries(): Promise<{ roles: string[]; policies: string[] }> {
-  const vault = (await custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: ns, plural: 'vaults', name: 'vault' })) as {
-    spec: { externalConfig?: { auth?: Array<{ roles: Array<{ name: string }> }>; policies?: Array<{ name: string }> } };
-  };
+  const vault = (await custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: ns, plural: 'vaults', name: 'vault' })) as VaultResource;
+  const config = withServiceAccountRoles(vault.spec.externalConfig, vault.spec.serviceAccountRoles) ?? {};
   return {
-    roles: (vault.spec.externalConfig?.auth ?? []).flatMap((a) => a.roles.map((r) => r.name)).sort(),
-    policies: (vault.spec.externalConfig?.policies ?? []).map((p) => p.name).sort(),
+    roles: (config.auth ?? []).flatMap((a) => (a.roles ?? []).map((r) => r.name)).sort(),
+    policies: (config.policies ?? []).map((p) => p.name).sort(),
   };
 }
 

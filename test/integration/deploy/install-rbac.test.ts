@@ -6,6 +6,8 @@
 // operator/deploy/rbac.ts was never used (a permission is superfluous).
 import { readFileSync } from 'node:fs';
 import test from 'ava';
+import type { VaultResource } from '../../../operator/api/vault.js';
+import { withServiceAccountRoles } from '../../../operator/controllers/serviceaccount/compact.js';
 import {
   AdmissionregistrationV1Api,
   ApiextensionsV1Api,
@@ -218,7 +220,11 @@ test.serial('ServiceAccount auto-configure: the role lands in the Vault resource
     namespace: appNs,
     body: { metadata: { name: 'orders', annotations: { 'vault.autopilot.dev/auto-configure': 'true', 'vault.autopilot.dev/vault': `${appNs}/vault` } } },
   });
-  const mentionsOrders = async () => JSON.stringify((await custom().getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'vault' })).spec).includes(`sa.${appNs}.orders`);
+  // the role the Vault resource stands for (rendered from its compact entries, as the Vault controller does)
+  const mentionsOrders = async () => {
+    const spec = ((await custom().getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'vault' })) as VaultResource).spec;
+    return JSON.stringify(withServiceAccountRoles(spec.externalConfig, spec.serviceAccountRoles) ?? {}).includes(`sa.${appNs}.orders`);
+  };
   await eventually(async () => {
     if (!(await mentionsOrders())) throw new Error('role not written yet');
   }, WAIT).catch((err) => {
