@@ -4,13 +4,13 @@
 // ServiceAccount token from the real apiserver, reviewed by Vault against it)
 // and renders the secrets. The container's own command line (sh, base64,
 // vault agent) is what runs; only container paths are remapped to a temp dir.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, RbacAuthorizationV1Api, type V1Container } from '@kubernetes/client-node';
 import { useTestEnv } from '../../harness/index.js';
 import { binaryPath } from '../../harness/versions.js';
 import type { AgentConfig } from '../../../operator/webhook/agent-config.js';
@@ -38,30 +38,79 @@ async function ok(method: string, path: string, body?: unknown): Promise<void> {
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${res.text}`);
 }
 
-/** Runs the init container's own command line (sh + base64 + vault agent), with the home directory remapped. */
-function runContainerCommand(command: string[], vaultConfig: string): Promise<{ code: number | null; output: string }> {
+interface AgentRun {
+  /** The exit code, or undefined when `until` matched first (the agent is then killed). */
+  code: number | null | undefined;
+  output: string;
+}
+
+/**
+ * Runs an injected container's own command line (sh + base64 + vault agent) in
+ * `work` (its home directory remapped there) until it exits or its output
+ * satisfies `until`; no time limit of its own (ava's applies). A process still
+ * running when the test ends is killed.
+ */
+function runContainerCommand(t: ExecutionContext, work: string, command: string[], config: AgentConfig, until?: (output: string) => boolean): Promise<AgentRun> {
   const binDir = join(dir, 'bin');
   mkdirSync(binDir, { recursive: true });
-  mkdirSync(join(dir, 'home'), { recursive: true });
+  mkdirSync(join(work, 'home'), { recursive: true });
   if (!existsSync(join(binDir, 'vault'))) symlinkSync(binaryPath('vault'), join(binDir, 'vault'));
-  const [shell, ...args] = command.map((a) => a.replaceAll(INJECTED_NAMES.homeDir, join(dir, 'home')));
+  const [shell, ...args] = command.map((a) => a.replaceAll(INJECTED_NAMES.homeDir, join(work, 'home')));
+  const vaultConfig = Buffer.from(JSON.stringify(config)).toString('base64');
   return new Promise((resolve) => {
     const child = spawn(shell!, args, { env: { PATH: `${binDir}:/usr/bin:/bin`, VAULT_CONFIG: vaultConfig } });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
+    let output = '';
+    const collect = (c: Buffer): void => {
+      output += c.toString();
+      if (until?.(output)) {
+        resolve({ code: undefined, output });
+        child.kill('SIGKILL');
+      }
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.on('exit', (code) => resolve({ code, output }));
   });
 }
 
-test('the injected init-container config logs in with Kubernetes auth and renders both templates (pod with automountServiceAccountToken: false)', async (t) => {
+/** The container paths of an injected agent config, moved under `work` (token at `work/token`, secrets at `work/secrets-<file>`). */
+function remapPaths(config: AgentConfig, work: string): AgentConfig {
+  const remap = (p: string): string =>
+    p
+      .replace(`${INJECTED_NAMES.tokenDir}/`, `${work}/`)
+      .replace(`${INJECTED_NAMES.secretsDir}/`, `${work}/secrets-`)
+      .replace(`${INJECTED_NAMES.homeDir}/`, `${work}/home/`);
+  const out = structuredClone(config);
+  out.auto_auth.method[0]!.config.token_path = remap(out.auto_auth.method[0]!.config.token_path);
+  out.auto_auth.sink[0]!.config.path = remap(out.auto_auth.sink[0]!.config.path);
+  out.pid_file = remap(out.pid_file);
+  for (const tpl of out.template) tpl.destination = remap(tpl.destination);
+  return out;
+}
+
+function configOf(container: V1Container): AgentConfig {
+  return JSON.parse(Buffer.from(container.env!.find((e) => e.name === 'VAULT_CONFIG')!.value!, 'base64').toString()) as AgentConfig;
+}
+
+interface Tenant {
+  core: CoreV1Api;
+  ns: string;
+  sa: string;
+  authPath: string;
+  role: string;
+  /** KV v2 and KV v1 mounts; the role reads `<mount>/data/<ns>/*` and `<v1>/<ns>/*` only. */
+  mount: string;
+  v1: string;
+}
+
+/** A namespace, its ServiceAccount, a Kubernetes auth mount reviewing against the real apiserver, and the role. */
+async function setUpTenant(t: ExecutionContext, prefix: string): Promise<Tenant> {
   const kc = env().kubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
-  const ns = await env().namespace('agent-run');
+  const ns = await env().namespace(prefix);
   const sa = 'app';
   await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: sa } } });
   // Vault reviews the login JWT with the JWT itself: its ServiceAccount may create TokenReviews.
@@ -94,6 +143,19 @@ test('the injected init-container config logs in with Kubernetes auth and render
     token_policies: [role],
     token_ttl: '5m',
   });
+  return { core, ns, sa, authPath, role, mount, v1 };
+}
+
+/** What kubelet would put in the projected token volume: a token of the pod's ServiceAccount. */
+async function writeServiceAccountToken(tenant: Tenant, file: string): Promise<void> {
+  const body = { spec: { audiences: [], expirationSeconds: 600 } };
+  const { token } = (await tenant.core.createNamespacedServiceAccountToken({ name: tenant.sa, namespace: tenant.ns, body })).status!;
+  writeFileSync(file, token, { mode: 0o600 });
+}
+
+test('the injected init-container config logs in with Kubernetes auth and renders both templates (pod with automountServiceAccountToken: false)', async (t) => {
+  const tenant = await setUpTenant(t, 'agent-run');
+  const { ns, sa, authPath, role, mount, v1 } = tenant;
   const plaintext = `pw-${randomBytes(8).toString('hex')}`;
   await ok('POST', `${mount}/data/${ns}/db`, { data: { password: plaintext, user: 'orders' } });
   await ok('POST', `${v1}/${ns}/legacy`, { token: plaintext, region: 'eu' });
@@ -118,28 +180,63 @@ test('the injected init-container config logs in with Kubernetes auth and render
   const tokenVolume = outcome.pod.spec!.volumes!.find((v) => v.name === INJECTED_NAMES.tokenVolume);
   t.truthy(tokenVolume?.projected?.sources?.[0]?.serviceAccountToken, 'a projected ServiceAccount token volume of its own');
   t.true(init.volumeMounts!.some((m) => m.name === INJECTED_NAMES.tokenVolume && m.mountPath === INJECTED_NAMES.tokenDir));
-  const config = JSON.parse(Buffer.from(init.env!.find((e) => e.name === 'VAULT_CONFIG')!.value!, 'base64').toString()) as AgentConfig;
+  const config = configOf(init);
   t.is(config.auto_auth.method[0]!.config.role, role);
   t.is(config.auto_auth.method[0]!.config.token_path, `${INJECTED_NAMES.tokenDir}/token`, 'the projected token, not the default mount');
-  t.true(config.template_config.exit_on_retry_failure, 'a render that keeps failing stops the container');
 
-  // What kubelet would provide for that projected volume (a token of the pod's ServiceAccount), and the other volumes.
-  const { token } = (await core.createNamespacedServiceAccountToken({ name: sa, namespace: ns, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status!;
-  writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
-  const remap = (p: string): string =>
-    p
-      .replace(`${INJECTED_NAMES.tokenDir}/`, `${dir}/`)
-      .replace(`${INJECTED_NAMES.secretsDir}/`, `${dir}/secrets-`)
-      .replace(`${INJECTED_NAMES.homeDir}/`, `${dir}/home/`);
-  config.auto_auth.method[0]!.config.token_path = remap(config.auto_auth.method[0]!.config.token_path);
-  config.auto_auth.sink[0]!.config.path = remap(config.auto_auth.sink[0]!.config.path);
-  config.pid_file = remap(config.pid_file);
-  for (const tpl of config.template) tpl.destination = remap(tpl.destination);
-  const run = await runContainerCommand(init.command!, Buffer.from(JSON.stringify(config)).toString('base64'));
+  const work = join(dir, 'renders');
+  mkdirSync(work);
+  await writeServiceAccountToken(tenant, join(work, 'token'));
+  const run = await runContainerCommand(t, work, init.command!, remapPaths(config, work));
   t.is(run.code, 0, 'the init container exits 0 after rendering (exit_after_auth)');
   t.false(run.output.includes(plaintext), 'the secret is not in the agent output');
-  t.is(readFileSync(join(dir, 'secrets-db.env'), 'utf8'), `PASSWORD=${plaintext}`);
+  t.is(readFileSync(join(work, 'secrets-db.env'), 'utf8'), `PASSWORD=${plaintext}`);
   // the default template: one `key: value` line per field, for KV v2 (fields under .Data.data) and v1 alike
-  t.is(readFileSync(join(dir, 'secrets-raw'), 'utf8'), `password: ${plaintext}\nuser: orders\n`);
-  t.is(readFileSync(join(dir, 'secrets-legacy'), 'utf8'), `region: eu\ntoken: ${plaintext}\n`);
+  t.is(readFileSync(join(work, 'secrets-raw'), 'utf8'), `password: ${plaintext}\nuser: orders\n`);
+  t.is(readFileSync(join(work, 'secrets-legacy'), 'utf8'), `region: eu\ntoken: ${plaintext}\n`);
+});
+
+// exit_on_retry_failure, run for real: a template Vault keeps refusing makes
+// the injected agent exit non-zero (init container: the pod does not start
+// without its secrets; sidecar: kubelet restarts it, visible as restarts)
+// instead of retrying forever. The only change to the injected config besides
+// the paths: Vault Agent's retries of a read (default 12, with backoff: a
+// failing init container exits after about 5 minutes) cut to 1. The control
+// run, the same config with the flag off, shows what the agent does without
+// it: it logs a template-server restart and keeps running.
+test('exit_on_retry_failure: an injected agent whose template Vault refuses exits non-zero (init container and sidecar); with the flag off it keeps running', async (t) => {
+  const tenant = await setUpTenant(t, 'agent-deny');
+  const { ns, sa, authPath, mount } = tenant;
+  const other = `${mount}/data/other-team/db`; // outside the role's policy (<mount>/data/<ns>/*)
+  await ok('POST', other, { data: { password: `pw-${randomBytes(8).toString('hex')}` } });
+  const pod = aPod({ serviceAccountName: sa, annotations: ann({ 'agent-inject': 'true', 'auth-path': authPath, 'agent-inject-secret-db': other }) });
+  const outcome = mutatePod(pod, ns, someSettings({ vault: { address: env().vault.address } }));
+  if (outcome.action !== 'patch') return t.fail(JSON.stringify(outcome));
+  const init = outcome.pod.spec!.initContainers!.find((c) => c.name === INJECTED_NAMES.initContainer)!;
+  const sidecar = [...outcome.pod.spec!.initContainers!, ...outcome.pod.spec!.containers].find((c) => c.name === INJECTED_NAMES.sidecar)!;
+  t.true(configOf(init).exit_after_auth, 'init container: render once');
+  t.false(configOf(sidecar).exit_after_auth, 'sidecar: keeps running');
+
+  const keptRetrying = (output: string): boolean => output.includes('template server restart');
+  for (const [name, container] of [['init container', init], ['sidecar', sidecar]] as const) {
+    for (const flag of [true, false]) {
+      const work = join(dir, `deny-${container.name}-${flag}`);
+      mkdirSync(work);
+      await writeServiceAccountToken(tenant, join(work, 'token'));
+      const config = remapPaths(configOf(container), work);
+      t.true(config.template_config.exit_on_retry_failure, `${name}: injected with exit_on_retry_failure`);
+      config.template_config.exit_on_retry_failure = flag;
+      const withRetry = { ...config, vault: { ...config.vault, retry: { num_retries: 1 } } } as AgentConfig;
+      const run = await runContainerCommand(t, work, container.command!, withRetry, keptRetrying);
+      t.true(run.output.includes('authentication successful'), `${name}: logged in (Kubernetes auth), so the refusal is the read`);
+      t.true(run.output.includes('permission denied'), `${name}: Vault refused the read`);
+      t.false(existsSync(join(work, 'secrets-db')), `${name}: nothing rendered`);
+      if (flag) {
+        t.is(run.code, 1, `${name}: exits 1 once the retries are spent`);
+        t.false(keptRetrying(run.output), `${name}: no template-server restart`);
+      } else {
+        t.is(run.code, undefined, `${name}, flag off: still running after the retries were spent (template server restarted)`);
+      }
+    }
+  }
 });
