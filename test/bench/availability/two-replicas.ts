@@ -25,7 +25,7 @@ import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api 
 import { API_GROUP, API_VERSION, serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import { auditedWrites } from '../../harness/apiserver-audit.js';
-import { eventually, startOperatorProcess, startServers, type OperatorProcess } from '../../harness/index.js';
+import { eventually, WITHIN, startOperatorProcess, startServers, type OperatorProcess } from '../../harness/index.js';
 import { freePort } from '../../harness/ports.js';
 import { VaultAudit, WRITE_OPERATIONS } from '../../harness/vault-audit.js';
 import { admissionReview, KMS_CREDENTIALS, postWebhook, rssMiB, writeWebhookCerts } from '../../integration/availability/helpers.js';
@@ -57,7 +57,7 @@ try {
   await vaultApi('POST', `sys/mounts/${MOUNT}`, { type: 'kv', options: { version: '2' } });
   await eventually(async () => {
     if ((await vaultApi('GET', `${MOUNT}/config`)).status !== 200) throw new Error('kv upgrading');
-  });
+  }, WITHIN.reconcile);
 
   await env.applyCrds('crds/vault.yaml', 'crds/kmsvaultsecret.yaml', 'crds/partialkmsvaultsecret.yaml');
   const kc = env.kubeConfig();

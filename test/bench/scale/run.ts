@@ -25,7 +25,7 @@ import { API_GROUP, API_VERSION, serviceAccountRoleName } from '../../../operato
 import { NAMESPACE_CONTEXT_KEY } from '../../../operator/api/kmsvaultsecret.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import { auditedWrites, type AuditedWrite } from '../../harness/apiserver-audit.js';
-import { eventually, startServers } from '../../harness/index.js';
+import { eventually, WITHIN, startServers } from '../../harness/index.js';
 import { freePort } from '../../harness/ports.js';
 import { ManagedProcess } from '../../harness/proc.js';
 import { VaultAudit, WRITE_OPERATIONS } from '../../harness/vault-audit.js';
@@ -91,7 +91,7 @@ try {
   await vaultApi('POST', `sys/mounts/${MOUNT}`, { type: 'kv', options: { version: '2' } });
   await eventually(async () => {
     if ((await vaultApi('GET', `${MOUNT}/config`)).status !== 200) throw new Error('kv upgrading');
-  });
+  }, WITHIN.reconcile);
 
   await env.applyCrds('crds/vault.yaml', 'crds/kmsvaultsecret.yaml', 'crds/partialkmsvaultsecret.yaml');
   const kc = env.kubeConfig();

@@ -16,7 +16,7 @@ import test from 'ava';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
-import { eventually, startOperatorProcess, startServers, type OperatorProcess, type Servers } from '../../harness/index.js';
+import { eventually, WITHIN, startOperatorProcess, startServers, type OperatorProcess, type Servers } from '../../harness/index.js';
 import { VaultServer } from '../../harness/vault.js';
 import { KMS_CREDENTIALS } from './helpers.js';
 import { HARNESS_VAULT_TRUST_ENV, tokenSecretLabels } from '../../support/external-vault.js';
@@ -54,11 +54,11 @@ test.before(async () => {
   for (const key of keys.slice(0, 2)) await vaultApi('PUT', 'sys/unseal', { key }, null);
   await eventually(async () => {
     if ((await vaultApi('GET', 'sys/health', undefined, null)).status !== 200) throw new Error('not active');
-  });
+  }, WITHIN.reconcile);
   await vaultApi('POST', `sys/mounts/${MOUNT}`, { type: 'kv', options: { version: '2' } });
   await eventually(async () => {
     if ((await vaultApi('GET', `${MOUNT}/config`)).status !== 200) throw new Error('kv upgrading');
-  });
+  }, WITHIN.reconcile);
 
   await servers.env.applyCrds('crds/vault.yaml', 'crds/kmsvaultsecret.yaml', 'crds/partialkmsvaultsecret.yaml');
   ns = await servers.env.namespace('chaos');

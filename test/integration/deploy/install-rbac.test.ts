@@ -168,15 +168,22 @@ test.serial('Vault (managed): the StatefulSet, Services, Secrets, PDB and auth-d
   await env().applyCrds('test/integration/vault/fixtures/servicemonitor-crd.yaml');
   await custom().createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', body: vaultSample() });
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
-  await eventually(async () => {
-    const sts = await admin.makeApiClient(KubernetesObjectApi).read({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'vault', namespace: appNs } });
-    t.truthy(sts);
+  const delegator = await eventually(async () => {
+    // each read throws (404) until the object is there: no ava assertion in here, a retry would still record its failure
+    await admin.makeApiClient(KubernetesObjectApi).read({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'vault', namespace: appNs } });
     const bindings = await rbac.listClusterRoleBinding();
-    if (!bindings.items.some((b) => b.roleRef.name === 'system:auth-delegator' && b.subjects?.some((s) => s.namespace === appNs))) throw new Error('no auth-delegator binding yet');
+    const binding = bindings.items.find((b) => b.roleRef.name === 'system:auth-delegator' && b.subjects?.some((s) => s.namespace === appNs));
+    if (!binding) throw new Error('no auth-delegator binding yet');
     await admin.makeApiClient(KubernetesObjectApi).read({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'vault', namespace: appNs } });
     await admin.makeApiClient(KubernetesObjectApi).read({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'vault', namespace: appNs } });
     await rbac.readNamespacedRoleBinding({ name: 'vault-service-registration', namespace: appNs });
+    return binding;
   }, WAIT);
+  t.deepEqual(
+    delegator.subjects!.filter((s) => s.namespace === appNs).map((s) => s.kind),
+    ['ServiceAccount'],
+    'TokenReviews for the Vault pods\' ServiceAccount only',
+  );
   // spec.ingress unset, serviceMonitorEnabled and serviceRegistrationEnabled false: all three go
   await custom().patchNamespacedCustomObject(
     { group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'vault', body: { spec: { ingress: null, serviceMonitorEnabled: false, serviceRegistrationEnabled: false } } },

@@ -6,7 +6,7 @@
 // reads exactly the sealed plaintext, is denied another namespace's secret,
 // and can no longer log in once the ServiceAccount is deleted.
 import test from 'ava';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { SelfServiceFlow } from './self-service-flow.js';
 
 const env = useTestEnv(test);
@@ -78,7 +78,7 @@ test.serial('after the ServiceAccount is deleted its role and policy leave Vault
     const res = await flow.login(jwt);
     if (res.status === 200) throw new Error('login still succeeds');
     return res;
-  });
+  }, WITHIN.reconcile);
   t.true(login.status >= 400 && login.status < 500, `status ${login.status}`);
   t.is(login.token, undefined);
 });

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { Writable } from 'node:stream';
 import type { ResourceEvent, ResourceMeta } from '@dot-i/k8s-operator';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
 import { WIDGET, WIDGET_FINALIZER } from './fixtures/widget-controller.js';
 import { applyWidgetCrd, widgets } from './widgets.js';
@@ -64,7 +64,7 @@ test.serial('watchResource + handleResourceFinalizer: add, honour on delete (cle
   await eventually(async () => {
     if (!(await w.get('b1')).metadata?.finalizers?.includes(WIDGET_FINALIZER)) throw new Error('no finalizer');
     if (!op.handled.includes('b1')) throw new Error('not handled after the finalizer was added');
-  });
+  }, WITHIN.reconcile);
 
   // A patch carrying a stale resourceVersion is a 409 that must surface.
   const meta = op.lastMeta.get('b1') as ResourceMeta;
@@ -81,18 +81,18 @@ test.serial('watchResource + handleResourceFinalizer: add, honour on delete (cle
       throw err;
     }
     throw new Error('still there');
-  });
+  }, WITHIN.reconcile);
   // the object is gone only after the cleanup released its finalizer
   t.deepEqual(op.cleanups, ['b1']);
 
   await w.create('explodes', { value: 'x' });
   await eventually(async () => {
     if (!logLines.some((l) => l.includes('watch handler failed') && l.includes('handler exploded on purpose'))) throw new Error('not logged');
-  });
+  }, WITHIN.reconcile);
   // The watch keeps going after a handler error.
   await w.create('b2', { value: '1' });
   await eventually(async () => {
     if (!op.handled.includes('b2')) throw new Error('b2 not handled');
-  });
+  }, WITHIN.reconcile);
   t.true(op.handled.includes('b2'), 'handled after the failing handler');
 });

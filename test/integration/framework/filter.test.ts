@@ -4,7 +4,7 @@
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
 import { WIDGET, WIDGET_CRD_FILE, WIDGET_FINALIZER, type Widget } from './fixtures/widget-controller.js';
 import { applyWidgetCrd, widgets } from './widgets.js';
@@ -53,7 +53,7 @@ test.serial('filtered objects are ignored; leaving the filter finalizes once and
     const obj = await w.get('managed');
     if (!obj.metadata?.finalizers?.includes(WIDGET_FINALIZER)) throw new Error('no finalizer');
     if (!reconciled.includes('managed')) throw new Error('not reconciled');
-  });
+  }, WITHIN.reconcile);
   t.deepEqual((await w.get('ignored')).metadata?.finalizers ?? [], [], 'a rejected object gets no finalizer');
   t.false(reconciled.includes('ignored'));
 
@@ -61,7 +61,7 @@ test.serial('filtered objects are ignored; leaving the filter finalizes once and
   await eventually(async () => {
     const obj = await w.get('managed');
     if (obj.metadata?.finalizers?.includes(WIDGET_FINALIZER)) throw new Error('finalizer still there');
-  });
+  }, WITHIN.reconcile);
   // finalize runs before the finalizer is released, so it has been called by now
   t.deepEqual(finalized, ['managed']);
   t.is((await w.get('managed')).metadata?.name, 'managed', 'the object itself stays');
@@ -74,7 +74,7 @@ test.serial('filtered objects are ignored; leaving the filter finalizes once and
   await setLabels('marker', { [OPT_IN]: 'true' });
   await eventually(async () => {
     if (!reconciled.includes('marker')) throw new Error('marker not reconciled yet');
-  });
+  }, WITHIN.reconcile);
   t.is(reconciled.filter((n) => n === 'managed').length, before);
   t.deepEqual(finalized, ['managed']);
 });

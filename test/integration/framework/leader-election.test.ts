@@ -3,7 +3,7 @@
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { CoordinationV1Api } from '@kubernetes/client-node';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
 import { widgetController, WidgetRecorder } from './fixtures/widget-controller.js';
 import { applyWidgetCrd, widgets } from './widgets.js';
@@ -41,7 +41,7 @@ test.serial('only the lease holder reconciles; on stop it hands over to the stan
   await a.start();
   await eventually(async () => {
     if (!a.isLeader()) throw new Error('a is not leader yet');
-  });
+  }, WITHIN.reconcile);
   const b = candidate('replica-b', ns, recB, lost, HAND_OVER_LEASE_MS);
   await b.start();
   t.true(b.isReady(), 'a standby is ready (nothing to sync)');
@@ -49,7 +49,7 @@ test.serial('only the lease holder reconciles; on stop it hands over to the stan
   await w.create('first', { value: '1' });
   await eventually(async () => {
     if ((await w.get('first')).status?.observedValue !== '1') throw new Error('not reconciled');
-  });
+  }, WITHIN.reconcile);
   // a window of the election's own rhythm: the leader renews twice more (the standby polls at the same period)
   const coordination = env().kubeConfig().makeApiClient(CoordinationV1Api);
   const leaseVersion = async () => (await coordination.readNamespacedLease({ name: 'widget-operator', namespace: ns })).metadata!.resourceVersion!;
@@ -57,7 +57,7 @@ test.serial('only the lease holder reconciles; on stop it hands over to the stan
   await eventually(async () => {
     seen.add(await leaseVersion());
     if (seen.size < 3) throw new Error(`lease renewed ${seen.size - 1} times`);
-  }, { intervalMs: 100 });
+  }, { ...WITHIN.reconcile, intervalMs: 100 });
   t.false(b.isLeader());
   t.is(recB.attempts.size, 0, 'the standby reconciled nothing');
   t.is(recA.attempts.get(`${ns}/first`), 1);
@@ -76,7 +76,7 @@ test.serial('only the lease holder reconciles; on stop it hands over to the stan
   await w.create('second', { value: '2' });
   await eventually(async () => {
     if ((await w.get('second')).status?.observedValue !== '2') throw new Error('not reconciled');
-  });
+  }, WITHIN.reconcile);
   t.is(recB.attempts.get(`${ns}/second`), 1);
   t.is(recA.attempts.get(`${ns}/second`), undefined);
   t.deepEqual(lost, []);

@@ -3,7 +3,7 @@
 // finalizers, condition timestamps, no-op status writes, Events, readiness.
 import test from 'ava';
 import { Writable } from 'node:stream';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { AutopilotOperator, createLogger, createOperatorMetrics, markSecret, MetricsRegistry, REDACTED, type OperatorMetrics } from '../../../operator/framework/index.js';
 import { widgetController, WidgetRecorder, WIDGET_FINALIZER } from './fixtures/widget-controller.js';
 import { applyWidgetCrd, sleep, widgets } from './widgets.js';
@@ -109,7 +109,7 @@ test.serial('50 objects reconcile concurrently while events of one object never 
   await w.create('many-0', { value: 'a', sleepMs: 800 });
   await eventually(async () => {
     if ((recorder.activePerKey.get(key) ?? 0) < 1) throw new Error('many-0 not running yet');
-  });
+  }, WITHIN.reconcile);
   const createdAt = Date.now();
   await Promise.all(names.slice(1).map((name) => w.create(name, { value: 'a', sleepMs: 150 })));
   for (const value of ['b', 'c', 'd', 'e']) {
@@ -143,7 +143,7 @@ test.serial('finalizer is added; on delete the cleanup runs exactly once and the
     const obj = await w.get('fin');
     if (!obj.metadata?.finalizers?.includes(WIDGET_FINALIZER)) throw new Error('no finalizer yet');
     if (obj.status?.observedValue !== 'x') throw new Error('not reconciled yet');
-  });
+  }, WITHIN.reconcile);
   t.is(recorder.cleanups.get(`${ns}/fin`), undefined);
   await w.delete('fin');
   await eventually(async () => {
@@ -154,12 +154,12 @@ test.serial('finalizer is added; on delete the cleanup runs exactly once and the
       throw err;
     }
     throw new Error('still there');
-  });
+  }, WITHIN.reconcile);
   // the operator's cache saw the deletion and nothing runs for it: no later cleanup can start
   await eventually(async () => {
     if (operator.cached('Widget', ns, 'fin').obj) throw new Error('deletion not seen yet');
     if (recorder.activePerKey.get(`${ns}/fin`)) throw new Error('still running');
-  });
+  }, WITHIN.reconcile);
   t.is(recorder.cleanups.get(`${ns}/fin`), 1);
 });
 
@@ -169,7 +169,7 @@ test.serial('lastTransitionTime stays put when the same status is set again, mov
     const obj = await w.get('cond');
     if (obj.status?.observedValue !== 'one') throw new Error('not yet');
     return obj;
-  });
+  }, WITHIN.reconcile);
   const ltt = first.status?.conditions?.[0]?.lastTransitionTime;
   t.truthy(ltt);
   // timestamps have second precision: a refreshed one would now differ
@@ -179,7 +179,7 @@ test.serial('lastTransitionTime stays put when the same status is set again, mov
     const obj = await w.get('cond');
     if (obj.status?.observedValue !== 'two') throw new Error('not yet');
     return obj;
-  });
+  }, WITHIN.reconcile);
   t.is(second.status?.conditions?.[0]?.message, 'value is two');
   t.is(second.status?.conditions?.[0]?.lastTransitionTime, ltt);
   t.is(second.status?.conditions?.[0]?.observedGeneration, second.metadata?.generation);
@@ -189,7 +189,7 @@ test.serial('lastTransitionTime stays put when the same status is set again, mov
     const obj = await w.get('cond');
     if (obj.status?.conditions?.[0]?.status !== 'False') throw new Error('not yet');
     return obj;
-  });
+  }, WITHIN.reconcile);
   t.not(third.status?.conditions?.[0]?.lastTransitionTime, ltt);
 });
 
@@ -199,7 +199,7 @@ test.serial('a reconcile of an object already in sync writes nothing', async (t)
     const obj = await w.get('steady');
     if (obj.status?.observedValue !== 's') throw new Error('not yet');
     return obj;
-  });
+  }, WITHIN.reconcile);
   const key = `${ns}/steady`;
   const before = recorder.attempts.get(key) ?? 0;
   // two more passes, one after the other (never overlapping per object): once the second has
@@ -207,12 +207,12 @@ test.serial('a reconcile of an object already in sync writes nothing', async (t)
   operator.enqueue('Widget', ns, 'steady');
   await eventually(async () => {
     if ((recorder.attempts.get(key) ?? 0) <= before) throw new Error('not reconciled again');
-  });
+  }, WITHIN.reconcile);
   operator.enqueue('Widget', ns, 'steady');
   await eventually(async () => {
     if ((recorder.attempts.get(key) ?? 0) <= before + 1) throw new Error('not reconciled a second time');
     if (recorder.activePerKey.get(key)) throw new Error('still running');
-  });
+  }, WITHIN.reconcile);
   const after = await w.get('steady');
   t.is(after.metadata?.resourceVersion, synced.metadata?.resourceVersion);
 });
@@ -225,7 +225,7 @@ test.serial('a secret handled by a reconcile reaches no log line and no Event (l
     if ((starts.get(key) ?? []).length < 2) throw new Error('not retried yet');
     if (logLines.filter((l) => l.includes('handling a secret')).length < 2) throw new Error('second attempt not logged yet');
     if ((await w.events('leaky')).filter((e) => e.reason === 'LeakAttempt').length < 1) throw new Error('no Event yet');
-  });
+  }, WITHIN.reconcile);
   const all = logLines.join('\n');
   t.false(all.includes(value));
   t.true(logLines.some((l) => l.includes('reconcile failed, will retry') && l.includes(`cannot use ${REDACTED}`)));

@@ -7,7 +7,7 @@ import test from 'ava';
 import { Writable } from 'node:stream';
 import { CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
 const FINALIZER = 'test.vault.autopilot.dev/legacy';
@@ -62,34 +62,34 @@ test.serial('a labelled related object enqueues its owner on create, change and 
   await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'owner' } } });
   await eventually(async () => {
     if (count(reconciled, 'owner') < 1) throw new Error('owner not reconciled');
-  });
+  }, WITHIN.reconcile);
   const base = count(reconciled, 'owner');
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'related', labels: { [OWNER_LABEL]: 'owner' } } } });
   await eventually(async () => {
     if (count(reconciled, 'owner') < base + 1) throw new Error('not enqueued by the related create');
-  });
+  }, WITHIN.reconcile);
   const secret = await core.readNamespacedSecret({ namespace: ns, name: 'related' });
   await core.replaceNamespacedSecret({ namespace: ns, name: 'related', body: { ...secret, data: { k: Buffer.from('v').toString('base64') } } });
   await eventually(async () => {
     if (count(reconciled, 'owner') < base + 2) throw new Error('not enqueued by the related change');
-  });
+  }, WITHIN.reconcile);
   await core.deleteNamespacedSecret({ namespace: ns, name: 'related' });
   await eventually(async () => {
     if (count(reconciled, 'owner') < base + 3) throw new Error('not enqueued by the related delete');
-  });
+  }, WITHIN.reconcile);
   // the non-event: an unlabelled Secret, then a labelled marker for another owner on the same watch;
   // watch events come in order, so once the marker's owner is reconciled the unlabelled one was passed over
   await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'marker' } } });
   await eventually(async () => {
     if (count(reconciled, 'marker') < 1) throw new Error('marker owner not reconciled');
-  });
+  }, WITHIN.reconcile);
   const before = count(reconciled, 'owner');
   const markerBefore = count(reconciled, 'marker');
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'unrelated' } } });
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'marker-related', labels: { [OWNER_LABEL]: 'marker' } } } });
   await eventually(async () => {
     if (count(reconciled, 'marker') < markerBefore + 1) throw new Error('marker not enqueued by its related create');
-  });
+  }, WITHIN.reconcile);
   t.is(count(reconciled, 'owner'), before, 'an object outside the label selector is not seen');
 });
 
@@ -97,16 +97,16 @@ test.serial('addFinalizer false: never added; onDeleted and cached() see the del
   await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'plain' } } });
   await eventually(async () => {
     if (!operator.cached('Owner', ns, 'plain').obj) throw new Error('not cached yet');
-  });
+  }, WITHIN.reconcile);
   t.true(operator.cached('Owner', ns, 'plain').synced);
   await eventually(async () => {
     if (count(reconciled, 'plain') < 1) throw new Error('not reconciled');
-  });
+  }, WITHIN.reconcile);
   t.deepEqual((await core.readNamespacedConfigMap({ namespace: ns, name: 'plain' })).metadata?.finalizers ?? [], []);
   await core.deleteNamespacedConfigMap({ namespace: ns, name: 'plain' });
   await eventually(async () => {
     if (!deleted.includes('plain')) throw new Error('onDeleted not called');
-  });
+  }, WITHIN.reconcile);
   t.is(operator.cached('Owner', ns, 'plain').obj, undefined);
   t.is(count(finalized, 'plain'), 0, 'nothing to finalize without the finalizer');
 });
@@ -115,7 +115,7 @@ test.serial('a finalizer that is already there (an earlier version added it) is 
   await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'legacy', finalizers: [FINALIZER] } } });
   await eventually(async () => {
     if (count(reconciled, 'legacy') < 1) throw new Error('not reconciled');
-  });
+  }, WITHIN.reconcile);
   await core.deleteNamespacedConfigMap({ namespace: ns, name: 'legacy' });
   await eventually(async () => {
     try {
@@ -124,7 +124,7 @@ test.serial('a finalizer that is already there (an earlier version added it) is 
       return;
     }
     throw new Error('still there');
-  });
+  }, WITHIN.reconcile);
   t.is(count(finalized, 'legacy'), 1);
   t.true(deleted.includes('legacy'));
 });

@@ -2,7 +2,7 @@
 // reconciled again every resyncPeriodMs, and (being in sync) nothing is written.
 import test from 'ava';
 import { Writable } from 'node:stream';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv, withinResyncs } from '../../harness/index.js';
 import { AutopilotOperator, createLogger, createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/index.js';
 import { widgetController, WidgetRecorder } from './fixtures/widget-controller.js';
 import { applyWidgetCrd, widgets } from './widgets.js';
@@ -14,6 +14,8 @@ test.after.always(async () => {
   await operator?.stop();
 });
 
+const RESYNC_MS = 700;
+
 test.serial('every object is resynced periodically; an in-sync resync writes nothing', async (t) => {
   await applyWidgetCrd(env());
   const ns = await env().namespace('fw-resync');
@@ -23,7 +25,7 @@ test.serial('every object is resynced periodically; an in-sync resync writes not
     kubeConfig: env().kubeConfig(),
     logger: createLogger({ stream: new Writable({ write: (_c, _e, cb) => cb() }) }),
     metrics: createOperatorMetrics(new MetricsRegistry()),
-    resyncPeriodMs: 700,
+    resyncPeriodMs: RESYNC_MS,
   });
   await operator.registerController(widgetController(recorder, { namespace: ns }));
   await operator.start();
@@ -32,7 +34,7 @@ test.serial('every object is resynced periodically; an in-sync resync writes not
     const obj = await w.get('r1');
     if (obj.status?.observedValue !== 'v') throw new Error('not yet');
     return obj;
-  });
+  }, WITHIN.reconcile);
   const key = `${ns}/r1`;
   const before = recorder.attempts.get(key) ?? 0;
   // two more passes with nothing changed: only the resync can cause them
@@ -40,7 +42,7 @@ test.serial('every object is resynced periodically; an in-sync resync writes not
     const now = recorder.attempts.get(key) ?? 0;
     if (now - before < 2) throw new Error(`resynced ${now - before} times so far`);
     return now;
-  });
+  }, withinResyncs(2, RESYNC_MS));
   t.true(after - before >= 2);
   t.is((await w.get('r1')).metadata?.resourceVersion, synced.metadata?.resourceVersion, 'no write while in sync');
 });

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { createLogger, RawKube, ResilientWatch, systemClock, type RawRequest, type WatchEventType } from '../../../operator/framework/index.js';
 import { WIDGET } from './fixtures/widget-controller.js';
 import { applyWidgetCrd, widgets } from './widgets.js';
@@ -53,7 +53,7 @@ test.serial('watches end every 2 s and resume from the last resourceVersion with
   await w.create('b', { value: '1' });
   await eventually(async () => {
     if (!events.some(([, name]) => name === 'b')) throw new Error('b not seen yet');
-  });
+  }, WITHIN.reconcile);
   t.deepEqual(events, [
     ['ADDED', 'existing'],
     ['ADDED', 'a'],
@@ -90,7 +90,7 @@ test.serial('core-group resources (/api/v1) list and watch too; list items get a
   await core.deleteNamespacedConfigMap({ namespace: ns, name: 'listed' });
   await eventually(async () => {
     if (!events.some(([type]) => type === 'DELETED')) throw new Error(JSON.stringify(events));
-  });
+  }, WITHIN.reconcile);
   // (no controller-manager here, so no kube-root-ca.crt; filter it anyway for real clusters)
   const mine = events.filter(([, name]) => name !== 'kube-root-ca.crt');
   t.deepEqual(mine, [

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
-import { eventually, startServers, type Servers } from '../../harness/index.js';
+import { eventually, WITHIN, startServers, type Servers } from '../../harness/index.js';
 
 let servers: Servers;
 
@@ -38,7 +38,7 @@ test('file Vault: starts uninitialised; after init + unseal its data survives a 
   await eventually(async () => {
     const health = await vault('GET', 'sys/health');
     if (health.status !== 200) throw new Error(`health ${health.status}`);
-  });
+  }, WITHIN.server);
   t.is((await vault('POST', 'sys/mounts/kv', { type: 'kv', options: { version: '1' } }, root)).status, 204);
   t.is((await vault('POST', 'kv/kept', { value: 'across-restart' }, root)).status, 204);
 
@@ -54,7 +54,7 @@ test('file Vault: starts uninitialised; after init + unseal its data survives a 
     const res = await vault('GET', 'kv/kept', undefined, root);
     if (res.status !== 200) throw new Error(`read ${res.status}`);
     return res;
-  });
+  }, WITHIN.server);
   t.is(read.json.data.value, 'across-restart');
 });
 

@@ -3,7 +3,7 @@
 // every connection). The object reports the cause, Vault keeps what it had,
 // the operator keeps running and recovers by itself.
 import test from 'ava';
-import { eventually, startServers, type Servers } from '../../harness/index.js';
+import { eventually, WITHIN, startServers, type Servers } from '../../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { CRD_FILES, Objects, sealValue, startInProcessOperator, VaultProbe, type RunningOperator } from './helpers.js';
@@ -83,12 +83,12 @@ test.serial('Vault stopped: VaultUnreachable; when it returns (empty) the secret
   await eventually(async () => {
     const data = await probe.read(mount, 'v2', `${ns}/app`);
     if (JSON.stringify(data) !== JSON.stringify(current)) throw new Error('not restored');
-  });
+  }, WITHIN.reconcile);
   t.true(await objects.sawEvent(ns, 'app', 'Warning', 'VaultUnreachable'));
   // a second recovery (the first was from KMSUnreachable); Vault may also answer "upgrading" briefly after its restart
   await eventually(async () => {
     if ((await objects.events(ns, 'app')).filter((e) => e.reason === 'Recovered').length < 2) throw new Error('no second Recovered event');
-  });
+  }, WITHIN.reconcile);
 });
 
 test.serial('Vault unreachable while an object is deleted: the finalizer stays until the delete succeeds', async (t) => {
@@ -102,7 +102,7 @@ test.serial('Vault unreachable while an object is deleted: the finalizer stays u
   // the operator tried (and failed) to clean up at least twice before we look
   await eventually(async () => {
     if (refused < 2) throw new Error(`only ${refused} attempts to reach Vault so far`);
-  });
+  }, WITHIN.reconcile);
   const stuck = await objects.get(ns, 'app');
   t.truthy(stuck?.metadata?.deletionTimestamp, 'still there, waiting for cleanup');
   t.deepEqual(stuck?.metadata?.finalizers, ['vault.autopilot.dev/cleanup']);

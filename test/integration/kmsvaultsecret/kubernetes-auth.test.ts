@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { CRD_FILES, Objects, sealValue, startInProcessOperator, VaultProbe, type RunningOperator } from './helpers.js';
 
@@ -130,7 +130,7 @@ test.serial('drift is corrected with the same token (check-and-set needs only re
   await probe.write(v2, 'v2', `${ns}/app`, { a: 'by-hand' });
   await eventually(async () => {
     if (JSON.stringify(await probe.read(v2, 'v2', `${ns}/app`)) !== JSON.stringify(before)) throw new Error('not restored');
-  });
+  }, WITHIN.reconcile);
   t.pass();
 });
 

@@ -3,7 +3,7 @@
 // final check that no plaintext reached logs, events or status.
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { VaultAudit } from '../../harness/vault-audit.js';
 import type { KMSVaultSecretSpec } from '../../../operator/api/kmsvaultsecret.js';
 import { CRD_FILES, Objects, recheckPasses, sealValue, startInProcessOperator, VaultProbe, waitForRecheckPasses, type RunningOperator } from './helpers.js';
@@ -87,7 +87,7 @@ test.serial('updating a key updates Vault (and removing a key removes it)', asyn
   await eventually(async () => {
     const data = await probe.read(v1Mount, 'v1', `${ns}/db`);
     if (JSON.stringify(data) !== JSON.stringify({ extra })) throw new Error('not yet');
-  });
+  }, WITHIN.reconcile);
   t.pass();
 });
 

@@ -17,7 +17,7 @@ import { KMS_AUTH_ROLE, KMS_POLICY_NAME, KMS_ROLE_ID, kmsPolicyRules } from '../
 import { AutopilotOperator, createLogger } from '../../../operator/framework/index.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import { VaultClient } from '../../../operator/vault/client.js';
-import { startServers, eventually, type Servers } from '../../harness/index.js';
+import { startServers, eventually, WITHIN, type Servers } from '../../harness/index.js';
 import { CRD_FILE as VAULT_CRD, LogCapture, testSettings, Vaults } from '../vault/helpers.js';
 import { CRD_FILES, KMS_CREDENTIALS, Objects, sealValue } from './helpers.js';
 import { HARNESS_VAULT_TRUST } from '../../support/external-vault.js';
@@ -169,7 +169,7 @@ test.serial('spec.vaultRef: a missing Vault is named; the real one works; deleti
   await objects.custom.deleteNamespacedCustomObject({ group: 'vault.autopilot.dev', version: 'v1alpha1', namespace: tenant, plural: 'kmsvaultsecrets', name: 'ref' });
   await eventually(async () => {
     if ((await rootClient().request('GET', `secret/metadata/${tenant}/ref`, undefined, { allowStatus: [404] })).status !== 404) throw new Error('still in Vault');
-  });
+  }, WITHIN.reconcile);
   t.pass();
 });
 

@@ -6,7 +6,7 @@
 import test from 'ava';
 import { FINALIZER, serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { ServiceAccountReason } from '../../../operator/api/serviceaccount.js';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { Cluster, entryNames, startOperator, VAULT_CRD, type RunningOperator } from './helpers.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
@@ -54,7 +54,7 @@ async function recordOf(name: string): Promise<string> {
     const value = (await cluster.getServiceAccount(ns, name))?.metadata?.annotations?.[APPLIED];
     if (value === undefined) throw new Error(`${name} has no ${APPLIED} yet`);
     return value;
-  });
+  }, WITHIN.reconcile);
 }
 
 async function waitForEvent(name: string, reason: string): Promise<string> {
@@ -120,7 +120,7 @@ test.serial('a ServiceAccount already in sync costs one read of the Vault resour
         const at = op!.kubeRequests.indexOf(markerGet, from);
         if (at < 0) throw new Error('the marker has not run yet');
         return at;
-      });
+      }, WITHIN.reconcile);
     };
     // Settled: the operator's cache holds the ServiceAccount as the apiserver has it
     // (its own record write has come back through the watch), and nothing is queued.
@@ -129,7 +129,7 @@ test.serial('a ServiceAccount already in sync costs one read of the Vault resour
       const server = (await cluster.getServiceAccount(ns, name))?.metadata?.resourceVersion;
       await eventually(async () => {
         if (op!.operator.cached('ServiceAccount', ns, name).obj?.metadata?.resourceVersion !== server) throw new Error(`the cache is behind on ${name}`);
-      });
+      }, WITHIN.reconcile);
     }
     await flush();
     const vaultBefore = await cluster.getVault(ns, 'steady-target');
@@ -184,7 +184,7 @@ test.serial('un-annotate: entries, record and finalizer go; the ServiceAccount s
     const current = await cluster.getServiceAccount(ns, 'leaver');
     if (current?.metadata?.finalizers?.length || current?.metadata?.annotations?.[APPLIED]) throw new Error('finalizer/record still there');
     return current;
-  });
+  }, WITHIN.reconcile);
   t.truthy(sa);
   t.regex(await waitForEvent('leaver', ServiceAccountReason.Removed), /removed Kubernetes-auth role/);
   // other ServiceAccounts' and hand-written entries stay
@@ -210,14 +210,14 @@ test.serial('the finalizer an earlier version added is released, and its deletio
   await waitForEntries('legacy', true);
   await eventually(async () => {
     if ((await cluster.getServiceAccount(ns, 'legacy'))?.metadata?.finalizers?.length) throw new Error('finalizer still there');
-  });
+  }, WITHIN.reconcile);
   await cluster.kube.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'legacy-gone', annotations: { [AUTO]: 'true' }, finalizers: [FINALIZER] } } });
   await waitForEntries('legacy-gone', true);
   await cluster.deleteServiceAccount(ns, 'legacy-gone');
   await waitForEntries('legacy-gone', false);
   await eventually(async () => {
     if (await cluster.getServiceAccount(ns, 'legacy-gone')) throw new Error('still there');
-  });
+  }, WITHIN.reconcile);
   t.pass();
 });
 
@@ -331,6 +331,6 @@ test.serial('annotation taken off while the operator is down: the restarted oper
     const current = await cluster.getServiceAccount(ns, 'quitter');
     if (current?.metadata?.finalizers?.length || current?.metadata?.annotations?.[APPLIED]) throw new Error('finalizer/record still there');
     return current;
-  });
+  }, WITHIN.reconcile);
   t.truthy(sa, 'the ServiceAccount itself stays');
 });

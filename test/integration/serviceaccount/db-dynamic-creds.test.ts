@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { serviceAccountRoleName } from '../../../operator/api/naming.js';
 import type { VaultResource } from '../../../operator/api/vault.js';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { PostgresServer } from '../../harness/postgres.js';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { mutatePod } from '../../../operator/webhook/mutate.js';
@@ -289,7 +289,7 @@ test.serial('a connection not offered to the namespace is refused with a message
   // its Kubernetes-auth role is there (one annotation implies auto-configure), no database role
   await eventually(async () => {
     if ((await vaultRequest(env(), 'GET', `auth/${authPath}/role/${role}`)).status !== 200) throw new Error('no auth role yet');
-  });
+  }, WITHIN.reconcile);
   t.is((await vaultRequest(env(), 'GET', `${mount}/roles/${role}`)).status, 404);
   const policy = await vaultRequest(env(), 'GET', `sys/policies/acl/${role}`);
   t.false(String(policy.json.data?.policy).includes(`${mount}/creds`));
@@ -299,7 +299,7 @@ test.serial('a connection not offered to the namespace is refused with a message
     const found = (await cluster.events(ns, 'shipping')).find((e) => e.reason === 'DatabaseCredsRefused');
     if (!found) throw new Error('no event yet');
     return found;
-  });
+  }, WITHIN.reconcile);
   t.regex(bad.message ?? '', /db-creds-template is "admin"; connection ".*\/app" offers the templates readonly/);
 });
 

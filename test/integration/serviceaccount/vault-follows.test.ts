@@ -4,7 +4,7 @@
 // it. Hand-written entries stay in both.
 import test from 'ava';
 import { serviceAccountRoleName } from '../../../operator/api/naming.js';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { Cluster, entryNames, vaultPolicies, vaultRequest, vaultRoles, startVaultFollowing, stopVaultFollowing, type VaultFollowing } from './helpers.js';
 
 const env = useTestEnv(test);
@@ -71,6 +71,6 @@ test.serial('re-annotate, then delete: back in Vault, then gone again', async (t
   await waitInVault('web', false);
   await eventually(async () => {
     if (await cluster.getServiceAccount(ns, 'web')) throw new Error('ServiceAccount still there');
-  });
+  }, WITHIN.reconcile);
   await handWrittenIntact(t);
 });

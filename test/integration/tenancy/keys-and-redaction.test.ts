@@ -22,7 +22,7 @@ import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import type { EncryptionContext } from '../../../operator/kms/decryptor.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { kmsContext } from '../../../operator/vault/unseal.js';
-import { eventually } from '../../harness/index.js';
+import { eventually, WITHIN } from '../../harness/index.js';
 import { VaultServer } from '../../harness/vault.js';
 import { tokenSecretLabels } from '../../support/external-vault.js';
 import { createTenant, describeChanges, diffSnapshots, snapshotOutside, useTenantEnv, type Snapshot, type Tenant } from '../../support/tenant.js';
@@ -150,7 +150,7 @@ test.serial('control: keys encrypted bound to A (kmsEncryptionContext with the n
   await asTenant.create(vault('own', { external: { address: controlAddress }, unsealConfig: kmsUnseal(`app=vault,${NAMESPACE_CONTEXT_KEY}=${ns()}`) }));
   await eventually(async () => {
     if (!control.requests.some((r) => r.startsWith('PUT /v1/sys/unseal ') && r.includes(plain))) throw new Error('no unseal request with the key yet');
-  });
+  }, WITHIN.reconcile);
   // the stand-in stays sealed: the condition says so, and names no key
   const c = await asAdmin.waitForCondition(ns(), 'own', 'Unsealed', 'False', { reason: 'Sealed' });
   t.false(c.message.includes(plain));
@@ -183,12 +183,12 @@ test.serial('values the tenant chooses are redacted in their own Vault\'s lines 
     const res = await own.request<{ data: { data: Record<string, string> } }>('GET', 'secret/data/chosen', undefined, { allowStatus: [404] });
     if (res.status === 404) throw new Error('startup secret not written yet');
     return res.data.data.data;
-  });
+  }, WITHIN.reconcile);
   t.deepEqual(written, chosen, 'the values were read from the Secret (and so registered for redaction)');
   await asAdmin.waitForCondition(ns(), 'word', 'Configured', 'False', { reason: 'NotAuthorized' });
   await eventually(async () => {
     if (!catcher.requests.some((r) => r.startsWith('PUT /v1/sys/unseal ') && r.includes('timestamp'))) throw new Error('plain keys not read yet');
-  });
+  }, WITHIN.reconcile);
   await asAdmin.waitForCondition(ns(), 'handmade', 'Configured', 'False', { reason: 'NotAuthorized' });
 
   // registered for A's Vault resources only: nothing global
@@ -199,7 +199,7 @@ test.serial('values the tenant chooses are redacted in their own Vault\'s lines 
   await eventually(async () => {
     const later = op.logs.lines.slice(mark).filter((l) => l.includes(`"${teamB}"`));
     if (later.length < 2) throw new Error('no line about B\'s Vault yet');
-  });
+  }, WITHIN.reconcile);
   const lines = op.logs.lines.flatMap((chunk) => chunk.split('\n').filter(Boolean));
   const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>); // every line is one JSON object
   const aboutB = parsed.filter((l) => l.namespace === teamB);

@@ -11,7 +11,7 @@ import test from 'ava';
 import { API_GROUP } from '../../../operator/api/naming.js';
 import type { VaultResource } from '../../../operator/api/vault.js';
 import { makeKubeClients, type KubeClients } from '../../../operator/framework/kube.js';
-import { eventually } from '../../harness/index.js';
+import { eventually, WITHIN } from '../../harness/index.js';
 import { tokenSecretLabels } from '../../support/external-vault.js';
 import { createTenant, describeChanges, diffSnapshots, refusal, snapshotOutside, useTenantEnv, type Snapshot, type Tenant } from '../../support/tenant.js';
 import { VaultListener } from '../../support/vault-listener.js';
@@ -117,7 +117,7 @@ test.serial('tokenSecretRef: a Secret its owner did not label for this Vault is 
   await eventually(async () => {
     const v = await asAdmin.get(ns(), 'borrow');
     if (v.status?.observedGeneration !== v.metadata?.generation) throw new Error('not reconciled yet');
-  });
+  }, WITHIN.reconcile);
   t.is((await asAdmin.condition(ns(), 'borrow', 'Ready'))?.reason, 'SecretNotGranted');
 });
 
@@ -168,7 +168,7 @@ test.serial('unsealConfig.kubernetes.secretName pointed at an unrelated Secret: 
 test.serial('system:auth-delegator: bound for the ServiceAccount the operator made; an existing one named in spec.serviceAccount is not bound, and the old binding goes', async (t) => {
   const binding = `vault-autopilot:${ns()}:own-sa:auth-delegator`;
   await asTenant.create(vault('own-sa', { size: 1 }));
-  const made = await eventually(() => admin.rbac.readClusterRoleBinding({ name: binding }));
+  const made = await eventually(() => admin.rbac.readClusterRoleBinding({ name: binding }), WITHIN.reconcile);
   t.deepEqual(made.subjects?.map((s) => ({ kind: s.kind, name: s.name, namespace: s.namespace })), [{ kind: 'ServiceAccount', name: 'own-sa', namespace: ns() }]);
   // an existing ServiceAccount of A (the harness runs no controller-manager, so there is no `default` to pick)
   await admin.core.createNamespacedServiceAccount({ namespace: ns(), body: { metadata: { name: 'ci-deployer' } } });
@@ -177,11 +177,11 @@ test.serial('system:auth-delegator: bound for the ServiceAccount the operator ma
     const found = (await asAdmin.events(ns(), 'own-sa')).find((e) => e.reason === 'Refused');
     if (!found) throw new Error('no Refused Event yet');
     return found;
-  });
+  }, WITHIN.reconcile);
   t.regex(event.message ?? '', /ServiceAccount ci-deployer was not created by this Vault: it is not bound to system:auth-delegator/);
   await eventually(async () => {
     if ((await refusal(admin.rbac.readClusterRoleBinding({ name: binding })))?.code !== 404) throw new Error('binding still there');
-  });
+  }, WITHIN.reconcile);
   // the rest of the Vault is made (and kept) in A
   t.is((await admin.apps.readNamespacedStatefulSet({ name: 'own-sa', namespace: ns() })).spec?.template.spec?.serviceAccountName, 'ci-deployer');
 });

@@ -9,7 +9,7 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
 import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
 import { VAULT_PLURAL, type VaultResource } from '../../../operator/api/vault.js';
 import { WATCHED_SECRETS_ANNOTATION } from '../../../operator/controllers/vault/watched-secrets.js';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { CRD_FILE, Vaults, startVaultOperator, type RunningVaultOperator } from './helpers.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
@@ -92,7 +92,7 @@ test.serial('caNamespaces: the CA copy lands in the admitted namespace only; the
     const s = (await vaults.get(ns, NAME)).status;
     if (!s?.ignoredFields?.some((f) => f.field === 'spec.caNamespaces')) throw new Error('not reported yet');
     return s;
-  });
+  }, WITHIN.reconcile);
   const reason = status.ignoredFields!.find((f) => f.field === 'spec.caNamespaces')!.reason;
   t.regex(reason, new RegExp(`${denied}: spec\\.selfService\\.namespaces does not admit it`));
   t.regex(reason, new RegExp(`${foreign}: a Secret of that name exists`));
@@ -136,7 +136,7 @@ test.serial('caNamespaces "*": every namespace the Vault admits; dropping the fi
   await eventually(async () => {
     const copies = (await vaults.get(ns, NAME)).status!.caCopies;
     if (JSON.stringify(copies) !== JSON.stringify([admitted, foreign].sort())) throw new Error(`caCopies ${JSON.stringify(copies)}`);
-  });
+  }, WITHIN.reconcile);
   t.pass('status.caCopies names both');
   t.is(await secretOrUndefined(denied, `${NAME}-tls`), undefined);
   await vaults.patchSpec(ns, NAME, { caNamespaces: null });
@@ -148,7 +148,7 @@ test.serial('caNamespaces "*": every namespace the Vault admits; dropping the fi
     const s = (await vaults.get(ns, NAME)).status!;
     if (s.caCopies || s.ignoredFields?.some((f) => f.field === 'spec.caNamespaces')) throw new Error('status not updated yet');
     return s;
-  }))!;
+  }, WITHIN.reconcile))!;
   t.is(status.caCopies, undefined);
   t.true((await secretOrUndefined(ns, `${NAME}-tls`)) !== undefined, "the Vault's own TLS Secret stays");
 });
@@ -158,7 +158,7 @@ test.serial('watchedSecretsLabels/Annotations: a watched Secret that changes rol
     const sum = (await template())[WATCHED_SECRETS_ANNOTATION];
     if (!sum) throw new Error('no checksum yet');
     return sum;
-  });
+  }, WITHIN.reconcile);
   t.regex(first, /^[0-9a-f]{16}$/);
   const configChecksum = (await template())['vault.autopilot.dev/config-checksum'];
   // an unwatched Secret changes: nothing moves
@@ -168,7 +168,7 @@ test.serial('watchedSecretsLabels/Annotations: a watched Secret that changes rol
   op.operator.enqueue('Vault', ns, NAME);
   await eventually(async () => {
     if (op.reconciles() < passes + 2) throw new Error('waiting for reconciles');
-  });
+  }, WITHIN.reconcile);
   t.is((await template())[WATCHED_SECRETS_ANNOTATION], first);
   t.false(op.kubeWrites.slice(writes).some((w) => w.includes(' statefulsets ')), op.kubeWrites.slice(writes).join('\n'));
   // a label-watched Secret changes: the template's checksum moves (the StatefulSet rolls the pods)
@@ -178,13 +178,13 @@ test.serial('watchedSecretsLabels/Annotations: a watched Secret that changes rol
     const sum = (await template())[WATCHED_SECRETS_ANNOTATION];
     if (sum === first) throw new Error('not rolled yet');
     return sum!;
-  });
+  }, WITHIN.reconcile);
   // an annotation-watched one too
   await core.patchNamespacedSecret({ name: 'oidc-client', namespace: ns, body: [{ op: 'replace', path: '/data/id', value: Buffer.from('b').toString('base64') }] });
   op.operator.enqueue('Vault', ns, NAME);
   await eventually(async () => {
     if ((await template())[WATCHED_SECRETS_ANNOTATION] === second) throw new Error('not rolled yet');
-  });
+  }, WITHIN.reconcile);
   t.is((await template())['vault.autopilot.dev/config-checksum'], configChecksum, 'only the watched-secrets checksum moved');
   t.false(JSON.stringify(await template()).includes(Buffer.from('v2').toString('base64')), 'no Secret data in the template');
 });

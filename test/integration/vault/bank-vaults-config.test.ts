@@ -11,7 +11,7 @@ import test from 'ava';
 import { VaultClient } from '../../../operator/vault/client.js';
 import type { VaultResource } from '../../../operator/api/vault.js';
 import { createCertificateAuthority } from '../../../operator/framework/webhook-certs.js';
-import { startServers, eventually, type Servers } from '../../harness/index.js';
+import { startServers, eventually, WITHIN, type Servers } from '../../harness/index.js';
 import { VaultAudit } from '../../harness/vault-audit.js';
 import { CRD_FILE, Vaults, changesOnceInSync, startVaultOperator, vaultWrites, type RunningVaultOperator } from './helpers.js';
 
@@ -168,7 +168,7 @@ test.serial('a changed role is updated; a removed role is deleted; a removed CA 
     const m = (await vaults.get(ns, NAME)).status!.managed!;
     if (m.engineConfig?.includes('database/roles/app-ro')) throw new Error('still recorded');
     return m;
-  });
+  }, WITHIN.reconcile);
   t.deepEqual(managed.engineConfig, ['database/config/app', 'database/roles/app-rw', 'pki/roles/web']);
   const events = await vaults.events(ns, NAME);
   t.true(events.some((e) => e.reason === 'ConfigChanged' && /removed configuration database\/roles\/app-ro/.test(e.message ?? '')));
@@ -234,7 +234,7 @@ test.serial('groups and group-aliases: created in Vault, kept, and removed when 
     const m = (await vaults.get(ns, NAME)).status!.managed!;
     if (m.groupAliases?.length || m.groups?.length !== 1) throw new Error(JSON.stringify(m));
     return m;
-  });
+  }, WITHIN.reconcile);
   t.deepEqual(after.groups, ['admin']);
 });
 
@@ -375,7 +375,7 @@ test.serial('__accessor__ placeholders (policies, PKI allowed_domains) get the a
   }, { timeoutMs: 30_000 });
   const policy = (await admin.request<{ data: { policy: string } }>('GET', 'sys/policies/acl/per-namespace')).data.data.policy;
   t.is(policy, `path "secret/data/{{identity.entity.aliases.${accessor}.metadata.service_account_namespace}}/*" { capabilities = ["read"] }`);
-  const role = await eventually(async () => (await admin.request<{ data: { allowed_domains: string[] } }>('GET', 'pki-save/roles/per-namespace')).data.data);
+  const role = await eventually(async () => (await admin.request<{ data: { allowed_domains: string[] } }>('GET', 'pki-save/roles/per-namespace')).data.data, WITHIN.reconcile);
   t.deepEqual(role.allowed_domains, [`{{identity.entity.aliases.${accessor}.metadata.service_account_namespace}}`]);
   // save_to: the generated CA's response, kept as a kv v2 secret (the operator itself cannot read it back)
   const saved = (await admin.request<{ data: { data: { certificate?: string; issuing_ca?: string } } }>('GET', 'secret/data/pki-save-ca')).data.data.data;

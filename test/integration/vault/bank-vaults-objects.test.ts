@@ -7,7 +7,7 @@ import test from 'ava';
 import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, KubernetesObjectApi, NetworkingV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import type { VaultResource } from '../../../operator/api/vault.js';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { CRD_FILE, Vaults, startVaultOperator, type RunningVaultOperator } from './helpers.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
@@ -30,7 +30,7 @@ async function withoutServiceMonitorCrd(): Promise<void> {
   await eventually(async () => {
     const gone = await crds.readCustomResourceDefinition({ name: SERVICE_MONITOR_CRD }).then(() => false, (err: { code?: number }) => err.code === 404);
     if (!gone) throw new Error(`${SERVICE_MONITOR_CRD} still there`);
-  });
+  }, WITHIN.reconcile);
 }
 
 test.before(async () => {
@@ -58,7 +58,7 @@ async function passes(n: number): Promise<void> {
   const start = op.reconciles();
   await eventually(async () => {
     if (op.reconciles() < start + n) throw new Error(`reconciles ${op.reconciles() - start}`);
-  });
+  }, WITHIN.reconcile);
 }
 
 test.serial('the StatefulSet the apiserver accepted carries the pod-level fields', async (t) => {
@@ -94,7 +94,7 @@ test.serial('the client Service has the type, load balancer IP and ports; the In
   t.is(client.spec!.loadBalancerIP, '10.88.0.200');
   t.deepEqual(client.spec!.ports!.map((p) => [p.name, p.port]), [['api-port', 8200], ['cluster-port', 8201], ['metrics', 9091]]);
   t.is(client.metadata!.labels!['team.example/tier'], 'secrets');
-  const ingress = await eventually(() => networking.readNamespacedIngress({ name: NAME, namespace: ns }));
+  const ingress = await eventually(() => networking.readNamespacedIngress({ name: NAME, namespace: ns }), WITHIN.reconcile);
   t.is(ingress.metadata!.annotations!['nginx.ingress.kubernetes.io/backend-protocol'], 'HTTPS');
   t.is(ingress.spec!.rules![0]!.host, 'vault.example.test');
   t.is(ingress.metadata!.ownerReferences![0]!.name, NAME);
@@ -105,7 +105,7 @@ test.serial('fields without effect are in status.ignoredFields, with one Warning
     const s = (await vaults.get(ns, NAME)).status;
     if (!s?.ignoredFields?.length) throw new Error('no ignoredFields yet');
     return s;
-  });
+  }, WITHIN.reconcile);
   const fields = status.ignoredFields!.map((f) => f.field);
   for (const f of ['spec.bankVaultsImage', 'spec.statsdImage', 'spec.fluentdEnabled', 'spec.envsConfig', 'spec.istioEnabled', 'spec.resources.bankVaults']) {
     t.true(fields.includes(f), f);
@@ -114,7 +114,7 @@ test.serial('fields without effect are in status.ignoredFields, with one Warning
   await eventually(async () => {
     const s = (await vaults.get(ns, NAME)).status!;
     if (!s.ignoredFields?.some((f) => f.field === 'spec.serviceMonitorEnabled' && /ServiceMonitor CRD/.test(f.reason))) throw new Error('not reported yet');
-  });
+  }, WITHIN.reconcile);
   for (const honoured of ['spec.volumes', 'spec.volumeMounts', 'spec.vaultPodSpec', 'spec.ingress', 'spec.servicePorts', 'spec.vaultAnnotations']) {
     t.false(fields.includes(honoured), honoured);
   }
@@ -137,7 +137,7 @@ test.serial('unsetting ingress deletes the Ingress; an unrelated Ingress of anot
   await eventually(async () => {
     const list = await networking.listNamespacedIngress({ namespace: ns });
     if (list.items.some((i) => i.metadata!.name === NAME)) throw new Error('Ingress still there');
-  });
+  }, WITHIN.reconcile);
   const left = await networking.listNamespacedIngress({ namespace: ns });
   t.deepEqual(left.items.map((i) => i.metadata!.name), ['someone-elses']);
 });
@@ -177,7 +177,7 @@ test.serial('serviceMonitorEnabled: once the ServiceMonitor CRD exists, a Servic
   await eventually(async () => {
     const s = (await vaults.get(ns, NAME)).status!;
     if (s.ignoredFields?.some((f) => f.field === 'spec.serviceMonitorEnabled')) throw new Error('still reported');
-  });
+  }, WITHIN.reconcile);
   await vaults.patchSpec(ns, NAME, { serviceMonitorEnabled: false });
   await eventually(async () => {
     try {
@@ -187,6 +187,6 @@ test.serial('serviceMonitorEnabled: once the ServiceMonitor CRD exists, a Servic
       throw err;
     }
     throw new Error('ServiceMonitor still there');
-  });
+  }, WITHIN.reconcile);
   t.true(op.kubeWrites.includes(`DELETE servicemonitors ${ns}/${NAME}`), op.kubeWrites.join('\n'));
 });

@@ -10,7 +10,7 @@ import { API_GROUP, API_VERSION, SERVICE_REGISTRATION_CLUSTER_ROLE } from '../..
 import { VAULT_PLURAL, type VaultResource } from '../../../operator/api/vault.js';
 import { defaultInstallSettings, InstallMode } from '../../../operator/deploy/install-settings.js';
 import { serviceRegistrationClusterRole } from '../../../operator/deploy/rbac.js';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { CRD_FILE, Vaults, startVaultOperator, type RunningVaultOperator } from './helpers.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
@@ -102,7 +102,7 @@ test.serial('off: the RoleBinding, stanza, variables and selector go', async (t)
   await eventually(async () => {
     if ((await config())['service_registration']) throw new Error('stanza still there');
     if ((await selector())['vault-active']) throw new Error('selector still there');
-  });
+  }, WITHIN.reconcile);
   t.false((await vaultEnv()).includes('VAULT_K8S_POD_NAME'));
   t.false(await mayPatchPods(ns));
 });

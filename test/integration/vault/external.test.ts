@@ -5,7 +5,7 @@
 // in-sync reconciles make zero writes; no key or token leaks.
 import test from 'ava';
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { startServers, eventually, type Servers } from '../../harness/index.js';
+import { startServers, eventually, WITHIN, type Servers } from '../../harness/index.js';
 import { VaultAudit, WRITE_OPERATIONS } from '../../harness/vault-audit.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
@@ -151,7 +151,7 @@ test.serial('an unchanged resource: every reconcile makes the same reads, zero V
   const passes = op.reconciles();
   await eventually(async () => {
     if (op.reconciles() < passes + 4) throw new Error('waiting for resyncs');
-  });
+  }, WITHIN.reconcile);
   // counted by Vault's audit device; only the operator talks to this Vault in the meantime
   const served = audit.since(mark);
   t.deepEqual(served.filter((r) => WRITE_OPERATIONS.has(r.operation)), [], 'no Vault writes');
@@ -173,7 +173,7 @@ test.serial('a Kubernetes-auth role deleted by hand in Vault is restored by the 
     const res = await admin.request<{ data: { bound_service_account_names: string[]; token_policies: string[] } }>('GET', 'auth/kubernetes/role/app', undefined, { allowStatus: [404] });
     if (res.status === 404) throw new Error('not restored yet');
     return res.data.data;
-  });
+  }, WITHIN.reconcile);
   t.deepEqual(app.bound_service_account_names, ['app']);
   t.deepEqual(app.token_policies, ['apps-read']);
   t.true((await vaults.events(ns, NAME)).some((e) => e.reason === 'ConfigChanged' && /role app/.test(e.message ?? '')));
@@ -185,7 +185,7 @@ test.serial('storeRootToken false: the root token is revoked and removed from th
   await eventually(async () => {
     const keys = (await vaults.secretData(ns, `${NAME}-unseal-keys`))!;
     if ('vault-root' in keys) throw new Error('root still stored');
-  });
+  }, WITHIN.reconcile);
   const res = await raw(rootToken).request('GET', 'auth/token/lookup-self', undefined, { allowStatus: [403] });
   t.is(res.status, 403);
   t.true((await vaults.events(ns, NAME)).some((e) => e.reason === 'RootTokenRevoked'));
@@ -242,7 +242,7 @@ test.serial('add, change and remove a policy, a role, a mount and an auth method
     if (res.status !== 404) throw new Error('role deploy still there');
     const mounts = (await admin.request<{ data: Record<string, unknown> }>('GET', 'sys/mounts')).data.data;
     if ('transit/' in mounts) throw new Error('transit still mounted');
-  });
+  }, WITHIN.reconcile);
   await vaults.waitForCondition(ns, NAME, 'Configured', 'True');
   t.is((await admin.request('GET', 'sys/policies/acl/extra', undefined, { allowStatus: [404] })).status, 404);
   const auths = (await admin.request<{ data: Record<string, unknown> }>('GET', 'sys/auth')).data.data;
@@ -274,12 +274,12 @@ test.serial('the operator logs in with its own Kubernetes-auth role; the stored 
   await vaults.patchSpec(ns, NAME, { externalConfig: { ...ec, policies: [...ec.policies!, { name: 'via-k8s', rules: 'path "k/*" { capabilities = ["read"] }' }] } });
   await eventually(async () => {
     if ((await admin.request('GET', 'sys/policies/acl/via-k8s', undefined, { allowStatus: [404] })).status !== 200) throw new Error('not applied');
-  });
+  }, WITHIN.reconcile);
   await vaults.waitForCondition(ns, NAME, 'Ready', 'True');
   await vaults.patchSpec(ns, NAME, { externalConfig: ec });
   await eventually(async () => {
     if ((await admin.request('GET', 'sys/policies/acl/via-k8s', undefined, { allowStatus: [404] })).status !== 404) throw new Error('not removed');
-  });
+  }, WITHIN.reconcile);
   t.pass();
 });
 
@@ -289,7 +289,7 @@ test.serial('a role changed by hand is restored by the periodic reconcile', asyn
     const role = (await admin.request<{ data: { token_policies: string[]; token_ttl: number } }>('GET', 'auth/approle/role/ci')).data.data;
     if (role.token_ttl !== 1800) throw new Error(`token_ttl ${role.token_ttl}`);
     return role;
-  });
+  }, WITHIN.reconcile);
   t.deepEqual(ci.token_policies, ['apps-read']);
   t.true((await vaults.events(ns, NAME)).some((e) => e.reason === 'ConfigChanged' && /updated role ci/.test(e.message ?? '')));
 });
@@ -378,7 +378,7 @@ test.serial('unsealConfig.aws: keys are stored KMS-encrypted and still unseal af
   await vaults.waitForCondition(ns, 'kms', 'Ready', 'True');
   await eventually(async () => {
     if ((await unsealEvents()) <= before) throw new Error('no new Unsealed event');
-  });
+  }, WITHIN.reconcile);
   t.pass();
 });
 
@@ -428,7 +428,7 @@ test.serial('deleting the resource keeps the unseal keys (Warning event) and dro
       throw err;
     }
     throw new Error('still there');
-  });
+  }, WITHIN.reconcile);
   t.truthy((await vaults.secretData(ns, `${NAME}-unseal-keys`))?.['vault-unseal-0']);
   t.true((await vaults.events(ns, NAME)).some((e) => e.type === 'Warning' && e.reason === 'UnsealKeysKept'));
   t.false(op.controller.hasClients(ns, NAME), 'the finalizer dropped the clients of the deleted Vault');

@@ -8,7 +8,7 @@ import test from 'ava';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useTestEnv, eventually } from '../../harness/index.js';
+import { useTestEnv, eventually, WITHIN } from '../../harness/index.js';
 import { VaultServer } from '../../harness/vault.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { CRD_FILE, Vaults, startVaultOperator, type RunningVaultOperator } from './helpers.js';
@@ -69,7 +69,7 @@ test.serial('keys already in the Secret but the Vault answers uninitialised: no 
   op!.operator.enqueue('Vault', ns, 'refuse');
   await eventually(async () => {
     if (op!.reconciles() <= seen) throw new Error('not reconciled again yet');
-  });
+  }, WITHIN.reconcile);
   const init = await new VaultClient({ address: server.address, auth: { method: 'token' } }).request<{ initialized: boolean }>('GET', 'sys/init', undefined, { token: null });
   t.false(init.data.initialized, 'Vault was never initialised');
   t.deepEqual(await vaults.secretData(ns, 'refuse-unseal-keys'), { 'vault-unseal-0': 'an-older-vaults-key-share' }, 'the old keys are untouched');
@@ -90,7 +90,7 @@ test.serial('an initialised, sealed Vault whose keys Secret holds no keys: Unsea
   const seen = op!.reconciles();
   await eventually(async () => {
     if (op!.reconciles() < seen + 5) throw new Error(`${op!.reconciles() - seen} passes so far`);
-  });
+  }, WITHIN.reconcile);
   const warnings = (await vaults.events(ns, 'missing')).filter((e) => e.type === 'Warning' && /holds no unseal keys/.test(e.message ?? ''));
   t.is(warnings.length, 1, warnings.map((e) => e.message).join(' | '));
   t.is(warnings[0]?.count ?? 1, 1, 'the Event was not repeated');

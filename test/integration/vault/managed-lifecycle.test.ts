@@ -3,7 +3,7 @@
 // (the podAddress edge). Init through pod 0, unseal, configure, status per
 // node, a node that does not answer, and deletion that asks for the keys to go.
 import test from 'ava';
-import { startServers, eventually, type Servers } from '../../harness/index.js';
+import { startServers, eventually, WITHIN, type Servers } from '../../harness/index.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { generateRootToken } from '../../../operator/vault/init.js';
 import { secret } from '../../../operator/framework/index.js';
@@ -76,7 +76,7 @@ test.serial('the way back in: with its token revoked, the operator makes a new o
     const token = (await vaults.secretData(ns, `${NAME}-operator-token`))?.token;
     if (!token || token === old) throw new Error('no new token yet');
     return token;
-  });
+  }, WITHIN.reconcile);
   t.is((await client(fresh).request('GET', 'auth/token/lookup-self', undefined, { allowStatus: [403] })).status, 200);
   const attempt = await client(fresh).request<{ started: boolean }>('GET', 'sys/generate-root/attempt', undefined, { token: null });
   t.false(attempt.data.started, 'no root generation left open');
@@ -110,6 +110,6 @@ test.serial('deleteUnsealKeysOnDelete: the keys Secret goes with the resource (W
   await vaults.delete(ns, NAME);
   await eventually(async () => {
     if (await vaults.secretData(ns, `${NAME}-unseal-keys`)) throw new Error('keys still there');
-  });
+  }, WITHIN.reconcile);
   t.true((await vaults.events(ns, NAME)).some((e) => e.type === 'Warning' && e.reason === 'UnsealKeysDeleted'));
 });

@@ -5,7 +5,7 @@
 // while the test reads the record; then a NEW operator removes the entry once
 // the spec drops it (a hand-made policy stays: only recorded entries go).
 import test from 'ava';
-import { useTestEnv, eventually } from '../../harness/index.js';
+import { useTestEnv, eventually, WITHIN } from '../../harness/index.js';
 import { startFaultProxy, type FaultProxy, type Verdict } from '../../harness/fault-proxy.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { CRD_FILE, Vaults, startVaultOperator, type RunningVaultOperator } from './helpers.js';
@@ -78,11 +78,11 @@ test.serial('status.managed names the policy before Vault has it, and a restarte
   await vaults.patchSpec(ns, NAME, { externalConfig: { policies: [] } });
   await eventually(async () => {
     if ((await policyStatus(POLICY)) !== 404) throw new Error('still in Vault');
-  });
+  }, WITHIN.reconcile);
   t.is(await policyStatus(HAND_MADE), 200, 'a policy made by hand is never touched');
   await eventually(async () => {
     if (((await vaults.get(ns, NAME)).status?.managed?.policies ?? []).includes(POLICY)) throw new Error('still in the record');
-  });
+  }, WITHIN.reconcile);
   t.pass('gone from the record too (after Vault)');
   await vaults.delete(ns, NAME);
   await root.request('DELETE', `sys/policies/acl/${HAND_MADE}`);

@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import test from 'ava';
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, PolicyV1Api, RbacAuthorizationV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { FINALIZER } from '../../../operator/api/naming.js';
-import { eventually, useTestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 import { CRD_FILE, Vaults, changesOnceInSync, fromSample, passes, startVaultOperator, type RunningVaultOperator } from './helpers.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
@@ -60,7 +60,7 @@ test.serial('the sample creates StatefulSet, Services, config, SA + auth-delegat
 });
 
 test.serial('the TLS Secret chains to the operator CA and covers the Service names', async (t) => {
-  const tls = await eventually(async () => (await vaults.secretData(ns, `${NAME}-tls`)) ?? Promise.reject(new Error('no tls secret')));
+  const tls = await eventually(async () => (await vaults.secretData(ns, `${NAME}-tls`)) ?? Promise.reject(new Error('no tls secret')), WITHIN.reconcile);
   const ca = new X509Certificate(tls['ca.crt']!);
   const leaf = new X509Certificate(tls['tls.crt']!);
   t.true(ca.ca);
@@ -103,17 +103,17 @@ test.serial('scaling size updates the StatefulSet and the peers in the config', 
     const s = await sts();
     if (s.spec!.replicas !== 5) throw new Error(`replicas ${s.spec!.replicas}`);
     return s;
-  });
+  }, WITHIN.reconcile);
   t.is(set.spec!.template.metadata!.annotations!['vault.autopilot.dev/config-checksum'], sumBefore, 'scaling alone does not roll the pods');
   await eventually(async () => {
     const peers = (await configJson()).storage.raft.retry_join.length;
     if (peers !== 5) throw new Error(`peers ${peers}`);
-  });
+  }, WITHIN.reconcile);
   const status = await eventually(async () => {
     const s = (await vaults.get(ns, NAME)).status!;
     if (s.nodes?.length !== 5) throw new Error(`nodes ${s.nodes?.length}`);
     return s;
-  });
+  }, WITHIN.reconcile);
   t.is(status.observedGeneration, (await vaults.get(ns, NAME)).metadata!.generation);
 });
 
@@ -129,7 +129,7 @@ test.serial('a serving certificate near expiry is renewed with the same CA (cloc
     const now = (await vaults.secretData(ns, `${NAME}-tls`))!;
     if (now['tls.crt'] === before['tls.crt']) throw new Error('not renewed yet');
     return now;
-  });
+  }, WITHIN.reconcile);
   t.is(after['ca.crt'], before['ca.crt']);
   const renewed = new X509Certificate(after['tls.crt']!);
   t.true(Date.parse(renewed.validTo) > Date.parse(leaf.validTo));
@@ -139,7 +139,7 @@ test.serial('a serving certificate near expiry is renewed with the same CA (cloc
   // Vault reads its certificate at start: the pods roll onto the new one
   await eventually(async () => {
     if ((await tlsSum()) === sumBefore) throw new Error('pod template not updated');
-  });
+  }, WITHIN.reconcile);
   // renewed once, then stable
   const tlsWrites = () => op.kubeWrites.filter((w) => w.includes(`secrets ${ns}/${NAME}-tls`));
   await changesOnceInSync(op, tlsWrites, 0);
@@ -156,7 +156,7 @@ test.serial('a StatefulSet changed by hand is put back', async (t) => {
   op.operator.enqueue('Vault', ns, NAME);
   await eventually(async () => {
     if ((await sts()).spec!.replicas !== 5) throw new Error('not restored');
-  });
+  }, WITHIN.reconcile);
   t.pass();
 });
 
@@ -223,7 +223,7 @@ test.serial('deleting the resource removes the cluster-scoped binding and the fi
       throw err;
     }
     throw new Error('still there');
-  });
+  }, WITHIN.reconcile);
   const rbac = env().kubeConfig().makeApiClient(RbacAuthorizationV1Api);
   const err = await t.throwsAsync(rbac.readClusterRoleBinding({ name: `vault-autopilot:${ns}:${NAME}:auth-delegator` }));
   t.is((err as unknown as { code: number }).code, 404);

@@ -10,7 +10,7 @@ import { CoreV1Api, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes
 import { VaultReason } from '../../../operator/api/vault.js';
 import { selectorLabels } from '../../../operator/controllers/vault/desired-objects.js';
 import { VaultClient } from '../../../operator/vault/client.js';
-import { startServers, eventually, type Servers } from '../../harness/index.js';
+import { startServers, eventually, WITHIN, type Servers } from '../../harness/index.js';
 import { CRD_FILE, Vaults, fromSample, startVaultOperator, type RunningVaultOperator } from './helpers.js';
 
 const TEN_MINUTES = 10 * 60_000;
@@ -146,7 +146,7 @@ test.serial('a sealed node is unsealed as soon as its pod restarts; one Unsealed
   await vaults.waitForCondition(ns, 'live', 'Ready', 'True', { timeoutMs: WAIT_MS });
   await eventually(async () => {
     if ((await unsealedEvents()) !== before + 1) throw new Error(`Unsealed events: ${await unsealedEvents()}, want ${before + 1}`);
-  });
+  }, WITHIN.reconcile);
   const status = (await vaults.get(ns, 'live')).status!;
   t.false(status.sealed);
   t.deepEqual(status.nodes?.map((n) => [n.name, n.sealed]), [['live-0', false]]);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { useTestEnv, eventually } from '../../harness/index.js';
+import { useTestEnv, eventually, WITHIN } from '../../harness/index.js';
 import { createCertificateAuthority, createServingCertificate, type IssuedPair } from '../../../operator/framework/webhook-certs.js';
 import { desiredWebhookConfiguration } from '../../../operator/webhook/configuration.js';
 import { createVaultFixture, injectedNamespace, startPodWebhook, type RunningWebhook } from './helpers/fixture.js';
@@ -112,7 +112,7 @@ test('serving certificate and CA replaced on disk while pods are created: no fai
   installFiles(serving(ca1, 'two')); // renewal by the same CA
   await eventually(async () => {
     if ((await servedCommonName(webhook!.port, ca1.cert)) !== 'two') throw new Error('not reloaded yet');
-  });
+  }, WITHIN.reconcile);
   await traffic(15);
   // CA roll-over the cert-manager way: the bundle gains the new CA first, then the files change.
   const ca2 = ca('ca-two');
@@ -121,7 +121,7 @@ test('serving certificate and CA replaced on disk while pods are created: no fai
   installFiles(serving(ca2, 'three'));
   await eventually(async () => {
     if ((await servedCommonName(webhook!.port, ca2.cert)) !== 'three') throw new Error('not reloaded yet');
-  });
+  }, WITHIN.reconcile);
   await traffic(25);
   await publish(ca2.cert);
   await traffic(15);
@@ -140,7 +140,7 @@ test('serving certificate and CA replaced on disk while pods are created: no fai
   installFiles(serving(ca('ca-unpublished'), 'four'));
   await eventually(async () => {
     if ((await servedCommonName(webhook!.port, '')) !== 'four') throw new Error('not reloaded yet');
-  });
+  }, WITHIN.reconcile);
   await publish(ca2.cert + ca('ca-unrelated').cert);
   const refusal = await eventually(
     async () => {

@@ -8,7 +8,7 @@ import * as https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { useTestEnv, eventually } from '../../harness/index.js';
+import { useTestEnv, eventually, WITHIN } from '../../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.js';
 import type { AdmissionReview } from '../../../operator/framework/admission.js';
 import { createVaultFixture, injectedNamespace, startPodWebhook, type RunningWebhook } from './helpers/fixture.js';
@@ -56,7 +56,7 @@ test('a failed Vault lookup is answered with HTTP 500, and failurePolicy Fail re
     const c = await env().kubeConfig().makeApiClient(AdmissionregistrationV1Api).readMutatingWebhookConfiguration({ name: webhook!.settings.configurationName });
     if (!c.webhooks?.[0]?.clientConfig.caBundle) throw new Error('no caBundle yet');
     return c;
-  });
+  }, WITHIN.reconcile);
   const ca = Buffer.from(cfg.webhooks![0]!.clientConfig.caBundle!, 'base64').toString();
   const review: AdmissionReview = {
     apiVersion: 'admission.k8s.io/v1',
@@ -91,11 +91,11 @@ test('a failed Vault lookup is answered with HTTP 500, and failurePolicy Fail re
       throw new Error(`refused for another reason: ${body}`);
     }
     throw new Error('admitted');
-  });
+  }, WITHIN.reconcile);
   t.regex(refusal, /failed calling webhook/);
 
   // the control: the lookup answers again -> the same pod is admitted and mutated
   failing = false;
-  const admitted = await eventually(async () => core.createNamespacedPod({ namespace: ns, body: pod(`admitted-${Date.now()}`) }));
+  const admitted = await eventually(async () => core.createNamespacedPod({ namespace: ns, body: pod(`admitted-${Date.now()}`) }), WITHIN.reconcile);
   t.true(admitted.spec!.containers[0]!.env?.some((e) => e.name === 'VAULT_ADDR'), 'mutated once the lookup works');
 });

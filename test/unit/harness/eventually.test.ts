@@ -1,5 +1,5 @@
 import test from 'ava';
-import { eventually } from '../../harness/eventually.js';
+import { eventually, WITHIN, withinResyncs } from '../../harness/eventually.js';
 
 test('retries until the function resolves and returns its value', async (t) => {
   let calls = 0;
@@ -30,4 +30,14 @@ test('after the timeout it throws with the message and the last error', async (t
   // the count and the last error are those of the final call (how many fit in 60 ms depends on the machine's load)
   t.true(error!.message.includes(`after ${calls} attempts`));
   t.true(error!.message.endsWith(`failure ${calls}`));
+});
+
+test('no hidden default: a wait without a budget does not compile; a resync-bound budget grows with the period', (t) => {
+  // never called: only the compiler checks it (tsc fails if timeoutMs ever becomes optional again)
+  const unbounded = (): Promise<number> =>
+    // @ts-expect-error timeoutMs is required
+    eventually(async () => 1, { intervalMs: 5 });
+  t.is(typeof unbounded, 'function');
+  t.is(withinResyncs(2, 700).timeoutMs, 3 * 700 + WITHIN.reconcile.timeoutMs);
+  t.true(withinResyncs(2, 60_000).timeoutMs > withinResyncs(2, 700).timeoutMs);
 });
