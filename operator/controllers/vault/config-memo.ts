@@ -16,8 +16,9 @@ export interface ConfigMemoEntry {
   condition: Pick<VaultCondition, 'type' | 'status' | 'reason' | 'message'>;
 }
 
+/** Keys sorted: the record read back from the apiserver has its keys in another order than the one just written. */
 export function configDigest(parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  return createHash('sha256').update(JSON.stringify(parts, (_key, value: unknown) => (value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : value))).digest('hex');
 }
 
 /** Whether this pass may skip reading Vault: the same digest, checked less than `intervalMs` ago. */

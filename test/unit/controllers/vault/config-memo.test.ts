@@ -16,6 +16,9 @@ test('maySkip: only the same digest, only within the interval, never without one
 test('configDigest is stable and sensitive to every part; one memo per owner', (t) => {
   t.is(configDigest([{ a: 1 }, ['r']]), configDigest([{ a: 1 }, ['r']]));
   t.not(configDigest([{ a: 1 }, ['r']]), configDigest([{ a: 1 }, ['r', 's']]));
+  // the record as written, and as the apiserver returns it (keys sorted): one digest
+  t.is(configDigest({ roles: ['k/r'], auth: ['k'], nested: { z: 1, a: [{ y: 2, b: 3 }] } }), configDigest({ auth: ['k'], nested: { a: [{ b: 3, y: 2 }], z: 1 }, roles: ['k/r'] }));
+  t.not(configDigest(['a', 'b']), configDigest(['b', 'a']), 'list order counts');
   const owner = {};
   memoFor(owner).set('uid', { digest: 'd', checkedAt: 0, condition });
   t.is(memoFor(owner).get('uid')?.digest, 'd');
