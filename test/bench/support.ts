@@ -4,7 +4,29 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { NODE_FLAGS } from '../../operator/deploy/deployment.js';
+import { eventually, WITHIN } from '../harness/eventually.js';
 import { REPO_ROOT } from '../harness/versions.js';
+
+/** Plain HTTP calls to a test Vault as its root token (or `token`), with the answer's JSON; `list` is [] unless 200. */
+export function vaultHttp(address: string, root: string) {
+  const api = async (method: string, path: string, body?: unknown, token = root): Promise<{ status: number; json: Record<string, any> }> => {
+    const res = await fetch(`${address}/v1/${path}`, { method, headers: { 'x-vault-token': token, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, json: text ? (JSON.parse(text) as Record<string, any>) : {} };
+  };
+  const list = async (path: string): Promise<string[]> => {
+    const res = await api('LIST', path);
+    return res.status === 200 ? ((res.json.data?.keys ?? []) as string[]) : [];
+  };
+  /** Mounts a KV v2 engine and waits until its upgrade is done (reads before then fail). */
+  const mountKv2 = async (mount: string): Promise<void> => {
+    await api('POST', `sys/mounts/${mount}`, { type: 'kv', options: { version: '2' } });
+    await eventually(async () => {
+      if ((await api('GET', `${mount}/config`)).status !== 200) throw new Error('kv upgrading');
+    }, WITHIN.reconcile);
+  };
+  return { api, list, mountKv2 };
+}
 
 export const mb = (bytes: number): string => (bytes / 1048576).toFixed(1);
 

@@ -45,3 +45,16 @@ export async function eventually<T>(fn: () => Promise<T>, opts: EventuallyOption
     }
   }
 }
+
+/** Waits until `read` fails with 404: the object is gone (other errors count as not yet). */
+export async function eventuallyGone(read: () => Promise<unknown>, what: string, opts: EventuallyOptions): Promise<void> {
+  await eventually(async () => {
+    try {
+      await read();
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return;
+      throw err;
+    }
+    throw new Error(`${what} still there`);
+  }, opts);
+}

@@ -14,25 +14,23 @@ import type { Failure } from './failure.js';
 export const WriteCause = { Created: 'created', Changed: 'changed', Drift: 'drift' } as const;
 export type WriteCause = (typeof WriteCause)[keyof typeof WriteCause];
 
-export function syncedStatus(obj: KMSVaultSecret, loc: KvLocation, keys: readonly string[], wrote: boolean, now: Date): KMSVaultSecretStatus {
+/** The status with its Ready condition set for the current generation. */
+function withReady(obj: KMSVaultSecret, ready: { status: 'True' | 'False'; reason: string; message: string }, now: Date): KMSVaultSecretStatus {
   const prev = obj.status ?? {};
   const generation = obj.metadata?.generation;
-  const firstSyncOfGeneration = prev.observedGeneration !== generation || !prev.lastSyncTime;
-  const path = logicalPath(loc);
   return {
     ...prev,
     observedGeneration: generation,
-    conditions: setCondition(
-      prev.conditions,
-      {
-        type: KmsVaultSecretConditionType.Ready,
-        status: 'True',
-        reason: KmsVaultSecretReason.Synced,
-        message: `${keys.length} key(s) in sync at ${path} (KV ${loc.version})`,
-        observedGeneration: generation,
-      },
-      now,
-    ),
+    conditions: setCondition(prev.conditions, { type: KmsVaultSecretConditionType.Ready, ...ready, observedGeneration: generation }, now),
+  };
+}
+
+export function syncedStatus(obj: KMSVaultSecret, loc: KvLocation, keys: readonly string[], wrote: boolean, now: Date): KMSVaultSecretStatus {
+  const prev = obj.status ?? {};
+  const firstSyncOfGeneration = prev.observedGeneration !== obj.metadata?.generation || !prev.lastSyncTime;
+  const path = logicalPath(loc);
+  return {
+    ...withReady(obj, { status: 'True', reason: KmsVaultSecretReason.Synced, message: `${keys.length} key(s) in sync at ${path} (KV ${loc.version})` }, now),
     lastSyncTime: wrote || firstSyncOfGeneration ? toKubeTime(now) : prev.lastSyncTime,
     vaultPath: path,
     vaultMount: loc.mount,
@@ -42,23 +40,7 @@ export function syncedStatus(obj: KMSVaultSecret, loc: KvLocation, keys: readonl
 }
 
 export function failedStatus(obj: KMSVaultSecret, failure: Failure, now: Date): KMSVaultSecretStatus {
-  const prev = obj.status ?? {};
-  const generation = obj.metadata?.generation;
-  return {
-    ...prev,
-    observedGeneration: generation,
-    conditions: setCondition(
-      prev.conditions,
-      {
-        type: KmsVaultSecretConditionType.Ready,
-        status: 'False',
-        reason: failure.reason,
-        message: failure.message,
-        observedGeneration: generation,
-      },
-      now,
-    ),
-  };
+  return withReady(obj, { status: 'False', reason: failure.reason, message: failure.message }, now);
 }
 
 export interface PlannedEvent {

@@ -25,10 +25,11 @@ import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api 
 import { API_GROUP, API_VERSION, serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import { auditedWrites } from '../../harness/apiserver-audit.js';
-import { eventually, WITHIN, startOperatorProcess, startServers, type OperatorProcess } from '../../harness/index.js';
+import { eventually, startOperatorProcess, startServers, type OperatorProcess } from '../../harness/index.js';
 import { freePort } from '../../harness/ports.js';
 import { VaultAudit, WRITE_OPERATIONS } from '../../harness/vault-audit.js';
 import { admissionReview, KMS_CREDENTIALS, postWebhook, rssMiB, writeWebhookCerts } from '../../integration/availability/helpers.js';
+import { vaultHttp } from '../support.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '300' } } });
 const seconds = Number(values.seconds);
@@ -48,16 +49,9 @@ try {
   const env = servers.env;
   const vaultAddr = env.vault.address;
   const root = env.vault.rootToken;
-  const vaultApi = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, any> }> => {
-    const res = await fetch(`${vaultAddr}/v1/${path}`, { method, headers: { 'x-vault-token': root, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, json: text ? (JSON.parse(text) as Record<string, any>) : {} };
-  };
+  const { api: vaultApi, list, mountKv2 } = vaultHttp(vaultAddr, root);
   const vaultAudit = await VaultAudit.enable(env.vault);
-  await vaultApi('POST', `sys/mounts/${MOUNT}`, { type: 'kv', options: { version: '2' } });
-  await eventually(async () => {
-    if ((await vaultApi('GET', `${MOUNT}/config`)).status !== 200) throw new Error('kv upgrading');
-  }, WITHIN.reconcile);
+  await mountKv2(MOUNT);
 
   await env.applyCrds('crds/vault.yaml', 'crds/kmsvaultsecret.yaml', 'crds/partialkmsvaultsecret.yaml');
   const kc = env.kubeConfig();
@@ -212,10 +206,6 @@ try {
 
   // converged: exactly the expected set in Vault
   const expectedRoles = [...accounts].map((s) => serviceAccountRoleName(ns, s)).sort();
-  const list = async (path: string) => {
-    const res = await vaultApi('LIST', path);
-    return res.status === 200 ? ((res.json.data?.keys ?? []) as string[]) : [];
-  };
   const prefix = `sa.${ns}.`;
   const inVault = async () => ({
     roles: (await list('auth/kubernetes/role')).filter((r) => r.startsWith(prefix)).sort(),

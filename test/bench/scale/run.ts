@@ -25,13 +25,13 @@ import { API_GROUP, API_VERSION, serviceAccountRoleName } from '../../../operato
 import { NAMESPACE_CONTEXT_KEY } from '../../../operator/api/kmsvaultsecret.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import { auditedWrites, type AuditedWrite } from '../../harness/apiserver-audit.js';
-import { eventually, WITHIN, startServers } from '../../harness/index.js';
+import { eventually, startServers } from '../../harness/index.js';
 import { freePort } from '../../harness/ports.js';
 import { ManagedProcess } from '../../harness/proc.js';
 import { VaultAudit, WRITE_OPERATIONS } from '../../harness/vault-audit.js';
 import { REPO_ROOT } from '../../harness/versions.js';
 import { HARNESS_VAULT_TRUST_ENV, tokenSecretLabels } from '../../support/external-vault.js';
-import { buildOperator, imageNodeFlags, mb, rssOf, table } from '../support.js';
+import { buildOperator, imageNodeFlags, mb, rssOf, table, vaultHttp } from '../support.js';
 
 const { values } = parseArgs({
   options: {
@@ -78,20 +78,9 @@ let operator: ManagedProcess | undefined;
 try {
   const env = servers.env;
   const root = env.vault.rootToken;
-  const vaultApi = async (method: string, path: string, body?: unknown, token = root): Promise<{ status: number; json: Record<string, any> }> => {
-    const res = await fetch(`${env.vault.address}/v1/${path}`, { method, headers: { 'x-vault-token': token, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, json: text ? (JSON.parse(text) as Record<string, any>) : {} };
-  };
-  const list = async (path: string): Promise<string[]> => {
-    const res = await vaultApi('LIST', path);
-    return res.status === 200 ? ((res.json.data?.keys ?? []) as string[]) : [];
-  };
+  const { api: vaultApi, list, mountKv2 } = vaultHttp(env.vault.address, root);
   const vaultAudit = await VaultAudit.enable(env.vault);
-  await vaultApi('POST', `sys/mounts/${MOUNT}`, { type: 'kv', options: { version: '2' } });
-  await eventually(async () => {
-    if ((await vaultApi('GET', `${MOUNT}/config`)).status !== 200) throw new Error('kv upgrading');
-  }, WITHIN.reconcile);
+  await mountKv2(MOUNT);
 
   await env.applyCrds('crds/vault.yaml', 'crds/kmsvaultsecret.yaml', 'crds/partialkmsvaultsecret.yaml');
   const kc = env.kubeConfig();

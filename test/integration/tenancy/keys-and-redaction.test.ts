@@ -14,9 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { NAMESPACE_CONTEXT_KEY } from '../../../operator/api/kmsvaultsecret.js';
-import { API_GROUP } from '../../../operator/api/naming.js';
 import type { VaultResource } from '../../../operator/api/vault.js';
-import { makeKubeClients, type KubeClients } from '../../../operator/framework/kube.js';
+import type { KubeClients } from '../../../operator/framework/kube.js';
 import { REDACTED, redactText } from '../../../operator/framework/logger.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import type { EncryptionContext } from '../../../operator/kms/decryptor.js';
@@ -25,9 +24,10 @@ import { kmsContext } from '../../../operator/vault/unseal.js';
 import { eventually, WITHIN } from '../../harness/index.js';
 import { VaultServer } from '../../harness/vault.js';
 import { tokenSecretLabels } from '../../support/external-vault.js';
-import { createTenant, describeChanges, diffSnapshots, snapshotOutside, useTenantEnv, type Snapshot, type Tenant } from '../../support/tenant.js';
+import { describeChanges, diffSnapshots, snapshotOutside, useTenantEnv, type Snapshot, type Tenant } from '../../support/tenant.js';
 import { VaultListener } from '../../support/vault-listener.js';
-import { CRD_FILE, Vaults, startVaultOperator, type RunningVaultOperator } from '../vault/helpers.js';
+import { startVaultOperator, type RunningVaultOperator, type Vaults } from '../vault/helpers.js';
+import { vaultIn, vaultTenant } from './helpers.js';
 
 const { env } = useTenantEnv(test);
 
@@ -50,7 +50,7 @@ const teamBKeys: string[] = [];
 const copied: Record<'operator' | 'bankVaults' | 'bankVaultsContext', Record<string, string>> = { operator: {}, bankVaults: {}, bankVaultsContext: {} };
 const ns = () => tenant.namespace;
 
-const vault = (name: string, spec: VaultResource['spec']): VaultResource => ({ apiVersion: `${API_GROUP}/v1alpha1`, kind: 'Vault', metadata: { name, namespace: ns() }, spec });
+const vault = (name: string, spec: VaultResource['spec']): VaultResource => vaultIn(ns(), name, spec);
 const kmsUnseal = (kmsEncryptionContext?: string): VaultResource['spec']['unsealConfig'] => ({
   aws: { kmsKeyId: env().kms.keyAlias, kmsRegion: env().kms.region, ...(kmsEncryptionContext ? { kmsEncryptionContext } : {}) },
 });
@@ -68,11 +68,7 @@ async function encryptKeys(kms: AwsKms, prefix: string, context: EncryptionConte
 
 test.before(async () => {
   const e = env();
-  await e.applyCrds(CRD_FILE);
-  tenant = await createTenant(e, { prefix: 'keys' });
-  admin = makeKubeClients(e.kubeConfig());
-  asTenant = new Vaults(tenant.kubeConfig);
-  asAdmin = new Vaults(e.kubeConfig());
+  ({ tenant, admin, asTenant, asAdmin } = await vaultTenant(e, 'keys'));
   catcherAddress = await catcher.start();
   controlAddress = await control.start();
   dir = mkdtempSync(join(tmpdir(), 'tenancy-keys-'));

@@ -284,26 +284,14 @@ test.serial("another team's committed ciphertext copied into A (context and all)
   const theirs = await sealValue(env(), `pw-${randomBytes(6).toString('hex')}`, theirContext);
   const unbound = await sealValue(env(), `pw-${randomBytes(6).toString('hex')}`, { app: 'orders' });
   const kmsPath = resourcePath(API_GROUP, API_VERSION, KMS_VAULT_SECRET_PLURAL, A());
-  await tenant.kube.raw.request({
-    method: 'POST',
-    path: kmsPath,
-    body: {
-      apiVersion: API_GROUP_VERSION,
-      kind: 'KMSVaultSecret',
-      metadata: { name: 'copied', namespace: A() },
-      spec: { path: `secret/${A()}/copied`, kvSettings: { engineVersion: 'v2' }, secretContext: theirContext, secrets: [{ key: 'stolen', encryptedSecret: theirs }] },
-    },
-  });
-  await tenant.kube.raw.request({
-    method: 'POST',
-    path: kmsPath,
-    body: {
-      apiVersion: API_GROUP_VERSION,
-      kind: 'KMSVaultSecret',
-      metadata: { name: 'unbound', namespace: A() },
-      spec: { path: `secret/${A()}/unbound`, kvSettings: { engineVersion: 'v2' }, secretContext: { app: 'orders' }, secrets: [{ key: 'legacy', encryptedSecret: unbound }] },
-    },
-  });
+  const submit = (name: string, secretContext: Record<string, string>, key: string, encryptedSecret: string) =>
+    tenant.kube.raw.request({
+      method: 'POST',
+      path: kmsPath,
+      body: { apiVersion: API_GROUP_VERSION, kind: 'KMSVaultSecret', metadata: { name, namespace: A() }, spec: { path: `secret/${A()}/${name}`, kvSettings: { engineVersion: 'v2' }, secretContext, secrets: [{ key, encryptedSecret }] } },
+    });
+  await submit('copied', theirContext, 'stolen', theirs);
+  await submit('unbound', { app: 'orders' }, 'legacy', unbound);
   const reasonOf = (name: string) =>
     eventually(async () => {
       const obj = await tenant.kube.raw.request<KMSVaultSecret>({ method: 'GET', path: `${kmsPath}/${name}` });

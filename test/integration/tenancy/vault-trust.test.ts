@@ -10,12 +10,13 @@
 import test from 'ava';
 import { API_GROUP } from '../../../operator/api/naming.js';
 import type { VaultResource } from '../../../operator/api/vault.js';
-import { makeKubeClients, type KubeClients } from '../../../operator/framework/kube.js';
+import type { KubeClients } from '../../../operator/framework/kube.js';
 import { eventually, WITHIN } from '../../harness/index.js';
 import { tokenSecretLabels } from '../../support/external-vault.js';
-import { createTenant, describeChanges, diffSnapshots, refusal, snapshotOutside, useTenantEnv, type Snapshot, type Tenant } from '../../support/tenant.js';
+import { describeChanges, diffSnapshots, refusal, snapshotOutside, useTenantEnv, type Snapshot, type Tenant } from '../../support/tenant.js';
 import { VaultListener } from '../../support/vault-listener.js';
-import { CRD_FILE, Vaults, startVaultOperator, type RunningVaultOperator } from '../vault/helpers.js';
+import { startVaultOperator, type RunningVaultOperator, type Vaults } from '../vault/helpers.js';
+import { vaultIn, vaultTenant } from './helpers.js';
 
 const { env } = useTenantEnv(test);
 
@@ -31,20 +32,11 @@ let unlistedAddress = '';
 let before: Snapshot;
 const ns = () => tenant.namespace;
 
-const vault = (name: string, spec: VaultResource['spec']): VaultResource => ({
-  apiVersion: `${API_GROUP}/v1alpha1`,
-  kind: 'Vault',
-  metadata: { name, namespace: ns() },
-  spec,
-});
+const vault = (name: string, spec: VaultResource['spec']): VaultResource => vaultIn(ns(), name, spec);
 
 test.before(async () => {
   const e = env();
-  await e.applyCrds(CRD_FILE);
-  tenant = await createTenant(e, { prefix: 'vault-trust' });
-  admin = makeKubeClients(e.kubeConfig());
-  asTenant = new Vaults(tenant.kubeConfig);
-  asAdmin = new Vaults(e.kubeConfig());
+  ({ tenant, admin, asTenant, asAdmin } = await vaultTenant(e, 'vault-trust'));
   listedAddress = await listed.start();
   unlistedAddress = await unlisted.start();
   // the platform's setting: the shared Vault and one more address; http only because the harness Vault is http

@@ -66,10 +66,7 @@ test.before(async () => {
     },
   };
   // Bank-Vaults' shapes, and nothing unknown: the apiserver refuses unknown fields under Strict
-  await env()
-    .kubeConfig()
-    .makeApiClient(CustomObjectsApi)
-    .createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: ns, plural: VAULT_PLURAL, body: vault, fieldValidation: 'Strict' });
+  await vaults.create(vault, { strict: true });
 });
 
 test.after.always(async () => {

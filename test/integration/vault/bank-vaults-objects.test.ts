@@ -7,7 +7,7 @@ import test from 'ava';
 import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, KubernetesObjectApi, NetworkingV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import type { VaultResource } from '../../../operator/api/vault.js';
-import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
+import { eventually, eventuallyGone, WITHIN, useTestEnv } from '../../harness/index.js';
 import { CRD_FILE, Vaults, startVaultOperator, type RunningVaultOperator } from './helpers.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
@@ -179,14 +179,6 @@ test.serial('serviceMonitorEnabled: once the ServiceMonitor CRD exists, a Servic
     if (s.ignoredFields?.some((f) => f.field === 'spec.serviceMonitorEnabled')) throw new Error('still reported');
   }, WITHIN.reconcile);
   await vaults.patchSpec(ns, NAME, { serviceMonitorEnabled: false });
-  await eventually(async () => {
-    try {
-      await read();
-    } catch (err) {
-      if ((err as { code?: number }).code === 404) return;
-      throw err;
-    }
-    throw new Error('ServiceMonitor still there');
-  }, WITHIN.reconcile);
+  await eventuallyGone(read, 'ServiceMonitor', WITHIN.reconcile);
   t.true(op.kubeWrites.includes(`DELETE servicemonitors ${ns}/${NAME}`), op.kubeWrites.join('\n'));
 });

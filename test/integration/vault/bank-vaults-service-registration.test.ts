@@ -5,12 +5,12 @@
 // RBAC authorizer lets the Vault's ServiceAccount patch pods in its namespace
 // only (SubjectAccessReview). Switched off, all of it goes.
 import test from 'ava';
-import { AppsV1Api, AuthorizationV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, AuthorizationV1Api, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, SERVICE_REGISTRATION_CLUSTER_ROLE } from '../../../operator/api/naming.js';
-import { VAULT_PLURAL, type VaultResource } from '../../../operator/api/vault.js';
+import type { VaultResource } from '../../../operator/api/vault.js';
 import { defaultInstallSettings, InstallMode } from '../../../operator/deploy/install-settings.js';
 import { serviceRegistrationClusterRole } from '../../../operator/deploy/rbac.js';
-import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
+import { eventually, eventuallyGone, WITHIN, useTestEnv } from '../../harness/index.js';
 import { CRD_FILE, Vaults, startVaultOperator, type RunningVaultOperator } from './helpers.js';
 
 const env = useTestEnv(test, { vault: false, kms: false });
@@ -62,10 +62,7 @@ test.before(async () => {
     metadata: { name: NAME, namespace: ns },
     spec: { size: 1, serviceRegistrationEnabled: true },
   };
-  await env()
-    .kubeConfig()
-    .makeApiClient(CustomObjectsApi)
-    .createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: ns, plural: VAULT_PLURAL, body: vault, fieldValidation: 'Strict' });
+  await vaults.create(vault, { strict: true });
 });
 
 test.after.always(async () => {
@@ -90,15 +87,7 @@ test.serial('on: the stanza, the pod variables, the active-node selector, and RB
 test.serial('off: the RoleBinding, stanza, variables and selector go', async (t) => {
   await eventually(binding, { timeoutMs: 30_000 });
   await vaults.patchSpec(ns, NAME, { serviceRegistrationEnabled: false });
-  await eventually(async () => {
-    try {
-      await binding();
-    } catch (err) {
-      if ((err as { code?: number }).code === 404) return;
-      throw err;
-    }
-    throw new Error('RoleBinding still there');
-  }, { timeoutMs: 30_000 });
+  await eventuallyGone(binding, 'RoleBinding', { timeoutMs: 30_000 });
   await eventually(async () => {
     if ((await config())['service_registration']) throw new Error('stanza still there');
     if ((await selector())['vault-active']) throw new Error('selector still there');

@@ -128,8 +128,10 @@ export class Vaults {
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
   }
-  async create(vault: VaultResource): Promise<void> {
-    await this.custom.createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: vault.metadata!.namespace!, plural: VAULT_PLURAL, body: vault });
+  /** `strict`: the apiserver refuses unknown fields (fieldValidation=Strict), as for Bank-Vaults' shapes. */
+  async create(vault: VaultResource, opts: { strict?: boolean } = {}): Promise<void> {
+    const fieldValidation = opts.strict ? 'Strict' : undefined;
+    await this.custom.createNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: vault.metadata!.namespace!, plural: VAULT_PLURAL, body: vault, fieldValidation });
   }
   async get(namespace: string, name: string): Promise<VaultResource> {
     return (await this.custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace, plural: VAULT_PLURAL, name })) as VaultResource;
