@@ -12,7 +12,7 @@ import { parseServiceAccountSettings } from './controllers/serviceaccount/settin
 import type { VaultController } from './controllers/vault/controller.js';
 import { parseVaultControllerSettings } from './controllers/vault/settings.js';
 import { describeTrust, parseExternalVaultTrust } from './controllers/vault/trust.js';
-import { AutopilotOperator, createLogger, errorMessage, makeKubeClients, metrics, startHealthServer, type Logger } from './framework/index.js';
+import { AutopilotOperator, createLogger, errorMessage, makeKubeClients, metrics, SettingsError, startHealthServer, type Logger } from './framework/index.js';
 import { Lifecycle, parseOperatorSettings, type OperatorSettings } from './settings.js';
 import { parseVaultConnectionSettings } from './vault/settings.js';
 import { parseWebhookSettings } from './webhook/settings.js';
@@ -53,20 +53,35 @@ function packageJson(): URL {
   }
 }
 
-/** Every lifecycle's settings, parsed up front so a bad value stops the start with one clear message. */
+/**
+ * Every lifecycle's settings, parsed up front so bad values stop the start
+ * with one SettingsError that lists every problem of every lifecycle.
+ */
 function parseAllSettings(env: Env) {
-  const operator = parseOperatorSettings(env);
-  const runs = (l: Lifecycle) => operator.lifecycles.includes(l);
-  return {
-    operator,
-    vaultConnection: parseVaultConnectionSettings(env),
-    vault: runs(Lifecycle.Vault) ? parseVaultControllerSettings(env) : undefined,
-    kms: runs(Lifecycle.KmsVaultSecret) ? parseKmsVaultSecretSettings(env) : undefined,
-    serviceAccount: runs(Lifecycle.ServiceAccount) ? parseServiceAccountSettings(env) : undefined,
-    webhook: runs(Lifecycle.Webhook) ? parseWebhookSettings(env) : undefined,
-    // one list for every lifecycle that may talk to an external Vault (trust.ts)
-    externalVaults: parseExternalVaultTrust(env),
+  const problems: string[] = [];
+  const read = <T>(parse: () => T): T => {
+    try {
+      return parse();
+    } catch (err) {
+      if (!(err instanceof SettingsError)) throw err;
+      problems.push(...err.problems);
+      return undefined as T; // never returned: the collected problems are thrown below
+    }
   };
+  const operator = read(() => parseOperatorSettings(env));
+  const runs = (l: Lifecycle) => operator?.lifecycles.includes(l) ?? true;
+  const all = {
+    operator,
+    vaultConnection: read(() => parseVaultConnectionSettings(env)),
+    vault: runs(Lifecycle.Vault) ? read(() => parseVaultControllerSettings(env)) : undefined,
+    kms: runs(Lifecycle.KmsVaultSecret) ? read(() => parseKmsVaultSecretSettings(env)) : undefined,
+    serviceAccount: runs(Lifecycle.ServiceAccount) ? read(() => parseServiceAccountSettings(env)) : undefined,
+    webhook: runs(Lifecycle.Webhook) ? read(() => parseWebhookSettings(env)) : undefined,
+    // one list for every lifecycle that may talk to an external Vault (trust.ts)
+    externalVaults: read(() => parseExternalVaultTrust(env)),
+  };
+  if (problems.length) throw new SettingsError([...new Set(problems)]);
+  return all;
 }
 type AllSettings = ReturnType<typeof parseAllSettings>;
 

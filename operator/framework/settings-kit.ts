@@ -4,8 +4,12 @@
 // One duration grammar for the whole operator (settings and Vault parameters).
 
 export class SettingsError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid settings: ${problems.join('; ')}`);
+  /** `what`: whose settings, for the message ("invalid Vault controller settings: ..."). */
+  constructor(
+    readonly problems: string[],
+    what = 'settings',
+  ) {
+    super(`invalid ${what}: ${problems.join('; ')}`);
     this.name = 'SettingsError';
   }
 }
@@ -86,14 +90,34 @@ export class SettingsReader {
     return Math.round(ms);
   }
 
+  /**
+   * A value of the caller's own form: `parse` returns undefined when `raw` is
+   * malformed; then `problem(raw)` is recorded and the fallback returned.
+   */
+  parsed<T>(key: string, fallback: T, parse: (raw: string) => T | undefined, problem: (raw: string) => string): T {
+    const raw = this.raw(key);
+    if (raw === undefined) return fallback;
+    const value = parse(raw);
+    if (value === undefined) this.problems.push(problem(raw));
+    return value ?? fallback;
+  }
+
+  /** A comma- (or `separator`-) separated list, blanks dropped; [] when unset. */
+  list(key: string, separator: string | RegExp = ','): string[] {
+    return (this.raw(key) ?? '')
+      .split(separator)
+      .map((s) => s.trim())
+      .filter(Boolean);
+  }
+
   /** A problem of the reader's own (a rule between settings). */
   problem(message: string): void {
     this.problems.push(message);
   }
 
   /** Throws one SettingsError listing every problem, if there is any. */
-  done(): void {
-    if (this.problems.length) throw new SettingsError(this.problems);
+  done(what?: string): void {
+    if (this.problems.length) throw new SettingsError(this.problems, what);
   }
 
   #bad<T>(key: string, raw: string, expected: string, fallback: T): T {

@@ -1,6 +1,6 @@
 // Operator settings of the KMSVaultSecret lifecycle, from VAULT_AUTOPILOT_KMS_*.
 // The Vault connection itself is shared: see operator/vault/settings.ts.
-import { parseDuration as parseDurationMsKit, SettingsError } from '../../framework/index.js';
+import { parseDuration as parseDurationMsKit, SettingsReader } from '../../framework/index.js';
 import { DEFAULT_TARGET_VAULT, parseVaultRef, type VaultRef } from '../serviceaccount/settings.js';
 
 export const PathPolicy = {
@@ -61,50 +61,33 @@ export function parseDurationMs(text: string): number | undefined {
 
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-function splitList(text: string | undefined): string[] {
-  return (text ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
+const isUrl = (text: string): string | undefined => {
+  try {
+    new URL(text);
+    return text;
+  } catch {
+    return undefined;
+  }
+};
 
 /** Parse the settings; throws SettingsError listing every problem. Pure. */
 export function parseKmsVaultSecretSettings(env: Record<string, string | undefined>): KmsVaultSecretSettings {
-  const problems: string[] = [];
-  let syncPeriodMs = DEFAULT_SYNC_PERIOD_MS;
-  const period = env[KmsVaultSecretSettingsEnv.syncPeriod]?.trim();
-  if (period) {
-    const parsed = parseDurationMs(period);
-    if (parsed === undefined) problems.push(`${KmsVaultSecretSettingsEnv.syncPeriod} must be a duration like 120, 30s, 2m (got ${period})`);
-    else syncPeriodMs = parsed;
-  }
-  const policyText = env[KmsVaultSecretSettingsEnv.pathPolicy]?.trim() || PathPolicy.Namespace;
-  const policies = Object.values(PathPolicy) as string[];
-  if (!policies.includes(policyText)) problems.push(`${KmsVaultSecretSettingsEnv.pathPolicy} must be one of ${policies.join('|')} (got ${policyText})`);
-  const endpoint = env[KmsVaultSecretSettingsEnv.endpoint]?.trim() || undefined;
-  if (endpoint) {
-    try {
-      new URL(endpoint);
-    } catch {
-      problems.push(`${KmsVaultSecretSettingsEnv.endpoint} is not a URL: ${endpoint}`);
-    }
-  }
-  const target = env[KmsVaultSecretSettingsEnv.defaultVault]?.trim() || DEFAULT_TARGET_VAULT;
-  const defaultVault = parseVaultRef(target);
-  if (!defaultVault) problems.push(`${KmsVaultSecretSettingsEnv.defaultVault} must be <namespace>/<name> of a Vault resource, got "${target}"`);
-  const legacyNamespaces = splitList(env[KmsVaultSecretSettingsEnv.legacyNamespaces]);
+  const E = KmsVaultSecretSettingsEnv;
+  const r = new SettingsReader(env);
+  const syncPeriodMs = r.parsed(E.syncPeriod, DEFAULT_SYNC_PERIOD_MS, parseDurationMs, (raw) => `${E.syncPeriod} must be a duration like 120, 30s, 2m (got ${raw})`);
+  const policies = Object.values(PathPolicy);
+  const pathPolicy = r.parsed(E.pathPolicy, PathPolicy.Namespace, (raw) => policies.find((p) => p === raw), (raw) => `${E.pathPolicy} must be one of ${policies.join('|')} (got ${raw})`);
+  const endpoint = r.parsed<string | undefined>(E.endpoint, undefined, isUrl, (raw) => `${E.endpoint} is not a URL: ${raw}`);
+  const defaultVault = r.parsed(E.defaultVault, defaultKmsVaultSecretSettings.defaultVault, parseVaultRef, (raw) => `${E.defaultVault} must be <namespace>/<name> of a Vault resource, got "${raw}"`);
+  const legacyNamespaces = r.list(E.legacyNamespaces);
   const badLegacy = legacyNamespaces.filter((n) => n !== '*' && !NAMESPACE_NAME.test(n));
-  if (badLegacy.length) problems.push(`${KmsVaultSecretSettingsEnv.legacyNamespaces} must list namespace names or *, got ${badLegacy.join(', ')}`);
-  if (problems.length > 0) throw new SettingsError(problems);
+  if (badLegacy.length) r.problem(`${E.legacyNamespaces} must list namespace names or *, got ${badLegacy.join(', ')}`);
+  r.done();
   return {
     syncPeriodMs,
-    pathPolicy: policyText as PathPolicy,
+    pathPolicy,
     legacyNamespaces,
-    defaultVault: defaultVault!,
-    kms: {
-      region: env[KmsVaultSecretSettingsEnv.region]?.trim() || env.AWS_REGION?.trim() || undefined,
-      endpoint,
-      allowedKeyIds: splitList(env[KmsVaultSecretSettingsEnv.allowedKeyIds]),
-    },
+    defaultVault,
+    kms: { region: r.raw(E.region) ?? r.raw('AWS_REGION'), endpoint, allowedKeyIds: r.list(E.allowedKeyIds) },
   };
 }

@@ -3,7 +3,7 @@
 // reader is injected) and rejects bad values with a message naming the variable.
 import { readFileSync } from 'node:fs';
 import { DEFAULT_ANNOTATION_PREFIX } from '../../api/naming.js';
-import { parseDuration as parseDurationMsKit, SettingsError } from '../../framework/index.js';
+import { parseDuration as parseDurationMsKit, SettingsError, SettingsReader } from '../../framework/index.js';
 
 export { SettingsError };
 
@@ -41,6 +41,7 @@ export const SERVICE_ACCOUNT_SETTING = {
 
 /** Where a ServiceAccount's entries go when it names no `Vault`. */
 export const DEFAULT_TARGET_VAULT = 'vault-system/vault';
+const DEFAULT_VAULT_REF: VaultRef = { namespace: 'vault-system', name: 'vault' };
 export const DEFAULT_KUBERNETES_AUTH_PATH = 'kubernetes';
 /** As short-lived as the predecessor's (5m); Vault Agent renews it up to the max. */
 export const DEFAULT_TOKEN_TTL = '5m';
@@ -62,54 +63,61 @@ path "secret/metadata/{{namespace}}/{{name}}/*" {
 export const POLICY_TEMPLATE_PLACEHOLDERS = ['namespace', 'name'] as const;
 const PLACEHOLDER = /\{\{\s*([^}\s]*)\s*\}\}/g;
 
+/** true/false as well as 1/0, any case (as this setting always took). */
+const LENIENT_BOOLEAN = new Map([['true', true], ['1', true], ['false', false], ['0', false]]);
+
+/** Reads every setting; throws one SettingsError listing every problem. Pure but for `readFile`. */
 export function parseServiceAccountSettings(
   env: Record<string, string | undefined>,
   readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
 ): ServiceAccountSettings {
   const S = SERVICE_ACCOUNT_SETTING;
-  const prefix = nonEmpty(env[S.annotationPrefix]) ?? DEFAULT_ANNOTATION_PREFIX;
-  const target = nonEmpty(env[S.targetVault]) ?? DEFAULT_TARGET_VAULT;
-  const defaultTargetVault = parseVaultRef(target);
-  if (!defaultTargetVault) {
-    throw new SettingsError([`${S.targetVault} must be <namespace>/<name> of a Vault resource, got "${target}"`]);
-  }
-  const authPath = (nonEmpty(env[S.kubernetesAuthPath]) ?? DEFAULT_KUBERNETES_AUTH_PATH).replace(/^\/+|\/+$/g, '');
-  if (!/^[\w.-]+(\/[\w.-]+)*$/.test(authPath)) {
-    throw new SettingsError([`${S.kubernetesAuthPath} must be a Vault mount path such as "kubernetes", got "${authPath}"`]);
-  }
+  const r = new SettingsReader(env);
+  const prefix = r.str(S.annotationPrefix, DEFAULT_ANNOTATION_PREFIX);
+  const defaultTargetVault = r.parsed(S.targetVault, DEFAULT_VAULT_REF, parseVaultRef, (raw) => `${S.targetVault} must be <namespace>/<name> of a Vault resource, got "${raw}"`);
+  const authPath = r.str(S.kubernetesAuthPath, DEFAULT_KUBERNETES_AUTH_PATH).replace(/^\/+|\/+$/g, '');
+  if (!/^[\w.-]+(\/[\w.-]+)*$/.test(authPath)) r.problem(`${S.kubernetesAuthPath} must be a Vault mount path such as "kubernetes", got "${authPath}"`);
 
-  const inlineTemplate = nonEmpty(env[S.policyTemplate]);
-  const templateFile = nonEmpty(env[S.policyTemplateFile]);
-  if (inlineTemplate && templateFile) {
-    throw new SettingsError([`set either ${S.policyTemplate} or ${S.policyTemplateFile}, not both`]);
-  }
-  let policyTemplate = DEFAULT_POLICY_TEMPLATE;
-  if (inlineTemplate) policyTemplate = inlineTemplate;
-  if (templateFile) {
-    try {
-      policyTemplate = readFile(templateFile);
-    } catch (err) {
-      throw new SettingsError([`${S.policyTemplateFile}: cannot read ${templateFile} (${(err as Error).message})`]);
-    }
-  }
-  const templateProblem = checkPolicyTemplate(policyTemplate);
-  if (templateProblem) throw new SettingsError([`policy template: ${templateProblem}`]);
+  const policyTemplate = readPolicyTemplate(r, readFile);
+  const templateProblem = policyTemplate === undefined ? undefined : checkPolicyTemplate(policyTemplate);
+  if (templateProblem) r.problem(`policy template: ${templateProblem}`);
 
-  const tokenTtlSeconds = parseDurationSetting(S.tokenTtl, env[S.tokenTtl] ?? DEFAULT_TOKEN_TTL);
-  const tokenMaxTtlSeconds = parseDurationSetting(S.tokenMaxTtl, env[S.tokenMaxTtl] ?? DEFAULT_TOKEN_MAX_TTL);
+  const durationProblem = (key: string) => (raw: string) => `${key} must be a duration such as 300, 30s, 5m or 1h, got "${raw}"`;
+  const tokenTtlSeconds = r.parsed(S.tokenTtl, parseDuration(DEFAULT_TOKEN_TTL)!, parseDuration, durationProblem(S.tokenTtl));
+  const tokenMaxTtlSeconds = r.parsed(S.tokenMaxTtl, parseDuration(DEFAULT_TOKEN_MAX_TTL)!, parseDuration, durationProblem(S.tokenMaxTtl));
   if (tokenMaxTtlSeconds !== 0 && tokenTtlSeconds > tokenMaxTtlSeconds) {
-    throw new SettingsError([`${S.tokenTtl} (${tokenTtlSeconds}s) must not exceed ${S.tokenMaxTtl} (${tokenMaxTtlSeconds}s)`]);
+    r.problem(`${S.tokenTtl} (${tokenTtlSeconds}s) must not exceed ${S.tokenMaxTtl} (${tokenMaxTtlSeconds}s)`);
   }
+  const allowDefaultServiceAccount = r.parsed(S.allowDefaultServiceAccount, false, (raw) => LENIENT_BOOLEAN.get(raw.toLowerCase()), (raw) => `${S.allowDefaultServiceAccount} must be true or false, got "${raw}"`);
+  r.done();
 
   return {
     annotationPrefix: prefix.endsWith('/') ? prefix : `${prefix}/`,
     defaultTargetVault,
     kubernetesAuthPath: authPath,
-    policyTemplate,
+    policyTemplate: policyTemplate ?? DEFAULT_POLICY_TEMPLATE,
     tokenTtlSeconds,
     tokenMaxTtlSeconds,
-    allowDefaultServiceAccount: parseBoolean(S.allowDefaultServiceAccount, env[S.allowDefaultServiceAccount]),
+    allowDefaultServiceAccount,
   };
+}
+
+/** The inline template, the file's, or the default; undefined (a problem recorded) when it cannot be had. */
+function readPolicyTemplate(r: SettingsReader, readFile: (path: string) => string): string | undefined {
+  const S = SERVICE_ACCOUNT_SETTING;
+  const inline = r.raw(S.policyTemplate);
+  const file = r.raw(S.policyTemplateFile);
+  if (inline && file) {
+    r.problem(`set either ${S.policyTemplate} or ${S.policyTemplateFile}, not both`);
+    return undefined;
+  }
+  if (!file) return inline ?? DEFAULT_POLICY_TEMPLATE;
+  try {
+    return readFile(file);
+  } catch (err) {
+    r.problem(`${S.policyTemplateFile}: cannot read ${file} (${(err as Error).message})`);
+    return undefined;
+  }
 }
 
 /** `<namespace>/<name>` with DNS-label namespace and DNS-subdomain name; undefined when malformed. */
@@ -145,23 +153,4 @@ export function renderPolicyTemplate(template: string, values: { namespace: stri
 export function parseDuration(value: string): number | undefined {
   const ms = parseDurationMsKit(value);
   return ms === undefined || ms % 1000 !== 0 ? undefined : ms / 1000;
-}
-
-function parseDurationSetting(variable: string, value: string): number {
-  const seconds = parseDuration(value);
-  if (seconds === undefined) {
-    throw new SettingsError([`${variable} must be a duration such as 300, 30s, 5m or 1h, got "${value}"`]);
-  }
-  return seconds;
-}
-
-function parseBoolean(variable: string, value: string | undefined): boolean {
-  const text = (value ?? '').trim().toLowerCase();
-  if (text === '' || text === 'false' || text === '0') return false;
-  if (text === 'true' || text === '1') return true;
-  throw new SettingsError([`${variable} must be true or false, got "${value}"`]);
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value && value.trim() ? value.trim() : undefined;
 }

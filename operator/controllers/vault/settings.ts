@@ -1,5 +1,6 @@
 // Settings of the Vault lifecycle, parsed from VAULT_AUTOPILOT_* variables.
 import { readFileSync } from 'node:fs';
+import { SettingsError, SettingsReader, type Env } from '../../framework/index.js';
 import { LEGACY_NAMESPACES_ENV, parseExternalVaultTrust, type ExternalVaultTrust } from './trust.js';
 
 export const VaultControllerEnv = {
@@ -62,85 +63,78 @@ export interface VaultControllerSettings {
   legacyNamespaces?: string[];
 }
 
-type Env = Record<string, string | undefined>;
-
-function positive(env: Env, key: string, fallback: number, problems: string[]): number {
-  const raw = env[key]?.trim();
-  if (!raw) return fallback;
+const positiveNumber = (raw: string): number | undefined => {
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) {
-    problems.push(`${key} must be a positive number, got "${raw}"`);
-    return fallback;
-  }
-  return value;
-}
+  return Number.isFinite(value) && value > 0 ? value : undefined;
+};
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-/** Throws listing every problem; in-cluster defaults come from KUBERNETES_SERVICE_* and the mounted CA. */
+/** Throws one SettingsError listing every problem; in-cluster defaults come from KUBERNETES_SERVICE_* and the mounted CA. */
 export function parseVaultControllerSettings(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): VaultControllerSettings {
-  const problems: string[] = [];
-  let kubernetesHost = env[VaultControllerEnv.kubernetesHost]?.trim();
-  if (!kubernetesHost && env.KUBERNETES_SERVICE_HOST) {
-    const host = env.KUBERNETES_SERVICE_HOST.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST;
-    kubernetesHost = `https://${host}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`;
-  }
-  let kubernetesCaCert = env[VaultControllerEnv.kubernetesCa]?.trim() || undefined;
-  const caFile = env[VaultControllerEnv.kubernetesCaFile]?.trim();
-  if (!kubernetesCaCert && caFile) {
-    try {
-      kubernetesCaCert = readFile(caFile);
-    } catch {
-      problems.push(`${VaultControllerEnv.kubernetesCaFile}: cannot read ${caFile}`);
-    }
-  }
-  if (!kubernetesCaCert && env.KUBERNETES_SERVICE_HOST) {
-    try {
-      kubernetesCaCert = readFile(IN_CLUSTER_CA);
-    } catch {
-      // outside a pod: leave the CA unset, Vault then uses its own trust store
-    }
-  }
+  const E = VaultControllerEnv;
+  const r = new SettingsReader(env);
+  const positive = (key: string, fallback: number) => r.parsed(key, fallback, positiveNumber, (raw) => `${key} must be a positive number, got "${raw}"`);
+  const serviceHost = r.raw('KUBERNETES_SERVICE_HOST');
+  const inClusterHost = serviceHost && `https://${serviceHost.includes(':') ? `[${serviceHost}]` : serviceHost}:${r.str('KUBERNETES_SERVICE_PORT', '443')}`;
+  const kubernetesHost = r.raw(E.kubernetesHost) ?? inClusterHost;
+  const kubernetesCaCert = r.raw(E.kubernetesCa) ?? kubernetesCaFromFile(r, readFile, serviceHost !== undefined);
+  const namespace = r.raw(E.watchNamespace);
+  const kmsRegion = r.raw(E.kmsRegion) ?? r.raw('AWS_REGION');
+  const kmsEndpoint = r.raw(E.kmsEndpoint);
   const settings: VaultControllerSettings = {
     ...(kubernetesHost ? { kubernetesHost } : {}),
     ...(kubernetesCaCert ? { kubernetesCaCert } : {}),
-    resyncPeriodMs: positive(env, VaultControllerEnv.resyncSeconds, 60, problems) * 1000,
-    configDriftCheckMs: positive(env, VaultControllerEnv.configDriftCheckSeconds, 600, problems) * 1000,
-    sealedRecheckMs: positive(env, VaultControllerEnv.sealedRecheckSeconds, 10, problems) * 1000,
-    defaultImage: env[VaultControllerEnv.defaultImage]?.trim() || 'hashicorp/vault:1.21.4',
-    caValidityDays: positive(env, VaultControllerEnv.caValidityDays, 3650, problems),
-    certValidityDays: positive(env, VaultControllerEnv.certValidityDays, 365, problems),
-    ...(env[VaultControllerEnv.watchNamespace]?.trim() ? { namespace: env[VaultControllerEnv.watchNamespace]!.trim() } : {}),
-    kms: {
-      ...(env[VaultControllerEnv.kmsRegion]?.trim() || env.AWS_REGION ? { region: env[VaultControllerEnv.kmsRegion]?.trim() || env.AWS_REGION } : {}),
-      ...(env[VaultControllerEnv.kmsEndpoint]?.trim() ? { endpoint: env[VaultControllerEnv.kmsEndpoint]!.trim() } : {}),
-    },
+    resyncPeriodMs: positive(E.resyncSeconds, 60) * 1000,
+    configDriftCheckMs: positive(E.configDriftCheckSeconds, 600) * 1000,
+    sealedRecheckMs: positive(E.sealedRecheckSeconds, 10) * 1000,
+    defaultImage: r.str(E.defaultImage, 'hashicorp/vault:1.21.4'),
+    caValidityDays: positive(E.caValidityDays, 3650),
+    certValidityDays: positive(E.certValidityDays, 365),
+    ...(namespace ? { namespace } : {}),
+    kms: { ...(kmsRegion ? { region: kmsRegion } : {}), ...(kmsEndpoint ? { endpoint: kmsEndpoint } : {}) },
   };
-  const caCopyFrom = (env[VaultControllerEnv.caCopyFromNamespaces] ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  const caCopyFrom = r.list(E.caCopyFromNamespaces);
   if (caCopyFrom.length) settings.caCopyFromNamespaces = caCopyFrom;
-  const legacyNamespaces = (env[VaultControllerEnv.legacyNamespaces] ?? '')
-    .split(/[\s,]+/)
-    .map((n) => n.trim())
-    .filter(Boolean);
-  const badLegacy = legacyNamespaces.filter((n) => n !== '*' && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n));
-  if (badLegacy.length) problems.push(`${VaultControllerEnv.legacyNamespaces} must list namespace names or *, got ${badLegacy.join(', ')}`);
+  const legacyNamespaces = r.list(E.legacyNamespaces, /[\s,]+/);
+  const badLegacy = legacyNamespaces.filter((n) => n !== '*' && !DNS_LABEL.test(n));
+  if (badLegacy.length) r.problem(`${E.legacyNamespaces} must list namespace names or *, got ${badLegacy.join(', ')}`);
   if (legacyNamespaces.length) settings.legacyNamespaces = legacyNamespaces;
-  const operatorSa = env[VaultControllerEnv.operatorServiceAccount]?.trim();
+  const operatorSa = r.raw(E.operatorServiceAccount);
   if (operatorSa) {
-    let operatorNamespace = env[VaultControllerEnv.operatorNamespace]?.trim();
-    if (!operatorNamespace) {
-      try {
-        operatorNamespace = readFile(IN_CLUSTER_NAMESPACE).trim();
-      } catch {
-        problems.push(`${VaultControllerEnv.operatorServiceAccount} is set but the operator's namespace is unknown: set ${VaultControllerEnv.operatorNamespace}`);
-      }
-    }
+    const operatorNamespace = r.raw(E.operatorNamespace) ?? readTrimmed(readFile, IN_CLUSTER_NAMESPACE);
     if (operatorNamespace) settings.operatorServiceAccount = { name: operatorSa, namespace: operatorNamespace };
+    else r.problem(`${E.operatorServiceAccount} is set but the operator's namespace is unknown: set ${E.operatorNamespace}`);
   }
   try {
     const externalVaults = parseExternalVaultTrust(env);
     if (externalVaults.allowed.length || externalVaults.allowHttp) settings.externalVaults = externalVaults;
   } catch (err) {
-    problems.push((err as Error).message);
+    if (!(err instanceof SettingsError)) throw err;
+    err.problems.forEach((p) => r.problem(p));
   }
-  if (problems.length) throw new Error(`invalid Vault controller settings: ${problems.join('; ')}`);
+  r.done('Vault controller settings');
   return settings;
+}
+
+/** The CA file setting's PEM; in a pod, the mounted service-account CA; else undefined (Vault uses its own trust store). */
+function kubernetesCaFromFile(r: SettingsReader, readFile: (path: string) => string, inPod: boolean): string | undefined {
+  const caFile = r.raw(VaultControllerEnv.kubernetesCaFile);
+  if (caFile) {
+    try {
+      return readFile(caFile);
+    } catch {
+      r.problem(`${VaultControllerEnv.kubernetesCaFile}: cannot read ${caFile}`);
+    }
+  }
+  return inPod ? readTrimmed(readFile, IN_CLUSTER_CA, false) : undefined;
+}
+
+/** The file's text (trimmed unless told), or undefined when it cannot be read. */
+function readTrimmed(readFile: (path: string) => string, path: string, trim = true): string | undefined {
+  try {
+    const text = readFile(path);
+    return trim ? text.trim() : text;
+  } catch {
+    return undefined;
+  }
 }

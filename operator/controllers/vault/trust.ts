@@ -7,6 +7,7 @@ import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
 import { API_GROUP } from '../../api/naming.js';
 import { NAMESPACE_CONTEXT_KEY } from '../../api/kmsvaultsecret.js';
 import { VaultReason, type VaultResource } from '../../api/vault.js';
+import { SettingsError } from '../../framework/index.js';
 import type { EncryptionContext } from '../../kms/decryptor.js';
 import { kmsContext, parseEncryptionContext, ROOT_TOKEN_KEY, UNSEAL_KEY_PREFIX } from '../../vault/unseal.js';
 import { acceptsUnbound } from '../kmsvaultsecret/plan.js';
@@ -66,7 +67,7 @@ function parsePattern(raw: string): Pattern | string {
   return { scheme: m[1]!.toLowerCase() as Pattern['scheme'], host: `${m[2] ?? ''}${m[3]!.toLowerCase()}`, port: m[4] ?? '' };
 }
 
-/** Settings from the environment; throws listing every bad pattern. */
+/** Settings from the environment; throws a SettingsError listing every bad pattern. */
 export function parseExternalVaultTrust(env: Record<string, string | undefined>): ExternalVaultTrust {
   const allowed = (env[ExternalVaultEnv.addresses] ?? '')
     .split(/[\s,]+/)
@@ -75,7 +76,7 @@ export function parseExternalVaultTrust(env: Record<string, string | undefined>)
   const problems = allowed.map(parsePattern).filter((p): p is string => typeof p === 'string');
   const rawHttp = env[ExternalVaultEnv.allowHttp]?.trim().toLowerCase();
   if (rawHttp && rawHttp !== 'true' && rawHttp !== 'false') problems.push(`${ExternalVaultEnv.allowHttp} must be true or false, got "${rawHttp}"`);
-  if (problems.length) throw new Error(`invalid ${ExternalVaultEnv.addresses}: ${problems.join('; ')}`);
+  if (problems.length) throw new SettingsError([`invalid ${ExternalVaultEnv.addresses}: ${problems.join('; ')}`]);
   return { allowed, allowHttp: rawHttp === 'true' };
 }
 

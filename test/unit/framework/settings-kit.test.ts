@@ -43,3 +43,16 @@ test('SettingsReader: every problem is listed in one SettingsError, each naming 
   t.regex(err!.message, /O="maybe": expected one of Fail, Ignore/);
   t.regex(err!.message, /A must be below B/);
 });
+
+test('SettingsReader.parsed and .list: the caller\'s own form, its problem message; lists drop blanks', (t) => {
+  const r = new SettingsReader({ REF: 'ns/name', BAD: 'nope', L: ' a, b ,,c ', W: 'x y,z' });
+  const ref = (raw: string) => (/^\w+\/\w+$/.test(raw) ? raw : undefined);
+  t.is(r.parsed('REF', 'd/d', ref, (raw) => `REF: ${raw}`), 'ns/name');
+  t.is(r.parsed('BAD', 'd/d', ref, (raw) => `BAD is not a ref: ${raw}`), 'd/d');
+  t.is(r.parsed('UNSET', 'd/d', ref, () => 'never'), 'd/d');
+  t.deepEqual(r.list('L'), ['a', 'b', 'c']);
+  t.deepEqual(r.list('W', /[\s,]+/), ['x', 'y', 'z']);
+  t.deepEqual(r.list('UNSET'), []);
+  const err = t.throws(() => r.done('test settings'), { instanceOf: SettingsError });
+  t.is(err!.message, 'invalid test settings: BAD is not a ref: nope');
+});

@@ -40,6 +40,11 @@ test('every setting is read from its variable', (t) => {
   t.true(s.policyTemplate.startsWith('path "kv/'));
 });
 
+test('every bad value is listed in one SettingsError', (t) => {
+  const err = t.throws(() => parseServiceAccountSettings({ [S.targetVault]: 'vault', [S.tokenTtl]: 'soon', [S.allowDefaultServiceAccount]: 'yes', [S.kubernetesAuthPath]: 'a b' }), { instanceOf: SettingsError });
+  t.is(err!.problems.length, 4, err!.message);
+});
+
 test('the policy template can come from a file', (t) => {
   const read: string[] = [];
   const s = parseServiceAccountSettings({ [S.policyTemplateFile]: '/etc/tpl.hcl' }, (p) => {
@@ -84,15 +89,9 @@ test('a max TTL of 0 (system default) accepts any TTL', (t) => {
   t.is(s.tokenMaxTtlSeconds, 0);
 });
 
-test('parseDuration understands Vault duration forms', (t) => {
-  t.is(parseDuration('300'), 300);
-  t.is(parseDuration('30s'), 30);
-  t.is(parseDuration('5m'), 300);
-  t.is(parseDuration('1h30m'), 5400);
-  t.is(parseDuration('1d'), 86400);
-  t.is(parseDuration('5 m'), undefined);
-  t.is(parseDuration('-1'), undefined);
-  t.is(parseDuration(''), undefined);
+// the grammar itself is tested with the settings kit (test/unit/framework/settings-kit.test.ts)
+test('parseDuration: the one grammar in whole seconds (Vault reads role TTLs back in seconds)', (t) => {
+  t.deepEqual(['300', '1h30m', '1d', '500ms', '5 m'].map(parseDuration), [300, 5400, 86400, undefined, undefined]);
 });
 
 test('parseVaultRef accepts namespace/name only', (t) => {

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { parseVaultControllerSettings } from '../../../../operator/controllers/vault/settings.js';
+import { SettingsError } from '../../../../operator/framework/index.js';
 
 test('defaults', (t) => {
   const s = parseVaultControllerSettings({}, () => {
@@ -46,4 +47,13 @@ test('legacy namespaces for unseal keys Bank-Vaults stored: the KMSVaultSecret s
   t.deepEqual(parseVaultControllerSettings({ VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES: 'team-a, team-b' }).legacyNamespaces, ['team-a', 'team-b']);
   t.deepEqual(parseVaultControllerSettings({ VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES: '*' }).legacyNamespaces, ['*']);
   t.throws(() => parseVaultControllerSettings({ VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES: 'Team_A' }), { message: /must list namespace names or \*, got Team_A/ });
+});
+
+test('every bad value is listed in one SettingsError', (t) => {
+  const err = t.throws(
+    () => parseVaultControllerSettings({ VAULT_AUTOPILOT_VAULT_RESYNC_SECONDS: 'never', VAULT_AUTOPILOT_VAULT_TLS_CA_DAYS: '-1', VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES: 'Team_A', VAULT_AUTOPILOT_EXTERNAL_VAULT_ADDRESSES: 'vault.corp' }),
+    { instanceOf: SettingsError },
+  );
+  t.is(err!.problems.length, 4, err!.message);
+  t.regex(err!.message, /^invalid Vault controller settings: /);
 });
