@@ -53,6 +53,7 @@ export class FileCertificateSource implements CertificateSource {
     const first = await this.#read();
     if (!first) throw new Error(`no serving certificate: cannot read a valid pair from ${this.#certFile} and ${this.#keyFile}`);
     this.#lastSignature = first.signature;
+    // own timer, not the leader-only work queue: every replica serves with these files
     this.#timer = setInterval(() => {
       void this.#poll(onChange);
     }, this.#intervalMs);

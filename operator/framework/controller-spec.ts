@@ -76,6 +76,25 @@ export interface RelatedWatchSpec<T extends KubernetesObject> extends ResourceRe
   map(obj: T, type: WatchEventType): ObjectKey[];
 }
 
+/**
+ * A watch on a secondary kind whose objects belong to objects of a registered
+ * controller (e.g. PartialKMSVaultSecrets included by KMSVaultSecrets): every
+ * change enqueues only the owners `owns` picks from that controller's cache,
+ * in the object's namespace; no request is made.
+ */
+export interface OwnedWatchSpec<S extends KubernetesObject, O extends KubernetesObject> extends ResourceRef {
+  labelSelector?: string;
+  /** The registered controller whose objects own the watched ones. */
+  ownerKind: string;
+  owns(owner: O, obj: S): boolean;
+}
+
+/** The keys of the `owners` (of kind `ownerKind`) in `obj`'s namespace that own it. Pure. */
+export function ownersOf<S extends KubernetesObject, O extends KubernetesObject>(owners: readonly O[], ownerKind: string, owns: (owner: O, obj: S) => boolean, obj: S): ObjectKey[] {
+  const namespace = obj.metadata?.namespace;
+  return owners.filter((o) => o.metadata?.namespace === namespace && owns(o, obj)).map((o) => ({ kind: ownerKind, namespace, name: o.metadata?.name ?? '' }));
+}
+
 export function queueKey(kind: string, namespace: string | undefined, name: string): string {
   return `${kind}/${namespace ?? ''}/${name}`;
 }
@@ -104,4 +123,27 @@ export function isRelevantChange(oldObj: KubernetesObject | undefined, newObj: K
     !sameJson(o.ownerReferences, n.ownerReferences) ||
     !sameJson(o.deletionTimestamp, n.deletionTimestamp)
   );
+}
+
+/**
+ * What processing an object comes to, finalizers-wise: `finalize` (deleted, or
+ * out of the filter's scope while still carrying our or a replaced finalizer;
+ * then `finalizers` is the list without them), `adopt` (put ours in place and
+ * drop replaced ones: `finalizers`), `reconcile`, or `skip`. Pure.
+ */
+export function finalizerStep<T extends KubernetesObject>(
+  spec: Pick<ControllerSpec<T>, 'finalizer' | 'addFinalizer' | 'replacesFinalizers' | 'filter'>,
+  obj: T,
+): { action: 'skip' | 'reconcile' } | { action: 'finalize' | 'adopt'; finalizers: string[]; replaced: string[] } {
+  const current = obj.metadata?.finalizers ?? [];
+  const hasFinalizer = !!spec.finalizer && current.includes(spec.finalizer);
+  const replaced = current.filter((f) => spec.replacesFinalizers?.includes(f));
+  const others = current.filter((f) => f !== spec.finalizer && !replaced.includes(f));
+  if (obj.metadata?.deletionTimestamp || (spec.filter && !spec.filter(obj))) {
+    return hasFinalizer || replaced.length ? { action: 'finalize', finalizers: others, replaced } : { action: 'skip' };
+  }
+  if (spec.finalizer && (!hasFinalizer || replaced.length) && (hasFinalizer || spec.addFinalizer !== false)) {
+    return { action: 'adopt', finalizers: [...others, spec.finalizer], replaced };
+  }
+  return { action: 'reconcile' };
 }

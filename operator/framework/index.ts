@@ -18,6 +18,7 @@ export {
   isRelevantChange,
   type AutopilotOperatorOptions,
   type ObjectKey,
+  type OwnedWatchSpec,
   type RelatedWatchSpec,
   type ControllerSpec,
   type ReconcileContext,

@@ -7,8 +7,8 @@
 //  - Kubernetes Events, metrics, readiness, graceful shutdown, webhook registration.
 import { hostname } from 'node:os';
 import type { ResourceEvent } from '@dot-i/k8s-operator';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import type { AdmissionHandler, AdmissionWebhookHost } from './admission.js';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { AdmissionHandler } from './admission.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { HardenedBaseOperator, ResourceMetaImpl } from './base-operator.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
@@ -16,54 +16,29 @@ import {
   parseQueueKey,
   queueKey,
   isRelevantChange,
+  finalizerStep,
+  ownersOf,
   type ControllerSpec,
   type ReconcileContext,
+  type OwnedWatchSpec,
   type ReconcileResult,
   type RelatedWatchSpec,
 } from './controller-spec.js';
 import { EventRecorder } from './events.js';
-import { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
-import { errorMessage, type Logger } from './logger.js';
+import { LeaderElector } from './leader-election.js';
+import { errorMessage } from './logger.js';
 import { metrics as defaultMetrics, type OperatorMetrics } from './metrics.js';
 import { StatusWriter } from './status-writer.js';
-import { ResilientWatch, type ResourceRef, type WatchEventType } from './watch.js';
-import { NamespacedWatchSet, type ObjectWatch } from './watch-set.js';
-import { WorkQueue } from './work-queue.js';
+import type { ResourceRef, WatchEventType } from './watch.js';
+import { scopedWatch, type ObjectWatch } from './watch-set.js';
+import { installSignalHandlers, operatorQueue, type AutopilotOperatorOptions } from './operator-queue.js';
+import type { WorkQueue } from './work-queue.js';
 
-export { isRelevantChange, type ControllerSpec, type ObjectKey, type ReconcileContext, type ReconcileResult, type RelatedWatchSpec } from './controller-spec.js';
+export type { AutopilotOperatorOptions } from './operator-queue.js';
+export { isRelevantChange, type ControllerSpec, type ObjectKey, type OwnedWatchSpec, type ReconcileContext, type ReconcileResult, type RelatedWatchSpec } from './controller-spec.js';
 
-export interface AutopilotOperatorOptions {
-  kubeConfig: KubeConfig;
-  logger: Logger;
-  /** Event source; default "vault-autopilot". */
-  component?: string;
-  /** Reconciles in flight across objects (default 8). */
-  concurrency?: number;
-  /** Every object is re-enqueued this often (default 10 min). */
-  resyncPeriodMs?: number;
-  /** Failed reconcile retry (default 1 s .. 5 min). */
-  backoff?: { baseMs: number; maxMs: number };
-  /** Watch reconnect backoff (default 250 ms .. 5 s). */
-  watchBackoff?: { baseMs: number; maxMs: number };
-  /** How long stop() waits for reconciles in flight (default 30 s). */
-  shutdownTimeoutMs?: number;
-  clock?: Clock;
-  webhookServer?: AdmissionWebhookHost;
-  metrics?: OperatorMetrics;
-  /**
-   * Off by default. When set, only the replica holding this Lease runs
-   * watches and reconciles; the others serve webhooks and wait. A leader that
-   * loses the lease calls `onLost` (default: stop(), then exit 1 so the pod
-   * restarts as a candidate).
-   */
-  leaderElection?: LeaderElectionOptions & { onLost?: () => void };
-  /**
-   * Install scope: watch only these namespaces (one list+watch each) instead
-   * of the whole cluster. Unset or empty: all namespaces. A registration
-   * naming its own namespace keeps it.
-   */
-  namespaces?: string[];
-}
+/** Queue kind of the periodic tasks (every()); no controller may take it. */
+const TASK_KIND = 'PeriodicTask';
 
 interface Controller {
   spec: ControllerSpec<KubernetesObject>;
@@ -79,6 +54,7 @@ export class AutopilotOperator extends HardenedBaseOperator {
   readonly #queue: WorkQueue;
   readonly #controllers = new Map<string, Controller>();
   readonly #plainWatches: ObjectWatch[] = [];
+  readonly #tasks = new Map<string, { periodMs: number; run: () => Promise<void> }>();
   #started = false;
   #controllersStarted = false;
   #stopping: Promise<void> | undefined;
@@ -95,39 +71,15 @@ export class AutopilotOperator extends HardenedBaseOperator {
       clock: this.clock,
       logger: this.logger,
     });
-    this.#queue = new WorkQueue({
+    this.#queue = operatorQueue({
       concurrency: options.concurrency ?? 8,
       backoff: options.backoff ? { ...options.backoff, jitter: 0.1 } : DEFAULT_BACKOFF,
       clock: this.clock,
+      logger: this.logger,
+      metrics: this.metrics,
+      kinds: () => this.#controllers.keys(),
       process: (key) => this.#process(key),
-      onRetry: (key, error, attempt, delayMs) => {
-        const { kind, namespace, name } = parseQueueKey(key);
-        this.logger.error('reconcile failed, will retry', {
-          controller: kind,
-          namespace,
-          name,
-          attempt,
-          retryInMs: delayMs,
-          error: errorMessage(error),
-        });
-      },
-      onProcessed: (key, durationMs, error) => {
-        const { kind } = parseQueueKey(key);
-        this.metrics.reconcileTotal.inc({ kind, result: error === undefined ? 'success' : 'error' });
-        if (error !== undefined) this.metrics.reconcileErrors.inc({ kind });
-        this.metrics.reconcileDuration.observe({ kind }, durationMs / 1000);
-      },
     });
-    this.metrics.queueDepth.onCollect(() => {
-      // Per kind, and 0 for kinds with nothing waiting so the series do not go stale.
-      const depth = new Map<string, number>([...this.#controllers.keys()].map((k) => [k, 0]));
-      for (const key of this.#queue.pendingKeys()) {
-        const { kind } = parseQueueKey(key);
-        depth.set(kind, (depth.get(kind) ?? 0) + 1);
-      }
-      for (const [kind, n] of depth) this.metrics.queueDepth.set({ kind }, n);
-    });
-    this.metrics.inFlight.onCollect(() => this.metrics.inFlight.set(undefined, this.#queue.inFlight));
   }
 
   /** Override to register controllers; the default registers nothing. */
@@ -137,7 +89,7 @@ export class AutopilotOperator extends HardenedBaseOperator {
 
   async registerController<T extends KubernetesObject>(spec: ControllerSpec<T>): Promise<void> {
     if (this.#controllers.has(spec.kind)) throw new Error(`a controller for ${spec.kind} is already registered`);
-    if (spec.kind.includes('/')) throw new Error(`invalid kind ${spec.kind}`);
+    if (spec.kind.includes('/') || spec.kind === TASK_KIND) throw new Error(`invalid kind ${spec.kind}`);
     const generic = spec as unknown as ControllerSpec<KubernetesObject>;
     const watch = this.#makeWatch(spec, (type, obj, previous) => this.#onControllerEvent(generic, type, obj, previous));
     this.#controllers.set(spec.kind, { spec: generic, watch });
@@ -154,6 +106,30 @@ export class AutopilotOperator extends HardenedBaseOperator {
     });
     this.#plainWatches.push(watch);
     if (this.#controllersStarted) watch.start();
+  }
+
+  /** Watch a secondary kind and reconcile only the owners of a changed object (see OwnedWatchSpec). */
+  async watchOwned<S extends KubernetesObject, O extends KubernetesObject>(spec: OwnedWatchSpec<S, O>): Promise<void> {
+    const { ownerKind, owns, ...ref } = spec;
+    await this.watchRelated<S>({
+      ...ref,
+      map: (obj) => {
+        const owners = this.#controllers.get(ownerKind);
+        if (!owners) throw new Error(`no controller for ${ownerKind}`);
+        return ownersOf(owners.watch.list() as O[], ownerKind, owns, obj);
+      },
+    });
+  }
+
+  /**
+   * A background loop on the framework's clock and work queue: `run` every
+   * `periodMs` (the first after one period), only while this replica runs the
+   * controllers; a failure is logged and retried with the queue's backoff.
+   */
+  every(name: string, periodMs: number, run: () => Promise<void>): void {
+    if (this.#tasks.has(name)) throw new Error(`a task ${name} is already registered`);
+    this.#tasks.set(name, { periodMs, run });
+    if (this.#controllersStarted) this.#queue.addAfter(queueKey(TASK_KIND, undefined, name), periodMs);
   }
 
   registerMutatingWebhook(path: string, handler: AdmissionHandler): void {
@@ -216,6 +192,7 @@ export class AutopilotOperator extends HardenedBaseOperator {
     this.#controllersStarted = true;
     for (const c of this.#controllers.values()) this.#startController(c);
     for (const w of this.#plainWatches) w.start();
+    for (const [name, task] of this.#tasks) this.#queue.addAfter(queueKey(TASK_KIND, undefined, name), task.periodMs);
     this.#queue.start();
     this.logger.info('operator started', { controllers: [...this.#controllers.keys()] });
   }
@@ -243,22 +220,7 @@ export class AutopilotOperator extends HardenedBaseOperator {
 
   /** SIGTERM/SIGINT -> stop() -> exit 0. Returns a function that removes the handlers. */
   installSignalHandlers(exit: (code: number) => void = (code) => process.exit(code)): () => void {
-    const onSignal = (signal: NodeJS.Signals) => {
-      this.logger.info('signal received, shutting down', { signal });
-      this.stop().then(
-        () => exit(0),
-        (err: unknown) => {
-          this.logger.error('error during shutdown', { error: errorMessage(err) });
-          exit(0);
-        },
-      );
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-    return () => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-    };
+    return installSignalHandlers(() => this.stop(), this.logger, exit);
   }
 
   /** Every watch has completed its initial list, and the webhook server (if any) serves. */
@@ -308,7 +270,7 @@ export class AutopilotOperator extends HardenedBaseOperator {
   // ----- internals ---------------------------------------------------------
 
   #makeWatch(ref: ResourceRef & { labelSelector?: string }, onEvent: (type: WatchEventType, obj: KubernetesObject, previous: KubernetesObject | undefined) => void): ObjectWatch {
-    const options = {
+    return scopedWatch({
       ...ref,
       raw: this.kube.raw,
       clock: this.clock,
@@ -316,11 +278,7 @@ export class AutopilotOperator extends HardenedBaseOperator {
       backoff: this.#options.watchBackoff ? { ...this.#options.watchBackoff, jitter: 0.2 } : undefined,
       onEvent,
       onError: () => this.metrics.watchErrors.inc({ resource: `${ref.plural}.${ref.group || 'core'}` }),
-    };
-    const scope = this.#options.namespaces;
-    if (ref.namespace || !scope?.length) return new ResilientWatch(options);
-    const { namespace: _all, ...rest } = options;
-    return new NamespacedWatchSet(rest, scope);
+    }, this.#options.namespaces);
   }
 
   /** The namespaces this operator watches, or undefined for all of them. */
@@ -362,6 +320,8 @@ export class AutopilotOperator extends HardenedBaseOperator {
 
   async #process(key: string): Promise<ReconcileResult | void> {
     const { kind, namespace, name } = parseQueueKey(key);
+    const task = kind === TASK_KIND ? this.#tasks.get(name) : undefined;
+    if (task) return task.run().then(() => ({ requeueAfterMs: task.periodMs }));
     const controller = this.#controllers.get(kind);
     if (!controller) return;
     const { spec, watch } = controller;
@@ -369,23 +329,19 @@ export class AutopilotOperator extends HardenedBaseOperator {
     const obj = watch.get(namespace, name);
     if (!obj) return;
     const ctx = this.#context(spec, obj);
-    const hasFinalizer = !!spec.finalizer && (obj.metadata?.finalizers ?? []).includes(spec.finalizer);
-    const inScope = !spec.filter || spec.filter(obj);
-    const replaced = (obj.metadata?.finalizers ?? []).filter((f) => spec.replacesFinalizers?.includes(f));
-    const withoutOurs = (finalizers: string[]) => finalizers.filter((f) => f !== spec.finalizer && !replaced.includes(f));
-
-    if (obj.metadata?.deletionTimestamp || !inScope) {
-      if (!hasFinalizer && !replaced.length) return;
+    const step = finalizerStep(spec, obj);
+    if (step.action === 'skip') return;
+    if (step.action === 'finalize') {
       if (spec.finalize) await spec.finalize(obj, ctx);
       // Only after finalize() succeeded: a throw above leaves the finalizer for the retry.
-      await this.#setFinalizers(spec, ctx.current(), withoutOurs(obj.metadata?.finalizers ?? []));
-      ctx.log.info('finalized', { finalizer: spec.finalizer, ...(replaced.length ? { replaced } : {}) });
+      await this.#setFinalizers(spec, ctx.current(), step.finalizers);
+      ctx.log.info('finalized', { finalizer: spec.finalizer, ...(step.replaced.length ? { replaced: step.replaced } : {}) });
       return;
     }
-    if (spec.finalizer && (!hasFinalizer || replaced.length) && (hasFinalizer || spec.addFinalizer !== false)) {
+    if (step.action === 'adopt') {
       // Ours in place, the replaced operator's gone, in one write; the resulting MODIFIED event brings us back.
-      await this.#setFinalizers(spec, obj, [...withoutOurs(obj.metadata?.finalizers ?? []), spec.finalizer]);
-      if (replaced.length) ctx.log.info('replaced finalizers removed', { replaced });
+      await this.#setFinalizers(spec, obj, step.finalizers);
+      if (step.replaced.length) ctx.log.info('replaced finalizers removed', { replaced: step.replaced });
       return;
     }
     return (await spec.reconcile(obj, ctx)) ?? undefined;

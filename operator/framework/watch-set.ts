@@ -50,3 +50,10 @@ export class NamespacedWatchSet implements ObjectWatch {
     await Promise.all([...this.#watches.values()].map((w) => w.waitForSync()));
   }
 }
+
+/** One watch for `options`: itself when it names a namespace or no scope is set, else one per scoped namespace. */
+export function scopedWatch(options: ResilientWatchOptions, scope: readonly string[] | undefined): ObjectWatch {
+  if (options.namespace || !scope?.length) return new ResilientWatch(options);
+  const { namespace: _all, ...rest } = options;
+  return new NamespacedWatchSet(rest, scope);
+}

@@ -193,6 +193,9 @@ export class SelfManagedCertificates {
     throw new Error('webhook certificate rotation did not settle after 10 passes');
   }
 
+  // Its own timer, not the framework's queue (AutopilotOperator.every): every
+  // replica serves the webhook and must rotate and reload its certificate,
+  // while the queue runs only on the leader.
   #schedule(at: Date): void {
     if (this.#stopped) return;
     const now = (this.#opts.now ?? (() => new Date()))().getTime();

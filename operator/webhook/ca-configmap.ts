@@ -80,7 +80,6 @@ export class CaConfigMaps {
   readonly #log: CaLog;
   /** namespace/name -> CA last written or seen, to skip the API on the hot path. */
   readonly #known = new Map<string, string>();
-  #timer: NodeJS.Timeout | undefined;
 
   /** Install scope: list in these namespaces only (undefined = across all). */
   readonly #namespaces: readonly string[] | undefined;
@@ -175,26 +174,5 @@ export class CaConfigMaps {
       updated++;
     }
     return { checked: list.items.length, updated, refused };
-  }
-
-  /** Periodic sync; `active` (default always) keeps it to the leader when replicas run side by side. */
-  start(intervalMs: number, active: () => boolean = () => true): void {
-    if (this.#timer) return;
-    const run = (): void => {
-      if (!active()) return;
-      this.syncAll().then(
-        (r) => {
-          if (r.updated > 0 || r.refused > 0) this.#log.info('Vault CA ConfigMaps synced', r);
-        },
-        (err: unknown) => this.#log.warn('Vault CA ConfigMap sync failed; will retry', { error: (err as Error).message }),
-      );
-    };
-    this.#timer = setInterval(run, intervalMs);
-    this.#timer.unref();
-  }
-
-  stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
   }
 }

@@ -3,7 +3,6 @@
 //
 //   const server = createWebhookServer(settings, kube, logger);   // -> AutopilotOperator({ webhookServer: server })
 //   const pod = await registerPodWebhook(operator, { settings });  // before operator.start()
-//   ... on shutdown: pod.stop()
 
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -100,7 +99,6 @@ export function createWebhookServer(
 export interface PodWebhook {
   nativeSidecars: boolean;
   caConfigMaps: CaConfigMaps;
-  stop(): void;
 }
 
 /** Reads the apiserver's version; undefined when it cannot (then native sidecars stay off in "auto"). */
@@ -155,7 +153,11 @@ export async function registerPodWebhook(
       log,
     }),
   );
-  // admissions create what their pod needs on any replica; the periodic sync is the leader's job
-  caConfigMaps.start(settings.caSyncIntervalMs, () => operator.isLeader());
-  return { nativeSidecars, caConfigMaps, stop: () => caConfigMaps.stop() };
+  // admissions create what their pod needs on any replica; the periodic sync is
+  // the leader's job: a task on the framework's queue (runs only while leading)
+  operator.every('vault-ca-configmaps', settings.caSyncIntervalMs, async () => {
+    const r = await caConfigMaps.syncAll();
+    if (r.updated > 0 || r.refused > 0) log.info('Vault CA ConfigMaps synced', r);
+  });
+  return { nativeSidecars, caConfigMaps };
 }

@@ -13,7 +13,6 @@ import {
   KMS_VAULT_SECRET_PLURAL,
   KmsVaultSecretEventReason,
   KmsVaultSecretReason,
-  PARTIAL_KMS_VAULT_SECRET_KIND,
   PARTIAL_KMS_VAULT_SECRET_PLURAL,
   type KMSVaultSecret,
   type PartialKMSVaultSecret,
@@ -323,24 +322,13 @@ export async function registerKmsVaultSecretController(operator: AutopilotOperat
       });
     },
   });
-  await operator.registerController<PartialKMSVaultSecret>({
-    kind: PARTIAL_KMS_VAULT_SECRET_KIND,
+  // a changed PartialKMSVaultSecret re-syncs only the objects that include it (from the cache, no LIST)
+  await operator.watchOwned<PartialKMSVaultSecret, KMSVaultSecret>({
     group: API_GROUP,
     version: API_VERSION,
     plural: PARTIAL_KMS_VAULT_SECRET_PLURAL,
-    reconcile: async (partial, ctx) => {
-      const namespace = partial.metadata?.namespace;
-      const list = await ctx.kube.raw.request<{ items?: KMSVaultSecret[] }>({
-        method: 'GET',
-        path: resourcePath(API_GROUP, API_VERSION, KMS_VAULT_SECRET_PLURAL, namespace),
-        timeoutMs: 30_000,
-      });
-      for (const parent of list.items ?? []) {
-        if (includeNames(parent).includes(partial.metadata?.name ?? '')) {
-          operator.enqueue(KMS_VAULT_SECRET_KIND, namespace, parent.metadata?.name ?? '');
-        }
-      }
-    },
+    ownerKind: KMS_VAULT_SECRET_KIND,
+    owns: (parent, partial) => includeNames(parent).includes(partial.metadata?.name ?? ''),
   });
   return controller;
 }

@@ -38,9 +38,11 @@ export type ServiceAccountControllerHost = Pick<AutopilotOperator, 'registerCont
 export { VaultWaiters };
 
 const SERVICE_ACCOUNT_KIND = 'ServiceAccount';
-/** Queue kind of the second watch, on `Vault` resources (the Vault controller owns the kind `Vault`). */
-const VAULT_WAITERS_KIND = 'VaultForServiceAccounts';
-/** Queue kind of the third: the Vault-side cleanup of deleted ServiceAccounts (sweep.ts). */
+/**
+ * Queue kind of the second watch, on `Vault` resources (the Vault controller
+ * owns the kind `Vault`): the Vault-side cleanup of deleted ServiceAccounts
+ * (sweep.ts), and waking the ServiceAccounts that wait for that Vault.
+ */
 const VAULT_SWEEP_KIND = 'VaultServiceAccountSweep';
 /** Without a finalizer, deletions while the operator was down are found by this resync at the latest. */
 const DEFAULT_SWEEP_PERIOD_MS = 5 * 60_000;
@@ -96,6 +98,13 @@ export async function registerServiceAccountController(
     plural: VAULT_PLURAL,
     resyncPeriodMs: deps.resyncPeriodMs ?? DEFAULT_SWEEP_PERIOD_MS,
     reconcile: async (vault, ctx) => {
+      // A ServiceAccount waiting for a missing `Vault` is retried the moment that
+      // resource appears, not at its next backoff (this controller's watch on
+      // `vaults` serves both; one cache of these large objects, not two).
+      for (const key of waiters.waitingFor(objectRef(vault))) {
+        const [namespace, name] = key.split('/');
+        operator.enqueue(SERVICE_ACCOUNT_KIND, namespace, name!);
+      }
       // an absent ServiceAccount means "deleted" only once the cache has listed
       if (!operator.cached(SERVICE_ACCOUNT_KIND, undefined, '').synced) return { requeueAfterMs: 1000 };
       const lookup = (namespace: string, name: string) => operator.cached(SERVICE_ACCOUNT_KIND, namespace, name).obj as V1ServiceAccount | undefined;
@@ -105,22 +114,6 @@ export async function registerServiceAccountController(
         const message = `removed role and policy ${change.roleName} of ServiceAccount ${change.serviceAccount}, which no longer asks for them here`;
         ctx.log.info(message, { reason: ServiceAccountReason.Removed });
         await ctx.event('Normal', ServiceAccountReason.Removed, message);
-      }
-    },
-  });
-  // A ServiceAccount waiting for a missing `Vault` is retried the moment that
-  // resource appears, not at its next backoff. Read-only: this never writes.
-  await operator.registerController<KubernetesObject>({
-    kind: VAULT_WAITERS_KIND,
-    group: API_GROUP,
-    version: API_VERSION,
-    plural: VAULT_PLURAL,
-    resyncPeriodMs: 0,
-    filter: (vault) => waiters.waitingFor(objectRef(vault)).length > 0,
-    reconcile: async (vault) => {
-      for (const key of waiters.waitingFor(objectRef(vault))) {
-        const [namespace, name] = key.split('/');
-        operator.enqueue(SERVICE_ACCOUNT_KIND, namespace, name!);
       }
     },
   });

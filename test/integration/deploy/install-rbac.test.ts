@@ -27,7 +27,7 @@ import { operatorPermissions } from '../../../operator/deploy/rbac.js';
 import { analyseRequests, applyInstall, serviceAccountKubeConfig, type AppliedInstall } from './install-helpers.js';
 import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
 import { AutopilotOperator, createLogger, makeKubeClients } from '../../../operator/framework/index.js';
-import { createWebhookServer, parseWebhookSettings, registerPodWebhook, WEBHOOK_PATH, type PodWebhook } from '../../../operator/webhook/index.js';
+import { createWebhookServer, parseWebhookSettings, registerPodWebhook, WEBHOOK_PATH } from '../../../operator/webhook/index.js';
 import { caConfigMapName } from '../../../operator/webhook/ca-configmap.js';
 import { freePort } from '../../harness/ports.js';
 import { registerKmsVaultSecretController } from '../../../operator/controllers/kmsvaultsecret/controller.js';
@@ -52,7 +52,6 @@ let appNs: string;
 let admin: KubeConfig;
 let proxy: RecordingProxy;
 let operator: AutopilotOperator;
-let podWebhook: PodWebhook;
 let webhookUrl: string;
 let firstCertSecret = '';
 let kms: AwsKms;
@@ -116,7 +115,7 @@ test.before(async () => {
   await registerServiceAccountController(operator, {
     settings: parseServiceAccountSettings({ VAULT_AUTOPILOT_TARGET_VAULT: `${appNs}/vault` }),
   });
-  podWebhook = await registerPodWebhook(operator, { settings: webhookSettings });
+  await registerPodWebhook(operator, { settings: webhookSettings });
   await operator.start();
   await eventually(async () => {
     if (!operator.isLeader()) throw new Error('not leader yet');
@@ -125,7 +124,6 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  podWebhook?.stop();
   await operator?.stop();
   kms?.destroy();
   await proxy?.close();

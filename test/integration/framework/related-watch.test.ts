@@ -2,7 +2,8 @@
 // against the REAL kube-apiserver: watchRelated (a label-selected watch that
 // enqueues the owner on every change, deletion included), addFinalizer:false
 // (never added, a pre-existing one still finalized and released), onDeleted,
-// and cached(). Owners are ConfigMaps, related objects Secrets.
+// and cached(); watchOwned (only the owners that use the changed object,
+// from the owners' cache). Owners are ConfigMaps, related objects Secrets.
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
@@ -12,6 +13,8 @@ import { eventually, WITHIN, useTestEnv } from '../../harness/index.js';
 const env = useTestEnv(test, { vault: false, kms: false });
 const FINALIZER = 'test.vault.autopilot.dev/legacy';
 const OWNER_LABEL = 'test.vault.autopilot.dev/owner';
+const OWNED_LABEL = 'test.vault.autopilot.dev/owned';
+const USES = 'test.vault.autopilot.dev/uses';
 let operator: AutopilotOperator;
 let core: CoreV1Api;
 let ns: string;
@@ -47,6 +50,16 @@ test.before(async () => {
     namespace: ns,
     labelSelector: `${OWNER_LABEL}`,
     map: (secret) => [{ kind: 'Owner', namespace: secret.metadata?.namespace, name: secret.metadata!.labels![OWNER_LABEL]! }],
+  });
+  // an owner uses the Secrets its annotation lists (as a KMSVaultSecret includes partials)
+  await operator.watchOwned<KubernetesObject, KubernetesObject>({
+    group: '',
+    version: 'v1',
+    plural: 'secrets',
+    namespace: ns,
+    labelSelector: OWNED_LABEL,
+    ownerKind: 'Owner',
+    owns: (owner, secret) => (owner.metadata?.annotations?.[USES] ?? '').split(',').includes(secret.metadata!.name!),
   });
   await operator.start();
   await operator.waitForSync();
@@ -127,4 +140,30 @@ test.serial('a finalizer that is already there (an earlier version added it) is 
   }, WITHIN.reconcile);
   t.is(count(finalized, 'legacy'), 1);
   t.true(deleted.includes('legacy'));
+});
+
+test.serial('watchOwned: a changed secondary object enqueues only the owners that use it', async (t) => {
+  await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'user', annotations: { [USES]: 'shared,mine' } } } });
+  await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'bystander', annotations: { [USES]: 'theirs' } } } });
+  await eventually(async () => {
+    if (count(reconciled, 'user') < 1 || count(reconciled, 'bystander') < 1) throw new Error('owners not reconciled');
+  }, WITHIN.reconcile);
+  const user = count(reconciled, 'user');
+  const bystander = count(reconciled, 'bystander');
+  const owned = (name: string) => core.createNamespacedSecret({ namespace: ns, body: { metadata: { name, labels: { [OWNED_LABEL]: 'true' } } } });
+  // one at a time, each waited for: watch events come in order, so a wrong enqueue would show as an extra reconcile
+  await owned('shared');
+  await eventually(async () => {
+    if (count(reconciled, 'user') < user + 1) throw new Error('user not enqueued by the Secret it uses');
+ }, WITHIN.reconcile);
+  await owned('theirs');
+  await eventually(async () => {
+    if (count(reconciled, 'bystander') < bystander + 1) throw new Error('bystander not enqueued by the Secret it uses');
+ }, WITHIN.reconcile);
+  await owned('mine');
+  await eventually(async () => {
+    if (count(reconciled, 'user') < user + 2) throw new Error('user not enqueued by its second Secret');
+ }, WITHIN.reconcile);
+  t.is(count(reconciled, 'user'), user + 2, 'enqueued by the two Secrets it uses, not by the other one');
+  t.is(count(reconciled, 'bystander'), bystander + 1, 'enqueued by the one Secret it uses only');
 });

@@ -3,6 +3,7 @@ import test from 'ava';
 import { Writable } from 'node:stream';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { AutopilotOperator, isRelevantChange } from '../../../operator/framework/operator.js';
+import { FakeClock } from '../../../operator/framework/clock.js';
 import { createLogger } from '../../../operator/framework/logger.js';
 import { createOperatorMetrics, MetricsRegistry } from '../../../operator/framework/metrics.js';
 import type { AdmissionHandler, AdmissionWebhookHost } from '../../../operator/framework/admission.js';
@@ -86,3 +87,32 @@ const relevance: Array<[string, KubernetesObject | undefined, KubernetesObject, 
 for (const [name, before, after, expected] of relevance) {
   test(`isRelevantChange: ${name}`, (t) => t.is(isRelevantChange(before, after), expected));
 }
+
+test.serial('every(): a background loop on the framework clock and queue; first run after one period, a failure retried with backoff, none after stop', async (t) => {
+  const clock = new FakeClock();
+  const op = new AutopilotOperator({ kubeConfig: kubeConfig(), logger: quiet(), clock, backoff: { baseMs: 1000, maxMs: 1000 }, metrics: createOperatorMetrics(new MetricsRegistry()) });
+  const runs: number[] = [];
+  let fail = false;
+  op.every('loop', 60_000, async () => {
+    runs.push(clock.now().getTime());
+    if (fail) throw new Error('transient');
+  });
+  t.throws(() => op.every('loop', 1000, async () => {}), { message: /already registered/ });
+  await op.start();
+  const t0 = clock.now().getTime();
+  await clock.advance(59_999);
+  t.is(runs.length, 0, 'not at start');
+  await clock.advance(1);
+  t.deepEqual(runs, [t0 + 60_000]);
+  fail = true;
+  await clock.advance(60_000);
+  await clock.advance(1000);
+  t.deepEqual(runs.slice(1), [t0 + 120_000, t0 + 121_000], 'retried after the backoff');
+  fail = false;
+  await clock.advance(1000);
+  await clock.advance(60_000);
+  t.deepEqual(runs.slice(3), [t0 + 122_000, t0 + 182_000], 'back on its period after a success');
+  await op.stop();
+  await clock.advance(120_000);
+  t.is(runs.length, 5);
+});

@@ -108,7 +108,6 @@ export async function startPodWebhook(
     port,
     logs: () => captured,
     stop: async () => {
-      pod.stop();
       await operator.stop();
       try {
         await kube.admission.deleteMutatingWebhookConfiguration({ name: settings.configurationName });
