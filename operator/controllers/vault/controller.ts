@@ -55,6 +55,12 @@ export class VaultController {
       const result = await converge(p, gathered);
       requeueAfterMs = result.requeueAfterMs;
     } catch (err) {
+      // Thrown, not returned, by the phases: the stops come from some fifteen
+      // places up to three calls deep (gather, managed objects, init and its
+      // preflight, unseal, operator access, configure's notAuthorized);
+      // returning them would thread a union through each helper and caller.
+      // This catch is the one place that turns them into conditions, and none
+      // reaches the framework.
       if (err instanceof ExpectedState) {
         // an expected state (sealed, unreachable, no token): the status says it; debug only, it repeats
         ctx.log.debug('vault not converged', { reason: err.updates[0]?.reason, detail: err.message });
