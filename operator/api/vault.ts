@@ -297,6 +297,8 @@ export const VaultReason = {
   PreFlightFailed: 'PreFlightFailed',
   /** Initialised, but the unseal keys are not (or not yet) in the keys Secret. */
   KeysNotStored: 'KeysNotStored',
+  /** raftLeaderAddress names another cluster's leader: not initialised here, waiting for the pods to join it. */
+  JoiningRaftLeader: 'JoiningRaftLeader',
   // Unsealed
   Unsealed: 'Unsealed',
   Sealed: 'Sealed',

@@ -3,6 +3,8 @@
 //    restart keeps address and root token but NOT the data (dev storage is memory).
 //  - 'file': file storage, left uninitialised (for init/unseal tests); a
 //    restart keeps the data and comes back sealed.
+//  - 'raft': as 'file' with integrated (Raft) storage; `retryJoin` makes it
+//    join a leader's cluster instead of being initialised (raftLeaderAddress tests).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,15 +15,27 @@ import { ManagedProcess } from './proc.js';
 import { note, startAndWait, type Server } from './server.js';
 import { binaryPath } from './versions.js';
 
-export type VaultMode = 'dev' | 'file';
+export type VaultMode = 'dev' | 'file' | 'raft';
+
+export interface VaultServerOptions {
+  /** 'raft': leader_api_addr of each retry_join stanza. */
+  retryJoin?: string[];
+}
 
 /** Pure: the server configuration of the 'file' mode (`pluginDir`: Vault's plugin_directory, for plugin catalog tests). */
-export function fileModeConfig(dataDir: string, port: number, clusterPort: number, pluginDir?: string): string {
+export function fileModeConfig(dataDir: string, port: number, clusterPort: number, pluginDir?: string, raft?: VaultServerOptions): string {
+  const storage = raft
+    ? [
+        `storage "raft" {`,
+        `  path    = ${JSON.stringify(dataDir)}`,
+        `  node_id = "node-${port}"`,
+        ...(raft.retryJoin ?? []).flatMap((addr) => ['  retry_join {', `    leader_api_addr = ${JSON.stringify(addr)}`, '  }']),
+        `}`,
+      ]
+    : [`storage "file" {`, `  path = ${JSON.stringify(dataDir)}`, `}`];
   return [
     ...(pluginDir ? [`plugin_directory = ${JSON.stringify(pluginDir)}`] : []),
-    `storage "file" {`,
-    `  path = ${JSON.stringify(dataDir)}`,
-    `}`,
+    ...storage,
     `listener "tcp" {`,
     `  address         = "127.0.0.1:${port}"`,
     `  cluster_address = "127.0.0.1:${clusterPort}"`,
@@ -51,6 +65,7 @@ export class VaultServer implements Server {
     dir: string,
     port: number,
     extraConfig = '',
+    options: VaultServerOptions = {},
   ) {
     this.address = `http://127.0.0.1:${port}`;
     this.pluginDir = join(dir, 'vault-plugins');
@@ -70,15 +85,15 @@ export class VaultServer implements Server {
       mkdirSync(dataDir, { recursive: true });
       const config = join(dir, 'vault.hcl');
       mkdirSync(this.pluginDir, { recursive: true });
-      writeFileSync(config, fileModeConfig(dataDir, port, port + 1, this.pluginDir) + extraConfig);
+      writeFileSync(config, fileModeConfig(dataDir, port, port + 1, this.pluginDir, mode === 'raft' ? options : undefined) + extraConfig);
       args = ['server', `-config=${config}`];
     }
     this.process = new ManagedProcess('vault', binary, args, { env, logFile: join(dir, `vault-${mode}.log`) });
   }
 
   /** `extraConfig`: HCL appended to the 'file' mode configuration (e.g. a `seal "transit"` stanza). */
-  static async create(dir: string, mode: VaultMode, extraConfig?: string): Promise<VaultServer> {
-    return new VaultServer(binaryPath('vault'), mode, dir, await freePort({ alsoFree: [1] }), extraConfig);
+  static async create(dir: string, mode: VaultMode, extraConfig?: string, options?: VaultServerOptions): Promise<VaultServer> {
+    return new VaultServer(binaryPath('vault'), mode, dir, await freePort({ alsoFree: [1] }), extraConfig, options);
   }
 
   async start(): Promise<void> {

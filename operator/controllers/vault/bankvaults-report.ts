@@ -71,14 +71,10 @@ const RULES: Rule[] = [
   { field: 'unsealConfig.vault.authPath', when: (s) => present(s.unsealConfig?.vault?.authPath), reason: 'see unsealConfig.vault.role' },
 ];
 
-/** Fields the operator has no code for yet; each entry leaves this list when it is honoured. */
+/** Where a honoured field cannot apply. */
 const NOT_YET: Rule[] = [
-  {
-    field: 'raftLeaderAddress',
-    when: (s) => present(s.raftLeaderAddress) && s.raftLeaderAddress !== 'self',
-    reason: 'not applied yet: multi-cluster Raft (joining another cluster\'s leader) is not supported by this operator version; this cluster is initialised on its own',
-  },
-  { field: 'raftLeaderApiSchemeOverride', when: (s) => present(s.raftLeaderApiSchemeOverride) && present(s.raftLeaderAddress) && s.raftLeaderAddress !== 'self', reason: 'see raftLeaderAddress' },
+  { field: 'raftLeaderAddress', when: (s) => present(s.raftLeaderAddress) && s.raftLeaderAddress !== 'self' && !!s.external, reason: 'spec.external is set: the operator deploys no pods that could join that leader' },
+  { field: 'raftLeaderApiSchemeOverride', when: (s) => present(s.raftLeaderApiSchemeOverride) && (!present(s.raftLeaderAddress) || s.raftLeaderAddress === 'self'), reason: 'only used with a raftLeaderAddress other than self' },
 ];
 
 

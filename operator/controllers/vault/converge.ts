@@ -17,6 +17,7 @@ import { operatorAccess } from './operator-access.js';
 import { pendingKeyOf, redactionScope, type Gathered, type VaultNode, type VaultPhaseContext } from './phase-context.js';
 import { diagnosePods, newlyUnsealed, recheckDelayMs } from './pod-status.js';
 import { pruneRaftPeers } from './raft-peers.js';
+import { followerWaitingMessage, raftLeaderApiAddr } from './raft-follower.js';
 import { refusedStop } from './refusal.js';
 import { TrustReason } from './trust.js';
 
@@ -66,6 +67,11 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
   // initialise: the first node that answers uninitialised, if no node is initialised
   if (!reachable.some((s) => s.status.initialized)) {
     const first = reachable[0]!;
+    if (raftLeaderApiAddr(vault)) {
+      // the leader's cluster is initialised; these pods join it (retry_join), then are unsealed below
+      const message = followerWaitingMessage(vault, reachable.map((s) => s.node.name));
+      throw new ExpectedState([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.JoiningRaftLeader, message }], message, true, recheck(nodeStates));
+    }
     if (hasStoredKeys(keysSecret?.data)) {
       const message = `Vault at ${first.node.address} is not initialised but Secret ${keysName} already holds unseal keys; the operator will not overwrite them. Move the Secret away (or set unsealConfig.kubernetes.secretName) to initialise a new Vault.`;
       throw new ExpectedState([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.InitFailed, message }], message, true);
@@ -78,7 +84,8 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
   // from now on keys and tokens go to this address only (trust.ts addressChangeDecision)
   // (never cleared by the operator: only a cluster admin moves a Vault)
   if (vault.spec.external) status.externalAddress = vault.spec.external.address;
-  const lost = hasStoredKeys(keysSecret?.data)
+  // a Raft follower's keys are the leader cluster's, never made here: missing ones are UnsealKeysMissing below
+  const lost = hasStoredKeys(keysSecret?.data) || raftLeaderApiAddr(vault)
     ? undefined
     : keysNotStoredMessage({
         managed: !vault.spec.external,

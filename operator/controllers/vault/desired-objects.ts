@@ -19,6 +19,7 @@ import { VAULT_KIND, type VaultResource } from '../../api/vault.js';
 import { tlsSecretName } from '../../api/vault-endpoint.js';
 import { ACTIVE_LABEL, desiredServiceRegistrationBinding, SERVICE_REGISTRATION_ENV, serviceRegistrationOn, withServiceRegistration } from './service-registration.js';
 import { WATCHED_SECRETS_ANNOTATION } from './watched-secrets.js';
+import { raftLeaderApiAddr } from './raft-follower.js';
 import { apiPortName, desiredIngress, desiredServiceMonitor, overlayCommon, overlayService, overlayStatefulSet, vaultContainerResources } from './bankvaults-overlay.js';
 
 export const DEFAULT_VAULT_IMAGE = 'hashicorp/vault:1.21.4';
@@ -102,8 +103,10 @@ export function deepMerge(base: Record<string, unknown>, over: Record<string, un
 export function serverConfig(vault: VaultResource): Record<string, unknown> {
   const name = vault.metadata!.name!;
   const namespace = vault.metadata!.namespace!;
-  const retryJoin = Array.from({ length: vaultSize(vault) }, (_, i) => ({
-    leader_api_addr: podAddress(name, namespace, i),
+  // raftLeaderAddress (another cluster's leader) first: the pods join it, never form their own cluster
+  const leader = raftLeaderApiAddr(vault);
+  const retryJoin = [...(leader ? [leader] : []), ...Array.from({ length: vaultSize(vault) }, (_, i) => podAddress(name, namespace, i))].map((address) => ({
+    leader_api_addr: address,
     leader_ca_cert_file: `${TLS_DIR}/ca.crt`,
   }));
   const defaults: Record<string, unknown> = {
@@ -158,7 +161,13 @@ export function desiredClientService(vault: VaultResource): V1Service {
     kind: 'Service',
     metadata: meta(vault, clientServiceName(name)),
     // service registration: only the active node (the pod Vault labels vault-active=true)
-    spec: { type: vault.spec.serviceType ?? 'ClusterIP', selector: { ...selectorLabels(name), ...(serviceRegistrationOn(vault, serverConfig(vault)) ? { [ACTIVE_LABEL]: 'true' } : {}) }, ports: servicePorts },
+    spec: {
+      type: vault.spec.serviceType ?? 'ClusterIP',
+      selector: { ...selectorLabels(name), ...(serviceRegistrationOn(vault, serverConfig(vault)) ? { [ACTIVE_LABEL]: 'true' } : {}) },
+      ports: servicePorts,
+      // raftLeaderAddress: the other cluster's leader reaches a joining pod before it is ready (as in Bank-Vaults)
+      ...(raftLeaderApiAddr(vault) ? { publishNotReadyAddresses: true } : {}),
+    },
   };
 }
 

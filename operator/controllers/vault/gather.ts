@@ -9,6 +9,7 @@ import { keepCaCopies } from './ca-namespaces.js';
 import { podAddress, podName, selectorLabels, unsealKeysSecretName, vaultSize } from './desired-objects.js';
 import { ensureManagedObjects } from './managed-objects.js';
 import { readSecret, type Gathered, type VaultPhaseContext } from './phase-context.js';
+import { raftLeaderDecision } from './raft-follower.js';
 import { refusedStop } from './refusal.js';
 import { keysSecretDecision, NO_EXTERNAL_VAULTS, vaultTrustDecision } from './trust.js';
 
@@ -41,6 +42,9 @@ export async function gather(p: VaultPhaseContext): Promise<Gathered> {
     await keepCaCopies(p, caCert);
     return { nodes: [{ name: 'external', address: vault.spec.external.address }], ...(caCert ? { caCert } : {}), ...(keysSecret ? { keysSecret } : {}) };
   }
+  // raftLeaderAddress: no pod is configured to join a leader the platform did not allow
+  const leader = raftLeaderDecision(vault, p.deps.settings.externalVaults ?? NO_EXTERNAL_VAULTS);
+  if (!leader.ok) throw await refusedStop(p, leader);
   const caCert = await ensureManagedObjects(p);
   await keepCaCopies(p, caCert);
   const address = p.deps.podAddress ?? podAddress;
