@@ -170,8 +170,8 @@ test.serial('a changed role is updated; a removed role is deleted; a removed CA 
     return m;
   }, WITHIN.reconcile);
   t.deepEqual(managed.engineConfig, ['database/config/app', 'database/roles/app-rw', 'pki/roles/web']);
-  const events = await vaults.events(ns, NAME);
-  t.true(events.some((e) => e.reason === 'ConfigChanged' && /removed configuration database\/roles\/app-ro/.test(e.message ?? '')));
+  const removed = await vaults.waitForEvent(ns, NAME, (e) => e.reason === 'ConfigChanged' && /removed configuration database\/roles\/app-ro/.test(e.message ?? ''), 'removed app-ro');
+  t.is(removed.type, 'Normal');
 });
 
 test.serial('removing the whole configuration returns the operator policy to its base', async (t) => {
@@ -314,8 +314,8 @@ test.serial('auth extras: ldap/okta groups and users, github map, aws crossaccou
     if (JSON.stringify(admins) !== '["default","ops"]') throw new Error(`admins ${JSON.stringify(admins)}`);
   }, { timeoutMs: 30_000 });
   t.is((await get('auth/github/map/users/alice'))?.['value'], 'default', 'the entry still listed stays');
-  const events = await vaults.events(ns, NAME);
-  t.true(events.some((e) => e.reason === 'ConfigChanged' && /deleted groups entry readers from auth ldap/.test(e.message ?? '')));
+  const deleted = await vaults.waitForEvent(ns, NAME, (e) => e.reason === 'ConfigChanged' && /deleted groups entry readers from auth ldap/.test(e.message ?? ''), 'deleted readers');
+  t.is(deleted.type, 'Normal');
 });
 
 test.serial('startupSecrets type pki: the CA from a Kubernetes Secret is imported into a pki mount without one, never re-imported', async (t) => {
@@ -341,7 +341,8 @@ test.serial('startupSecrets type pki: the CA from a Kubernetes Secret is importe
   const keyBody = ca.key.split('\n')[1]!;
   const text = JSON.stringify((await vaults.get(ns, NAME)).status) + JSON.stringify(await vaults.events(ns, NAME)) + op.logs.text();
   t.false(text.includes(keyBody), 'the private key is in no status, event or log line');
-  t.true((await vaults.events(ns, NAME)).some((e) => /imported the CA of startup secret pki-imported\/config\/ca/.test(e.message ?? '')));
+  const imported = await vaults.waitForEvent(ns, NAME, (e) => /imported the CA of startup secret pki-imported\/config\/ca/.test(e.message ?? ''), 'imported the CA');
+  t.is(imported.reason, 'ConfigChanged');
 });
 
 test.serial('__accessor__ placeholders (policies, PKI allowed_domains) get the accessor of a mount enabled in the same pass; save_to keeps a response', async (t) => {

@@ -176,7 +176,8 @@ test.serial('a Kubernetes-auth role deleted by hand in Vault is restored by the 
   }, WITHIN.reconcile);
   t.deepEqual(app.bound_service_account_names, ['app']);
   t.deepEqual(app.token_policies, ['apps-read']);
-  t.true((await vaults.events(ns, NAME)).some((e) => e.reason === 'ConfigChanged' && /role app/.test(e.message ?? '')));
+  const roleEvent = await vaults.waitForEvent(ns, NAME, (e) => e.reason === 'ConfigChanged' && /role app/.test(e.message ?? ''), 'role app');
+  t.is(roleEvent.type, 'Normal');
 });
 
 test.serial('storeRootToken false: the root token is revoked and removed from the Secret', async (t) => {
@@ -291,7 +292,8 @@ test.serial('a role changed by hand is restored by the periodic reconcile', asyn
     return role;
   }, WITHIN.reconcile);
   t.deepEqual(ci.token_policies, ['apps-read']);
-  t.true((await vaults.events(ns, NAME)).some((e) => e.reason === 'ConfigChanged' && /updated role ci/.test(e.message ?? '')));
+  const updated = await vaults.waitForEvent(ns, NAME, (e) => e.reason === 'ConfigChanged' && /updated role ci/.test(e.message ?? ''), 'updated role ci');
+  t.is(updated.type, 'Normal');
 });
 
 test.serial('invalid entries: Configured=False naming each, the rest still applied', async (t) => {

@@ -12,7 +12,7 @@ import type { VaultControllerSettings } from '../../../operator/controllers/vaul
 import { createLogger, systemClock, type Clock } from '../../../operator/framework/index.js';
 import { AutopilotOperator } from '../../../operator/framework/operator.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
-import { eventually, type TestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, type TestEnv } from '../../harness/index.js';
 import { WRITE_OPERATIONS, type VaultAudit } from '../../harness/vault-audit.js';
 import { logKubeWrites } from '../../support/kube-writes.js';
 import { sampleOf } from '../../support/samples.js';
@@ -164,6 +164,18 @@ export class Vaults {
   async events(namespace: string, name: string): Promise<CoreV1Event[]> {
     const list = await this.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
     return list.items;
+  }
+  /**
+   * Waits for an Event matching `match`. A reconcile records its Events after
+   * its Vault writes, so a test that has just seen a write in Vault waits for
+   * the Event rather than reading the list once (that read races the recorder).
+   */
+  async waitForEvent(namespace: string, name: string, match: (e: CoreV1Event) => boolean, what: string): Promise<CoreV1Event> {
+    return eventually(async () => {
+      const found = (await this.events(namespace, name)).find(match);
+      if (!found) throw new Error(`no Event ${what} yet`);
+      return found;
+    }, { ...WITHIN.reconcile, message: `Event ${what}` });
   }
   async secretData(namespace: string, name: string): Promise<Record<string, string> | undefined> {
     try {
