@@ -13,6 +13,7 @@ import { b64, notAuthorized, readSecret, redactionScope, writeSecret, type Vault
 import { refusedStop } from './refusal.js';
 import { takeoverDecision, tokenSecretDecision } from './trust.js';
 import { keyStoreClient, keyStoreOf } from './key-store.js';
+import { raftLeaderApiAddr } from './raft-follower.js';
 import { deleteKvKey } from '../../vault/kv-keys.js';
 
 /**
@@ -74,8 +75,9 @@ export async function operatorAccess(
     });
     ctx.log.info('operator token created', { vault: `${namespace}/${name}` });
   }
-  // only once the operator has its own token is the root token given up
-  if (token && rootToken && !storeRootToken) {
+  // only once the operator has its own token is the root token given up; a Raft
+  // follower's root token is the leader cluster's, so it is never revoked from here
+  if (token && rootToken && !storeRootToken && !raftLeaderApiAddr(vault)) {
     await revokeToken(nodeClient, rootToken);
     // unsealConfig.vault: the (now revoked) root token leaves the key store too
     const store = await keyStoreOf(p);

@@ -64,7 +64,7 @@ test.serial('rendered: retry_join to the leader first, client Service publishes 
     apiVersion: 'vault.autopilot.dev/v1alpha1',
     kind: 'Vault',
     metadata: { name: NAME, namespace: ns },
-    spec: { size: 1, raftLeaderAddress: leaderHost(), raftLeaderApiSchemeOverride: 'http', unsealConfig: { options: { secretShares: 3, secretThreshold: 2, storeRootToken: true } } },
+    spec: { size: 1, raftLeaderAddress: leaderHost(), raftLeaderApiSchemeOverride: 'http', unsealConfig: { options: { secretShares: 3, secretThreshold: 2 } } },
   });
   const config = await eventually(async () => {
     const data = await vaults.secretData(ns, `${NAME}-config`);
@@ -99,6 +99,8 @@ test.serial('joined: pod 0 joins the leader with the rendered retry_join and is 
   const events = await vaults.events(ns, NAME);
   t.false(events.some((e) => e.reason === 'Initialized'), 'never initialised by the operator');
   t.true(events.some((e) => e.reason === 'Unsealed'));
+  // storeRootToken is false (the default), yet the leader cluster's root token (read with just above) stays valid
+  t.false(events.some((e) => e.reason === 'RootTokenRevoked'), 'a follower never revokes the leader cluster\'s root token');
   const log = op!.logs.text();
   for (const v of [...init.keys, init.root_token]) t.false(log.includes(v), 'no key or token in the log');
 });
