@@ -30,6 +30,8 @@ const ACRONYMS: Record<string, string> = {
 /** How deep into spec/status descriptors go: `kvSettings.engineVersion` yes, deeper no. */
 const MAX_DEPTH = 2;
 const MAX_DESCRIPTION = 300;
+/** spec fields the operator writes itself (the ServiceAccount lifecycle's entries): hidden in the console's forms. */
+const OPERATOR_WRITTEN = new Set(['serviceAccountRoles']);
 
 /** "KMSVaultSecret" -> "KMS Vault Secret", "kvSettings" -> "KV Settings". */
 export function humanize(identifier: string): string {
@@ -65,14 +67,15 @@ function walk(props: Record<string, JsonSchema> | undefined, prefix: string, dep
   if (!props) return [];
   return Object.entries(props).flatMap(([name, schema]) => {
     const path = prefix ? `${prefix}.${name}` : name;
-    const x = xDescriptors(name, schema, prefix || undefined, status);
+    const hidden = !status && !prefix && OPERATOR_WRITTEN.has(name);
+    const x = hidden ? [`${UI}:hidden`] : xDescriptors(name, schema, prefix || undefined, status);
     const own: Descriptor = {
       path,
       displayName: humanize(name),
       description: shortDescription(schema.description, humanize(name)),
       ...(x ? { 'x-descriptors': x } : {}),
     };
-    const children = depth < MAX_DEPTH && schema.type === 'object' ? walk(schema.properties, path, depth + 1, status) : [];
+    const children = depth < MAX_DEPTH && schema.type === 'object' && !hidden ? walk(schema.properties, path, depth + 1, status) : [];
     return [own, ...children];
   });
 }

@@ -60,3 +60,10 @@ test('status descriptors mark conditions for the console', (t) => {
   t.deepEqual(d.find((x) => x.path === 'conditions')!['x-descriptors'], ['urn:alm:descriptor:io.kubernetes.conditions']);
   t.is(d.find((x) => x.path === 'observedGeneration')!['x-descriptors'], undefined);
 });
+
+test('a spec field the operator writes itself is hidden in the console, without descriptors for its children', (t) => {
+  const d = specDescriptors(aCrd({ serviceAccountRoles: { type: 'object', properties: { authPath: { type: 'string' } } }, size: { type: 'integer' } }));
+  t.deepEqual(d.find((x) => x.path === 'serviceAccountRoles')!['x-descriptors'], ['urn:alm:descriptor:com.tectonic.ui:hidden']);
+  t.false(d.some((x) => x.path.startsWith('serviceAccountRoles.')));
+  t.deepEqual(d.find((x) => x.path === 'size')!['x-descriptors'], ['urn:alm:descriptor:com.tectonic.ui:number']);
+});
