@@ -209,6 +209,7 @@ export interface ServiceAccountDatabaseRole {
   revocation_statements?: string[];
   renew_statements?: string[];
   rollback_statements?: string[];
+  /** seconds; 0 = the mount's default */
   default_ttl: number;
   max_ttl: number;
 }

@@ -7,22 +7,12 @@
 // No SQL ever comes from the tenant.
 import { serviceAccountRoleName } from '../../api/naming.js';
 import { ServiceAccountAnnotation, ServiceAccountReason } from '../../api/serviceaccount.js';
-import type { DatabaseConnectionOffer, DatabaseCredsTemplate } from '../../api/vault.js';
+import type { DatabaseConnectionOffer, DatabaseCredsTemplate, ServiceAccountDatabaseRole } from '../../api/vault.js';
 import { durationSeconds } from '../../vault/config-plan.js';
 import { parseDuration, type ServiceAccountSettings } from './settings.js';
 
-/** A database role as written into `secrets[].configuration.roles[]`. */
-export interface DatabaseRole {
-  name: string;
-  db_name: string;
-  creation_statements: string[];
-  revocation_statements?: string[];
-  renew_statements?: string[];
-  rollback_statements?: string[];
-  /** seconds; 0 = the mount's default */
-  default_ttl: number;
-  max_ttl: number;
-}
+/** A database role as written into `secrets[].configuration.roles[]` (and kept in the compact entry). */
+export type DatabaseRole = ServiceAccountDatabaseRole;
 
 /** Where the role goes: the `secrets[]` entry of the connection's mount, keyed exactly as the platform wrote it. */
 export interface DatabaseEntry {
