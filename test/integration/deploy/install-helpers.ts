@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CoreV1Api,
+  type CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
   loadAllYaml,
@@ -19,6 +20,9 @@ import { generatedFiles } from '../../../operator/deploy/generate.js';
 import { InstallMode, NAME } from '../../../operator/deploy/install-settings.js';
 import { apiRequestOf, impliedRequests, operatorPermissions, permissionFor, permissionVerbKey, unusedPermissionVerbs, type ApiRequest } from '../../../operator/deploy/rbac.js';
 import type { RecordedRequest } from './recording-proxy.js';
+import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
+import type { VaultResource } from '../../../operator/api/vault.js';
+import { withServiceAccountRoles } from '../../../operator/controllers/serviceaccount/desired.js';
 
 const FIELD_MANAGER = 'vault-autopilot-install-test';
 
@@ -150,4 +154,10 @@ export function analyseRequests(recorded: RecordedRequest[], operatorNamespace: 
     unparsed: [...new Set(unparsed)],
     requests: recorded.length,
   };
+}
+
+/** The auth role names a Vault resource stands for: rendered from its compact ServiceAccount entries, as the Vault controller does. */
+export async function vaultRoleNames(custom: CustomObjectsApi, namespace: string, name = 'vault'): Promise<string[]> {
+  const { spec } = (await custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace, plural: 'vaults', name })) as VaultResource;
+  return (withServiceAccountRoles(spec.externalConfig, spec.serviceAccountRoles)?.auth ?? []).flatMap((a) => a.roles ?? []).map((r) => r.name);
 }

@@ -6,8 +6,6 @@
 // operator/deploy/rbac.ts was never used (a permission is superfluous).
 import { readFileSync } from 'node:fs';
 import test from 'ava';
-import type { VaultResource } from '../../../operator/api/vault.js';
-import { withServiceAccountRoles } from '../../../operator/controllers/serviceaccount/compact.js';
 import {
   AdmissionregistrationV1Api,
   ApiextensionsV1Api,
@@ -24,7 +22,7 @@ import { eventually, useTestEnv } from '../../harness/index.js';
 import { sampleOf } from '../../support/samples.js';
 import { defaultInstallSettings, installEnvironment, InstallMode, NAME } from '../../../operator/deploy/install-settings.js';
 import { operatorPermissions } from '../../../operator/deploy/rbac.js';
-import { analyseRequests, applyInstall, serviceAccountKubeConfig, type AppliedInstall } from './install-helpers.js';
+import { analyseRequests, applyInstall, serviceAccountKubeConfig, vaultRoleNames, type AppliedInstall } from './install-helpers.js';
 import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
 import { AutopilotOperator, createLogger, makeKubeClients } from '../../../operator/framework/index.js';
 import { createWebhookServer, parseWebhookSettings, registerPodWebhook, WEBHOOK_PATH } from '../../../operator/webhook/index.js';
@@ -225,11 +223,7 @@ test.serial('ServiceAccount auto-configure: the role lands in the Vault resource
     namespace: appNs,
     body: { metadata: { name: 'orders', annotations: { 'vault.autopilot.dev/auto-configure': 'true', 'vault.autopilot.dev/vault': `${appNs}/vault` } } },
   });
-  // the role the Vault resource stands for (rendered from its compact entries, as the Vault controller does)
-  const mentionsOrders = async () => {
-    const spec = ((await custom().getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'vault' })) as VaultResource).spec;
-    return JSON.stringify(withServiceAccountRoles(spec.externalConfig, spec.serviceAccountRoles) ?? {}).includes(`sa.${appNs}.orders`);
-  };
+  const mentionsOrders = async () => (await vaultRoleNames(custom(), appNs)).includes(`sa.${appNs}.orders`);
   await eventually(async () => {
     if (!(await mentionsOrders())) throw new Error('role not written yet');
   }, WAIT).catch((err) => {

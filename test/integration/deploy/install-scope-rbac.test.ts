@@ -15,13 +15,11 @@ import { eventually, startOperatorProcess, useTestEnv, type OperatorProcess } fr
 import { freePort } from '../../harness/ports.js';
 import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
 import { NAMESPACE_CONTEXT_KEY } from '../../../operator/api/kmsvaultsecret.js';
-import { type VaultResource } from '../../../operator/api/vault.js';
-import { withServiceAccountRoles } from '../../../operator/controllers/serviceaccount/compact.js';
 import { defaultInstallSettings, installEnvironment, InstallMode, NAME } from '../../../operator/deploy/install-settings.js';
 import { apiRequestOf } from '../../../operator/deploy/rbac.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import { WEBHOOK_PATH } from '../../../operator/webhook/index.js';
-import { analyseRequests, applyInstall, serviceAccountKubeConfig, type AppliedInstall } from './install-helpers.js';
+import { analyseRequests, applyInstall, serviceAccountKubeConfig, vaultRoleNames, type AppliedInstall } from './install-helpers.js';
 import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
 
 const env = useTestEnv(test);
@@ -120,11 +118,7 @@ test.serial('inside the scope everything works; a ServiceAccount and a pod annot
   const annotations = { 'vault.autopilot.dev/auto-configure': 'true', 'vault.autopilot.dev/vault': `${appNs}/vault` };
   await core.createNamespacedServiceAccount({ namespace: outsideNs, body: { metadata: { name: 'outsider', annotations } } });
   await core.createNamespacedServiceAccount({ namespace: appNs, body: { metadata: { name: 'orders', annotations } } });
-  // the roles the Vault lifecycle renders from the resource (ServiceAccounts are compact entries there)
-  const roleNames = async () => {
-    const vault = (await custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'vault' })) as VaultResource;
-    return (withServiceAccountRoles(vault.spec.externalConfig, vault.spec.serviceAccountRoles)?.auth ?? []).flatMap((a) => a.roles ?? []).map((r) => r.name);
-  };
+  const roleNames = () => vaultRoleNames(custom, appNs);
   await eventually(async () => {
     if (!(await roleNames()).includes(`sa.${appNs}.orders`)) throw new Error('role not written yet');
   }, WAIT);

@@ -13,11 +13,9 @@ import { eventually, startOperatorProcess, useTestEnv, type OperatorProcess } fr
 import { freePort } from '../../harness/ports.js';
 import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
 import { defaultInstallSettings, installEnvironment, InstallMode } from '../../../operator/deploy/install-settings.js';
-import { type VaultResource } from '../../../operator/api/vault.js';
-import { withServiceAccountRoles } from '../../../operator/controllers/serviceaccount/compact.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import { WEBHOOK_PATH } from '../../../operator/webhook/index.js';
-import { analyseRequests, applyInstall, serviceAccountKubeConfig, type AppliedInstall } from './install-helpers.js';
+import { analyseRequests, applyInstall, serviceAccountKubeConfig, vaultRoleNames, type AppliedInstall } from './install-helpers.js';
 import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
 
 const env = useTestEnv(test);
@@ -100,9 +98,7 @@ test.serial('a Vault, an annotated ServiceAccount, a KMSVaultSecret and an injec
 
   await core.createNamespacedServiceAccount({ namespace: appNs, body: { metadata: { name: 'orders', annotations: { 'vault.autopilot.dev/auto-configure': 'true' } } } });
   await eventually(async () => {
-    const vault = (await custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: appNs, plural: 'vaults', name: 'vault' })) as VaultResource;
-    // ServiceAccounts are compact entries in the resource: the role is what the Vault lifecycle renders from them
-    if (!JSON.stringify(withServiceAccountRoles(vault.spec.externalConfig, vault.spec.serviceAccountRoles) ?? {}).includes(`sa.${appNs}.orders`)) throw new Error('role not written yet');
+    if (!(await vaultRoleNames(custom, appNs)).includes(`sa.${appNs}.orders`)) throw new Error('role not written yet');
   }, WAIT);
 
   const mount = await e.vaultMount('kv-v2');
