@@ -2,6 +2,7 @@
 // startServers({ apiserverAudit: true })). Tests count who changed what here:
 // the user is the authenticated identity, independent of the code under test.
 import { existsSync, readFileSync } from 'node:fs';
+import { completeLines } from './complete-lines.js';
 
 export interface AuditedWrite {
   user: string;
@@ -18,8 +19,7 @@ export interface AuditedWrite {
 export function auditedWrites(file: string): AuditedWrite[] {
   if (!existsSync(file)) return [];
   const out: AuditedWrite[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line) continue;
+  for (const line of completeLines(readFileSync(file, 'utf8'))) {
     const e = JSON.parse(line) as {
       stage?: string;
       verb?: string;

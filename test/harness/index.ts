@@ -5,6 +5,7 @@ import { HarnessEnv, readConnectionInfo, type TestEnv } from './env.js';
 import { stopOperatorProcesses } from './operator-process.js';
 import { startServers, type Servers, type StartOptions } from './servers.js';
 
+export { completeLines } from './complete-lines.js';
 export { eventually, eventuallyGone, WITHIN, withinResyncs, type EventuallyOptions } from './eventually.js';
 export { startOperatorProcess, type OperatorProcess, type OperatorProcessOptions } from './operator-process.js';
 export { startServers, type Servers, type StartOptions } from './servers.js';

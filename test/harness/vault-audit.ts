@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { completeLines } from './complete-lines.js';
 import { httpRequest } from './http.js';
 
 export interface AuditedRequest {
@@ -42,8 +43,7 @@ export class VaultAudit {
   responses(): AuditedRequest[] {
     if (!existsSync(this.file)) return [];
     const out: AuditedRequest[] = [];
-    for (const line of readFileSync(this.file, 'utf8').split('\n')) {
-      if (!line) continue;
+    for (const line of completeLines(readFileSync(this.file, 'utf8'))) {
       const entry = JSON.parse(line) as { type?: string; time?: string; auth?: { display_name?: string }; request?: { operation?: string; path?: string }; error?: string };
       if (entry.type !== 'response' || !entry.request?.path) continue;
       out.push({

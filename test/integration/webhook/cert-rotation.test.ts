@@ -4,7 +4,7 @@
 import test from 'ava';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { useTestEnv, eventually } from '../../harness/index.js';
+import { completeLines, useTestEnv, eventually } from '../../harness/index.js';
 import { splitPemBundle } from '../../../operator/framework/webhook-certs.js';
 import { createVaultFixture, injectedNamespace, startPodWebhook, type RunningWebhook } from './helpers/fixture.js';
 
@@ -54,7 +54,7 @@ test('certificate rotation while pods are being created: no failed admission', a
   const bundleSizes = new Set<number>();
   const STEPS = ['renewed-serving-certificate', 'next-ca-created', 'next-ca-published', 'switched-to-next-ca', 'dropped-previous-ca'];
   const stepsSoFar = (): string[] =>
-    webhook!.logs().split('\n').filter((l) => l.includes('"webhook certificates rotated"')).map((l) => (JSON.parse(l) as { steps: string[] }).steps).flat();
+    completeLines(webhook!.logs()).filter((l) => l.includes('"webhook certificates rotated"')).map((l) => (JSON.parse(l) as { steps: string[] }).steps).flat();
   // Pods keep coming until the whole roll-over has happened under them (not for a
   // fixed time: on a loaded machine it takes longer), then TAIL more after the last step.
   const TAIL = 20;
