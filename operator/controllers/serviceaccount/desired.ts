@@ -14,7 +14,8 @@ import { holdsEntries, type VaultResourceLike } from './vault-entries.js';
 
 // the plan's parts live in their own modules; importers keep using this one
 export * from './collective-apply.js';
-export * from './compact.js';
+// withServiceAccountRoles has one import path, compact.js (the Vault controller renders with it)
+export { compactEntry, headerOf, parseEntryName, renderEntry, storedEntries, withDatabaseRules, type RolesHeader } from './compact.js';
 export * from './intent.js';
 export * from './vault-entries.js';
 

@@ -22,7 +22,7 @@ import { apiRequestOf, impliedRequests, operatorPermissions, permissionFor, perm
 import type { RecordedRequest } from './recording-proxy.js';
 import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
 import type { VaultResource } from '../../../operator/api/vault.js';
-import { withServiceAccountRoles } from '../../../operator/controllers/serviceaccount/desired.js';
+import { withServiceAccountRoles } from '../../../operator/controllers/serviceaccount/compact.js';
 
 const FIELD_MANAGER = 'vault-autopilot-install-test';
 

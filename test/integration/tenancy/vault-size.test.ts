@@ -8,7 +8,8 @@
 import test from 'ava';
 import { SERVICE_ACCOUNT_FIELD_MANAGER } from '../../../operator/api/serviceaccount.js';
 import { EntryBatcher } from '../../../operator/controllers/serviceaccount/entry-batcher.js';
-import { desiredEntries, headerOf, withServiceAccountRoles } from '../../../operator/controllers/serviceaccount/desired.js';
+import { desiredEntries, headerOf } from '../../../operator/controllers/serviceaccount/desired.js';
+import { withServiceAccountRoles } from '../../../operator/controllers/serviceaccount/compact.js';
 import { VAULT_SIZE_CEILING_BYTES } from '../../../operator/controllers/serviceaccount/self-service.js';
 import { parseServiceAccountSettings } from '../../../operator/controllers/serviceaccount/settings.js';
 import { makeKubeClients } from '../../../operator/framework/kube.js';

@@ -10,9 +10,9 @@ import {
   headerOf,
   holdsEntries,
   planServiceAccount,
-  withServiceAccountRoles,
   type VaultResourceLike,
 } from '../../../../operator/controllers/serviceaccount/desired.js';
+import { withServiceAccountRoles } from '../../../../operator/controllers/serviceaccount/compact.js';
 import { orphanedEntries } from '../../../../operator/controllers/serviceaccount/sweep.js';
 import { parseServiceAccountSettings } from '../../../../operator/controllers/serviceaccount/settings.js';
 

@@ -8,7 +8,6 @@ import {
   headerOf,
   holdsEntries,
   ownedEntries,
-  withServiceAccountRoles,
   mentionsAutoConfigure,
   planServiceAccount,
   removalTargets,
@@ -16,6 +15,7 @@ import {
   type ServiceAccountLike,
   type VaultResourceLike,
 } from '../../../../operator/controllers/serviceaccount/desired.js';
+import { withServiceAccountRoles } from '../../../../operator/controllers/serviceaccount/compact.js';
 import { parseServiceAccountSettings } from '../../../../operator/controllers/serviceaccount/settings.js';
 
 const settings = parseServiceAccountSettings({});
