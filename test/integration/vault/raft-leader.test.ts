@@ -3,9 +3,10 @@
 // by the test), and "pod 0" of a managed Vault (the podAddress edge: no
 // kubelet) started with the retry_join the operator rendered into the
 // config Secret. The pod joins the leader, the operator does not initialise
-// it and unseals it with the leader cluster's keys (its keys Secret holds
-// them, in Bank-Vaults' layout). A leader the platform did not allow gets
-// no StatefulSet at all.
+// it (Initialized=False JoiningRaftLeader while it waits) and unseals it
+// with the leader cluster's keys (its keys Secret holds them, in
+// Bank-Vaults' layout). A leader the platform did not allow gets no
+// StatefulSet at all.
 import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,6 +84,21 @@ test.serial('rendered: retry_join to the leader first, client Service publishes 
   t.true(svc.spec?.publishNotReadyAddresses, 'as in Bank-Vaults: the leader reaches a joining pod');
   const ignored = (await vaults.get(ns, NAME)).status?.ignoredFields ?? [];
   t.false(ignored.some((f) => f.field.startsWith('spec.raftLeader')), 'honoured, not reported');
+});
+
+test.serial('waiting: an uninitialised pod 0 is not initialised by the operator: Initialized=False JoiningRaftLeader says which leader and pod', async (t) => {
+  // a pod that answers uninitialised and never joins (no retry_join): the state between start and join, held still
+  follower = await VaultServer.create(join(dir, 'waiting'), 'raft');
+  await follower.start();
+  const c = await vaults.waitForCondition(ns, NAME, 'Initialized', 'False', { reason: 'JoiningRaftLeader', ...WITHIN.reconcile });
+  t.is(
+    c.message,
+    `this Vault joins the Raft cluster of ${leader.address} (raftLeaderAddress): the operator does not initialise it. Waiting for ${NAME}-0 to join (retry_join); it is then unsealed with the keys of unsealConfig, which must be the leader cluster's`,
+  );
+  t.false((await client(follower.address).sealStatus()).initialized, 'sys/init never sent to it');
+  t.false((await vaults.events(ns, NAME)).some((e) => e.reason === 'Initialized'));
+  await follower.stop();
+  follower = undefined;
 });
 
 test.serial('joined: pod 0 joins the leader with the rendered retry_join and is unsealed with the leader cluster\'s keys', async (t) => {
