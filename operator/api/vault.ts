@@ -271,6 +271,10 @@ export interface VaultStatus {
   tlsNotAfter?: string;
   /** External mode: the address initialised or adopted; a different spec.external.address is refused (trust.ts). */
   externalAddress?: string;
+  /** unsealConfig.vault the keys were stored in or read from once initialised; another store is refused (key-store.ts). */
+  keyStore?: { address: string; path: string };
+  /** raftLeaderAddress (as an API address) this Vault joined; another leader is refused (raft-follower.ts). */
+  raftLeaderAddress?: string;
   /** Namespaces holding this Vault's CA copy (spec.caNamespaces); deleted from there when they leave the list or the Vault goes. */
   caCopies?: string[];
   /** Spec fields accepted for Bank-Vaults compatibility that have no effect here, and why. */
@@ -336,7 +340,7 @@ export const VaultReason = {
   ExternalAddressNotAllowed: 'ExternalAddressNotAllowed',
   /** spec.external.address is http:// and the operator did not opt out of https. */
   InsecureAddress: 'InsecureAddress',
-  /** spec.external.address differs from status.externalAddress. */
+  /** spec.external.address, unsealConfig.vault or raftLeaderAddress differs from what the initialised Vault pinned in its status. */
   AddressChanged: 'AddressChanged',
   /** spec.external.auth.tokenSecretRef names a Secret not labelled for this Vault. */
   SecretNotGranted: 'SecretNotGranted',

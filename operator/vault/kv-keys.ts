@@ -47,6 +47,8 @@ export async function readKvKeys(client: VaultClient, path: string, scope?: stri
  */
 export async function writeKvKeys(client: VaultClient, path: string, data: Record<string, string>, scope?: string): Promise<void> {
   for (const [key, value] of Object.entries(data)) {
+    // what is sent, as sent (base64): redacted too if a store's error answer quotes it
+    markSecret(value, scope);
     const current = await readOne(client, path, key, scope);
     if (current === value) continue;
     if (current !== undefined) throw new Error(`the key store already holds another ${key} at ${keyPath(path, key)}; not overwriting it`);

@@ -15,7 +15,7 @@ import {
   type VaultResource,
   type VaultStatus,
 } from '../../api/vault.js';
-import { type AutopilotOperator, type ConditionUpdate, deepEqual, dropScopedSecrets, errorCode, errorMessage, ExpectedState, isNotFound, mergePatchFor, setConditions } from '../../framework/index.js';
+import { type AutopilotOperator, type ConditionUpdate, deepEqual, dropScopedSecrets, errorCode, errorMessage, ExpectedState, isNotFound, mergePatchFor, redactText, setConditions } from '../../framework/index.js';
 import { VaultError } from '../../vault/client.js';
 import { CA_NAMESPACES_FIELD, ignoredFields, ignoredFieldsEvent } from './bankvaults-report.js';
 import { deleteCaCopies } from './ca-namespaces.js';
@@ -89,8 +89,11 @@ export class VaultController {
   /** Conditions -> Ready, then one status write (skipped by the framework when nothing changed). */
   private async writeStatus(vault: VaultResource, ctx: VaultReconcileContext, status: VaultStatus, updates: ConditionUpdate[], generation: number | undefined): Promise<void> {
     const now = ctx.clock.now();
-    let conditions = setConditions(vault.status?.conditions, updates.map((u) => ({ ...u, ...(generation !== undefined ? { observedGeneration: generation } : {}) })), now);
-    if (!updates.some((u) => u.type === VaultConditionType.Ready)) {
+    // a message may quote what a Vault answered (which may echo a token or key it was sent): redacted as the Vault's Events are
+    const scope = redactionScope(vault);
+    const redacted = updates.map((u) => ({ ...u, message: redactText(u.message, scope) }));
+    let conditions = setConditions(vault.status?.conditions, redacted.map((u) => ({ ...u, ...(generation !== undefined ? { observedGeneration: generation } : {}) })), now);
+    if (!redacted.some((u) => u.type === VaultConditionType.Ready)) {
       conditions = setConditions(conditions, [{ ...readiness(conditions), ...(generation !== undefined ? { observedGeneration: generation } : {}) }], now);
     }
     const next: VaultStatus = { ...status, conditions: conditions as VaultCondition[] };

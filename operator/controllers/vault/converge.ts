@@ -73,7 +73,9 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
       throw new ExpectedState([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.JoiningRaftLeader, message }], message, true, recheck(nodeStates));
     }
     if (hasStoredKeys(keysSecret?.data)) {
-      const message = `Vault at ${first.node.address} is not initialised but Secret ${keysName} already holds unseal keys; the operator will not overwrite them. Move the Secret away (or set unsealConfig.kubernetes.secretName) to initialise a new Vault.`;
+      const message = store
+        ? `Vault at ${first.node.address} is not initialised but ${describeStore(store)} (or Secret ${keysName}) already holds unseal keys, another Vault's?; the operator will not overwrite them. Set unsealKeysPath to a path of this Vault's own to initialise a new Vault.`
+        : `Vault at ${first.node.address} is not initialised but Secret ${keysName} already holds unseal keys; the operator will not overwrite them. Move the Secret away (or set unsealConfig.kubernetes.secretName) to initialise a new Vault.`;
       throw new ExpectedState([{ type: VaultConditionType.Initialized, status: 'False', reason: VaultReason.InitFailed, message }], message, true);
     }
     // an auto-unseal seal (seal "transit" etc. in spec.config): the shares are recovery keys, the seal unseals
@@ -84,6 +86,10 @@ export async function converge(p: VaultPhaseContext, gathered: Gathered): Promis
   // from now on keys and tokens go to this address only (trust.ts addressChangeDecision)
   // (never cleared by the operator: only a cluster admin moves a Vault)
   if (vault.spec.external) status.externalAddress = vault.spec.external.address;
+  // the same for the key store and a Raft follower's leader (key-store.ts, raft-follower.ts)
+  if (store) status.keyStore = { address: store.address, path: store.path };
+  const joined = raftLeaderApiAddr(vault);
+  if (joined) status.raftLeaderAddress = joined;
   // a Raft follower's keys are the leader cluster's, never made here: missing ones are UnsealKeysMissing below
   const lost = hasStoredKeys(keysSecret?.data) || raftLeaderApiAddr(vault)
     ? undefined

@@ -9,7 +9,8 @@ import { keepCaCopies } from './ca-namespaces.js';
 import { podAddress, podName, selectorLabels, unsealKeysSecretName, vaultSize } from './desired-objects.js';
 import { ensureManagedObjects } from './managed-objects.js';
 import { readSecret, type Gathered, type VaultPhaseContext } from './phase-context.js';
-import { raftLeaderDecision } from './raft-follower.js';
+import { keyStoreOf } from './key-store.js';
+import { raftLeaderChangeDecision, raftLeaderDecision } from './raft-follower.js';
 import { refusedStop } from './refusal.js';
 import { keysSecretDecision, NO_EXTERNAL_VAULTS, vaultTrustDecision } from './trust.js';
 
@@ -22,6 +23,8 @@ export async function gather(p: VaultPhaseContext): Promise<Gathered> {
     const trusted = vaultTrustDecision(vault, p.deps.settings.externalVaults ?? NO_EXTERNAL_VAULTS);
     if (!trusted.ok) throw await refusedStop(p, trusted);
   }
+  // unsealConfig.vault: an unlisted, changed or credential-less key store stops here, before any pod or request
+  await keyStoreOf(p);
   const keysSecret = await readSecret(ctx, namespace, unsealKeysSecretName(vault));
   // a Secret that is not this Vault's keys is neither read for keys nor ever written
   const keysOwned = keysSecretDecision(keysSecret, name);
@@ -42,9 +45,10 @@ export async function gather(p: VaultPhaseContext): Promise<Gathered> {
     await keepCaCopies(p, caCert);
     return { nodes: [{ name: 'external', address: vault.spec.external.address }], ...(caCert ? { caCert } : {}), ...(keysSecret ? { keysSecret } : {}) };
   }
-  // raftLeaderAddress: no pod is configured to join a leader the platform did not allow
-  const leader = raftLeaderDecision(vault, p.deps.settings.externalVaults ?? NO_EXTERNAL_VAULTS);
-  if (!leader.ok) throw await refusedStop(p, leader);
+  // raftLeaderAddress: no pod is configured to join a leader the platform did not allow, nor another one once initialised
+  for (const leader of [raftLeaderChangeDecision(vault), raftLeaderDecision(vault, p.deps.settings.externalVaults ?? NO_EXTERNAL_VAULTS)]) {
+    if (!leader.ok) throw await refusedStop(p, leader);
+  }
   const caCert = await ensureManagedObjects(p);
   await keepCaCopies(p, caCert);
   const address = p.deps.podAddress ?? podAddress;

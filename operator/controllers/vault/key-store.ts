@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { markSecret } from '../../framework/index.js';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { VaultResource } from '../../api/vault.js';
-import type { VaultClient } from '../../vault/client.js';
+import { VaultError, type VaultClient } from '../../vault/client.js';
 import { readKvKeys } from '../../vault/kv-keys.js';
 import { hasStoredKeys } from '../../vault/unseal.js';
 import { unsealKeysSecretName } from './desired-objects.js';
@@ -58,12 +58,48 @@ export function keyStoreDecision(vault: VaultResource, trust: ExternalVaultTrust
   return { ok: true, store: { address: address.replace(/\/+$/, ''), path, token } };
 }
 
+/** Where the spec puts the store (address and path as the operator uses them), valid or not; undefined = no store. */
+function specStore(vault: VaultResource): { address: string; path: string } | undefined {
+  if (!usesKeyStore(vault)) return undefined;
+  const v = vault.spec.unsealConfig!.vault!;
+  return { address: (str(v.address) ?? '').replace(/\/+$/, ''), path: str(v.unsealKeysPath)?.replace(/^\/+|\/+$/g, '') ?? '' };
+}
+
+/**
+ * Once initialised, the store that holds the keys is pinned in
+ * status.keyStore (issue 11: a changed address of an initialised Vault is
+ * refused, not followed). Another address or path, or no store, is refused:
+ * the keys are not read from, nor the root token deleted at, a place the
+ * tenant picked afterwards. Only a cluster admin (status subresource) moves it.
+ */
+export function keyStoreChangeDecision(vault: VaultResource): Decision {
+  const pinned = vault.status?.keyStore;
+  const wanted = specStore(vault);
+  if (!pinned || (wanted?.address === pinned.address && wanted.path === pinned.path)) return { ok: true };
+  const now = wanted ? `${wanted.address} (${wanted.path})` : 'no key store (unsealConfig.vault removed, or unsealConfig.aws set)';
+  return {
+    ok: false,
+    reason: TrustReason.AddressChanged,
+    message:
+      `${KEY_STORE_FIELD} changed from ${pinned.address} (${pinned.path}) to ${now} after the operator initialised the Vault with its unseal keys there: ` +
+      `refused, nothing is read from or written to another store. Set the field back; to move the keys, copy them to the new store, then a cluster admin clears the pin: ` +
+      `kubectl patch vault ${vault.metadata?.name} -n ${vault.metadata?.namespace} --subresource=status --type=merge -p '{"status":{"keyStore":null}}'`,
+  };
+}
+
+/** Pure: the store this reconcile may use (none: undefined), or why not. The pin first, then the store's own checks. */
+export function keyStoreGate(vault: VaultResource, trust: ExternalVaultTrust): { ok: true; store?: KeyStore } | Extract<Decision, { ok: false }> {
+  const changed = keyStoreChangeDecision(vault);
+  if (!changed.ok) return changed;
+  if (!usesKeyStore(vault)) return { ok: true };
+  return keyStoreDecision(vault, trust);
+}
+
 /** The store of this reconcile, or undefined; a refusal ends the reconcile (Ready=False, one Event). */
 export async function keyStoreOf(p: VaultPhaseContext): Promise<KeyStore | undefined> {
-  if (!usesKeyStore(p.vault)) return undefined;
-  const decision = keyStoreDecision(p.vault, p.deps.settings.externalVaults ?? NO_EXTERNAL_VAULTS);
+  const decision = keyStoreGate(p.vault, p.deps.settings.externalVaults ?? NO_EXTERNAL_VAULTS);
   if (!decision.ok) throw await refusedStop(p, decision);
-  markSecret(decision.store.token, redactionScope(p.vault));
+  if (decision.store) markSecret(decision.store.token, redactionScope(p.vault));
   return decision.store;
 }
 
@@ -72,9 +108,20 @@ export function keyStoreClient(p: VaultPhaseContext, store: KeyStore): VaultClie
   return p.clients.config(store.address, undefined, { method: 'token', token: store.token }, `key-store:${createHash('sha256').update(store.token).digest('hex')}`);
 }
 
-/** What the store holds, as Secret `data`. */
+/** What the store holds, as Secret `data`. The store refusing the tenant's token is said as such (Ready=False NotAuthorized). */
 export async function readStoreKeys(p: VaultPhaseContext, store: KeyStore): Promise<Record<string, string>> {
-  return readKvKeys(keyStoreClient(p, store), store.path, redactionScope(p.vault));
+  try {
+    return await readKvKeys(keyStoreClient(p, store), store.path, redactionScope(p.vault));
+  } catch (err) {
+    if (!(err instanceof VaultError) || (err.status !== 401 && err.status !== 403)) throw err;
+    throw await refusedStop(p, {
+      ok: false,
+      reason: TrustReason.KeyStoreDenied,
+      message:
+        `${describeStore(store)} refused the token of ${KEY_STORE_FIELD} (HTTP ${err.status}): it may not read ${store.path}/*. ` +
+        `Give that token a policy with read, create, update and delete on ${store.path}/* (and nothing else: the store's policy is what keeps another Vault's keys apart), or set unsealKeysPath to this Vault's own path. Nothing was read`,
+    });
+  }
 }
 
 /** For messages: where the keys are. Never includes the token. */

@@ -9,7 +9,7 @@
 // joined pods are forwarded to that leader: it gets the same trust decision
 // as spec.external.address before any pod is configured to join it.
 import type { VaultResource } from '../../api/vault.js';
-import { externalAddressDecision, type Decision, type ExternalVaultTrust } from './trust.js';
+import { externalAddressDecision, TrustReason, type Decision, type ExternalVaultTrust } from './trust.js';
 
 export const RAFT_LEADER_FIELD = 'spec.raftLeaderAddress';
 
@@ -32,4 +32,29 @@ export function raftLeaderDecision(vault: VaultResource, trust: ExternalVaultTru
 /** Why this Vault is not initialised by the operator. */
 export function followerWaitingMessage(vault: VaultResource, addresses: string[]): string {
   return `this Vault joins the Raft cluster of ${raftLeaderApiAddr(vault)} (raftLeaderAddress): the operator does not initialise it. Waiting for ${addresses.join(', ')} to join (retry_join); it is then unsealed with the keys of unsealConfig, which must be the leader cluster's`;
+}
+
+/**
+ * Once initialised, the cluster is fixed (issue 11: a changed address of an
+ * initialised Vault is refused, not followed): a follower's leader is pinned
+ * in status.raftLeaderAddress, and a Vault initialised as its own cluster
+ * (no pin) does not start joining a leader afterwards. Refused before the
+ * StatefulSet is touched, so no pod is reconfigured to join elsewhere and
+ * the operator's logins are never forwarded there. Pure.
+ */
+export function raftLeaderChangeDecision(vault: VaultResource): Decision {
+  const wanted = raftLeaderApiAddr(vault);
+  const pinned = vault.status?.raftLeaderAddress;
+  if (vault.spec.external || !vault.status?.initialized || wanted === pinned) return { ok: true };
+  const was = pinned ? `the Raft cluster of ${pinned}` : 'its own Raft cluster';
+  const now = wanted ? `join ${wanted}` : `form its own cluster ("self")`;
+  return {
+    ok: false,
+    reason: TrustReason.AddressChanged,
+    message:
+      `${RAFT_LEADER_FIELD} changed after this Vault was initialised in ${was}: refused, the pods are not reconfigured to ${now} and nothing is sent there. ` +
+      (pinned
+        ? `Set it back to the leader it joined; a cluster admin who moves the Vault clears the pin: kubectl patch vault ${vault.metadata?.name} -n ${vault.metadata?.namespace} --subresource=status --type=merge -p '{"status":{"raftLeaderAddress":null}}'`
+        : 'Set it back to "self" (or remove it); to join another cluster, create a new Vault resource with raftLeaderAddress'),
+  };
 }

@@ -47,6 +47,8 @@ export const TrustReason = {
   UnsealKeysNotBound: VaultReason.UnsealKeysNotBound,
   /** unsealConfig.vault (the key store) is incomplete or names what the operator does not send (key-store.ts). */
   KeyStoreInvalid: VaultReason.InvalidSpec,
+  /** The key store answered 401/403 to the tenant's token: its policy does not cover unsealKeysPath (key-store.ts). */
+  KeyStoreDenied: VaultReason.NotAuthorized,
 } as const;
 export type TrustReason = (typeof TrustReason)[keyof typeof TrustReason];
 

@@ -2,7 +2,7 @@
 // used, and what the operator refuses to send to an address a tenant wrote.
 import test from 'ava';
 import type { VaultResource } from '../../../../operator/api/vault.js';
-import { keyStoreDecision, usesKeyStore } from '../../../../operator/controllers/vault/key-store.js';
+import { keyStoreChangeDecision, keyStoreDecision, keyStoreGate, usesKeyStore } from '../../../../operator/controllers/vault/key-store.js';
 import { ignoredFields } from '../../../../operator/controllers/vault/bankvaults-report.js';
 
 const trust = { allowed: ['https://keys.example.test:8200'], allowHttp: false };
@@ -58,4 +58,36 @@ test('address and path are required; a path outside a KV mount is refused', (t) 
     t.false(d.ok);
     if (!d.ok) t.regex(d.message, re);
   }
+});
+
+test('pinned once initialised: another address or path, or no store, is refused (AddressChanged) with the admin\'s way out; the same store passes', (t) => {
+  const pinned = (store: Record<string, unknown>, extra: Record<string, unknown> = {}): VaultResource => ({
+    ...vault(store, extra),
+    status: { initialized: true, keyStore: { address: 'https://keys.example.test:8200', path: 'secret/data/vault-keys' } },
+  });
+  const trust2 = { allowed: ['https://keys.example.test:8200', 'https://other.example.test:8200'], allowHttp: false };
+  t.true(keyStoreChangeDecision(pinned(good)).ok, 'same store (trailing slashes as the operator trims them)');
+  t.true(keyStoreGate(pinned(good), trust2).ok);
+  t.true(keyStoreChangeDecision(vault({ ...good, address: 'https://other.example.test:8200' })).ok, 'no pin yet (not initialised): free to change');
+  const cases: Array<[Record<string, unknown>, Record<string, unknown>, RegExp]> = [
+    [{ ...good, address: 'https://other.example.test:8200' }, {}, /to https:\/\/other\.example\.test:8200 \(secret\/data\/vault-keys\)/],
+    [{ ...good, unsealKeysPath: 'secret/data/team-b' }, {}, /to https:\/\/keys\.example\.test:8200 \(secret\/data\/team-b\)/],
+    [{}, {}, /to no key store/],
+    [good, { aws: { kmsKeyId: 'k' } }, /to no key store/],
+  ];
+  for (const [store, extra, now] of cases) {
+    const d = keyStoreGate(pinned(store, extra), trust2);
+    t.false(d.ok);
+    if (d.ok) continue;
+    t.is(d.reason, 'AddressChanged');
+    t.regex(d.message, /^spec\.unsealConfig\.vault changed from https:\/\/keys\.example\.test:8200 \(secret\/data\/vault-keys\)/);
+    t.regex(d.message, now);
+    t.regex(d.message, /refused, nothing is read from or written to another store/);
+    t.regex(d.message, /kubectl patch vault v -n team-a --subresource=status --type=merge -p '\{"status":\{"keyStore":null\}\}'/);
+    t.false(d.message.includes('hvs.tenant'));
+  }
+  // a changed store is refused as a change even where the new address is not allowed either: one thing to fix
+  const unlisted = keyStoreGate(pinned({ ...good, address: 'https://evil.example:8200' }), trust2);
+  t.false(unlisted.ok);
+  if (!unlisted.ok) t.is(unlisted.reason, 'AddressChanged');
 });

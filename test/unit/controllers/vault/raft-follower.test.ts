@@ -2,7 +2,7 @@
 // built it, the retry_join it puts first, and the trust decision on it.
 import test from 'ava';
 import type { VaultResource } from '../../../../operator/api/vault.js';
-import { raftLeaderApiAddr, raftLeaderDecision } from '../../../../operator/controllers/vault/raft-follower.js';
+import { raftLeaderApiAddr, raftLeaderChangeDecision, raftLeaderDecision } from '../../../../operator/controllers/vault/raft-follower.js';
 import { serverConfig } from '../../../../operator/controllers/vault/desired-objects.js';
 import { ignoredFields } from '../../../../operator/controllers/vault/bankvaults-report.js';
 
@@ -38,4 +38,39 @@ test('reported only where it cannot apply', (t) => {
   t.deepEqual(ignoredFields(vault({ raftLeaderAddress: 'vault.a.leader.example', raftLeaderApiSchemeOverride: 'https' }).spec), []);
   t.deepEqual(ignoredFields(vault({ raftLeaderAddress: 'l', external: { address: 'https://e:8200' } }).spec).map((f) => f.field), ['spec.raftLeaderAddress']);
   t.deepEqual(ignoredFields(vault({ raftLeaderApiSchemeOverride: 'http' }).spec).map((f) => f.field), ['spec.raftLeaderApiSchemeOverride']);
+});
+
+test('a leader written as an attacker would (user-info, path, other scheme) is refused before anything is rendered', (t) => {
+  for (const raftLeaderAddress of ['evil@x.leader.example', 'x.leader.example:8200/../', 'x.leader.example:8200?', 'x.leader.example#']) {
+    const d = raftLeaderDecision(vault({ raftLeaderAddress }), trust);
+    t.false(d.ok, raftLeaderAddress);
+    if (!d.ok) t.is(d.reason, 'ExternalAddressNotAllowed', raftLeaderAddress);
+  }
+  const http = raftLeaderDecision(vault({ raftLeaderAddress: 'x.leader.example', raftLeaderApiSchemeOverride: 'http' }), trust);
+  t.false(http.ok);
+  if (!http.ok) t.is(http.reason, 'InsecureAddress');
+});
+
+test('pinned once initialised: another leader, "self", or a leader added to a Vault initialised as its own cluster is refused', (t) => {
+  const initialised = (spec: Record<string, unknown>, raftLeaderAddress?: string): VaultResource => ({
+    ...vault(spec),
+    status: { initialized: true, ...(raftLeaderAddress ? { raftLeaderAddress } : {}) },
+  });
+  t.true(raftLeaderChangeDecision(vault({ raftLeaderAddress: 'a.leader.example' })).ok, 'not initialised: free to change');
+  t.true(raftLeaderChangeDecision(initialised({ raftLeaderAddress: 'a.leader.example' }, 'https://a.leader.example:8200')).ok, 'the joined leader');
+  t.true(raftLeaderChangeDecision(initialised({ raftLeaderAddress: 'self' })).ok, 'its own cluster, still');
+  const moved = raftLeaderChangeDecision(initialised({ raftLeaderAddress: 'b.leader.example' }, 'https://a.leader.example:8200'));
+  t.false(moved.ok);
+  if (!moved.ok) {
+    t.is(moved.reason, 'AddressChanged');
+    t.regex(moved.message, /^spec\.raftLeaderAddress changed after this Vault was initialised in the Raft cluster of https:\/\/a\.leader\.example:8200: refused, the pods are not reconfigured to join https:\/\/b\.leader\.example:8200/);
+    t.regex(moved.message, /"status":\{"raftLeaderAddress":null\}/);
+  }
+  const toSelf = raftLeaderChangeDecision(initialised({ raftLeaderAddress: 'self' }, 'https://a.leader.example:8200'));
+  t.false(toSelf.ok);
+  if (!toSelf.ok) t.regex(toSelf.message, /not reconfigured to form its own cluster/);
+  const added = raftLeaderChangeDecision(initialised({ raftLeaderAddress: 'a.leader.example' }));
+  t.false(added.ok);
+  if (!added.ok) t.regex(added.message, /initialised in its own Raft cluster: refused, the pods are not reconfigured to join https:\/\/a\.leader\.example:8200.*create a new Vault resource/);
+  t.true(raftLeaderChangeDecision(initialised({ raftLeaderAddress: 'b.leader.example', external: { address: 'https://e:8200' } }, 'https://a.leader.example:8200')).ok, 'external: no pods to join anything');
 });
