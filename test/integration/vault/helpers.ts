@@ -44,6 +44,8 @@ export interface RunningVaultOperator {
   reconciles: () => number;
   /** Every Kubernetes write the operator made so far, as the apiserver received it (`VERB resource ns/name`). */
   readonly kubeWrites: string[];
+  /** Every request but watches, `GET /api/v1/namespaces/ns/secrets/x` (what the operator read, too). */
+  readonly kubeRequests: string[];
   stop(): Promise<void>;
 }
 
@@ -107,6 +109,9 @@ export async function startVaultOperator(
     reconciles: () => reconciles,
     get kubeWrites() {
       return kubeLog.writes();
+    },
+    get kubeRequests() {
+      return kubeLog.requests();
     },
     stop: async () => {
       await operator.stop();
