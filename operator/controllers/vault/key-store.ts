@@ -43,7 +43,8 @@ export function keyStoreDecision(vault: VaultResource, trust: ExternalVaultTrust
   const invalid = (message: string) => ({ ok: false as const, reason: TrustReason.KeyStoreInvalid, message: `${KEY_STORE_FIELD}: ${message}` });
   if (!address) return invalid('address is required (the Vault that keeps the unseal keys)');
   if (!path) return invalid('unsealKeysPath is required (e.g. secret/data/vault-keys)');
-  if (path.split('/').some((s) => s === '..' || s === '.' || s === '') || path.startsWith('sys/') || path.startsWith('auth/')) {
+  // %2e%2e would be un-escaped to .. on the way (a URL's path is normalised), ?/# would end the path
+  if (/[%?#\\\s]/.test(path) || path.split('/').some((s) => s === '..' || s === '.' || s === '') || /^(sys|auth)(\/|$)/.test(path)) {
     return invalid(`unsealKeysPath "${path}" is not a KV path`);
   }
   const addressOk = externalAddressDecision(address, trust, `${KEY_STORE_FIELD}.address`);

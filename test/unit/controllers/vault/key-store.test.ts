@@ -53,6 +53,11 @@ test('address and path are required; a path outside a KV mount is refused', (t) 
     [{ address: good.address, token: 't' }, /unsealKeysPath is required/],
     [{ ...good, unsealKeysPath: 'sys/policies/acl' }, /not a KV path/],
     [{ ...good, unsealKeysPath: 'secret/../auth/token' }, /not a KV path/],
+    [{ ...good, unsealKeysPath: 'secret/%2e%2e/sys/seal' }, /not a KV path/],
+    [{ ...good, unsealKeysPath: 'secret/data/k?list=true' }, /not a KV path/],
+    [{ ...good, unsealKeysPath: 'secret/data/k#x' }, /not a KV path/],
+    [{ ...good, unsealKeysPath: 'secret\\..\\sys' }, /not a KV path/],
+    [{ ...good, unsealKeysPath: 'sys' }, /not a KV path/],
   ] as const) {
     const d = keyStoreDecision(vault(store), trust);
     t.false(d.ok);
