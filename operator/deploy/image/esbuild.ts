@@ -4,7 +4,9 @@
 // keeps the source text and the compiled code of every module it loads, and
 // `@dot-i/k8s-operator` (CommonJS) requires the whole `@kubernetes/client-node`
 // namespace: ~70 generated API classes and ~700 models where the operator uses
-// a dozen. Bundled, only what is reachable stays (README "Performance").
+// a dozen. Bundled, only what is reachable stays, and of the generated API
+// classes only the methods the operator names (narrow-client.ts; README
+// "Performance").
 //
 //   node --import=tsx operator/deploy/image/esbuild.ts [--outdir dist/bundle] [--no-minify] [--metafile f.json]
 //
@@ -15,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
+import { narrowClientNodeApis } from './narrow-client.js';
 
 /**
  * What `@dot-i/k8s-operator` takes from client-node (dist/operator.js:
@@ -72,7 +75,7 @@ export async function bundleOperator(opts: { root: string; outdir: string; minif
     logLevel: 'warning',
     // CommonJS dependencies call require(): give the ES module one
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    plugins: [narrowImport('@dot-i/k8s-operator', '@kubernetes/client-node', K8S_OPERATOR_CLIENT_NODE_IMPORTS, opts.root), nodeUrlForWhatwgUrl],
+    plugins: [narrowImport('@dot-i/k8s-operator', '@kubernetes/client-node', K8S_OPERATOR_CLIENT_NODE_IMPORTS, opts.root), nodeUrlForWhatwgUrl, narrowClientNodeApis(opts.root)],
   });
   if (opts.metafile && result.metafile) writeFileSync(opts.metafile, JSON.stringify(result.metafile));
 }

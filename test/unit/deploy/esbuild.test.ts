@@ -65,6 +65,9 @@ test('the bundle runs with no node_modules, its chunks load, unused client-node 
     const code = readdirSync(out).map((f) => readFileSync(join(out, f), 'utf8')).join('\n');
     t.regex(code, /class CoreV1ApiRequestFactory\b|\bCoreV1ApiRequestFactory\s*=\s*class\b/, 'a client-node API the operator uses is in');
     t.false(code.includes('FlowcontrolApiserverV1ApiRequestFactory'), 'one it does not use is left out');
+    t.regex(code, /async readNamespacedSecret\(/, 'a method the operator calls is in (narrow-client.ts)');
+    t.false(code.includes('connectDeleteNamespacedPodProxy'), 'one it never names is left out');
+    t.false(code.includes('V1CSIDriverSpec.attributeTypeMap'), 'so is a model nothing it uses refers to');
     t.false(/tr46|mappingTable/.test(code), "whatwg-url's Unicode tables are left out");
   } finally {
     rmSync(dir, { recursive: true, force: true });
