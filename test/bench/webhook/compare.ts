@@ -24,6 +24,7 @@ import { REPO_ROOT } from '../../harness/versions.js';
 import { createVaultFixture, labelNamespace } from '../../integration/webhook/helpers/fixture.js';
 import { startOperatorBinary, startVaultK8s, type Measured } from '../processes.js';
 import { buildOperator, cpuMsOf, imageNodeFlags, mb, peerBinary, rssOf, table } from '../support.js';
+import { pod, review } from './reviews.js';
 
 const { values } = parseArgs({
   options: {
@@ -57,48 +58,6 @@ interface VegetaReport {
   throughput: number;
   success: number;
   status_codes?: Record<string, number>;
-}
-
-function pod(prefix: string, extra: Record<string, string>) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name: 'bench',
-      namespace: 'bench-app',
-      annotations: { [`${prefix}/agent-inject`]: 'true', [`${prefix}/agent-inject-secret-config`]: 'secret/data/bench/config', ...extra },
-    },
-    // as the apiserver's ServiceAccount admission leaves it (vault-k8s refuses a pod without the token mount)
-    spec: {
-      serviceAccountName: 'app',
-      volumes: [{ name: 'kube-api-access-bench', projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } }] } }],
-      containers: ['app', 'other'].map((name) => ({
-        name,
-        image: 'busybox:1.36',
-        volumeMounts: [{ name: 'kube-api-access-bench', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
-      })),
-    },
-  };
-}
-
-function review(object: unknown, namespace: string): string {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: '0b4f5a8e-0000-4000-8000-000000000001',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      requestKind: { group: '', version: 'v1', kind: 'Pod' },
-      requestResource: { group: '', version: 'v1', resource: 'pods' },
-      name: 'bench',
-      namespace,
-      operation: 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-      object: { ...(object as object), metadata: { ...(object as { metadata: object }).metadata, namespace } },
-      dryRun: false,
-    },
-  });
 }
 
 class Side {

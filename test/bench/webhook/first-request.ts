@@ -1,0 +1,135 @@
+// The first admissions a freshly started webhook answers, each on a new TLS
+// connection (what the apiserver sends after the operator starts or
+// restarts), next to the peer (vault-k8s) started the same way.
+//
+//   node --import=tsx test/bench/webhook/first-request.ts [--starts 3] [--requests 6] [--node-flags="..."]
+//
+// Per start: the process is ready (/readyz; vault-k8s /health/ready), then
+// --requests AdmissionReviews one after another, each on its own connection
+// (TCP + TLS handshake included; a Node https client in this process), then
+// as many on one kept-alive connection. Reported: the first request, the
+// median of the later new-connection ones, the keep-alive median; the median
+// over the starts. Benchmarks report; nothing here fails on noise.
+import { readdirSync } from 'node:fs';
+import https from 'node:https';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { HarnessEnv } from '../../harness/env.js';
+import { startServers } from '../../harness/index.js';
+import { REPO_ROOT } from '../../harness/versions.js';
+import { createVaultFixture, labelNamespace } from '../../integration/webhook/helpers/fixture.js';
+import { startOperatorBinary, startVaultK8s, type Measured } from '../processes.js';
+import { buildOperator, imageNodeFlags, mb, peerBinary, table } from '../support.js';
+import { pod, review } from './reviews.js';
+
+const { values } = parseArgs({
+  options: {
+    starts: { type: 'string', default: '3' },
+    requests: { type: 'string', default: '6' },
+    'node-flags': { type: 'string' },
+  },
+});
+const starts = Number(values.starts);
+const requests = Number(values.requests);
+
+/** One POST; ms from the request's start to the answer's end; checks it is a mutation. */
+async function post(proc: Measured, body: string, agent: https.Agent | false): Promise<number> {
+  const started = process.hrtime.bigint();
+  const answer = await new Promise<string>((resolve, reject) => {
+    const req = https.request(`${proc.webhookUrl}${proc.webhookPath}`, { method: 'POST', agent, rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const parsed = JSON.parse(answer) as { response?: { allowed?: boolean; patch?: string } };
+  if (!parsed.response?.allowed || !parsed.response.patch) throw new Error(`not a mutation: ${answer.slice(0, 300)}`);
+  return ms;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+interface Start {
+  first: number;
+  laterNew: number;
+  keepAlive: number;
+  load: number;
+}
+
+async function measure(proc: Measured, body: string): Promise<Start> {
+  const load = loadavg()[0]!;
+  const fresh: number[] = [];
+  for (let i = 0; i < requests; i++) fresh.push(await post(proc, body, false));
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  const kept: number[] = [];
+  try {
+    await post(proc, body, agent); // opens the connection
+    for (let i = 0; i < requests; i++) kept.push(await post(proc, body, agent));
+  } finally {
+    agent.destroy();
+  }
+  return { first: fresh[0]!, laterNew: median(fresh.slice(1)), keepAlive: median(kept), load };
+}
+
+async function main(): Promise<void> {
+  const peerBin = peerBinary('vault-k8s');
+  const started = new Date();
+  const entry = buildOperator('bundle');
+  const servers = await startServers({ vault: 'dev', kms: true, apiserver: true });
+  try {
+    const env = servers.env as HarnessEnv;
+    const crds = readdirSync(join(REPO_ROOT, 'crds')).filter((f) => /\.ya?ml$/.test(f)).map((f) => join('crds', f));
+    await env.applyCrds(...crds);
+    await env.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'vault-autopilot' } } });
+    const vault = await createVaultFixture(env, 'bench-vault');
+    const appNs = await env.namespace('bench-app');
+    await labelNamespace(env.kubeConfig(), appNs, 'bench');
+    const flags = values['node-flags'] !== undefined ? values['node-flags'].split(/\s+/).filter(Boolean) : imageNodeFlags();
+    const sides: Array<[string, () => Promise<Measured>, string]> = [
+      ['vault-autopilot', () => startOperatorBinary(env, { lifecycles: 'webhook', nodeFlags: flags, entry, extraEnv: { VAULT_AUTOPILOT_TARGET_VAULT: `${vault.namespace}/${vault.name}` } }), review(pod('vault.autopilot.dev', {}), appNs)],
+      ...(peerBin ? [['vault-k8s', () => startVaultK8s(env, peerBin), review(pod('vault.hashicorp.com', { 'vault.hashicorp.com/role': 'app' }), appNs)] as [string, () => Promise<Measured>, string]] : []),
+    ];
+    const results = new Map<string, Start[]>();
+    for (let s = 0; s < starts; s++) {
+      for (const [name, start, body] of s % 2 === 0 ? sides : [...sides].reverse()) {
+        process.stderr.write(`[bench] start ${s + 1}/${starts}: ${name} (load ${loadavg()[0]!.toFixed(1)})\n`);
+        const proc = await start();
+        try {
+          results.set(name, [...(results.get(name) ?? []), await measure(proc, body)]);
+        } finally {
+          await proc.stop();
+        }
+      }
+    }
+    const f = (n: number) => n.toFixed(2);
+    const rows = [...results.entries()].map(([name, runs]) => [
+      name,
+      f(median(runs.map((r) => r.first))),
+      f(median(runs.map((r) => r.laterNew))),
+      f(median(runs.map((r) => r.keepAlive))),
+      runs.map((r) => f(r.first)).join(' / '),
+      runs.map((r) => r.load.toFixed(1)).join(' / '),
+    ]);
+    const lines = [
+      `first admissions after a start, ${requests} each on a new TLS connection, then ${requests} on one kept-alive connection; median of ${starts} starts; operator node flags: ${flags.join(' ') || '(none)'}`,
+      '',
+      table(['webhook', 'first ms', 'later new-connection ms', 'keep-alive ms', 'first, each start', 'load average'], rows),
+      '',
+      `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${mb(totalmem())} MB RAM, shared machine; ${started.toISOString().slice(0, 16)}Z`,
+    ];
+    process.stdout.write(`\n${lines.join('\n')}\n`);
+  } finally {
+    await servers.stopAll();
+  }
+}
+
+await main();
