@@ -5,7 +5,7 @@ export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js'
 export { WorkQueue, type WorkQueueOptions, type ProcessResult } from './work-queue.js';
 export { setCondition, setConditions, getCondition, isConditionTrue, removeCondition, toKubeTime, type Condition, type ConditionStatus, type ConditionUpdate } from './conditions.js';
 export { parseDuration, SettingsError, SettingsReader, type Env } from './settings-kit.js';
-export { isStatusUnchanged, deepEqual, applyMergePatch, mergePatchFor } from './status.js';
+export { isStatusUnchanged, deepEqual, applyMergePatch, mergePatchFor, canonicalJson } from './status.js';
 export { ExpectedState, ReportedFailure } from './reconcile-failure.js';
 export { makeKubeClients, resourcePath, errorCode, isNotFound, getOrUndefined, KubeApiError, RawKube, PATCH, type KubeClients, type RawRequest } from './kube.js';
 export { EventRecorder, type EventType } from './events.js';

@@ -16,6 +16,15 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return aKeys.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && deepEqual(ao[k], bo[k]));
 }
 
+/**
+ * JSON text with every object's keys sorted: the same content gives the same
+ * text whatever order its keys were written or read back in (the apiserver
+ * returns them sorted). The one canonical form for digests and comparisons.
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (isPlainObject(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v)) ?? 'undefined';
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

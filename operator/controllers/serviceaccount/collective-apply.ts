@@ -4,12 +4,13 @@
 // policies owned by the manager in externalConfig become compact entries, and
 // the same apply (which no longer lists them) takes them out. Pure.
 import { API_GROUP_VERSION } from '../../api/naming.js';
+import { canonicalJson } from '../../framework/index.js';
 import type { ServiceAccountRoleEntry, ServiceAccountRolesSpec } from '../../api/vault.js';
 import { compactEntry, parseEntryName, storedEntries, type RolesHeader } from './compact.js';
 import { pickDatabaseRole } from './database.js';
 import type { ServiceAccountEntries } from './intent.js';
 import type { VaultRef } from './settings.js';
-import { authAt, engineRoles, ownedEntries, sameJson, splitEngineKey, type OwnedEntries, type VaultResourceLike } from './vault-entries.js';
+import { authAt, engineRoles, ownedEntries, splitEngineKey, type OwnedEntries, type VaultResourceLike } from './vault-entries.js';
 
 export interface VaultApplyConfiguration {
   apiVersion: string;
@@ -122,13 +123,12 @@ export function collectiveApply(
     ...(entries.length ? { spec: { serviceAccountRoles: { ...header, entries } } } : {}),
   };
   const stored = current.spec?.serviceAccountRoles;
-  const changed = legacy.size > 0 || !sameJson(canonical(next.spec?.serviceAccountRoles), canonical(stored));
+  const changed = legacy.size > 0 || comparable(next.spec?.serviceAccountRoles) !== comparable(stored);
   return { config: next, changed, conflicts };
 }
 
-/** Field order as the apply writes it, so a stored copy compares equal. */
-function canonical(spec: ServiceAccountRolesSpec | undefined): unknown {
+/** The stored copy and the apply as one text (key order aside: canonicalJson); no entries = none. */
+function comparable(spec: ServiceAccountRolesSpec | undefined): string | undefined {
   if (!spec || spec.entries.length === 0) return undefined;
-  const { authPath, tokenTtl, tokenMaxTtl, policyTemplate } = spec;
-  return { authPath, tokenTtl, tokenMaxTtl, policyTemplate, entries: spec.entries.map((e) => ({ namespace: e.namespace, name: e.name, ...(e.database ? { database: { type: e.database.type, path: e.database.path, mount: e.database.mount, role: pickDatabaseRole({ ...e.database.role }) } } : {}) })) };
+  return canonicalJson({ ...spec, entries: spec.entries.map((e) => (e.database ? { ...e, database: { ...e.database, role: pickDatabaseRole({ ...e.database.role }) } } : e)) });
 }

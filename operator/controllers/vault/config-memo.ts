@@ -8,6 +8,7 @@
 // made by hand in Vault is undone within the interval. Pure but for the map.
 import { createHash } from 'node:crypto';
 import type { VaultCondition } from '../../api/vault.js';
+import { canonicalJson } from '../../framework/index.js';
 
 export interface ConfigMemoEntry {
   digest: string;
@@ -18,7 +19,7 @@ export interface ConfigMemoEntry {
 
 /** Keys sorted: the record read back from the apiserver has its keys in another order than the one just written. */
 export function configDigest(parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify(parts, (_key, value: unknown) => (value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : value))).digest('hex');
+  return createHash('sha256').update(canonicalJson(parts)).digest('hex');
 }
 
 /** Whether this pass may skip reading Vault: the same digest, checked less than `intervalMs` ago. */

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { deepEqual, applyMergePatch, isStatusUnchanged } from '../../../operator/framework/status.js';
+import { canonicalJson, deepEqual, applyMergePatch, isStatusUnchanged } from '../../../operator/framework/status.js';
 
 const equalCases: Array<[string, unknown, unknown, boolean]> = [
   ['same primitives', 1, 1, true],
@@ -34,3 +34,10 @@ const unchangedCases: Array<[string, unknown, Record<string, unknown>, boolean]>
 for (const [name, current, patch, expected] of unchangedCases) {
   test(`isStatusUnchanged: ${name}`, (t) => t.is(isStatusUnchanged(current, patch), expected));
 }
+
+test('canonicalJson: one text whatever the key order, list order kept', (t) => {
+  t.is(canonicalJson({ b: 1, a: { d: [{ y: 1, x: 2 }], c: null } }), '{"a":{"c":null,"d":[{"x":2,"y":1}]},"b":1}');
+  t.is(canonicalJson({ roles: ['k/r'], auth: ['k'] }), canonicalJson({ auth: ['k'], roles: ['k/r'] }));
+  t.not(canonicalJson(['a', 'b']), canonicalJson(['b', 'a']));
+  t.is(canonicalJson({ a: undefined, b: 1 }), '{"b":1}');
+});
