@@ -267,6 +267,8 @@ export interface VaultStatus {
   sealed?: boolean;
   initialized?: boolean;
   managed?: ManagedRecord;
+  /** SHA-256 of the configuration last applied in full (no values): a restarted operator with the same configuration lists Vault's roles and policies instead of reading each. */
+  configDigest?: string;
   /** Serving certificate expiry (managed mode, generated TLS). */
   tlsNotAfter?: string;
   /** External mode: the address initialised or adopted; a different spec.external.address is refused (trust.ts). */

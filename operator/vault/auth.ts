@@ -152,6 +152,8 @@ export async function readAuth(
   desired: DesiredAuth[],
   managedPaths: string[],
   managedRoles: string[],
+  /** roles (by roleId) the caller knows hold their desired parameters: listed, not read */
+  settled: (id: string) => boolean = () => false,
 ): Promise<ActualAuth> {
   const res = await client.request<{ data?: Record<string, SysAuthEntry> } & Record<string, unknown>>('GET', 'sys/auth');
   const mounts = (res.data.data ?? res.data) as Record<string, SysAuthEntry>;
@@ -188,9 +190,14 @@ export async function readAuth(
       const list = await client.request<{ data?: { keys?: string[] } }>('LIST', `auth/${path}/${at}`, undefined, { allowStatus: [404] });
       mount.roleNames.push(...(list.status === 404 ? [] : (list.data.data?.keys ?? [])).map((name) => entryKey(name, collection)));
     }
+    const listed = new Set(mount.roleNames);
     for (const role of want?.roles ?? []) {
       const key = keyOf(role);
-      if (!mount.roleNames.includes(key)) continue;
+      if (!listed.has(key)) continue;
+      if (settled(roleId(path, key))) {
+        mount.roles.set(key, role.params);
+        continue;
+      }
       const at = role.collection ?? endpoint;
       const got = await client.request<{ data?: VaultParams }>('GET', `auth/${path}/${at}/${encodeURIComponent(role.name)}`, undefined, {
         allowStatus: [404],
@@ -306,6 +313,8 @@ export function planRoles(desired: DesiredAuth[], actual: ActualAuth, managedRol
     }
   }
   const wanted = new Set(desired.flatMap((d) => d.roles.map((r) => roleId(d.path, keyOf(r)))));
+  const listed = new Map<string, Set<string>>();
+  const listedIn = (path: string, mount: ActualAuthMount) => listed.get(path) ?? listed.set(path, new Set(mount.roleNames)).get(path)!;
   const desiredPaths = new Set(desired.map((d) => d.path));
   for (const id of managedRoles) {
     if (wanted.has(id)) continue;
@@ -315,7 +324,7 @@ export function planRoles(desired: DesiredAuth[], actual: ActualAuth, managedRol
     if (!mount || !desiredPaths.has(path) || mountsBeingCreated.has(path)) continue;
     const { collection, name } = parseEntryKey(key, mount.type);
     const endpoint = collection ?? ROLE_ENDPOINTS[mount.type];
-    if (!endpoint || !mount.roleNames.includes(key)) continue;
+    if (!endpoint || !listedIn(path, mount).has(key)) continue;
     changes.push({
       concern: 'role',
       action: 'delete',

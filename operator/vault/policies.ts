@@ -65,6 +65,30 @@ export async function readPolicies(client: VaultClient, names: string[]): Promis
   return actual;
 }
 
+/**
+ * Like readPolicies, but one LIST of sys/policies/acl first: a name it does
+ * not show is absent (no GET), a name to be removed only needs to exist, and
+ * `settled` names (the caller knows their content) hold `desired`'s rules.
+ * A token that may not list falls back to reading each name.
+ */
+export async function readListedPolicies(client: VaultClient, names: string[], desired: ReadonlyMap<string, string>, settled: (name: string) => boolean): Promise<ActualPolicies> {
+  const list = await client.request<{ data?: { keys?: string[] } }>('LIST', 'sys/policies/acl', undefined, { allowStatus: [403, 404] });
+  if (list.status === 403) return readPolicies(client, names);
+  const listed = new Set(list.status === 404 ? [] : (list.data.data?.keys ?? []));
+  const actual: ActualPolicies = new Map();
+  const toRead: string[] = [];
+  for (const name of names) {
+    if (!listed.has(name)) continue;
+    const rules = desired.get(name);
+    // a removal needs only to know the policy exists
+    if (rules === undefined) actual.set(name, '');
+    else if (settled(name)) actual.set(name, rules);
+    else toRead.push(name);
+  }
+  for (const [name, rules] of await readPolicies(client, toRead)) actual.set(name, rules);
+  return actual;
+}
+
 export function planPolicies(desired: DesiredPolicy[], actual: ActualPolicies, managed: string[]): Plan {
   const changes: Change[] = [];
   for (const policy of desired) {

@@ -28,7 +28,7 @@ import { OPERATOR_POLICY_NAME } from '../../vault/init.js';
 import { normaliseStartupSecrets, planStartupSecrets, readStartupSecrets, startupSecretPolicyLines, type DesiredStartupSecret, type SecretKeyReader } from '../../vault/startup-secrets.js';
 import { nextRecord, sameRecord, union } from '../../vault/managed-record.js';
 import { databaseRevokeLines, mountTypesOf, resolveSecretRefs, secretRefProblems } from '../../vault/secret-refs.js';
-import { normalisePolicies, planPolicies, policiesToRead, readPolicies, type ActualPolicies, type DesiredPolicy } from '../../vault/policies.js';
+import { normalisePolicies, planPolicies, policiesToRead, readListedPolicies, readPolicies, type ActualPolicies, type DesiredPolicy } from '../../vault/policies.js';
 import {
   normaliseSecretEngines,
   planSecretEngines,
@@ -37,7 +37,7 @@ import {
   type DesiredSecretEngine,
 } from '../../vault/secret-engines.js';
 import { withServiceAccountRoles } from '../serviceaccount/compact.js';
-import { configDigest, maySkip, memoFor } from './config-memo.js';
+import { configDigest, entryDigests, fullReadDue, ledgerKey, ledgersFor, nextLedger, unsettledKeys, type ConfigLedger } from './config-memo.js';
 import { withKmsIdentity } from './kms-identity.js';
 import { notAuthorized, readSecret, redactionScope, type VaultPhaseContext } from './phase-context.js';
 
@@ -72,6 +72,9 @@ export function withOperatorAuth(config: ExternalConfig | undefined, operator: {
     ],
   };
 }
+
+/** Roles and policies written side by side (config-plan.ts applyChanges); bounded so Vault and the operator stay responsive. */
+const WRITE_PARALLELISM = 8;
 
 export interface DesiredVaultConfig {
   audit: DesiredAuditDevice[];
@@ -152,6 +155,8 @@ export async function readVaultConfig(
   desired: DesiredVaultConfig,
   managed: ManagedRecord | undefined,
   manageOperatorPolicy = false,
+  /** ledger keys (config-memo.ts ledgerKey) whose content Vault is known to hold: listed, not read */
+  settled: (key: string) => boolean = () => false,
 ): Promise<ActualVaultConfig> {
   const needsAudit = desired.audit.length > 0 || (managed?.audit?.length ?? 0) > 0;
   const engineConfigInPlay = desired.engineConfig.length > 0 || (managed?.engineConfig?.length ?? 0) > 0;
@@ -179,8 +184,8 @@ export async function readVaultConfig(
     ...(operatorPolicy !== undefined ? { operatorPolicy } : {}),
     // sys/audit needs sudo: only read it when audit is in play
     audit: needsAudit ? await readAudit(client) : new Map(),
-    auth: await readAuth(client, desired.auth, managed?.auth ?? [], managed?.roles ?? []),
-    policies: await readPolicies(client, policiesToRead(desired.policies, managed?.policies ?? [])),
+    auth: await readAuth(client, desired.auth, managed?.auth ?? [], managed?.roles ?? [], (id) => settled(ledgerKey('role', id))),
+    policies: await readListedPolicies(client, policiesToRead(desired.policies, managed?.policies ?? []), new Map(desired.policies.map((p) => [p.name, p.rules])), (name) => settled(ledgerKey('policy', name))),
     secrets: await readSecretEngines(client),
   };
 }
@@ -207,6 +212,9 @@ export interface ConfigureOutcome {
   plan: Plan;
   result: ApplyResult;
   record: ManagedRecord;
+  /** ledger key -> digest of every desired role and policy, and those this pass did not settle */
+  digests: Map<string, string>;
+  unsettled: Set<string>;
 }
 
 /**
@@ -219,13 +227,22 @@ export async function configureVault(
   cluster: ClusterDefaults,
   managed: ManagedRecord | undefined,
   saveRecord: (record: ManagedRecord) => Promise<void>,
-  options: { manageOperatorPolicy?: boolean; readSecretKey?: SecretKeyReader; accessorPass?: boolean } = {},
+  options: {
+    manageOperatorPolicy?: boolean;
+    readSecretKey?: SecretKeyReader;
+    accessorPass?: boolean;
+    /** the ledger to trust (a role or policy it holds with the desired digest is listed, not read); 'all': every listed one (a restart whose persisted digest matches) */
+    ledger?: ConfigLedger | 'all';
+  } = {},
 ): Promise<ConfigureOutcome> {
   // __accessor__<auth mount> placeholders: replaced by the accessors of the mounts that exist
   let unresolved: string[] = [];
   if (config && mentionsAccessors(config)) ({ config, unresolved } = replaceAccessors(config, await readAuthAccessors(client)));
   const desired = normaliseExternalConfig(config, cluster);
-  const actual = await readVaultConfig(client, desired, managed, options.manageOperatorPolicy);
+  const digests = entryDigests(desired);
+  const { ledger } = options;
+  const settled = ledger === 'all' ? (key: string) => digests.has(key) : ledger ? (key: string) => ledger.entries.get(key) === digests.get(key) : undefined;
+  const actual = await readVaultConfig(client, desired, managed, options.manageOperatorPolicy, settled);
   const planned = planVaultConfig(desired, actual, managed);
   // values from Kubernetes Secrets (secretKeyRef) only for what is about to be written
   const resolved = await resolveSecretRefs(planned.changes, options.readSecretKey);
@@ -244,7 +261,7 @@ export async function configureVault(
       current = intent;
     }
   }
-  const result = plan.changes.length ? await applyChanges(client, plan.changes) : { applied: [], failed: [] };
+  const result = plan.changes.length ? await applyChanges(client, plan.changes, WRITE_PARALLELISM) : { applied: [], failed: [] };
   // group aliases need their group's id and the mount's accessor: planned once groups and mounts exist
   if (desired.groupAliases.length || managed?.groupAliases?.length) {
     const groupNames = [...new Set([...desired.groups.map((g) => g.name), ...desired.groupAliases.map((a) => a.group), ...(managed?.groups ?? [])])];
@@ -275,17 +292,20 @@ export async function configureVault(
     // a placeholder of a mount this pass enabled: once more, now that its accessor exists
     if (!options.accessorPass && unresolved.some((path) => created.has(path))) {
       const again = await configureVault(client, config, cluster, record, saveRecord, { ...options, accessorPass: true });
+      const failed = [...result.failed, ...again.result.failed];
       return {
         plan: { changes: [...plan.changes, ...again.plan.changes], problems: again.plan.problems },
-        result: { applied: [...result.applied, ...again.result.applied], failed: [...result.failed, ...again.result.failed] },
+        result: { applied: [...result.applied, ...again.result.applied], failed },
         record: again.record,
+        digests: again.digests,
+        unsettled: new Set([...again.unsettled, ...unsettledKeys(desired, plan, { applied: [], failed })]),
       };
     }
     for (const path of unresolved) {
       plan.problems.push({ concern: 'policy', id: `__accessor__${path}`, message: `placeholder __accessor__${path} names no auth mount of this Vault (written as it is)` });
     }
   }
-  return { plan, result, record };
+  return { plan, result, record, digests, unsettled: unsettledKeys(desired, plan, result) };
 }
 
 // ------------------------------------------------------------ the phase
@@ -312,22 +332,24 @@ export async function configure(p: VaultPhaseContext, client: VaultClient): Prom
   const withOperator = withOperatorAuth(withServiceAccounts, identity, OPERATOR_POLICY_NAME);
   const kms = p.deps.kmsIdentity;
   const config = kms ? withKmsIdentity(withOperator, identity, vault.spec.externalConfig, kms.pathPolicy) : withOperator;
-  // nothing changed since a pass that applied everything, checked recently: no Vault reads (config-memo.ts)
-  const memo = memoFor(p.deps);
+  // what Vault is known to hold (config-memo.ts): kept in memory; after a restart, every listed entry when the
+  // persisted digest of the last pass that applied everything matches (Vault's LIST still shows what went missing)
+  const ledgers = ledgersFor(p.deps);
   const uid = vault.metadata?.uid ?? '';
   const now = ctx.clock.now().getTime();
+  const intervalMs = p.deps.settings.configDriftCheckMs;
   const digestOf = (record: ManagedRecord | undefined) => configDigest([config, cluster, record ?? null, !vault.spec.external?.auth]);
-  const last = memo.get(uid);
-  if (maySkip(last, digestOf(vault.status?.managed), now, p.deps.settings.configDriftCheckMs)) {
-    updates.push({ ...last.condition });
-    return;
-  }
-  memo.delete(uid);
+  const kept = ledgers.get(uid);
+  ledgers.delete(uid);
+  const restored = !kept && intervalMs && vault.status?.configDigest === digestOf(vault.status?.managed) ? 'all' : undefined;
+  const full = !restored && fullReadDue(kept, now, intervalMs);
+  const ledger = full ? undefined : (restored ?? kept);
   let outcome;
   try {
     // the operator's own policy grows by the engine-configuration paths only when it uses its own token
     outcome = await configureVault(client, config, cluster, vault.status?.managed, saveRecord, {
       manageOperatorPolicy: !vault.spec.external?.auth,
+      ...(ledger ? { ledger } : {}),
       // startupSecrets' secretKeyRef: Secrets of the Vault resource's own namespace only
       readSecretKey: async (name, key) => {
         const raw = (await readSecret(ctx, vault.metadata!.namespace!, name))?.data?.[key];
@@ -345,6 +367,8 @@ export async function configure(p: VaultPhaseContext, client: VaultClient): Prom
     throw err;
   }
   status.managed = outcome.record;
+  const fullReadAt = full || !kept ? now : kept.fullReadAt;
+  if (intervalMs) ledgers.set(uid, nextLedger(outcome.digests, outcome.unsettled, fullReadAt));
   for (const change of outcome.result.applied) {
     await ctx.event('Normal', VaultEventReason.ConfigChanged, change.summary);
     ctx.log.info('vault config changed', { vault: `${vault.metadata!.namespace}/${vault.metadata!.name}`, change: change.summary });
@@ -357,6 +381,7 @@ export async function configure(p: VaultPhaseContext, client: VaultClient): Prom
     const message = `${issues.length} entr${issues.length === 1 ? 'y' : 'ies'} not applied (the rest is): ${issues.join('; ')}`;
     await ctx.event('Warning', VaultEventReason.ConfigInvalid, message);
     updates.push({ type: VaultConditionType.Configured, status: 'False', reason: VaultReason.InvalidEntries, message });
+    delete status.configDigest;
     return;
   }
   const record = outcome.record;
@@ -368,5 +393,6 @@ export async function configure(p: VaultPhaseContext, client: VaultClient): Prom
     message: `externalConfig applied: ${count('policies')} policies, ${count('auth')} auth methods, ${count('roles')} roles, ${count('secrets')} secret engines, ${count('audit')} audit devices`,
   };
   updates.push(condition);
-  memo.set(uid, { digest: digestOf(record), checkedAt: now, condition });
+  // a digest only (no values): a restarted operator with the same config lists Vault instead of reading it
+  status.configDigest = digestOf(record);
 }

@@ -1,5 +1,7 @@
 import test from 'ava';
-import { normalisePolicies, normaliseRules, planPolicies, policiesToRead } from '../../../operator/vault/policies.js';
+import nock from 'nock';
+import { VaultClient } from '../../../operator/vault/client.js';
+import { normalisePolicies, normaliseRules, planPolicies, policiesToRead, readListedPolicies } from '../../../operator/vault/policies.js';
 
 const read = 'path "secret/*" { capabilities = ["read"] }';
 
@@ -51,4 +53,21 @@ test('root, empty rules and duplicates are problems naming the entry', (t) => {
 
 test('the policies read are the desired plus the managed ones', (t) => {
   t.deepEqual(policiesToRead([{ name: 'a', rules: read }], ['a', 'b']), ['a', 'b']);
+});
+
+test.serial('readListedPolicies: one LIST; absent names unread, removals only listed, settled ones trusted, the rest read; no LIST right: each name read', async (t) => {
+  const ADDRESS = 'http://vault.test:8200';
+  const client = new VaultClient({ address: ADDRESS, auth: { method: 'token', token: 't' } });
+  nock(ADDRESS).get('/v1/sys/policies/acl').query({ list: 'true' }).reply(200, { data: { keys: ['default', 'known', 'unknown', 'gone'] } });
+  nock(ADDRESS).get('/v1/sys/policies/acl/unknown').reply(200, { data: { policy: 'hand edited' } });
+  const desired = new Map([['known', read], ['unknown', read], ['new', read]]);
+  const actual = await readListedPolicies(client, ['known', 'unknown', 'new', 'gone'], desired, (name) => name === 'known');
+  t.deepEqual([...actual].sort(), [['gone', ''], ['known', read], ['unknown', 'hand edited']]);
+  t.true(nock.isDone(), 'one LIST and one GET');
+  nock(ADDRESS).get('/v1/sys/policies/acl').query({ list: 'true' }).reply(403, { errors: ['permission denied'] });
+  nock(ADDRESS).get('/v1/sys/policies/acl/known').reply(200, { data: { policy: read } });
+  nock(ADDRESS).get('/v1/sys/policies/acl/new').reply(404, { errors: [] });
+  t.deepEqual([...(await readListedPolicies(client, ['known', 'new'], desired, () => true))], [['known', read]]);
+  t.true(nock.isDone());
+  nock.cleanAll();
 });

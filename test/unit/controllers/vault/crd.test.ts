@@ -38,7 +38,7 @@ const secretKeys: Record<keyof SecretEngineSpec, true> = {
 };
 const unsealKeys: Record<keyof UnsealConfig, true> = { options: true, kubernetes: true, aws: true, google: true, alibaba: true, azure: true, oci: true, vault: true, hsm: true };
 const statusKeys: Record<keyof VaultStatus, true> = {
-  observedGeneration: true, conditions: true, mode: true, nodes: true, leader: true, sealed: true, initialized: true, managed: true, tlsNotAfter: true, externalAddress: true, keyStore: true, raftLeaderAddress: true, caCopies: true, ignoredFields: true,
+  observedGeneration: true, conditions: true, mode: true, nodes: true, leader: true, sealed: true, initialized: true, managed: true, tlsNotAfter: true, externalAddress: true, keyStore: true, raftLeaderAddress: true, caCopies: true, ignoredFields: true, configDigest: true,
 };
 
 const names = (s: Schema | undefined) => Object.keys(s?.properties ?? {}).sort();
