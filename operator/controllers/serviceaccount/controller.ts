@@ -66,6 +66,11 @@ export async function registerServiceAccountController(
   const { settings } = deps;
   const waiters = new VaultWaiters();
   const batcher = new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER, headerOf(settings));
+  // the sweep's watch on `vaults` (below) is the cache: undefined until it has listed
+  const cachedVault = (ref: VaultRef): VaultResourceLike | null | undefined => {
+    const { synced, obj } = operator.cached(VAULT_SWEEP_KIND, ref.namespace, ref.name);
+    return synced ? ((obj as VaultResourceLike | undefined) ?? null) : undefined;
+  };
   await operator.registerController<V1ServiceAccount>({
     kind: SERVICE_ACCOUNT_KIND,
     group: '',
@@ -84,8 +89,8 @@ export async function registerServiceAccountController(
     finalizer: FINALIZER,
     addFinalizer: false,
     filter: (sa) => mentionsAutoConfigure(sa, settings),
-    reconcile: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: true, waiters, batcher }),
-    finalize: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: false, waiters, batcher }),
+    reconcile: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: true, waiters, batcher, cachedVault }),
+    finalize: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: false, waiters, batcher, cachedVault }),
     onDeleted: (sa) => {
       for (const ref of vaultsOf(sa, settings)) operator.enqueue(VAULT_SWEEP_KIND, ref.namespace, ref.name);
     },
@@ -109,12 +114,18 @@ export async function registerServiceAccountController(
       if (!operator.cached(SERVICE_ACCOUNT_KIND, undefined, '').synced) return { requeueAfterMs: 1000 };
       const lookup = (namespace: string, name: string) => operator.cached(SERVICE_ACCOUNT_KIND, namespace, name).obj as V1ServiceAccount | undefined;
       const target = { namespace: vault.metadata?.namespace ?? '', name: vault.metadata?.name ?? '' };
-      for (const change of orphanedEntries(vault as VaultResourceLike, batcher.manager, settings, lookup, inScope)) {
-        await submitChange(ctx, batcher, { target, change });
+      // all at once: the batcher carries them in one apply (one by one, 1,000 deleted ServiceAccounts were 1,000 applies)
+      const orphans = orphanedEntries(vault as VaultResourceLike, batcher.manager, settings, lookup, inScope);
+      const outcomes = await Promise.allSettled(orphans.map((change) => submitChange(ctx, batcher, { target, change })));
+      for (const [i, outcome] of outcomes.entries()) {
+        if (outcome.status === 'rejected') continue;
+        const change = orphans[i]!;
         const message = `removed role and policy ${change.roleName} of ServiceAccount ${change.serviceAccount}, which no longer asks for them here`;
         ctx.log.info(message, { reason: ServiceAccountReason.Removed });
         await ctx.event('Normal', ServiceAccountReason.Removed, message);
       }
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   });
 }
@@ -148,23 +159,43 @@ export async function reconcileServiceAccount(
   sa: V1ServiceAccount,
   ctx: ServiceAccountReconcileContext,
   settings: ServiceAccountSettings,
-  opts: { manageFinalizer: boolean; waiters?: VaultWaiters; batcher?: EntryBatcher } = { manageFinalizer: true },
+  opts: { manageFinalizer: boolean; waiters?: VaultWaiters; batcher?: EntryBatcher; cachedVault?: (ref: VaultRef) => VaultResourceLike | null | undefined } = { manageFinalizer: true },
 ): Promise<void> {
-  // gather
   const intent = decideIntent(sa, settings);
-  const vaults = new Map<string, VaultResourceLike | null>();
-  for (const ref of vaultsToRead(sa, intent, settings, FINALIZER)) {
-    vaults.set(formatVaultRef(ref), await readVault(ctx, ref));
-  }
-  // compute
   const batcher = opts.batcher ?? new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER, headerOf(settings));
-  const labels = await namespaceLabelsFor(ctx, sa, intent, vaults);
-  const plan = planServiceAccount(sa, settings, vaults, FINALIZER, batcher.manager, labels);
   const self = objectRef(sa);
+  const planFrom = async (read: (ref: VaultRef) => Promise<VaultResourceLike | null | undefined>): Promise<ServiceAccountPlan | undefined> => {
+    // gather
+    const vaults = new Map<string, VaultResourceLike | null>();
+    for (const ref of vaultsToRead(sa, intent, settings, FINALIZER)) {
+      const vault = await read(ref);
+      if (vault === undefined) return undefined;
+      vaults.set(formatVaultRef(ref), vault);
+    }
+    // compute
+    const labels = await namespaceLabelsFor(ctx, sa, intent, vaults);
+    return planServiceAccount(sa, settings, vaults, FINALIZER, batcher.manager, labels);
+  };
+  // In sync by the watch's copies (a restart: 1,000 ServiceAccounts each reading the ~100 KB
+  // resource was most of the time to be in sync): nothing to do. Anything to do is planned
+  // again on fresh copies, so a cache that lags never decides a write.
+  const { cachedVault } = opts;
+  const cached = cachedVault ? await planFrom(async (ref) => cachedVault(ref)) : undefined;
+  if (cached && isQuiet(cached)) {
+    opts.waiters?.settle(self);
+    return;
+  }
+  const plan = (await planFrom((ref) => readVault(ctx, ref)))!;
   if (plan.targetMissing) opts.waiters?.wait(formatVaultRef(plan.targetMissing), self);
   else opts.waiters?.settle(self);
   // apply
   await execute(sa, opts.manageFinalizer ? plan : { ...plan, finalizer: undefined, appliedVault: undefined }, ctx, settings, batcher);
+}
+
+/** A plan that does nothing: no write, no Event (execute() would not act on it). */
+function isQuiet(plan: ServiceAccountPlan): boolean {
+  const problem = plan.intent.kind === 'unconfigure' && plan.intent.problem;
+  return !problem && !plan.selfServiceRefused && !plan.databaseRefused && plan.removals.length === 0 && !plan.apply && !plan.targetMissing && plan.appliedVault === undefined && plan.finalizer === undefined;
 }
 
 async function execute(
