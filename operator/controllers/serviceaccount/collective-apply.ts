@@ -34,6 +34,8 @@ export interface CollectiveApply {
   changed: boolean;
   /** changes left out: externalConfig already has a role or policy of that name (hand-written) */
   conflicts: Array<{ serviceAccount: string; fields: string[] }>;
+  /** ServiceAccounts whose entry already was as asked (added and present, or removed and absent) */
+  unchanged: Set<string>;
 }
 
 /**
@@ -108,12 +110,21 @@ export function collectiveApply(
   const held = new Map([...legacy, ...storedEntries(current.spec?.serviceAccountRoles)]);
   const legacyNames = new Set(legacy.keys());
   const conflicts: CollectiveApply['conflicts'] = [];
+  const unchanged = new Set<string>();
   for (const change of changes) {
+    const before = held.get(change.roleName);
     held.delete(change.roleName);
-    if (!change.entries) continue;
+    if (!change.entries) {
+      if (!before) unchanged.add(change.serviceAccount);
+      continue;
+    }
     const fields = conflictsOf(current, change.entries, legacyNames);
     if (fields.length > 0) conflicts.push({ serviceAccount: change.serviceAccount, fields });
-    else held.set(change.roleName, compactEntry(change.serviceAccount, change.entries));
+    else {
+      const entry = compactEntry(change.serviceAccount, change.entries);
+      if (before && !legacyNames.has(change.roleName) && canonicalJson(before) === canonicalJson(entry)) unchanged.add(change.serviceAccount);
+      held.set(change.roleName, entry);
+    }
   }
   const entries = [...held.values()].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
   const next: VaultApplyConfiguration = {
@@ -124,7 +135,7 @@ export function collectiveApply(
   };
   const stored = current.spec?.serviceAccountRoles;
   const changed = legacy.size > 0 || comparable(next.spec?.serviceAccountRoles) !== comparable(stored);
-  return { config: next, changed, conflicts };
+  return { config: next, changed, conflicts, unchanged };
 }
 
 /** The stored copy and the apply as one text (key order aside: canonicalJson); no entries = none. */

@@ -176,13 +176,20 @@ export async function reconcileServiceAccount(
     const labels = await namespaceLabelsFor(ctx, sa, intent, vaults);
     return planServiceAccount(sa, settings, vaults, FINALIZER, batcher.manager, labels);
   };
-  // In sync by the watch's copies (a restart: 1,000 ServiceAccounts each reading the ~100 KB
-  // resource was most of the time to be in sync): nothing to do. Anything to do is planned
-  // again on fresh copies, so a cache that lags never decides a write.
+  // Planned on the watch's copies first (1,000 ServiceAccounts each reading the ~100 KB resource
+  // was most of a restart and half of a burst): in sync -> nothing to do; only its entry to add
+  // -> the batcher computes the apply from a fresh copy anyway. Anything else is planned again
+  // on fresh copies, so a cache that lags never decides a removal or a refusal.
   const { cachedVault } = opts;
   const cached = cachedVault ? await planFrom(async (ref) => cachedVault(ref)) : undefined;
   if (cached && isQuiet(cached)) {
     opts.waiters?.settle(self);
+    ctx.log.debug('in sync (by the watched copy of the Vault resource)');
+    return;
+  }
+  if (cached && opts.manageFinalizer && isQuiet({ ...cached, apply: undefined, appliedVault: undefined })) {
+    opts.waiters?.settle(self);
+    await execute(sa, cached, ctx, settings, batcher, true);
     return;
   }
   const plan = (await planFrom((ref) => readVault(ctx, ref)))!;
@@ -204,6 +211,8 @@ async function execute(
   ctx: ServiceAccountReconcileContext,
   settings: ServiceAccountSettings,
   batcher: EntryBatcher,
+  /** planned on the cache: an apply the fresh copy already had is not reported (no second Event) */
+  fromCache = false,
 ): Promise<void> {
   const { intent } = plan;
   if (intent.kind === 'unconfigure' && intent.problem) {
@@ -235,8 +244,9 @@ async function execute(
         `Name another one with the ${annotationName(settings, ServiceAccountAnnotation.Vault)} annotation (<namespace>/<name>).`,
     );
   }
-  if (plan.apply) {
-    await submitChange(ctx, batcher, plan.apply);
+  if (plan.apply && !(await submitChange(ctx, batcher, plan.apply)) && fromCache) {
+    ctx.log.debug(`${entryNames} already in Vault ${formatVaultRef(plan.apply.target)}`);
+  } else if (plan.apply) {
     const database = plan.apply.change.entries?.database;
     const dbNote = database ? ` with database role ${database.role.name} on ${database.mount}/${database.role.db_name} (credentials at ${database.mount}/creds/${database.role.name})` : '';
     const message = `wrote ${entryNames}${dbNote} into Vault ${formatVaultRef(plan.apply.target)}; the Vault controller renders and applies them`;
@@ -297,10 +307,10 @@ async function readVault(ctx: ServiceAccountReconcileContext, ref: VaultRef): Pr
  * failure path. A hand-written role or policy of the same name in
  * externalConfig is a conflict the user must resolve, never taken over.
  */
-async function submitChange(ctx: ServiceAccountReconcileContext, batcher: EntryBatcher, at: EntryChangeAt): Promise<void> {
+async function submitChange(ctx: ServiceAccountReconcileContext, batcher: EntryBatcher, at: EntryChangeAt): Promise<boolean> {
   const ref = formatVaultRef(at.target);
   try {
-    await batcher.submit(ctx.kube, at.target, at.change);
+    return await batcher.submit(ctx.kube, at.target, at.change);
   } catch (err) {
     const code = errorCode(err);
     if (err instanceof VaultFullError) await fail(ctx, ServiceAccountReason.VaultFull, err.message);
@@ -317,7 +327,7 @@ async function submitChange(ctx: ServiceAccountReconcileContext, batcher: EntryB
     if (code === 404 || (code === 409 && /uid mismatch/i.test(errorMessage(err)))) {
       await fail(ctx, ServiceAccountReason.TargetVaultNotFound, `Vault ${ref} was deleted or replaced while being updated; retrying`);
     }
-    await fail(ctx, ServiceAccountReason.ApplyFailed, `cannot update Vault ${ref}: ${errorMessage(err)}`);
+    return fail(ctx, ServiceAccountReason.ApplyFailed, `cannot update Vault ${ref}: ${errorMessage(err)}`);
   }
 }
 

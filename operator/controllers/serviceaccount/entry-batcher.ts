@@ -36,7 +36,8 @@ export class EntryConflictError extends Error {
 
 interface PendingChange {
   change: EntryChange;
-  resolve(): void;
+  /** `changed`: false when the resource already was as the change asks */
+  resolve(changed: boolean): void;
   reject(err: unknown): void;
 }
 
@@ -58,10 +59,10 @@ export class EntryBatcher {
     readonly header: RolesHeader,
   ) {}
 
-  /** Resolves once an apply that includes the change succeeded (or nothing needed changing). */
-  submit(kube: KubeClients, target: VaultRef, change: EntryChange): Promise<void> {
+  /** Resolves once an apply that includes the change succeeded (true), or nothing needed changing (false). */
+  submit(kube: KubeClients, target: VaultRef, change: EntryChange): Promise<boolean> {
     const key = formatVaultRef(target);
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<boolean>((resolve, reject) => {
       const batch = this.#pending.get(key) ?? { target, changes: [] };
       batch.changes.push({ change, resolve, reject });
       this.#pending.set(key, batch);
@@ -129,7 +130,7 @@ export class EntryBatcher {
         for (const p of pending) {
           const fields = conflicted.get(p.change.serviceAccount);
           if (fields) p.reject(new EntryConflictError(fields));
-          else p.resolve();
+          else p.resolve(!result.unchanged.has(p.change.serviceAccount));
         }
         return;
       }

@@ -23,9 +23,9 @@ const EXTERNAL = { address: 'https://vault.example.test:8200' };
 const settings = parseServiceAccountSettings({});
 
 /** `count` ServiceAccounts in batches of 50 (ten namespaces, realistic names), as a busy cluster sends them. */
-async function submitMany(batcher: EntryBatcher, ns: string, count: number, prefix = 'service'): Promise<PromiseSettledResult<void>[]> {
+async function submitMany(batcher: EntryBatcher, ns: string, count: number, prefix = 'service'): Promise<PromiseSettledResult<boolean>[]> {
   const kube = makeKubeClients(env().kubeConfig());
-  const all: PromiseSettledResult<void>[] = [];
+  const all: PromiseSettledResult<boolean>[] = [];
   for (let batch = 0; batch < count / 50; batch++) {
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, (_, k) => {

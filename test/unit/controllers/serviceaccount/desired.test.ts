@@ -195,6 +195,21 @@ test('collectiveApply: adds a ServiceAccount next to the ones already kept, neve
   t.deepEqual(rendered.policies![2], entries.policy);
 });
 
+test('collectiveApply: says which changes found the resource as asked already (their entry there, or gone)', (t) => {
+  const vault = aVaultHolding(aServiceAccount());
+  const cart = desiredEntries('shop', 'cart', settings);
+  const orders = desiredEntries('shop', 'orders', settings);
+  const result = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [
+    { serviceAccount: 'shop/cart', roleName: cart.role.name, policyName: cart.policy.name, entries: cart },
+    { serviceAccount: 'shop/orders', roleName: orders.role.name, policyName: orders.policy.name, entries: orders },
+    { serviceAccount: 'shop/gone', roleName: 'sa.shop.gone', policyName: 'sa.shop.gone', entries: null },
+  ], HEADER);
+  t.deepEqual([...result.unchanged].sort(), ['shop/cart', 'shop/gone']);
+  const removal = collectiveApply({ namespace: 'vault-system', name: 'vault' }, vault, MANAGER, [{ serviceAccount: 'shop/cart', roleName: cart.role.name, policyName: cart.policy.name, entries: null }], HEADER);
+  t.deepEqual([...removal.unchanged], []);
+  t.true(removal.changed);
+});
+
 test('upgrade: rendered entries an earlier version wrote become compact entries in one apply, rendering the very same role and policy', (t) => {
   const legacy = aLegacyVaultHolding(aServiceAccount());
   const entries = desiredEntries('shop', 'cart', settings);
