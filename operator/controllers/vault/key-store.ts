@@ -4,8 +4,10 @@
 // the keys Secret. The store's address is chosen by a tenant, so it gets
 // the same trust decision as spec.external.address (the platform's list,
 // https), and the operator only ever sends it the tenant's own credential:
-// the inline `token`. Never the operator's token or JWT, and never a file
-// of the operator's pod (`tokenPath`).
+// the inline `token`, or (an extension, so the token need not sit in the
+// resource) `tokenSecretRef`, a Secret of the Vault's namespace its owner
+// labelled for this Vault, as spec.external.auth.tokenSecretRef. Never the
+// operator's token or JWT, and never a file of the operator's pod (`tokenPath`).
 import { createHash } from 'node:crypto';
 import { markSecret } from '../../framework/index.js';
 import type { V1Secret } from '@kubernetes/client-node';
@@ -14,9 +16,9 @@ import { VaultError, type VaultClient } from '../../vault/client.js';
 import { readKvKeys } from '../../vault/kv-keys.js';
 import { hasStoredKeys } from '../../vault/unseal.js';
 import { unsealKeysSecretName } from './desired-objects.js';
-import { redactionScope, type VaultPhaseContext } from './phase-context.js';
+import { readSecret, redactionScope, type VaultPhaseContext } from './phase-context.js';
 import { refusedStop } from './refusal.js';
-import { externalAddressDecision, NO_EXTERNAL_VAULTS, TrustReason, type Decision, type ExternalVaultTrust } from './trust.js';
+import { externalAddressDecision, NO_EXTERNAL_VAULTS, tokenSecretDecision, TrustReason, type Decision, type ExternalVaultTrust } from './trust.js';
 
 export const KEY_STORE_FIELD = 'spec.unsealConfig.vault';
 
@@ -35,8 +37,11 @@ export function usesKeyStore(vault: VaultResource): boolean {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
+/** What the spec says about the store's credential: the inline token, or a Secret of the Vault's namespace (an extension). */
+export type KeyStoreSpec = Omit<KeyStore, 'token'> & ({ token: string } | { tokenSecretRef: { name: string; key: string } });
+
 /** Pure: the store to use, or why not. Nothing is sent anywhere before this says ok. */
-export function keyStoreDecision(vault: VaultResource, trust: ExternalVaultTrust): { ok: true; store: KeyStore } | Extract<Decision, { ok: false }> {
+export function keyStoreDecision(vault: VaultResource, trust: ExternalVaultTrust): { ok: true; store: KeyStoreSpec } | Extract<Decision, { ok: false }> {
   const v = vault.spec.unsealConfig?.vault ?? {};
   const address = str(v.address);
   const path = str(v.unsealKeysPath)?.replace(/^\/+|\/+$/g, '');
@@ -50,13 +55,25 @@ export function keyStoreDecision(vault: VaultResource, trust: ExternalVaultTrust
   const addressOk = externalAddressDecision(address, trust, `${KEY_STORE_FIELD}.address`);
   if (!addressOk.ok) return addressOk;
   const token = str(v.token);
+  const ref = v.tokenSecretRef as { name?: unknown; key?: unknown; namespace?: unknown } | undefined;
+  const where = { address: address.replace(/\/+$/, ''), path };
+  if (token && ref) return invalid('set token or tokenSecretRef, not both');
+  if (ref) {
+    const namespace = vault.metadata?.namespace;
+    if (ref.namespace !== undefined && ref.namespace !== namespace) {
+      return invalid(`tokenSecretRef names a Secret in namespace "${String(ref.namespace)}": only a Secret of this Vault's namespace (${namespace}) is used. Nothing was read or sent`);
+    }
+    const name = str(ref.name);
+    if (!name) return invalid('tokenSecretRef.name is required');
+    return { ok: true, store: { ...where, tokenSecretRef: { name, key: str(ref.key) ?? 'token' } } };
+  }
   if (!token) {
     return invalid(
-      'token is required here: the operator logs in to the key store only with a credential of the resource owner. ' +
+      'token (or tokenSecretRef, a Secret of this namespace labelled for this Vault) is required here: the operator logs in to the key store only with a credential of the resource owner. ' +
         'role/authPath (Kubernetes auth) would be the operator\'s own identity, and tokenPath a file in the operator\'s pod; neither is sent to a store a Vault resource names. Nothing was sent',
     );
   }
-  return { ok: true, store: { address: address.replace(/\/+$/, ''), path, token } };
+  return { ok: true, store: { ...where, token } };
 }
 
 /** Where the spec puts the store (address and path as the operator uses them), valid or not; undefined = no store. */
@@ -89,19 +106,39 @@ export function keyStoreChangeDecision(vault: VaultResource): Decision {
 }
 
 /** Pure: the store this reconcile may use (none: undefined), or why not. The pin first, then the store's own checks. */
-export function keyStoreGate(vault: VaultResource, trust: ExternalVaultTrust): { ok: true; store?: KeyStore } | Extract<Decision, { ok: false }> {
+export function keyStoreGate(vault: VaultResource, trust: ExternalVaultTrust): { ok: true; store?: KeyStoreSpec } | Extract<Decision, { ok: false }> {
   const changed = keyStoreChangeDecision(vault);
   if (!changed.ok) return changed;
   if (!usesKeyStore(vault)) return { ok: true };
   return keyStoreDecision(vault, trust);
 }
 
-/** The store of this reconcile, or undefined; a refusal ends the reconcile (Ready=False, one Event). */
-export async function keyStoreOf(p: VaultPhaseContext): Promise<KeyStore | undefined> {
+/** The store of this reconcile, or undefined; a refusal ends the reconcile (Ready=False, one Event). Read once per reconcile. */
+const resolved = new WeakMap<VaultPhaseContext, Promise<KeyStore | undefined>>();
+export function keyStoreOf(p: VaultPhaseContext): Promise<KeyStore | undefined> {
+  let store = resolved.get(p);
+  if (!store) resolved.set(p, (store = resolveKeyStore(p)));
+  return store;
+}
+
+async function resolveKeyStore(p: VaultPhaseContext): Promise<KeyStore | undefined> {
   const decision = keyStoreGate(p.vault, p.deps.settings.externalVaults ?? NO_EXTERNAL_VAULTS);
   if (!decision.ok) throw await refusedStop(p, decision);
-  if (decision.store) markSecret(decision.store.token, redactionScope(p.vault));
-  return decision.store;
+  if (!decision.store) return undefined;
+  const { address, path } = decision.store;
+  let token: string;
+  if ('token' in decision.store) token = decision.store.token;
+  else {
+    // as spec.external.auth.tokenSecretRef: only a Secret its owner labelled for this Vault resource
+    const { name, key } = decision.store.tokenSecretRef;
+    const secret = await readSecret(p.ctx, p.vault.metadata!.namespace!, name);
+    const granted = tokenSecretDecision(secret, p.vault.metadata!.name!, name, `${KEY_STORE_FIELD}.tokenSecretRef`);
+    if (!granted.ok) throw await refusedStop(p, granted);
+    token = Buffer.from(secret?.data?.[key] ?? '', 'base64').toString('utf8').trim();
+    if (!token) throw await refusedStop(p, { ok: false, reason: TrustReason.KeyStoreInvalid, message: `${KEY_STORE_FIELD}.tokenSecretRef: Secret ${name} has no key ${key}` });
+  }
+  markSecret(token, redactionScope(p.vault));
+  return { address, path, token };
 }
 
 /** The store's client (its login is the tenant's token; kept across reconciles per token). */

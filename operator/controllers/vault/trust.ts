@@ -169,12 +169,12 @@ export function vaultTrustDecision(vault: VaultResource, trust: ExternalVaultTru
  * (e.g. someone with rights on Vault resources only) cannot make the operator
  * use a Secret they could not use themselves.
  */
-export function tokenSecretDecision(secret: V1Secret | undefined, vaultName: string, secretName: string): Decision {
-  if (!secret) return refuse(TrustReason.SecretNotGranted, `Secret ${secretName} (spec.external.auth.tokenSecretRef) does not exist`);
+export function tokenSecretDecision(secret: V1Secret | undefined, vaultName: string, secretName: string, field = 'spec.external.auth.tokenSecretRef'): Decision {
+  if (!secret) return refuse(TrustReason.SecretNotGranted, `Secret ${secretName} (${field}) does not exist`);
   if (secret.metadata?.labels?.[TOKEN_SECRET_LABEL] !== vaultName) {
     return refuse(
       TrustReason.SecretNotGranted,
-      `Secret ${secretName} (spec.external.auth.tokenSecretRef) is not labelled ${TOKEN_SECRET_LABEL}=${vaultName}: the operator uses a token Secret only when its owner labelled it for this Vault resource`,
+      `Secret ${secretName} (${field}) is not labelled ${TOKEN_SECRET_LABEL}=${vaultName}: the operator uses a token Secret only when its owner labelled it for this Vault resource`,
     );
   }
   return ok;

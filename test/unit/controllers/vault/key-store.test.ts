@@ -41,7 +41,7 @@ test('no token: role/authPath (the operator\'s identity) and tokenPath (a file i
   t.false(d.ok);
   if (!d.ok) {
     t.is(d.reason, 'InvalidSpec');
-    t.regex(d.message, /token is required/);
+    t.regex(d.message, /token \(or tokenSecretRef, a Secret of this namespace labelled for this Vault\) is required/);
   }
   const names = ignoredFields(vault({ ...good, role: 'r', authPath: 'kubernetes', tokenPath: '/x' }).spec).map((f) => f.field);
   t.deepEqual(names, ['spec.unsealConfig.vault.tokenPath', 'spec.unsealConfig.vault.role', 'spec.unsealConfig.vault.authPath']);
@@ -95,4 +95,24 @@ test('pinned once initialised: another address or path, or no store, is refused 
   const unlisted = keyStoreGate(pinned({ ...good, address: 'https://evil.example:8200' }), trust2);
   t.false(unlisted.ok);
   if (!unlisted.ok) t.is(unlisted.reason, 'AddressChanged');
+});
+
+test('tokenSecretRef (an extension): a Secret of the Vault\'s own namespace only, never with token too', (t) => {
+  const ref = keyStoreDecision(vault({ address: good.address, unsealKeysPath: 'secret/data/k', tokenSecretRef: { name: 'store-token' } }), trust);
+  t.true(ref.ok);
+  if (ref.ok) t.deepEqual(ref.store, { address: good.address, path: 'secret/data/k', tokenSecretRef: { name: 'store-token', key: 'token' } });
+  const own = keyStoreDecision(vault({ address: good.address, unsealKeysPath: 'secret/data/k', tokenSecretRef: { name: 's', key: 'k', namespace: 'team-a' } }), trust);
+  t.true(own.ok, 'its own namespace, spelled out');
+  for (const [store, re] of [
+    [{ address: good.address, unsealKeysPath: 'secret/data/k', tokenSecretRef: { name: 's', namespace: 'team-b' } }, /tokenSecretRef names a Secret in namespace "team-b": only a Secret of this Vault's namespace \(team-a\) is used/],
+    [{ address: good.address, unsealKeysPath: 'secret/data/k', tokenSecretRef: {} }, /tokenSecretRef\.name is required/],
+    [{ ...good, tokenSecretRef: { name: 's' } }, /set token or tokenSecretRef, not both/],
+  ] as const) {
+    const d = keyStoreDecision(vault(store), trust);
+    t.false(d.ok);
+    if (!d.ok) {
+      t.is(d.reason, 'InvalidSpec');
+      t.regex(d.message, re);
+    }
+  }
 });
