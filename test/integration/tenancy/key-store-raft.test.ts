@@ -45,7 +45,7 @@ const pods: Record<string, string> = {}; // managed Vault name -> its pod 0 (no 
 let before: Snapshot;
 let store: VaultClient; // the shared key store, as its admin
 let mount = '';
-const tokens = { a: '', b: '', ab: '' };
+const tokens = { a: '', b: '', ab: '', ref: '' };
 const bKeys: Record<string, string> = {}; // what Bank-Vaults stored for team B: key -> base64 value
 let bNamespace = '';
 const ns = () => tenant.namespace;
@@ -146,7 +146,13 @@ test.serial('key store: no credential but the tenant\'s own token: the operator\
   for (const [name, extra] of attempts) await asTenant.create(vault(name, { size: 1, unsealConfig: { ...shares, vault: { address: l, unsealKeysPath: 'secret/data/x', ...extra } } }));
   for (const [name] of attempts) {
     const c = await asAdmin.waitForCondition(ns(), name, 'Ready', 'False', { reason: 'InvalidSpec', ...WITHIN.reconcile });
-    t.regex(c.message, /^spec\.unsealConfig\.vault: token is required here: the operator logs in to the key store only with a credential of the resource owner.*Nothing was sent$/, name);
+    t.regex(
+      c.message,
+      name === 'ks-secret'
+        ? new RegExp(`^spec\\.unsealConfig\\.vault: tokenSecretRef names a Secret in namespace "${bNamespace}": only a Secret of this Vault's namespace \\(${ns()}\\) is used\\. Nothing was read or sent$`)
+        : /^spec\.unsealConfig\.vault: token \(or tokenSecretRef, a Secret of this namespace labelled for this Vault\) is required here: the operator logs in to the key store only with a credential of the resource owner.*Nothing was sent$/,
+      name,
+    );
   }
   t.deepEqual(listed.requests, [], 'the store got no request at all');
   t.false(await tenant.can('get', 'secrets', { namespace: bNamespace }), 'the tenant cannot read that Secret');
@@ -168,6 +174,27 @@ test.serial('key store: an allowed store gets the tenant\'s token and nothing el
     t.false('authorization' in h, 'no other credential header');
     t.false(r.includes(env().vault.rootToken));
   }
+});
+
+test.serial('key store tokenSecretRef: a Secret of A its owner did not label for this Vault is not used; labelled, its token (and only it) goes to the store', async (t) => {
+  const fromSecret = `hvs.from-secret-${Math.random().toString(36).slice(2)}`;
+  tokens.ref = fromSecret;
+  // someone else's Secret in A (the CI's, say)
+  await admin.core.createNamespacedSecret({ namespace: ns(), body: { metadata: { name: 'ci-store-token' }, stringData: { token: fromSecret } } });
+  const seen = ownStore.requests.length;
+  await asTenant.create(vault('ks-ref', { size: 1, unsealConfig: { ...shares, vault: { address: own, unsealKeysPath: 'secret/data/ks-ref', tokenSecretRef: { name: 'ci-store-token' } } } }));
+  const c = await asAdmin.waitForCondition(ns(), 'ks-ref', 'Ready', 'False', { reason: 'SecretNotGranted', ...WITHIN.reconcile });
+  t.regex(c.message, /^Secret ci-store-token \(spec\.unsealConfig\.vault\.tokenSecretRef\) is not labelled vault\.autopilot\.dev\/vault-token-for=ks-ref/);
+  t.false(ownStore.requests.slice(seen).some((r) => r.includes('/ks-ref/')), 'the store got nothing for it');
+  // its owner grants it to this Vault
+  await admin.core.patchNamespacedSecret({ name: 'ci-store-token', namespace: ns(), body: [{ op: 'add', path: '/metadata/labels', value: { 'vault.autopilot.dev/vault-token-for': 'ks-ref' } }] });
+  await asTenant.patchSpec(ns(), 'ks-ref', { size: 1, unsealConfig: { vault: { unsealKeysPath: 'secret/data/ks-ref/' } } }); // a new generation, reconciled again
+  const reads = await eventually(async () => {
+    const r = ownStore.requests.slice(seen).filter((x) => x.includes('/ks-ref/'));
+    if (r.length < 2) throw new Error(`${r.length} requests`);
+    return r;
+  }, WITHIN.reconcile);
+  for (const r of reads) t.is((JSON.parse(r.slice(r.indexOf('{'), r.lastIndexOf('}') + 1)) as Record<string, string>)['x-vault-token'], fromSecret);
 });
 
 test.serial('shared store: tenant A naming team B\'s path reads nothing with A\'s token (the store refuses; a clear NotAuthorized)', async (t) => {
@@ -281,7 +308,7 @@ test.serial('after every attempt: nothing outside A changed but A\'s own store p
   }
   t.deepEqual(changes, [], describeChanges(changes));
   const seen = (await statusAndEvents()) + op.logs.text();
-  for (const v of [tokens.a, tokens.ab, tokens.b, ...Object.values(bKeys), ...Object.values(bKeys).map((k) => Buffer.from(k, 'base64').toString('utf8'))]) {
+  for (const v of [tokens.a, tokens.ab, tokens.b, tokens.ref, ...Object.values(bKeys), ...Object.values(bKeys).map((k) => Buffer.from(k, 'base64').toString('utf8'))]) {
     t.false(seen.includes(v), 'no store token or team B key in status, Events or logs');
   }
   t.deepEqual(unlisted.requests, []);
