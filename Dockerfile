@@ -31,4 +31,6 @@ COPY package.json ./
 COPY crds ./crds
 COPY --from=build /src/dist/operator ./dist/operator
 USER 65532:65532
-ENTRYPOINT ["/nodejs/bin/node", "/app/dist/operator/main.js"]
+# --max-opt=2: no Turbofan (memory; Node refuses it in NODE_OPTIONS):
+# ENTRYPOINT_NODE_FLAGS in operator/deploy/deployment.ts, README "Performance"
+ENTRYPOINT ["/nodejs/bin/node", "--max-opt=2", "/app/dist/operator/main.js"]

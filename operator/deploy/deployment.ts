@@ -8,7 +8,7 @@ import { commonLabels, selectorLabels } from './labels.js';
 
 /**
  * Measured: all four lifecycles started and idle, the image's bundle uses
- * 82 MB RSS (`make bench-memory`; 164 MiB before the bundle). The request
+ * 71-81 MB RSS (`make bench-memory`; 164 MiB before the bundle). The request
  * covers that and the object caches; the limit leaves room for a burst of
  * reconciles and fits a Raspberry Pi 4 (2-8 GB) next to its workloads. One
  * core at most: start-up on a Pi is CPU-bound.
@@ -27,6 +27,17 @@ export const MAX_OLD_SPACE_MB = 224;
  * when idle (`make bench-memory`); the webhook's per-request garbage is small.
  */
 export const NODE_FLAGS = [`--max-old-space-size=${MAX_OLD_SPACE_MB}`, '--max-semi-space-size=1'];
+
+/**
+ * Node's flags on the image's command line (the Dockerfile's ENTRYPOINT and
+ * build-image.sh's; a unit test keeps the three equal): V8 flags Node refuses
+ * in NODE_OPTIONS. `--max-opt=2`: hot code is optimised by Maglev, never by
+ * Turbofan, whose compile jobs (and the malloc arenas of their threads) cost
+ * 4-6 MB idle and 12-28 MB at peak under webhook load; webhook CPU per
+ * request, a 300-ServiceAccount burst and a restart were no slower without it
+ * (README "Performance", 2026-12-01).
+ */
+export const ENTRYPOINT_NODE_FLAGS = ['--max-opt=2'];
 
 /** The arm64 and amd64 variants of the image exist; nothing else does. */
 export const SUPPORTED_ARCHITECTURES = ['amd64', 'arm64'] as const;

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_FLAGS } from '../../operator/deploy/deployment.js';
+import { ENTRYPOINT_NODE_FLAGS, NODE_FLAGS } from '../../operator/deploy/deployment.js';
 import { eventually, WITHIN } from '../harness/eventually.js';
 import { REPO_ROOT } from '../harness/versions.js';
 
@@ -67,9 +67,9 @@ export function buildOperator(kind: OperatorBuild): string {
   return 'dist/bundle/main.js';
 }
 
-/** The node flags the operator runs with in the cluster (the Deployment's NODE_OPTIONS). */
+/** The node flags the operator runs with in the cluster (the Deployment's NODE_OPTIONS and the image's command line). */
 export function imageNodeFlags(): string[] {
-  return [...NODE_FLAGS];
+  return [...NODE_FLAGS, ...ENTRYPOINT_NODE_FLAGS];
 }
 
 /** Path of a benchmark peer built by test/harness/build-servers.sh (vault-k8s, vegeta), or undefined when not built. */

@@ -132,7 +132,7 @@ commit_arch_image() {
     --arch "$arch" --os linux ${variant:+--variant "$variant"} \
     --user "$NONROOT_UID:$NONROOT_UID" --workingdir /app \
     --env NODE_ENV=production --env PATH=/usr/local/bin:/usr/bin:/bin --env HOME=/home/nonroot \
-    --entrypoint '["/usr/local/bin/node", "/app/dist/operator/main.js"]' --cmd '' \
+    --entrypoint '["/usr/local/bin/node", "--max-opt=2", "/app/dist/operator/main.js"]' --cmd '' \
     --label org.opencontainers.image.title=vault-autopilot \
     --label org.opencontainers.image.description="Self-service HashiCorp Vault on Kubernetes" \
     --label org.opencontainers.image.version="$VERSION" \

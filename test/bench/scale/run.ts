@@ -4,7 +4,7 @@
 // the operator: the apiserver's audit log (the operator has its own
 // ServiceAccount identity) and Vault's audit device.
 //
-//   node --import=tsx test/bench/scale/run.ts [--accounts 1000] [--secrets 500] [--logins 50] [--idle-seconds 300] [--accounts-only | --skip-removal]
+//   node --import=tsx test/bench/scale/run.ts [--accounts 1000] [--secrets 500] [--logins 50] [--idle-seconds 300] [--accounts-only | --skip-removal] [--node-flags="..."]
 //
 // 1. --accounts annotated ServiceAccounts created at once -> every role in
 //    Vault; then --logins of them, picked at random, log in for real
@@ -43,8 +43,11 @@ const { values } = parseArgs({
     // only step 1 (quick comparisons)
     'accounts-only': { type: 'boolean', default: false },
     'skip-removal': { type: 'boolean', default: false },
+    // the operator's node flags instead of the Deployment's (e.g. --node-flags=" " for none)
+    'node-flags': { type: 'string' },
   },
 });
+const NODE_FLAGS = values['node-flags'] !== undefined ? values['node-flags'].split(/\s+/).filter(Boolean) : imageNodeFlags();
 const ACCOUNTS = Number(values.accounts);
 const SECRETS = Number(values.secrets);
 const LOGINS = Math.min(Number(values.logins), ACCOUNTS);
@@ -126,7 +129,7 @@ try {
 
   const healthPort = await freePort();
   const startOperator = async (): Promise<ManagedProcess> => {
-    const proc = new ManagedProcess('operator', process.execPath, [...imageNodeFlags(), entry], {
+    const proc = new ManagedProcess('operator', process.execPath, [...NODE_FLAGS, entry], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,
@@ -311,5 +314,5 @@ try {
   await servers.stopAll();
   rmSync(dir, { recursive: true, force: true });
 }
-process.stdout.write(`\n${table(['operator binary (bundle, image flags) on the harness servers', 'figure', 'target', 'load average'], rows)}\n${notes.map((n) => `- ${n}`).join('\n')}\n${new Date().toISOString().slice(0, 16)}Z\n`);
+process.stdout.write(`\n${table([`operator binary (bundle, node flags: ${NODE_FLAGS.join(' ') || 'none'}) on the harness servers`, 'figure', 'target', 'load average'], rows)}\n${notes.map((n) => `- ${n}`).join('\n')}\n${new Date().toISOString().slice(0, 16)}Z\n`);
 process.exit(0);
