@@ -9,6 +9,7 @@ import { ResilientWatch, diffRelist, type WatchEventType } from '../../../operat
 import { RawKube } from '../../../operator/framework/kube.js';
 import { systemClock } from '../../../operator/framework/clock.js';
 import { createLogger } from '../../../operator/framework/logger.js';
+import { eventually, WITHIN } from '../../harness/eventually.js';
 
 type Handler = (url: URL, res: http.ServerResponse) => void;
 
@@ -78,12 +79,11 @@ function makeWatch(raw: RawKube, logLines: string[] = []) {
   return { watch, events };
 }
 
-async function until(check: () => boolean, timeoutMs = 5000) {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Waits for the watch (under test) to have acted on what the scripted server sent. */
+async function until(check: () => boolean) {
+  await eventually(async () => {
+    if (!check()) throw new Error('not yet');
+  }, { ...WITHIN.reconcile, intervalMs: 10 });
 }
 
 test('lists, then watches with bookmarks, and resumes from the last resourceVersion after a close', async (t) => {
@@ -195,7 +195,8 @@ test('stop() also aborts a watch whose server never answers', async (t) => {
   const started = Date.now();
   await watch.stop();
   const requests = s.requests.length;
-  // without the abort, stop() would wait for the watch's own timeout (at least 60 s)
+  // without the abort, stop() would wait for the watch's watchdog (30 s timeout + 30 s = 60 s):
+  // the wall-clock bound is what tells the two apart, a quarter of that
   t.true(Date.now() - started < 15_000, `stopped after ${Date.now() - started} ms`);
   await s.close();
   t.is(s.requests.length, requests, 'the loop ended: no request after stop()');
@@ -209,7 +210,8 @@ test('stop() aborts an open watch and ends the loop', async (t) => {
   const started = Date.now();
   await watch.stop();
   const requests = s.requests.length;
-  // without the abort, stop() would wait for the watch's own timeout (at least 60 s)
+  // without the abort, stop() would wait for the watch's watchdog (30 s timeout + 30 s = 60 s):
+  // the wall-clock bound is what tells the two apart, a quarter of that
   t.true(Date.now() - started < 15_000, `stopped after ${Date.now() - started} ms`);
   await s.close();
   t.is(s.requests.length, requests, 'the loop ended: no request after stop()');
