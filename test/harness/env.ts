@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { ApiextensionsV1Api, CoreV1Api, KubeConfig, loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
-import { eventually } from './eventually.js';
+import { eventually, WITHIN } from './eventually.js';
 import { httpRequest } from './http.js';
 import { purgeNamespaces } from './kube-cleanup.js';
 import { note } from './server.js';
@@ -116,7 +116,7 @@ export class HarnessEnv implements TestEnv {
           const config = await this.vaultRequest('GET', `${path}/config`);
           if (config.status !== 200) throw new Error(`${path}/config: ${config.status}`);
         },
-        { timeoutMs: 15_000, intervalMs: 100, message: `KV v2 mount ${path} not ready` },
+        { ...WITHIN.server, intervalMs: 100, message: `KV v2 mount ${path} not ready` },
       );
     }
     return path;
@@ -157,7 +157,7 @@ export class HarnessEnv implements TestEnv {
           const established = current.status?.conditions?.find((c) => c.type === 'Established');
           if (established?.status !== 'True') throw new Error(`${name} not Established yet`);
         },
-        { timeoutMs: 30_000, intervalMs: 100, message: `CRD ${name}` },
+        { ...WITHIN.server, intervalMs: 100, message: `CRD ${name}` },
       );
     }
   }

@@ -15,6 +15,8 @@ export interface EventuallyOptions {
 export const WITHIN = {
   /** A real server that is up answering as expected again (after its restart, unseal, or a write it must show). */
   server: { timeoutMs: 30_000 },
+  /** A process the test started (an operator, a harness child) printing that it is up: tsx compiles it first. */
+  start: { timeoutMs: 60_000 },
   /** A change reaching the operator (or framework) under test through its watch, and the reconcile that acts on it. */
   reconcile: { timeoutMs: 60_000 },
 } as const satisfies Record<string, Pick<EventuallyOptions, 'timeoutMs'>>;

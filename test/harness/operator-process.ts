@@ -1,5 +1,6 @@
 // Runs an operator entry point as a real child process (node + tsx), for
 // tests of signals, exit codes and restarts that an in-process run cannot show.
+import { WITHIN } from './eventually.js';
 import { ManagedProcess } from './proc.js';
 import { REPO_ROOT } from './versions.js';
 
@@ -14,7 +15,7 @@ export interface OperatorProcessOptions {
 export interface OperatorProcess {
   /** stdout and stderr so far, interleaved as they arrived. */
   output(): string;
-  /** Resolves once `re` matches the output; rejects on timeout (default 30 s) or if the process exits first. */
+  /** Resolves once `re` matches the output; rejects on timeout (default WITHIN.start) or if the process exits first. */
   waitForOutput(re: RegExp, timeoutMs?: number): Promise<void>;
   /** Sends `signal` (default SIGTERM) and resolves with the exit code, null if it died of a signal. SIGKILL after 15 s. */
   kill(signal?: NodeJS.Signals): Promise<number | null>;
@@ -35,7 +36,7 @@ export async function startOperatorProcess(opts: OperatorProcessOptions): Promis
   void proc.exited().then(() => running.delete(proc));
   return {
     output: () => proc.output(),
-    waitForOutput: (re, timeoutMs) => proc.waitForOutput(re, timeoutMs),
+    waitForOutput: (re, timeoutMs = WITHIN.start.timeoutMs) => proc.waitForOutput(re, timeoutMs),
     kill: (signal = 'SIGTERM') => proc.stop(signal, 15_000),
     get pid() {
       return proc.pid;

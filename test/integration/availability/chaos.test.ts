@@ -188,13 +188,13 @@ async function assertExact(t: { deepEqual: (a: unknown, b: unknown, m?: string) 
 test.serial('200 ServiceAccounts + 100 KMSVaultSecrets converge exactly while the operator is killed -9 three times', async (t) => {
   const create = await prepareBatch([0, 200], [0, 100]);
   await startOperator();
-  await proc.waitForOutput(/operator started/, 60_000);
+  await proc.waitForOutput(/operator started/, WITHIN.start.timeoutMs);
   const started = Date.now();
   const creating = create();
   const kills: number[] = [];
   for (let k = 0; k < 3; k++) {
     const wait = 1500 + Math.floor(Math.random() * 4000);
-    await new Promise((r) => setTimeout(r, wait));
+    await new Promise((r) => setTimeout(r, wait)); // the fault: a kill at a random moment of the burst
     process.kill(proc.pid!, 'SIGKILL');
     t.is(await proc.exited(), null);
     kills.push(Date.now() - started);
@@ -222,7 +222,7 @@ for (const [server, stop, start] of [
     await stop();
     const down = Date.now();
     await batch.catch(() => undefined); // creations the stopped apiserver refused are made again below
-    await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - down))));
+    await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - down)))); // the fault: 30 s down by the clock
     await start();
     const up = Date.now();
     // read at once: the operator re-checks a sealed Vault every second here and may unseal it during the re-creations below

@@ -12,7 +12,7 @@ import { withServiceAccountRoles } from '../../../operator/controllers/serviceac
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, serviceAccountRoleName } from '../../../operator/api/naming.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
-import { eventually, startServers, type Servers } from '../../harness/index.js';
+import { eventually, WITHIN, startServers, type Servers } from '../../harness/index.js';
 import { admissionReview, KMS_CREDENTIALS, postWebhook, startReplica, writeWebhookCerts, type Replica } from './helpers.js';
 
 let servers: Servers;
@@ -114,10 +114,10 @@ test.serial('one leads, one follows; both serve admissions; a kill -9 of the lea
 
   const a = await startReplica(servers.env, 'replica-a', replicaEnv);
   replicas.push(a);
-  await a.proc.waitForOutput(/became leader/, 60_000);
+  await a.proc.waitForOutput(/became leader/, WITHIN.start.timeoutMs);
   const b = await startReplica(servers.env, 'replica-b', replicaEnv);
   replicas.push(b);
-  await b.proc.waitForOutput(/waiting for leadership/, 60_000);
+  await b.proc.waitForOutput(/waiting for leadership/, WITHIN.start.timeoutMs);
   for (const r of [a, b]) {
     await eventually(async () => {
       const res = await fetch(`http://127.0.0.1:${r.healthPort}/readyz`);
@@ -150,7 +150,7 @@ test.serial('one leads, one follows; both serve admissions; a kill -9 of the lea
     await create();
   }));
   t.is(await a.proc.exited(), null);
-  await b.proc.waitForOutput(/became leader/, 60_000);
+  await b.proc.waitForOutput(/became leader/, WITHIN.reconcile.timeoutMs);
   const takeoverMs = Date.now() - killedAt;
   await eventually(async () => {
     const { roles } = await vaultEntries();
@@ -168,6 +168,7 @@ test.serial('one leads, one follows; both serve admissions; a kill -9 of the lea
   const review = await postWebhook(b.webhookPort, certs.caPem, admissionReview(ns, 'after-takeover'));
   t.is(review.status, 200);
   t.log(`kill -9 of the leader -> follower leads after ${(takeoverMs / 1000).toFixed(1)} s (lease 15 s), all 40 ServiceAccounts + 20 KMSVaultSecrets converged after ${(convergedMs / 1000).toFixed(1)} s; follower writes while following: 0; leader writes: ${a.writes().length}`);
+  // wall clock is the property: leases lapse by the clock (lease 15 s + retry 2 s + 8 s of slack)
   t.true(takeoverMs < 25_000, `takeover within lease duration + retry period + slack (${takeoverMs} ms)`);
 });
 
@@ -176,19 +177,19 @@ test.serial('a leader cut off from the apiserver gives up and exits before the f
   const old = replicas[1]!; // replica-b, the leader since the kill
   const c = await startReplica(servers.env, 'replica-c', replicaEnv);
   replicas.push(c);
-  await c.proc.waitForOutput(/waiting for leadership/, 60_000);
+  await c.proc.waitForOutput(/waiting for leadership/, WITHIN.start.timeoutMs);
   await old.proc.kill('SIGTERM'); // a graceful stop hands the Lease over at once
-  await c.proc.waitForOutput(/became leader/, 30_000);
+  await c.proc.waitForOutput(/became leader/, WITHIN.reconcile.timeoutMs);
   const d = await startReplica(servers.env, 'replica-d', replicaEnv);
   replicas.push(d);
-  await d.proc.waitForOutput(/waiting for leadership/, 60_000);
+  await d.proc.waitForOutput(/waiting for leadership/, WITHIN.start.timeoutMs);
 
   // partition the leader: every request it makes to the apiserver is dropped
   const cutAt = Date.now();
   c.fault.hooks.onRequest = () => 'drop';
   const exitCode = await c.proc.exited();
   const exitedMs = Date.now() - cutAt;
-  await d.proc.waitForOutput(/became leader/, 60_000);
+  await d.proc.waitForOutput(/became leader/, WITHIN.reconcile.timeoutMs);
   const takeoverMs = Date.now() - cutAt;
   t.is(exitCode, 1, 'the cut-off leader exits non-zero (the pod restarts as a candidate)');
   t.regex(c.proc.output(), /lost leadership/);

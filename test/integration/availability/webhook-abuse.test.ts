@@ -6,7 +6,7 @@
 import test from 'ava';
 import * as tls from 'node:tls';
 import { RESOURCES } from '../../../operator/deploy/deployment.js';
-import { startOperatorProcess, useTestEnv, type OperatorProcess } from '../../harness/index.js';
+import { WITHIN, startOperatorProcess, useTestEnv, type OperatorProcess } from '../../harness/index.js';
 import { freePort } from '../../harness/ports.js';
 import { admissionReview, postWebhook, rssMiB, writeWebhookCerts } from './helpers.js';
 
@@ -41,7 +41,7 @@ test.before(async () => {
       NODE_OPTIONS: '--max-old-space-size=224',
     },
   });
-  await proc.waitForOutput(/admission webhook server listening/, 60_000);
+  await proc.waitForOutput(/admission webhook server listening/, WITHIN.start.timeoutMs);
 });
 
 test.after.always(async () => {
@@ -61,10 +61,11 @@ function trickle(head: string, body: Buffer, pieces: number, pauseMs: number, ti
       const size = Math.ceil(body.length / pieces);
       for (let i = 0; i < pieces && !socket.destroyed; i++) {
         socket.write(body.subarray(i * size, (i + 1) * size));
-        if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
+        if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs)); // the abuse: a slow client
       }
     });
     let text = '';
+    // 30 s: three times the server's 10 s body deadline; an answer later than that is no answer (asserted below)
     const timer = setTimeout(() => socket.destroy(), timeoutMs);
     socket.on('data', (c) => {
       text += c.toString();
@@ -120,6 +121,8 @@ test.serial('abuse keeps RSS under the shipped limit; normal reviews are answere
   for (let i = 0; i < 50; i++) malformed.push(postWebhook(port, caPem, i % 2 ? '{"apiVersion": "admission.k8s.io/v1", "kind": ' : Buffer.alloc(1024 * 1024, 0x7b)));
   // 200 concurrent normal reviews on 200 connections, during all of the above: once every abusive client is connected and sending
   await Promise.all(abuse.map((a) => a.started));
+  // 20 s: twice the apiserver's webhook timeout (10 s), as 200 reviews queue on 2 loaded cores here; a real
+  // apiserver would give each its own 10 s. Wall clock is the property: an answer too late is a failed admission.
   const concurrent = await Promise.all(Array.from({ length: 200 }, (_, i) => postWebhook(port, caPem, admissionReview(ns, `c-${i}`), { timeoutMs: 20_000 })));
   // and a trickle of normal reviews one after another while the slow clients still hang on
   const during: number[] = [];

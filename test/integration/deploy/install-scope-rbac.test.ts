@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, RbacAuthorizationV1Api, type KubernetesObject } from '@kubernetes/client-node';
-import { eventually, startOperatorProcess, useTestEnv, type OperatorProcess } from '../../harness/index.js';
+import { eventually, WITHIN, startOperatorProcess, useTestEnv, type OperatorProcess } from '../../harness/index.js';
 import { freePort } from '../../harness/ports.js';
 import { API_GROUP, API_VERSION } from '../../../operator/api/naming.js';
 import { NAMESPACE_CONTEXT_KEY } from '../../../operator/api/kmsvaultsecret.js';
@@ -73,7 +73,7 @@ test.before(async () => {
       AWS_SECRET_ACCESS_KEY: KMS_CREDENTIALS.secretAccessKey,
     },
   });
-  await proc.waitForOutput(/operator started/, 60_000);
+  await proc.waitForOutput(/operator started/, WITHIN.start.timeoutMs);
 });
 
 test.after.always(async () => {

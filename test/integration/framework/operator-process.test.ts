@@ -2,7 +2,7 @@
 // it survives the apiserver going away and coming back (resuming its watch),
 // and SIGTERM lets the reconcile in flight finish before exiting 0.
 import test from 'ava';
-import { eventually, startOperatorProcess, startServers, type OperatorProcess, type Servers } from '../../harness/index.js';
+import { eventually, WITHIN, startOperatorProcess, startServers, type OperatorProcess, type Servers } from '../../harness/index.js';
 import { applyWidgetCrd, widgets } from './widgets.js';
 
 const ENTRY = 'test/integration/framework/fixtures/operator-entry.ts';
@@ -20,7 +20,7 @@ async function startOperator(namespace: string): Promise<{ proc: OperatorProcess
   const proc = await startOperatorProcess({ entry: ENTRY, env: { KUBECONFIG: servers.env.kubeconfigPath, WIDGET_NAMESPACE: namespace } });
   let exited = false;
   void proc.exited().then(() => (exited = true));
-  await proc.waitForOutput(/widget operator ready/, 60_000);
+  await proc.waitForOutput(/widget operator ready/, WITHIN.start.timeoutMs);
   return { proc, exitedEarly: () => exited };
 }
 
@@ -45,7 +45,7 @@ test.serial('kube-apiserver stopped and restarted: the process stays up, reconne
 
   await servers.apiserver.stop();
   // the operator's watch fails and retries meanwhile; it keeps running through that
-  await proc.waitForOutput(/watch failed, retrying/, 30_000);
+  await proc.waitForOutput(/watch failed, retrying/, WITHIN.reconcile.timeoutMs);
   t.false(exitedEarly(), 'operator exited while the apiserver was down');
   await servers.apiserver.start();
   const backAt = Date.now();
@@ -71,7 +71,7 @@ test.serial('SIGTERM: the reconcile in flight finishes, then the process exits 0
   const w = widgets(servers.env.kubeConfig(), ns);
   const { proc } = await startOperator(ns);
   await w.create('slow', { value: 'done', sleepMs: 3000 });
-  await proc.waitForOutput(new RegExp(`reconcile started ${ns}/slow attempt 1`), 30_000);
+  await proc.waitForOutput(new RegExp(`reconcile started ${ns}/slow attempt 1`), WITHIN.reconcile.timeoutMs);
   const signalledAt = Date.now();
   const code = await proc.kill('SIGTERM');
   t.log(`exited ${Date.now() - signalledAt} ms after SIGTERM (reconcile in flight: 3 s sleep)`);
@@ -96,18 +96,18 @@ test.serial('started while the apiserver is down: stays up, /readyz is 503 until
   });
   let exited = false;
   void proc.exited().then(() => (exited = true));
-  await proc.waitForOutput(/health server listening/, 30_000);
+  await proc.waitForOutput(/health server listening/, WITHIN.start.timeoutMs);
   const port = Number(/"port":(\d+)/.exec(proc.output().split('\n').find((l) => l.includes('health server listening')) ?? '')?.[1]);
   const get = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`)).status;
   t.is(await get('/healthz'), 200);
   t.is(await get('/readyz'), 503);
   // it has tried the apiserver, failed, and keeps running to try again
-  await proc.waitForOutput(/retrying/, 30_000);
+  await proc.waitForOutput(/retrying/, WITHIN.reconcile.timeoutMs);
   t.false(exited, 'operator exited while the apiserver was down');
   t.is(await get('/readyz'), 503);
 
   await servers.apiserver.start();
-  await proc.waitForOutput(/widget operator ready/, 60_000);
+  await proc.waitForOutput(/widget operator ready/, WITHIN.start.timeoutMs);
   t.is(await get('/readyz'), 200);
   await observed(w, 'waiting', 'ok');
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -2,7 +2,7 @@
 // that started them — even when that process is SIGKILLed.
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import { eventually, startOperatorProcess } from '../../harness/index.js';
+import { eventually, WITHIN, startOperatorProcess } from '../../harness/index.js';
 
 function alive(pid: number): boolean {
   try {
@@ -28,14 +28,14 @@ test('startOperatorProcess passes env and args, captures stdout and stderr, and 
 test('waitForOutput rejects when the process exits without printing the pattern', async (t) => {
   const child = await startOperatorProcess({ entry: 'test/integration/harness/fixtures/print-env-and-wait.ts' });
   await child.waitForOutput(/started/);
-  const waiting = child.waitForOutput(/never printed/, 20_000);
+  const waiting = child.waitForOutput(/never printed/, WITHIN.start.timeoutMs); // outlasts kill()'s 15 s SIGKILL grace
   await child.kill('SIGTERM');
   await t.throwsAsync(waiting, { message: /exited/ });
 });
 
 test('servers and their temp dir are removed when their owner is SIGKILLed', async (t) => {
   const owner = await startOperatorProcess({ entry: 'test/integration/harness/fixtures/start-servers-and-hang.ts' });
-  await owner.waitForOutput(/servers up/, 60_000);
+  await owner.waitForOutput(/servers up/, WITHIN.start.timeoutMs);
   const match = /servers up pids=([\d,]+) dir=(\S+)/.exec(owner.output())!;
   const pids = match[1]!.split(',').map(Number);
   const dir = match[2]!;
@@ -48,7 +48,7 @@ test('servers and their temp dir are removed when their owner is SIGKILLed', asy
       if (pids.some(alive)) throw new Error(`still running: ${pids.filter(alive).join(',')}`);
       if (existsSync(dir)) throw new Error(`${dir} still exists`);
     },
-    { timeoutMs: 20_000, message: 'reaper did not clean up' },
+    { ...WITHIN.server, message: 'reaper did not clean up' },
   );
   t.pass();
 });

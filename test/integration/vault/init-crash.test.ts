@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { eventually, startOperatorProcess, startServers, type OperatorProcess, type Servers } from '../../harness/index.js';
+import { eventually, WITHIN, startOperatorProcess, startServers, type OperatorProcess, type Servers } from '../../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../../harness/fault-proxy.js';
 import { stopOperatorProcesses } from '../../harness/operator-process.js';
 import { VaultServer } from '../../harness/vault.js';
@@ -94,7 +94,7 @@ async function startOperator(namespace: string): Promise<OperatorProcess> {
       AWS_SECRET_ACCESS_KEY: KMS_CREDENTIALS.secretAccessKey,
     },
   });
-  await proc.waitForOutput(/operator started/, 60_000);
+  await proc.waitForOutput(/operator started/, WITHIN.start.timeoutMs);
   return proc;
 }
 
@@ -191,7 +191,7 @@ test.serial('KMS stopped the moment sys/init answers (12 s): the keys wait in me
   proxy.hooks.onResponse = async (req): Promise<'pass'> => {
     if (req.method === 'PUT' && req.url.startsWith('/v1/sys/init')) {
       await servers.kms.stop();
-      back = new Promise((r) => setTimeout(r, 12_000)).then(() => servers.kms.start());
+      back = new Promise((r) => setTimeout(r, 12_000)).then(() => servers.kms.start()); // the fault: an outage of 12 s by the clock
     }
     return 'pass';
   };
@@ -222,7 +222,7 @@ test.serial('apiserver gone for 15 s from the first keys write on (twice the old
       downAt = Date.now();
       // really stopped too; the proxy refuses meanwhile so the outage starts exactly here
       back = servers.apiserver.stop().then(async () => {
-        await new Promise((r) => setTimeout(r, Math.max(0, downAt + 15_000 - Date.now())));
+        await new Promise((r) => setTimeout(r, Math.max(0, downAt + 15_000 - Date.now()))); // the fault: 15 s by the clock
         await servers.apiserver.start();
       });
     }

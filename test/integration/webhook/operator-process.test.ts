@@ -4,7 +4,7 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { useTestEnv, eventually, startOperatorProcess } from '../../harness/index.js';
+import { WITHIN, useTestEnv, eventually, startOperatorProcess } from '../../harness/index.js';
 import { freePort } from '../../harness/ports.js';
 import { createVaultFixture, INJECTION_LABEL, injectedNamespace } from './helpers/fixture.js';
 
@@ -36,7 +36,7 @@ test('main.ts with VAULT_AUTOPILOT_LIFECYCLES=webhook mutates pods created throu
       VAULT_AUTOPILOT_WEBHOOK_NAMESPACE_SELECTOR: `${INJECTION_LABEL}=${runId}`,
     },
   });
-  await proc.waitForOutput(/admission webhook server listening/, 60_000);
+  await proc.waitForOutput(/admission webhook server listening/, WITHIN.start.timeoutMs);
   t.regex(proc.output(), /"nativeSidecars":true/, 'native sidecars detected from the apiserver version');
 
   const core = kc.makeApiClient(CoreV1Api);
