@@ -11,6 +11,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { AgentConfig } from '../../operator/webhook/agent-config.js';
 import { INJECTED_NAMES } from '../../operator/webhook/mutate.js';
 import { binaryPath } from '../harness/versions.js';
+import { WITHIN } from '../harness/eventually.js';
 
 export interface AgentRun {
   code: number | null;
@@ -45,7 +46,8 @@ export async function runInjectedAgent(mutated: V1Pod, serviceAccountToken: stri
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      // a hang guard, not a wait: the init agent exits by itself once it rendered (a killed one leaves code null, which fails)
+      const timer = setTimeout(() => child.kill('SIGKILL'), WITHIN.start.timeoutMs);
       child.on('exit', (exit) => {
         clearTimeout(timer);
         resolve({ code: exit, output: out });

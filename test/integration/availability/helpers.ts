@@ -108,6 +108,7 @@ export function postWebhook(port: number, caPem: string, body: string | Buffer, 
         res.on('error', () => resolve({ status: -1, body: 'response error', ms: performance.now() - started }));
       },
     );
+    // 10 s: the apiserver's webhook timeout (timeoutSeconds default); a later answer is a failed admission
     req.setTimeout(opts.timeoutMs ?? 10_000, () => req.destroy(new Error('timeout')));
     req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: -1, body: err.code ?? err.message, ms: performance.now() - started }));
     req.end(body);

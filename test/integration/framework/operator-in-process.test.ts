@@ -114,7 +114,7 @@ test.serial('50 objects reconcile concurrently while events of one object never 
   await Promise.all(names.slice(1).map((name) => w.create(name, { value: 'a', sleepMs: 150 })));
   for (const value of ['b', 'c', 'd', 'e']) {
     await w.patchSpec('many-0', { value, sleepMs: 800 });
-    await sleep(100);
+    await sleep(100); // spreads the events over many-0's reconcile; the assertion holds for any spacing
   }
   await eventually(
     async () => {
@@ -172,7 +172,7 @@ test.serial('lastTransitionTime stays put when the same status is set again, mov
   }, WITHIN.reconcile);
   const ltt = first.status?.conditions?.[0]?.lastTransitionTime;
   t.truthy(ltt);
-  // timestamps have second precision: a refreshed one would now differ
+  // wall clock is the property: timestamps have second precision, a refreshed one would now differ
   while (Date.now() < Date.parse(ltt!) + 1000) await sleep(50);
   await w.patchSpec('cond', { value: 'two' });
   const second = await eventually(async () => {

@@ -93,7 +93,7 @@ test('serving certificate and CA replaced on disk while pods are created: no fai
       } catch (err) {
         failures.push(`${name}: ${(err as { body?: string }).body ?? (err as Error).message}`);
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 100)); // pacing of the traffic, not a wait
     }
   };
   const workers = [worker(), worker()];
