@@ -94,7 +94,7 @@ test.serial('a lease left by a dead holder is taken over only after its duration
   t.false(c.isLeader(), 'held by the ghost'); // and not taken before its duration: `waited` below
   await eventually(async () => {
     if (!c.isLeader()) throw new Error('not leader yet');
-  }, { timeoutMs: 15_000 });
+  }, WITHIN.reconcile);
   const waited = Date.now() - started;
   t.true(waited >= 3000, `took over after ${waited} ms`);
   const lease = await coordination.readNamespacedLease({ name: 'widget-operator', namespace: ns });

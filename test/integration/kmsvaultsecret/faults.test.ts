@@ -65,7 +65,7 @@ test.serial('KMS stopped: KMSUnreachable, Vault keeps the last value; recovery w
   t.true(op.operator.isReady(), 'the operator keeps running');
 
   await servers.kms.start();
-  await objects.waitReady(ns, 'app', 'True', 'Synced', 30_000);
+  await objects.waitReady(ns, 'app', 'True', 'Synced');
   t.deepEqual(await probe.read(mount, 'v2', `${ns}/app`), { k: second });
   t.true(await objects.sawEvent(ns, 'app', 'Warning', 'KMSUnreachable'));
   t.true(await objects.sawEvent(ns, 'app', 'Normal', 'Recovered'));
@@ -74,12 +74,12 @@ test.serial('KMS stopped: KMSUnreachable, Vault keeps the last value; recovery w
 test.serial('Vault stopped: VaultUnreachable; when it returns (empty) the secret is written again', async (t) => {
   const current = await probe.read(mount, 'v2', `${ns}/app`);
   await servers.vault.stop();
-  const failing = await objects.waitReady(ns, 'app', 'False', 'VaultUnreachable', 30_000);
+  const failing = await objects.waitReady(ns, 'app', 'False', 'VaultUnreachable');
   t.regex(failing.status!.conditions![0]!.message, /Vault is unreachable/);
   t.true(op.operator.isReady(), 'the operator keeps running');
 
   await servers.vault.start();
-  await objects.waitReady(ns, 'app', 'True', 'Synced', 30_000);
+  await objects.waitReady(ns, 'app', 'True', 'Synced');
   await eventually(async () => {
     const data = await probe.read(mount, 'v2', `${ns}/app`);
     if (JSON.stringify(data) !== JSON.stringify(current)) throw new Error('not restored');

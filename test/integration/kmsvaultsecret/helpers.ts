@@ -19,7 +19,7 @@ import { AutopilotOperator } from '../../../operator/framework/operator.js';
 import { AwsKms } from '../../../operator/kms/aws-kms.js';
 import type { Decryptor } from '../../../operator/kms/decryptor.js';
 import { VaultClient } from '../../../operator/vault/client.js';
-import { eventually, type TestEnv } from '../../harness/index.js';
+import { eventually, WITHIN, type TestEnv } from '../../harness/index.js';
 import { WRITE_OPERATIONS, type AuditedRequest, type VaultAudit } from '../../harness/vault-audit.js';
 import { LogCapture } from '../../support/log-capture.js';
 export { LogCapture };
@@ -210,7 +210,7 @@ export class Objects {
   }
 
   /** Wait until Ready has this status (and reason, if given) for the current generation. */
-  async waitReady(namespace: string, name: string, status: 'True' | 'False', reason?: string, timeoutMs = 30_000): Promise<KMSVaultSecret> {
+  async waitReady(namespace: string, name: string, status: 'True' | 'False', reason?: string, timeoutMs: number = WITHIN.reconcile.timeoutMs): Promise<KMSVaultSecret> {
     return eventually(
       async () => {
         const obj = await this.get(namespace, name);
@@ -224,7 +224,7 @@ export class Objects {
     );
   }
 
-  async waitGone(namespace: string, name: string, timeoutMs = 30_000): Promise<void> {
+  async waitGone(namespace: string, name: string, timeoutMs: number = WITHIN.reconcile.timeoutMs): Promise<void> {
     await eventually(
       async () => {
         if (await this.get(namespace, name)) throw new Error(`${name} still exists`);
@@ -238,7 +238,7 @@ export class Objects {
    * status before it records the Event, so a test that just saw the status
    * must wait for the Event rather than list once.
    */
-  async sawEvent(namespace: string, name: string, type: string, reason: string, message?: RegExp, timeoutMs = 10_000): Promise<boolean> {
+  async sawEvent(namespace: string, name: string, type: string, reason: string, message?: RegExp, timeoutMs: number = WITHIN.reconcile.timeoutMs): Promise<boolean> {
     try {
       await eventually(
         async () => {

@@ -111,7 +111,7 @@ test.serial('includes from a partial: merged with context fallback; the partial 
   await eventually(async () => {
     const data = await probe.read(v2Mount, 'v2', `${ns}/merged`);
     if (data?.shared !== shared2) throw new Error('partial change not synced');
-  }, { timeoutMs: 20_000 });
+  }, WITHIN.reconcile);
   t.pass();
 });
 

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { eventually, startOperatorProcess, useTestEnv, type OperatorProcess } from '../../harness/index.js';
+import { eventually, WITHIN, withinResyncs, startOperatorProcess, useTestEnv, type OperatorProcess } from '../../harness/index.js';
 import { CRD_FILES, KMS_CREDENTIALS, Objects, sealValue, VaultProbe } from './helpers.js';
 
 const env = useTestEnv(test);
@@ -16,6 +16,8 @@ let ns: string;
 let mount: string;
 let dir: string;
 const plaintexts: string[] = [];
+
+const SYNC_PERIOD_MS = 1000;
 
 test.before(async () => {
   const e = env();
@@ -40,13 +42,13 @@ test.before(async () => {
       VAULT_AUTOPILOT_KMS_LEGACY_NAMESPACES: '*',
       VAULT_AUTOPILOT_KMS_ENDPOINT: e.kms.endpoint,
       VAULT_AUTOPILOT_KMS_ALLOWED_KEY_IDS: e.kms.keyAlias,
-      VAULT_AUTOPILOT_KMS_SYNC_PERIOD: '1s',
+      VAULT_AUTOPILOT_KMS_SYNC_PERIOD: `${SYNC_PERIOD_MS / 1000}s`,
       VAULT_AUTOPILOT_KMS_PATH_POLICY: 'any',
       AWS_ACCESS_KEY_ID: KMS_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: KMS_CREDENTIALS.secretAccessKey,
     },
   });
-  await proc.waitForOutput(/operator started/, 60_000);
+  await proc.waitForOutput(/operator started/, WITHIN.start.timeoutMs);
 });
 
 test.after.always(async () => {
@@ -69,7 +71,7 @@ test.serial('configured by environment: syncs (path policy "any"), corrects drif
   await probe.write(mount, 'v2', `shared/${ns}-app`, { a: 'by-hand' });
   await eventually(async () => {
     if ((await probe.read(mount, 'v2', `shared/${ns}-app`))?.a !== v) throw new Error('not restored');
-  }, { timeoutMs: 10_000 });
+  }, withinResyncs(1, SYNC_PERIOD_MS));
 });
 
 test.serial('VAULT_AUTOPILOT_KMS_ALLOWED_KEY_IDS (an alias) refuses ciphertext of the other key', async (t) => {

@@ -117,7 +117,7 @@ test.serial('the default Vault comes up: the secret lands with the login the Vau
   const started = Date.now();
   await vaults.waitForCondition(vaultNs, 'vault', 'Ready', 'True', { timeoutMs: 60_000, intervalMs: 50 } as never);
   const ready = Date.now();
-  const obj = await objects.waitReady(tenant, 'db', 'True', KmsVaultSecretReason.Synced, 30_000);
+  const obj = await objects.waitReady(tenant, 'db', 'True', KmsVaultSecretReason.Synced);
   t.log(`Vault created -> Ready: ${ready - started} ms; Ready -> KMSVaultSecret Synced: ${Date.now() - ready} ms`);
   t.true(Date.now() - ready < 5000, 'the waiting object is synced when its Vault becomes usable, not at its next 10 s look');
   t.is(obj.status!.vault, `${vaultNs}/vault`);

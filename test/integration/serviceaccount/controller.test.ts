@@ -35,7 +35,7 @@ test.after.always(async () => {
   await op?.stop();
 });
 
-async function waitForEntries(name: string, present: boolean, vault = 'vault', timeoutMs = 20_000): Promise<void> {
+async function waitForEntries(name: string, present: boolean, vault = 'vault', timeoutMs: number = WITHIN.reconcile.timeoutMs): Promise<void> {
   const role = serviceAccountRoleName(ns, name);
   await eventually(
     async () => {
@@ -64,7 +64,7 @@ async function waitForEvent(name: string, reason: string): Promise<string> {
       if (!event) throw new Error(`no ${reason} event for ${name}`);
       return event.message ?? '';
     },
-    { timeoutMs: 20_000, intervalMs: 200 },
+    { ...WITHIN.reconcile, intervalMs: 200 },
   );
 }
 

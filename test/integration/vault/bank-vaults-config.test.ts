@@ -11,7 +11,7 @@ import test from 'ava';
 import { VaultClient } from '../../../operator/vault/client.js';
 import type { VaultResource } from '../../../operator/api/vault.js';
 import { createCertificateAuthority } from '../../../operator/framework/webhook-certs.js';
-import { startServers, eventually, WITHIN, type Servers } from '../../harness/index.js';
+import { startServers, eventually, WITHIN, withinResyncs, type Servers } from '../../harness/index.js';
 import { VaultAudit } from '../../harness/vault-audit.js';
 import { CRD_FILE, Vaults, changesOnceInSync, startVaultOperator, vaultWrites, type RunningVaultOperator } from './helpers.js';
 
@@ -22,6 +22,7 @@ let vaults: Vaults;
 let admin: VaultClient;
 let writesInVault: () => string[];
 const NAME = 'bv-config';
+const RESYNC_MS = 2000;
 
 const raw = (token: string) => new VaultClient({ address: servers.vault.address, auth: { method: 'token', token }, timeoutMs: 3000 });
 
@@ -65,7 +66,7 @@ test.before(async () => {
   ns = await servers.env.namespace('bv-config');
   vaults = new Vaults(servers.env.kubeConfig());
   await vaults.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'app-db' }, stringData: { password: 'not-a-real-password' } } });
-  op = await startVaultOperator(servers.env, ns, { resyncPeriodMs: 2000, sealedRecheckMs: 500 });
+  op = await startVaultOperator(servers.env, ns, { resyncPeriodMs: RESYNC_MS, sealedRecheckMs: 500 });
 });
 
 test.after.always(async () => {
@@ -162,7 +163,7 @@ test.serial('a changed role is updated; a removed role is deleted; a removed CA 
     if (ro.status !== 404) throw new Error('app-ro still there');
     const rw = (await admin.request<{ data: { default_ttl: number } }>('GET', 'database/roles/app-rw')).data.data;
     if (rw.default_ttl !== 7200) throw new Error(`ttl ${rw.default_ttl}`);
-  }, { timeoutMs: 20_000 });
+  }, WITHIN.reconcile);
   t.regex((await admin.request<{ data: { certificate: string } }>('GET', 'pki/cert/ca')).data.data.certificate, /BEGIN CERTIFICATE/);
   const managed = await eventually(async () => {
     const m = (await vaults.get(ns, NAME)).status!.managed!;
@@ -179,7 +180,7 @@ test.serial('removing the whole configuration returns the operator policy to its
   await eventually(async () => {
     const m = (await vaults.get(ns, NAME)).status!.managed!;
     if (m.engineConfig?.length) throw new Error(`still recorded: ${m.engineConfig}`);
-  }, { timeoutMs: 20_000 });
+  }, WITHIN.reconcile);
   // removed from Vault (stored objects), CA generation left
   t.is((await admin.request('GET', 'pki/roles/web', undefined, { allowStatus: [404] })).status, 404);
   t.is((await admin.request('GET', 'database/config/app', undefined, { allowStatus: [404] })).status, 404);
@@ -187,7 +188,7 @@ test.serial('removing the whole configuration returns the operator policy to its
     const p = (await admin.request<{ data: { policy: string } }>('GET', 'sys/policies/acl/vault-autopilot-operator')).data.data.policy;
     if (p.includes('database/')) throw new Error('policy not back to base');
     return p;
-  }, { timeoutMs: 20_000 });
+  }, WITHIN.reconcile);
   t.notRegex(policy, /secrets\[\]\.configuration/);
 });
 
@@ -204,12 +205,12 @@ test.serial('groups and group-aliases: created in Vault, kept, and removed when 
       'group-aliases': [{ name: 'admins', mountpath: 'ldap', group: 'admin' }],
     },
   });
-  await vaults.waitForCondition(ns, NAME, 'Configured', 'True', { message: /./, timeoutMs: 20_000 });
+  await vaults.waitForCondition(ns, NAME, 'Configured', 'True', { message: /./, ...WITHIN.reconcile });
   const group = await eventually(async () => {
     const g = (await admin.request<{ data: { type: string; policies: string[]; metadata: Record<string, string>; alias: { name: string; mount_accessor: string } } }>('GET', 'identity/group/name/admin', undefined, { allowStatus: [404] })).data.data;
     if (!g?.alias?.name) throw new Error('no alias yet');
     return g;
-  }, { timeoutMs: 20_000 });
+  }, WITHIN.reconcile);
   t.is(group.type, 'external');
   t.deepEqual(group.policies, ['default']);
   t.deepEqual(group.metadata, { team: 'platform' });
@@ -229,7 +230,7 @@ test.serial('groups and group-aliases: created in Vault, kept, and removed when 
     if ((await admin.request('GET', 'identity/group/name/dev', undefined, { allowStatus: [404] })).status !== 404) throw new Error('dev still there');
     const g = (await admin.request<{ data: { alias?: { name?: string } } }>('GET', 'identity/group/name/admin')).data.data;
     if (g.alias?.name) throw new Error('alias still there');
-  }, { timeoutMs: 20_000 });
+  }, WITHIN.reconcile);
   const after = await eventually(async () => {
     const m = (await vaults.get(ns, NAME)).status!.managed!;
     if (m.groupAliases?.length || m.groups?.length !== 1) throw new Error(JSON.stringify(m));
@@ -249,7 +250,7 @@ test.serial('startupSecrets: written once (inline and from a Kubernetes Secret),
   const read = async (path: string) => (await admin.request<{ data: { data: Record<string, string> } }>('GET', path, undefined, { allowStatus: [404] })).data?.data?.data;
   await eventually(async () => {
     if (!(await read('secret/data/dockerrepo'))) throw new Error('not written yet');
-  }, { timeoutMs: 20_000 });
+  }, WITHIN.reconcile);
   t.deepEqual(await read('secret/data/accounts/aws'), { AWS_ACCESS_KEY_ID: 'seeded-value' });
   t.deepEqual(await read('secret/data/dockerrepo'), { password: 'from-a-kubernetes-secret' });
   // the application changes it: the operator does not put the seed back
@@ -257,13 +258,13 @@ test.serial('startupSecrets: written once (inline and from a Kubernetes Secret),
   const reconciles = op.reconciles();
   await eventually(async () => {
     if (op.reconciles() < reconciles + 3) throw new Error('waiting for reconciles');
-  }, { timeoutMs: 20_000 });
+  }, withinResyncs(3, RESYNC_MS));
   t.deepEqual(await read('secret/data/accounts/aws'), { AWS_ACCESS_KEY_ID: 'rotated-by-the-app' });
   // removed from the spec: left in Vault
   await vaults.patchSpec(ns, NAME, { externalConfig: { ...base, startupSecrets: null } });
   await eventually(async () => {
     if ((await vaults.get(ns, NAME)).status!.managed!.startupSecrets?.length) throw new Error('still recorded');
-  }, { timeoutMs: 20_000 });
+  }, WITHIN.reconcile);
   t.deepEqual(await read('secret/data/dockerrepo'), { password: 'from-a-kubernetes-secret' });
   // the operator still cannot read secrets, and never logged or reported a value
   const operatorToken = (await vaults.secretData(ns, `${NAME}-operator-token`))!.token!;
@@ -286,7 +287,7 @@ test.serial('auth extras: ldap/okta groups and users, github map, aws crossaccou
   const get = async (path: string) => (await admin.request<{ data: Record<string, unknown> }>('GET', path, undefined, { allowStatus: [404] })).data?.data;
   await eventually(async () => {
     if (!(await get('auth/aws/config/sts/123456789012'))) throw new Error('not written yet');
-  }, { timeoutMs: 30_000 });
+  }, WITHIN.reconcile);
   t.deepEqual((await get('auth/ldap/groups/admins'))?.['policies'], ['default', 'ops']);
   t.deepEqual((await get('auth/ldap/groups/readers'))?.['policies'], ['default']);
   t.deepEqual((await get('auth/ldap/users/bob'))?.['policies'], ['default']);
@@ -312,7 +313,7 @@ test.serial('auth extras: ldap/okta groups and users, github map, aws crossaccou
     if (await get('auth/github/map/teams/dev')) throw new Error('team dev still mapped');
     const admins = (await get('auth/ldap/groups/admins'))?.['policies'];
     if (JSON.stringify(admins) !== '["default","ops"]') throw new Error(`admins ${JSON.stringify(admins)}`);
-  }, { timeoutMs: 30_000 });
+  }, WITHIN.reconcile);
   t.is((await get('auth/github/map/users/alice'))?.['value'], 'default', 'the entry still listed stays');
   const deleted = await vaults.waitForEvent(ns, NAME, (e) => e.reason === 'ConfigChanged' && /deleted groups entry readers from auth ldap/.test(e.message ?? ''), 'deleted readers');
   t.is(deleted.type, 'Normal');
@@ -333,7 +334,7 @@ test.serial('startupSecrets type pki: the CA from a Kubernetes Secret is importe
     const got = (await admin.request<{ data: { certificate: string } }>('GET', 'pki-imported/cert/ca', undefined, { allowStatus: [404] })).data?.data?.certificate;
     if (!got) throw new Error('no CA yet');
     return got;
-  }, { timeoutMs: 30_000 });
+  }, WITHIN.reconcile);
   t.is(certificate.trim(), ca.cert.trim(), 'the CA Vault serves is the imported one');
   t.deepEqual((await vaults.get(ns, NAME)).status!.managed!.startupSecrets, ['pki-imported/config/ca']);
   // imported once: a pass with the CA present writes nothing
@@ -373,7 +374,7 @@ test.serial('__accessor__ placeholders (policies, PKI allowed_domains) get the a
     const policy = (await admin.request<{ data: { policy: string } }>('GET', 'sys/policies/acl/per-namespace', undefined, { allowStatus: [404] })).data?.data?.policy ?? '';
     if (!policy.includes(a)) throw new Error(`policy not templated yet: ${policy}`);
     return a;
-  }, { timeoutMs: 30_000 });
+  }, WITHIN.reconcile);
   const policy = (await admin.request<{ data: { policy: string } }>('GET', 'sys/policies/acl/per-namespace')).data.data.policy;
   t.is(policy, `path "secret/data/{{identity.entity.aliases.${accessor}.metadata.service_account_namespace}}/*" { capabilities = ["read"] }`);
   const role = await eventually(async () => (await admin.request<{ data: { allowed_domains: string[] } }>('GET', 'pki-save/roles/per-namespace')).data.data, WITHIN.reconcile);
@@ -403,7 +404,7 @@ test.serial('plugins: registered in the catalog (binary in plugin_directory), ke
     const res = await admin.request<{ data: { command: string; sha256: string; builtin: boolean } }>('GET', 'sys/plugins/catalog/secret/bv-secrets', undefined, { allowStatus: [404] });
     if (res.status === 404) throw new Error('not registered yet');
     return res.data.data;
-  }, { timeoutMs: 30_000 });
+  }, WITHIN.reconcile);
   t.is(entry.command, 'bv-secrets');
   t.is(entry.sha256, sha256);
   t.false(entry.builtin);
@@ -417,12 +418,12 @@ test.serial('plugins: registered in the catalog (binary in plugin_directory), ke
   await vaults.patchSpec(ns, NAME, { externalConfig: { ...base, plugins: null } });
   await eventually(async () => {
     if ((await admin.request('GET', 'sys/plugins/catalog/secret/bv-secrets', undefined, { allowStatus: [404] })).status !== 404) throw new Error('still registered');
-  }, { timeoutMs: 30_000 });
+  }, WITHIN.reconcile);
   t.is((await admin.request('GET', 'sys/plugins/catalog/auth/by-hand', undefined, { allowStatus: [404] })).status, 200);
   const policy = await eventually(async () => {
     const p = (await admin.request<{ data: { policy: string } }>('GET', 'sys/policies/acl/vault-autopilot-operator')).data.data.policy;
     if (p.includes('sys/plugins/catalog')) throw new Error('policy still grants the catalog');
     return p;
-  }, { timeoutMs: 20_000 });
+  }, WITHIN.reconcile);
   t.notRegex(policy, /sys\/plugins/);
 });

@@ -163,7 +163,7 @@ export class Vaults {
         }
         return c;
       },
-      { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 200, message: `${namespace}/${name} ${type}=${status}` },
+      { timeoutMs: opts.timeoutMs ?? WITHIN.reconcile.timeoutMs, intervalMs: 200, message: `${namespace}/${name} ${type}=${status}` },
     );
   }
   async events(namespace: string, name: string): Promise<CoreV1Event[]> {

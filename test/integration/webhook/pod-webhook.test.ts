@@ -4,7 +4,7 @@ import test from 'ava';
 import * as https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, AdmissionregistrationV1Api, type V1Container, type V1Pod } from '@kubernetes/client-node';
-import { useTestEnv, eventually } from '../../harness/index.js';
+import { useTestEnv, eventually, WITHIN } from '../../harness/index.js';
 import type { AdmissionReview } from '../../../operator/framework/admission.js';
 import type { AgentConfig } from '../../../operator/webhook/agent-config.js';
 import { caConfigMapName } from '../../../operator/webhook/ca-configmap.js';
@@ -205,7 +205,7 @@ test('the CA ConfigMap follows a change of the Vault TLS Secret', async (t) => {
       const cm = await core.readNamespacedConfigMap({ name: caConfigMapName(vault), namespace: appNs });
       if (cm.data!['ca.crt'] !== rotated) throw new Error('not synced yet');
     },
-    { timeoutMs: 15_000 },
+    WITHIN.reconcile,
   );
   t.pass();
 });
