@@ -19,6 +19,7 @@ import {
   annotationName,
   mentionsAutoConfigure,
   planServiceAccount,
+  removalTargets,
   vaultsToRead,
   decideIntent,
   type EntryChangeAt,
@@ -71,6 +72,7 @@ export async function registerServiceAccountController(
     const { synced, obj } = operator.cached(VAULT_SWEEP_KIND, ref.namespace, ref.name);
     return synced ? ((obj as VaultResourceLike | undefined) ?? null) : undefined;
   };
+  const placed = new PlacedEntries();
   await operator.registerController<V1ServiceAccount>({
     kind: SERVICE_ACCOUNT_KIND,
     group: '',
@@ -89,9 +91,10 @@ export async function registerServiceAccountController(
     finalizer: FINALIZER,
     addFinalizer: false,
     filter: (sa) => mentionsAutoConfigure(sa, settings),
-    reconcile: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: true, waiters, batcher, cachedVault }),
-    finalize: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: false, waiters, batcher, cachedVault }),
+    reconcile: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: true, waiters, batcher, cachedVault, placed }),
+    finalize: (sa, ctx) => reconcileServiceAccount(sa, ctx, settings, { manageFinalizer: false, waiters, batcher, cachedVault, placed }),
     onDeleted: (sa) => {
+      placed.forget(sa);
       for (const ref of vaultsOf(sa, settings)) operator.enqueue(VAULT_SWEEP_KIND, ref.namespace, ref.name);
     },
   });
@@ -130,6 +133,30 @@ export async function registerServiceAccountController(
   });
 }
 
+/**
+ * Where this process last put each ServiceAccount's entries. A pass reads the
+ * ServiceAccount from the watch cache, which can still hold the copy from
+ * before the previous pass wrote its applied-vault record (a retarget right
+ * after an apply, on a busy apiserver): without this, that pass would not know
+ * where the entries are and leave them in the old Vault for good. Steady state:
+ * the same as the target, so it costs no read.
+ */
+class PlacedEntries {
+  readonly #at = new Map<string, VaultRef>();
+  get(sa: V1ServiceAccount): VaultRef | undefined {
+    return this.#at.get(sa.metadata?.uid ?? '');
+  }
+  record(sa: V1ServiceAccount, plan: ServiceAccountPlan): void {
+    const uid = sa.metadata?.uid ?? '';
+    const { intent } = plan;
+    if (intent.kind === 'configure' && !plan.targetMissing && !plan.selfServiceRefused) this.#at.set(uid, intent.target);
+    else if (!plan.targetMissing) this.#at.delete(uid);
+  }
+  forget(sa: V1ServiceAccount): void {
+    this.#at.delete(sa.metadata?.uid ?? '');
+  }
+}
+
 /** The `Vault` resources a ServiceAccount's entries may be in: where it recorded them, and where it points. */
 function vaultsOf(sa: V1ServiceAccount, settings: ServiceAccountSettings): VaultRef[] {
   const refs = new Map<string, VaultRef>();
@@ -159,37 +186,43 @@ export async function reconcileServiceAccount(
   sa: V1ServiceAccount,
   ctx: ServiceAccountReconcileContext,
   settings: ServiceAccountSettings,
-  opts: { manageFinalizer: boolean; waiters?: VaultWaiters; batcher?: EntryBatcher; cachedVault?: (ref: VaultRef) => VaultResourceLike | null | undefined } = { manageFinalizer: true },
+  opts: { manageFinalizer: boolean; waiters?: VaultWaiters; batcher?: EntryBatcher; cachedVault?: (ref: VaultRef) => VaultResourceLike | null | undefined; placed?: PlacedEntries } = { manageFinalizer: true },
 ): Promise<void> {
   const intent = decideIntent(sa, settings);
+  const lastApplied = opts.placed?.get(sa);
   const batcher = opts.batcher ?? new EntryBatcher(SERVICE_ACCOUNT_FIELD_MANAGER, headerOf(settings));
   const self = objectRef(sa);
   const planFrom = async (read: (ref: VaultRef) => Promise<VaultResourceLike | null | undefined>): Promise<ServiceAccountPlan | undefined> => {
     // gather
     const vaults = new Map<string, VaultResourceLike | null>();
-    for (const ref of vaultsToRead(sa, intent, settings, FINALIZER)) {
+    for (const ref of vaultsToRead(sa, intent, settings, FINALIZER, lastApplied)) {
       const vault = await read(ref);
       if (vault === undefined) return undefined;
       vaults.set(formatVaultRef(ref), vault);
     }
     // compute
     const labels = await namespaceLabelsFor(ctx, sa, intent, vaults);
-    return planServiceAccount(sa, settings, vaults, FINALIZER, batcher.manager, labels);
+    return planServiceAccount(sa, settings, vaults, FINALIZER, batcher.manager, labels, lastApplied);
   };
   // Planned on the watch's copies first (1,000 ServiceAccounts each reading the ~100 KB resource
   // was most of a restart and half of a burst): in sync -> nothing to do; only its entry to add
   // -> the batcher computes the apply from a fresh copy anyway. Anything else is planned again
   // on fresh copies, so a cache that lags never decides a removal or a refusal.
-  const { cachedVault } = opts;
+  // Entries that may be elsewhere than the target (a retarget) are planned on fresh copies too: a
+  // lagging copy of the old Vault would not show them, and they would stay there.
+  const elsewhere = removalTargets(sa, intent, settings, FINALIZER, lastApplied).length > 0;
+  const cachedVault = elsewhere ? undefined : opts.cachedVault;
   const cached = cachedVault ? await planFrom(async (ref) => cachedVault(ref)) : undefined;
   if (cached && isQuiet(cached)) {
     opts.waiters?.settle(self);
     ctx.log.debug('in sync (by the watched copy of the Vault resource)');
+    opts.placed?.record(sa, cached);
     return;
   }
   if (cached && opts.manageFinalizer && isQuiet({ ...cached, apply: undefined, appliedVault: undefined })) {
     opts.waiters?.settle(self);
     await execute(sa, cached, ctx, settings, batcher, true);
+    opts.placed?.record(sa, cached);
     return;
   }
   const plan = (await planFrom((ref) => readVault(ctx, ref)))!;
@@ -197,6 +230,7 @@ export async function reconcileServiceAccount(
   else opts.waiters?.settle(self);
   // apply
   await execute(sa, opts.manageFinalizer ? plan : { ...plan, finalizer: undefined, appliedVault: undefined }, ctx, settings, batcher);
+  opts.placed?.record(sa, plan);
 }
 
 /** A plan that does nothing: no write, no Event (execute() would not act on it). */

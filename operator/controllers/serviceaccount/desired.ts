@@ -25,8 +25,9 @@ export function vaultsToRead(
   intent: Intent,
   settings: ServiceAccountSettings,
   finalizerName: string,
+  lastApplied?: VaultRef,
 ): VaultRef[] {
-  const refs = removalTargets(sa, intent, settings, finalizerName);
+  const refs = removalTargets(sa, intent, settings, finalizerName, lastApplied);
   if (intent.kind === 'configure') refs.push(intent.target);
   return refs;
 }
@@ -91,6 +92,8 @@ export function planServiceAccount(
   manager: string,
   /** labels of the ServiceAccount's namespace (needed only when the target admits by selector) */
   namespaceLabels: Record<string, string> = {},
+  /** where this process last put the entries (see removalTargets) */
+  lastApplied?: VaultRef,
 ): ServiceAccountPlan {
   const intent = decideIntent(sa, settings);
   const namespace = sa.metadata?.namespace ?? '';
@@ -104,7 +107,7 @@ export function planServiceAccount(
   const recorded = sa.metadata?.annotations?.[appliedKey];
 
   const removals: EntryChangeAt[] = [];
-  for (const target of removalTargets(sa, intent, settings, finalizerName)) {
+  for (const target of removalTargets(sa, intent, settings, finalizerName, lastApplied)) {
     const vault = vaults.get(formatVaultRef(target));
     if (vault && heldRoleNames(vault, manager).has(roleName)) {
       removals.push({ target, change: { serviceAccount, roleName, policyName, entries: null } });

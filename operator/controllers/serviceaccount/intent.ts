@@ -166,12 +166,15 @@ export function removalTargets(
   intent: Intent,
   settings: ServiceAccountSettings,
   finalizerName: string,
+  /** where this process last put the entries, when the copy of `sa` at hand may predate that pass's record */
+  lastApplied?: VaultRef,
 ): VaultRef[] {
   const refs: VaultRef[] = [];
   const applied = appliedVault(sa, settings);
   if (applied) refs.push(applied);
+  if (lastApplied) refs.push(lastApplied);
   // the finalizer is added before the first apply: without it (and no record) nothing was ever applied
-  const mayHaveApplied = applied !== undefined || (sa.metadata?.finalizers ?? []).includes(finalizerName);
+  const mayHaveApplied = applied !== undefined || lastApplied !== undefined || (sa.metadata?.finalizers ?? []).includes(finalizerName);
   if (intent.kind === 'unconfigure' && mayHaveApplied) {
     const target = targetVault(sa, settings);
     if ('ref' in target) refs.push(target.ref);

@@ -347,6 +347,25 @@ test('a changed target removes the entries from the old Vault and applies them t
   t.is(plan.appliedVault, 'team/vault');
 });
 
+test('retargeted on a copy from before the record of the last apply: the Vault the caller last applied to is emptied all the same', (t) => {
+  // the watch cache can lag the previous pass's record write: the copy names the new target but records nothing yet
+  const sa = aServiceAccount({ annotations: { [`${P}auto-configure`]: 'true', [`${P}vault`]: 'team/vault' } });
+  const intent = decideIntent(sa, settings);
+  const old = { namespace: 'vault-system', name: 'vault' };
+  t.deepEqual(vaultsToRead(sa, intent, settings, FINALIZER), [{ namespace: 'team', name: 'vault' }], 'on its own the copy says nothing of the old Vault');
+  t.deepEqual(vaultsToRead(sa, intent, settings, FINALIZER, old), [old, { namespace: 'team', name: 'vault' }]);
+  const vaults = new Map([
+    ['vault-system/vault', aVaultHolding(sa)],
+    ['team/vault', emptyVault],
+  ]);
+  const plan = planServiceAccount(sa, settings, vaults, FINALIZER, MANAGER, {}, old);
+  t.deepEqual(plan.removals.map((r) => r.target), [old]);
+  t.deepEqual(plan.apply?.target, { namespace: 'team', name: 'vault' });
+  t.is(plan.appliedVault, 'team/vault');
+  // in steady state the last apply is the target: nothing more to read or remove
+  t.deepEqual(vaultsToRead(sa, intent, settings, FINALIZER, { namespace: 'team', name: 'vault' }), [{ namespace: 'team', name: 'vault' }]);
+});
+
 test('annotation removed: remove the entries, the record and the finalizer', (t) => {
   const sa = aServiceAccount({ finalizers: [FINALIZER], annotations: { [`${P}applied-vault`]: 'vault-system/vault' } });
   const plan = planServiceAccount(sa, settings, new Map([['vault-system/vault', aVaultHolding(sa)]]), FINALIZER, MANAGER);
