@@ -1,10 +1,13 @@
 // Small shared pieces of the benchmarks (test/bench/*/run.ts).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { ENTRYPOINT_NODE_FLAGS, NODE_FLAGS } from '../../operator/deploy/deployment.js';
+import type { HarnessEnv } from '../harness/env.js';
 import { eventually, WITHIN } from '../harness/eventually.js';
+import { startServers, type Servers } from '../harness/servers.js';
 import { REPO_ROOT } from '../harness/versions.js';
 
 /** Plain HTTP calls to a test Vault as its root token (or `token`), with the answer's JSON; `list` is [] unless 200. */
@@ -101,5 +104,20 @@ export async function waitHttp(url: string, timeoutMs: number, failed: () => str
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The servers an operator benchmark runs against (dev Vault, local-kms, apiserver) with the CRDs applied and the operator's namespace made. */
+export async function startOperatorServers(): Promise<{ servers: Servers; env: HarnessEnv }> {
+  const servers = await startServers({ vault: 'dev', kms: true, apiserver: true });
+  try {
+    const env = servers.env as HarnessEnv;
+    const crds = readdirSync(join(REPO_ROOT, 'crds')).filter((f) => /\.ya?ml$/.test(f)).map((f) => join('crds', f));
+    await env.applyCrds(...crds);
+    await env.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'vault-autopilot' } } });
+    return { servers, env };
+  } catch (err) {
+    await servers.stopAll();
+    throw err;
   }
 }

@@ -398,6 +398,14 @@ export function diffSnapshots(before: Snapshot, after: Snapshot): SnapshotChange
   return changes.sort((a, b) => a.key.localeCompare(b.key));
 }
 
+/** An added cluster-scoped IPAddress allocated for a Service of `namespace`: that namespace's own, not a change outside it. */
+export async function isServiceAddressOf(admin: KubeClients, change: SnapshotChange, namespace: string): Promise<boolean> {
+  const ip = /^k8s networking\.k8s\.io\/v1 ipaddresses (\S+)$/.exec(change.key);
+  if (!ip || change.change !== 'added') return false;
+  const obj = await admin.raw.request<{ spec?: { parentRef?: { namespace?: string } } }>({ method: 'GET', path: `/apis/networking.k8s.io/v1/ipaddresses/${ip[1]}` });
+  return obj.spec?.parentRef?.namespace === namespace;
+}
+
 /** Pure: a diff as readable lines for an assertion message. */
 export function describeChanges(changes: readonly SnapshotChange[]): string {
   return changes.length ? changes.map((c) => `${c.change}: ${c.key}`).join('\n') : '(nothing changed)';

@@ -15,16 +15,14 @@
 // 3. vault-k8s (HashiCorp's injector) idle, when it has been built
 //    (bash test/harness/build-servers.sh vault-k8s): the webhook's peer.
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg as osLoadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CoreV1Api } from '@kubernetes/client-node';
-import { startServers } from '../../harness/index.js';
 import type { HarnessEnv } from '../../harness/env.js';
 import { REPO_ROOT } from '../../harness/versions.js';
 import { startOperatorBinary, startVaultK8s } from '../processes.js';
-import { buildOperator, imageNodeFlags, mb, peerBinary, rssOf, table } from '../support.js';
+import { buildOperator, imageNodeFlags, mb, peerBinary, rssOf, startOperatorServers, table } from '../support.js';
 
 const loadavg = (): string => osLoadavg().map((l) => l.toFixed(1)).join(' ');
 
@@ -130,12 +128,8 @@ async function main(): Promise<void> {
   if (!values['skip-imports']) lines.push(importTable(), '');
 
   const entries = { tsc: values['skip-tsc'] ? '' : buildOperator('tsc'), bundle: buildOperator('bundle') };
-  const servers = await startServers({ vault: 'dev', kms: true, apiserver: true });
+  const { servers, env } = await startOperatorServers();
   try {
-    const env = servers.env as HarnessEnv;
-    const crds = readdirSync(join(REPO_ROOT, 'crds')).filter((f) => /\.ya?ml$/.test(f)).map((f) => join('crds', f));
-    await env.applyCrds(...crds);
-    await env.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'vault-autopilot' } } });
     const imageFlags = imageNodeFlags();
     const extraFlags = (values.flags ?? '').split(';').map((set) => set.split(/\s+/).filter(Boolean)).filter((set) => set.length > 0);
     const rows: string[][] = [];

@@ -13,17 +13,13 @@
 // repetitions. Then the first request on a NEW TLS connection (keep-alive
 // off: handshake included). Benchmarks report; nothing here fails on noise.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CoreV1Api } from '@kubernetes/client-node';
-import type { HarnessEnv } from '../../harness/env.js';
-import { startServers } from '../../harness/index.js';
-import { REPO_ROOT } from '../../harness/versions.js';
 import { createVaultFixture, labelNamespace } from '../../integration/webhook/helpers/fixture.js';
 import { startOperatorBinary, startVaultK8s, type Measured } from '../processes.js';
-import { buildOperator, cpuMsOf, imageNodeFlags, mb, peerBinary, rssOf, table } from '../support.js';
+import { buildOperator, cpuMsOf, imageNodeFlags, mb, peerBinary, rssOf, startOperatorServers, table } from '../support.js';
 import { pod, review } from './reviews.js';
 
 const { values } = parseArgs({
@@ -107,15 +103,10 @@ async function main(): Promise<void> {
   if (!vegetaBin || !peerBin) throw new Error('build the peers first: bash test/harness/build-servers.sh vault-k8s vegeta');
   const started = new Date();
   const entry = buildOperator('bundle');
-  const servers = await startServers({ vault: 'dev', kms: true, apiserver: true });
+  const { servers, env } = await startOperatorServers();
   const dir = mkdtempSync(join(tmpdir(), 'bench-webhook-'));
   const stops: Array<() => Promise<void>> = [];
   try {
-    const env = servers.env as HarnessEnv;
-    const crds = readdirSync(join(REPO_ROOT, 'crds')).filter((f) => /\.ya?ml$/.test(f)).map((f) => join('crds', f));
-    await env.applyCrds(...crds);
-    const core = env.kubeConfig().makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: 'vault-autopilot' } } });
     const vault = await createVaultFixture(env, 'bench-vault');
     const appNs = await env.namespace('bench-app');
     await labelNamespace(env.kubeConfig(), appNs, 'bench'); // the fixture's Vault serves namespaces with the injection label

@@ -10,18 +10,12 @@
 // as many on one kept-alive connection. Reported: the first request, the
 // median of the later new-connection ones, the keep-alive median; the median
 // over the starts. Benchmarks report; nothing here fails on noise.
-import { readdirSync } from 'node:fs';
 import https from 'node:https';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CoreV1Api } from '@kubernetes/client-node';
-import type { HarnessEnv } from '../../harness/env.js';
-import { startServers } from '../../harness/index.js';
-import { REPO_ROOT } from '../../harness/versions.js';
 import { createVaultFixture, labelNamespace } from '../../integration/webhook/helpers/fixture.js';
 import { startOperatorBinary, startVaultK8s, type Measured } from '../processes.js';
-import { buildOperator, imageNodeFlags, mb, peerBinary, table } from '../support.js';
+import { buildOperator, imageNodeFlags, mb, peerBinary, startOperatorServers, table } from '../support.js';
 import { pod, review } from './reviews.js';
 
 const { values } = parseArgs({
@@ -84,12 +78,8 @@ async function main(): Promise<void> {
   const peerBin = peerBinary('vault-k8s');
   const started = new Date();
   const entry = buildOperator('bundle');
-  const servers = await startServers({ vault: 'dev', kms: true, apiserver: true });
+  const { servers, env } = await startOperatorServers();
   try {
-    const env = servers.env as HarnessEnv;
-    const crds = readdirSync(join(REPO_ROOT, 'crds')).filter((f) => /\.ya?ml$/.test(f)).map((f) => join('crds', f));
-    await env.applyCrds(...crds);
-    await env.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: 'vault-autopilot' } } });
     const vault = await createVaultFixture(env, 'bench-vault');
     const appNs = await env.namespace('bench-app');
     await labelNamespace(env.kubeConfig(), appNs, 'bench');

@@ -21,7 +21,7 @@ import type { KubeClients } from '../../../operator/framework/kube.js';
 import { VaultClient } from '../../../operator/vault/client.js';
 import { eventually, WITHIN } from '../../harness/index.js';
 import { VaultServer } from '../../harness/vault.js';
-import { describeChanges, diffSnapshots, refusal, snapshotOutside, useTenantEnv, type Snapshot, type Tenant } from '../../support/tenant.js';
+import { describeChanges, diffSnapshots, isServiceAddressOf, refusal, snapshotOutside, useTenantEnv, type Snapshot, type Tenant } from '../../support/tenant.js';
 import { VaultListener } from '../../support/vault-listener.js';
 import { startVaultOperator, type RunningVaultOperator, type Vaults } from '../vault/helpers.js';
 import { vaultIn, vaultTenant } from './helpers.js';
@@ -299,11 +299,7 @@ test.serial('after every attempt: nothing outside A changed but A\'s own store p
       const b = await admin.rbac.readClusterRoleBinding({ name: crb[1]! });
       if (b.roleRef.name === 'system:auth-delegator' && b.subjects?.every((x) => x.kind === 'ServiceAccount' && x.namespace === ns())) continue;
     }
-    const ip = /^k8s networking\.k8s\.io\/v1 ipaddresses (\S+)$/.exec(change.key);
-    if (ip && change.change === 'added') {
-      const obj = await admin.raw.request<{ spec?: { parentRef?: { namespace?: string } } }>({ method: 'GET', path: `/apis/networking.k8s.io/v1/ipaddresses/${ip[1]}` });
-      if (obj.spec?.parentRef?.namespace === ns()) continue;
-    }
+    if (await isServiceAddressOf(admin, change, ns())) continue;
     changes.push(change);
   }
   t.deepEqual(changes, [], describeChanges(changes));
