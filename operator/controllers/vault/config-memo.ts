@@ -42,10 +42,9 @@ export function fullReadDue(ledger: ConfigLedger | undefined, nowMs: number, int
 
 /** Ledger key -> digest of the desired content, for every role and policy. */
 export function entryDigests(desired: DesiredVaultConfig): Map<string, string> {
-  const digest = (content: unknown) => createHash('sha256').update(canonicalJson(content)).digest('base64');
   const out = new Map<string, string>();
-  for (const auth of desired.auth) for (const role of auth.roles) out.set(ledgerKey('role', roleId(auth.path, keyOf(role))), digest([auth.type, role.params]));
-  for (const policy of desired.policies) out.set(ledgerKey('policy', policy.name), digest(policy.rules));
+  for (const auth of desired.auth) for (const role of auth.roles) out.set(ledgerKey('role', roleId(auth.path, keyOf(role))), configDigest([auth.type, role.params]));
+  for (const policy of desired.policies) out.set(ledgerKey('policy', policy.name), configDigest(policy.rules));
   return out;
 }
 
