@@ -22,6 +22,15 @@ export interface ReconcileContext<T extends KubernetesObject> {
   patchStatus(status: Record<string, unknown>): Promise<void>;
   /** The latest copy of the object (updated by patchStatus). */
   current(): T;
+  /**
+   * Waits for `work` without holding one of the operator's concurrency slots
+   * (the next object's reconcile gets it meanwhile), then waits for a slot
+   * again, ahead of objects not yet started. The object stays in flight: it is
+   * never reconciled twice at once, and an event meanwhile still brings it
+   * back afterwards. For waits other reconciles feed (a batched write they all
+   * join): holding the slot would cap such a batch at the concurrency.
+   */
+  waitOutsideSlot<T2>(work: Promise<T2>): Promise<T2>;
 }
 
 export interface ControllerSpec<T extends KubernetesObject> {

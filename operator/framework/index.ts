@@ -2,7 +2,7 @@
 export { createLogger, secret, markSecret, setScopedSecrets, addScopedSecret, dropScopedSecrets, objectScope, redactText, errorMessage, Secret, REDACTED, type Logger, type LoggerOptions } from './logger.js';
 export { systemClock, FakeClock, type Clock, type TimerHandle } from './clock.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-export { WorkQueue, type WorkQueueOptions, type ProcessResult } from './work-queue.js';
+export { WorkQueue, type KeySlot, type WorkQueueOptions, type ProcessResult } from './work-queue.js';
 export { setCondition, setConditions, getCondition, isConditionTrue, removeCondition, toKubeTime, type Condition, type ConditionStatus, type ConditionUpdate } from './conditions.js';
 export { parseDuration, SettingsError, SettingsReader, type Env } from './settings-kit.js';
 export { isStatusUnchanged, deepEqual, applyMergePatch, mergePatchFor, canonicalJson } from './status.js';

@@ -9,7 +9,7 @@ import { parseQueueKey } from './controller-spec.js';
 import type { LeaderElectionOptions } from './leader-election.js';
 import { errorMessage, type Logger } from './logger.js';
 import type { OperatorMetrics } from './metrics.js';
-import { WorkQueue, type ProcessResult } from './work-queue.js';
+import { type KeySlot, WorkQueue, type ProcessResult } from './work-queue.js';
 
 export interface AutopilotOperatorOptions {
   kubeConfig: KubeConfig;
@@ -53,7 +53,7 @@ export function operatorQueue(opts: {
   metrics: OperatorMetrics;
   /** The registered kinds: their depth is reported (0 included) so the series do not go stale. */
   kinds: () => Iterable<string>;
-  process(key: string): Promise<ProcessResult | void>;
+  process(key: string, slot: KeySlot): Promise<ProcessResult | void>;
 }): WorkQueue {
   const { logger, metrics } = opts;
   const queue = new WorkQueue({

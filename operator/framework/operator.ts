@@ -32,7 +32,7 @@ import { StatusWriter } from './status-writer.js';
 import type { ResourceRef, WatchEventType } from './watch.js';
 import { scopedWatch, type ObjectWatch } from './watch-set.js';
 import { installSignalHandlers, operatorQueue, type AutopilotOperatorOptions } from './operator-queue.js';
-import type { WorkQueue } from './work-queue.js';
+import type { KeySlot, WorkQueue } from './work-queue.js';
 
 export type { AutopilotOperatorOptions } from './operator-queue.js';
 export { isRelevantChange, type ControllerSpec, type ObjectKey, type OwnedWatchSpec, type ReconcileContext, type ReconcileResult, type RelatedWatchSpec } from './controller-spec.js';
@@ -78,7 +78,7 @@ export class AutopilotOperator extends HardenedBaseOperator {
       logger: this.logger,
       metrics: this.metrics,
       kinds: () => this.#controllers.keys(),
-      process: (key) => this.#process(key),
+      process: (key, slot) => this.#process(key, slot),
     });
   }
 
@@ -318,7 +318,7 @@ export class AutopilotOperator extends HardenedBaseOperator {
     return !spec.filter || spec.filter(obj);
   }
 
-  async #process(key: string): Promise<ReconcileResult | void> {
+  async #process(key: string, slot: KeySlot): Promise<ReconcileResult | void> {
     const { kind, namespace, name } = parseQueueKey(key);
     const task = kind === TASK_KIND ? this.#tasks.get(name) : undefined;
     if (task) return task.run().then(() => ({ requeueAfterMs: task.periodMs }));
@@ -328,7 +328,7 @@ export class AutopilotOperator extends HardenedBaseOperator {
     // Always the LATEST object: events only say "look at this key".
     const obj = watch.get(namespace, name);
     if (!obj) return;
-    const ctx = this.#context(spec, obj);
+    const ctx = this.#context(spec, obj, slot);
     const step = finalizerStep(spec, obj);
     if (step.action === 'skip') return;
     if (step.action === 'finalize') {
@@ -360,7 +360,7 @@ export class AutopilotOperator extends HardenedBaseOperator {
     };
   }
 
-  #context(spec: ControllerSpec<KubernetesObject>, obj: KubernetesObject): ReconcileContext<KubernetesObject> {
+  #context(spec: ControllerSpec<KubernetesObject>, obj: KubernetesObject, slot: KeySlot): ReconcileContext<KubernetesObject> {
     const namespace = obj.metadata?.namespace;
     const name = obj.metadata?.name ?? '';
     const log = this.logger.child({ controller: spec.kind, namespace, name });
@@ -372,6 +372,7 @@ export class AutopilotOperator extends HardenedBaseOperator {
       current: () => status.current(),
       event: (type, reason, message) => this.events.record(this.#withTypeMeta(spec, status.current()), type, reason, message),
       patchStatus: (patch) => status.patch(patch),
+      waitOutsideSlot: (work) => slot.waitOutsideSlot(work),
     };
   }
 }

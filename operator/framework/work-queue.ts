@@ -5,7 +5,10 @@
 //  - up to `concurrency` different keys run in parallel;
 //  - a failed key is retried after a capped exponential backoff; success resets it;
 //  - a key may ask to run again after some time (requeueAfter);
-//  - drain() stops starting new work and waits (bounded) for work in flight.
+//  - drain() stops starting new work and waits (bounded) for work in flight;
+//  - a key waiting on something slow outside the process (a batched write other
+//    keys join) lends its slot meanwhile (waitOutsideSlot) and gets one back
+//    ahead of keys not yet started.
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { type Clock, type TimerHandle } from './clock.js';
 
@@ -13,11 +16,25 @@ export interface ProcessResult {
   requeueAfterMs?: number;
 }
 
+/** Handed to each processing of a key. */
+export interface KeySlot {
+  /**
+   * Waits for `work` without holding a concurrency slot: the slot goes to the
+   * next key meanwhile; once `work` settles, this key waits for a free slot
+   * (ahead of keys not yet started) and then gets `work`'s outcome. The key
+   * stays in flight throughout: it never runs twice at once, and an add()
+   * meanwhile still re-runs it afterwards. For a wait that other keys feed
+   * (a batch that grows while they wait): holding the slot would cap the
+   * batch at `concurrency`.
+   */
+  waitOutsideSlot<T>(work: Promise<T>): Promise<T>;
+}
+
 export interface WorkQueueOptions {
   concurrency: number;
   backoff: BackoffPolicy;
   clock: Clock;
-  process(key: string): Promise<ProcessResult | void>;
+  process(key: string, slot: KeySlot): Promise<ProcessResult | void>;
   /** Called when a key failed and is scheduled for retry. */
   onRetry?(key: string, error: unknown, attempt: number, delayMs: number): void;
   /** Called after each processing of a key, ok or not. */
@@ -30,6 +47,14 @@ interface Delayed {
   timer: TimerHandle;
 }
 
+/** One processing of a key, and whether it holds a concurrency slot right now. */
+interface Run {
+  holding: boolean;
+  done: boolean;
+  /** waitOutsideSlot() calls whose work settled, waiting for a slot (several when used in parallel) */
+  resumers: Array<() => void>;
+}
+
 export class WorkQueue {
   readonly #opts: WorkQueueOptions;
   readonly #ready: string[] = [];
@@ -38,6 +63,10 @@ export class WorkQueue {
   readonly #dirty = new Set<string>();
   readonly #delayed = new Map<string, Delayed>();
   readonly #failures = new Map<string, number>();
+  /** runs whose waitOutsideSlot() work settled, waiting for a slot: served before #ready */
+  readonly #resuming: Run[] = [];
+  /** runs holding a slot (at most `concurrency`); #processing also counts those waiting outside one */
+  #active = 0;
   #running = false;
   #stopped = false;
   #idleWaiters: Array<() => void> = [];
@@ -51,8 +80,13 @@ export class WorkQueue {
   get depth(): number {
     return this.#ready.length;
   }
+  /** Keys being processed, including those waiting outside their slot. */
   get inFlight(): number {
     return this.#processing.size;
+  }
+  /** Keys being processed that hold a slot right now (≤ concurrency). */
+  get active(): number {
+    return this.#active;
   }
   get delayedCount(): number {
     return this.#delayed.size;
@@ -145,7 +179,14 @@ export class WorkQueue {
   }
 
   #pump(): void {
-    while (this.#running && this.#processing.size < this.#opts.concurrency && this.#ready.length > 0) {
+    while (this.#active < this.#opts.concurrency) {
+      // work in flight first, also while draining: it has to finish
+      const resumed = this.#resuming.shift();
+      if (resumed) {
+        this.#grant(resumed);
+        continue;
+      }
+      if (!this.#running || this.#ready.length === 0) return;
       const key = this.#ready.shift() as string;
       this.#readySet.delete(key);
       this.#processing.add(key);
@@ -153,17 +194,52 @@ export class WorkQueue {
     }
   }
 
+  #grant(run: Run): void {
+    const resumers = run.resumers;
+    run.resumers = [];
+    // a run that returned without awaiting its wait no longer counts against the bound
+    if (!run.done) {
+      run.holding = true;
+      this.#active++;
+    }
+    for (const resume of resumers) resume();
+  }
+
+  async #waitOutsideSlot<T>(run: Run, work: Promise<T>): Promise<T> {
+    if (run.holding && !run.done) {
+      run.holding = false;
+      this.#active--;
+      this.#pump();
+    }
+    try {
+      return await work;
+    } finally {
+      if (!run.holding && !run.done) {
+        await new Promise<void>((resume) => {
+          if (run.resumers.length === 0) this.#resuming.push(run);
+          run.resumers.push(resume);
+          this.#pump();
+        });
+      }
+    }
+  }
+
   async #run(key: string): Promise<void> {
     const started = this.#opts.clock.now().getTime();
+    const run: Run = { holding: true, done: false, resumers: [] };
+    this.#active++;
     let result: ProcessResult | void = undefined;
     let error: unknown = undefined;
     let failed = false;
     try {
-      result = await this.#opts.process(key);
+      result = await this.#opts.process(key, { waitOutsideSlot: (work) => this.#waitOutsideSlot(run, work) });
     } catch (err) {
       failed = true;
       error = err;
     }
+    run.done = true;
+    if (run.holding) this.#active--;
+    run.holding = false;
     const duration = this.#opts.clock.now().getTime() - started;
     this.#processing.delete(key);
     const dirty = this.#dirty.delete(key);

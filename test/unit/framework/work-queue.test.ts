@@ -239,3 +239,190 @@ test('pendingKeys lists what waits to run, in order', async (t) => {
   await p.finish('Vault/ns/a');
   t.deepEqual(q.pendingKeys(), ['Vault/ns/c']);
 });
+
+/** A promise the test settles. */
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+/**
+ * Keys whose processing first waits outside its slot on `waits[key]` (when
+ * set), records when it got going again, then stays open until `finish(key)`.
+ */
+function withWaits(concurrency: number) {
+  const clock = new FakeClock();
+  const p = controllable();
+  const waits = new Map<string, Promise<unknown>>();
+  const resumed: string[] = [];
+  const outcomes: string[] = [];
+  const activeAtResume: number[] = [];
+  const q = new WorkQueue({
+    concurrency,
+    clock,
+    backoff: { baseMs: 100, maxMs: 400 },
+    process: async (key, slot) => {
+      const wait = waits.get(key);
+      waits.delete(key);
+      if (wait) {
+        try {
+          outcomes.push(`${key}:${String(await slot.waitOutsideSlot(wait))}`);
+        } catch (err) {
+          outcomes.push(`${key}:threw ${(err as Error).message}`);
+        }
+        resumed.push(key);
+        activeAtResume.push(q.active);
+      }
+      return p.process(key);
+    },
+  });
+  return { clock, p, q, waits, resumed, outcomes, activeAtResume };
+}
+
+test('a key waiting outside its slot lends the slot to the next key and stays in flight', async (t) => {
+  const { p, q, waits } = withWaits(1);
+  const batch = deferred<string>();
+  waits.set('a', batch.promise);
+  q.start();
+  q.add('a');
+  q.add('b');
+  await flushMicrotasks();
+  t.deepEqual(p.calls, ['b'], 'b ran while a waited');
+  t.is(q.inFlight, 2);
+  t.is(q.active, 1);
+});
+
+test('a key whose wait settled gets the next free slot, ahead of keys not yet started, with the outcome', async (t) => {
+  const { p, q, waits, resumed, outcomes, activeAtResume } = withWaits(1);
+  const batch = deferred<string>();
+  waits.set('a', batch.promise);
+  q.start();
+  for (const k of ['a', 'b', 'c']) q.add(k);
+  await flushMicrotasks();
+  batch.resolve('applied');
+  await flushMicrotasks();
+  t.deepEqual(resumed, [], 'the slot is b’s until it finishes');
+  await p.finish('b');
+  t.deepEqual(resumed, ['a']);
+  t.deepEqual(outcomes, ['a:applied']);
+  t.deepEqual(p.calls, ['b', 'a'], 'c still waits');
+  t.deepEqual(activeAtResume, [1]);
+  await p.finish('a');
+  t.deepEqual(p.calls, ['b', 'a', 'c']);
+  await p.finish('c');
+  t.is(q.inFlight, 0);
+  t.is(q.active, 0);
+  t.is(p.stats().maxActive, 1, 'never more than the bound hold a slot');
+});
+
+test('a rejected wait is rethrown once the key has its slot back', async (t) => {
+  const { p, q, waits, outcomes } = withWaits(1);
+  const batch = deferred<string>();
+  waits.set('a', batch.promise);
+  q.start();
+  q.add('a');
+  q.add('b');
+  await flushMicrotasks();
+  batch.reject(new Error('apply failed'));
+  await flushMicrotasks();
+  t.deepEqual(outcomes, []);
+  await p.finish('b');
+  t.deepEqual(outcomes, ['a:threw apply failed']);
+  await p.finish('a');
+  t.is(q.inFlight, 0);
+});
+
+test('a key waiting outside its slot never runs twice at once; an add meanwhile re-runs it after', async (t) => {
+  const { p, q, waits } = withWaits(2);
+  const batch = deferred<void>();
+  waits.set('a', batch.promise);
+  q.start();
+  q.add('a');
+  await flushMicrotasks();
+  q.add('a');
+  await flushMicrotasks();
+  t.deepEqual(p.calls, [], 'a is still in flight: the add only marks it');
+  batch.resolve();
+  await flushMicrotasks();
+  t.deepEqual(p.calls, ['a']);
+  await p.finish('a');
+  t.deepEqual(p.calls, ['a', 'a'], 're-run for the add during the wait');
+  await p.finish('a');
+  t.false(p.stats().overlap);
+});
+
+test('many keys wait outside their slots at once: all in flight, the bound holds for those running', async (t) => {
+  const { p, q, waits, resumed } = withWaits(2);
+  const batch = deferred<void>();
+  const keys = ['a', 'b', 'c', 'd', 'e'];
+  for (const k of keys) waits.set(k, batch.promise);
+  q.start();
+  for (const k of keys) q.add(k);
+  await flushMicrotasks();
+  t.is(q.inFlight, 5, 'every key joined the wait');
+  t.is(q.active, 0);
+  batch.resolve();
+  await flushMicrotasks();
+  t.deepEqual(resumed, ['a', 'b'], 'two slots: two resume, in the order they waited');
+  t.is(q.active, 2);
+  for (const k of keys) await p.finish(k);
+  t.deepEqual(resumed, keys);
+  t.is(p.stats().maxActive, 2);
+  t.is(q.inFlight, 0);
+});
+
+test('drain waits for a key waiting outside its slot and lets it finish, starting nothing new', async (t) => {
+  const { p, q, waits, resumed } = withWaits(1);
+  const batch = deferred<void>();
+  waits.set('a', batch.promise);
+  q.start();
+  q.add('a');
+  await flushMicrotasks();
+  q.add('b');
+  await flushMicrotasks();
+  t.deepEqual(p.calls, ['b']);
+  let drained: boolean | undefined;
+  const done = q.drain(5000).then((v) => (drained = v));
+  q.add('c');
+  await p.finish('b');
+  batch.resolve();
+  await flushMicrotasks();
+  t.deepEqual(resumed, ['a'], 'resumed although the queue is draining');
+  t.is(drained, undefined);
+  await p.finish('a');
+  await done;
+  t.true(drained);
+  t.deepEqual(p.calls, ['b', 'a']);
+});
+
+test('parallel waits of one key take one slot back', async (t) => {
+  const clock = new FakeClock();
+  const one = deferred<number>();
+  const two = deferred<number>();
+  let results: number[] = [];
+  let activeAfter = -1;
+  const q = new WorkQueue({
+    concurrency: 1,
+    clock,
+    backoff: { baseMs: 100, maxMs: 400 },
+    process: async (_key, slot) => {
+      results = await Promise.all([slot.waitOutsideSlot(one.promise), slot.waitOutsideSlot(two.promise)]);
+      activeAfter = q.active;
+    },
+  });
+  q.start();
+  q.add('a');
+  await flushMicrotasks();
+  t.is(q.active, 0);
+  two.resolve(2);
+  await flushMicrotasks();
+  t.is(q.active, 1, 'the first to settle took the slot back');
+  one.resolve(1);
+  await flushMicrotasks();
+  t.deepEqual(results, [1, 2]);
+  t.is(activeAfter, 1);
+  t.is(q.active, 0);
+  t.is(q.inFlight, 0);
+});

@@ -161,6 +161,7 @@ function harness(partials: Record<string, unknown> = {}, legacyNamespaces = ['te
         h.statusWrites++;
         set(applyMergePatch(get().status, status) as KMSVaultSecretStatus);
       },
+      waitOutsideSlot: (work) => work,
     };
   }
   return h;
