@@ -4,7 +4,7 @@
 // the operator: the apiserver's audit log (the operator has its own
 // ServiceAccount identity) and Vault's audit device.
 //
-//   node --import=tsx test/bench/scale/run.ts [--accounts 1000] [--secrets 500] [--logins 50] [--idle-seconds 300] [--accounts-only | --skip-removal] [--node-flags="..."]
+//   node --import=tsx test/bench/scale/run.ts [--accounts 1000] [--secrets 500] [--logins 50] [--idle-seconds 300] [--accounts-only | --skip-removal] [--timeline] [--node-flags="..."]
 //
 // 1. --accounts annotated ServiceAccounts created at once -> every role in
 //    Vault; then --logins of them, picked at random, log in for real
@@ -16,6 +16,8 @@
 // 4. Idle --idle-seconds: writes (expected 0) and reads per minute.
 // 5. Every ServiceAccount deleted -> no role or policy left in Vault.
 // Prints a table; exits 0 whatever the figures (a benchmark reports).
+// --timeline: also where steps 1 and 5 went, per 5 s: the writes each server
+// recorded (who, verb, resource) and the operator's reconciles per kind.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +45,7 @@ const { values } = parseArgs({
     // only step 1 (quick comparisons)
     'accounts-only': { type: 'boolean', default: false },
     'skip-removal': { type: 'boolean', default: false },
+    timeline: { type: 'boolean', default: false },
     // the operator's node flags instead of the Deployment's (e.g. --node-flags=" " for none)
     'node-flags': { type: 'string' },
   },
@@ -77,6 +80,7 @@ const rows: string[][] = [];
 const notes: string[] = [];
 const row = (what: string, figure: string, target: string) => rows.push([what, figure, target, load()]);
 let operator: ManagedProcess | undefined;
+const timelines: string[] = [];
 
 try {
   const env = servers.env;
@@ -178,6 +182,42 @@ try {
     policies: (await list('sys/policies/acl')).filter((p) => p.startsWith(prefix)).length,
   });
 
+  /** Reconciles per kind every second while `during` runs (the timeline's third source). */
+  const sampled = async <T>(during: Promise<T>): Promise<{ value: T; samples: Array<{ at: number; done: Map<string, number> }> }> => {
+    const samples: Array<{ at: number; done: Map<string, number> }> = [];
+    let over = false;
+    const sampling = (async () => {
+      while (!over) {
+        samples.push({ at: Date.now(), done: (await progress().catch(() => ({ done: new Map<string, number>() }))).done });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    })();
+    try {
+      return { value: await during, samples };
+    } finally {
+      over = true;
+      await sampling;
+    }
+  };
+  /** Per 5 s from `from` to `to`: writes by who/verb/resource (apiserver audit), Vault writes by operation/path, reconciles per kind. */
+  const timeline = (title: string, from: number, to: number, vaultMark: number, samples: Array<{ at: number; done: Map<string, number> }>): void => {
+    const BUCKET = 5000;
+    const buckets = Array.from({ length: Math.ceil((to - from) / BUCKET) }, () => new Map<string, number>());
+    const count = (at: number | undefined, key: string) => {
+      if (at === undefined || at < from || at >= to) return;
+      const b = buckets[Math.floor((at - from) / BUCKET)]!;
+      b.set(key, (b.get(key) ?? 0) + 1);
+    };
+    for (const w of auditedWrites(servers.apiserver.auditLogFile!)) count(w.at, `${w.user === operatorUser ? 'op' : 'bench'} ${w.verb} ${w.resource}`);
+    for (const r of vaultAudit.since(vaultMark)) if (WRITE_OPERATIONS.has(r.operation)) count(r.at, `vault ${r.operation} ${r.path.replace(/\/[^/]+$/, '/*')}`);
+    for (const [i, s] of samples.entries()) {
+      const before = samples[i - 1]?.done ?? s.done;
+      for (const [kind, n] of s.done) for (let k = before.get(kind) ?? 0; k < n; k++) count(s.at, `reconciled ${kind}`);
+    }
+    const keys = [...new Set(buckets.flatMap((b) => [...b.keys()]))].sort();
+    timelines.push(`${title}\n${table(['from (s)', ...keys], buckets.map((b, i) => [String(i * 5), ...keys.map((k) => String(b.get(k) ?? ''))]))}`);
+  };
+
   operator = await startOperator();
   await eventually(async () => {
     const vault = (await custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: ns, plural: 'vaults', name: 'vault' })) as { status?: { conditions?: Array<{ type: string; status: string; message?: string }> } };
@@ -189,16 +229,21 @@ try {
 
   // 1. ServiceAccounts
   const names = Array.from({ length: ACCOUNTS }, (_, i) => `app-${String(i).padStart(4, '0')}`);
+  let vaultMark = vaultAudit.mark();
   let t0 = Date.now();
-  await pool(names, async (name) => {
-    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name, annotations: { [AUTO]: 'true' } } } });
-  });
-  const createdMs = Date.now() - t0;
-  await eventually(async () => {
-    const found = await inVault();
-    if (found.roles < ACCOUNTS || found.policies < ACCOUNTS) throw new Error(`${found.roles} roles, ${found.policies} policies`);
-  }, { timeoutMs: 600_000, intervalMs: 500 });
+  let createdMs = 0;
+  const { samples: burst } = await sampled((async () => {
+    await pool(names, async (name) => {
+      await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name, annotations: { [AUTO]: 'true' } } } });
+    });
+    createdMs = Date.now() - t0;
+    await eventually(async () => {
+      const found = await inVault();
+      if (found.roles < ACCOUNTS || found.policies < ACCOUNTS) throw new Error(`${found.roles} roles, ${found.policies} policies`);
+    }, { timeoutMs: 600_000, intervalMs: 500 });
+  })());
   const rolesMs = Date.now() - t0;
+  if (values.timeline) timeline(`step 1: ${ACCOUNTS} ServiceAccounts created -> every role and policy in Vault (${seconds(rolesMs)} s)`, t0, t0 + rolesMs, vaultMark, burst);
   const sample = [...names].sort(() => Math.random() - 0.5).slice(0, LOGINS);
   let loginsOk = 0;
   const loginErrors: string[] = [];
@@ -247,7 +292,7 @@ try {
   // 3. restart
   process.stderr.write(`[bench] restart (load ${load()})\n`);
   await operator.stop('SIGTERM', 15_000);
-  const vaultMark = vaultAudit.mark();
+  vaultMark = vaultAudit.mark();
   const restartAt = Date.now();
   operator = await startOperator();
   const want: Record<string, number> = { ServiceAccount: ACCOUNTS, KMSVaultSecret: SECRETS, Vault: 1 };
@@ -296,14 +341,18 @@ try {
   // 5. removal
   if (values['skip-removal']) throw new Stop();
   process.stderr.write(`[bench] deleting ${ACCOUNTS} ServiceAccounts (load ${load()})\n`);
+  vaultMark = vaultAudit.mark();
   t0 = Date.now();
-  await pool(names, async (name) => {
-    await core.deleteNamespacedServiceAccount({ namespace: ns, name });
-  });
-  await eventually(async () => {
-    const found = await inVault();
-    if (found.roles || found.policies) throw new Error(`${found.roles} roles, ${found.policies} policies left`);
-  }, { timeoutMs: 600_000, intervalMs: 500 });
+  const { samples: removal } = await sampled((async () => {
+    await pool(names, async (name) => {
+      await core.deleteNamespacedServiceAccount({ namespace: ns, name });
+    });
+    await eventually(async () => {
+      const found = await inVault();
+      if (found.roles || found.policies) throw new Error(`${found.roles} roles, ${found.policies} policies left`);
+    }, { timeoutMs: 600_000, intervalMs: 500 });
+  })());
+  if (values.timeline) timeline(`step 5: ${ACCOUNTS} ServiceAccounts deleted -> none left in Vault (${seconds(Date.now() - t0)} s)`, t0, Date.now(), vaultMark, removal);
   row(`${ACCOUNTS} ServiceAccounts deleted -> no role or policy left in Vault`, `${seconds(Date.now() - t0)} s`, '≤ 60 s');
 } catch (error) {
   if (error instanceof Stop) notes.push(values['accounts-only'] ? '--accounts-only: steps 2-5 skipped' : '--skip-removal: step 5 skipped');
@@ -314,5 +363,6 @@ try {
   await servers.stopAll();
   rmSync(dir, { recursive: true, force: true });
 }
+process.stdout.write(timelines.map((t) => `\n${t}\n`).join(''));
 process.stdout.write(`\n${table([`operator binary (bundle, node flags: ${NODE_FLAGS.join(' ') || 'none'}) on the harness servers`, 'figure', 'target', 'load average'], rows)}\n${notes.map((n) => `- ${n}`).join('\n')}\n${new Date().toISOString().slice(0, 16)}Z\n`);
 process.exit(0);
