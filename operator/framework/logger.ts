@@ -271,7 +271,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  return winston.createLogger({
+  return skipDisabledLevels(winston.createLogger({
     level: opts.level ?? process.env.VAULT_AUTOPILOT_LOG_LEVEL ?? 'info',
     defaultMeta: opts.defaultMeta,
     format: winston.format.combine(
@@ -282,7 +282,30 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       winston.format.json(),
     ),
     transports: [new winston.transports.Stream({ stream: opts.stream ?? process.stdout })],
-  });
+  }));
+}
+
+/**
+ * winston builds a line and runs every format on it (errors, redaction, JSON)
+ * before its transport drops it for its level: each review's debug line cost
+ * the admission path that work at level info. The level methods (`info`,
+ * `debug`, ...; a child logger's too) return before anything when no
+ * transport takes the level.
+ */
+function skipDisabledLevels(logger: winston.Logger): winston.Logger {
+  const methods = Object.getPrototypeOf(logger) as Record<string, unknown>;
+  for (const level of Object.keys(logger.levels)) {
+    const write = methods[level];
+    if (typeof write !== 'function') continue;
+    Object.defineProperty(logger, level, {
+      configurable: true,
+      writable: true,
+      value: function (this: winston.Logger, ...args: unknown[]): unknown {
+        return this.isLevelEnabled(level) ? (write as (...a: unknown[]) => unknown).apply(this, args) : this;
+      },
+    });
+  }
+  return logger;
 }
 
 /** Text of an unknown thrown value, for conditions and events (never includes a stack). */

@@ -58,6 +58,30 @@ test('level filters lower levels', async (t) => {
   t.deepEqual(c.parsed().map((l) => l.message), ['loud']);
 });
 
+test('a line below the level is dropped before its metadata is read (no format runs), for child loggers too', async (t) => {
+  const c = capture();
+  const log = createLogger({ stream: c.stream, level: 'info' });
+  let reads = 0;
+  const meta = {
+    get probe() {
+      reads++;
+      return 1;
+    },
+  };
+  log.debug('dropped', meta);
+  log.child({ controller: 'Vault' }).debug('dropped too', meta);
+  t.is(reads, 0);
+  log.info('kept', meta);
+  log.child({ controller: 'Vault' }).warn('kept too', meta);
+  await flush();
+  t.true(reads > 0);
+  t.deepEqual(c.parsed().map((l) => [l.message, l.probe, l.controller]), [['kept', 1, undefined], ['kept too', 1, 'Vault']]);
+  log.level = 'debug';
+  log.debug('now kept');
+  await flush();
+  t.is(c.parsed().at(-1)?.message, 'now kept');
+});
+
 test('secret() renders as [REDACTED] in JSON, toString, template strings and inspect; reveal() gives the value', (t) => {
   const s = secret('hunter2-token');
   t.is(JSON.stringify({ token: s }), `{"token":"${REDACTED}"}`);
