@@ -32,21 +32,77 @@ export interface KubeClients {
   raw: RawKube;
 }
 
+/** The typed clients and RawKube share one set of keep-alive connections (closed by `raw.close()`). */
 export function makeKubeClients(kubeConfig: KubeConfig): KubeClients {
+  const agents = new KeepAliveAgents();
+  const pooled = pooledKubeConfig(kubeConfig, agents);
   return {
     kubeConfig,
-    core: kubeConfig.makeApiClient(CoreV1Api),
-    apps: kubeConfig.makeApiClient(AppsV1Api),
-    rbac: kubeConfig.makeApiClient(RbacAuthorizationV1Api),
-    policy: kubeConfig.makeApiClient(PolicyV1Api),
-    custom: kubeConfig.makeApiClient(CustomObjectsApi),
-    objects: KubernetesObjectApi.makeApiClient(kubeConfig),
-    admission: kubeConfig.makeApiClient(AdmissionregistrationV1Api),
-    events: kubeConfig.makeApiClient(EventsV1Api),
-    apiextensions: kubeConfig.makeApiClient(ApiextensionsV1Api),
-    coordination: kubeConfig.makeApiClient(CoordinationV1Api),
-    raw: new RawKube(kubeConfig),
+    core: pooled.makeApiClient(CoreV1Api),
+    apps: pooled.makeApiClient(AppsV1Api),
+    rbac: pooled.makeApiClient(RbacAuthorizationV1Api),
+    policy: pooled.makeApiClient(PolicyV1Api),
+    custom: pooled.makeApiClient(CustomObjectsApi),
+    objects: KubernetesObjectApi.makeApiClient(pooled),
+    admission: pooled.makeApiClient(AdmissionregistrationV1Api),
+    events: pooled.makeApiClient(EventsV1Api),
+    apiextensions: pooled.makeApiClient(ApiextensionsV1Api),
+    coordination: pooled.makeApiClient(CoordinationV1Api),
+    raw: new RawKube(kubeConfig, agents),
   };
+}
+
+/** The TLS settings that tell one client identity from another (what a pooled connection was opened with). */
+const TLS_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
+
+/**
+ * Keep-alive HTTPS agents, one per TLS identity. client-node builds a new
+ * agent for every call of its generated clients, so each call paid a TCP
+ * connection and a TLS handshake with the apiserver: CPU on both sides and
+ * round trips (a pod's first admission reads four objects). Free connections
+ * close after 30 s, before the apiserver's 90 s idle timeout can race a
+ * request onto a connection it is closing.
+ */
+export class KeepAliveAgents {
+  /** Newest last; a few identities at most (a client certificate rotated in the kubeconfig adds one). */
+  readonly #agents: Array<{ tls: unknown[]; agent: https.Agent }> = [];
+
+  /** The pooled agent for connections with these TLS settings. */
+  for(opts: Pick<https.AgentOptions, (typeof TLS_KEYS)[number]>): https.Agent {
+    const tls = TLS_KEYS.map((k) => opts[k]);
+    const found = this.#agents.find((a) => a.tls.every((v, i) => sameTlsValue(v, tls[i])));
+    if (found) return found.agent;
+    const settings = Object.fromEntries(TLS_KEYS.filter((k) => opts[k] !== undefined).map((k) => [k, opts[k]]));
+    const agent = new https.Agent({ ...settings, keepAlive: true, timeout: 30_000 });
+    this.#agents.push({ tls, agent });
+    // an identity no longer in use: its free connections time out, requests in flight finish
+    if (this.#agents.length > 4) this.#agents.shift();
+    return agent;
+  }
+
+  /** Closes every pooled connection (shutdown, tests). */
+  close(): void {
+    for (const { agent } of this.#agents.splice(0)) agent.destroy();
+  }
+}
+
+/**
+ * A view of `kubeConfig` whose generated clients (makeApiClient) take their
+ * connections from `agents`: client-node calls the config's
+ * applySecurityAuthentication per request, which sets the credentials and a
+ * fresh agent; the view keeps the credentials and swaps the agent for the
+ * pooled one. Proxy agents and plain http stay as client-node made them.
+ */
+function pooledKubeConfig(kubeConfig: KubeConfig, agents: KeepAliveAgents): KubeConfig {
+  const view = Object.create(kubeConfig) as KubeConfig;
+  view.applySecurityAuthentication = async (context) => {
+    await kubeConfig.applySecurityAuthentication(context);
+    const made = context.getAgent();
+    if (made instanceof https.Agent && made.constructor === https.Agent) {
+      context.setAgent(agents.for((made as https.Agent & { options: https.AgentOptions }).options));
+    }
+  };
+  return view;
 }
 
 /** Path of a resource collection: core group "" lives under /api, others under /apis. */
@@ -117,36 +173,15 @@ export interface RawStream {
 }
 
 export class RawKube {
-  // One keep-alive agent per TLS identity: without it every request pays a TLS
-  // handshake (client-node builds a fresh agent per call).
-  #agent: { agent: https.Agent; tls: Array<unknown> } | undefined;
-
-  constructor(private readonly kubeConfig: KubeConfig) {}
-
-  #keepAliveAgent(opts: https.RequestOptions): https.Agent {
-    const tls = [opts.ca, opts.cert, opts.key, opts.rejectUnauthorized, opts.servername];
-    const same = this.#agent && this.#agent.tls.every((v, i) => sameTlsValue(v, tls[i]));
-    if (!same) {
-      this.#agent?.agent.destroy();
-      this.#agent = {
-        tls,
-        agent: new https.Agent({
-          keepAlive: true,
-          ca: opts.ca,
-          cert: opts.cert,
-          key: opts.key,
-          servername: opts.servername,
-          ...(opts.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: opts.rejectUnauthorized }),
-        }),
-      };
-    }
-    return (this.#agent as { agent: https.Agent }).agent;
-  }
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    // keep-alive connections, shared with the typed clients of the same KubeClients
+    private readonly agents: KeepAliveAgents = new KeepAliveAgents(),
+  ) {}
 
   /** Closes pooled connections (tests, shutdown). */
   close(): void {
-    this.#agent?.agent.destroy();
-    this.#agent = undefined;
+    this.agents.close();
   }
 
   async request<T = unknown>(req: RawRequest): Promise<T> {
@@ -204,7 +239,7 @@ export class RawKube {
     }
     const transport = url.protocol === 'http:' ? http : https;
     if (url.protocol === 'http:') delete opts.agent;
-    else opts.agent = this.#keepAliveAgent(opts);
+    else opts.agent = this.agents.for(opts);
     if (req.signal?.aborted) throw new Error(`${req.method} ${req.path}: aborted`);
     return new Promise((resolve, reject) => {
       const request = transport.request(url, opts, (res) => resolve({ res, abort: () => request.destroy() }));
