@@ -68,7 +68,7 @@ export function createPodAdmissionHandler(deps: PodHandlerDeps): AdmissionHandle
       }
     }
 
-    const outcome = mutatePod(pod, namespace, { ...deps.settings, nativeSidecars: deps.nativeSidecars, vault });
+    const outcome = mutatePod(pod, namespace, { ...deps.settings, nativeSidecars: deps.nativeSidecars, vault }, parsed);
     switch (outcome.action) {
       case 'skip':
         return ALLOW;

@@ -23,11 +23,21 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
+    return true;
+  }
   if (isPlainObject(a) && isPlainObject(b)) {
-    const ak = Object.keys(a).filter((k) => a[k] !== undefined);
-    const bk = Object.keys(b).filter((k) => b[k] !== undefined);
-    return ak.length === bk.length && ak.every((k) => jsonEqual(a[k], b[k]));
+    // members whose value is undefined count as absent (JSON drops them)
+    let defined = 0;
+    for (const k of Object.keys(a)) {
+      if (a[k] === undefined) continue;
+      defined++;
+      if (!jsonEqual(a[k], b[k])) return false;
+    }
+    for (const k of Object.keys(b)) if (b[k] !== undefined) defined--;
+    return defined === 0;
   }
   return false;
 }
@@ -39,8 +49,11 @@ export function diffToJsonPatch(before: unknown, after: unknown): JsonPatchOpera
   return ops;
 }
 
+// Objects and arrays are not compared whole before descending: an equal
+// subtree yields no operation anyway, and comparing at every level walked the
+// document once per level of depth.
 function diffInto(before: unknown, after: unknown, path: string, ops: JsonPatchOperation[]): void {
-  if (jsonEqual(before, after)) return;
+  if (before === after) return;
   if (isPlainObject(before) && isPlainObject(after)) {
     for (const key of Object.keys(before)) {
       if (before[key] !== undefined && after[key] === undefined) ops.push({ op: 'remove', path: `${path}/${escapePointerToken(key)}` });
