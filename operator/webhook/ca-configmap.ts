@@ -141,15 +141,38 @@ export class CaConfigMaps {
   }
 
   /**
+   * Remembers what the CA ConfigMaps the operator made hold (one list, no
+   * write): after a start, a pod in a namespace that has its CA already
+   * costs no ConfigMap read. Only a ConfigMap that is ours by label, source
+   * annotation and name counts, exactly what `ensure` would accept on a read.
+   */
+  async load(): Promise<number> {
+    let loaded = 0;
+    for (const cm of await this.#list()) {
+      const [vaultNs, vaultName] = cm.metadata?.annotations?.[CA_CONFIGMAP.sourceAnnotation]?.split('/') ?? [];
+      const ca = cm.data?.[INJECTED_NAMES.caKey];
+      if (!vaultNs || !vaultName || ca === undefined) continue;
+      const vault = { namespace: vaultNs, name: vaultName };
+      if (cm.metadata?.name !== caConfigMapName(vault) || !ownsCaConfigMap(cm, vault)) continue;
+      this.#known.set(`${cm.metadata.namespace}/${cm.metadata.name}`, ca);
+      loaded++;
+    }
+    return loaded;
+  }
+
+  async #list(): Promise<V1ConfigMap[]> {
+    const labelSelector = `${CA_CONFIGMAP.label}=true`;
+    if (!this.#namespaces) return (await this.#core.listConfigMapForAllNamespaces({ labelSelector })).items;
+    return (await Promise.all(this.#namespaces.map((namespace) => this.#core.listNamespacedConfigMap({ namespace, labelSelector })))).flatMap((l) => l.items);
+  }
+
+  /**
    * Brings every ConfigMap this operator made up to date with its Vault's
    * current CA, while that Vault still serves the ConfigMap's namespace (a
    * label copied onto a ConfigMap by hand does not pull in another Vault's CA).
    */
   async syncAll(): Promise<{ checked: number; updated: number; refused: number }> {
-    const labelSelector = `${CA_CONFIGMAP.label}=true`;
-    const list = this.#namespaces
-      ? { items: (await Promise.all(this.#namespaces.map((namespace) => this.#core.listNamespacedConfigMap({ namespace, labelSelector })))).flatMap((l) => l.items) }
-      : await this.#core.listConfigMapForAllNamespaces({ labelSelector });
+    const list = { items: await this.#list() };
     let updated = 0;
     let refused = 0;
     for (const cm of list.items) {

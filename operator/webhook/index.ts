@@ -111,6 +111,24 @@ export async function detectServerVersion(kube: Pick<KubeClients, 'kubeConfig'>)
   }
 }
 
+/**
+ * Reads, before the webhook serves (registration runs before the server
+ * listens), what the first admissions would otherwise wait for: the first pod
+ * after a start took 40-60 ms on an idle machine, most of it reads on new
+ * connections and code running for the first time. Best effort: a failure or
+ * a slow apiserver (WARM_UP_MS) only leaves the work to the first admission.
+ */
+async function warmUp(log: Pick<AutopilotOperator['logger'], 'debug'>, steps: Array<[string, () => Promise<unknown>]>): Promise<void> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, WARM_UP_MS)));
+  const all = Promise.all(steps.map(([what, step]) => step().catch((err: unknown) => log.debug('pod webhook warm-up step failed', { what, error: (err as Error).message }))));
+  await Promise.race([all, deadline]);
+  clearTimeout(timer);
+  log.debug('pod webhook warmed up', { ms: Math.round(performance.now() - started) });
+}
+const WARM_UP_MS = 3_000;
+
 /** Registers the pod mutator at WEBHOOK_PATH and starts the CA ConfigMap sync. Call before `operator.start()`. */
 export async function registerPodWebhook(
   operator: AutopilotOperator,
@@ -142,12 +160,18 @@ export async function registerPodWebhook(
     log,
     ...(settings.watchNamespaces ? { namespaces: settings.watchNamespaces } : {}),
   });
+  const resolveVault = cachedResolver(uncached, ttlMs);
+  await warmUp(log, [
+    // the Vault nearly every pod names (10 s in the cache), and the code and apiserver connection that read it
+    ['default Vault', () => resolveVault(settings.defaultVault)],
+    ['CA ConfigMaps', () => caConfigMaps.load()],
+  ]);
   operator.registerMutatingWebhook(
     WEBHOOK_PATH,
     createPodAdmissionHandler({
       settings,
       nativeSidecars,
-      resolveVault: cachedResolver(uncached, ttlMs),
+      resolveVault,
       namespaceLabels: cachedNamespaceLabels(labels, ttlMs),
       ensureCa: (namespace, vault, caPem, opts) => caConfigMaps.ensure(namespace, vault, caPem, opts),
       log,

@@ -155,3 +155,26 @@ test('a dry run reads and decides, writes nothing: absent -> the name, not ours 
   t.is(fake.maps.get('app/vault-ca.vs.v')!.data!['ca.crt'], 'OLD');
   t.false(fake.calls.some((c) => c.startsWith('create') || c.startsWith('replace')));
 });
+
+test('load remembers the CA ConfigMaps that are ours: an admission after a start reads nothing for them, and only for them', async (t) => {
+  const fake = new FakeConfigMaps();
+  const ours = desiredCaConfigMap('a', vault, 'PEM1');
+  fake.maps.set('a/vault-ca.vs.v', ours);
+  fake.maps.set('b/vault-ca.vs.v', desiredCaConfigMap('b', vault, 'OLD'));
+  // names another Vault in its annotation than its name says: not ours for either
+  const misnamed = desiredCaConfigMap('c', vault, 'PEM1');
+  misnamed.metadata!.annotations![CA_CONFIGMAP.sourceAnnotation] = 'other/w';
+  fake.maps.set('c/vault-ca.vs.v', misnamed);
+  const unlabelled = desiredCaConfigMap('d', vault, 'PEM1');
+  delete unlabelled.metadata!.labels![CA_CONFIGMAP.label];
+  fake.maps.set('d/vault-ca.vs.v', unlabelled);
+  const cms = new CaConfigMaps({ core: fake.api(), resolve: async () => ({ found: false, message: '' }), namespaceLabels: noLabels, log });
+  t.is(await cms.load(), 2);
+  t.deepEqual(fake.calls, []);
+  await cms.ensure('a', vault, 'PEM1');
+  t.deepEqual(fake.calls, [], 'in sync: no call');
+  await cms.ensure('b', vault, 'PEM1');
+  t.deepEqual(fake.calls, ['read b/vault-ca.vs.v', 'replace b/vault-ca.vs.v'], 'a different CA is read and replaced as before');
+  await t.throwsAsync(cms.ensure('c', vault, 'PEM1'), { instanceOf: CaConfigMapNotOwned });
+  await t.throwsAsync(cms.ensure('d', vault, 'PEM1'), { instanceOf: CaConfigMapNotOwned });
+});
