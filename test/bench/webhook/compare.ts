@@ -4,7 +4,11 @@
 // AdmissionReviews (the same pod; each side's own annotation prefix).
 //
 //   node --import=tsx test/bench/webhook/compare.ts [--rates 50,200,500,max] [--seconds 10] [--reps 3] [--workers 8] [--node-flags="..."]
+//       [--operator before=dist/bundle-before/main.js ...] [--no-build]
 //
+// --operator adds another build of the operator as a side of its own (e.g. a
+// bundle of the previous commit, built with operator/deploy/image/esbuild.ts
+// into a directory under the repository): before/after in one run, same load.
 // Per rate and repetition the two webhooks run alternately (the order flips
 // every repetition). HTTP/1.1 keep-alive; "max" = as fast as --workers
 // concurrent requests go. Reported per side: p50/p99/max latency, CPU time
@@ -30,7 +34,14 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '8' },
     // the operator's node flags instead of the Deployment's (e.g. --node-flags=" " for none)
     'node-flags': { type: 'string' },
+    operator: { type: 'string', multiple: true, default: [] },
+    'no-build': { type: 'boolean', default: false },
   },
+});
+const extraOperators = values.operator.map((spec) => {
+  const [name, entry] = spec.split('=');
+  if (!name || !entry) throw new Error(`--operator takes name=path/to/main.js, got ${spec}`);
+  return { name, entry };
 });
 const rates = values.rates.split(',').map((r) => r.trim());
 const seconds = Number(values.seconds);
@@ -102,7 +113,7 @@ async function main(): Promise<void> {
   const peerBin = peerBinary('vault-k8s');
   if (!vegetaBin || !peerBin) throw new Error('build the peers first: bash test/harness/build-servers.sh vault-k8s vegeta');
   const started = new Date();
-  const entry = buildOperator('bundle');
+  const entry = values['no-build'] ? 'dist/bundle/main.js' : buildOperator('bundle');
   const { servers, env } = await startOperatorServers();
   const dir = mkdtempSync(join(tmpdir(), 'bench-webhook-'));
   const stops: Array<() => Promise<void>> = [];
@@ -111,16 +122,20 @@ async function main(): Promise<void> {
     const appNs = await env.namespace('bench-app');
     await labelNamespace(env.kubeConfig(), appNs, 'bench'); // the fixture's Vault serves namespaces with the injection label
     const flags = values['node-flags'] !== undefined ? values['node-flags'].split(/\s+/).filter(Boolean) : imageNodeFlags();
-    const ours = await startOperatorBinary(env, { lifecycles: 'webhook', nodeFlags: flags, entry, extraEnv: { VAULT_AUTOPILOT_TARGET_VAULT: `${vault.namespace}/${vault.name}` } });
-    stops.push(ours.stop);
+    const operators: Array<[string, Measured]> = [];
+    for (const o of [{ name: 'vault-autopilot', entry }, ...extraOperators]) {
+      const proc = await startOperatorBinary(env, { lifecycles: 'webhook', nodeFlags: flags, entry: o.entry, extraEnv: { VAULT_AUTOPILOT_TARGET_VAULT: `${vault.namespace}/${vault.name}` } });
+      stops.push(proc.stop);
+      operators.push([o.name, proc]);
+    }
     const theirs = await startVaultK8s(env, peerBin);
     stops.push(theirs.stop);
 
     const sides: Side[] = [];
     for (const [name, proc, object] of [
-      ['vault-autopilot', ours, pod('vault.autopilot.dev', {})],
-      ['vault-k8s', theirs, pod('vault.hashicorp.com', { 'vault.hashicorp.com/role': 'app' })],
-    ] as const) {
+      ...operators.map(([name, proc]) => [name, proc, pod('vault.autopilot.dev', {})] as const),
+      ['vault-k8s', theirs, pod('vault.hashicorp.com', { 'vault.hashicorp.com/role': 'app' })] as const,
+    ]) {
       const body = join(dir, `${name}.json`);
       writeFileSync(body, review(object, appNs));
       const targets = join(dir, `${name}.targets`);
@@ -134,6 +149,14 @@ async function main(): Promise<void> {
       if (!answer.response?.allowed || !answer.response.patch) throw new Error(`${name} did not mutate the pod: ${JSON.stringify(answer).slice(0, 300)}`);
       sides.push(side);
     }
+
+    // what each process costs with no request at all (timers, GC, its own
+    // apiserver traffic): at low rates it weighs on the CPU per request
+    const idleBefore = sides.map((side) => cpuMsOf(side.proc.pid));
+    const idleStarted = performance.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const idleS = (performance.now() - idleStarted) / 1000;
+    const idleCpu = sides.map((side, i) => (cpuMsOf(side.proc.pid) - idleBefore[i]!) / idleS);
 
     const results = new Map<string, Run[]>(); // `${side}|${rate}`
     const newConn = new Map<string, Run[]>();
@@ -161,15 +184,17 @@ async function main(): Promise<void> {
         rows.push([`${rateLabel(rate)} ${side.name}`, fmt(s.p50), fmt(s.p99), fmt(s.max), fmt(s.cpuPerReq, 3), mb(s.peakRss), fmt(s.throughput, 0), `${fmt(s.success * 100, 1)}%`]);
       }
     }
-    const ratio = (rate: string, k: keyof Run) => {
-      const a = summarise(results.get(`vault-autopilot|${rate}`)!)[k];
+    const ratio = (ours: string, rate: string, k: keyof Run) => {
+      const a = summarise(results.get(`${ours}|${rate}`)!)[k];
       const b = summarise(results.get(`vault-k8s|${rate}`)!)[k];
       return fmt(a / b);
     };
-    const ratioRows = (['p50', 'p99', 'max', 'cpuPerReq', 'peakRss', 'throughput'] as const).map((k) => [
-      { p50: 'p50', p99: 'p99', max: 'max', cpuPerReq: 'CPU per request', peakRss: 'peak RSS', throughput: 'throughput' }[k],
-      ...rates.map((r) => ratio(r, k)),
-    ]);
+    const ratioRows = (ours: string) =>
+      (['p50', 'p99', 'max', 'cpuPerReq', 'peakRss', 'throughput'] as const).map((k) => [
+        { p50: 'p50', p99: 'p99', max: 'max', cpuPerReq: 'CPU per request', peakRss: 'peak RSS', throughput: 'throughput' }[k],
+        ...rates.map((r) => ratio(ours, r, k)),
+      ]);
+    const ratioTables = operators.flatMap(([name]) => ['', `ratio ${name} / vault-k8s (below 1 = ours lower)`, table(['', ...rates.map(rateLabel)], ratioRows(name))]);
     const connRows = sides.map((side) => {
       const s = summarise(newConn.get(side.name)!);
       const warm = results.get(`${side.name}|${rates[0]}`) ? summarise(results.get(`${side.name}|${rates[0]}`)!) : undefined;
@@ -179,12 +204,12 @@ async function main(): Promise<void> {
       `webhook side by side: ${seconds} s per run, ${reps} repetitions alternating, median shown; vegeta ${workers} workers, HTTP/1.1 keep-alive; operator node flags: ${flags.join(' ') || '(none)'}`,
       '',
       table(['rate, webhook', 'p50 ms', 'p99 ms', 'max ms', 'CPU ms/req', 'peak RSS MB', 'req/s', 'success'], rows),
-      '',
-      'ratio vault-autopilot / vault-k8s (below 1 = ours lower)',
-      table(['', ...rates.map(rateLabel)], ratioRows),
+      ...ratioTables,
       '',
       'first request on a new TLS connection (keep-alive off, 20/s for 5 s; handshake included)',
       table(['webhook', 'p50 ms', 'p99 ms', 'max ms', `keep-alive p50 at ${rateLabel(rates[0]!)}`], connRows),
+      '',
+      `CPU with no requests (${seconds} s after the warm-up): ${sides.map((side, i) => `${side.name} ${fmt(idleCpu[i]!)} ms/s`).join(', ')}`,
       '',
       `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${mb(totalmem())} MB RAM, shared machine; ${started.toISOString().slice(0, 16)}Z`,
     ];

@@ -3,7 +3,9 @@
 // restarts), next to the peer (vault-k8s) started the same way.
 //
 //   node --import=tsx test/bench/webhook/first-request.ts [--starts 3] [--requests 6] [--node-flags="..."]
+//       [--operator before=dist/bundle-before/main.js ...] [--no-build]
 //
+// --operator adds another build of the operator, started the same way (before/after in one run).
 // Per start: the process is ready (/readyz; vault-k8s /health/ready), then
 // --requests AdmissionReviews one after another, each on its own connection
 // (TCP + TLS handshake included; a Node https client in this process), then
@@ -23,7 +25,14 @@ const { values } = parseArgs({
     starts: { type: 'string', default: '3' },
     requests: { type: 'string', default: '6' },
     'node-flags': { type: 'string' },
+    operator: { type: 'string', multiple: true, default: [] },
+    'no-build': { type: 'boolean', default: false },
   },
+});
+const extraOperators = values.operator.map((spec) => {
+  const [name, entry] = spec.split('=');
+  if (!name || !entry) throw new Error(`--operator takes name=path/to/main.js, got ${spec}`);
+  return { name, entry };
 });
 const starts = Number(values.starts);
 const requests = Number(values.requests);
@@ -77,7 +86,7 @@ async function measure(proc: Measured, body: string): Promise<Start> {
 async function main(): Promise<void> {
   const peerBin = peerBinary('vault-k8s');
   const started = new Date();
-  const entry = buildOperator('bundle');
+  const entry = values['no-build'] ? 'dist/bundle/main.js' : buildOperator('bundle');
   const { servers, env } = await startOperatorServers();
   try {
     const vault = await createVaultFixture(env, 'bench-vault');
@@ -85,7 +94,14 @@ async function main(): Promise<void> {
     await labelNamespace(env.kubeConfig(), appNs, 'bench');
     const flags = values['node-flags'] !== undefined ? values['node-flags'].split(/\s+/).filter(Boolean) : imageNodeFlags();
     const sides: Array<[string, () => Promise<Measured>, string]> = [
-      ['vault-autopilot', () => startOperatorBinary(env, { lifecycles: 'webhook', nodeFlags: flags, entry, extraEnv: { VAULT_AUTOPILOT_TARGET_VAULT: `${vault.namespace}/${vault.name}` } }), review(pod('vault.autopilot.dev', {}), appNs)],
+      ...[{ name: 'vault-autopilot', entry }, ...extraOperators].map(
+        (o) =>
+          [
+            o.name,
+            () => startOperatorBinary(env, { lifecycles: 'webhook', nodeFlags: flags, entry: o.entry, extraEnv: { VAULT_AUTOPILOT_TARGET_VAULT: `${vault.namespace}/${vault.name}` } }),
+            review(pod('vault.autopilot.dev', {}), appNs),
+          ] as [string, () => Promise<Measured>, string],
+      ),
       ...(peerBin ? [['vault-k8s', () => startVaultK8s(env, peerBin), review(pod('vault.hashicorp.com', { 'vault.hashicorp.com/role': 'app' }), appNs)] as [string, () => Promise<Measured>, string]] : []),
     ];
     const results = new Map<string, Start[]>();
