@@ -76,6 +76,43 @@ export function withOperatorAuth(config: ExternalConfig | undefined, operator: {
 /** Roles and policies written side by side (config-plan.ts applyChanges); bounded so Vault and the operator stay responsive. */
 const WRITE_PARALLELISM = 8;
 
+/** ConfigChanged Events naming one change each, per pass; the rest are counted in one more. */
+export const MAX_CHANGE_EVENTS = 20;
+
+const CONCERN_NOUN: Record<Change['concern'], [one: string, many: string]> = {
+  audit: ['audit device', 'audit devices'],
+  auth: ['auth method', 'auth methods'],
+  role: ['role', 'roles'],
+  policy: ['policy', 'policies'],
+  secret: ['secret engine', 'secret engines'],
+  config: ['engine configuration', 'engine configurations'],
+  group: ['identity group', 'identity groups'],
+  'group-alias': ['group alias', 'group aliases'],
+  'startup-secret': ['startup secret', 'startup secrets'],
+  plugin: ['plugin', 'plugins'],
+};
+
+/**
+ * Pure: the ConfigChanged messages of a pass. One per change up to `max`,
+ * then one counting the rest by action and concern: a burst of 1,000
+ * annotated ServiceAccounts is 2,000 changes, and an Event each (posted one
+ * after the other before the next pass could start) was seconds per pass on
+ * a busy apiserver. The log still names every change.
+ */
+export function changeEventMessages(applied: readonly Change[], max = MAX_CHANGE_EVENTS): string[] {
+  const named = applied.slice(0, max).map((c) => c.summary);
+  const rest = applied.slice(max);
+  if (rest.length === 0) return named;
+  const counts = new Map<string, { action: Change['action']; concern: Change['concern']; n: number }>();
+  for (const c of rest) {
+    const key = `${c.action} ${c.concern}`;
+    const seen = counts.get(key) ?? { action: c.action, concern: c.concern, n: 0 };
+    counts.set(key, { ...seen, n: seen.n + 1 });
+  }
+  const parts = [...counts.values()].map(({ action, concern, n }) => `${action}d ${n} ${CONCERN_NOUN[concern][n === 1 ? 0 : 1]}`);
+  return [...named, `and ${rest.length} more changes: ${parts.join(', ')} (the operator's log names each)`];
+}
+
 export interface DesiredVaultConfig {
   audit: DesiredAuditDevice[];
   auth: DesiredAuth[];
@@ -370,9 +407,9 @@ export async function configure(p: VaultPhaseContext, client: VaultClient): Prom
   const fullReadAt = full || !kept ? now : kept.fullReadAt;
   if (intervalMs) ledgers.set(uid, nextLedger(outcome.digests, outcome.unsettled, fullReadAt));
   for (const change of outcome.result.applied) {
-    await ctx.event('Normal', VaultEventReason.ConfigChanged, change.summary);
     ctx.log.info('vault config changed', { vault: `${vault.metadata!.namespace}/${vault.metadata!.name}`, change: change.summary });
   }
+  for (const message of changeEventMessages(outcome.result.applied)) await ctx.event('Normal', VaultEventReason.ConfigChanged, message);
   const issues = [
     ...outcome.plan.problems.map((p) => `${p.concern} ${p.id}: ${p.message}`),
     ...outcome.result.failed.map((f) => `${f.change.concern} ${f.change.id}: ${f.error}`),

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { desiredRecord, normaliseExternalConfig, planVaultConfig, type ActualVaultConfig } from '../../../../operator/controllers/vault/configure.js';
+import type { Change } from '../../../../operator/vault/config-plan.js';
 
 const empty = (): ActualVaultConfig => ({ audit: new Map(), auth: new Map(), policies: new Map(), secrets: new Map(), engineConfig: new Map(), identity: { groups: new Map(), accessors: new Map() }, startupSecrets: new Set(), plugins: new Map() });
 
@@ -34,4 +35,19 @@ test('the operator gets its own Kubernetes-auth role unless the user wrote that 
   t.like(entry.roles![0], { bound_service_account_names: ['op'], bound_service_account_namespaces: ['sys'], token_policies: ['p'] });
   const mine = { auth: [{ type: 'kubernetes', path: OPERATOR_AUTH_PATH }] };
   t.is(withOperatorAuth(mine, { name: 'op', namespace: 'sys' }, 'p'), mine);
+});
+
+test('ConfigChanged: one Event per change up to the cap, then one counting the rest by action and concern', async (t) => {
+  const { changeEventMessages } = await import('../../../../operator/controllers/vault/configure.js');
+  const change = (concern: Change['concern'], action: Change['action'], id: string): Change => ({ concern, action, id, writes: [], summary: `${action}d ${concern} ${id}` });
+  const few = [change('auth', 'create', 'kubernetes'), change('policy', 'create', 'p')];
+  t.deepEqual(changeEventMessages(few, 3), ['created auth kubernetes', 'created policy p']);
+  const many = [...few, change('role', 'create', 'a'), change('role', 'create', 'b'), change('policy', 'delete', 'q'), change('role', 'create', 'c')];
+  t.deepEqual(changeEventMessages(many, 3), [
+    'created auth kubernetes',
+    'created policy p',
+    'created role a',
+    "and 3 more changes: created 2 roles, deleted 1 policy (the operator's log names each)",
+  ]);
+  t.is(changeEventMessages(Array.from({ length: 2000 }, (_, i) => change('role', 'create', `r${i}`))).length, 21, 'the default cap: 20 named + 1');
 });
