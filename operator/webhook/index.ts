@@ -22,7 +22,9 @@ import {
 import type { ExternalVaultTrust } from '../controllers/vault/trust.js';
 import { CaConfigMaps } from './ca-configmap.js';
 import { WebhookConfigurationPublisher } from './configuration.js';
+import { PodAnnotation } from './annotations.js';
 import { createPodAdmissionHandler } from './handler.js';
+import { mutatePod } from './mutate.js';
 import { supportsNativeSidecars, WEBHOOK_PATH, type WebhookSettings } from './settings.js';
 import { cachedNamespaceLabels, cachedResolver, kubeNamespaceLabels, kubeVaultResolver, type NamespaceLabels, type VaultResolver } from './vault-target.js';
 
@@ -129,6 +131,17 @@ async function warmUp(log: Pick<AutopilotOperator['logger'], 'debug'>, steps: Ar
 }
 const WARM_UP_MS = 3_000;
 
+/** A pod asking for everything the webhook injects, and the settings that mutate it (no namespace skipped). */
+function warmUpPod(settings: WebhookSettings, nativeSidecars: boolean): Parameters<typeof mutatePod> {
+  const p = settings.annotationPrefix;
+  const pod = {
+    metadata: { name: 'warm-up', annotations: { [`${p}${PodAnnotation.AgentInject}`]: 'true', [`${p}agent-inject-secret-warm-up`]: 'secret/data/warm-up', [`${p}${PodAnnotation.InjectEnv}`]: 'app' } },
+    spec: { serviceAccountName: 'warm-up', containers: [{ name: 'app', image: 'warm-up' }] },
+  };
+  const { watchNamespaces: _all, ...unscoped } = settings;
+  return [pod, 'warm-up', { ...unscoped, skipNamespaces: [], nativeSidecars, vault: { address: 'https://vault.warm-up.svc:8200', caConfigMapName: 'warm-up' } }];
+}
+
 /** Registers the pod mutator at WEBHOOK_PATH and starts the CA ConfigMap sync. Call before `operator.start()`. */
 export async function registerPodWebhook(
   operator: AutopilotOperator,
@@ -165,6 +178,8 @@ export async function registerPodWebhook(
     // the Vault nearly every pod names (10 s in the cache), and the code and apiserver connection that read it
     ['default Vault', () => resolveVault(settings.defaultVault)],
     ['CA ConfigMaps', () => caConfigMaps.load()],
+    // the mutation's code (annotations, agent config, the patch diff) compiled on a sample pod: pure, no I/O
+    ['mutation', async () => mutatePod(...warmUpPod(settings, nativeSidecars))],
   ]);
   operator.registerMutatingWebhook(
     WEBHOOK_PATH,
