@@ -15,7 +15,7 @@ import {
   type ServiceAccountLike,
   type VaultResourceLike,
 } from '../../../../operator/controllers/serviceaccount/desired.js';
-import { withServiceAccountRoles } from '../../../../operator/controllers/serviceaccount/compact.js';
+import { storedEntries, withServiceAccountRoles } from '../../../../operator/controllers/serviceaccount/compact.js';
 import { parseServiceAccountSettings } from '../../../../operator/controllers/serviceaccount/settings.js';
 
 const settings = parseServiceAccountSettings({});
@@ -491,4 +491,14 @@ test('a pathless kubernetes entry (Bank-Vaults shape) is the `kubernetes` mount:
   ], HEADER);
   t.true(removed.changed);
   t.is(removed.config.spec, undefined);
+});
+
+test('storedEntries: role name -> entry, computed once per stored list (every pass reads the same watched copy)', (t) => {
+  const spec = { ...HEADER, entries: [{ namespace: 'shop', name: 'cart' }, { namespace: 'shop', name: 'orders' }] };
+  const first = storedEntries(spec);
+  t.deepEqual([...first.keys()], ['sa.shop.cart', 'sa.shop.orders']);
+  t.is(storedEntries({ ...spec }), first, 'same entries list: the same map');
+  const next = { ...HEADER, entries: [...spec.entries, { namespace: 'shop', name: 'pay' }] };
+  t.deepEqual([...storedEntries(next).keys()], ['sa.shop.cart', 'sa.shop.orders', 'sa.shop.pay'], 'a new copy of the resource: computed again');
+  t.is(storedEntries(undefined).size, 0);
 });
