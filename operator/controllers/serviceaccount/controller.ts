@@ -11,7 +11,7 @@ import { VAULT_PLURAL } from '../../api/vault.js';
 import { type AutopilotOperator, errorCode, errorMessage, type KubeClients, PATCH, type ReconcileContext, ReportedFailure, resourcePath } from '../../framework/index.js';
 import { CapReachedError, EntryBatcher, EntryConflictError, VaultFullError } from './entry-batcher.js';
 import { VaultWaiters } from '../vault-waiters.js';
-import { orphanedEntries } from './sweep.js';
+import { orphanedEntries, removalEventMessages } from './sweep.js';
 import { headerOf } from './compact.js';
 import {
   appliedVault,
@@ -120,13 +120,15 @@ export async function registerServiceAccountController(
       // all at once: the batcher carries them in one apply (one by one, 1,000 deleted ServiceAccounts were 1,000 applies)
       const orphans = orphanedEntries(vault as VaultResourceLike, batcher.manager, settings, lookup, inScope);
       const outcomes = await Promise.allSettled(orphans.map((change) => submitChange(ctx, batcher, { target, change })));
+      const removed: string[] = [];
       for (const [i, outcome] of outcomes.entries()) {
         if (outcome.status === 'rejected') continue;
         const change = orphans[i]!;
         const message = `removed role and policy ${change.roleName} of ServiceAccount ${change.serviceAccount}, which no longer asks for them here`;
         ctx.log.info(message, { reason: ServiceAccountReason.Removed });
-        await ctx.event('Normal', ServiceAccountReason.Removed, message);
+        removed.push(message);
       }
+      for (const message of removalEventMessages(removed)) await ctx.event('Normal', ServiceAccountReason.Removed, message);
       const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
       if (failed) throw failed.reason;
     },

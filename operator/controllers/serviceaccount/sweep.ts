@@ -37,3 +37,17 @@ export function orphanedEntries(
   }
   return out;
 }
+
+/** Removed Events naming one removal each, per sweep; the rest are counted in one more. */
+export const MAX_REMOVAL_EVENTS = 20;
+
+/**
+ * Pure: the Removed Events of one sweep of a `Vault` resource: one per removed
+ * entry up to `max`, then one counting the rest. 1,000 deleted ServiceAccounts
+ * were 1,000 Events posted one after the other, the next sweep waiting. The
+ * log still names every removal.
+ */
+export function removalEventMessages(messages: readonly string[], max = MAX_REMOVAL_EVENTS): string[] {
+  if (messages.length <= max) return [...messages];
+  return [...messages.slice(0, max), `and the roles and policies of ${messages.length - max} more ServiceAccounts, which no longer ask for them here (the operator's log names each)`];
+}

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { ServiceAccountLike, VaultResourceLike } from '../../../../operator/controllers/serviceaccount/desired.js';
 import { parseServiceAccountSettings } from '../../../../operator/controllers/serviceaccount/settings.js';
-import { orphanedEntries, parseEntryName } from '../../../../operator/controllers/serviceaccount/sweep.js';
+import { orphanedEntries, parseEntryName, removalEventMessages } from '../../../../operator/controllers/serviceaccount/sweep.js';
 
 const settings = parseServiceAccountSettings({});
 const MANAGER = 'vault-autopilot-serviceaccounts';
@@ -64,4 +64,14 @@ test('orphanedEntries: only what our manager owns, only namespaces this operator
   const lookup = () => undefined;
   t.deepEqual(orphanedEntries(aVaultOwning(['sa.shop.x'], 'kubectl'), MANAGER, settings, lookup, () => true), [], 'a hand-written look-alike is not ours');
   t.deepEqual(orphanedEntries(aVaultOwning(['sa.shop.x', 'sa.other.y']), MANAGER, settings, lookup, (ns) => ns === 'other').map((c) => c.roleName), ['sa.other.y']);
+});
+
+test('Removed Events of a sweep: one per removal up to the cap, then one counting the rest', (t) => {
+  t.deepEqual(removalEventMessages(['removed a', 'removed b'], 2), ['removed a', 'removed b']);
+  t.deepEqual(removalEventMessages(['removed a', 'removed b', 'removed c', 'removed d'], 2), [
+    'removed a',
+    'removed b',
+    "and the roles and policies of 2 more ServiceAccounts, which no longer ask for them here (the operator's log names each)",
+  ]);
+  t.is(removalEventMessages(Array.from({ length: 1000 }, (_, i) => `removed ${i}`)).length, 21, 'the default cap: 20 named + 1');
 });
