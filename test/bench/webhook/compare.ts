@@ -9,7 +9,8 @@
 // --operator adds another build of the operator as a side of its own (e.g. a
 // bundle of the previous commit, built with operator/deploy/image/esbuild.ts
 // into a directory under the repository): before/after in one run, same load.
-// `name=entry|flags` runs that side with its own node flags instead.
+// `name=entry|flags` runs that side with its own node flags instead
+// (NAME=value items among them are that side's environment variables).
 // Per rate and repetition the two webhooks run alternately (the order flips
 // every repetition). HTTP/1.1 keep-alive; "max" = as fast as --workers
 // concurrent requests go. Reported per side: p50/p99/max latency, CPU time
@@ -43,7 +44,10 @@ const extraOperators = values.operator.map((spec) => {
   const [name, rest] = [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)];
   const [entry, flags] = rest.split('|');
   if (!name || !entry) throw new Error(`--operator takes name=path/to/main.js[|node flags], got ${spec}`);
-  return { name, entry, flags: flags?.split(/\s+/).filter(Boolean) };
+  // NAME=value items are environment variables of that side (e.g. MALLOC_ARENA_MAX=2)
+  const items = flags?.split(/\s+/).filter(Boolean);
+  const env = Object.fromEntries((items ?? []).filter((f) => !f.startsWith('-')).map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+  return { name, entry, flags: items?.filter((f) => f.startsWith('-')), env };
 });
 const rates = values.rates.split(',').map((r) => r.trim());
 const seconds = Number(values.seconds);
@@ -125,8 +129,8 @@ async function main(): Promise<void> {
     await labelNamespace(env.kubeConfig(), appNs, 'bench'); // the fixture's Vault serves namespaces with the injection label
     const flags = values['node-flags'] !== undefined ? values['node-flags'].split(/\s+/).filter(Boolean) : imageNodeFlags();
     const operators: Array<[string, Measured]> = [];
-    for (const o of [{ name: 'vault-autopilot', entry, flags: undefined }, ...extraOperators]) {
-      const proc = await startOperatorBinary(env, { lifecycles: 'webhook', nodeFlags: o.flags ?? flags, entry: o.entry, extraEnv: { VAULT_AUTOPILOT_TARGET_VAULT: `${vault.namespace}/${vault.name}` } });
+    for (const o of [{ name: 'vault-autopilot', entry, flags: undefined, env: {} }, ...extraOperators]) {
+      const proc = await startOperatorBinary(env, { lifecycles: 'webhook', nodeFlags: o.flags ?? flags, entry: o.entry, extraEnv: { ...o.env, VAULT_AUTOPILOT_TARGET_VAULT: `${vault.namespace}/${vault.name}` } });
       stops.push(proc.stop);
       operators.push([o.name, proc]);
     }
