@@ -32,10 +32,12 @@ export const NODE_FLAGS = [`--max-old-space-size=${MAX_OLD_SPACE_MB}`, '--max-se
  * Node's flags on the image's command line (the Dockerfile's ENTRYPOINT and
  * build-image.sh's; a unit test keeps the three equal): V8 flags Node refuses
  * in NODE_OPTIONS. `--max-opt=2`: hot code is optimised by Maglev, never by
- * Turbofan, whose compile jobs (and the malloc arenas of their threads) cost
- * 4-6 MB idle and 12-28 MB at peak under webhook load; webhook CPU per
- * request, a 300-ServiceAccount burst and a restart were no slower without it
- * (README "Performance", 2026-12-01).
+ * Turbofan, whose own machine code (pages of the node binary, resident once
+ * it runs, whatever thread compiles) costs 4-7 MB idle and 10-20 MB at peak
+ * under webhook load. Turbofan halves the webhook's CPU per request at full
+ * rate, but no variant (--no-concurrent-recompilation, --v8-pool-size=1,
+ * MALLOC_ARENA_MAX=2) kept the memory targets (README "Performance",
+ * 2026-12-01).
  */
 export const ENTRYPOINT_NODE_FLAGS = ['--max-opt=2'];
 
