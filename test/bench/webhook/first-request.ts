@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { createVaultFixture, labelNamespace } from '../../integration/webhook/helpers/fixture.js';
 import { startOperatorBinary, startVaultK8s, type Measured } from '../processes.js';
 import { buildOperator, imageNodeFlags, mb, peerBinary, startOperatorServers, table } from '../support.js';
-import { pod, review } from './reviews.js';
+import { pod, postReview, review } from './reviews.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,24 +37,6 @@ const extraOperators = values.operator.map((spec) => {
 const starts = Number(values.starts);
 const requests = Number(values.requests);
 
-/** One POST; ms from the request's start to the answer's end; checks it is a mutation. */
-async function post(proc: Measured, body: string, agent: https.Agent | false): Promise<number> {
-  const started = process.hrtime.bigint();
-  const answer = await new Promise<string>((resolve, reject) => {
-    const req = https.request(`${proc.webhookUrl}${proc.webhookPath}`, { method: 'POST', agent, rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve(text));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  const parsed = JSON.parse(answer) as { response?: { allowed?: boolean; patch?: string } };
-  if (!parsed.response?.allowed || !parsed.response.patch) throw new Error(`not a mutation: ${answer.slice(0, 300)}`);
-  return ms;
-}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -71,12 +53,12 @@ interface Start {
 async function measure(proc: Measured, body: string): Promise<Start> {
   const load = loadavg()[0]!;
   const fresh: number[] = [];
-  for (let i = 0; i < requests; i++) fresh.push(await post(proc, body, false));
+  for (let i = 0; i < requests; i++) fresh.push(await postReview(proc, body, false));
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
   const kept: number[] = [];
   try {
-    await post(proc, body, agent); // opens the connection
-    for (let i = 0; i < requests; i++) kept.push(await post(proc, body, agent));
+    await postReview(proc, body, agent); // opens the connection
+    for (let i = 0; i < requests; i++) kept.push(await postReview(proc, body, agent));
   } finally {
     agent.destroy();
   }

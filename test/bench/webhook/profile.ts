@@ -14,15 +14,14 @@
 //    self time (by function and by file of the bundle), GC included.
 // A diagnostic: it prints what it saw and fails only when the webhook does.
 import { execFileSync } from 'node:child_process';
-import https from 'node:https';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createVaultFixture, labelNamespace } from '../../integration/webhook/helpers/fixture.js';
-import { startOperatorBinary, type Measured } from '../processes.js';
+import { startOperatorBinary } from '../processes.js';
 import { buildOperator, cpuMsOf, imageNodeFlags, peerBinary, startOperatorServers, table } from '../support.js';
-import { pod, review } from './reviews.js';
+import { pod, postReview, review } from './reviews.js';
 
 const { values } = parseArgs({
   options: {
@@ -104,21 +103,6 @@ function topBy(profile: Profile, samples: Profile['samples'], key: (id: number) 
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const f = (n: number, d = 2) => n.toFixed(d);
 
-async function post(proc: Measured, body: string): Promise<number> {
-  const started = performance.now();
-  const answer = await new Promise<string>((resolve, reject) => {
-    const req = https.request(`${proc.webhookUrl}${proc.webhookPath}`, { method: 'POST', agent: false, rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve(text));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-  if (!(JSON.parse(answer) as { response?: { patch?: string } }).response?.patch) throw new Error(`not a mutation: ${answer.slice(0, 300)}`);
-  return performance.now() - started;
-}
 
 async function main(): Promise<void> {
   const vegetaBin = peerBinary('vegeta');
@@ -141,7 +125,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < Number(values.first); i++) {
         const cpu = cpuMsOf(ours.pid);
         const from = nowUs();
-        const ms = await post(ours, body);
+        const ms = await postReview(ours, body);
         windows.push({ name: `request ${i + 1} (${f(ms)} ms wall)`, from, to: nowUs(), requests: 1, cpuMs: cpuMsOf(ours.pid) - cpu });
       }
       await new Promise((r) => setTimeout(r, 1000));

@@ -1,5 +1,7 @@
 // The AdmissionReview both webhook benchmarks send: the same pod for the
-// operator and vault-k8s, each with its own annotation prefix.
+// operator and vault-k8s, each with its own annotation prefix; and one POST of it.
+import https from 'node:https';
+import type { Measured } from '../processes.js';
 
 export function pod(prefix: string, extra: Record<string, string>) {
   return {
@@ -41,4 +43,27 @@ export function review(object: unknown, namespace: string): string {
       dryRun: false,
     },
   });
+}
+
+/**
+ * One POST of `body` to the webhook; ms from the request's start to the
+ * answer's end. `agent: false` opens a new TLS connection. Throws unless the
+ * answer is an allowed mutation.
+ */
+export async function postReview(proc: Measured, body: string, agent: https.Agent | false = false): Promise<number> {
+  const started = process.hrtime.bigint();
+  const answer = await new Promise<string>((resolve, reject) => {
+    const req = https.request(`${proc.webhookUrl}${proc.webhookPath}`, { method: 'POST', agent, rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const parsed = JSON.parse(answer) as { response?: { allowed?: boolean; patch?: string } };
+  if (!parsed.response?.allowed || !parsed.response.patch) throw new Error(`not a mutation: ${answer.slice(0, 300)}`);
+  return ms;
 }
