@@ -10,6 +10,17 @@ import { errorMessage, objectScope, redactText, type Logger } from './logger.js'
 
 export type EventType = 'Normal' | 'Warning';
 
+/**
+ * Pure: the Event messages for a pass that made many changes: one naming
+ * each item up to `max`, then one from `rest` for the others. A burst (1,000
+ * ServiceAccounts) was an Event per change, posted one after the other while
+ * the next pass waited; the log still names each.
+ */
+export function cappedMessages<T>(items: readonly T[], max: number, name: (item: T) => string, rest: (others: readonly T[]) => string): string[] {
+  const named = items.slice(0, max).map(name);
+  return items.length > max ? [...named, rest(items.slice(max))] : named;
+}
+
 export interface EventRecorderOptions {
   raw: RawKube;
   component: string;

@@ -8,7 +8,7 @@ export { parseDuration, SettingsError, SettingsReader, type Env } from './settin
 export { isStatusUnchanged, deepEqual, applyMergePatch, mergePatchFor, canonicalJson } from './status.js';
 export { ExpectedState, ReportedFailure } from './reconcile-failure.js';
 export { makeKubeClients, resourcePath, errorCode, isNotFound, getOrUndefined, KubeApiError, RawKube, PATCH, type KubeClients, type RawRequest } from './kube.js';
-export { EventRecorder, type EventType } from './events.js';
+export { cappedMessages, EventRecorder, type EventType } from './events.js';
 export { ResilientWatch, diffRelist, objectKey, type WatchEventType, type ResourceRef } from './watch.js';
 export { NamespacedWatchSet, type ObjectWatch } from './watch-set.js';
 export { MetricsRegistry, Counter, Gauge, Histogram, createOperatorMetrics, metrics, defaultRegistry, type OperatorMetrics, type Labels } from './metrics.js';

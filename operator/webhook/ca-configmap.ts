@@ -172,10 +172,10 @@ export class CaConfigMaps {
    * label copied onto a ConfigMap by hand does not pull in another Vault's CA).
    */
   async syncAll(): Promise<{ checked: number; updated: number; refused: number }> {
-    const list = { items: await this.#list() };
+    const configMaps = await this.#list();
     let updated = 0;
     let refused = 0;
-    for (const cm of list.items) {
+    for (const cm of configMaps) {
       const source = cm.metadata?.annotations?.[CA_CONFIGMAP.sourceAnnotation];
       const [vaultNs, vaultName] = source?.split('/') ?? [];
       if (!vaultNs || !vaultName || cm.metadata?.name !== caConfigMapName({ namespace: vaultNs, name: vaultName })) continue;
@@ -196,6 +196,6 @@ export class CaConfigMaps {
       await this.ensure(cm.metadata!.namespace!, { namespace: vaultNs, name: vaultName }, resolved.caPem);
       updated++;
     }
-    return { checked: list.items.length, updated, refused };
+    return { checked: configMaps.length, updated, refused };
   }
 }

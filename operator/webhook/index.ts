@@ -10,6 +10,7 @@ import { VersionApi } from '@kubernetes/client-node';
 import {
   type AutopilotOperator,
   type CertificateSource,
+  errorMessage,
   FileCertificateSource,
   type KubeClients,
   metrics as defaultMetrics,
@@ -124,7 +125,7 @@ async function warmUp(log: Pick<AutopilotOperator['logger'], 'debug'>, steps: Ar
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, WARM_UP_MS)));
-  const all = Promise.all(steps.map(([what, step]) => step().catch((err: unknown) => log.debug('pod webhook warm-up step failed', { what, error: (err as Error).message }))));
+  const all = Promise.all(steps.map(([what, step]) => step().catch((err: unknown) => log.debug('pod webhook warm-up step failed', { what, error: errorMessage(err) }))));
   await Promise.race([all, deadline]);
   clearTimeout(timer);
   log.debug('pod webhook warmed up', { ms: Math.round(performance.now() - started) });

@@ -7,6 +7,7 @@
 // Vault is moved by its own reconcile, from its applied-vault record). Runs when a
 // ServiceAccount is deleted, when the operator starts (deletions while it was
 // down) and every resync. Pure; the controller does the I/O.
+import { cappedMessages } from '../../framework/index.js';
 import { parseEntryName } from './compact.js';
 import { decideIntent, heldRoleNames, type EntryChange, type ServiceAccountLike, type VaultResourceLike } from './desired.js';
 import type { ServiceAccountSettings } from './settings.js';
@@ -41,13 +42,7 @@ export function orphanedEntries(
 /** Removed Events naming one removal each, per sweep; the rest are counted in one more. */
 export const MAX_REMOVAL_EVENTS = 20;
 
-/**
- * Pure: the Removed Events of one sweep of a `Vault` resource: one per removed
- * entry up to `max`, then one counting the rest. 1,000 deleted ServiceAccounts
- * were 1,000 Events posted one after the other, the next sweep waiting. The
- * log still names every removal.
- */
+/** Pure: the Removed Events of one sweep of a `Vault` resource (the framework's cappedMessages). */
 export function removalEventMessages(messages: readonly string[], max = MAX_REMOVAL_EVENTS): string[] {
-  if (messages.length <= max) return [...messages];
-  return [...messages.slice(0, max), `and the roles and policies of ${messages.length - max} more ServiceAccounts, which no longer ask for them here (the operator's log names each)`];
+  return cappedMessages(messages, max, (m) => m, (others) => `and the roles and policies of ${others.length} more ServiceAccounts, which no longer ask for them here (the operator's log names each)`);
 }

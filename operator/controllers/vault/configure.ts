@@ -5,7 +5,7 @@
 // lifecycle's phase around it.
 import { OPERATOR_AUTH_PATH, OPERATOR_AUTH_ROLE } from '../../api/naming.js';
 import { effectiveAuthPath, VaultConditionType, VaultEventReason, VaultReason, type ExternalConfig, type ManagedRecord } from '../../api/vault.js';
-import { markSecret, mergePatchFor } from '../../framework/index.js';
+import { cappedMessages, markSecret, mergePatchFor } from '../../framework/index.js';
 import { normalisePlugins, planPlugins, pluginPolicyLines, readPlugins, type ActualPlugins, type DesiredPlugin } from '../../vault/plugins.js';
 import { mentionsAccessors, readAuthAccessors, replaceAccessors } from '../../vault/accessors.js';
 import { normaliseAudit, planAudit, readAudit, type DesiredAuditDevice, type ActualAuditDevices } from '../../vault/audit.js';
@@ -93,16 +93,16 @@ const CONCERN_NOUN: Record<Change['concern'], [one: string, many: string]> = {
 };
 
 /**
- * Pure: the ConfigChanged messages of a pass. One per change up to `max`,
- * then one counting the rest by action and concern: a burst of 1,000
- * annotated ServiceAccounts is 2,000 changes, and an Event each (posted one
- * after the other before the next pass could start) was seconds per pass on
- * a busy apiserver. The log still names every change.
+ * Pure: the ConfigChanged messages of a pass (the framework's cappedMessages),
+ * the rest counted by action and concern: a burst of 1,000 annotated
+ * ServiceAccounts is 2,000 changes.
  */
 export function changeEventMessages(applied: readonly Change[], max = MAX_CHANGE_EVENTS): string[] {
-  const named = applied.slice(0, max).map((c) => c.summary);
-  const rest = applied.slice(max);
-  if (rest.length === 0) return named;
+  return cappedMessages(applied, max, (c) => c.summary, countedChanges);
+}
+
+/** "and N more changes: created 3 roles, created 3 policies (...)" */
+function countedChanges(rest: readonly Change[]): string {
   const counts = new Map<string, { action: Change['action']; concern: Change['concern']; n: number }>();
   for (const c of rest) {
     const key = `${c.action} ${c.concern}`;
@@ -110,7 +110,7 @@ export function changeEventMessages(applied: readonly Change[], max = MAX_CHANGE
     counts.set(key, { ...seen, n: seen.n + 1 });
   }
   const parts = [...counts.values()].map(({ action, concern, n }) => `${action}d ${n} ${CONCERN_NOUN[concern][n === 1 ? 0 : 1]}`);
-  return [...named, `and ${rest.length} more changes: ${parts.join(', ')} (the operator's log names each)`];
+  return `and ${rest.length} more changes: ${parts.join(', ')} (the operator's log names each)`;
 }
 
 export interface DesiredVaultConfig {
