@@ -40,6 +40,19 @@ export function rssOf(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
+/**
+ * Resident memory of a running process split into anonymous (heap, stacks,
+ * malloc) and file-backed pages (mostly the `node` binary's own code), in
+ * bytes, from /proc/<pid>/smaps_rollup. File pages are clean: the kernel can
+ * drop them and replicas on one node share them, but RSS counts them.
+ */
+export function rssSplitOf(pid: number): { anon: number; file: number } {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN) * 1024;
+  const anon = kb('Anonymous');
+  return { anon, file: kb('Rss') - anon };
+}
+
 /** User + system CPU time of a running process, in ms (from /proc/<pid>/stat). */
 export function cpuMsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

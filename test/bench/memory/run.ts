@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import type { HarnessEnv } from '../../harness/env.js';
 import { REPO_ROOT } from '../../harness/versions.js';
 import { startOperatorBinary, startVaultK8s } from '../processes.js';
-import { buildOperator, imageNodeFlags, mb, peerBinary, rssOf, startOperatorServers, table } from '../support.js';
+import { buildOperator, imageNodeFlags, mb, peerBinary, rssOf, rssSplitOf, startOperatorServers, table } from '../support.js';
 
 const loadavg = (): string => osLoadavg().map((l) => l.toFixed(1)).join(' ');
 
@@ -60,6 +60,8 @@ function importTable(): string {
 interface Sample {
   rss: number;
   peak: number;
+  anon: number;
+  file: number;
   heapUsed?: number;
   snapshotTop?: string[];
 }
@@ -105,8 +107,9 @@ async function runOperator(env: HarnessEnv, dir: string, name: string, entry: st
   try {
     await new Promise((r) => setTimeout(r, idleMs));
     const { rss, peak } = rssOf(op.pid);
+    const split = rssSplitOf(op.pid);
     const p = await probe(op.child, out, values.snapshot);
-    return { rss, peak, heapUsed: p.heapUsed, ...(p.snapshot ? { snapshotTop: snapshotTop(p.snapshot) } : {}) };
+    return { rss, peak, ...split, heapUsed: p.heapUsed, ...(p.snapshot ? { snapshotTop: snapshotTop(p.snapshot) } : {}) };
   } finally {
     await op.stop();
   }
@@ -116,7 +119,7 @@ async function runPeer(env: HarnessEnv, binary: string): Promise<Sample> {
   const peer = await startVaultK8s(env, binary);
   try {
     await new Promise((r) => setTimeout(r, idleMs));
-    return rssOf(peer.pid);
+    return { ...rssOf(peer.pid), ...rssSplitOf(peer.pid) };
   } finally {
     await peer.stop();
   }
@@ -157,23 +160,23 @@ async function main(): Promise<void> {
       process.stderr.write(`[bench] operator: ${label} (idle ${idleMs / 1000} s; load ${loadavg()})\n`);
       const s = await runOperator(env, servers.dir, `v${i}`, entry, lifecycles, flags).catch((err: Error) => err);
       if (s instanceof Error) {
-        rows.push([`operator: ${label}`, `failed: ${/(\w*Error: .*)/.exec(s.message)?.[1] ?? s.message.split('\n')[0]}`, '', '', loadavg()]);
+        rows.push([`operator: ${label}`, `failed: ${/(\w*Error: .*)/.exec(s.message)?.[1] ?? s.message.split('\n')[0]}`, '', '', '', loadavg()]);
         continue;
       }
       if (i === 1) webhookRss = s.rss;
-      rows.push([`operator: ${label}`, mb(s.rss), mb(s.peak), s.heapUsed !== undefined ? mb(s.heapUsed) : '', loadavg()]);
+      rows.push([`operator: ${label}`, mb(s.rss), `${mb(s.anon)} / ${mb(s.file)}`, mb(s.peak), s.heapUsed !== undefined ? mb(s.heapUsed) : '', loadavg()]);
       if (s.snapshotTop) snapshots.push(`heap snapshot, ${label} (largest groups by self size):`, ...s.snapshotTop.map((l) => `  ${l}`), '');
     }
     const peer = peerBinary('vault-k8s');
     if (peer) {
       process.stderr.write('[bench] vault-k8s agent-inject (idle)\n');
       const s = await runPeer(env, peer);
-      rows.push(['vault-k8s v1.6.2 agent-inject', mb(s.rss), mb(s.peak), '', loadavg()]);
-      rows.push(['ratio webhook only (image) / vault-k8s', (webhookRss / s.rss).toFixed(2), '', '', '']);
+      rows.push(['vault-k8s v1.6.2 agent-inject', mb(s.rss), `${mb(s.anon)} / ${mb(s.file)}`, mb(s.peak), '', loadavg()]);
+      rows.push(['ratio webhook only (image) / vault-k8s', (webhookRss / s.rss).toFixed(2), '', '', '', '']);
     } else {
-      rows.push(['vault-k8s: not built (bash test/harness/build-servers.sh vault-k8s)', '', '', '']);
+      rows.push(['vault-k8s: not built (bash test/harness/build-servers.sh vault-k8s)', '', '', '', '', '']);
     }
-    lines.push(table([`idle ${idleMs / 1000} s, nothing to manage`, 'RSS MB', 'peak RSS MB', 'V8 heap MB (after GC)', 'load average'], rows), '', ...snapshots);
+    lines.push(table([`idle ${idleMs / 1000} s, nothing to manage`, 'RSS MB', 'anonymous / file MB', 'peak RSS MB', 'V8 heap MB (after GC)', 'load average'], rows), '', ...snapshots);
   } finally {
     await servers.stopAll();
   }

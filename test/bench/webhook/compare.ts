@@ -3,7 +3,7 @@
 // same load generator (vegeta, its own process) with equivalent
 // AdmissionReviews (the same pod; each side's own annotation prefix).
 //
-//   node --import=tsx test/bench/webhook/compare.ts [--rates 50,200,500,max] [--seconds 10] [--reps 3] [--workers 8] [--node-flags="..."]
+//   node --import=tsx test/bench/webhook/compare.ts [--rates 50,200,500,max] [--seconds 10] [--reps 3] [--workers 8] [--max-workers N] [--node-flags="..."]
 //       [--operator before=dist/bundle-before/main.js ...] [--no-build]
 //
 // --operator adds another build of the operator as a side of its own (e.g. a
@@ -13,7 +13,9 @@
 // (NAME=value items among them are that side's environment variables).
 // Per rate and repetition the two webhooks run alternately (the order flips
 // every repetition). HTTP/1.1 keep-alive; "max" = as fast as --workers
-// concurrent requests go. Reported per side: p50/p99/max latency, CPU time
+// concurrent requests go. At a fixed rate vegeta adds a worker, on a new
+// connection, whenever the --workers are all waiting; --max-workers caps
+// that (the connections then stay at N). Reported per side: p50/p99/max latency, CPU time
 // per request (/proc utime+stime of the webhook process), peak RSS during the
 // run (VmHWM, reset before each run), throughput; the median of the
 // repetitions. Then the first request on a NEW TLS connection (keep-alive
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     reps: { type: 'string', default: '3' },
     workers: { type: 'string', default: '8' },
+    'max-workers': { type: 'string' },
     // the operator's node flags instead of the Deployment's (e.g. --node-flags=" " for none)
     'node-flags': { type: 'string' },
     operator: { type: 'string', multiple: true, default: [] },
@@ -53,6 +56,7 @@ const rates = values.rates.split(',').map((r) => r.trim());
 const seconds = Number(values.seconds);
 const reps = Number(values.reps);
 const workers = Number(values.workers);
+const maxWorkers = values['max-workers'] ? Number(values['max-workers']) : undefined;
 
 interface Run {
   p50: number;
@@ -83,7 +87,8 @@ class Side {
 
 function vegeta(bin: string, side: Side, dir: string, rate: string, durationS: number, keepalive: boolean): VegetaReport {
   const out = join(dir, 'results.bin');
-  const rateArgs = rate === 'max' ? ['-rate=0', `-max-workers=${workers}`, `-workers=${workers}`] : [`-rate=${rate}/1s`, `-workers=${workers}`];
+  const rateArgs =
+    rate === 'max' ? ['-rate=0', `-max-workers=${workers}`, `-workers=${workers}`] : [`-rate=${rate}/1s`, `-workers=${workers}`, ...(maxWorkers ? [`-max-workers=${maxWorkers}`] : [])];
   execFileSync(bin, ['attack', `-targets=${side.targets}`, ...rateArgs, `-duration=${durationS}s`, '-insecure', '-http2=false', `-keepalive=${keepalive}`, '-timeout=10s', `-output=${out}`], { stdio: 'ignore' });
   return JSON.parse(execFileSync(bin, ['report', '-type=json', out], { encoding: 'utf8' })) as VegetaReport;
 }
@@ -207,7 +212,7 @@ async function main(): Promise<void> {
       return [side.name, fmt(s.p50), fmt(s.p99), fmt(s.max), warm ? fmt(warm.p50) : '-'];
     });
     const lines = [
-      `webhook side by side: ${seconds} s per run, ${reps} repetitions alternating, median shown; vegeta ${workers} workers, HTTP/1.1 keep-alive; operator node flags: ${flags.join(' ') || '(none)'}`,
+      `webhook side by side: ${seconds} s per run, ${reps} repetitions alternating, median shown; vegeta ${workers} workers${maxWorkers ? ` (at most ${maxWorkers})` : ' (more, each on a new connection, when all are waiting)'}, HTTP/1.1 keep-alive; operator node flags: ${flags.join(' ') || '(none)'}`,
       '',
       table(['rate, webhook', 'p50 ms', 'p99 ms', 'max ms', 'CPU ms/req', 'peak RSS MB', 'req/s', 'success'], rows),
       ...ratioTables,

@@ -2,7 +2,7 @@
 // bundle and node flags) under V8's sampling profiler (--cpu-prof), driven by
 // vegeta at one rate, plus its first admissions after a start.
 //
-//   node --import=tsx test/bench/webhook/profile.ts [--rate 50] [--seconds 10] [--top 25] [--node-flags="..."] [--keep-profile FILE] [--entry dist/x/main.js]
+//   node --import=tsx test/bench/webhook/profile.ts [--rate 50] [--seconds 10] [--top 25] [--max-workers N] [--node-flags="..."] [--keep-profile FILE] [--entry dist/x/main.js]
 //
 // Reported, each from the samples of its own time window (the profile's
 // clock is CLOCK_MONOTONIC, like process.hrtime here):
@@ -11,7 +11,10 @@
 //    compilation) and how long the process sat idle (waiting on I/O);
 // 2. idle: CPU of the process with no requests for --seconds;
 // 3. load: CPU per request at --rate, and the functions with the most
-//    self time (by function and by file of the bundle), GC included.
+//    self time (by function and by file of the bundle), GC included;
+// 4. the main thread's longest busy stretches under load (no idle sample
+//    between): a request that arrives during one waits for its end, so these
+//    are where the p99 and max come from. Each with what filled it.
 // A diagnostic: it prints what it saw and fails only when the webhook does.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +32,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     first: { type: 'string', default: '3' },
     top: { type: 'string', default: '25' },
+    // vegeta opens a connection (a TLS handshake) per extra worker when the 8 are busy; a cap shows what that costs
+    'max-workers': { type: 'string' },
     'node-flags': { type: 'string' },
     'keep-profile': { type: 'string' },
     // an operator build to profile instead of building the bundle (e.g. one of an earlier commit)
@@ -100,6 +105,24 @@ function topBy(profile: Profile, samples: Profile['samples'], key: (id: number) 
   return [...sums.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
 }
 
+/** Runs of consecutive non-idle samples, longest first: the waits a request arriving mid-run sits out. */
+function busyStretches(profile: Profile, samples: Profile['samples'], n: number) {
+  const stretches: Array<Profile['samples']> = [];
+  let current: Profile['samples'] = [];
+  for (const s of samples) {
+    if (profile.frame(s.id).functionName === '(idle)') {
+      if (current.length) stretches.push(current);
+      current = [];
+    } else current.push(s);
+  }
+  if (current.length) stretches.push(current);
+  const span = (run: Profile['samples']) => run.at(-1)!.at + run.at(-1)!.us - run[0]!.at;
+  return stretches
+    .sort((a, b) => span(b) - span(a))
+    .slice(0, n)
+    .map((run) => ({ startUs: run[0]!.at, ms: span(run) / 1000, categories: categories(profile, run), callers: topBy(profile, run, profile.caller, 3) }));
+}
+
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const f = (n: number, d = 2) => n.toFixed(d);
 
@@ -137,7 +160,7 @@ async function main(): Promise<void> {
       writeFileSync(bodyFile, body);
       const targets = join(dir, 'targets');
       writeFileSync(targets, `POST ${ours.webhookUrl}${ours.webhookPath}\nContent-Type: application/json\n@${bodyFile}\n`);
-      const rateArgs = values.rate === 'max' ? ['-rate=0', '-max-workers=8', '-workers=8'] : [`-rate=${values.rate}/1s`, '-workers=8'];
+      const rateArgs = values.rate === 'max' ? ['-rate=0', '-max-workers=8', '-workers=8'] : [`-rate=${values.rate}/1s`, '-workers=8', ...(values['max-workers'] ? [`-max-workers=${values['max-workers']}`] : [])];
       const load = loadavg()[0]!;
       cpu = cpuMsOf(ours.pid);
       from = nowUs();
@@ -174,7 +197,16 @@ async function main(): Promise<void> {
         process.stdout.write(`${table(['by caller (innermost frame of ours or a dependency)', 'ms'], topBy(profile, samples, profile.caller, top).map(([k, ms]) => [k, f(ms)]))}\n`);
       } else if (w.requests > 1) {
         process.stdout.write(`${table(['self time by function', 'ms', 'per request µs'], topBy(profile, samples, profile.label, top).map(([k, ms]) => [k, f(ms), f((ms * 1000) / w.requests, 1)]))}\n\n`);
-        process.stdout.write(`${table(['by caller (innermost frame of ours or a dependency)', 'ms', 'per request µs'], topBy(profile, samples, profile.caller, top).map(([k, ms]) => [k, f(ms), f((ms * 1000) / w.requests, 1)]))}\n`);
+        process.stdout.write(`${table(['by caller (innermost frame of ours or a dependency)', 'ms', 'per request µs'], topBy(profile, samples, profile.caller, top).map(([k, ms]) => [k, f(ms), f((ms * 1000) / w.requests, 1)]))}\n\n`);
+        const rows = busyStretches(profile, samples, 8).map((b) => [
+          f((b.startUs - w.from) / 1000, 0),
+          f(b.ms),
+          f(b.categories.gc!),
+          f(b.categories.js!),
+          f(b.categories.program!),
+          b.callers.map(([k, ms]) => `${k} ${f(ms, 1)}`).join('; '),
+        ]);
+        process.stdout.write(`${table(['longest busy stretches: at ms', 'ms', 'GC', 'JS', 'program', 'top callers (ms)'], rows)}\n`);
       }
     }
   } finally {
