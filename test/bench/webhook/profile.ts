@@ -123,6 +123,29 @@ function busyStretches(profile: Profile, samples: Profile['samples'], n: number)
     .map((run) => ({ startUs: run[0]!.at, ms: span(run) / 1000, categories: categories(profile, run), callers: topBy(profile, run, profile.caller, 3) }));
 }
 
+/**
+ * The slowest requests of a vegeta run (its CSV: unix ns, code, latency ns,
+ * ...), each with when it was sent, in ms after the attack began, and how many
+ * of the slowest 1% were sent in its first 200 ms, while vegeta's connections
+ * open (one TLS handshake each).
+ */
+function slowestRequests(csv: string, startEpochMs: number) {
+  const requests = csv
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [ts, , latency] = line.split(',');
+      return { atMs: Number(ts) / 1e6 - startEpochMs, ms: Number(latency) / 1e6 };
+    })
+    .sort((a, b) => b.ms - a.ms);
+  const tail = requests.slice(0, Math.max(1, Math.floor(requests.length / 100)));
+  const early = tail.filter((r) => r.atMs < 200).length;
+  return {
+    summary: `slowest 1% (${tail.length} requests, >= ${f(tail.at(-1)!.ms)} ms): ${early} sent in the first 200 ms`,
+    rows: requests.slice(0, 8).map((r) => [f(r.atMs, 0), f(r.ms)]),
+  };
+}
+
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const f = (n: number, d = 2) => n.toFixed(d);
 
@@ -144,6 +167,8 @@ async function main(): Promise<void> {
     const body = review(pod('vault.autopilot.dev', {}), appNs);
     const ours = await startOperatorBinary(env, { lifecycles: 'webhook', nodeFlags: flags, entry, extraEnv: { VAULT_AUTOPILOT_TARGET_VAULT: `${vault.namespace}/${vault.name}` } });
     const windows: Array<{ name: string; from: number; to: number; requests: number; cpuMs: number }> = [];
+    let epochAtFromMs = 0;
+    let slowest: ReturnType<typeof slowestRequests> | undefined;
     try {
       for (let i = 0; i < Number(values.first); i++) {
         const cpu = cpuMsOf(ours.pid);
@@ -164,10 +189,12 @@ async function main(): Promise<void> {
       const load = loadavg()[0]!;
       cpu = cpuMsOf(ours.pid);
       from = nowUs();
+      epochAtFromMs = Date.now();
       const out = join(dir, 'results.bin');
       execFileSync(vegetaBin, ['attack', `-targets=${targets}`, ...rateArgs, `-duration=${seconds}s`, '-insecure', '-http2=false', '-keepalive=true', '-timeout=10s', `-output=${out}`], { stdio: 'ignore' });
       const to = nowUs();
       const report = JSON.parse(execFileSync(vegetaBin, ['report', '-type=json', out], { encoding: 'utf8' })) as { requests: number; success: number; latencies: { '50th': number; '99th': number } };
+      slowest = slowestRequests(execFileSync(vegetaBin, ['encode', '-to=csv', out], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }), epochAtFromMs);
       windows.push({ name: `rate ${values.rate} for ${seconds} s (load ${f(load, 1)}; p50 ${f(report.latencies['50th'] / 1e6)} ms, p99 ${f(report.latencies['99th'] / 1e6)} ms, success ${f(report.success * 100, 1)}%)`, from, to, requests: report.requests, cpuMs: cpuMsOf(ours.pid) - cpu });
     } finally {
       await ours.stop();
@@ -206,6 +233,7 @@ async function main(): Promise<void> {
           f(b.categories.program!),
           b.callers.map(([k, ms]) => `${k} ${f(ms, 1)}`).join('; '),
         ]);
+        if (slowest) process.stdout.write(`${slowest.summary}\n${table(['slowest requests: sent at ms', 'latency ms'], slowest.rows)}\n\n`);
         process.stdout.write(`${table(['longest busy stretches: at ms', 'ms', 'GC', 'JS', 'program', 'top callers (ms)'], rows)}\n`);
       }
     }
