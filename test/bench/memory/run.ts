@@ -1,6 +1,6 @@
 // Where the operator's memory goes, and how much it holds idle.
 //
-//   node --import=tsx test/bench/memory/run.ts [--idle-seconds 20] [--snapshot] [--flags="--max-semi-space-size=1;--optimize-for-size"] [--skip-tsc]
+//   node --import=tsx test/bench/memory/run.ts [--idle-seconds 20] [--snapshot] [--flags="--max-semi-space-size=1;--optimize-for-size"] [--skip-tsc] [--binary-pages]
 //
 // 1. What each dependency costs on its own: a fresh `node` that imports only
 //    it, RSS and V8 heap after a full GC, minus a bare node.
@@ -11,7 +11,9 @@
 //    these); --flags "a b;c" adds bundle runs per ;-separated set of node
 //    flags (NAME=value items are environment variables, e.g. MALLOC_ARENA_MAX=2).
 //    RSS (VmRSS) after --idle-seconds, peak RSS (VmHWM), V8 heap after a
-//    full GC. With --snapshot, the largest heap-snapshot groups too.
+//    full GC, RSS split into anonymous and file-backed pages. With
+//    --snapshot, the largest heap-snapshot groups too; with --binary-pages,
+//    which parts of the node binary are resident (binary-pages.ts).
 // 3. vault-k8s (HashiCorp's injector) idle, when it has been built
 //    (bash test/harness/build-servers.sh vault-k8s): the webhook's peer.
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -22,6 +24,7 @@ import { parseArgs } from 'node:util';
 import type { HarnessEnv } from '../../harness/env.js';
 import { REPO_ROOT } from '../../harness/versions.js';
 import { startOperatorBinary, startVaultK8s } from '../processes.js';
+import { binaryPages, binaryPagesTable } from './binary-pages.js';
 import { buildOperator, imageNodeFlags, mb, peerBinary, rssOf, rssSplitOf, startOperatorServers, table } from '../support.js';
 
 const loadavg = (): string => osLoadavg().map((l) => l.toFixed(1)).join(' ');
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     flags: { type: 'string' },
     'skip-imports': { type: 'boolean', default: false },
     'skip-tsc': { type: 'boolean', default: false },
+    'binary-pages': { type: 'boolean', default: false },
   },
 });
 const idleMs = Number(values['idle-seconds']) * 1000;
@@ -64,6 +68,7 @@ interface Sample {
   file: number;
   heapUsed?: number;
   snapshotTop?: string[];
+  pages?: Map<string, number>;
 }
 
 async function probe(child: ChildProcess, out: string, snapshot: boolean): Promise<{ heapUsed: number; snapshot?: string }> {
@@ -108,8 +113,9 @@ async function runOperator(env: HarnessEnv, dir: string, name: string, entry: st
     await new Promise((r) => setTimeout(r, idleMs));
     const { rss, peak } = rssOf(op.pid);
     const split = rssSplitOf(op.pid);
+    const pages = values['binary-pages'] ? binaryPages(op.pid) : undefined;
     const p = await probe(op.child, out, values.snapshot);
-    return { rss, peak, ...split, heapUsed: p.heapUsed, ...(p.snapshot ? { snapshotTop: snapshotTop(p.snapshot) } : {}) };
+    return { rss, peak, ...split, heapUsed: p.heapUsed, ...(pages ? { pages } : {}), ...(p.snapshot ? { snapshotTop: snapshotTop(p.snapshot) } : {}) };
   } finally {
     await op.stop();
   }
@@ -165,6 +171,7 @@ async function main(): Promise<void> {
       }
       if (i === 1) webhookRss = s.rss;
       rows.push([`operator: ${label}`, mb(s.rss), `${mb(s.anon)} / ${mb(s.file)}`, mb(s.peak), s.heapUsed !== undefined ? mb(s.heapUsed) : '', loadavg()]);
+      if (s.pages) snapshots.push(binaryPagesTable(s.pages, label, 12), '');
       if (s.snapshotTop) snapshots.push(`heap snapshot, ${label} (largest groups by self size):`, ...s.snapshotTop.map((l) => `  ${l}`), '');
     }
     const peer = peerBinary('vault-k8s');
