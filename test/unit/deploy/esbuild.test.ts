@@ -69,6 +69,12 @@ test('the bundle runs with no node_modules, its chunks load, unused client-node 
     t.false(code.includes('connectDeleteNamespacedPodProxy'), 'one it never names is left out');
     t.false(code.includes('V1CSIDriverSpec.attributeTypeMap'), 'so is a model nothing it uses refers to');
     t.false(/tr46|mappingTable/.test(code), "whatwg-url's Unicode tables are left out");
+    t.false(/from\s*["'](node:)?http["']/.test(code), 'node:http is required, not imported (an import reads its lazy exports)');
+    // what starts with the operator (main.js's static imports) leaves undici unloaded
+    const startup = [...readFileSync(join(out, 'main.js'), 'utf8').matchAll(/import(?:\{[^}]*\}|\s*[\w$]+\s*)?from\s*"(\.\/[^"]+)"|import\s*"(\.\/[^"]+)"/g)].map((m) => join(out, m[1] ?? m[2]!));
+    t.true(startup.length > 0, 'main.js imports its start-up chunks');
+    const modules = run(['--input-type=module', '-e', `for (const f of ${JSON.stringify(startup)}) await import(f); console.log(process.moduleLoadList.filter((m) => /undici|http2/.test(m)).join(' ') || 'none');`]);
+    t.is(modules.trim(), 'none');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
