@@ -65,14 +65,12 @@ const nodeUrlForWhatwgUrl: Plugin = {
  * until it is used. (`node:util` and `node:process` also read every export
  * but cost ~1 MB in a bare node and nothing measurable here: left as they are.)
  */
-export const BUILTINS_THROUGH_REQUIRE = ['http'];
-const builtinsThroughRequire: Plugin = {
+const httpThroughRequire: Plugin = {
   name: 'node:http through require()',
   setup(b) {
-    const filter = new RegExp(`^(node:)?(${BUILTINS_THROUGH_REQUIRE.join('|')})$`);
     // the stand-in's own require() resolves as usual: to the built-in module
-    b.onResolve({ filter }, (args) => (args.namespace === 'required-builtin' ? undefined : { path: args.path.replace(/^node:/, ''), namespace: 'required-builtin' }));
-    b.onLoad({ filter: /.*/, namespace: 'required-builtin' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
+    b.onResolve({ filter: /^(node:)?http$/ }, (args) => (args.namespace === 'required-builtin' ? undefined : { path: 'node:http', namespace: 'required-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'required-builtin' }, () => ({ contents: "module.exports = require('node:http');", loader: 'js' }));
   },
 };
 
@@ -95,7 +93,7 @@ export async function bundleOperator(opts: { root: string; outdir: string; minif
     logLevel: 'warning',
     // CommonJS dependencies call require(): give the ES module one
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    plugins: [narrowImport('@dot-i/k8s-operator', '@kubernetes/client-node', K8S_OPERATOR_CLIENT_NODE_IMPORTS, opts.root), nodeUrlForWhatwgUrl, builtinsThroughRequire, narrowClientNodeApis(opts.root)],
+    plugins: [narrowImport('@dot-i/k8s-operator', '@kubernetes/client-node', K8S_OPERATOR_CLIENT_NODE_IMPORTS, opts.root), nodeUrlForWhatwgUrl, httpThroughRequire, narrowClientNodeApis(opts.root)],
   });
   if (opts.metafile && result.metafile) writeFileSync(opts.metafile, JSON.stringify(result.metafile));
 }
