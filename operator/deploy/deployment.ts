@@ -35,9 +35,9 @@ export const NODE_FLAGS = [`--max-old-space-size=${MAX_OLD_SPACE_MB}`, '--max-se
  * Turbofan, whose own machine code (pages of the node binary, resident once
  * it runs, whatever thread compiles) costs 4-7 MB idle and 10-20 MB at peak
  * under webhook load. Turbofan halves the webhook's CPU per request at full
- * rate, but no variant (--no-concurrent-recompilation, --v8-pool-size=1,
- * MALLOC_ARENA_MAX=2) kept the memory targets (README "Performance",
- * 2026-12-01).
+ * rate; its leanest variant (--no-concurrent-recompilation with
+ * MALLOC_ARENA_MAX=2) keeps the idle targets but holds 2x vault-k8s's memory
+ * under load and +12 MB at scale (README "Performance", 2026-12-01).
  */
 export const ENTRYPOINT_NODE_FLAGS = ['--max-opt=2'];
 

@@ -53,6 +53,22 @@ export function rssSplitOf(pid: number): { anon: number; file: number } {
   return { anon, file: kb('Rss') - anon };
 }
 
+/** A benchmark's flag list split: `-`-items are node flags, NAME=value items the process's environment (e.g. MALLOC_ARENA_MAX=2). */
+export function nodeFlagsAndEnv(items: readonly string[]): { nodeFlags: string[]; env: Record<string, string> } {
+  const env = Object.fromEntries(items.filter((f) => !f.startsWith('-')).map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+  return { nodeFlags: items.filter((f) => f.startsWith('-')), env };
+}
+
+/**
+ * vegeta's rate arguments: "max" = as fast as `workers` concurrent requests
+ * go; a fixed rate starts `workers` and adds one (on a new connection)
+ * whenever all wait, up to `maxWorkers` when given.
+ */
+export function vegetaRateArgs(rate: string, workers: number, maxWorkers?: number): string[] {
+  if (rate === 'max') return ['-rate=0', `-max-workers=${workers}`, `-workers=${workers}`];
+  return [`-rate=${rate}/1s`, `-workers=${workers}`, ...(maxWorkers ? [`-max-workers=${maxWorkers}`] : [])];
+}
+
 /** User + system CPU time of a running process, in ms (from /proc/<pid>/stat). */
 export function cpuMsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

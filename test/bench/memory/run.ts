@@ -25,7 +25,7 @@ import type { HarnessEnv } from '../../harness/env.js';
 import { REPO_ROOT } from '../../harness/versions.js';
 import { startOperatorBinary, startVaultK8s } from '../processes.js';
 import { binaryPages, binaryPagesTable } from './binary-pages.js';
-import { buildOperator, imageNodeFlags, mb, peerBinary, rssOf, rssSplitOf, startOperatorServers, table } from '../support.js';
+import { buildOperator, imageNodeFlags, mb, nodeFlagsAndEnv, peerBinary, rssOf, rssSplitOf, startOperatorServers, table } from '../support.js';
 
 const loadavg = (): string => osLoadavg().map((l) => l.toFixed(1)).join(' ');
 
@@ -105,8 +105,7 @@ function snapshotTop(file: string, n = 10): string[] {
 }
 
 async function runOperator(env: HarnessEnv, dir: string, name: string, entry: string, lifecycles: string, flags: string[]): Promise<Sample> {
-  const nodeFlags = flags.filter((f) => f.startsWith('-'));
-  const extraEnv = Object.fromEntries(flags.filter((f) => !f.startsWith('-')).map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+  const { nodeFlags, env: extraEnv } = nodeFlagsAndEnv(flags);
   const out = join(dir, `probe-${name}.json`);
   const op = await startOperatorBinary(env, { lifecycles, nodeFlags, entry, extraEnv, probeOut: out, snapshot: values.snapshot });
   try {

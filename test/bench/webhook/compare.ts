@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createVaultFixture, labelNamespace } from '../../integration/webhook/helpers/fixture.js';
 import { startOperatorBinary, startVaultK8s, type Measured } from '../processes.js';
-import { buildOperator, cpuMsOf, imageNodeFlags, mb, peerBinary, rssOf, startOperatorServers, table } from '../support.js';
+import { buildOperator, cpuMsOf, imageNodeFlags, mb, nodeFlagsAndEnv, peerBinary, rssOf, startOperatorServers, table, vegetaRateArgs } from '../support.js';
 import { pod, review } from './reviews.js';
 
 const { values } = parseArgs({
@@ -47,10 +47,9 @@ const extraOperators = values.operator.map((spec) => {
   const [name, rest] = [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)];
   const [entry, flags] = rest.split('|');
   if (!name || !entry) throw new Error(`--operator takes name=path/to/main.js[|node flags], got ${spec}`);
-  // NAME=value items are environment variables of that side (e.g. MALLOC_ARENA_MAX=2)
-  const items = flags?.split(/\s+/).filter(Boolean);
-  const env = Object.fromEntries((items ?? []).filter((f) => !f.startsWith('-')).map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
-  return { name, entry, flags: items?.filter((f) => f.startsWith('-')), env };
+  if (flags === undefined) return { name, entry, flags: undefined, env: {} };
+  const { nodeFlags, env } = nodeFlagsAndEnv(flags.split(/\s+/).filter(Boolean));
+  return { name, entry, flags: nodeFlags, env };
 });
 const rates = values.rates.split(',').map((r) => r.trim());
 const seconds = Number(values.seconds);
@@ -87,9 +86,7 @@ class Side {
 
 function vegeta(bin: string, side: Side, dir: string, rate: string, durationS: number, keepalive: boolean): VegetaReport {
   const out = join(dir, 'results.bin');
-  const rateArgs =
-    rate === 'max' ? ['-rate=0', `-max-workers=${workers}`, `-workers=${workers}`] : [`-rate=${rate}/1s`, `-workers=${workers}`, ...(maxWorkers ? [`-max-workers=${maxWorkers}`] : [])];
-  execFileSync(bin, ['attack', `-targets=${side.targets}`, ...rateArgs, `-duration=${durationS}s`, '-insecure', '-http2=false', `-keepalive=${keepalive}`, '-timeout=10s', `-output=${out}`], { stdio: 'ignore' });
+  execFileSync(bin, ['attack', `-targets=${side.targets}`, ...vegetaRateArgs(rate, workers, maxWorkers), `-duration=${durationS}s`, '-insecure', '-http2=false', `-keepalive=${keepalive}`, '-timeout=10s', `-output=${out}`], { stdio: 'ignore' });
   return JSON.parse(execFileSync(bin, ['report', '-type=json', out], { encoding: 'utf8' })) as VegetaReport;
 }
 

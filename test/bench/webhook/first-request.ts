@@ -37,7 +37,6 @@ const extraOperators = values.operator.map((spec) => {
 const starts = Number(values.starts);
 const requests = Number(values.requests);
 
-
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;

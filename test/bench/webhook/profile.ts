@@ -23,7 +23,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createVaultFixture, labelNamespace } from '../../integration/webhook/helpers/fixture.js';
 import { startOperatorBinary } from '../processes.js';
-import { buildOperator, cpuMsOf, imageNodeFlags, peerBinary, startOperatorServers, table } from '../support.js';
+import { buildOperator, cpuMsOf, imageNodeFlags, peerBinary, startOperatorServers, table, vegetaRateArgs } from '../support.js';
 import { pod, postReview, review } from './reviews.js';
 
 const { values } = parseArgs({
@@ -185,13 +185,12 @@ async function main(): Promise<void> {
       writeFileSync(bodyFile, body);
       const targets = join(dir, 'targets');
       writeFileSync(targets, `POST ${ours.webhookUrl}${ours.webhookPath}\nContent-Type: application/json\n@${bodyFile}\n`);
-      const rateArgs = values.rate === 'max' ? ['-rate=0', '-max-workers=8', '-workers=8'] : [`-rate=${values.rate}/1s`, '-workers=8', ...(values['max-workers'] ? [`-max-workers=${values['max-workers']}`] : [])];
       const load = loadavg()[0]!;
       cpu = cpuMsOf(ours.pid);
       from = nowUs();
       epochAtFromMs = Date.now();
       const out = join(dir, 'results.bin');
-      execFileSync(vegetaBin, ['attack', `-targets=${targets}`, ...rateArgs, `-duration=${seconds}s`, '-insecure', '-http2=false', '-keepalive=true', '-timeout=10s', `-output=${out}`], { stdio: 'ignore' });
+      execFileSync(vegetaBin, ['attack', `-targets=${targets}`, ...vegetaRateArgs(values.rate, 8, values['max-workers'] ? Number(values['max-workers']) : undefined), `-duration=${seconds}s`, '-insecure', '-http2=false', '-keepalive=true', '-timeout=10s', `-output=${out}`], { stdio: 'ignore' });
       const to = nowUs();
       const report = JSON.parse(execFileSync(vegetaBin, ['report', '-type=json', out], { encoding: 'utf8' })) as { requests: number; success: number; latencies: { '50th': number; '99th': number } };
       slowest = slowestRequests(execFileSync(vegetaBin, ['encode', '-to=csv', out], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }), epochAtFromMs);
